@@ -1,0 +1,121 @@
+//! The command-line face: parses flags, builds registry clients, runs a verb, prints results.
+//! Results go to stdout; logs to stderr.
+
+mod commands;
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::logging::{self, LogFormat};
+use crate::reference::Reference;
+use crate::registry::Registry;
+use crate::transport::{creds, Credentials, RegistryConfig, Secret};
+
+/// Promote container images between registries, registry to registry, verified.
+#[derive(Parser, Debug)]
+#[command(name = "copy-containers", version, about, long_about = None)]
+pub struct Cli {
+    /// Log format on stderr.
+    #[arg(long, value_enum, default_value_t = LogFormat::Human, global = true)]
+    pub log_format: LogFormat,
+    /// More logs (-v debug, -vv trace).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+    /// Fewer logs (-q warnings only, -qq errors only).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub quiet: u8,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Show an image's manifest: a readable summary, or the raw bytes with --raw.
+    Inspect(commands::InspectArgs),
+    /// Copy one image (every architecture) from SRC to DST, byte-exact.
+    Copy(commands::CopyArgs),
+}
+
+/// How to reach one side (source or destination) of a command.
+#[derive(Args, Debug, Clone, Default)]
+pub struct Side {
+    /// Use plain HTTP (only for registries meant to be insecure).
+    pub insecure: bool,
+    /// Do not verify the TLS certificate (explicit opt-out; logged).
+    pub no_tls_verify: bool,
+    /// CA bundle (PEM) trusted for this registry.
+    pub ca_file: Option<PathBuf>,
+    /// Username; the password comes from the environment variable named by `password_env`.
+    pub username: Option<String>,
+    pub password_env: Option<String>,
+    /// Auth file (docker config.json or containers auth.json) to read credentials from.
+    pub authfile: Option<PathBuf>,
+    /// Attempts per request.
+    pub retries: Option<u32>,
+}
+
+impl Side {
+    /// Registry client for the registry of `r`.
+    pub fn registry(&self, r: &Reference) -> anyhow::Result<Registry> {
+        let mut cfg = RegistryConfig::new(&r.registry);
+        cfg.insecure = self.insecure;
+        cfg.tls_verify = !self.no_tls_verify;
+        cfg.ca_file = self.ca_file.clone();
+        if let Some(n) = self.retries {
+            cfg.retry.attempts = n.max(1);
+        }
+        if self.no_tls_verify && !self.insecure {
+            tracing::warn!(registry = %r.registry, "TLS certificate verification is switched off for this registry");
+        }
+        cfg.credentials = match (&self.username, &self.password_env) {
+            (Some(u), Some(var)) => {
+                let p = std::env::var(var).map_err(|_| {
+                    anyhow::anyhow!(
+                        "the environment variable {var} (password for {}) is not set",
+                        r.registry
+                    )
+                })?;
+                Credentials::Basic {
+                    username: u.clone(),
+                    password: Secret::new(p),
+                }
+            }
+            (Some(_), None) => anyhow::bail!(
+                "--*-username needs --*-password-env naming the variable that holds the password"
+            ),
+            (None, Some(_)) => anyhow::bail!("--*-password-env needs --*-username"),
+            (None, None) => match &self.authfile {
+                Some(f) => creds::lookup_in(&r.registry, std::slice::from_ref(f))?,
+                None => creds::lookup(&r.registry)?,
+            },
+        };
+        Ok(Registry::new(cfg)?)
+    }
+}
+
+/// Run the CLI; returns the process exit code.
+pub fn run(cli: Cli) -> i32 {
+    let verbosity = cli.verbose as i8 - cli.quiet as i8;
+    logging::init(cli.log_format, verbosity);
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return 1;
+        }
+    };
+    let result = rt.block_on(async {
+        match cli.command {
+            Command::Inspect(a) => commands::inspect(a).await,
+            Command::Copy(a) => commands::copy(a).await,
+        }
+    });
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            1
+        }
+    }
+}

@@ -1,0 +1,88 @@
+//! Typed errors of the library. Every message names the registry (host) and what was asked, and never
+//! carries a secret: credentials are held in [`crate::transport::Secret`], whose `Display`/`Debug` mask them,
+//! and no URL we build ever embeds credentials.
+
+use std::fmt;
+
+/// The library's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong talking to a registry or handling images.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A user-supplied value (reference, tag, digest, hash, name, option) is malformed.
+    #[error("invalid {what} {input:?}: {reason}")]
+    Invalid {
+        what: &'static str,
+        input: String,
+        reason: String,
+    },
+    /// The registry refused our credentials (or we have none and it wants some).
+    #[error("{registry}: authentication failed: {detail}")]
+    Auth { registry: String, detail: String },
+    /// The TLS handshake failed (unknown CA, wrong host name, plain HTTP server …).
+    #[error("{registry}: TLS error: {detail}")]
+    Tls { registry: String, detail: String },
+    /// Could not reach the registry at all, or the connection broke, after all retries.
+    #[error("{registry}: {detail}")]
+    Network { registry: String, detail: String },
+    /// The registry answered with an HTTP error we do not retry (or retries ran out).
+    #[error("{registry}: {method} {path}: HTTP {status}{}: {message}", code.as_ref().map(|c| format!(" {c}")).unwrap_or_default())]
+    Http {
+        registry: String,
+        method: String,
+        path: String,
+        status: u16,
+        code: Option<String>,
+        message: String,
+    },
+    /// A manifest, tag or blob does not exist.
+    #[error("{registry}: {what} not found")]
+    NotFound { registry: String, what: String },
+    /// Bytes did not hash to the digest they were announced with.
+    #[error("digest mismatch for {what}: expected {expected}, got {actual}")]
+    DigestMismatch {
+        what: String,
+        expected: String,
+        actual: String,
+    },
+    /// Content we refuse to handle (schema 1 manifests, unknown media types, …).
+    #[error("{registry}: {what}: {reason}")]
+    Unsupported {
+        registry: String,
+        what: String,
+        reason: String,
+    },
+    /// Local file system trouble.
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// Configuration problems (files, settings).
+    #[error("{0}")]
+    Config(String),
+}
+
+impl Error {
+    pub fn invalid(what: &'static str, input: impl fmt::Display, reason: impl Into<String>) -> Self {
+        Error::Invalid {
+            what,
+            input: input.to_string(),
+            reason: reason.into(),
+        }
+    }
+
+    pub fn io(path: impl fmt::Display, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.to_string(),
+            source,
+        }
+    }
+
+    /// True for "the thing is not there" answers (404, MANIFEST_UNKNOWN, BLOB_UNKNOWN, NAME_UNKNOWN).
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, Error::NotFound { .. })
+    }
+}

@@ -1,0 +1,344 @@
+//! Manifests as raw bytes plus what we read from them. The bytes are what we copy and push (never
+//! re-serialised, so digests survive); parsing (with `oci-spec` types) is for inspection and for
+//! finding the blobs and children a manifest refers to.
+
+use bytes::Bytes;
+use oci_spec::image::{ImageIndex, ImageManifest};
+use serde::Serialize;
+
+use crate::digest::Digest;
+use crate::error::{Error, Result};
+
+/// Media types we know.
+pub mod media {
+    pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
+    pub const DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
+    pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+    pub const DOCKER_V2S2: &str = "application/vnd.docker.distribution.manifest.v2+json";
+    pub const DOCKER_V2S1: &str = "application/vnd.docker.distribution.manifest.v1+json";
+    pub const DOCKER_V2S1_SIGNED: &str = "application/vnd.docker.distribution.manifest.v1+prettyjws";
+    pub const DOCKER_CONFIG: &str = "application/vnd.docker.container.image.v1+json";
+    pub const OCI_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
+    pub const DOCKER_LAYER_GZIP: &str = "application/vnd.docker.image.rootfs.diff.tar.gzip";
+    pub const OCI_LAYER_GZIP: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
+
+    /// The Accept header for manifest requests: all four, so a list is never silently resolved to
+    /// its amd64 child.
+    pub const ACCEPT: &str = "application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json";
+
+    pub fn is_index(mt: &str) -> bool {
+        mt == OCI_INDEX || mt == DOCKER_LIST
+    }
+
+    pub fn is_image(mt: &str) -> bool {
+        mt == OCI_MANIFEST || mt == DOCKER_V2S2
+    }
+
+    pub fn is_schema1(mt: &str) -> bool {
+        mt == DOCKER_V2S1 || mt == DOCKER_V2S1_SIGNED
+    }
+}
+
+/// A manifest as fetched: exact bytes, media type and digest (sha256 of the bytes).
+#[derive(Clone, Debug)]
+pub struct Manifest {
+    pub bytes: Bytes,
+    pub media_type: String,
+    pub digest: Digest,
+}
+
+/// A reference to content: what a manifest says about a blob or a child manifest.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Descriptor {
+    pub media_type: String,
+    pub digest: Digest,
+    pub size: u64,
+}
+
+/// A child of an index / manifest list, with its platform.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Child {
+    pub descriptor: Descriptor,
+    pub architecture: Option<String>,
+    pub os: Option<String>,
+    pub variant: Option<String>,
+}
+
+/// What a manifest contains.
+#[derive(Clone, Debug)]
+pub enum Content {
+    Image {
+        config: Descriptor,
+        layers: Vec<Descriptor>,
+    },
+    Index {
+        children: Vec<Child>,
+    },
+}
+
+impl Manifest {
+    /// Wrap bytes fetched from `registry`; `content_type` is the response header if any. Detects the
+    /// media type from the body when the header is missing or generic, and refuses schema 1.
+    pub fn from_bytes(
+        registry: &str,
+        what: &str,
+        bytes: Bytes,
+        content_type: Option<&str>,
+    ) -> Result<Manifest> {
+        let digest = Digest::sha256(&bytes);
+        let header = content_type
+            .map(|c| c.split(';').next().unwrap_or("").trim().to_string())
+            .filter(|c| {
+                !c.is_empty()
+                    && c != "application/json"
+                    && c != "text/plain"
+                    && c != "application/octet-stream"
+            });
+        let media_type = match header {
+            Some(h) => h,
+            None => sniff_media_type(&bytes).ok_or_else(|| Error::Unsupported {
+                registry: registry.to_string(),
+                what: what.to_string(),
+                reason: "the manifest has no recognisable media type".into(),
+            })?,
+        };
+        if media::is_schema1(&media_type) || sniff_schema1(&bytes) {
+            return Err(Error::Unsupported {
+                registry: registry.to_string(),
+                what: what.to_string(),
+                reason:
+                    "Docker schema 1 manifest: not supported (modern registries refuse it and \
+                         converting would change the digest); rebuild or re-push the image as schema 2 or OCI"
+                        .into(),
+            });
+        }
+        Ok(Manifest {
+            bytes,
+            media_type,
+            digest,
+        })
+    }
+
+    pub fn is_index(&self) -> bool {
+        media::is_index(&self.media_type)
+    }
+
+    /// Parse the content (blobs or children).
+    pub fn content(&self) -> Result<Content> {
+        parse_content(&self.media_type, &self.bytes)
+    }
+
+    pub fn descriptor(&self) -> Descriptor {
+        Descriptor {
+            media_type: self.media_type.clone(),
+            digest: self.digest.clone(),
+            size: self.bytes.len() as u64,
+        }
+    }
+}
+
+fn sniff_schema1(bytes: &[u8]) -> bool {
+    #[derive(serde::Deserialize)]
+    struct V {
+        #[serde(rename = "schemaVersion")]
+        schema_version: Option<u64>,
+    }
+    matches!(
+        serde_json::from_slice::<V>(bytes),
+        Ok(V {
+            schema_version: Some(1)
+        })
+    )
+}
+
+/// Media type from the body: its `mediaType` field, or its shape.
+pub fn sniff_media_type(bytes: &[u8]) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_slice(bytes).ok()?;
+    if let Some(mt) = v.get("mediaType").and_then(|m| m.as_str()) {
+        return Some(mt.to_string());
+    }
+    if v.get("schemaVersion").and_then(|s| s.as_u64()) == Some(1) {
+        return Some(media::DOCKER_V2S1_SIGNED.to_string());
+    }
+    if v.get("manifests").is_some() {
+        return Some(media::OCI_INDEX.to_string());
+    }
+    if v.get("layers").is_some() && v.get("config").is_some() {
+        return Some(media::OCI_MANIFEST.to_string());
+    }
+    None
+}
+
+fn bad_manifest(reason: impl std::fmt::Display) -> Error {
+    Error::invalid("manifest", "(content)", reason.to_string())
+}
+
+fn descriptor(d: &oci_spec::image::Descriptor) -> Result<Descriptor> {
+    Ok(Descriptor {
+        media_type: d.media_type().to_string(),
+        digest: d.digest().to_string().parse()?,
+        size: d.size(),
+    })
+}
+
+/// Parse a manifest body of a given media type.
+pub fn parse_content(media_type: &str, bytes: &[u8]) -> Result<Content> {
+    if media::is_index(media_type) {
+        let idx = ImageIndex::from_reader(bytes).map_err(bad_manifest)?;
+        let children = idx
+            .manifests()
+            .iter()
+            .map(|d| {
+                Ok(Child {
+                    descriptor: descriptor(d)?,
+                    architecture: d.platform().as_ref().map(|p| p.architecture().to_string()),
+                    os: d.platform().as_ref().map(|p| p.os().to_string()),
+                    variant: d.platform().as_ref().and_then(|p| p.variant().clone()),
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Content::Index { children })
+    } else if media::is_image(media_type) {
+        let m = ImageManifest::from_reader(bytes).map_err(bad_manifest)?;
+        Ok(Content::Image {
+            config: descriptor(m.config())?,
+            layers: m.layers().iter().map(descriptor).collect::<Result<_>>()?,
+        })
+    } else {
+        Err(bad_manifest(format!("unsupported media type {media_type:?}")))
+    }
+}
+
+/// The platform an image config declares.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct ConfigPlatform {
+    #[serde(default)]
+    pub architecture: String,
+    #[serde(default)]
+    pub os: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variant: Option<String>,
+}
+
+/// Read `architecture`/`os`/`variant` from an image config blob.
+pub fn config_platform(config: &[u8]) -> Result<ConfigPlatform> {
+    serde_json::from_slice(config).map_err(|e| Error::invalid("image config", "(content)", e.to_string()))
+}
+
+/// Build a Docker manifest list (what `docker manifest` produced, readable by every runtime) from
+/// children in order. Serialised compactly and deterministically, so the same inputs give the same
+/// digest on every run (idempotent promotions).
+pub fn build_docker_list(children: &[(Descriptor, ConfigPlatform)]) -> Bytes {
+    let manifests: Vec<serde_json::Value> = children
+        .iter()
+        .map(|(d, p)| {
+            let mut platform = serde_json::json!({"architecture": p.architecture, "os": p.os});
+            if let Some(v) = &p.variant {
+                platform["variant"] = serde_json::Value::String(v.clone());
+            }
+            serde_json::json!({
+                "mediaType": d.media_type,
+                "size": d.size,
+                "digest": d.digest.as_str(),
+                "platform": platform,
+            })
+        })
+        .collect();
+    let list = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": media::DOCKER_LIST,
+        "manifests": manifests,
+    });
+    Bytes::from(serde_json::to_vec_pretty(&list).expect("JSON values serialise"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const V2S2: &str = r#"{
+   "schemaVersion": 2,
+   "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+   "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": 7, "digest": "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"},
+   "layers": [{"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip", "size": 3, "digest": "sha256:ca978112ca1bbdcafac231b39a23dc4da786eff8147c4e72b9807785afee48bb"}]
+}"#;
+
+    #[test]
+    fn parses_v2s2_keeping_bytes() {
+        let m = Manifest::from_bytes("r", "x", Bytes::from_static(V2S2.as_bytes()), None).unwrap();
+        assert_eq!(m.media_type, media::DOCKER_V2S2);
+        assert_eq!(m.digest, Digest::sha256(V2S2.as_bytes()));
+        match m.content().unwrap() {
+            Content::Image { config, layers } => {
+                assert_eq!(config.size, 7);
+                assert_eq!(layers.len(), 1);
+                assert_eq!(layers[0].media_type, media::DOCKER_LAYER_GZIP);
+            }
+            _ => panic!("not an image"),
+        }
+    }
+
+    #[test]
+    fn refuses_schema1() {
+        let s1 = br#"{"schemaVersion": 1, "name": "a", "tag": "b", "fsLayers": []}"#;
+        let err = Manifest::from_bytes("reg:5000", "a:b", Bytes::from_static(s1), None).unwrap_err();
+        assert!(err.to_string().contains("schema 1"), "{err}");
+        let err = Manifest::from_bytes(
+            "reg",
+            "a:b",
+            Bytes::from_static(b"{}"),
+            Some(media::DOCKER_V2S1_SIGNED),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("schema 1"));
+    }
+
+    #[test]
+    fn list_round_trip_and_platforms() {
+        let d = |s: &[u8]| Descriptor {
+            media_type: media::DOCKER_V2S2.into(),
+            digest: Digest::sha256(s),
+            size: s.len() as u64,
+        };
+        let plat = |a: &str| ConfigPlatform {
+            architecture: a.into(),
+            os: "linux".into(),
+            variant: None,
+        };
+        let bytes = build_docker_list(&[(d(b"x"), plat("amd64")), (d(b"p"), plat("ppc64le"))]);
+        assert_eq!(
+            bytes,
+            build_docker_list(&[(d(b"x"), plat("amd64")), (d(b"p"), plat("ppc64le"))])
+        );
+        let m = Manifest::from_bytes("r", "l", bytes, Some(media::DOCKER_LIST)).unwrap();
+        match m.content().unwrap() {
+            Content::Index { children } => {
+                let archs: Vec<_> = children.iter().map(|c| c.architecture.clone().unwrap()).collect();
+                assert_eq!(archs, ["amd64", "ppc64le"]);
+                assert_eq!(children[0].descriptor.digest, Digest::sha256(b"x"));
+            }
+            _ => panic!("not a list"),
+        }
+    }
+
+    #[test]
+    fn garbage_is_an_error_not_a_panic() {
+        for body in [
+            &b"not json"[..],
+            b"{\"mediaType\": 3}",
+            b"[]",
+            b"{\"layers\": 1, \"config\": 2}",
+        ] {
+            let r =
+                Manifest::from_bytes("r", "x", Bytes::copy_from_slice(body), None).and_then(|m| m.content());
+            assert!(r.is_err());
+        }
+        assert!(config_platform(b"{\"architecture\": 5}").is_err());
+        assert_eq!(
+            config_platform(br#"{"architecture":"ppc64le","os":"linux"}"#)
+                .unwrap()
+                .architecture,
+            "ppc64le"
+        );
+    }
+}

@@ -1,0 +1,343 @@
+//! Blobs: HEAD, streaming GET verified while streaming, uploads (monolithic streamed PUT, chunked
+//! PATCH, replayable from bytes), and cross-repository mounts.
+
+use std::pin::Pin;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use futures_util::{Stream, StreamExt};
+use reqwest::header::{HeaderMap, HeaderValue, CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE, LOCATION};
+use reqwest::Method;
+use url::Url;
+
+use super::Registry;
+use crate::digest::{Digest, Verifier};
+use crate::error::{Error, Result};
+use crate::transport::{repo_scope, Request, Transport};
+
+/// A blob's bytes as they arrive; the last item is an error if the digest or size did not match.
+pub type BlobStream = Pin<Box<dyn Stream<Item = Result<Bytes>> + Send>>;
+
+/// Outcome of a mount request.
+#[derive(Debug)]
+pub enum MountResult {
+    /// 201: the blob is now in the repository.
+    Mounted,
+    /// 202: the registry opened an ordinary upload session instead (upload to this URL).
+    Upload(Url),
+}
+
+impl Registry {
+    fn blob_url(&self, repo: &str, digest: &Digest) -> Result<Url> {
+        self.transport().url(&format!("v2/{repo}/blobs/{digest}"))
+    }
+
+    /// HEAD a blob: its size when present.
+    pub async fn blob_exists(&self, repo: &str, digest: &Digest) -> Result<Option<u64>> {
+        let req = Request::new(
+            Method::HEAD,
+            self.blob_url(repo, digest)?,
+            vec![repo_scope(repo, false)],
+        );
+        let resp = self.transport().send(req).await?;
+        match resp.status().as_u16() {
+            404 => Ok(None),
+            s if (200..300).contains(&s) => Ok(Some(
+                resp.headers()
+                    .get(CONTENT_LENGTH)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(0),
+            )),
+            _ => Err(self.error_for(resp, &format!("HEAD blob {repo}@{digest}")).await),
+        }
+    }
+
+    /// GET a blob as a stream, verified against `digest` (and `size` when given) as it flows.
+    pub async fn get_blob(&self, repo: &str, digest: &Digest, size: Option<u64>) -> Result<BlobStream> {
+        let req = Request::new(
+            Method::GET,
+            self.blob_url(repo, digest)?,
+            vec![repo_scope(repo, false)],
+        );
+        let resp = self.transport().send(req).await?;
+        let what = format!("blob {repo}@{digest}");
+        if !resp.status().is_success() {
+            return Err(self.error_for(resp, &what).await);
+        }
+        let transport = self.transport.clone();
+        Ok(Box::pin(Verified {
+            inner: Box::pin(resp.bytes_stream()),
+            verifier: Some(digest.verifier()),
+            size,
+            what: format!("{}: {what}", self.name()),
+            transport,
+        }))
+    }
+
+    /// GET a whole (small) blob into memory, verified. For configs, never for layers.
+    pub async fn get_blob_bytes(&self, repo: &str, digest: &Digest, limit: usize) -> Result<Bytes> {
+        let attempts = self.transport().config().retry.attempts.max(1);
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let r = async {
+                let mut s = self.get_blob(repo, digest, None).await?;
+                let mut buf = Vec::new();
+                while let Some(c) = s.next().await {
+                    buf.extend_from_slice(&c?);
+                    if buf.len() > limit {
+                        return Err(Error::Unsupported {
+                            registry: self.name().to_string(),
+                            what: format!("blob {repo}@{digest}"),
+                            reason: format!("larger than {limit} bytes"),
+                        });
+                    }
+                }
+                Ok(Bytes::from(buf))
+            }
+            .await;
+            match r {
+                Err(Error::Network { .. }) if attempt < attempts => {
+                    tokio::time::sleep(self.transport().config().retry.backoff(attempt)).await
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// Ask the registry to mount `digest` from repository `from` into `repo`.
+    pub async fn mount_blob(&self, repo: &str, digest: &Digest, from: &str) -> Result<MountResult> {
+        let mut url = self.transport().url(&format!("v2/{repo}/blobs/uploads/"))?;
+        url.query_pairs_mut()
+            .append_pair("mount", digest.as_str())
+            .append_pair("from", from);
+        let scopes = vec![repo_scope(repo, true), repo_scope(from, false)];
+        let req = Request::new(Method::POST, url, scopes).header(CONTENT_LENGTH, "0");
+        let resp = self.transport().send(req).await?;
+        match resp.status().as_u16() {
+            201 => Ok(MountResult::Mounted),
+            202 => Ok(MountResult::Upload(self.location(&resp, repo)?)),
+            _ => Err(self
+                .error_for(resp, &format!("mount {digest} from {from} into {repo}"))
+                .await),
+        }
+    }
+
+    /// Open an upload session.
+    pub async fn start_upload(&self, repo: &str) -> Result<Url> {
+        let url = self.transport().url(&format!("v2/{repo}/blobs/uploads/"))?;
+        let req = Request::new(Method::POST, url, vec![repo_scope(repo, true)]).header(CONTENT_LENGTH, "0");
+        let resp = self.transport().send(req).await?;
+        if resp.status().as_u16() != 202 {
+            return Err(self.error_for(resp, &format!("start upload to {repo}")).await);
+        }
+        self.location(&resp, repo)
+    }
+
+    fn location(&self, resp: &reqwest::Response, repo: &str) -> Result<Url> {
+        let loc = resp
+            .headers()
+            .get(LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(|| Error::Http {
+                registry: self.name().to_string(),
+                method: "POST".into(),
+                path: format!("/v2/{repo}/blobs/uploads/"),
+                status: resp.status().as_u16(),
+                code: None,
+                message: "upload session without a Location header".into(),
+            })?;
+        self.transport().resolve(loc)
+    }
+
+    /// Finish an upload session with the whole blob streamed in one PUT (not replayable: the caller
+    /// retries the transfer).
+    pub async fn put_upload_stream(
+        &self,
+        repo: &str,
+        location: Url,
+        digest: &Digest,
+        size: u64,
+        body: BlobStream,
+    ) -> Result<()> {
+        let mut url = location;
+        url.query_pairs_mut().append_pair("digest", digest.as_str());
+        let mut headers = HeaderMap::new();
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));
+        headers.insert(CONTENT_LENGTH, HeaderValue::from(size));
+        let transport = self.transport.clone();
+        let counted = body.map(move |c| {
+            if let Ok(b) = &c {
+                transport
+                    .stats
+                    .bytes_sent
+                    .fetch_add(b.len() as u64, Ordering::Relaxed);
+            }
+            c
+        });
+        let resp = self
+            .transport()
+            .send_streaming(
+                Method::PUT,
+                url,
+                headers,
+                reqwest::Body::wrap_stream(counted),
+                &[repo_scope(repo, true)],
+            )
+            .await?;
+        if resp.status().as_u16() != 201 && !resp.status().is_success() {
+            return Err(self.error_for(resp, &format!("PUT blob {repo}@{digest}")).await);
+        }
+        Ok(())
+    }
+
+    /// Upload bytes held in memory (replayable: retried as a whole).
+    pub async fn upload_bytes(&self, repo: &str, digest: &Digest, bytes: Bytes) -> Result<()> {
+        digest.verify(&format!("blob for {repo}"), &bytes)?;
+        let attempts = self.transport().config().retry.attempts.max(1);
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let r = async {
+                let mut url = self.start_upload(repo).await?;
+                url.query_pairs_mut().append_pair("digest", digest.as_str());
+                let req = Request::new(Method::PUT, url, vec![repo_scope(repo, true)])
+                    .header(CONTENT_TYPE, "application/octet-stream")
+                    .body(bytes.clone());
+                let resp = self.transport().send(req).await?;
+                if !resp.status().is_success() {
+                    return Err(self.error_for(resp, &format!("PUT blob {repo}@{digest}")).await);
+                }
+                Ok(())
+            }
+            .await;
+            match r {
+                Err(Error::Network { .. }) if attempt < attempts => {
+                    tokio::time::sleep(self.transport().config().retry.backoff(attempt)).await
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// Upload in chunks (`PATCH` with `Content-Range`, following each new `Location`), then close
+    /// with `PUT ?digest=`. For registries that refuse large monolithic PUTs.
+    pub async fn upload_chunked(
+        &self,
+        repo: &str,
+        digest: &Digest,
+        mut body: BlobStream,
+        chunk_size: usize,
+    ) -> Result<()> {
+        let mut location = self.start_upload(repo).await?;
+        let mut offset: u64 = 0;
+        let mut pending: Vec<u8> = Vec::with_capacity(chunk_size);
+        let mut done = false;
+        while !done {
+            match body.next().await {
+                Some(c) => pending.extend_from_slice(&c?),
+                None => done = true,
+            }
+            while pending.len() >= chunk_size || (done && !pending.is_empty()) {
+                let n = pending.len().min(chunk_size);
+                let chunk = Bytes::copy_from_slice(&pending[..n]);
+                pending.drain(..n);
+                let range = format!("{}-{}", offset, offset + n as u64 - 1);
+                let req = Request::new(Method::PATCH, location.clone(), vec![repo_scope(repo, true)])
+                    .header(CONTENT_TYPE, "application/octet-stream")
+                    .header(CONTENT_RANGE, &range)
+                    .body(chunk);
+                let resp = self.transport().send(req).await?;
+                if resp.status().as_u16() != 202 {
+                    return Err(self
+                        .error_for(resp, &format!("PATCH blob {repo}@{digest} range {range}"))
+                        .await);
+                }
+                location = self.location(&resp, repo)?;
+                offset += n as u64;
+            }
+        }
+        location.query_pairs_mut().append_pair("digest", digest.as_str());
+        let req =
+            Request::new(Method::PUT, location, vec![repo_scope(repo, true)]).header(CONTENT_LENGTH, "0");
+        let resp = self.transport().send(req).await?;
+        if !resp.status().is_success() {
+            return Err(self
+                .error_for(resp, &format!("close upload {repo}@{digest}"))
+                .await);
+        }
+        Ok(())
+    }
+}
+
+struct Verified {
+    inner: Pin<Box<dyn Stream<Item = reqwest::Result<Bytes>> + Send>>,
+    verifier: Option<Verifier>,
+    size: Option<u64>,
+    what: String,
+    transport: Arc<Transport>,
+}
+
+impl Stream for Verified {
+    type Item = Result<Bytes>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let Some(_) = self.verifier.as_ref() else {
+            return Poll::Ready(None);
+        };
+        match self.inner.as_mut().poll_next(cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(Some(Ok(chunk))) => {
+                let v = self.verifier.as_mut().expect("checked above");
+                v.update(&chunk);
+                let seen = v.len();
+                self.transport
+                    .stats
+                    .bytes_received
+                    .fetch_add(chunk.len() as u64, Ordering::Relaxed);
+                if let Some(size) = self.size {
+                    if seen > size {
+                        self.verifier = None;
+                        return Poll::Ready(Some(Err(Error::DigestMismatch {
+                            what: self.what.clone(),
+                            expected: format!("{size} bytes"),
+                            actual: format!("more than {size} bytes"),
+                        })));
+                    }
+                }
+                Poll::Ready(Some(Ok(chunk)))
+            }
+            Poll::Ready(Some(Err(e))) => {
+                self.verifier = None;
+                Poll::Ready(Some(Err(Error::Network {
+                    registry: self.transport.name().to_string(),
+                    detail: format!(
+                        "{}: download broke off: {}",
+                        self.what,
+                        crate::transport::error_chain(&e)
+                    ),
+                })))
+            }
+            Poll::Ready(None) => {
+                let v = self.verifier.take().expect("checked above");
+                let what = self.what.clone();
+                if let Some(size) = self.size {
+                    if v.len() != size {
+                        return Poll::Ready(Some(Err(Error::DigestMismatch {
+                            what,
+                            expected: format!("{size} bytes"),
+                            actual: format!("{} bytes", v.len()),
+                        })));
+                    }
+                }
+                match v.finish(&what) {
+                    Ok(_) => Poll::Ready(None),
+                    Err(e) => Poll::Ready(Some(Err(e))),
+                }
+            }
+        }
+    }
+}

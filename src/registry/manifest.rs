@@ -1,0 +1,233 @@
+//! Manifest GET / HEAD / PUT / DELETE.
+
+use bytes::Bytes;
+use reqwest::header::{ACCEPT, CONTENT_TYPE};
+use reqwest::Method;
+
+use super::Registry;
+use crate::digest::Digest;
+use crate::error::{Error, Result};
+use crate::manifest::{media, Descriptor, Manifest};
+use crate::reference::validate_tag;
+use crate::transport::{repo_scope, Request};
+
+/// What a HEAD tells: digest, media type and size of the manifest a tag points at.
+pub type ManifestHead = Descriptor;
+
+fn check_reference(reference: &str) -> Result<()> {
+    if reference.contains(':') {
+        reference.parse::<Digest>().map(|_| ())
+    } else {
+        validate_tag(reference)
+    }
+}
+
+impl Registry {
+    fn manifest_url(&self, repo: &str, reference: &str) -> Result<url::Url> {
+        check_reference(reference)?;
+        self.transport().url(&format!("v2/{repo}/manifests/{reference}"))
+    }
+
+    /// HEAD a manifest: `None` when absent.
+    pub async fn head_manifest(&self, repo: &str, reference: &str) -> Result<Option<ManifestHead>> {
+        let url = self.manifest_url(repo, reference)?;
+        let req =
+            Request::new(Method::HEAD, url, vec![repo_scope(repo, false)]).header(ACCEPT, media::ACCEPT);
+        let resp = self.transport().send(req).await?;
+        let what = format!("manifest {repo}:{reference}");
+        if resp.status().as_u16() == 404 {
+            return Ok(None);
+        }
+        if !resp.status().is_success() {
+            return Err(self.error_for(resp, &what).await);
+        }
+        let h = resp.headers();
+        let digest = h
+            .get("docker-content-digest")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let media_type = h
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        let size = h
+            .get(reqwest::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        match digest {
+            Some(d) => Ok(Some(Descriptor {
+                media_type,
+                digest: d.parse()?,
+                size,
+            })),
+            // Without the header a HEAD tells nothing reliable: fetch and hash.
+            None => Ok(self
+                .get_manifest_opt(repo, reference)
+                .await?
+                .map(|m| m.descriptor())),
+        }
+    }
+
+    /// GET a manifest, checking its digest; error when absent.
+    pub async fn get_manifest(&self, repo: &str, reference: &str) -> Result<Manifest> {
+        self.get_manifest_opt(repo, reference)
+            .await?
+            .ok_or_else(|| Error::NotFound {
+                registry: self.name().to_string(),
+                what: format!("manifest {repo}:{reference}"),
+            })
+    }
+
+    /// GET a manifest, checking its digest; `None` when absent. A body cut off mid-way is fetched again.
+    pub async fn get_manifest_opt(&self, repo: &str, reference: &str) -> Result<Option<Manifest>> {
+        let attempts = self.transport().config().retry.attempts.max(1);
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self.get_manifest_once(repo, reference).await {
+                Err(Error::Network { .. }) if attempt < attempts => {
+                    tokio::time::sleep(self.transport().config().retry.backoff(attempt)).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn get_manifest_once(&self, repo: &str, reference: &str) -> Result<Option<Manifest>> {
+        let url = self.manifest_url(repo, reference)?;
+        let mut req =
+            Request::new(Method::GET, url, vec![repo_scope(repo, false)]).header(ACCEPT, media::ACCEPT);
+        req.counts_as_pull = true;
+        let resp = self.transport().send(req).await?;
+        let what = format!("manifest {repo}:{reference}");
+        if resp.status().as_u16() == 404 {
+            return Ok(None);
+        }
+        if !resp.status().is_success() {
+            return Err(self.error_for(resp, &what).await);
+        }
+        let header_digest = resp
+            .headers()
+            .get("docker-content-digest")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let content_type = resp
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let bytes = read_limited(resp, 4 << 20, self.name(), &what).await?;
+        self.transport()
+            .stats
+            .bytes_received
+            .fetch_add(bytes.len() as u64, std::sync::atomic::Ordering::Relaxed);
+        // The digest must match what we asked for and what the registry says.
+        if let Ok(d) = reference.parse::<Digest>() {
+            d.verify(&what, &bytes)?;
+        }
+        if let Some(hd) = header_digest {
+            let hd: Digest = hd.parse()?;
+            hd.verify(&format!("{what} (Docker-Content-Digest)"), &bytes)?;
+        }
+        Manifest::from_bytes(self.name(), &what, bytes, content_type.as_deref()).map(Some)
+    }
+
+    /// PUT manifest bytes under a tag or digest. Returns the digest the registry reports (checked
+    /// against ours).
+    pub async fn put_manifest(
+        &self,
+        repo: &str,
+        reference: &str,
+        media_type: &str,
+        bytes: Bytes,
+    ) -> Result<Digest> {
+        let url = self.manifest_url(repo, reference)?;
+        let ours = Digest::sha256(&bytes);
+        if let Ok(d) = reference.parse::<Digest>() {
+            d.verify(&format!("manifest {repo}@{reference}"), &bytes)?;
+        }
+        let req = Request::new(Method::PUT, url, vec![repo_scope(repo, true)])
+            .header(CONTENT_TYPE, media_type)
+            .body(bytes);
+        let resp = self.transport().send(req).await?;
+        let what = format!("PUT manifest {repo}:{reference}");
+        if !resp.status().is_success() {
+            return Err(self.error_for(resp, &what).await);
+        }
+        if let Some(d) = resp
+            .headers()
+            .get("docker-content-digest")
+            .and_then(|v| v.to_str().ok())
+        {
+            if d != ours.as_str() {
+                return Err(Error::DigestMismatch {
+                    what: format!("{}: {what}", self.name()),
+                    expected: ours.to_string(),
+                    actual: d.to_string(),
+                });
+            }
+        }
+        tracing::debug!(registry = %self.name(), repo, reference, digest = %ours, "manifest pushed");
+        Ok(ours)
+    }
+
+    /// DELETE a manifest by digest (removes every tag pointing at it).
+    pub async fn delete_manifest(&self, repo: &str, digest: &Digest) -> Result<()> {
+        let url = self.manifest_url(repo, digest.as_str())?;
+        let req = Request::new(
+            Method::DELETE,
+            url,
+            vec![format!("repository:{repo}:delete"), repo_scope(repo, true)],
+        );
+        let resp = self.transport().send(req).await?;
+        if resp.status().is_success() {
+            return Ok(());
+        }
+        if resp.status().as_u16() == 405 {
+            return Err(Error::Unsupported {
+                registry: self.name().to_string(),
+                what: format!("delete {repo}@{digest}"),
+                reason: "the registry does not allow deletes through the API (HTTP 405)".into(),
+            });
+        }
+        Err(self
+            .error_for(resp, &format!("DELETE manifest {repo}@{digest}"))
+            .await)
+    }
+}
+
+/// Read a (small) body, refusing more than `limit` bytes.
+pub(crate) async fn read_limited(
+    mut resp: reqwest::Response,
+    limit: usize,
+    registry: &str,
+    what: &str,
+) -> Result<Bytes> {
+    let mut buf = Vec::new();
+    loop {
+        match resp.chunk().await {
+            Ok(Some(c)) => {
+                buf.extend_from_slice(&c);
+                if buf.len() > limit {
+                    return Err(Error::Unsupported {
+                        registry: registry.to_string(),
+                        what: what.to_string(),
+                        reason: format!("larger than {limit} bytes"),
+                    });
+                }
+            }
+            Ok(None) => return Ok(Bytes::from(buf)),
+            Err(e) => {
+                return Err(Error::Network {
+                    registry: registry.to_string(),
+                    detail: format!(
+                        "{what}: reading the body failed: {}",
+                        crate::transport::error_chain(&e)
+                    ),
+                })
+            }
+        }
+    }
+}

@@ -1,0 +1,128 @@
+//! The distribution API (OCI distribution spec v1) over [`Transport`]: manifests, blobs, tags,
+//! catalog, cross-repository mounts. One [`Registry`] per registry host; cheap to share (`Arc`).
+
+mod blob;
+mod manifest;
+mod tag;
+
+use std::sync::Arc;
+
+use reqwest::Response;
+use serde::Deserialize;
+
+pub use blob::{BlobStream, MountResult};
+
+use crate::error::{Error, Result};
+use crate::transport::{RegistryConfig, Transport};
+
+/// A registry client.
+#[derive(Clone, Debug)]
+pub struct Registry {
+    transport: Arc<Transport>,
+}
+
+impl Registry {
+    pub fn new(config: RegistryConfig) -> Result<Registry> {
+        Ok(Registry {
+            transport: Arc::new(Transport::new(config)?),
+        })
+    }
+
+    pub fn transport(&self) -> &Transport {
+        &self.transport
+    }
+
+    /// Host as users write it.
+    pub fn name(&self) -> &str {
+        self.transport.name()
+    }
+
+    /// Is the registry there and do our credentials work? (`GET /v2/`)
+    pub async fn ping(&self) -> Result<()> {
+        self.transport.authenticate(&[]).await
+    }
+
+    /// Map a non-success response to an error (404 → NotFound, 401/403 → Auth, others → Http with
+    /// the registry's error code and message).
+    pub(crate) async fn error_for(&self, resp: Response, what: &str) -> Error {
+        let status = resp.status().as_u16();
+        if status == 401 || status == 403 {
+            return self.transport.auth_failure(&resp);
+        }
+        let method_path = (String::new(), resp.url().path().to_string());
+        let body = resp.bytes().await.unwrap_or_default();
+        let (code, message) = parse_error_body(&body);
+        if status == 404 {
+            return Error::NotFound {
+                registry: self.name().to_string(),
+                what: match code {
+                    Some(c) => format!("{what} ({c})"),
+                    None => what.to_string(),
+                },
+            };
+        }
+        Error::Http {
+            registry: self.name().to_string(),
+            method: what.to_string(),
+            path: method_path.1,
+            status,
+            code,
+            message,
+        }
+    }
+}
+
+/// `{"errors":[{"code","message","detail"}]}` or plain text.
+fn parse_error_body(body: &[u8]) -> (Option<String>, String) {
+    #[derive(Deserialize)]
+    struct Errs {
+        errors: Vec<E>,
+    }
+    #[derive(Deserialize)]
+    struct E {
+        code: Option<String>,
+        message: Option<String>,
+    }
+    if let Ok(e) = serde_json::from_slice::<Errs>(body) {
+        if let Some(first) = e.errors.first() {
+            let msg = e
+                .errors
+                .iter()
+                .filter_map(|x| x.message.clone())
+                .collect::<Vec<_>>()
+                .join("; ");
+            return (first.code.clone(), msg);
+        }
+    }
+    let text = String::from_utf8_lossy(body);
+    let text: String = text.trim().chars().take(200).collect();
+    (
+        None,
+        if text.is_empty() {
+            "(no message)".into()
+        } else {
+            text
+        },
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_bodies() {
+        let (c, m) = parse_error_body(
+            br#"{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown","detail":{}}]}"#,
+        );
+        assert_eq!(c.as_deref(), Some("MANIFEST_UNKNOWN"));
+        assert_eq!(m, "manifest unknown");
+        let (c, m) = parse_error_body(b"Too Many Requests (HAP429).\n");
+        assert!(c.is_none());
+        assert_eq!(m, "Too Many Requests (HAP429).");
+        let (_, m) = parse_error_body(b"");
+        assert_eq!(m, "(no message)");
+        let long = vec![b'x'; 1000];
+        assert_eq!(parse_error_body(&long).1.len(), 200);
+    }
+}

@@ -1,0 +1,791 @@
+//! The HTTP layer every registry call goes through: one pooled client per registry, TLS settings,
+//! the auth handshake (anonymous, Basic, Bearer tokens cached per scope set, one re-auth on 401 or
+//! `insufficient_scope`), retries with backoff and `Retry-After`, redirects that drop credentials when
+//! they leave the host, Docker Hub's pull rate limit, and request counters.
+
+pub mod challenge;
+pub mod creds;
+pub mod retry;
+pub mod tls;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, LOCATION, RETRY_AFTER, WWW_AUTHENTICATE};
+use reqwest::{Method, Response, StatusCode};
+use serde::Deserialize;
+use tokio::sync::Mutex;
+use url::Url;
+
+pub use challenge::Challenge;
+pub use creds::{Credentials, Secret};
+pub use retry::RetryPolicy;
+
+use crate::error::{Error, Result};
+use crate::reference;
+
+/// How to reach and authenticate to one registry.
+#[derive(Clone, Debug)]
+pub struct RegistryConfig {
+    /// Host as users write it (`quay.io`, `docker.io`, `127.0.0.1:5000`).
+    pub host: String,
+    /// Plain HTTP (only for registries explicitly marked insecure).
+    pub insecure: bool,
+    /// Verify the server certificate (default true; an explicit per-registry opt-out).
+    pub tls_verify: bool,
+    /// Extra CA certificates (PEM) trusted for this registry.
+    pub ca_file: Option<PathBuf>,
+    pub credentials: Credentials,
+    pub retry: RetryPolicy,
+    /// Connect timeout.
+    pub connect_timeout: Duration,
+    /// Longest silence while reading a response.
+    pub read_timeout: Duration,
+    /// Docker Hub: pause when this few pulls remain.
+    pub ratelimit_reserve: u64,
+    /// Longest pause for the rate limit before failing.
+    pub ratelimit_max_wait: Duration,
+}
+
+impl RegistryConfig {
+    pub fn new(host: impl Into<String>) -> RegistryConfig {
+        RegistryConfig {
+            host: host.into(),
+            insecure: false,
+            tls_verify: true,
+            ca_file: None,
+            credentials: Credentials::Anonymous,
+            retry: RetryPolicy::default(),
+            connect_timeout: Duration::from_secs(15),
+            read_timeout: Duration::from_secs(60),
+            ratelimit_reserve: 5,
+            ratelimit_max_wait: Duration::from_secs(600),
+        }
+    }
+}
+
+/// A request that can be sent again as it is (for retries and re-auth).
+#[derive(Clone, Debug)]
+pub struct Request {
+    pub method: Method,
+    pub url: Url,
+    pub headers: HeaderMap,
+    pub body: Option<Bytes>,
+    /// Token scopes the request needs, e.g. `repository:ns/name:pull,push`.
+    pub scopes: Vec<String>,
+    /// A manifest GET, which Docker Hub counts against the pull limit.
+    pub counts_as_pull: bool,
+}
+
+impl Request {
+    pub fn new(method: Method, url: Url, scopes: Vec<String>) -> Request {
+        Request {
+            method,
+            url,
+            headers: HeaderMap::new(),
+            body: None,
+            scopes,
+            counts_as_pull: false,
+        }
+    }
+
+    pub fn header(mut self, name: reqwest::header::HeaderName, value: &str) -> Request {
+        if let Ok(v) = HeaderValue::from_str(value) {
+            self.headers.insert(name, v);
+        }
+        self
+    }
+
+    pub fn body(mut self, body: Bytes) -> Request {
+        self.body = Some(body);
+        self
+    }
+}
+
+/// Counters for reports and benchmarks.
+#[derive(Debug, Default)]
+pub struct Stats {
+    pub requests: AtomicU64,
+    pub retries: AtomicU64,
+    pub token_fetches: AtomicU64,
+    pub bytes_sent: AtomicU64,
+    pub bytes_received: AtomicU64,
+}
+
+/// Snapshot of [`Stats`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct StatsSnapshot {
+    pub requests: u64,
+    pub retries: u64,
+    pub token_fetches: u64,
+    pub bytes_sent: u64,
+    pub bytes_received: u64,
+}
+
+#[derive(Clone)]
+struct CachedToken {
+    value: Secret,
+    expires: Instant,
+}
+
+#[derive(Default)]
+struct AuthState {
+    challenge: Option<Challenge>,
+    tokens: HashMap<String, CachedToken>,
+}
+
+#[derive(Default)]
+struct RateState {
+    remaining: Option<u64>,
+    window: Option<u64>,
+}
+
+/// The HTTP client for one registry.
+pub struct Transport {
+    config: RegistryConfig,
+    base: Url,
+    client: reqwest::Client,
+    auth: Mutex<AuthState>,
+    rate: std::sync::Mutex<RateState>,
+    pub stats: Stats,
+}
+
+impl std::fmt::Debug for Transport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Transport")
+            .field("base", &self.base.as_str())
+            .finish()
+    }
+}
+
+/// Scope for a repository: `pull` or `pull,push`.
+pub fn repo_scope(repo: &str, push: bool) -> String {
+    if push {
+        format!("repository:{repo}:pull,push")
+    } else {
+        format!("repository:{repo}:pull")
+    }
+}
+
+fn scope_key(scopes: &[String]) -> String {
+    let mut s = scopes.to_vec();
+    s.sort();
+    s.dedup();
+    s.join(" ")
+}
+
+fn same_origin(a: &Url, b: &Url) -> bool {
+    a.scheme() == b.scheme()
+        && a.host_str() == b.host_str()
+        && a.port_or_known_default() == b.port_or_known_default()
+}
+
+fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(d)) => d == "localhost",
+        None => false,
+    }
+}
+
+impl Transport {
+    pub fn new(config: RegistryConfig) -> Result<Transport> {
+        reference::validate_host(&config.host)?;
+        let api = reference::api_host(&config.host);
+        let scheme = if config.insecure { "http" } else { "https" };
+        let base = Url::parse(&format!("{scheme}://{api}/"))
+            .map_err(|e| Error::invalid("registry host", &config.host, e.to_string()))?;
+        let mut builder = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(config.connect_timeout)
+            .read_timeout(config.read_timeout)
+            .pool_idle_timeout(Duration::from_secs(60))
+            .pool_max_idle_per_host(32)
+            .tcp_nodelay(true)
+            .user_agent(concat!("copy-containers/", env!("CARGO_PKG_VERSION")));
+        if !config.insecure {
+            let tls = tls::client_config(&config.host, config.ca_file.as_deref(), config.tls_verify)?;
+            builder = builder.tls_backend_preconfigured(tls);
+        }
+        let client = builder
+            .build()
+            .map_err(|e| Error::Config(format!("{}: cannot build HTTP client: {e}", config.host)))?;
+        Ok(Transport {
+            config,
+            base,
+            client,
+            auth: Mutex::new(AuthState::default()),
+            rate: std::sync::Mutex::new(RateState::default()),
+            stats: Stats::default(),
+        })
+    }
+
+    pub fn config(&self) -> &RegistryConfig {
+        &self.config
+    }
+
+    /// The registry's name for messages.
+    pub fn name(&self) -> &str {
+        &self.config.host
+    }
+
+    /// `<base>/<path>`.
+    pub fn url(&self, path: &str) -> Result<Url> {
+        self.base
+            .join(path.trim_start_matches('/'))
+            .map_err(|e| Error::invalid("URL path", path, e.to_string()))
+    }
+
+    /// Resolve a `Location` header (absolute or relative) against the registry.
+    pub fn resolve(&self, location: &str) -> Result<Url> {
+        self.base
+            .join(location)
+            .map_err(|e| Error::invalid("Location header", location, e.to_string()))
+    }
+
+    pub fn stats(&self) -> StatsSnapshot {
+        StatsSnapshot {
+            requests: self.stats.requests.load(Ordering::Relaxed),
+            retries: self.stats.retries.load(Ordering::Relaxed),
+            token_fetches: self.stats.token_fetches.load(Ordering::Relaxed),
+            bytes_sent: self.stats.bytes_sent.load(Ordering::Relaxed),
+            bytes_received: self.stats.bytes_received.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Send a replayable request: authenticated, retried, redirects followed. Returns the final
+    /// response whatever its status (the caller maps statuses); errors only for network failures
+    /// after all retries and for auth-handshake failures.
+    pub async fn send(&self, req: Request) -> Result<Response> {
+        let attempts = self.config.retry.attempts.max(1);
+        let mut attempt = 0;
+        let mut reauthed = false;
+        loop {
+            attempt += 1;
+            if req.counts_as_pull {
+                self.pull_gate().await?;
+            }
+            let auth = self.auth_header(&req.scopes).await?;
+            match self.execute(&req, auth).await {
+                Err(e) => {
+                    if retryable_error(&e) && attempt < attempts {
+                        let delay = self.config.retry.backoff(attempt);
+                        self.note_retry(&req, &short_error(&e), delay);
+                        tokio::time::sleep(delay).await;
+                        continue;
+                    }
+                    return Err(self.network_error(&req, e));
+                }
+                Ok(resp) => {
+                    self.observe_ratelimit(&resp);
+                    let status = resp.status();
+                    if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
+                        let ch = resp
+                            .headers()
+                            .get(WWW_AUTHENTICATE)
+                            .and_then(|v| v.to_str().ok())
+                            .and_then(challenge::parse);
+                        let retry_auth = match &ch {
+                            Some(c) => status == StatusCode::UNAUTHORIZED || c.insufficient_scope(),
+                            None => false,
+                        };
+                        if retry_auth && !reauthed {
+                            reauthed = true;
+                            attempt -= 1;
+                            self.learn_challenge(ch.expect("checked"), &req.scopes).await;
+                            continue;
+                        }
+                        return Ok(resp);
+                    }
+                    if retry::retryable_status(status.as_u16()) && attempt < attempts {
+                        let ra = resp
+                            .headers()
+                            .get(RETRY_AFTER)
+                            .and_then(|v| v.to_str().ok())
+                            .map(str::to_string);
+                        let delay = self.config.retry.delay_for(attempt, ra.as_deref());
+                        if ra.is_some() && delay >= self.config.retry.max_retry_after {
+                            tracing::warn!(registry = %self.name(), "Retry-After asks for more than {:?}; waiting only that long", self.config.retry.max_retry_after);
+                        }
+                        self.note_retry(&req, &format!("HTTP {}", status.as_u16()), delay);
+                        tokio::time::sleep(delay).await;
+                        continue;
+                    }
+                    return Ok(resp);
+                }
+            }
+        }
+    }
+
+    /// Send a request with a streaming body once (it cannot be replayed; the caller retries the whole
+    /// transfer). The auth handshake is done first so the stream is not spent on a 401.
+    pub async fn send_streaming(
+        &self,
+        method: Method,
+        url: Url,
+        headers: HeaderMap,
+        body: reqwest::Body,
+        scopes: &[String],
+    ) -> Result<Response> {
+        let auth = self.auth_header(scopes).await?;
+        let mut rb = self
+            .client
+            .request(method.clone(), url.clone())
+            .headers(headers)
+            .body(body);
+        if let Some(a) = auth {
+            if same_origin(&url, &self.base) {
+                rb = rb.header(AUTHORIZATION, a);
+            }
+        }
+        self.stats.requests.fetch_add(1, Ordering::Relaxed);
+        tracing::trace!(registry = %self.name(), %method, path = url.path(), "request (streaming body)");
+        rb.send().await.map_err(|e| {
+            let req = Request::new(method, url, scopes.to_vec());
+            self.network_error(&req, e)
+        })
+    }
+
+    /// Make sure we hold credentials for `scopes` (does a round trip to learn the challenge if needed).
+    pub async fn authenticate(&self, scopes: &[String]) -> Result<()> {
+        let req = Request::new(Method::GET, self.url("v2/")?, scopes.to_vec());
+        let resp = self.send(req).await?;
+        match resp.status().as_u16() {
+            401 | 403 => Err(self.auth_failure(&resp)),
+            _ => Ok(()),
+        }
+    }
+
+    /// An Auth error for a 401/403 answer, naming the registry and never the secret.
+    pub fn auth_failure(&self, resp: &Response) -> Error {
+        let who = match &self.config.credentials {
+            Credentials::Anonymous => "anonymous access refused; configure credentials for this registry".to_string(),
+            Credentials::Basic { username, .. } => format!("the registry refused the credentials of user {username:?} (wrong username or password, or no access)"),
+            Credentials::IdentityToken { .. } => "the registry refused the identity token".to_string(),
+        };
+        let scope = resp
+            .headers()
+            .get(WWW_AUTHENTICATE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(challenge::parse)
+            .filter(|c| c.insufficient_scope())
+            .map(|c| format!(" (insufficient scope: {})", c.param("scope").unwrap_or("?")))
+            .unwrap_or_default();
+        Error::Auth {
+            registry: self.name().to_string(),
+            detail: format!("HTTP {}: {who}{scope}", resp.status().as_u16()),
+        }
+    }
+
+    async fn execute(&self, req: &Request, mut auth: Option<HeaderValue>) -> reqwest::Result<Response> {
+        let mut url = req.url.clone();
+        let mut method = req.method.clone();
+        let mut body = req.body.clone();
+        for hop in 0..=5 {
+            if !same_origin(&url, &self.base) {
+                // Credentials stay with the registry: never sent to object storage or anywhere else.
+                auth = None;
+            }
+            let mut rb = self
+                .client
+                .request(method.clone(), url.clone())
+                .headers(req.headers.clone());
+            if let Some(a) = &auth {
+                rb = rb.header(AUTHORIZATION, a.clone());
+            }
+            if let Some(b) = &body {
+                self.stats.bytes_sent.fetch_add(b.len() as u64, Ordering::Relaxed);
+                rb = rb.body(b.clone());
+            }
+            self.stats.requests.fetch_add(1, Ordering::Relaxed);
+            tracing::trace!(registry = %self.name(), %method, path = url.path(), "request");
+            let resp = rb.send().await?;
+            let status = resp.status();
+            if status.is_redirection() && hop < 5 {
+                if let Some(next) = resp
+                    .headers()
+                    .get(LOCATION)
+                    .and_then(|l| l.to_str().ok())
+                    .and_then(|l| url.join(l).ok())
+                {
+                    tracing::debug!(registry = %self.name(), from = url.path(), to_host = next.host_str().unwrap_or(""), "following redirect");
+                    if status == StatusCode::SEE_OTHER {
+                        method = Method::GET;
+                        body = None;
+                    }
+                    url = next;
+                    continue;
+                }
+            }
+            return Ok(resp);
+        }
+        unreachable!("the loop returns on its last hop")
+    }
+
+    fn note_retry(&self, req: &Request, why: &str, delay: Duration) {
+        self.stats.retries.fetch_add(1, Ordering::Relaxed);
+        tracing::info!(registry = %self.name(), method = %req.method, path = req.url.path(), reason = why, delay_ms = delay.as_millis() as u64, "retrying");
+    }
+
+    fn network_error(&self, req: &Request, e: reqwest::Error) -> Error {
+        let chain = error_chain(&e);
+        let lower = chain.to_lowercase();
+        let registry = self.name().to_string();
+        if lower.contains("certificate") || lower.contains("unknownissuer") || lower.contains("invalid peer")
+        {
+            let hint = if lower.contains("unknownissuer") || lower.contains("unknown issuer") {
+                "the server certificate is signed by an unknown CA: give this registry's CA bundle (ca_file), or opt out with tls_verify: false for this registry only"
+            } else if lower.contains("notvalidforname") || lower.contains("not valid for name") {
+                "the server certificate is not valid for this host name"
+            } else {
+                "the server certificate was refused"
+            };
+            return Error::Tls {
+                registry,
+                detail: format!("{hint} ({})", short_chain(&chain)),
+            };
+        }
+        if lower.contains("corrupt message")
+            || lower.contains("invalidcontenttype")
+            || lower.contains("wrong version number")
+        {
+            return Error::Tls {
+                registry,
+                detail: "TLS handshake failed; the server may speak plain HTTP (mark the registry insecure if that is intended)".into(),
+            };
+        }
+        let what = if e.is_timeout() {
+            "timed out"
+        } else if e.is_connect() {
+            "cannot connect"
+        } else {
+            "connection failed"
+        };
+        Error::Network {
+            registry,
+            detail: format!(
+                "{} {}: {what} after {} attempt(s): {}",
+                req.method,
+                req.url.path(),
+                self.config.retry.attempts.max(1),
+                short_chain(&chain)
+            ),
+        }
+    }
+
+    async fn auth_header(&self, scopes: &[String]) -> Result<Option<HeaderValue>> {
+        let mut state = self.auth.lock().await;
+        let Some(ch) = state.challenge.clone() else {
+            return Ok(None);
+        };
+        if ch.is_basic() {
+            return Ok(self.basic_header());
+        }
+        if !ch.is_bearer() {
+            return Ok(None);
+        }
+        let key = scope_key(scopes);
+        if let Some(t) = state.tokens.get(&key) {
+            if t.expires > Instant::now() {
+                return Ok(bearer(&t.value));
+            }
+        }
+        let tok = self.fetch_token(&ch, scopes).await?;
+        let h = bearer(&tok.value);
+        state.tokens.insert(key, tok);
+        Ok(h)
+    }
+
+    fn basic_header(&self) -> Option<HeaderValue> {
+        use base64::Engine;
+        match &self.config.credentials {
+            Credentials::Basic { username, password } => {
+                let raw = format!("{username}:{}", password.expose());
+                let mut v = HeaderValue::from_str(&format!(
+                    "Basic {}",
+                    base64::engine::general_purpose::STANDARD.encode(raw)
+                ))
+                .ok()?;
+                v.set_sensitive(true);
+                Some(v)
+            }
+            _ => None,
+        }
+    }
+
+    async fn learn_challenge(&self, ch: Challenge, scopes: &[String]) {
+        let mut state = self.auth.lock().await;
+        state.tokens.remove(&scope_key(scopes));
+        tracing::debug!(registry = %self.name(), scheme = %ch.scheme, "auth challenge");
+        state.challenge = Some(ch);
+    }
+
+    async fn fetch_token(&self, ch: &Challenge, scopes: &[String]) -> Result<CachedToken> {
+        let registry = self.name().to_string();
+        let auth_err = |detail: String| Error::Auth {
+            registry: registry.clone(),
+            detail,
+        };
+        let realm_s = ch
+            .param("realm")
+            .ok_or_else(|| auth_err("the Bearer challenge has no realm".into()))?;
+        let mut realm =
+            Url::parse(realm_s).map_err(|_| auth_err(format!("the token realm {realm_s:?} is not a URL")))?;
+        if realm.scheme() != "https"
+            && !self.config.insecure
+            && !is_loopback(&realm)
+            && !self.config.credentials.is_anonymous()
+        {
+            return Err(auth_err(format!(
+                "refusing to send credentials over plain HTTP to the token realm {}",
+                realm.host_str().unwrap_or("?")
+            )));
+        }
+        let service = ch.param("service").map(str::to_string);
+        let creds = &self.config.credentials;
+        let realm_client = &self.client;
+        let attempts = self.config.retry.attempts.max(1);
+        let mut attempt = 0;
+        let resp = loop {
+            attempt += 1;
+            self.stats.token_fetches.fetch_add(1, Ordering::Relaxed);
+            self.stats.requests.fetch_add(1, Ordering::Relaxed);
+            let rb = match creds {
+                Credentials::IdentityToken { token, .. } => {
+                    let mut form = vec![
+                        ("grant_type", "refresh_token".to_string()),
+                        ("refresh_token", token.expose().to_string()),
+                        ("client_id", "copy-containers".to_string()),
+                        ("scope", scopes.join(" ")),
+                    ];
+                    if let Some(s) = &service {
+                        form.push(("service", s.clone()));
+                    }
+                    let body = url::form_urlencoded::Serializer::new(String::new())
+                        .extend_pairs(form)
+                        .finish();
+                    realm_client
+                        .post(realm.clone())
+                        .header(reqwest::header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                        .body(body)
+                }
+                _ => {
+                    {
+                        let mut q = realm.query_pairs_mut();
+                        q.clear();
+                        if let Some(s) = &service {
+                            q.append_pair("service", s);
+                        }
+                        for s in scopes {
+                            q.append_pair("scope", s);
+                        }
+                    }
+                    let mut rb = realm_client.get(realm.clone());
+                    if let Some(h) = self.basic_header() {
+                        rb = rb.header(AUTHORIZATION, h);
+                    }
+                    rb
+                }
+            };
+            match rb.send().await {
+                Ok(r) if retry::retryable_status(r.status().as_u16()) && attempt < attempts => {
+                    let ra = r
+                        .headers()
+                        .get(RETRY_AFTER)
+                        .and_then(|v| v.to_str().ok())
+                        .map(str::to_string);
+                    tokio::time::sleep(self.config.retry.delay_for(attempt, ra.as_deref())).await;
+                }
+                Ok(r) => break r,
+                Err(e) if retryable_error(&e) && attempt < attempts => {
+                    tokio::time::sleep(self.config.retry.backoff(attempt)).await;
+                }
+                Err(e) => {
+                    let req = Request::new(Method::GET, realm.clone(), scopes.to_vec());
+                    return Err(self.network_error(&req, e));
+                }
+            }
+        };
+        let status = resp.status().as_u16();
+        let realm_host = realm.host_str().unwrap_or("?").to_string();
+        if status == 401 || status == 403 {
+            let who = match creds {
+                Credentials::Basic { username, .. } => format!("the credentials of user {username:?}"),
+                Credentials::IdentityToken { .. } => "the identity token".into(),
+                Credentials::Anonymous => "anonymous access".into(),
+            };
+            return Err(auth_err(format!(
+                "token server {realm_host} refused {who} (HTTP {status})"
+            )));
+        }
+        if !(200..300).contains(&status) {
+            return Err(auth_err(format!(
+                "token server {realm_host} answered HTTP {status}"
+            )));
+        }
+        #[derive(Deserialize)]
+        struct TokenResponse {
+            token: Option<String>,
+            access_token: Option<String>,
+            expires_in: Option<u64>,
+        }
+        let body = resp.bytes().await.map_err(|e| {
+            auth_err(format!(
+                "token server {realm_host}: reading the answer failed: {}",
+                short_chain(&error_chain(&e))
+            ))
+        })?;
+        let tr: TokenResponse = serde_json::from_slice(&body).map_err(|_| {
+            auth_err(format!(
+                "token server {realm_host} gave an answer that is not a token response"
+            ))
+        })?;
+        let value = tr
+            .token
+            .filter(|t| !t.is_empty())
+            .or(tr.access_token.filter(|t| !t.is_empty()))
+            .ok_or_else(|| auth_err(format!("token server {realm_host} gave no token")))?;
+        if HeaderValue::from_str(&format!("Bearer {value}")).is_err() {
+            return Err(auth_err(format!(
+                "token server {realm_host} gave a token with invalid characters"
+            )));
+        }
+        let ttl = tr.expires_in.unwrap_or(60).max(1);
+        // Renew a little before expiry, so a token does not run out in flight.
+        let margin = (ttl / 10).clamp(0, 30);
+        Ok(CachedToken {
+            value: Secret::new(value),
+            expires: Instant::now() + Duration::from_secs(ttl - margin),
+        })
+    }
+
+    fn observe_ratelimit(&self, resp: &Response) {
+        if let Some((remaining, window)) = resp
+            .headers()
+            .get("ratelimit-remaining")
+            .and_then(|v| v.to_str().ok())
+            .and_then(retry::parse_ratelimit)
+        {
+            let mut r = self.rate.lock().unwrap_or_else(|p| p.into_inner());
+            r.remaining = Some(remaining);
+            r.window = window;
+        }
+    }
+
+    /// Before a pull: when the registry's pull budget is nearly spent, wait instead of spending it.
+    async fn pull_gate(&self) -> Result<()> {
+        let started = Instant::now();
+        loop {
+            let (remaining, window) = {
+                let r = self.rate.lock().unwrap_or_else(|p| p.into_inner());
+                (r.remaining, r.window)
+            };
+            match remaining {
+                Some(n) if n <= self.config.ratelimit_reserve => {
+                    if started.elapsed() >= self.config.ratelimit_max_wait {
+                        return Err(Error::Network {
+                            registry: self.name().to_string(),
+                            detail: format!(
+                                "pull rate limit nearly exhausted ({n} left) and did not recover within {:?}",
+                                self.config.ratelimit_max_wait
+                            ),
+                        });
+                    }
+                    let pause = Duration::from_secs(window.map(|w| (w / 100).clamp(5, 60)).unwrap_or(30))
+                        .min(self.config.ratelimit_max_wait);
+                    tracing::warn!(registry = %self.name(), remaining = n, pause_s = pause.as_secs(), "pull rate limit nearly exhausted; pausing");
+                    tokio::time::sleep(pause).await;
+                    // Ask again (a HEAD does not count as a pull on Docker Hub).
+                    let probe = Request::new(Method::GET, self.url("v2/")?, vec![]);
+                    if let Ok(resp) = Box::pin(self.execute(&probe, None)).await {
+                        self.observe_ratelimit(&resp);
+                        if resp.headers().get("ratelimit-remaining").is_none() {
+                            let mut r = self.rate.lock().unwrap_or_else(|p| p.into_inner());
+                            r.remaining = None;
+                        }
+                    }
+                }
+                _ => return Ok(()),
+            }
+        }
+    }
+}
+
+fn bearer(token: &Secret) -> Option<HeaderValue> {
+    let mut v = HeaderValue::from_str(&format!("Bearer {}", token.expose())).ok()?;
+    v.set_sensitive(true);
+    Some(v)
+}
+
+/// Network errors worth another try: timeouts, refused/reset connections, broken bodies.
+pub fn retryable_error(e: &reqwest::Error) -> bool {
+    if e.is_timeout() || e.is_connect() || e.is_request() || e.is_body() {
+        let chain = error_chain(e).to_lowercase();
+        // Certificate problems do not heal.
+        return !(chain.contains("certificate") || chain.contains("unknownissuer"));
+    }
+    false
+}
+
+/// The error and its sources, joined.
+pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts = vec![e.to_string()];
+    let mut cur = e.source();
+    while let Some(s) = cur {
+        let t = s.to_string();
+        if !parts.iter().any(|p| p.contains(&t)) {
+            parts.push(t);
+        }
+        cur = s.source();
+    }
+    parts.join(": ")
+}
+
+fn short_chain(chain: &str) -> String {
+    // reqwest's top message repeats the URL; keep the causes.
+    let parts: Vec<&str> = chain.split(": ").collect();
+    if parts.len() > 1 && parts[0].starts_with("error sending request") {
+        parts[1..].join(": ")
+    } else {
+        chain.to_string()
+    }
+}
+
+fn short_error(e: &reqwest::Error) -> String {
+    short_chain(&error_chain(e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scope_keys_are_order_free() {
+        let a = vec![repo_scope("a/b", true), repo_scope("c/d", false)];
+        let b = vec![repo_scope("c/d", false), repo_scope("a/b", true)];
+        assert_eq!(scope_key(&a), scope_key(&b));
+        assert_eq!(repo_scope("x", false), "repository:x:pull");
+    }
+
+    #[test]
+    fn origins() {
+        let a = Url::parse("https://r:443/v2/").unwrap();
+        assert!(same_origin(&a, &Url::parse("https://r/v2/x").unwrap()));
+        assert!(!same_origin(&a, &Url::parse("https://s/v2/").unwrap()));
+        assert!(!same_origin(&a, &Url::parse("http://r/v2/").unwrap()));
+        assert!(is_loopback(&Url::parse("http://127.0.0.1:5/").unwrap()));
+        assert!(!is_loopback(&Url::parse("http://10.0.0.1/").unwrap()));
+    }
+
+    #[test]
+    fn transport_rejects_bad_hosts() {
+        assert!(Transport::new(RegistryConfig::new("http://x")).is_err());
+        assert!(Transport::new(RegistryConfig::new("x:0")).is_err());
+        let t = Transport::new(RegistryConfig::new("docker.io")).unwrap();
+        assert_eq!(t.url("v2/").unwrap().as_str(), "https://registry-1.docker.io/v2/");
+    }
+}
