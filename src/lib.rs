@@ -16,8 +16,12 @@ pub mod digest;
 pub mod error;
 pub mod logging;
 pub mod manifest;
+pub mod promote;
 pub mod reference;
 pub mod registry;
+pub mod report;
+pub mod sources;
+pub mod stage;
 pub mod transport;
 
 pub use error::{Error, Result};

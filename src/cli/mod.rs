@@ -2,6 +2,7 @@
 //! Results go to stdout; logs to stderr.
 
 mod commands;
+mod promote;
 
 use std::path::PathBuf;
 
@@ -35,6 +36,15 @@ pub enum Command {
     Inspect(commands::InspectArgs),
     /// Copy one image (every architecture) from SRC to DST, byte-exact.
     Copy(commands::CopyArgs),
+    /// Promote a hash: check the source, copy to every target, build manifest lists, verify, move
+    /// the label.
+    Promote(promote::PromoteFlags),
+    /// The verification pass alone: every target × container × tag × architecture, and the label.
+    Verify(promote::PromoteFlags),
+    /// Put a label on a hash's images on chosen registries (remotely; no blob traffic).
+    Tag(promote::TagArgs),
+    /// Create a TripleO-like release in a registry (for tests, the demo and benchmarks).
+    Stage(promote::StageArgs),
 }
 
 /// How to reach one side (source or destination) of a command.
@@ -109,6 +119,10 @@ pub fn run(cli: Cli) -> i32 {
         match cli.command {
             Command::Inspect(a) => commands::inspect(a).await,
             Command::Copy(a) => commands::copy(a).await,
+            Command::Promote(a) => promote::promote_cmd(a, false).await,
+            Command::Verify(a) => promote::promote_cmd(a, true).await,
+            Command::Tag(a) => promote::tag_cmd(a).await,
+            Command::Stage(a) => promote::stage_cmd(a).await,
         }
     });
     match result {

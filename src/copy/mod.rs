@@ -510,7 +510,7 @@ pub async fn copy_batch(requests: &[CopyRequest], opts: &CopyOptions) -> Vec<Cop
                     dest.registry
                         .put_manifest(&dest.repo, t, &w.image.root.media_type, w.image.root.bytes.clone())
                         .await?;
-                    tracing::info!(image = %format!("{dest}:{t}"), digest = %w.image.root.digest, "tagged");
+                    tracing::debug!(image = %format!("{dest}:{t}"), digest = %w.image.root.digest, "tagged");
                 }
                 Ok(())
             }

@@ -195,6 +195,7 @@ fn is_loopback(url: &Url) -> bool {
 impl Transport {
     pub fn new(config: RegistryConfig) -> Result<Transport> {
         reference::validate_host(&config.host)?;
+        tls::ensure_provider();
         let api = reference::api_host(&config.host);
         let scheme = if config.insecure { "http" } else { "https" };
         let base = Url::parse(&format!("{scheme}://{api}/"))

@@ -12,6 +12,15 @@ use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme
 
 use crate::error::{Error, Result};
 
+/// Make `ring` the process-wide rustls provider (reqwest needs one even for plain-HTTP clients).
+pub fn ensure_provider() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // Err means another provider was installed first, which is fine too.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+}
+
 fn provider() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }

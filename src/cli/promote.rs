@@ -1,0 +1,469 @@
+//! `promote`, `verify`, `tag` and `stage`: the promotion verbs on the command line. Every promotion
+//! field can come from `--config FILE` (YAML, the same field names as the Ansible module); flags
+//! override the file.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+
+use crate::promote::{self, PromoteArgs, Promotion, RegistryArgs, RunOptions};
+use crate::report::{Report, TagAction};
+use crate::stage::{self, StageOptions};
+
+/// Flags shared by `promote` and `verify`.
+#[derive(Args, Debug, Clone, Default)]
+pub struct PromoteFlags {
+    /// YAML file with the promotion's fields (flags override it).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// The tag to promote: <commit>_<distro8>, or a 32-hex aggregate hash.
+    #[arg(long)]
+    pub full_hash: Option<String>,
+    /// The label to apply, e.g. current-tripleo.
+    #[arg(long)]
+    pub named_label: Option<String>,
+    #[arg(long)]
+    pub release: Option<String>,
+    #[arg(long)]
+    pub distro_name: Option<String>,
+    #[arg(long)]
+    pub distro_version: Option<String>,
+    /// Container names without prefix, comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    pub containers: Option<Vec<String>>,
+    /// Names that have ppc64le images, comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    pub ppc_containers: Option<Vec<String>>,
+    /// File with the list: the promoter's extra-vars YAML, or one name per line.
+    #[arg(long)]
+    pub containers_file: Option<PathBuf>,
+    /// Image name prefix (default openstack).
+    #[arg(long)]
+    pub prefix: Option<String>,
+    /// Source registry: `host/namespace` or `host=…,namespace=…,insecure=true,ca_file=…,username=…,password_env=…`.
+    #[arg(long)]
+    pub source: Option<String>,
+    /// A target registry (repeatable), same forms as --source (plus `schema=v2_s1|v2_s2`).
+    #[arg(long = "target")]
+    pub targets: Vec<String>,
+    /// Push to the targets (default true).
+    #[arg(long)]
+    pub push: Option<String>,
+    /// Build <fh>_manifest lists on v2_s2 targets.
+    #[arg(long)]
+    pub manifest_push: Option<String>,
+    /// Include ppc64le images in the lists (default true).
+    #[arg(long)]
+    pub ppc_manifests: Option<String>,
+    /// Folder for the six list files (default /var/tmp/promoter_logs).
+    #[arg(long)]
+    pub tmp_file_root: Option<PathBuf>,
+    #[arg(long)]
+    pub report_json: Option<PathBuf>,
+    #[arg(long)]
+    pub report_html: Option<PathBuf>,
+    /// Requests in flight per registry.
+    #[arg(long)]
+    pub per_registry: Option<u64>,
+    /// Attempts per request.
+    #[arg(long)]
+    pub retries: Option<u64>,
+    /// Plan and read only; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print the report as JSON on stdout instead of the table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `key=value,…` or `host/namespace` → registry args.
+pub fn parse_registry_spec(s: &str) -> anyhow::Result<RegistryArgs> {
+    if !s.contains('=') {
+        let s = s.trim_start_matches("https://").trim_start_matches("http://");
+        let (host, ns) = s.split_once('/').ok_or_else(|| {
+            anyhow::anyhow!("registry {s:?}: give host/namespace or key=value pairs (host=…,namespace=…)")
+        })?;
+        return Ok(RegistryArgs {
+            host: host.to_string(),
+            namespace: Some(ns.to_string()),
+            ..Default::default()
+        });
+    }
+    let mut map = BTreeMap::new();
+    for part in s.split(',') {
+        let (k, v) = part
+            .split_once('=')
+            .ok_or_else(|| anyhow::anyhow!("registry spec: {part:?} is not key=value"))?;
+        map.insert(
+            k.trim().to_string(),
+            serde_json::Value::String(v.trim().to_string()),
+        );
+    }
+    if map.contains_key("password") {
+        anyhow::bail!("registry spec: give password_env=VARIABLE, not a password on the command line");
+    }
+    serde_json::from_value(serde_json::Value::Object(map.into_iter().collect())).map_err(|e| {
+        anyhow::anyhow!(
+            "registry spec {:?}: {e}",
+            s.split(',')
+                .map(|p| p.split('=').next().unwrap_or(""))
+                .collect::<Vec<_>>()
+                .join(",")
+        )
+    })
+}
+
+/// Read a YAML config of promotion fields.
+pub fn read_config(path: &Path) -> anyhow::Result<PromoteArgs> {
+    let text = std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    serde_norway::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+}
+
+fn flag_bool(name: &str, v: &Option<String>) -> anyhow::Result<Option<bool>> {
+    v.as_deref()
+        .map(|s| {
+            promote::flexible::parse_bool(s)
+                .ok_or_else(|| anyhow::anyhow!("--{name}: {s:?} is not a boolean"))
+        })
+        .transpose()
+}
+
+impl PromoteFlags {
+    pub fn to_args(&self) -> anyhow::Result<PromoteArgs> {
+        let flags = PromoteArgs {
+            full_hash: self.full_hash.clone(),
+            named_label: self.named_label.clone(),
+            release: self.release.clone(),
+            distro_name: self.distro_name.clone(),
+            distro_version: self.distro_version.clone(),
+            containers: self.containers.clone(),
+            ppc_containers: self.ppc_containers.clone(),
+            containers_list_file: self.containers_file.clone(),
+            container_name_prefix: self.prefix.clone(),
+            source_registry: self.source.as_deref().map(parse_registry_spec).transpose()?,
+            target_registries: if self.targets.is_empty() {
+                None
+            } else {
+                Some(
+                    self.targets
+                        .iter()
+                        .map(|t| parse_registry_spec(t))
+                        .collect::<anyhow::Result<_>>()?,
+                )
+            },
+            target_registries_push: flag_bool("push", &self.push)?,
+            manifest_push: flag_bool("manifest-push", &self.manifest_push)?,
+            ppc_manifests: flag_bool("ppc-manifests", &self.ppc_manifests)?,
+            tmp_file_root: self.tmp_file_root.clone(),
+            report_json: self.report_json.clone(),
+            report_html: self.report_html.clone(),
+            per_registry_concurrency: self.per_registry,
+            retries: self.retries,
+            ..Default::default()
+        };
+        Ok(match &self.config {
+            Some(c) => flags.or(read_config(c)?),
+            None => flags,
+        })
+    }
+
+    pub fn promotion(&self) -> anyhow::Result<Promotion> {
+        Ok(self.to_args()?.resolve(crate::promote::model::read_list_file)?)
+    }
+}
+
+/// Write the configured reports; returns their paths.
+pub fn write_reports(p: &Promotion, report: &mut Report) -> Vec<String> {
+    let mut written = Vec::new();
+    let json = p.report_json.clone().unwrap_or_else(|| {
+        p.tmp_file_root
+            .join(format!("copy-containers-{}.json", report.action))
+    });
+    let html = p.report_html.clone().unwrap_or_else(|| {
+        p.tmp_file_root
+            .join(format!("copy-containers-{}.html", report.action))
+    });
+    report.files.push(json.display().to_string());
+    report.files.push(html.display().to_string());
+    match report.write_json(&json) {
+        Ok(()) => written.push(json.display().to_string()),
+        Err(e) => report.errors.push(format!("report: {e}")),
+    }
+    match crate::report::html::write(report, &html) {
+        Ok(()) => written.push(html.display().to_string()),
+        Err(e) => report.errors.push(format!("report: {e}")),
+    }
+    written
+}
+
+/// A readable table of a report.
+pub fn print_summary(report: &Report) {
+    let status = |c: &crate::report::ContainerReport, reg: &str| -> String {
+        let mine: Vec<_> = c.entries.iter().filter(|e| e.registry == reg).collect();
+        if mine.is_empty() {
+            return "-".into();
+        }
+        if mine
+            .iter()
+            .any(|e| e.action == TagAction::Failed || e.verified == Some(false))
+        {
+            return "FAILED".into();
+        }
+        if mine.iter().any(|e| e.action == TagAction::WouldChange) {
+            return "would change".into();
+        }
+        if mine.iter().any(|e| {
+            matches!(
+                e.action,
+                TagAction::Copied | TagAction::Mounted | TagAction::Tagged
+            )
+        }) {
+            return "changed, verified".into();
+        }
+        if mine.iter().all(|e| e.verified == Some(true)) {
+            return "verified".into();
+        }
+        "unchanged".into()
+    };
+    let mut regs: Vec<String> = Vec::new();
+    for c in &report.containers {
+        for e in &c.entries {
+            if !regs.contains(&e.registry) {
+                regs.push(e.registry.clone());
+            }
+        }
+    }
+    let w = report
+        .containers
+        .iter()
+        .map(|c| c.name.len())
+        .max()
+        .unwrap_or(9)
+        .max(9);
+    print!("{:<w$}  {:<19}  {:<16}", "container", "digest", "manifest list");
+    for r in &regs {
+        print!("  {:<18}", truncate(r, 18));
+    }
+    println!();
+    for c in &report.containers {
+        let d = c.source_digest.as_deref().unwrap_or("-");
+        let short = d
+            .strip_prefix("sha256:")
+            .map(|h| &h[..12.min(h.len())])
+            .unwrap_or(d);
+        print!(
+            "{:<w$}  {:<19}  {:<16}",
+            c.name,
+            format!("sha256:{short}"),
+            c.manifest_architectures.join("+")
+        );
+        for r in &regs {
+            print!("  {:<18}", status(c, r));
+        }
+        println!();
+    }
+    for m in &report.missing {
+        println!("{m:<w$}  MISSING at the source");
+    }
+    println!();
+    println!(
+        "{}: {} found, {} missing, {} pushed, {} missed, {} bytes uploaded, {:.1}s{}",
+        if report.ok { "OK" } else { "FAILED" },
+        report.found.len(),
+        report.missing.len(),
+        report.pushed.len(),
+        report.missed.len(),
+        report.bytes_uploaded(),
+        report.seconds,
+        if report.dry_run {
+            " (dry run: nothing changed)"
+        } else if report.changed {
+            ""
+        } else {
+            " (nothing changed)"
+        }
+    );
+    for e in &report.errors {
+        println!("error: {e}");
+    }
+    for f in &report.files {
+        println!("report: {f}");
+    }
+}
+
+fn truncate(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        s.to_string()
+    } else {
+        s.chars().take(n - 1).collect::<String>() + "…"
+    }
+}
+
+pub async fn promote_cmd(f: PromoteFlags, verify_only: bool) -> anyhow::Result<i32> {
+    let p = f.promotion()?;
+    let opts = RunOptions {
+        dry_run: f.dry_run,
+        verify_only,
+    };
+    let mut report = promote::run(&p, &opts).await;
+    if !f.dry_run {
+        write_reports(&p, &mut report);
+    }
+    report.scrub(&p.secrets());
+    report.ok = report.errors.is_empty();
+    if f.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print_summary(&report);
+    }
+    Ok(if report.ok { 0 } else { 1 })
+}
+
+#[derive(Args, Debug)]
+pub struct StageArgs {
+    /// Registry: `host/namespace` or key=value pairs as for promote --source.
+    #[arg(long)]
+    pub registry: String,
+    #[arg(long, default_value = "d7c3cd922f91d83aacb5d7555de9d5bc")]
+    pub full_hash: String,
+    /// Number of images (names from TripleO's list).
+    #[arg(long, default_value_t = 10)]
+    pub images: usize,
+    /// Explicit names, comma-separated (instead of --images).
+    #[arg(long, value_delimiter = ',')]
+    pub names: Option<Vec<String>>,
+    /// Names without a ppc64le image, comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    pub ppc_missing: Vec<String>,
+    /// No ppc64le images at all.
+    #[arg(long)]
+    pub no_ppc: bool,
+    #[arg(long, default_value = "openstack")]
+    pub prefix: String,
+    #[arg(long, default_value_t = 3)]
+    pub base_layers: usize,
+    /// Size of each shared base layer before compression, bytes.
+    #[arg(long, default_value_t = 256 << 10)]
+    pub base_layer_size: usize,
+    /// Size of each unique layer before compression, bytes.
+    #[arg(long, default_value_t = 64 << 10)]
+    pub unique_layer_size: usize,
+    /// An extra layer of this many bytes on the first image.
+    #[arg(long)]
+    pub big_layer_size: Option<usize>,
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// OCI manifests instead of Docker v2s2.
+    #[arg(long)]
+    pub oci: bool,
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub async fn stage_cmd(a: StageArgs) -> anyhow::Result<i32> {
+    let spec = parse_registry_spec(&a.registry)?.resolve("--registry", None, 5)?;
+    let reg = spec.client()?;
+    let opts = StageOptions {
+        namespace: spec.namespace.clone(),
+        prefix: a.prefix,
+        full_hash: a.full_hash,
+        names: a.names.unwrap_or_else(|| stage::default_names(a.images)),
+        ppc_missing: a.ppc_missing,
+        no_ppc: a.no_ppc,
+        base_layers: a.base_layers,
+        base_layer_size: a.base_layer_size,
+        unique_layer_size: a.unique_layer_size,
+        big_layer_size: a.big_layer_size,
+        seed: a.seed,
+        oci: a.oci,
+        concurrency: 8,
+    };
+    let staged = stage::stage(&reg, &opts).await?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&staged)?);
+    } else {
+        let ppc = staged.iter().filter(|s| s.ppc_digest.is_some()).count();
+        println!(
+            "staged {} images ({} with ppc64le) under {}/{} with tag {}",
+            staged.len(),
+            ppc,
+            spec.host,
+            spec.namespace,
+            opts.full_hash
+        );
+    }
+    Ok(0)
+}
+
+#[derive(Args, Debug)]
+pub struct TagArgs {
+    #[command(flatten)]
+    pub promote: PromoteFlags,
+    /// Registries to label on (repeatable; same forms as --target). Default: the source.
+    #[arg(long = "registry")]
+    pub registries: Vec<String>,
+}
+
+pub async fn tag_cmd(a: TagArgs) -> anyhow::Result<i32> {
+    let mut args = a.promote.to_args()?;
+    // `tag` needs no source: label on the given registries (or the source when none are given).
+    let regs: Vec<RegistryArgs> = if a.registries.is_empty() {
+        vec![args
+            .source_registry
+            .clone()
+            .ok_or_else(|| anyhow::anyhow!("give --registry (or --source)"))?]
+    } else {
+        a.registries
+            .iter()
+            .map(|r| parse_registry_spec(r))
+            .collect::<anyhow::Result<_>>()?
+    };
+    if args.source_registry.is_none() {
+        args.source_registry = Some(regs[0].clone());
+    }
+    args.target_registries_push = Some(false);
+    let p = args.resolve(crate::promote::model::read_list_file)?;
+    let specs = regs
+        .iter()
+        .enumerate()
+        .map(|(i, r)| r.resolve(&format!("registry[{i}]"), Some(&p.source.namespace), 5))
+        .collect::<crate::Result<Vec<_>>>()?;
+    let mut report = promote::tag::run_tag(&p, &specs, a.promote.dry_run).await;
+    if !a.promote.dry_run {
+        write_reports(&p, &mut report);
+    }
+    report.ok = report.errors.is_empty();
+    if a.promote.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print_summary(&report);
+    }
+    Ok(if report.ok { 0 } else { 1 })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn registry_specs() {
+        let r = parse_registry_spec("127.0.0.1:5000/tripleomaster").unwrap();
+        assert_eq!(r.host, "127.0.0.1:5000");
+        assert_eq!(r.namespace.as_deref(), Some("tripleomaster"));
+        let r = parse_registry_spec(
+            "host=q.io,namespace=ns,insecure=true,schema=v2_s1,password_env=PW,username=u",
+        )
+        .unwrap();
+        assert_eq!(r.insecure, Some(true));
+        assert_eq!(r.schema.as_deref(), Some("v2_s1"));
+        assert!(parse_registry_spec("q.io").is_err());
+        let e = parse_registry_spec("host=q.io,password=hunter2")
+            .unwrap_err()
+            .to_string();
+        assert!(!e.contains("hunter2") && e.contains("password_env"));
+        let e = parse_registry_spec("host=q.io,bogus=1").unwrap_err().to_string();
+        assert!(e.contains("bogus"), "{e}");
+        assert!(parse_registry_spec("host=q.io,insecure=maybe").is_err());
+    }
+}

@@ -1,0 +1,208 @@
+//! Lenient value parsing for inputs that come from Ansible and YAML: booleans Ansible-style
+//! (`true`, `"yes"`, `"True"`, `1`, `"on"` …), integers given as strings (`distro_version: "8"`),
+//! lists given as comma-separated strings (ad-hoc `-a 'containers=a,b'`), and `null` = not given.
+
+use serde::de::{self, Deserializer, Visitor};
+use serde::Deserialize;
+
+/// Parse an Ansible-style boolean.
+pub fn parse_bool(s: &str) -> Option<bool> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "y" | "yes" | "on" | "1" | "true" | "t" | "1.0" => Some(true),
+        "n" | "no" | "off" | "0" | "false" | "f" | "0.0" => Some(false),
+        _ => None,
+    }
+}
+
+struct BoolVisitor;
+
+impl<'de> Visitor<'de> for BoolVisitor {
+    type Value = Option<bool>;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a boolean (true/false, yes/no, on/off, 1/0)")
+    }
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
+        Ok(Some(v))
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+        match v {
+            0 => Ok(Some(false)),
+            1 => Ok(Some(true)),
+            _ => Err(E::custom(format!(
+                "{v} is not a boolean (use true/false, yes/no, 1/0)"
+            ))),
+        }
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+        self.visit_i64(v as i64)
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+        if v == 0.0 || v == 1.0 {
+            self.visit_i64(v as i64)
+        } else {
+            Err(E::custom(format!("{v} is not a boolean")))
+        }
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        parse_bool(v).map(Some).ok_or_else(|| {
+            E::custom(format!(
+                "{v:?} is not a boolean (use true/false, yes/no, on/off, 1/0)"
+            ))
+        })
+    }
+    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(BoolVisitor)
+    }
+}
+
+/// `Option<bool>` from anything boolean-like; `null` = None.
+pub fn opt_bool<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
+    d.deserialize_any(BoolVisitor)
+}
+
+struct StringVisitor;
+
+impl<'de> Visitor<'de> for StringVisitor {
+    type Value = Option<String>;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a string or a number")
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(Some(v.to_string()))
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+        Ok(Some(v.to_string()))
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+        Ok(Some(v.to_string()))
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+        Ok(Some(v.to_string()))
+    }
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
+        Err(E::custom(format!("expected a string, got the boolean {v}")))
+    }
+    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(StringVisitor)
+    }
+}
+
+/// `Option<String>` from a string or a number (YAML `distro_version: 9`); `null` = None.
+pub fn opt_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    d.deserialize_any(StringVisitor)
+}
+
+/// `Option<u64>` from a number or a numeric string.
+pub fn opt_u64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    match opt_string(d)? {
+        None => Ok(None),
+        Some(s) => s
+            .trim()
+            .parse::<u64>()
+            .map(Some)
+            .map_err(|_| de::Error::custom(format!("{s:?} is not a whole number"))),
+    }
+}
+
+/// `Option<Vec<String>>` from a list of strings or a comma-separated string; `null` = None.
+pub fn opt_list<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum L {
+        List(Vec<Item>),
+        Str(String),
+    }
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Item {
+        S(String),
+        N(i64),
+    }
+    let v: Option<L> = Option::deserialize(d)?;
+    Ok(v.map(|l| match l {
+        L::List(items) => items
+            .into_iter()
+            .map(|i| match i {
+                Item::S(s) => s,
+                Item::N(n) => n.to_string(),
+            })
+            .collect(),
+        L::Str(s) => s
+            .split(',')
+            .map(|p| p.trim().to_string())
+            .filter(|p| !p.is_empty())
+            .collect(),
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Deserialize, Debug)]
+    struct T {
+        #[serde(default, deserialize_with = "opt_bool")]
+        b: Option<bool>,
+        #[serde(default, deserialize_with = "opt_string")]
+        s: Option<String>,
+        #[serde(default, deserialize_with = "opt_list")]
+        l: Option<Vec<String>>,
+        #[serde(default, deserialize_with = "opt_u64")]
+        n: Option<u64>,
+    }
+
+    fn j(s: &str) -> Result<T, serde_json::Error> {
+        serde_json::from_str(s)
+    }
+
+    #[test]
+    fn booleans_ansible_style() {
+        for (v, want) in [
+            ("true", true),
+            ("\"true\"", true),
+            ("\"True\"", true),
+            ("\"yes\"", true),
+            ("\"on\"", true),
+            ("1", true),
+            ("\"1\"", true),
+            ("false", false),
+            ("\"no\"", false),
+            ("\"OFF\"", false),
+            ("0", false),
+            ("\"f\"", false),
+        ] {
+            assert_eq!(j(&format!("{{\"b\": {v}}}")).unwrap().b, Some(want), "{v}");
+        }
+        assert_eq!(j("{\"b\": null}").unwrap().b, None);
+        assert_eq!(j("{}").unwrap().b, None);
+        for bad in ["\"maybe\"", "2", "[]", "{}", "\"\""] {
+            let e = j(&format!("{{\"b\": {bad}}}")).unwrap_err().to_string();
+            assert!(e.contains("boolean"), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn strings_numbers_lists() {
+        assert_eq!(j("{\"s\": 9}").unwrap().s.as_deref(), Some("9"));
+        assert_eq!(j("{\"s\": \"8\"}").unwrap().s.as_deref(), Some("8"));
+        assert!(j("{\"s\": true}").is_err());
+        assert_eq!(j("{\"n\": \"12\"}").unwrap().n, Some(12));
+        assert!(j("{\"n\": \"x\"}").is_err());
+        assert_eq!(j("{\"l\": \"a, b,,c\"}").unwrap().l.unwrap(), vec!["a", "b", "c"]);
+        assert_eq!(j("{\"l\": [\"a\", \"b\"]}").unwrap().l.unwrap(), vec!["a", "b"]);
+        assert!(j("{\"l\": 5}").is_err());
+        assert!(j("{\"l\": [{\"x\": 1}]}").is_err());
+    }
+}

@@ -1,0 +1,12 @@
+//! The promotion: what the old `containers-promote` role did with `docker pull/tag/push`, done
+//! registry to registry. [`model`] holds the typed inputs, [`run`] executes (or dry-runs) them,
+//! [`verify`] reads everything back.
+
+pub mod flexible;
+pub mod model;
+pub mod run;
+pub mod tag;
+pub mod verify;
+
+pub use model::{PromoteArgs, Promotion, RegistryArgs, RegistrySpec, Schema};
+pub use run::{run, RunOptions};

@@ -1,0 +1,621 @@
+//! The promotion's inputs: one typed model shared by the CLI flags, the config file and the Ansible
+//! module. [`PromoteArgs`] is what callers give (every field optional, lenient types, promoter
+//! names); [`PromoteArgs::resolve`] applies the promoter's defaults and validates everything into a
+//! [`Promotion`], so bad input fails before any request is sent.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use super::flexible::{opt_bool, opt_list, opt_string, opt_u64};
+use crate::error::{Error, Result};
+use crate::reference::{validate_component, validate_host, validate_repository, validate_tag};
+use crate::registry::Registry;
+use crate::transport::{creds, Credentials, RegistryConfig, Secret};
+
+/// A registry as the promoter's playbook describes it (plus TLS options).
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegistryArgs {
+    /// A label for messages (`local-target-registry-1`); defaults to the host.
+    #[serde(default)]
+    pub name: Option<String>,
+    pub host: String,
+    #[serde(default)]
+    pub namespace: Option<String>,
+    #[serde(default, deserialize_with = "opt_string")]
+    pub username: Option<String>,
+    #[serde(default)]
+    pub password: Option<Secret>,
+    /// Name of an environment variable holding the password (config files never need inline secrets).
+    #[serde(default)]
+    pub password_env: Option<String>,
+    /// Auth file (docker config.json / containers auth.json) to take credentials from.
+    #[serde(default)]
+    pub authfile: Option<PathBuf>,
+    /// Where the playbook logged in; informational (we follow the registry's challenge).
+    #[serde(default)]
+    pub auth_url: Option<String>,
+    /// `v2_s2` (default) or `v2_s1`: v2_s1 targets get no manifest lists.
+    #[serde(default)]
+    pub schema: Option<String>,
+    /// Staging files' `url: http://…` form.
+    #[serde(default)]
+    pub url: Option<String>,
+    /// Staging files' `secure: false` (plain HTTP unless `url`/`auth_url` say https).
+    #[serde(default, deserialize_with = "opt_bool")]
+    pub secure: Option<bool>,
+    /// Plain HTTP.
+    #[serde(default, deserialize_with = "opt_bool")]
+    pub insecure: Option<bool>,
+    #[serde(default, deserialize_with = "opt_bool")]
+    pub tls_verify: Option<bool>,
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+    /// Quay API token (for creating repositories).
+    #[serde(default)]
+    pub token: Option<Secret>,
+    #[serde(default, deserialize_with = "opt_bool")]
+    pub create_repo: Option<bool>,
+}
+
+/// Manifest schema a target takes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Schema {
+    V2S1,
+    V2S2,
+}
+
+/// A registry, resolved.
+#[derive(Clone, Debug)]
+pub struct RegistrySpec {
+    pub name: String,
+    pub host: String,
+    pub namespace: String,
+    pub schema: Schema,
+    pub config: RegistryConfig,
+}
+
+impl RegistrySpec {
+    pub fn client(&self) -> Result<Registry> {
+        Registry::new(self.config.clone())
+    }
+
+    /// `<namespace>/<prefix>-<name>`.
+    pub fn repo(&self, prefix: &str, name: &str) -> String {
+        format!("{}/{}-{}", self.namespace, prefix, name)
+    }
+}
+
+fn unused(s: &str) -> bool {
+    s.is_empty() || s == "unused"
+}
+
+impl RegistryArgs {
+    /// Resolve; `what` names it in errors (`source_registry`, `target_registries[1]`).
+    pub fn resolve(
+        &self,
+        what: &str,
+        default_namespace: Option<&str>,
+        retry_attempts: u32,
+    ) -> Result<RegistrySpec> {
+        let bad = |reason: String| Error::Config(format!("{what}: {reason}"));
+        let host = self
+            .host
+            .trim()
+            .trim_start_matches("https://")
+            .trim_start_matches("http://")
+            .trim_end_matches('/');
+        validate_host(host).map_err(|e| bad(e.to_string()))?;
+        let namespace = self
+            .namespace
+            .clone()
+            .or(default_namespace.map(str::to_string))
+            .ok_or_else(|| bad("namespace is required".into()))?;
+        validate_repository(&namespace).map_err(|e| bad(e.to_string()))?;
+        let schema = match self.schema.as_deref().unwrap_or("v2_s2") {
+            "v2_s2" => Schema::V2S2,
+            "v2_s1" => Schema::V2S1,
+            other => return Err(bad(format!("schema must be v2_s1 or v2_s2, got {other:?}"))),
+        };
+        let says_https =
+            |u: &Option<String>| u.as_deref().map(|u| u.starts_with("https://")).unwrap_or(false);
+        let says_http = |u: &Option<String>| u.as_deref().map(|u| u.starts_with("http://")).unwrap_or(false);
+        let insecure = match self.insecure {
+            Some(v) => v,
+            None => {
+                says_http(&self.url)
+                    || self.host.trim().starts_with("http://")
+                    || (self.secure == Some(false) && !says_https(&self.url) && !says_https(&self.auth_url))
+            }
+        };
+        let mut config = RegistryConfig::new(host);
+        config.insecure = insecure;
+        config.tls_verify = self.tls_verify.unwrap_or(true);
+        config.ca_file = self.ca_file.clone();
+        config.retry.attempts = retry_attempts.max(1);
+        if let Some(ca) = &config.ca_file {
+            if !ca.is_file() {
+                return Err(bad(format!("ca_file {} does not exist", ca.display())));
+            }
+        }
+        let username = self.username.clone().filter(|u| !unused(u));
+        let password = match (&self.password, &self.password_env) {
+            (Some(p), _) if !unused(p.expose()) => Some(p.clone()),
+            (_, Some(var)) => Some(Secret::new(std::env::var(var).map_err(|_| {
+                bad(format!(
+                    "password_env names the environment variable {var}, which is not set"
+                ))
+            })?)),
+            _ => None,
+        };
+        config.credentials = match (username, password) {
+            (Some(u), Some(p)) => Credentials::Basic {
+                username: u,
+                password: p,
+            },
+            (Some(u), None) => return Err(bad(format!("username {u:?} is given without a password"))),
+            (None, Some(_)) => return Err(bad("a password is given without a username".into())),
+            (None, None) => match &self.authfile {
+                Some(f) => creds::lookup_in(host, std::slice::from_ref(f))?,
+                None => Credentials::Anonymous,
+            },
+        };
+        Ok(RegistrySpec {
+            name: self.name.clone().unwrap_or_else(|| host.to_string()),
+            host: host.to_string(),
+            namespace,
+            schema,
+            config,
+        })
+    }
+}
+
+/// What callers give (promoter names; all optional here, defaults applied by [`Self::resolve`]).
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PromoteArgs {
+    #[serde(default)]
+    pub full_hash: Option<String>,
+    #[serde(default)]
+    pub named_label: Option<String>,
+    #[serde(default)]
+    pub candidate_label: Option<String>,
+    #[serde(default, deserialize_with = "opt_string")]
+    pub release: Option<String>,
+    #[serde(default, deserialize_with = "opt_string")]
+    pub distro_name: Option<String>,
+    #[serde(default, deserialize_with = "opt_string")]
+    pub distro_version: Option<String>,
+    #[serde(default, alias = "containers_list", deserialize_with = "opt_list")]
+    pub containers: Option<Vec<String>>,
+    #[serde(default, alias = "ppc_containers_list", deserialize_with = "opt_list")]
+    pub ppc_containers: Option<Vec<String>>,
+    /// A file with the list: the promoter's extra-vars YAML or one name per line.
+    #[serde(default)]
+    pub containers_list_file: Option<PathBuf>,
+    #[serde(default)]
+    pub container_name_prefix: Option<String>,
+    #[serde(default, deserialize_with = "opt_list")]
+    pub base_container_images: Option<Vec<String>>,
+    #[serde(default)]
+    pub source_namespace: Option<String>,
+    #[serde(default)]
+    pub target_namespace: Option<String>,
+    #[serde(default)]
+    pub source_registry: Option<RegistryArgs>,
+    #[serde(default)]
+    pub target_registries: Option<Vec<RegistryArgs>>,
+    #[serde(default, deserialize_with = "opt_bool")]
+    pub target_registries_push: Option<bool>,
+    #[serde(default, deserialize_with = "opt_bool")]
+    pub manifest_push: Option<bool>,
+    #[serde(default, deserialize_with = "opt_bool")]
+    pub ppc_manifests: Option<bool>,
+    #[serde(default)]
+    pub tmp_file_root: Option<PathBuf>,
+    #[serde(default)]
+    pub x86_tag: Option<String>,
+    #[serde(default)]
+    pub ppc_tag: Option<String>,
+    #[serde(default)]
+    pub manifest_tag: Option<String>,
+    /// Requests in flight per registry.
+    #[serde(default, deserialize_with = "opt_u64")]
+    pub per_registry_concurrency: Option<u64>,
+    /// Blob transfers in flight.
+    #[serde(default, deserialize_with = "opt_u64")]
+    pub blob_concurrency: Option<u64>,
+    /// Attempts per request.
+    #[serde(default, deserialize_with = "opt_u64")]
+    pub retries: Option<u64>,
+    #[serde(default)]
+    pub report_json: Option<PathBuf>,
+    #[serde(default)]
+    pub report_html: Option<PathBuf>,
+    /// Put the label on the source registry too (the role always did).
+    #[serde(default, deserialize_with = "opt_bool")]
+    pub label_source: Option<bool>,
+}
+
+impl PromoteArgs {
+    /// Fill unset fields from `other` (flags override config: `flags.or(config)`).
+    pub fn or(self, other: PromoteArgs) -> PromoteArgs {
+        macro_rules! pick {
+            ($($f:ident),*) => { PromoteArgs { $($f: self.$f.or(other.$f)),* } };
+        }
+        pick!(
+            full_hash,
+            named_label,
+            candidate_label,
+            release,
+            distro_name,
+            distro_version,
+            containers,
+            ppc_containers,
+            containers_list_file,
+            container_name_prefix,
+            base_container_images,
+            source_namespace,
+            target_namespace,
+            source_registry,
+            target_registries,
+            target_registries_push,
+            manifest_push,
+            ppc_manifests,
+            tmp_file_root,
+            x86_tag,
+            ppc_tag,
+            manifest_tag,
+            per_registry_concurrency,
+            blob_concurrency,
+            retries,
+            report_json,
+            report_html,
+            label_source
+        )
+    }
+}
+
+/// A validated promotion.
+#[derive(Clone, Debug)]
+pub struct Promotion {
+    pub full_hash: String,
+    pub named_label: String,
+    pub candidate_label: Option<String>,
+    pub release: String,
+    pub distro_name: String,
+    pub distro_version: String,
+    /// Names without prefix, base images included, deduplicated, in order.
+    pub containers: Vec<String>,
+    pub ppc_containers: Vec<String>,
+    pub prefix: String,
+    pub source: RegistrySpec,
+    pub targets: Vec<RegistrySpec>,
+    pub push: bool,
+    pub manifest_push: bool,
+    pub ppc_manifests: bool,
+    pub tmp_file_root: PathBuf,
+    pub x86_tag: String,
+    pub ppc_tag: String,
+    pub manifest_tag: String,
+    pub per_registry: usize,
+    pub blob_jobs: usize,
+    pub report_json: Option<PathBuf>,
+    pub report_html: Option<PathBuf>,
+    pub label_source: bool,
+}
+
+impl Promotion {
+    /// `<full_hash>_x86_64`
+    pub fn x86_tag(&self) -> String {
+        format!("{}_{}", self.full_hash, self.x86_tag)
+    }
+    /// `<full_hash>_ppc64le`
+    pub fn ppc_tag(&self) -> String {
+        format!("{}_{}", self.full_hash, self.ppc_tag)
+    }
+    /// `<full_hash>_manifest`
+    pub fn manifest_tag(&self) -> String {
+        format!("{}{}", self.full_hash, self.manifest_tag)
+    }
+    /// `<distro_name>-<distro_version>-<release>`, the list files' suffix.
+    pub fn list_suffix(&self) -> String {
+        format!("{}-{}-{}", self.distro_name, self.distro_version, self.release)
+    }
+    /// Every secret in the inputs (for scrubbing output).
+    pub fn secrets(&self) -> Vec<String> {
+        std::iter::once(&self.source)
+            .chain(self.targets.iter())
+            .flat_map(|r| r.config.credentials.secrets())
+            .filter(|s| !s.is_empty())
+            .collect()
+    }
+}
+
+/// The promoter's hash forms (see [`crate::sources::hash::validate_full_hash`]); errors name `full_hash`.
+pub fn validate_full_hash(s: &str) -> Result<()> {
+    crate::sources::hash::validate_full_hash(s)
+        .map(|_| ())
+        .map_err(|e| match e {
+            Error::Invalid { input, reason, .. } => Error::Invalid {
+                what: "full_hash",
+                input,
+                reason,
+            },
+            e => e,
+        })
+}
+
+/// Read a list file (the promoter's extra-vars YAML or one name per line) for [`PromoteArgs::resolve`].
+pub fn read_list_file(path: &std::path::Path) -> Result<(Vec<String>, Option<Vec<String>>)> {
+    let l = crate::sources::list::parse_list_file(path)?;
+    Ok((l.containers, l.ppc_containers))
+}
+
+fn validate_names(what: &str, names: &[String]) -> Result<Vec<String>> {
+    let mut out: Vec<String> = Vec::new();
+    for n in names {
+        let n = n.trim();
+        validate_component(n)
+            .map_err(|reason| Error::invalid("container name", n, format!("{what}: {reason}")))?;
+        if n.len() > 128 {
+            return Err(Error::invalid(
+                "container name",
+                n,
+                format!("{what}: longer than 128 characters"),
+            ));
+        }
+        if !out.iter().any(|o| o == n) {
+            out.push(n.to_string());
+        }
+    }
+    Ok(out)
+}
+
+impl PromoteArgs {
+    /// Apply defaults and validate. `list_from_file` reads `containers_list_file` (injected so the
+    /// model stays free of file formats).
+    pub fn resolve(
+        &self,
+        list_from_file: impl Fn(&std::path::Path) -> Result<(Vec<String>, Option<Vec<String>>)>,
+    ) -> Result<Promotion> {
+        let missing = |k: &str| Error::Config(format!("missing required argument: {k}"));
+        let full_hash = self.full_hash.clone().ok_or_else(|| missing("full_hash"))?;
+        validate_full_hash(&full_hash)?;
+        let named_label = self.named_label.clone().ok_or_else(|| missing("named_label"))?;
+        validate_tag(&named_label).map_err(|e| Error::Config(format!("named_label: {e}")))?;
+        if let Some(c) = &self.candidate_label {
+            validate_tag(c).map_err(|e| Error::Config(format!("candidate_label: {e}")))?;
+        }
+        let (mut containers, mut ppc) = (self.containers.clone(), self.ppc_containers.clone());
+        if let Some(f) = &self.containers_list_file {
+            let (c, p) = list_from_file(f)?;
+            if containers.is_none() {
+                containers = Some(c);
+            }
+            if ppc.is_none() {
+                ppc = p;
+            }
+        }
+        let containers = containers.ok_or_else(|| missing("containers_list (or containers_list_file)"))?;
+        let base = self
+            .base_container_images
+            .clone()
+            .unwrap_or_else(|| vec!["base".into()]);
+        let mut all = validate_names("containers_list", &containers)?;
+        if all.is_empty() {
+            return Err(Error::Config("the container list is empty".into()));
+        }
+        for b in validate_names("base_container_images", &base)? {
+            if !all.contains(&b) {
+                all.push(b);
+            }
+        }
+        let ppc_containers = validate_names("ppc_containers_list", &ppc.unwrap_or_default())?;
+        let prefix = self
+            .container_name_prefix
+            .clone()
+            .unwrap_or_else(|| "openstack".into());
+        validate_component(&prefix).map_err(|r| Error::invalid("container_name_prefix", &prefix, r))?;
+        let retries = self.retries.unwrap_or(5).clamp(1, 50) as u32;
+        let source = self
+            .source_registry
+            .as_ref()
+            .ok_or_else(|| missing("source_registry"))?
+            .resolve("source_registry", self.source_namespace.as_deref(), retries)?;
+        let targets = self
+            .target_registries
+            .clone()
+            .unwrap_or_default()
+            .iter()
+            .enumerate()
+            .map(|(i, t)| {
+                t.resolve(
+                    &format!("target_registries[{i}]"),
+                    self.target_namespace.as_deref(),
+                    retries,
+                )
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let push = self.target_registries_push.unwrap_or(true);
+        if push && targets.is_empty() {
+            return Err(Error::Config(
+                "target_registries_push is true but target_registries is empty".into(),
+            ));
+        }
+        let tag_part = |k: &str, v: &Option<String>, d: &str| -> Result<String> {
+            let v = v.clone().unwrap_or_else(|| d.to_string());
+            validate_tag(&format!("x{v}")).map_err(|e| Error::Config(format!("{k}: {e}")))?;
+            Ok(v)
+        };
+        let release = self.release.clone().unwrap_or_else(|| "master".into());
+        let distro_name = self.distro_name.clone().unwrap_or_else(|| "centos".into());
+        let distro_version = self.distro_version.clone().unwrap_or_else(|| "9".into());
+        for (k, v) in [
+            ("release", &release),
+            ("distro_name", &distro_name),
+            ("distro_version", &distro_version),
+        ] {
+            if v.is_empty()
+                || !v
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+            {
+                return Err(Error::invalid(
+                    "value",
+                    v,
+                    format!("{k}: only letters, digits, '.', '_' and '-'"),
+                ));
+            }
+        }
+        Ok(Promotion {
+            full_hash,
+            named_label,
+            candidate_label: self.candidate_label.clone(),
+            release,
+            distro_name,
+            distro_version,
+            containers: all,
+            ppc_containers,
+            prefix,
+            source,
+            targets,
+            push,
+            manifest_push: self.manifest_push.unwrap_or(false),
+            ppc_manifests: self.ppc_manifests.unwrap_or(true),
+            tmp_file_root: self
+                .tmp_file_root
+                .clone()
+                .unwrap_or_else(|| PathBuf::from("/var/tmp/promoter_logs")),
+            x86_tag: tag_part("x86_tag", &self.x86_tag, "x86_64")?,
+            ppc_tag: tag_part("ppc_tag", &self.ppc_tag, "ppc64le")?,
+            manifest_tag: tag_part("manifest_tag", &self.manifest_tag, "_manifest")?,
+            per_registry: self.per_registry_concurrency.unwrap_or(16).clamp(1, 256) as usize,
+            blob_jobs: self.blob_concurrency.unwrap_or(8).clamp(1, 256) as usize,
+            report_json: self.report_json.clone(),
+            report_html: self.report_html.clone(),
+            label_source: self.label_source.unwrap_or(true),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn no_file(_: &std::path::Path) -> Result<(Vec<String>, Option<Vec<String>>)> {
+        Err(Error::Config("no file".into()))
+    }
+
+    fn base_args() -> PromoteArgs {
+        serde_json::from_value(serde_json::json!({
+            "full_hash": "360d335e94246d7095672c5aa92b59afa380a059_9e598812",
+            "named_label": "current-tripleo",
+            "containers_list": ["aodh-api", "base", "nova-compute", "aodh-api"],
+            "ppc_containers_list": ["aodh-api"],
+            "source_registry": {"host": "localhost:6000", "namespace": "tripleomaster", "username": "unused", "password": "unused", "url": "http://localhost:6000", "schema": "v2_s2", "secure": false},
+            "target_registries": [{"host": "localhost:6500", "namespace": "tripleomaster", "username": "unused", "password": "unused", "schema": "v2_s2", "secure": false}],
+            "distro_version": 8,
+            "manifest_push": "true",
+            "target_registries_push": "yes"
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn resolves_promoter_shapes() {
+        let p = base_args().resolve(no_file).unwrap();
+        assert_eq!(p.containers, vec!["aodh-api", "base", "nova-compute"]);
+        assert_eq!(p.distro_version, "8");
+        assert!(p.manifest_push && p.push && p.ppc_manifests);
+        assert!(p.source.config.insecure);
+        assert!(p.source.config.credentials.is_anonymous());
+        assert_eq!(p.source.repo(&p.prefix, "base"), "tripleomaster/openstack-base");
+        assert_eq!(p.manifest_tag(), format!("{}_manifest", p.full_hash));
+        assert_eq!(p.list_suffix(), "centos-8-master");
+        assert_eq!(p.tmp_file_root, PathBuf::from("/var/tmp/promoter_logs"));
+    }
+
+    #[test]
+    fn base_images_are_added_once() {
+        let mut a = base_args();
+        a.containers = Some(vec!["nova-compute".into()]);
+        let p = a.resolve(no_file).unwrap();
+        assert_eq!(p.containers, vec!["nova-compute", "base"]);
+    }
+
+    #[test]
+    fn hash_forms() {
+        for ok in [
+            "360d335e94246d7095672c5aa92b59afa380a059_9e598812",
+            "d7c3cd922f91d83aacb5d7555de9d5bc",
+            "360d335e94246d7095672c5aa92b59afa380a059_9e598812_0a1b2c3d_4e5f6071",
+        ] {
+            assert!(validate_full_hash(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "",
+            "d7c3cd922f91d83aacb5d7555de9d5b",
+            "D7C3CD922F91D83AACB5D7555DE9D5BC",
+            "d7c3cd922f91d83aacb5d7555de9d5bc; rm -rf /",
+            "360d335e94246d7095672c5aa92b59afa380a059_9e59881",
+            "360d335e94246d7095672c5aa92b59afa380a059",
+            "$(reboot)",
+        ] {
+            let e = validate_full_hash(bad).unwrap_err().to_string();
+            assert!(e.contains("full_hash"), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn clear_errors() {
+        let mut a = base_args();
+        a.full_hash = None;
+        assert!(a.resolve(no_file).unwrap_err().to_string().contains("full_hash"));
+        let mut a = base_args();
+        a.containers = Some(vec![]);
+        assert!(a.resolve(no_file).unwrap_err().to_string().contains("empty"));
+        let mut a = base_args();
+        a.containers = Some(vec!["../x".into()]);
+        assert!(a.resolve(no_file).unwrap_err().to_string().contains("../x"));
+        let mut a = base_args();
+        a.containers = Some(vec!["Nova".into()]);
+        assert!(a.resolve(no_file).is_err());
+        let mut a = base_args();
+        a.target_registries.as_mut().unwrap()[0].schema = Some("v3".into());
+        let e = a.resolve(no_file).unwrap_err().to_string();
+        assert!(e.contains("target_registries[0]") && e.contains("schema"), "{e}");
+        let mut a = base_args();
+        a.target_registries.as_mut().unwrap()[0].host = "bad host:99999".into();
+        assert!(a
+            .resolve(no_file)
+            .unwrap_err()
+            .to_string()
+            .contains("target_registries[0]"));
+        let mut a = base_args();
+        a.target_registries.as_mut().unwrap()[0].username = Some("robot".into());
+        a.target_registries.as_mut().unwrap()[0].password = Some(Secret::new("unused"));
+        assert!(a
+            .resolve(no_file)
+            .unwrap_err()
+            .to_string()
+            .contains("without a password"));
+        let e = serde_json::from_value::<PromoteArgs>(serde_json::json!({"bogus": 1}))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("bogus"), "{e}");
+    }
+
+    #[test]
+    fn flags_override_config() {
+        let flags = PromoteArgs {
+            named_label: Some("tripleo-ci-testing".into()),
+            ..Default::default()
+        };
+        let merged = flags.or(base_args());
+        assert_eq!(merged.named_label.as_deref(), Some("tripleo-ci-testing"));
+        assert!(merged.full_hash.is_some());
+    }
+}

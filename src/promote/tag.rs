@@ -1,0 +1,110 @@
+//! `tag`: put a label on a hash's images on chosen registries, remotely (the same manifest bytes
+//! under the label; no blob traffic), each move read back. The previous digest is recorded.
+
+use std::time::Instant;
+
+use futures_util::stream::{self, StreamExt};
+
+use super::model::{Promotion, RegistrySpec};
+use super::run::{entry, finish_report, set_label};
+use crate::report::{ContainerReport, Report, TagAction};
+
+/// Label `p.full_hash` images as `p.named_label` on `registries`.
+pub async fn run_tag(p: &Promotion, registries: &[RegistrySpec], dry_run: bool) -> Report {
+    let started = Instant::now();
+    let mut report = Report {
+        tool: concat!("copy-containers ", env!("CARGO_PKG_VERSION")).into(),
+        action: "tag".into(),
+        started_at: crate::report::now_string(),
+        dry_run,
+        full_hash: p.full_hash.clone(),
+        named_label: p.named_label.clone(),
+        release: p.release.clone(),
+        distro: format!("{}-{}", p.distro_name, p.distro_version),
+        targets: registries
+            .iter()
+            .map(|t| format!("{}/{}", t.host, t.namespace))
+            .collect(),
+        ..Default::default()
+    };
+    let mut clients = Vec::new();
+    for r in registries {
+        match r.client() {
+            Ok(c) => clients.push((r.clone(), c)),
+            Err(e) => report.errors.push(format!("{}: {e}", r.name)),
+        }
+    }
+    let mut containers: Vec<ContainerReport> = p
+        .containers
+        .iter()
+        .map(|n| ContainerReport {
+            name: n.clone(),
+            source_image: String::new(),
+            source_digest: None,
+            manifest_architectures: vec![],
+            entries: vec![],
+            pushed: false,
+        })
+        .collect();
+    let jobs: Vec<(usize, usize)> = (0..clients.len())
+        .flat_map(|ri| (0..p.containers.len()).map(move |ci| (ci, ri)))
+        .collect();
+    let results: Vec<_> = stream::iter(jobs.into_iter().map(|(ci, ri)| {
+        let (spec, reg) = &clients[ri];
+        let name = &p.containers[ci];
+        async move {
+            let repo = spec.repo(&p.prefix, name);
+            let mut en = entry(&spec.name, &repo, &p.named_label, None, TagAction::Skipped);
+            match reg.get_manifest_opt(&repo, &p.full_hash).await {
+                Ok(Some(m)) => {
+                    en.digest = Some(m.digest.to_string());
+                    set_label(reg, &repo, &p.named_label, &m, &mut en, dry_run).await;
+                    if dry_run {
+                        en.verified = None;
+                    }
+                }
+                Ok(None) => {
+                    en.action = TagAction::Failed;
+                    en.error = Some(format!("{}/{repo}:{} does not exist", spec.host, p.full_hash));
+                }
+                Err(e) => {
+                    en.action = TagAction::Failed;
+                    en.error = Some(e.to_string());
+                }
+            }
+            (ci, en)
+        }
+    }))
+    .buffer_unordered(p.per_registry)
+    .collect()
+    .await;
+    for (ci, en) in results {
+        if let Some(e) = &en.error {
+            report
+                .errors
+                .push(format!("{}: {}: {e}", containers[ci].name, en.registry));
+        }
+        containers[ci].entries.push(en);
+    }
+    for c in &mut containers {
+        c.pushed = !c.entries.is_empty() && c.entries.iter().all(|e| e.error.is_none());
+        c.source_digest = c.entries.iter().find_map(|e| e.digest.clone());
+    }
+    report.found = containers.iter().map(|c| c.name.clone()).collect();
+    report.pushed = containers
+        .iter()
+        .filter(|c| c.pushed)
+        .map(|c| c.name.clone())
+        .collect();
+    report.missed = containers
+        .iter()
+        .filter(|c| !c.pushed)
+        .map(|c| c.name.clone())
+        .collect();
+    report.containers = containers;
+    let regs: Vec<_> = clients
+        .iter()
+        .map(|(s, r)| (s.name.clone(), "target", r.clone()))
+        .collect();
+    finish_report(report, p, started, &regs)
+}

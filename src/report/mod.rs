@@ -1,0 +1,225 @@
+//! What a run did, for people and machines: the JSON report (per container × registry × tag: digest,
+//! previous digest, action, verification, bytes, time), the self-contained HTML page, and the
+//! promoter's six list files with the old role's exact names.
+
+pub mod html;
+pub mod listfiles;
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::transport::StatsSnapshot;
+
+/// What happened to one tag on one registry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TagAction {
+    /// Blobs and manifests uploaded.
+    Copied,
+    /// Every blob was mounted or already there; only manifests were pushed.
+    Mounted,
+    /// Only the tag moved (the manifest was already there under its digest).
+    Tagged,
+    /// Already pointed at the right digest.
+    AlreadyPresent,
+    /// Dry run / check mode: would be copied or moved.
+    WouldChange,
+    /// Not attempted (an earlier step failed, or the label was withheld).
+    Skipped,
+    Failed,
+}
+
+impl TagAction {
+    pub fn changed(self) -> bool {
+        matches!(
+            self,
+            TagAction::Copied | TagAction::Mounted | TagAction::Tagged | TagAction::WouldChange
+        )
+    }
+}
+
+/// One tag on one registry.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct TagEntry {
+    pub registry: String,
+    pub repository: String,
+    pub tag: String,
+    /// Digest the tag should point at (and does, when verified).
+    pub digest: Option<String>,
+    /// Digest the tag pointed at before the run (None: absent).
+    pub previous: Option<String>,
+    pub action: TagAction,
+    /// Verification result: None when not verified (dry run, skipped).
+    pub verified: Option<bool>,
+    pub blobs_uploaded: usize,
+    pub blobs_mounted: usize,
+    pub blobs_present: usize,
+    pub bytes_uploaded: u64,
+    pub seconds: f64,
+    pub error: Option<String>,
+}
+
+/// One container.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ContainerReport {
+    pub name: String,
+    pub source_image: String,
+    pub source_digest: Option<String>,
+    /// Architectures put in `<fh>_manifest` (empty when no list was built).
+    pub manifest_architectures: Vec<String>,
+    pub entries: Vec<TagEntry>,
+    /// Verified on every target.
+    pub pushed: bool,
+}
+
+/// Per-registry request counters.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RegistryStats {
+    pub registry: String,
+    pub role: String,
+    pub requests: u64,
+    pub retries: u64,
+    pub token_fetches: u64,
+    pub bytes_sent: u64,
+    pub bytes_received: u64,
+}
+
+impl RegistryStats {
+    pub fn new(registry: &str, role: &str, s: StatsSnapshot) -> RegistryStats {
+        RegistryStats {
+            registry: registry.to_string(),
+            role: role.to_string(),
+            requests: s.requests,
+            retries: s.retries,
+            token_fetches: s.token_fetches,
+            bytes_sent: s.bytes_sent,
+            bytes_received: s.bytes_received,
+        }
+    }
+}
+
+/// The whole run.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Report {
+    pub tool: String,
+    pub action: String,
+    pub started_at: String,
+    pub seconds: f64,
+    pub dry_run: bool,
+    pub ok: bool,
+    pub changed: bool,
+    pub full_hash: String,
+    pub named_label: String,
+    pub release: String,
+    pub distro: String,
+    pub source: String,
+    pub targets: Vec<String>,
+    pub push: bool,
+    pub manifest_push: bool,
+    /// Containers found at the source with `<full_hash>`.
+    pub found: Vec<String>,
+    /// Containers missing at the source.
+    pub missing: Vec<String>,
+    /// ppc decision per container: found / missing `<fh>_ppc64le`.
+    pub ppc_found: Vec<String>,
+    pub ppc_missing: Vec<String>,
+    /// Verified on every target / not.
+    pub pushed: Vec<String>,
+    pub missed: Vec<String>,
+    pub containers: Vec<ContainerReport>,
+    pub errors: Vec<String>,
+    pub registries: Vec<RegistryStats>,
+    /// Files written (list files, reports).
+    pub files: Vec<String>,
+}
+
+impl Report {
+    /// Total bytes uploaded to targets.
+    pub fn bytes_uploaded(&self) -> u64 {
+        self.containers
+            .iter()
+            .flat_map(|c| c.entries.iter())
+            .map(|e| e.bytes_uploaded)
+            .sum()
+    }
+
+    /// Replace every occurrence of a secret in every string of the report.
+    pub fn scrub(&mut self, secrets: &[String]) {
+        if secrets.iter().all(|s| s.is_empty()) {
+            return;
+        }
+        let fix = |s: &mut String| *s = scrub(s, secrets);
+        for e in &mut self.errors {
+            fix(e);
+        }
+        for c in &mut self.containers {
+            for e in &mut c.entries {
+                if let Some(err) = &mut e.error {
+                    fix(err);
+                }
+            }
+        }
+    }
+
+    pub fn write_json(&self, path: &Path) -> Result<()> {
+        let bytes = serde_json::to_vec_pretty(self).map_err(|e| Error::Config(e.to_string()))?;
+        write_atomic(path, &bytes)
+    }
+}
+
+/// Mask secrets (≥4 characters, to avoid masking everything) in a string.
+pub fn scrub(s: &str, secrets: &[String]) -> String {
+    let mut out = s.to_string();
+    for sec in secrets {
+        if sec.len() >= 4 && out.contains(sec.as_str()) {
+            out = out.replace(sec.as_str(), "********");
+        }
+    }
+    out
+}
+
+/// Write a file through a temporary file and a rename, creating parent folders.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir.display(), e))?;
+    }
+    let tmp = path.with_extension(format!("tmp.{}", std::process::id()));
+    std::fs::write(&tmp, bytes).map_err(|e| Error::io(tmp.display(), e))?;
+    std::fs::rename(&tmp, path).map_err(|e| Error::io(path.display(), e))
+}
+
+/// Now as an HTTP date (RFC 1123, UTC).
+pub fn now_string() -> String {
+    httpdate::fmt_http_date(std::time::SystemTime::now())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scrubs_secrets() {
+        assert_eq!(
+            scrub("login hunter22 failed", &["hunter22".into()]),
+            "login ******** failed"
+        );
+        assert_eq!(scrub("abc", &["ab".into()]), "abc");
+        let mut r = Report {
+            errors: vec!["x s3cr3tpw y".into()],
+            ..Default::default()
+        };
+        r.scrub(&["s3cr3tpw".into()]);
+        assert!(!serde_json::to_string(&r).unwrap().contains("s3cr3tpw"));
+    }
+
+    #[test]
+    fn atomic_write_creates_dirs() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("a/b/report.json");
+        write_atomic(&p, b"{}").unwrap();
+        assert_eq!(std::fs::read(&p).unwrap(), b"{}");
+        assert_eq!(std::fs::read_dir(p.parent().unwrap()).unwrap().count(), 1);
+    }
+}
