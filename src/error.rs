@@ -36,6 +36,14 @@ pub enum Error {
         code: Option<String>,
         message: String,
     },
+    /// The registry asked us to come back later (408/429/5xx on a request we could not replay
+    /// ourselves); the caller retries the whole transfer, after `retry_after` when given.
+    #[error("{registry}: {detail}")]
+    Busy {
+        registry: String,
+        detail: String,
+        retry_after: Option<std::time::Duration>,
+    },
     /// A manifest, tag or blob does not exist.
     #[error("{registry}: {what} not found")]
     NotFound { registry: String, what: String },

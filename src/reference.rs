@@ -265,10 +265,12 @@ pub fn validate_component(comp: &str) -> std::result::Result<(), String> {
                     i += 1;
                 }
             }
-            _ => return Err(format!(
+            _ => {
+                return Err(format!(
                 "{comp:?} contains {:?}; only lowercase letters, digits, '.', '_', '__' and '-' are allowed",
                 b as char
-            )),
+            ))
+            }
         }
         if i >= bytes.len() || !alnum(bytes[i]) {
             return Err(format!(

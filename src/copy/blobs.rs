@@ -332,7 +332,12 @@ async fn tee_upload(needs: &[BlobNeed], targets: &[usize], limits: &Limits) -> V
             // The source failed: every upload fails with the source's error.
             let msg = e.to_string();
             let kind_mismatch = matches!(e, Error::DigestMismatch { .. });
-            for (i, _) in uploaded {
+            for (i, up) in uploaded {
+                if let Err(busy @ Error::Busy { .. }) = up {
+                    // The destination also asked us to wait: keep its hint.
+                    out.push((i, Err(busy)));
+                    continue;
+                }
                 out.push((
                     i,
                     Err(if kind_mismatch {

@@ -188,7 +188,20 @@ impl Registry {
                 &[repo_scope(repo, true)],
             )
             .await?;
-        if resp.status().as_u16() != 201 && !resp.status().is_success() {
+        let status = resp.status().as_u16();
+        if crate::transport::retry::retryable_status(status) {
+            let retry_after = resp
+                .headers()
+                .get(reqwest::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(crate::transport::retry::parse_retry_after);
+            return Err(Error::Busy {
+                registry: self.name().to_string(),
+                detail: format!("PUT blob {repo}@{digest}: HTTP {status}"),
+                retry_after,
+            });
+        }
+        if !resp.status().is_success() {
             return Err(self.error_for(resp, &format!("PUT blob {repo}@{digest}")).await);
         }
         Ok(())

@@ -356,8 +356,24 @@ impl Transport {
         let req = Request::new(Method::GET, self.url("v2/")?, scopes.to_vec());
         let resp = self.send(req).await?;
         match resp.status().as_u16() {
+            200..=299 => Ok(()),
             401 | 403 => Err(self.auth_failure(&resp)),
-            _ => Ok(()),
+            status => {
+                let body = resp.text().await.unwrap_or_default();
+                let hint = if body.contains("HTTP request to an HTTPS server") {
+                    ": the registry speaks HTTPS; do not mark it insecure".to_string()
+                } else {
+                    format!(": {}", body.trim().chars().take(200).collect::<String>())
+                };
+                Err(Error::Http {
+                    registry: self.name().to_string(),
+                    method: "GET".into(),
+                    path: "/v2/".into(),
+                    status,
+                    code: None,
+                    message: format!("not a registry API answer{hint}"),
+                })
+            }
         }
     }
 
