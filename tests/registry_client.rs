@@ -2,6 +2,8 @@
 //! auth; byte-exact copies checked with skopeo; mounts; pagination; deletes; retries through a
 //! fault-injecting proxy; credentials never following a redirect.
 
+#![allow(clippy::result_large_err)]
+
 mod common;
 
 use std::time::{Duration, Instant};

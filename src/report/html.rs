@@ -77,7 +77,7 @@ pub fn render(r: &Report) -> String {
          <tr><th>release</th><td>{} ({})</td></tr><tr><th>source</th><td>{}</td></tr>\
          <tr><th>targets</th><td>{}</td></tr>\
          <tr><th>containers</th><td>{} found, {} missing, {} pushed, {} missed</td></tr>\
-         <tr><th>uploaded</th><td>{}</td></tr></table>\n",
+         <tr><th>uploaded</th><td>{}</td></tr></table>",
         if r.dry_run {
             " (dry run: nothing changed)"
         } else {
@@ -95,6 +95,7 @@ pub fn render(r: &Report) -> String {
         r.missed.len(),
         human_bytes(r.bytes_uploaded()),
     );
+    h.push('\n');
     if !r.errors.is_empty() {
         h.push_str("<h2>Errors</h2>\n<ul>\n");
         for e in &r.errors {
