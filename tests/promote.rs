@@ -1,0 +1,426 @@
+//! The promotion end to end against real registries: two targets (plain and TLS + htpasswd), manifest
+//! lists with ppc present for some images only, every tag checked with skopeo; missing sources;
+//! idempotence counted through proxies; an unreachable target; verification catching a dangling list
+//! and a moved tag; the role's list files.
+
+mod common;
+
+use copy_containers::promote::{self, PromoteArgs, RunOptions};
+use copy_containers::report::{Report, TagAction};
+use copy_containers_testkit::{self as tk, skopeo_inspect_digest, skopeo_inspect_raw, PathKind, Proxy};
+
+use common::*;
+
+const NAMES: &[&str] = &["base", "os", "nova-compute", "neutron-server"];
+
+fn resolve(a: &PromoteArgs) -> copy_containers::promote::Promotion {
+    a.resolve(promote::model::read_list_file).expect("resolve")
+}
+
+async fn run(a: &PromoteArgs) -> Report {
+    promote::run(&resolve(a), &RunOptions::default()).await
+}
+
+fn archs(raw: &[u8]) -> Vec<String> {
+    let v: serde_json::Value = serde_json::from_slice(raw).unwrap();
+    let mut a: Vec<String> = v["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["platform"]["architecture"].as_str().unwrap().to_string())
+        .collect();
+    a.sort();
+    a
+}
+
+fn read_list(dir: &std::path::Path, name: &str) -> Vec<String> {
+    std::fs::read_to_string(dir.join(name))
+        .unwrap_or_else(|e| panic!("{name}: {e}"))
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn full_promotion_to_two_targets_with_manifest_lists() {
+    let src = tk::Registry::plain().unwrap();
+    let t1 = tk::Registry::plain().unwrap();
+    let t2 = tk::Registry::tls_htpasswd("robot", "promote-secret-1").unwrap();
+    let staged = stage(&client(&src), NAMES, &["neutron-server"]).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let mut a = promote_args(
+        registry_args(&src, NS),
+        vec![registry_args(&t1, NS), registry_args(&t2, NS)],
+        &["nova-compute", "neutron-server", "os"],
+        tmp.path(),
+    );
+    a.ppc_containers = Some(vec![
+        "nova-compute".into(),
+        "neutron-server".into(),
+        "base".into(),
+    ]);
+    a.manifest_push = Some(true);
+    let r = run(&a).await;
+    assert!(r.ok, "{:#?}", r.errors);
+    assert!(r.changed);
+    // base is added to the list once
+    assert_eq!(r.found, ["nova-compute", "neutron-server", "os", "base"]);
+    assert_eq!(r.ppc_found, ["nova-compute", "base"]);
+    assert_eq!(r.ppc_missing, ["neutron-server"]);
+    let fh_x = format!("{FH}_x86_64");
+    let fh_m = format!("{FH}_manifest");
+    for t in [&t1, &t2] {
+        for s in staged.iter().filter(|s| s.name != "aodh-api") {
+            let repo = &s.repository;
+            if !["nova-compute", "neutron-server", "os", "base"].contains(&s.name.as_str()) {
+                continue;
+            }
+            // <fh>, <fh>_x86_64 and the label are the x86 image, byte-exact
+            for tag in [FH, fh_x.as_str(), "current-tripleo"] {
+                assert_eq!(
+                    skopeo_inspect_digest(t, &format!("{repo}:{tag}")).unwrap(),
+                    s.x86_digest,
+                    "{repo}:{tag}"
+                );
+            }
+            let list = skopeo_inspect_raw(t, &format!("{repo}:{fh_m}")).unwrap();
+            let want: Vec<&str> = if s.ppc_digest.is_some() && s.name != "os" {
+                vec!["amd64", "ppc64le"]
+            } else {
+                vec!["amd64"]
+            };
+            assert_eq!(archs(&list), want, "{repo}");
+            if let Some(pd) = &s.ppc_digest {
+                if s.name != "os" {
+                    assert_eq!(
+                        skopeo_inspect_digest(t, &format!("{repo}:{FH}_ppc64le")).unwrap(),
+                        *pd
+                    );
+                }
+            }
+        }
+    }
+    // os is not in the ppc list: x86-only, recorded
+    let os = r.containers.iter().find(|c| c.name == "os").unwrap();
+    assert_eq!(os.manifest_architectures, ["amd64"]);
+    let nova = r.containers.iter().find(|c| c.name == "nova-compute").unwrap();
+    assert_eq!(nova.manifest_architectures, ["amd64", "ppc64le"]);
+    // the label is on the source too
+    let base = staged.iter().find(|s| s.name == "base").unwrap();
+    assert_eq!(
+        skopeo_inspect_digest(&src, &format!("{}:current-tripleo", base.repository)).unwrap(),
+        base.x86_digest
+    );
+    // the role's list files
+    let suffix = "centos-9-master";
+    assert_eq!(
+        read_list(tmp.path(), &format!("parsed_containers-{suffix}.txt")),
+        r.found
+    );
+    assert!(read_list(tmp.path(), &format!("missing_parsed_containers-{suffix}.txt")).is_empty());
+    assert_eq!(
+        read_list(tmp.path(), &format!("parsed_ppc_containers-{suffix}.txt")),
+        ["nova-compute", "base"]
+    );
+    assert_eq!(
+        read_list(tmp.path(), &format!("missing_parsed_ppc_containers-{suffix}.txt")),
+        ["neutron-server"]
+    );
+    let mut pushed = read_list(tmp.path(), "containers_pushed_list.txt");
+    pushed.sort();
+    assert_eq!(pushed, ["base", "neutron-server", "nova-compute", "os"]);
+    assert!(read_list(tmp.path(), "containers_missed_list.txt").is_empty());
+    // every entry verified
+    for c in &r.containers {
+        for e in &c.entries {
+            assert_eq!(e.verified, Some(true), "{} {} {}", c.name, e.registry, e.tag);
+        }
+    }
+    // no secret in the report
+    assert!(!serde_json::to_string(&r).unwrap().contains("promote-secret-1"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn missing_source_image_fails_names_it_and_moves_no_label() {
+    let src = tk::Registry::plain().unwrap();
+    let t1 = tk::Registry::plain().unwrap();
+    stage(&client(&src), &["base", "nova-compute"], &[]).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let a = promote_args(
+        registry_args(&src, NS),
+        vec![registry_args(&t1, NS)],
+        &["nova-compute", "ghost-api", "phantom-worker"],
+        tmp.path(),
+    );
+    let r = run(&a).await;
+    assert!(!r.ok);
+    assert_eq!(r.missing, ["ghost-api", "phantom-worker"]);
+    let all = r.errors.join("\n");
+    assert!(
+        all.contains("ghost-api") && all.contains("phantom-worker"),
+        "{all}"
+    );
+    assert_eq!(
+        read_list(tmp.path(), "missing_parsed_containers-centos-9-master.txt"),
+        ["ghost-api", "phantom-worker"]
+    );
+    // nothing labelled anywhere, nothing pushed
+    let c = client(&src);
+    for n in ["base", "nova-compute"] {
+        assert!(c
+            .head_manifest(&format!("{NS}/openstack-{n}"), "current-tripleo")
+            .await
+            .unwrap()
+            .is_none());
+    }
+    assert!(client(&t1).catalog(100).await.unwrap().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn second_run_changes_nothing_counted_through_proxies() {
+    let src = tk::Registry::plain().unwrap();
+    let t1 = tk::Registry::plain().unwrap();
+    let t2 = tk::Registry::plain().unwrap();
+    stage(&client(&src), NAMES, &["os"]).await;
+    let (p1, p2) = (
+        Proxy::for_registry(&t1).unwrap(),
+        Proxy::for_registry(&t2).unwrap(),
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let mut a = promote_args(
+        registry_args(&src, NS),
+        vec![proxy_args(&p1.host(), NS), proxy_args(&p2.host(), NS)],
+        NAMES,
+        tmp.path(),
+    );
+    a.ppc_containers = Some(NAMES.iter().map(|s| s.to_string()).collect());
+    a.manifest_push = Some(true);
+    let first = run(&a).await;
+    assert!(first.ok && first.changed, "{:#?}", first.errors);
+    // each unique blob went to each target once (mounts for the rest)
+    let uploads1 = p1.count("PUT", PathKind::Uploads);
+    assert!(uploads1 > 0);
+    p1.reset();
+    p2.reset();
+    let second = run(&a).await;
+    assert!(second.ok, "{:#?}", second.errors);
+    assert!(!second.changed, "second run changed something");
+    for p in [&p1, &p2] {
+        assert_eq!(p.count_method("PUT"), 0, "{:#?}", p.log());
+        assert_eq!(p.count_method("POST"), 0);
+        assert_eq!(p.count_method("PATCH"), 0);
+        assert_eq!(p.count("GET", PathKind::Blobs), 0);
+    }
+    for c in &second.containers {
+        for e in &c.entries {
+            assert_eq!(
+                e.action,
+                TagAction::AlreadyPresent,
+                "{} {} {}",
+                c.name,
+                e.registry,
+                e.tag
+            );
+        }
+    }
+    assert_eq!(second.bytes_uploaded(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unreachable_target_fails_alone_and_gets_no_label() {
+    let src = tk::Registry::plain().unwrap();
+    let good = tk::Registry::plain().unwrap();
+    let bad = tk::Registry::plain().unwrap();
+    let staged = stage(&client(&src), &["base", "nova-compute"], &[]).await;
+    let bad_proxy = Proxy::for_registry(&bad).unwrap();
+    bad_proxy.down();
+    let tmp = tempfile::tempdir().unwrap();
+    let mut a = promote_args(
+        registry_args(&src, NS),
+        vec![registry_args(&good, NS), proxy_args(&bad_proxy.host(), NS)],
+        &["nova-compute"],
+        tmp.path(),
+    );
+    a.retries = Some(2);
+    let r = run(&a).await;
+    assert!(!r.ok);
+    assert!(
+        r.errors.iter().any(|e| e.contains(&bad_proxy.host())),
+        "{:#?}",
+        r.errors
+    );
+    // the good target is complete and labelled
+    for s in &staged {
+        assert_eq!(
+            skopeo_inspect_digest(&good, &format!("{}:{FH}", s.repository)).unwrap(),
+            s.x86_digest
+        );
+        assert_eq!(
+            skopeo_inspect_digest(&good, &format!("{}:current-tripleo", s.repository)).unwrap(),
+            s.x86_digest
+        );
+    }
+    // nothing at all on the failed one, and the source label is withheld
+    bad_proxy.up().unwrap();
+    let b = client(&bad);
+    assert!(b.catalog(100).await.unwrap().is_empty());
+    assert!(client(&src)
+        .head_manifest(&staged[0].repository, "current-tripleo")
+        .await
+        .unwrap()
+        .is_none());
+    assert_eq!(
+        read_list(tmp.path(), "containers_missed_list.txt"),
+        ["nova-compute", "base"]
+    );
+    // the binary exits non-zero for the same input
+    bad_proxy.down();
+    let out = bin()
+        .args([
+            "promote",
+            "--full-hash",
+            FH,
+            "--named-label",
+            "current-tripleo",
+            "--containers",
+            "nova-compute",
+        ])
+        .args([
+            "--source",
+            &format!("host={},namespace={NS},insecure=true", src.host()),
+        ])
+        .args([
+            "--target",
+            &format!("host={},namespace={NS},insecure=true", bad_proxy.host()),
+        ])
+        .args(["--retries", "1", "--tmp-file-root"])
+        .arg(tmp.path())
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("FAILED"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verification_catches_a_dangling_list_and_a_moved_tag() {
+    let src = tk::Registry::plain().unwrap();
+    let t1 = tk::Registry::plain().unwrap();
+    let staged = stage(&client(&src), &["base", "nova-compute", "os"], &[]).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let mut a = promote_args(
+        registry_args(&src, NS),
+        vec![registry_args(&t1, NS)],
+        &["nova-compute", "os"],
+        tmp.path(),
+    );
+    a.manifest_push = Some(true);
+    a.ppc_containers = Some(vec!["nova-compute".into()]);
+    let r = run(&a).await;
+    assert!(r.ok, "{:#?}", r.errors);
+    let p = resolve(&a);
+    let ok = promote::run(
+        &p,
+        &RunOptions {
+            verify_only: true,
+            ..Default::default()
+        },
+    )
+    .await;
+    assert!(ok.ok, "{:#?}", ok.errors);
+    assert!(!ok.changed);
+    // delete the ppc child of nova-compute's list on the target: the list dangles
+    let t = client(&t1);
+    let nova = staged.iter().find(|s| s.name == "nova-compute").unwrap();
+    t.delete_manifest(
+        &nova.repository,
+        &nova.ppc_digest.clone().unwrap().parse().unwrap(),
+    )
+    .await
+    .unwrap();
+    // point os:<fh> at another image on the target
+    let os = staged.iter().find(|s| s.name == "os").unwrap();
+    let base = staged.iter().find(|s| s.name == "base").unwrap();
+    let base_m = client(&src).get_manifest(&base.repository, FH).await.unwrap();
+    // the base image's blobs must be in os's repository for the PUT: mount them
+    if let copy_containers::manifest::Content::Image { config, layers } = base_m.content().unwrap() {
+        for d in std::iter::once(config).chain(layers) {
+            t.mount_blob(&os.repository, &d.digest, &base.repository)
+                .await
+                .unwrap();
+        }
+    }
+    t.put_manifest(&os.repository, FH, &base_m.media_type, base_m.bytes.clone())
+        .await
+        .unwrap();
+    let bad = promote::run(
+        &p,
+        &RunOptions {
+            verify_only: true,
+            ..Default::default()
+        },
+    )
+    .await;
+    assert!(!bad.ok);
+    let all = bad.errors.join("\n");
+    assert!(
+        all.contains("dangling") || all.contains(&nova.ppc_digest.clone().unwrap()),
+        "{all}"
+    );
+    assert!(
+        all.contains(&format!("{}:{FH}", os.repository)) && all.contains("points at"),
+        "{all}"
+    );
+    assert!(bad.missed.contains(&"nova-compute".to_string()) && bad.missed.contains(&"os".to_string()));
+    // verify never writes: the pushed list from the promotion is untouched
+    let mut pushed = read_list(tmp.path(), "containers_pushed_list.txt");
+    pushed.sort();
+    assert_eq!(pushed, ["base", "nova-compute", "os"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_push_labels_only_the_source_and_dry_run_changes_nothing() {
+    let src = tk::Registry::plain().unwrap();
+    let t1 = tk::Registry::plain().unwrap();
+    let staged = stage(&client(&src), &["base", "nova-compute"], &[]).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let mut a = promote_args(
+        registry_args(&src, NS),
+        vec![registry_args(&t1, NS)],
+        &["nova-compute"],
+        tmp.path(),
+    );
+    // dry run first: predicts changes, changes nothing
+    let p = resolve(&a);
+    let dry = promote::run(
+        &p,
+        &RunOptions {
+            dry_run: true,
+            ..Default::default()
+        },
+    )
+    .await;
+    assert!(dry.ok && dry.changed, "{:#?}", dry.errors);
+    assert!(client(&t1).catalog(100).await.unwrap().is_empty());
+    assert!(client(&src)
+        .head_manifest(&staged[0].repository, "current-tripleo")
+        .await
+        .unwrap()
+        .is_none());
+    assert!(!tmp.path().join("containers_pushed_list.txt").exists());
+    // push disabled: only the source label moves
+    a.target_registries_push = Some(false);
+    let r = run(&a).await;
+    assert!(r.ok, "{:#?}", r.errors);
+    assert!(client(&t1).catalog(100).await.unwrap().is_empty());
+    for s in &staged {
+        assert_eq!(
+            skopeo_inspect_digest(&src, &format!("{}:current-tripleo", s.repository)).unwrap(),
+            s.x86_digest
+        );
+    }
+}
