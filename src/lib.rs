@@ -16,6 +16,7 @@ pub mod digest;
 pub mod error;
 pub mod logging;
 pub mod manifest;
+pub mod module;
 pub mod promote;
 pub mod reference;
 pub mod registry;

@@ -1,8 +1,19 @@
-//! Entry point: the CLI (and, later, the Ansible module face of the same binary).
+//! Entry point: the Ansible module when started with one argument that is a JSON file (how Ansible
+//! runs binary modules), the CLI otherwise.
 
 use clap::Parser;
 
 fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if copy_containers::module::is_module_invocation(&args) {
+        copy_containers::logging::init(copy_containers::logging::LogFormat::Human, -1);
+        println!(
+            "{}",
+            copy_containers::module::main_with_file(std::path::Path::new(&args[1]))
+        );
+        // Ansible reads the result from stdout; the exit status is secondary.
+        std::process::exit(0);
+    }
     let cli = copy_containers::cli::Cli::parse();
     std::process::exit(copy_containers::cli::run(cli));
 }

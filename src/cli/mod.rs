@@ -4,6 +4,8 @@
 mod commands;
 mod promote;
 
+pub use promote::write_reports;
+
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};

@@ -1,0 +1,315 @@
+//! The Ansible binary-module face of the same binary. Ansible copies the binary to the target and
+//! runs it with one argument, the path of a JSON file holding the task's parameters (plus internal
+//! `_ansible_*` keys). We validate them like Ansible's argument spec would, run the promotion (or
+//! plan it in check mode), and print exactly one JSON result — scrubbed of every secret, even when
+//! something panics.
+
+pub mod args;
+
+use std::path::Path;
+use std::sync::OnceLock;
+
+use serde_json::{json, Map, Value};
+
+use crate::promote::{self, PromoteArgs, RegistryArgs, RunOptions};
+use crate::report::{Report, TagAction};
+
+/// The secrets seen in the arguments, for the panic hook.
+static SECRETS: OnceLock<Vec<String>> = OnceLock::new();
+
+/// Does argv look like a module invocation (one argument: an existing JSON file)?
+pub fn is_module_invocation(args: &[String]) -> bool {
+    args.len() == 2 && !args[1].starts_with('-') && Path::new(&args[1]).is_file() && {
+        std::fs::read(&args[1])
+            .map(|b| b.iter().find(|c| !c.is_ascii_whitespace()) == Some(&b'{'))
+            .unwrap_or(false)
+    }
+}
+
+/// Run as a module: returns the JSON text to print (exactly one object).
+pub fn main_with_file(path: &Path) -> String {
+    install_panic_hook();
+    let result = match std::fs::read(path) {
+        Ok(bytes) => run_bytes(&bytes),
+        Err(e) => failed(
+            &format!("cannot read the module arguments {}: {e}", path.display()),
+            &[],
+        ),
+    };
+    serde_json::to_string(&result)
+        .unwrap_or_else(|_| r#"{"failed": true, "msg": "result serialisation failed"}"#.into())
+}
+
+fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        let secrets = SECRETS.get().cloned().unwrap_or_default();
+        let msg = crate::report::scrub(
+            &format!("copy-containers crashed (a bug; please report it): {info}"),
+            &secrets,
+        );
+        println!("{}", json!({"failed": true, "changed": false, "msg": msg}));
+    }));
+}
+
+fn failed(msg: &str, secrets: &[String]) -> Value {
+    json!({"failed": true, "changed": false, "msg": crate::report::scrub(msg, secrets)})
+}
+
+/// Collect secret values from the parameters (registry passwords and tokens).
+fn collect_secrets(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::Object(m) => {
+            for (k, x) in m {
+                if args::SECRET_KEYS.contains(&k.as_str()) {
+                    if let Some(s) = x.as_str() {
+                        if !s.is_empty() && s != "unused" {
+                            out.push(s.to_string());
+                        }
+                    }
+                }
+                collect_secrets(x, out);
+            }
+        }
+        Value::Array(a) => a.iter().for_each(|x| collect_secrets(x, out)),
+        _ => {}
+    }
+}
+
+/// `invocation.module_args` with secrets replaced the way Ansible does.
+fn censor(v: &Value, secrets: &[String]) -> Value {
+    match v {
+        Value::Object(m) => Value::Object(
+            m.iter()
+                .map(|(k, x)| {
+                    let x = if args::SECRET_KEYS.contains(&k.as_str())
+                        && x.is_string()
+                        && x.as_str() != Some("unused")
+                    {
+                        Value::String("VALUE_SPECIFIED_IN_NO_LOG_PARAMETER".into())
+                    } else {
+                        censor(x, secrets)
+                    };
+                    (k.clone(), x)
+                })
+                .collect(),
+        ),
+        Value::Array(a) => Value::Array(a.iter().map(|x| censor(x, secrets)).collect()),
+        Value::String(s) => Value::String(crate::report::scrub(s, secrets)),
+        other => other.clone(),
+    }
+}
+
+/// Replace secrets in every string of a value.
+fn scrub_value(v: &mut Value, secrets: &[String]) {
+    match v {
+        Value::String(s) => *s = crate::report::scrub(s, secrets),
+        Value::Array(a) => a.iter_mut().for_each(|x| scrub_value(x, secrets)),
+        Value::Object(m) => m.values_mut().for_each(|x| scrub_value(x, secrets)),
+        _ => {}
+    }
+}
+
+/// Validate and run; never panics on bad input.
+pub fn run_bytes(bytes: &[u8]) -> Value {
+    let raw: Value = match serde_json::from_slice(bytes) {
+        Ok(v) => v,
+        Err(e) => {
+            return failed(
+                &format!(
+                    "the module arguments are not valid JSON (line {}, column {})",
+                    e.line(),
+                    e.column()
+                ),
+                &[],
+            )
+        }
+    };
+    let Value::Object(raw) = raw else {
+        return failed("the module arguments must be a JSON object", &[]);
+    };
+    let mut secrets = Vec::new();
+    collect_secrets(&Value::Object(raw.clone()), &mut secrets);
+    let _ = SECRETS.set(secrets.clone());
+    let user_args: Map<String, Value> = raw
+        .iter()
+        .filter(|(k, _)| !k.starts_with("_ansible_"))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let invocation = json!({"module_args": censor(&Value::Object(user_args), &secrets)});
+    let mut result = match args::validate(raw) {
+        Err(msg) => failed(&msg, &secrets),
+        Ok(params) => {
+            let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build();
+            match rt {
+                Ok(rt) => rt.block_on(run_params(params, &secrets)),
+                Err(e) => failed(&format!("cannot start the async runtime: {e}"), &secrets),
+            }
+        }
+    };
+    if let Value::Object(m) = &mut result {
+        m.insert("invocation".into(), invocation);
+    }
+    scrub_value(&mut result, &secrets);
+    result
+}
+
+async fn run_params(params: args::Params, secrets: &[String]) -> Value {
+    let mut values = params.values.clone();
+    let action = values
+        .remove("action")
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_else(|| "promote".into());
+    let registries = values.remove("registries");
+    let pa: PromoteArgs = match serde_json::from_value(Value::Object(values)) {
+        Ok(a) => a,
+        Err(e) => return failed(&format!("bad arguments: {e}"), secrets),
+    };
+    let dry_run = params.check_mode;
+    let report = match action.as_str() {
+        "tag" => {
+            let regs: Vec<RegistryArgs> = match registries
+                .map(serde_json::from_value::<Vec<RegistryArgs>>)
+                .transpose()
+            {
+                Ok(r) => r.unwrap_or_default(),
+                Err(e) => return failed(&format!("registries: {e}"), secrets),
+            };
+            let mut pa = pa;
+            let regs = if regs.is_empty() {
+                match &pa.source_registry {
+                    Some(s) => vec![s.clone()],
+                    None => return failed("action tag needs registries (or source_registry)", secrets),
+                }
+            } else {
+                regs
+            };
+            if pa.source_registry.is_none() {
+                pa.source_registry = Some(regs[0].clone());
+            }
+            pa.target_registries_push = Some(false);
+            let p = match pa.resolve(promote::model::read_list_file) {
+                Ok(p) => p,
+                Err(e) => return failed(&e.to_string(), secrets),
+            };
+            let specs = match regs
+                .iter()
+                .enumerate()
+                .map(|(i, r)| r.resolve(&format!("registries[{i}]"), Some(&p.source.namespace), 5))
+                .collect::<crate::Result<Vec<_>>>()
+            {
+                Ok(s) => s,
+                Err(e) => return failed(&e.to_string(), secrets),
+            };
+            let mut r = promote::tag::run_tag(&p, &specs, dry_run).await;
+            if !dry_run {
+                crate::cli::write_reports(&p, &mut r);
+            }
+            r
+        }
+        _ => {
+            let p = match pa.resolve(promote::model::read_list_file) {
+                Ok(p) => p,
+                Err(e) => return failed(&e.to_string(), secrets),
+            };
+            let opts = RunOptions {
+                dry_run,
+                verify_only: action == "verify",
+            };
+            let mut r = promote::run(&p, &opts).await;
+            if !dry_run {
+                crate::cli::write_reports(&p, &mut r);
+            }
+            let ppc = p.ppc_manifests && r.ppc_missing.is_empty();
+            let mut v = result_of(&r, params.diff);
+            v["ppc_manifests"] = json!(ppc);
+            return v;
+        }
+    };
+    result_of(&report, params.diff)
+}
+
+/// The module result for a report.
+pub fn result_of(r: &Report, diff: bool) -> Value {
+    let ok = r.errors.is_empty();
+    let changed = r.changed && !(r.dry_run && !ok && r.containers.is_empty());
+    let counts = |pred: fn(TagAction) -> bool| {
+        r.containers
+            .iter()
+            .flat_map(|c| c.entries.iter())
+            .filter(|e| pred(e.action))
+            .count()
+    };
+    let msg = if ok {
+        format!(
+            "{}{} {} as {} on {} registr{}: {} containers, {} tags changed, {} already in place{}",
+            if r.dry_run { "would " } else { "" },
+            match r.action.as_str() {
+                "verify" => "verified",
+                "tag" => "labelled",
+                _ => "promoted",
+            },
+            r.full_hash,
+            r.named_label,
+            r.targets.len() + usize::from(r.action != "tag"),
+            if r.targets.len() + usize::from(r.action != "tag") == 1 {
+                "y"
+            } else {
+                "ies"
+            },
+            r.found.len(),
+            counts(TagAction::changed),
+            counts(|a| a == TagAction::AlreadyPresent),
+            if r.dry_run {
+                " (check mode: nothing changed)"
+            } else {
+                ""
+            }
+        )
+    } else {
+        format!("{} failed: {}", r.action, r.errors.join("; "))
+    };
+    let mut v = json!({
+        "changed": changed,
+        "failed": !ok,
+        "msg": msg,
+        "full_hash": r.full_hash,
+        "named_label": r.named_label,
+        "found": r.found,
+        "missing": r.missing,
+        "ppc_found": r.ppc_found,
+        "ppc_missing": r.ppc_missing,
+        "pushed": r.pushed,
+        "missed": r.missed,
+        "errors": r.errors,
+        "containers": r.containers,
+        "registries": r.registries,
+        "report_files": r.files,
+        "seconds": r.seconds,
+    });
+    if diff {
+        let mut before = String::new();
+        let mut after = String::new();
+        for c in &r.containers {
+            for e in &c.entries {
+                if e.action.changed() {
+                    before.push_str(&format!(
+                        "{}/{}:{} {}\n",
+                        e.registry,
+                        e.repository,
+                        e.tag,
+                        e.previous.as_deref().unwrap_or("(absent)")
+                    ));
+                    after.push_str(&format!(
+                        "{}/{}:{} {}\n",
+                        e.registry,
+                        e.repository,
+                        e.tag,
+                        e.digest.as_deref().unwrap_or("?")
+                    ));
+                }
+            }
+        }
+        v["diff"] = json!({"before": before, "after": after, "before_header": "tags before", "after_header": "tags after"});
+    }
+    v
+}
