@@ -7,12 +7,10 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     if copy_containers::module::is_module_invocation(&args) {
         copy_containers::logging::init(copy_containers::logging::LogFormat::Human, -1);
-        println!(
-            "{}",
-            copy_containers::module::main_with_file(std::path::Path::new(&args[1]))
-        );
-        // Ansible reads the result from stdout; the exit status is secondary.
-        std::process::exit(0);
+        let (result, failed) = copy_containers::module::main_with_file(std::path::Path::new(&args[1]));
+        println!("{result}");
+        // Ansible reads the result from stdout; the status is for people running it by hand.
+        std::process::exit(i32::from(failed));
     }
     let cli = copy_containers::cli::Cli::parse();
     std::process::exit(copy_containers::cli::run(cli));

@@ -26,8 +26,8 @@ pub fn is_module_invocation(args: &[String]) -> bool {
     }
 }
 
-/// Run as a module: returns the JSON text to print (exactly one object).
-pub fn main_with_file(path: &Path) -> String {
+/// Run as a module: returns the JSON text to print (exactly one object) and whether it failed.
+pub fn main_with_file(path: &Path) -> (String, bool) {
     install_panic_hook();
     let result = match std::fs::read(path) {
         Ok(bytes) => run_bytes(&bytes),
@@ -36,8 +36,10 @@ pub fn main_with_file(path: &Path) -> String {
             &[],
         ),
     };
-    serde_json::to_string(&result)
-        .unwrap_or_else(|_| r#"{"failed": true, "msg": "result serialisation failed"}"#.into())
+    let failed = result.get("failed").and_then(Value::as_bool).unwrap_or(false);
+    let text = serde_json::to_string(&result)
+        .unwrap_or_else(|_| r#"{"failed": true, "msg": "result serialisation failed"}"#.into());
+    (text, failed)
 }
 
 fn install_panic_hook() {

@@ -1,0 +1,202 @@
+//! The binary as an Ansible module, run the way Ansible runs it (one argument: a JSON args file),
+//! against real registries: promote, idempotence (`changed: false`), check mode, diff, secrets
+//! censored, Ansible-style argument errors.
+
+mod common;
+
+use copy_containers_testkit::{self as tk, skopeo_inspect_digest};
+use serde_json::{json, Value};
+
+use common::*;
+
+fn run_module(dir: &std::path::Path, args: &Value) -> (Value, String, i32) {
+    let path = dir.join(format!("args-{}.json", fastrand_name()));
+    std::fs::write(&path, serde_json::to_vec(args).unwrap()).unwrap();
+    let out = bin().arg(&path).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    let v: Value =
+        serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("not one JSON object ({e}): {stdout}"));
+    (
+        v,
+        stdout + &String::from_utf8_lossy(&out.stderr),
+        out.status.code().unwrap_or(-1),
+    )
+}
+
+fn fastrand_name() -> String {
+    format!(
+        "{:?}",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    )
+}
+
+fn reg(r: &tk::Registry) -> Value {
+    let mut v = json!({"host": r.host(), "namespace": NS, "schema": "v2_s2"});
+    if r.is_tls() {
+        v["ca_file"] = json!(r.ca_pem_path().unwrap());
+        let (u, p) = r.credentials().unwrap();
+        v["username"] = json!(u);
+        v["password"] = json!(p);
+        v["auth_url"] = json!(r.url());
+    } else {
+        v["username"] = json!("unused");
+        v["password"] = json!("unused");
+        v["secure"] = json!(false);
+    }
+    v
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn module_promotes_is_idempotent_and_never_prints_secrets() {
+    let src = tk::Registry::plain().unwrap();
+    let tgt = tk::Registry::tls_htpasswd("robot", "Module-S3cret-pw").unwrap();
+    let staged = stage(
+        &client(&src),
+        &["base", "nova-compute", "neutron-server"],
+        &["neutron-server"],
+    )
+    .await;
+    let tmp = tempfile::tempdir().unwrap();
+    let args = json!({
+        "full_hash": FH,
+        "named_label": "current-tripleo",
+        "containers_list": ["nova-compute", "neutron-server"],
+        "ppc_containers_list": ["nova-compute", "neutron-server"],
+        "source_registry": reg(&src),
+        "target_registries": [reg(&tgt)],
+        "manifest_push": "true",
+        "target_registries_push": "yes",
+        "distro_version": 9,
+        "tmp_file_root": tmp.path(),
+        "_ansible_check_mode": false,
+        "_ansible_diff": true,
+        "_ansible_verbosity": 3,
+        "_ansible_version": "2.19.4",
+        "_ansible_some_future_key": {"x": 1},
+    });
+    // check mode first: would change, changes nothing
+    let mut check = args.clone();
+    check["_ansible_check_mode"] = json!(true);
+    let (r, all, _) = run_module(tmp.path(), &check);
+    assert_eq!(r["failed"], json!(false), "{r:#}");
+    assert_eq!(r["changed"], json!(true));
+    assert!(r["msg"].as_str().unwrap().contains("check mode"));
+    assert!(client(&tgt).catalog(100).await.unwrap().is_empty());
+    assert!(!all.contains("Module-S3cret-pw"));
+    // the promotion
+    let (r, all, code) = run_module(tmp.path(), &args);
+    assert_eq!(r["failed"], json!(false), "{r:#}");
+    assert_eq!(code, 0);
+    assert_eq!(r["changed"], json!(true));
+    assert_eq!(
+        r["ppc_manifests"],
+        json!(false),
+        "neutron-server has no ppc image"
+    );
+    assert_eq!(r["ppc_missing"], json!(["neutron-server"]));
+    assert!(r["diff"]["after"].as_str().unwrap().contains("current-tripleo"));
+    assert!(!all.contains("Module-S3cret-pw"), "secret in output");
+    assert_eq!(
+        r["invocation"]["module_args"]["target_registries"][0]["password"],
+        json!("VALUE_SPECIFIED_IN_NO_LOG_PARAMETER")
+    );
+    for s in staged.iter().filter(|s| s.name != "base") {
+        assert_eq!(
+            skopeo_inspect_digest(&tgt, &format!("{}:current-tripleo", s.repository)).unwrap(),
+            s.x86_digest
+        );
+    }
+    let nova = r["containers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "nova-compute")
+        .unwrap();
+    assert_eq!(nova["manifest_architectures"], json!(["amd64", "ppc64le"]));
+    // again: nothing changes
+    let (r, _, _) = run_module(tmp.path(), &args);
+    assert_eq!(r["failed"], json!(false), "{r:#}");
+    assert_eq!(r["changed"], json!(false), "{r:#}");
+    // check mode after the promotion: nothing would change
+    let (r, _, _) = run_module(tmp.path(), &check);
+    assert_eq!(r["changed"], json!(false), "{r:#}");
+    // verify action
+    let mut v = args.clone();
+    v["action"] = json!("verify");
+    let (r, _, _) = run_module(tmp.path(), &v);
+    assert_eq!(r["failed"], json!(false), "{r:#}");
+    assert_eq!(r["changed"], json!(false));
+    // a wrong password: failed, names the registry, never the password
+    let mut bad = args.clone();
+    bad["target_registries"][0]["password"] = json!("Wrong-Pa55word-zz");
+    let (r, all, code) = run_module(tmp.path(), &bad);
+    assert_eq!(r["failed"], json!(true));
+    assert_eq!(code, 1);
+    assert!(r["msg"].as_str().unwrap().contains(&tgt.host()), "{}", r["msg"]);
+    assert!(!all.contains("Wrong-Pa55word-zz") && !all.contains("Module-S3cret-pw"));
+}
+
+#[test]
+fn module_argument_errors_use_ansible_wording() {
+    let tmp = tempfile::tempdir().unwrap();
+    let base = json!({"full_hash": FH, "named_label": "x", "source_registry": {"host": "127.0.0.1:1", "namespace": "n"}, "containers_list": ["a"]});
+    let cases: Vec<(Value, &str)> = vec![
+        (
+            json!({"bogus": 1}),
+            "Unsupported parameters for (copy_containers) module: bogus",
+        ),
+        (
+            json!({"named_label": "x"}),
+            "missing required arguments: full_hash",
+        ),
+        (
+            json!({"action": "explode"}),
+            "value of action must be one of: promote, verify, tag, got: explode",
+        ),
+        (
+            json!({"manifest_push": "perhaps"}),
+            "argument 'manifest_push' is of type str and we were unable to convert to bool",
+        ),
+        (
+            json!({"retries": [1]}),
+            "argument 'retries' is of type list and we were unable to convert to int",
+        ),
+        (json!({"full_hash": "abc; rm -rf /"}), "full_hash"),
+        (json!({"containers_list": []}), "empty"),
+        (json!({"containers_list": ["../etc"]}), "../etc"),
+        (json!({"containers_list": ["Nova Compute"]}), "Nova Compute"),
+        (
+            json!({"source_registry": {"host": "h:99999", "namespace": "n"}}),
+            "port",
+        ),
+        (
+            json!({"source_registry": {"host": "h", "namespace": "n", "flavour": "x"}}),
+            "flavour",
+        ),
+        (json!({"target_registries": "not json"}), "target_registries"),
+    ];
+    for (patch, want) in cases {
+        let mut a = base.clone();
+        for (k, v) in patch.as_object().unwrap() {
+            a[k] = v.clone();
+        }
+        if patch.get("named_label").is_some() && patch.as_object().unwrap().len() == 1 {
+            a = patch.clone();
+        }
+        let (r, all, code) = run_module(tmp.path(), &a);
+        assert_eq!(r["failed"], json!(true), "{patch}: {r}");
+        assert_eq!(code, 1);
+        let msg = r["msg"].as_str().unwrap();
+        assert!(msg.contains(want), "{patch}: {msg}");
+        assert!(!all.contains("panicked"), "{all}");
+    }
+    // not JSON at all: a failed result, not a crash
+    let p = tmp.path().join("garbage.json");
+    std::fs::write(&p, b"{ not json").unwrap();
+    let out = bin().arg(&p).output().unwrap();
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["failed"], json!(true));
+}
