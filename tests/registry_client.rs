@@ -34,6 +34,7 @@ async fn copy_one(
         source: Endpoint::new(src, srepo),
         reference: reference.into(),
         dests: vec![(Endpoint::new(dst, drepo), vec![tag.into()])],
+        known: None,
     };
     copy_batch(&[req], &CopyOptions::default()).await.remove(0)
 }

@@ -190,6 +190,7 @@ pub async fn copy(a: CopyArgs) -> anyhow::Result<i32> {
             Endpoint::new(&dreg, &dst.repository),
             vec![dst.tag.clone().expect("set above")],
         )],
+        known: None,
     };
     let opts = CopyOptions {
         dry_run: a.dry_run,

@@ -59,6 +59,8 @@ pub struct CopyRequest {
     pub source: Endpoint,
     pub reference: String,
     pub dests: Vec<(Endpoint, Vec<String>)>,
+    /// The source manifest when the caller already fetched it (saves a GET).
+    pub known: Option<Manifest>,
 }
 
 /// What happened to one tag at one destination.
@@ -201,8 +203,11 @@ impl Limits {
 }
 
 /// Fetch a source image tree (root manifest, a list's children).
-pub async fn resolve(source: &Endpoint, reference: &str) -> Result<SourceImage> {
-    let root = source.registry.get_manifest(&source.repo, reference).await?;
+pub async fn resolve(source: &Endpoint, reference: &str, known: Option<Manifest>) -> Result<SourceImage> {
+    let root = match known {
+        Some(m) => m,
+        None => source.registry.get_manifest(&source.repo, reference).await?,
+    };
     let mut children = Vec::new();
     let mut architectures = Vec::new();
     if let Content::Index { children: kids } = root.content()? {
@@ -264,17 +269,20 @@ pub async fn copy_batch(requests: &[CopyRequest], opts: &CopyOptions) -> Vec<Cop
                     r.source.repo.clone(),
                     r.reference.clone(),
                 ),
-                r.source.clone(),
+                (r.source.clone(), r.known.clone()),
             )
         })
         .collect();
     let resolved: HashMap<(String, String, String), std::result::Result<Arc<SourceImage>, String>> =
         stream::iter(keys.into_iter().map(|k| {
-            let src = by_key[&k].clone();
+            let (src, known) = by_key[&k].clone();
             let limits = limits.clone();
             async move {
                 let _p = limits.acquire(src.registry.name()).await;
-                let r = resolve(&src, &k.2).await.map(Arc::new).map_err(|e| e.to_string());
+                let r = resolve(&src, &k.2, known)
+                    .await
+                    .map(Arc::new)
+                    .map_err(|e| e.to_string());
                 (k, r)
             }
         }))

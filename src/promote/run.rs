@@ -255,7 +255,7 @@ pub async fn run(p: &Promotion, opts: &RunOptions) -> Report {
                 let mut fh_tags = vec![p.full_hash.clone()];
                 let mut extra: Vec<CopyRequest> = Vec::new();
                 if lists_for(p, t) && f.arch_error.is_none() && !f.root.is_index() {
-                    if let Some((src_tag, _, _)) = &f.x86 {
+                    if let Some((src_tag, x86, _)) = &f.x86 {
                         if *src_tag == p.full_hash {
                             fh_tags.push(p.x86_tag());
                         } else {
@@ -263,14 +263,16 @@ pub async fn run(p: &Promotion, opts: &RunOptions) -> Report {
                                 source: source.clone(),
                                 reference: src_tag.clone(),
                                 dests: vec![(dest.clone(), vec![p.x86_tag()])],
+                                known: Some(x86.clone()),
                             });
                         }
                     }
-                    if f.ppc.is_some() {
+                    if let Some((ppc, _)) = &f.ppc {
                         extra.push(CopyRequest {
                             source: source.clone(),
                             reference: p.ppc_tag(),
                             dests: vec![(dest.clone(), vec![p.ppc_tag()])],
+                            known: Some(ppc.clone()),
                         });
                     }
                 }
@@ -278,6 +280,7 @@ pub async fn run(p: &Promotion, opts: &RunOptions) -> Report {
                     source,
                     reference: p.full_hash.clone(),
                     dests: vec![(dest, fh_tags)],
+                    known: Some(f.root.clone()),
                 });
                 req_owner.push((ci, ti));
                 for e in extra {
@@ -641,7 +644,7 @@ async fn verify_pass(
     memo: &BlobMemo,
     verify_only: bool,
 ) {
-    let jobs: Vec<(usize, usize, Expectation)> = targets
+    let all: Vec<(usize, usize, Expectation)> = targets
         .iter()
         .enumerate()
         .flat_map(|(ti, (t, _))| {
@@ -652,7 +655,22 @@ async fn verify_pass(
             })
         })
         .collect();
-    let results: Vec<(usize, usize, Expectation, Result<(), String>)> =
+    // A tag this run found already pointing at the expected digest (and did not touch) was read
+    // moments ago: that HEAD is its verification. `verify` alone always reads everything, deeply.
+    let (answered, jobs): (Vec<_>, Vec<_>) = all.into_iter().partition(|(ci, ti, e)| {
+        !verify_only
+            && containers[*ci].entries.iter().any(|x| {
+                x.registry == targets[*ti].0.name
+                    && x.tag == e.tag
+                    && x.action == TagAction::AlreadyPresent
+                    && x.digest.as_deref() == Some(e.digest.as_str())
+            })
+    });
+    let mut results: Vec<(usize, usize, Expectation, Result<(), String>)> = answered
+        .into_iter()
+        .map(|(ci, ti, e)| (ci, ti, e, Ok(())))
+        .collect();
+    let checked: Vec<(usize, usize, Expectation, Result<(), String>)> =
         stream::iter(jobs.into_iter().map(|(ci, ti, e)| {
             let reg = targets[ti].1.clone();
             let memo = memo.clone();
@@ -664,6 +682,7 @@ async fn verify_pass(
         .buffer_unordered(p.per_registry * targets.len().max(1))
         .collect()
         .await;
+    results.extend(checked);
     for (ci, ti, e, r) in results {
         let tname = &targets[ti].0.name;
         let entries = &mut containers[ci].entries;
@@ -778,17 +797,24 @@ pub(crate) async fn set_label(
             en.action = TagAction::WouldChange;
             return Ok(());
         } else {
-            reg.put_manifest(repo, label, &m.media_type, m.bytes.clone())
+            let (_, confirmed) = reg
+                .put_manifest_acked(repo, label, &m.media_type, m.bytes.clone())
                 .await
                 .map_err(|e| e.to_string())?;
             en.action = TagAction::Tagged;
-            // Read back.
-            let now = reg.head_manifest(repo, label).await.map_err(|e| e.to_string())?;
-            if now.as_ref().map(|h| &h.digest) != Some(&m.digest) {
+            // The registry's answer named the digest: that is the read-back. Otherwise, ask.
+            let now = if confirmed {
+                Some(m.digest.clone())
+            } else {
+                reg.head_manifest(repo, label)
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .map(|h| h.digest)
+            };
+            if now.as_ref() != Some(&m.digest) {
                 return Err(format!(
                     "after the push {label} points at {}, expected {}",
-                    now.map(|h| h.digest.to_string())
-                        .unwrap_or_else(|| "nothing".into()),
+                    now.map(|d| d.to_string()).unwrap_or_else(|| "nothing".into()),
                     m.digest
                 ));
             }

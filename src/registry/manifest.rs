@@ -143,6 +143,20 @@ impl Registry {
         media_type: &str,
         bytes: Bytes,
     ) -> Result<Digest> {
+        self.put_manifest_acked(repo, reference, media_type, bytes)
+            .await
+            .map(|(d, _)| d)
+    }
+
+    /// PUT manifest bytes; also tells whether the registry confirmed the digest in its answer
+    /// (`Docker-Content-Digest`), which then counts as reading it back.
+    pub async fn put_manifest_acked(
+        &self,
+        repo: &str,
+        reference: &str,
+        media_type: &str,
+        bytes: Bytes,
+    ) -> Result<(Digest, bool)> {
         let url = self.manifest_url(repo, reference)?;
         let ours = Digest::sha256(&bytes);
         if let Ok(d) = reference.parse::<Digest>() {
@@ -156,11 +170,12 @@ impl Registry {
         if !resp.status().is_success() {
             return Err(self.error_for(resp, &what).await);
         }
-        if let Some(d) = resp
+        let acked = resp
             .headers()
             .get("docker-content-digest")
-            .and_then(|v| v.to_str().ok())
-        {
+            .and_then(|v| v.to_str().ok());
+        let confirmed = acked == Some(ours.as_str());
+        if let Some(d) = acked {
             if d != ours.as_str() {
                 return Err(Error::DigestMismatch {
                     what: format!("{}: {what}", self.name()),
@@ -170,7 +185,7 @@ impl Registry {
             }
         }
         tracing::debug!(registry = %self.name(), repo, reference, digest = %ours, "manifest pushed");
-        Ok(ours)
+        Ok((ours, confirmed))
     }
 
     /// DELETE a manifest by digest (removes every tag pointing at it).
