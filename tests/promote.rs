@@ -186,9 +186,10 @@ async fn second_run_changes_nothing_counted_through_proxies() {
         Proxy::for_registry(&t1).unwrap(),
         Proxy::for_registry(&t2).unwrap(),
     );
+    let sp = Proxy::for_registry(&src).unwrap();
     let tmp = tempfile::tempdir().unwrap();
     let mut a = promote_args(
-        registry_args(&src, NS),
+        proxy_args(&sp.host(), NS),
         vec![proxy_args(&p1.host(), NS), proxy_args(&p2.host(), NS)],
         NAMES,
         tmp.path(),
@@ -197,6 +198,20 @@ async fn second_run_changes_nothing_counted_through_proxies() {
     a.manifest_push = Some(true);
     let first = run(&a).await;
     assert!(first.ok && first.changed, "{:#?}", first.errors);
+    // every unique blob was fetched from the source exactly once, for two targets
+    let blob_gets: Vec<String> = sp
+        .log()
+        .into_iter()
+        .filter(|r| r.method == "GET" && r.kind == PathKind::Blobs)
+        .map(|r| r.path)
+        .collect();
+    let unique: std::collections::BTreeSet<&String> = blob_gets.iter().collect();
+    assert!(!blob_gets.is_empty());
+    assert_eq!(
+        unique.len(),
+        blob_gets.len(),
+        "a blob was fetched twice: {blob_gets:#?}"
+    );
     // each unique blob went to each target once (mounts for the rest)
     let uploads1 = p1.count("PUT", PathKind::Uploads);
     assert!(uploads1 > 0);

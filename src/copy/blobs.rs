@@ -9,7 +9,7 @@ use futures_util::stream::{self, StreamExt};
 use tokio::sync::mpsc;
 use url::Url;
 
-use super::{CopyOptions, Endpoint, Limits};
+use super::{CopyOptions, Endpoint, FetchedBlobs, Limits};
 use crate::error::{Error, Result};
 use crate::manifest::Descriptor;
 use crate::registry::{BlobStream, MountResult};
@@ -103,7 +103,8 @@ pub async fn transfer_all(needs: Vec<BlobNeed>, limits: &Limits, opts: &CopyOpti
             .retry
             .attempts
             .max(1);
-        async move { transfer_one(&needs, &idxs, &holders, &limits, attempts).await }
+        let fetched = opts.fetched.clone();
+        async move { transfer_one(&needs, &idxs, &holders, &limits, attempts, &fetched).await }
     }))
     .buffer_unordered(opts.blob_jobs.max(1))
     .collect()
@@ -128,6 +129,7 @@ async fn transfer_one(
     holders: &HashMap<(String, String), Vec<String>>,
     limits: &Limits,
     attempts: u32,
+    fetched: &FetchedBlobs,
 ) -> Vec<(usize, Res)> {
     let first = &needs[idxs[0]];
     let digest = first.descriptor.digest.clone();
@@ -183,7 +185,7 @@ async fn transfer_one(
         if attempt > 1 {
             tokio::time::sleep(source.registry.transport().config().retry.backoff(attempt - 1)).await;
         }
-        let results = tee_upload(needs, &pending, limits).await;
+        let results = tee_upload(needs, &pending, limits, fetched).await;
         pending.clear();
         for (i, r) in results {
             match r {
@@ -227,7 +229,7 @@ async fn transfer_one(
             Ok(MountResult::Upload(_)) | Err(_) => {
                 // The registry would not mount: fetch again for this one.
                 let mut r = Err("upload failed".to_string());
-                for (_, res) in tee_upload(needs, &[i], limits).await {
+                for (_, res) in tee_upload(needs, &[i], limits, fetched).await {
                     r = res.map(BlobOutcome::Uploaded).map_err(|e| e.to_string());
                 }
                 r
@@ -246,7 +248,12 @@ fn channel_stream(rx: mpsc::Receiver<std::result::Result<Bytes, Error>>) -> Blob
 }
 
 /// Fetch the blob once from the source and stream it into an upload on each destination.
-async fn tee_upload(needs: &[BlobNeed], targets: &[usize], limits: &Limits) -> Vec<(usize, Result<u64>)> {
+async fn tee_upload(
+    needs: &[BlobNeed],
+    targets: &[usize],
+    limits: &Limits,
+    fetched: &FetchedBlobs,
+) -> Vec<(usize, Result<u64>)> {
     let src = &needs[targets[0]].source;
     let desc = needs[targets[0]].descriptor.clone();
     // Open the upload sessions first: a refused destination must not cost a source fetch.
@@ -282,13 +289,14 @@ async fn tee_upload(needs: &[BlobNeed], targets: &[usize], limits: &Limits) -> V
         });
     }
     let pump = async {
-        let mut s = match src
-            .registry
-            .get_blob(&src.repo, &desc.digest, Some(desc.size))
-            .await
-        {
-            Ok(s) => s,
-            Err(e) => return Err(e),
+        let mut s: BlobStream = match fetched.get(&desc.digest) {
+            // Already in memory (and verified when it was fetched).
+            Some(bytes) => Box::pin(stream::iter(std::iter::once(Ok(bytes)))),
+            None => {
+                src.registry
+                    .get_blob(&src.repo, &desc.digest, Some(desc.size))
+                    .await?
+            }
         };
         while let Some(chunk) = s.next().await {
             match chunk {

@@ -164,6 +164,8 @@ pub struct CopyOptions {
     pub blob_jobs: usize,
     /// Plan only.
     pub dry_run: bool,
+    /// Small blobs (configs) the caller already fetched: sent from memory, not fetched again.
+    pub fetched: FetchedBlobs,
 }
 
 impl Default for CopyOptions {
@@ -172,7 +174,30 @@ impl Default for CopyOptions {
             per_registry: 16,
             blob_jobs: 8,
             dry_run: false,
+            fetched: FetchedBlobs::default(),
         }
+    }
+}
+
+/// Blobs already in memory (image configs read for their platform), by digest, so that a run
+/// fetches each blob from the source once.
+#[derive(Clone, Debug, Default)]
+pub struct FetchedBlobs(Arc<std::sync::Mutex<HashMap<Digest, bytes::Bytes>>>);
+
+impl FetchedBlobs {
+    pub fn insert(&self, digest: Digest, bytes: bytes::Bytes) {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(digest, bytes);
+    }
+
+    pub fn get(&self, digest: &Digest) -> Option<bytes::Bytes> {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(digest)
+            .cloned()
     }
 }
 

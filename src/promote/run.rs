@@ -10,7 +10,7 @@ use futures_util::stream::{self, StreamExt};
 
 use super::model::{Promotion, RegistrySpec, Schema};
 use super::verify::{self, BlobMemo, Expectation};
-use crate::copy::{self, Action, CopyOptions, CopyRequest, Endpoint};
+use crate::copy::{self, Action, CopyOptions, CopyRequest, Endpoint, FetchedBlobs};
 use crate::digest::Digest;
 use crate::manifest::{build_docker_list, config_platform, media, ConfigPlatform, Content, Manifest};
 use crate::registry::Registry;
@@ -182,8 +182,10 @@ pub async fn run(p: &Promotion, opts: &RunOptions) -> Report {
 
     // 2. Architectures, when some target gets manifest lists.
     let want_lists = p.push && targets.iter().any(|(t, _)| lists_for(p, t));
+    let fetched = FetchedBlobs::default();
     let facts: Vec<Facts> = stream::iter(found.into_iter().map(|(name, root)| {
         let src = src.clone();
+        let fetched = fetched.clone();
         let repo = p.source.repo(&p.prefix, &name);
         async move {
             let mut f = Facts {
@@ -196,7 +198,7 @@ pub async fn run(p: &Promotion, opts: &RunOptions) -> Report {
                 arch_error: None,
             };
             if want_lists {
-                if let Err(e) = discover_arches(&src, p, &mut f).await {
+                if let Err(e) = discover_arches(&src, p, &mut f, &fetched).await {
                     f.arch_error = Some(e);
                 }
             }
@@ -293,6 +295,7 @@ pub async fn run(p: &Promotion, opts: &RunOptions) -> Report {
             per_registry: p.per_registry,
             blob_jobs: p.blob_jobs,
             dry_run: opts.dry_run,
+            fetched: fetched.clone(),
         };
         let outcomes = copy::copy_batch(&requests, &copts).await;
         for (o, &(ci, ti)) in outcomes.iter().zip(&req_owner) {
@@ -510,7 +513,12 @@ pub async fn run(p: &Promotion, opts: &RunOptions) -> Report {
 }
 
 /// Which images make `<fh>_manifest` for one container.
-async fn discover_arches(src: &Registry, p: &Promotion, f: &mut Facts) -> Result<(), String> {
+async fn discover_arches(
+    src: &Registry,
+    p: &Promotion,
+    f: &mut Facts,
+    fetched: &FetchedBlobs,
+) -> Result<(), String> {
     if f.root.is_index() {
         // Already a list: copied whole, and `<fh>_manifest` is the same list.
         let archs = match f.root.content().map_err(|e| e.to_string())? {
@@ -522,16 +530,21 @@ async fn discover_arches(src: &Registry, p: &Promotion, f: &mut Facts) -> Result
     }
     let platform = |m: Manifest| {
         let src = src.clone();
+        let fetched = fetched.clone();
         let repo = f.repo.clone();
         async move {
             let cfg = match m.content().map_err(|e| e.to_string())? {
                 Content::Image { config, .. } => config,
                 Content::Index { .. } => return Err(format!("{} is a list, expected an image", m.digest)),
             };
-            let bytes = src
-                .get_blob_bytes(&repo, &cfg.digest, 8 << 20)
-                .await
-                .map_err(|e| e.to_string())?;
+            let bytes = match fetched.get(&cfg.digest) {
+                Some(b) => b,
+                None => src
+                    .get_blob_bytes(&repo, &cfg.digest, 8 << 20)
+                    .await
+                    .map_err(|e| e.to_string())?,
+            };
+            fetched.insert(cfg.digest.clone(), bytes.clone());
             let plat = config_platform(&bytes).map_err(|e| e.to_string())?;
             Ok::<_, String>((m, plat))
         }
