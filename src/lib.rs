@@ -17,6 +17,7 @@ pub mod error;
 pub mod logging;
 pub mod manifest;
 pub mod module;
+pub mod progress;
 pub mod promote;
 pub mod reference;
 pub mod registry;

@@ -306,7 +306,9 @@ pub async fn promote_cmd(f: PromoteFlags, verify_only: bool) -> anyhow::Result<i
         dry_run: f.dry_run,
         verify_only,
     };
+    let progress = crate::progress::start();
     let mut report = promote::run(&p, &opts).await;
+    drop(progress);
     if !f.dry_run {
         write_reports(&p, &mut report);
     }

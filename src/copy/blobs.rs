@@ -91,6 +91,7 @@ pub async fn transfer_all(needs: Vec<BlobNeed>, limits: &Limits, opts: &CopyOpti
     }
     let needs = Arc::new(needs);
     let holders = Arc::new(holders);
+    crate::progress::phase("blobs", by_digest.len() as u64);
     let done: Vec<Vec<(usize, Res)>> = stream::iter(by_digest.into_values().map(|idxs| {
         let needs = needs.clone();
         let holders = holders.clone();
@@ -104,7 +105,11 @@ pub async fn transfer_all(needs: Vec<BlobNeed>, limits: &Limits, opts: &CopyOpti
             .attempts
             .max(1);
         let fetched = opts.fetched.clone();
-        async move { transfer_one(&needs, &idxs, &holders, &limits, attempts, &fetched).await }
+        async move {
+            let r = transfer_one(&needs, &idxs, &holders, &limits, attempts, &fetched).await;
+            crate::progress::step();
+            r
+        }
     }))
     .buffer_unordered(opts.blob_jobs.max(1))
     .collect()

@@ -128,16 +128,16 @@ pub async fn run(p: &Promotion, opts: &RunOptions) -> Report {
     }
 
     // 1. Source check: every <prefix>-<name>:<fh> must exist.
+    crate::progress::phase("source check", p.containers.len() as u64);
     let checked: Vec<(String, Result<Option<Manifest>, String>)> =
         stream::iter(p.containers.iter().map(|name| {
             let src = src.clone();
             let repo = p.source.repo(&p.prefix, name);
             let fh = p.full_hash.clone();
             async move {
-                (
-                    name.clone(),
-                    src.get_manifest_opt(&repo, &fh).await.map_err(|e| e.to_string()),
-                )
+                let r = src.get_manifest_opt(&repo, &fh).await.map_err(|e| e.to_string());
+                crate::progress::step();
+                (name.clone(), r)
             }
         }))
         .buffered(p.per_registry)
@@ -166,6 +166,13 @@ pub async fn run(p: &Promotion, opts: &RunOptions) -> Report {
             }
         }
     }
+    tracing::info!(
+        source = %report.source,
+        tag = %p.full_hash,
+        found = report.found.len(),
+        missing = report.missing.len(),
+        "source check"
+    );
     if !report.missing.is_empty() {
         report.errors.push(format!(
             "There are missing containers at the source {} with tag {}: {}",
@@ -298,6 +305,17 @@ pub async fn run(p: &Promotion, opts: &RunOptions) -> Report {
             fetched: fetched.clone(),
         };
         let outcomes = copy::copy_batch(&requests, &copts).await;
+        tracing::info!(
+            images = requests.len(),
+            targets = targets.len(),
+            failed = outcomes.iter().filter(|o| !o.ok()).count(),
+            bytes_uploaded = outcomes
+                .iter()
+                .flat_map(|o| o.dests.iter())
+                .map(|d| d.bytes_uploaded)
+                .sum::<u64>(),
+            "copy"
+        );
         for (o, &(ci, ti)) in outcomes.iter().zip(&req_owner) {
             let (t, _) = &targets[ti];
             let repo = t.repo(&p.prefix, &facts[ci].name);
@@ -670,6 +688,7 @@ async fn verify_pass(
         .collect();
     // A tag this run found already pointing at the expected digest (and did not touch) was read
     // moments ago: that HEAD is its verification. `verify` alone always reads everything, deeply.
+    crate::progress::phase("verify", all.len() as u64);
     let (answered, jobs): (Vec<_>, Vec<_>) = all.into_iter().partition(|(ci, ti, e)| {
         !verify_only
             && containers[*ci].entries.iter().any(|x| {
@@ -689,6 +708,7 @@ async fn verify_pass(
             let memo = memo.clone();
             async move {
                 let r = verify::check(&reg, &e, &memo).await;
+                crate::progress::step();
                 (ci, ti, e, r)
             }
         }))
@@ -696,6 +716,11 @@ async fn verify_pass(
         .collect()
         .await;
     results.extend(checked);
+    tracing::info!(
+        checks = results.len(),
+        failed = results.iter().filter(|r| r.3.is_err()).count(),
+        "verify"
+    );
     for (ci, ti, e, r) in results {
         let tname = &targets[ti].0.name;
         let entries = &mut containers[ci].entries;

@@ -1,0 +1,218 @@
+//! Secret audit: promotions with recognisable passwords and tokens — success, auth failure, network
+//! failure, check mode, module and CLI, trace-level logs in both formats — then every output is
+//! searched: stdout, stderr, JSON/HTML reports, list files, the module result. Also: credentials never
+//! follow a redirect (see registry_client.rs) and switching TLS verification off is logged.
+
+mod common;
+
+use std::path::Path;
+
+use base64::Engine;
+use copy_containers_testkit::{self as tk, Proxy};
+use serde_json::json;
+
+use common::*;
+
+const TLS_PW: &str = "HtPass-Zq8-secret-7731";
+const TOKEN_PW: &str = "TokPass-Kw2-secret-9902";
+
+struct Outputs {
+    text: String,
+}
+
+impl Outputs {
+    fn new() -> Outputs {
+        Outputs { text: String::new() }
+    }
+    fn add(&mut self, what: &str, bytes: &[u8]) {
+        self.text.push_str(&format!("\n==== {what}\n"));
+        self.text.push_str(&String::from_utf8_lossy(bytes));
+    }
+    fn add_dir(&mut self, dir: &Path) {
+        for e in walk(dir) {
+            if let Ok(b) = std::fs::read(&e) {
+                self.add(&e.display().to_string(), &b);
+            }
+        }
+    }
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                out.extend(walk(&p));
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+fn forbidden() -> Vec<String> {
+    let mut v = vec![TLS_PW.to_string(), TOKEN_PW.to_string()];
+    for (u, p) in [("robot", TLS_PW), ("tokenuser", TOKEN_PW)] {
+        v.push(base64::engine::general_purpose::STANDARD.encode(format!("{u}:{p}")));
+    }
+    // any JWT (the token server's tokens start with a base64url JSON header)
+    v.push("eyJ".into());
+    v
+}
+
+fn reg_spec(r: &tk::Registry, pw_env: &str) -> String {
+    let mut s = format!("host={},namespace={NS}", r.host());
+    if r.is_tls() {
+        s.push_str(&format!(",ca_file={}", r.ca_pem_path().unwrap().display()));
+        s.push_str(&format!(
+            ",username={},password_env={pw_env}",
+            r.credentials().unwrap().0
+        ));
+    } else {
+        s.push_str(",insecure=true");
+    }
+    s
+}
+
+fn cli(out: &mut Outputs, args: &[String], envs: &[(&str, &str)]) -> i32 {
+    let o = bin().args(args).envs(envs.iter().cloned()).output().unwrap();
+    out.add(&format!("stdout of {args:?}"), &o.stdout);
+    out.add(&format!("stderr of {args:?}"), &o.stderr);
+    o.status.code().unwrap_or(-1)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_secret_reaches_any_output() {
+    let src = tk::Registry::plain().unwrap();
+    let tls = tk::Registry::tls_htpasswd("robot", TLS_PW).unwrap();
+    let tok = tk::Registry::token("tokenuser", TOKEN_PW).unwrap();
+    stage(&client(&src), &["base", "nova-compute"], &[]).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let mut out = Outputs::new();
+    let envs = [("TLS_PW", TLS_PW), ("TOK_PW", TOKEN_PW)];
+    let common_args = |label: &str, dir: &Path| -> Vec<String> {
+        vec![
+            "promote".into(),
+            "--full-hash".into(),
+            FH.into(),
+            "--named-label".into(),
+            label.into(),
+            "--containers".into(),
+            "nova-compute".into(),
+            "--source".into(),
+            reg_spec(&src, ""),
+            "--target".into(),
+            reg_spec(&tls, "TLS_PW"),
+            "--target".into(),
+            reg_spec(&tok, "TOK_PW"),
+            "--tmp-file-root".into(),
+            dir.display().to_string(),
+            "--retries".into(),
+            "2".into(),
+        ]
+    };
+    // success, trace logs, human and JSON formats, then check mode
+    let d = tmp.path().join("ok");
+    let mut a = common_args("current-tripleo", &d);
+    a.push("-vv".into());
+    assert_eq!(cli(&mut out, &a, &envs), 0, "{}", out.text);
+    let mut a = common_args("current-tripleo", &d);
+    a.extend([
+        "-vv".into(),
+        "--log-format".into(),
+        "json".into(),
+        "--json".into(),
+    ]);
+    assert_eq!(cli(&mut out, &a, &envs), 0);
+    let mut a = common_args("next-label", &d);
+    a.extend(["--dry-run".into(), "-vv".into()]);
+    assert_eq!(cli(&mut out, &a, &envs), 0);
+    // auth failure on both secured targets (wrong passwords that are secrets too)
+    let d2 = tmp.path().join("authfail");
+    let mut a = common_args("current-tripleo", &d2);
+    a.push("-vv".into());
+    let wrong = [
+        ("TLS_PW", "Wrong-HtPass-0001-xx"),
+        ("TOK_PW", "Wrong-TokPass-0002-yy"),
+    ];
+    assert_eq!(cli(&mut out, &a, &wrong), 1);
+    assert!(!out.text.contains("Wrong-HtPass-0001-xx") && !out.text.contains("Wrong-TokPass-0002-yy"));
+    // network failure: the TLS target behind a proxy that is down
+    let p = Proxy::for_registry(&src).unwrap();
+    p.down();
+    let d3 = tmp.path().join("netfail");
+    let mut a = common_args("current-tripleo", &d3);
+    a[8] = format!("host={},namespace={NS},insecure=true", p.host());
+    a.push("-vv".into());
+    assert_eq!(cli(&mut out, &a, &envs), 1);
+    // the module, success and failure, at high verbosity
+    let margs = json!({
+        "full_hash": FH, "named_label": "module-label", "containers_list": ["nova-compute"],
+        "source_registry": {"host": src.host(), "namespace": NS, "secure": false, "username": "unused", "password": "unused"},
+        "target_registries": [
+            {"host": tls.host(), "namespace": NS, "username": "robot", "password": TLS_PW, "ca_file": tls.ca_pem_path().unwrap()},
+            {"host": tok.host(), "namespace": NS, "username": "tokenuser", "password": TOKEN_PW, "ca_file": tok.ca_pem_path().unwrap()},
+        ],
+        "tmp_file_root": tmp.path().join("module"),
+        "_ansible_verbosity": 4, "_ansible_diff": true,
+    });
+    for (i, args) in [margs.clone(), {
+        let mut m = margs.clone();
+        m["target_registries"][1]["password"] = json!("Wrong-Module-Tok-77");
+        m
+    }]
+    .iter()
+    .enumerate()
+    {
+        let f = tmp.path().join(format!("module-args-{i}.json"));
+        std::fs::write(&f, serde_json::to_vec(args).unwrap()).unwrap();
+        let o = bin().arg(&f).output().unwrap();
+        out.add("module stdout", &o.stdout);
+        out.add("module stderr", &o.stderr);
+        std::fs::remove_file(&f).unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(v["failed"], json!(i == 1), "{v}");
+        assert!(!String::from_utf8_lossy(&o.stdout).contains("Wrong-Module-Tok-77"));
+    }
+    // reports and list files from every run
+    out.add_dir(tmp.path());
+    assert!(
+        out.text.contains("containers_pushed_list.txt"),
+        "the outputs were collected"
+    );
+    for f in forbidden() {
+        if let Some(i) = out.text.find(&f) {
+            let start = i.saturating_sub(300);
+            panic!(
+                "secret {f:?} found in output:\n{}",
+                &out.text[start..(i + 200).min(out.text.len())]
+            );
+        }
+    }
+}
+
+#[test]
+fn switching_tls_verification_off_is_logged() {
+    let tls = tk::Registry::tls_htpasswd("robot", TLS_PW).unwrap();
+    let o = bin()
+        .args([
+            "inspect",
+            "--no-tls-verify",
+            "--username",
+            "robot",
+            "--password-env",
+            "TLS_PW",
+        ])
+        .arg(format!("{}/none/such:tag", tls.host()))
+        .env("TLS_PW", TLS_PW)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("TLS certificate verification is switched off"),
+        "{err}"
+    );
+    assert!(!err.contains(TLS_PW));
+}
