@@ -492,3 +492,99 @@ fn proxy_counts_are_visible() {
     });
     assert_eq!(p.count("HEAD", PathKind::Manifests), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn identity_token_uses_the_oauth2_refresh_grant() {
+    let reg = tk::Registry::token("robot", "idtok-pass-5").unwrap();
+    let ts = reg.token_server().unwrap();
+    // get a refresh token the way `docker login` does (password grant, offline access)
+    let body = format!(
+        "grant_type=password&username=robot&password=idtok-pass-5&service={}&client_id=test&access_type=offline",
+        ts.service()
+    );
+    let resp = tk::http::request(
+        "POST",
+        &ts.realm(),
+        &[("content-type", "application/x-www-form-urlencoded")],
+        body,
+        reg.client_config().unwrap(),
+    )
+    .await
+    .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&resp.body).unwrap();
+    let refresh = v["refresh_token"].as_str().expect("refresh token").to_string();
+    ts.reset_counters();
+    let mut c = config_for(&reg);
+    c.credentials = Credentials::IdentityToken {
+        username: String::new(),
+        token: copy_containers::transport::Secret::new(refresh.clone()),
+    };
+    let r = copy_containers::registry::Registry::new(c).unwrap();
+    let d = Digest::sha256(b"idtoken blob");
+    r.upload_bytes("id/repo", &d, Bytes::from_static(b"idtoken blob"))
+        .await
+        .unwrap();
+    assert!(r.blob_exists("id/repo", &d).await.unwrap().is_some());
+    let reqs = ts.requests();
+    assert!(!reqs.is_empty());
+    assert!(
+        reqs.iter()
+            .all(|q| q.method == "POST" && q.grant_type.as_deref() == Some("refresh_token")),
+        "{reqs:#?}"
+    );
+    // a bad refresh token is refused clearly, without echoing it
+    let mut c = config_for(&reg);
+    c.credentials = Credentials::IdentityToken {
+        username: String::new(),
+        token: copy_containers::transport::Secret::new("not-a-valid-refresh-token-xyz"),
+    };
+    let err = copy_containers::registry::Registry::new(c)
+        .unwrap()
+        .ping()
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("identity token") || err.contains("token server"),
+        "{err}"
+    );
+    assert!(!err.contains("not-a-valid-refresh-token-xyz"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pull_rate_limit_pauses_instead_of_spending_the_last_pulls() {
+    let f = tk::FakeHttp::start().unwrap();
+    let host = f.url().trim_start_matches("http://").to_string();
+    let m = br#"{"schemaVersion":2,"mediaType":"application/vnd.docker.distribution.manifest.v2+json","config":{"mediaType":"application/vnd.docker.container.image.v1+json","size":2,"digest":"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"},"layers":[]}"#;
+    f.set("/v2/", tk::Route::json(&serde_json::json!({})));
+    f.set(
+        "/v2/lim/app/manifests/v1",
+        tk::Route::new(200, media::DOCKER_V2S2, m.to_vec())
+            .header("ratelimit-remaining", "2;w=21600")
+            .header("Docker-Content-Digest", Digest::sha256(m).as_str()),
+    );
+    let mut c = RegistryConfig::new(host.clone());
+    c.insecure = true;
+    c.ratelimit_reserve = 5;
+    c.ratelimit_max_wait = Duration::from_millis(400);
+    let r = copy_containers::registry::Registry::new(c).unwrap();
+    r.get_manifest("lim/app", "v1").await.unwrap();
+    // the budget is nearly spent: the next pull waits, probes /v2/ (no header: recovered), goes on
+    let started = Instant::now();
+    r.get_manifest("lim/app", "v1").await.unwrap();
+    assert!(
+        started.elapsed() >= Duration::from_millis(400),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(!f.requests_to("/v2/").is_empty(), "no probe");
+    // when it does not recover, a clear error instead of burning the last pulls
+    f.set(
+        "/v2/",
+        tk::Route::json(&serde_json::json!({})).header("ratelimit-remaining", "0;w=21600"),
+    );
+    let err = r.get_manifest("lim/app", "v1").await.unwrap_err().to_string();
+    assert!(err.contains("rate limit"), "{err}");
+    // HEADs do not count as pulls and are not held back
+    assert!(r.head_manifest("lim/app", "v1").await.unwrap().is_some());
+}
