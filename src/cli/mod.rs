@@ -3,6 +3,7 @@
 
 mod commands;
 mod promote;
+mod rollback;
 
 pub use promote::write_reports;
 
@@ -47,6 +48,8 @@ pub enum Command {
     Tag(promote::TagArgs),
     /// Create a TripleO-like release in a registry (for tests, the demo and benchmarks).
     Stage(promote::StageArgs),
+    /// Point the label back where it was before the last promotion (the hash was wrongly promoted).
+    Rollback(rollback::RollbackArgs),
 }
 
 /// How to reach one side (source or destination) of a command.
@@ -125,6 +128,7 @@ pub fn run(cli: Cli) -> i32 {
             Command::Verify(a) => promote::promote_cmd(a, true).await,
             Command::Tag(a) => promote::tag_cmd(a).await,
             Command::Stage(a) => promote::stage_cmd(a).await,
+            Command::Rollback(a) => rollback::rollback_cmd(a).await,
         }
     });
     match result {

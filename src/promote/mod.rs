@@ -4,6 +4,7 @@
 
 pub mod flexible;
 pub mod model;
+pub mod rollback;
 pub mod run;
 pub mod tag;
 pub mod verify;

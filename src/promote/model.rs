@@ -57,6 +57,15 @@ pub struct RegistryArgs {
     pub token: Option<Secret>,
     #[serde(default, deserialize_with = "opt_bool")]
     pub create_repo: Option<bool>,
+    /// Quay API token from this environment variable (see [`crate::quay`]).
+    #[serde(default)]
+    pub token_env: Option<String>,
+    /// Quay API token from this file (first line).
+    #[serde(default)]
+    pub token_file: Option<PathBuf>,
+    /// Quay API root (default `https://<host>/api/v1/`).
+    #[serde(default)]
+    pub quay_api: Option<String>,
 }
 
 /// Manifest schema a target takes.
@@ -237,6 +246,16 @@ pub struct PromoteArgs {
     /// Put the label on the source registry too (the role always did).
     #[serde(default, deserialize_with = "opt_bool")]
     pub label_source: Option<bool>,
+    /// Before moving the label, tag what it pointed at as `previous-<label>` (for `rollback`, and so
+    /// registries that prune untagged images keep it). Default true.
+    #[serde(default, deserialize_with = "opt_bool")]
+    pub keep_previous_label: Option<bool>,
+    /// Local copies (an OCI layout per release): `never`, `on_failure` (default) or `always`.
+    #[serde(default)]
+    pub keep_local: Option<String>,
+    /// Root of the local store (default `~/.local/share/copy-containers`).
+    #[serde(default)]
+    pub local_store: Option<PathBuf>,
 }
 
 impl PromoteArgs {
@@ -273,7 +292,10 @@ impl PromoteArgs {
             retries,
             report_json,
             report_html,
-            label_source
+            label_source,
+            keep_previous_label,
+            keep_local,
+            local_store
         )
     }
 }
@@ -305,9 +327,41 @@ pub struct Promotion {
     pub report_json: Option<PathBuf>,
     pub report_html: Option<PathBuf>,
     pub label_source: bool,
+    /// Tag the label's previous target as `previous-<label>` before moving it.
+    pub keep_previous_label: bool,
+    pub keep_local: KeepLocal,
+    /// None: the default root.
+    pub local_store: Option<PathBuf>,
+}
+
+/// When to keep local copies of the images.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeepLocal {
+    Never,
+    OnFailure,
+    Always,
+}
+
+impl std::str::FromStr for KeepLocal {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<KeepLocal> {
+        match s {
+            "never" => Ok(KeepLocal::Never),
+            "on_failure" => Ok(KeepLocal::OnFailure),
+            "always" => Ok(KeepLocal::Always),
+            _ => Err(Error::invalid("keep_local", s, "expected never, on_failure or always")),
+        }
+    }
 }
 
 impl Promotion {
+    /// `previous-<named_label>`, when kept and short enough to be a tag.
+    pub fn previous_label(&self) -> Option<String> {
+        let t = format!("previous-{}", self.named_label);
+        (self.keep_previous_label && crate::reference::validate_tag(&t).is_ok()).then_some(t)
+    }
+
     /// `<full_hash>_x86_64`
     pub fn x86_tag(&self) -> String {
         format!("{}_{}", self.full_hash, self.x86_tag)
@@ -497,6 +551,9 @@ impl PromoteArgs {
             report_json: self.report_json.clone(),
             report_html: self.report_html.clone(),
             label_source: self.label_source.unwrap_or(true),
+            keep_previous_label: self.keep_previous_label.unwrap_or(true),
+            keep_local: self.keep_local.as_deref().unwrap_or("on_failure").parse()?,
+            local_store: self.local_store.clone(),
         })
     }
 }

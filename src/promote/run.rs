@@ -804,7 +804,16 @@ async fn move_labels(
                 en.error = Some("label not moved: the image did not verify on this registry".into());
                 return (ci, en);
             }
-            set_label(reg, &repo, &p.named_label, &f.root, &mut en, false).await;
+            set_label(
+                reg,
+                &repo,
+                &p.named_label,
+                &f.root,
+                &mut en,
+                false,
+                p.previous_label().as_deref(),
+            )
+            .await;
             (ci, en)
         }
     }))
@@ -824,17 +833,30 @@ pub(crate) async fn set_label(
     m: &Manifest,
     en: &mut TagEntry,
     dry_run: bool,
+    keep_previous: Option<&str>,
 ) {
     let started = Instant::now();
     let r: Result<(), String> = async {
         let prev = reg.head_manifest(repo, label).await.map_err(|e| e.to_string())?;
         en.previous = prev.as_ref().map(|h| h.digest.to_string());
-        if prev.map(|h| h.digest).as_ref() == Some(&m.digest) {
+        if prev.as_ref().map(|h| &h.digest) == Some(&m.digest) {
             en.action = TagAction::AlreadyPresent;
         } else if dry_run {
             en.action = TagAction::WouldChange;
             return Ok(());
         } else {
+            if let (Some(prev), Some(keep)) = (&prev, keep_previous) {
+                // What the label pointed at stays reachable (and protected from pruning) as
+                // `previous-<label>`, for a rollback. Failing to keep it is a warning, not a stop.
+                let kept = async {
+                    let old = reg.get_manifest(repo, prev.digest.as_str()).await?;
+                    reg.put_manifest(repo, keep, &old.media_type, old.bytes).await
+                }
+                .await;
+                if let Err(e) = kept {
+                    tracing::warn!(registry = %reg.name(), repo, tag = keep, error = %e, "could not keep the previous label");
+                }
+            }
             let (_, confirmed) = reg
                 .put_manifest_acked(repo, label, &m.media_type, m.bytes.clone())
                 .await
@@ -878,7 +900,16 @@ async fn label_source(p: &Promotion, src: &Registry, facts: &[Facts], containers
             Some(&f.root.digest),
             TagAction::Skipped,
         );
-        set_label(src, &f.repo, &p.named_label, &f.root, &mut en, false).await;
+        set_label(
+            src,
+            &f.repo,
+            &p.named_label,
+            &f.root,
+            &mut en,
+            false,
+            p.previous_label().as_deref(),
+        )
+        .await;
         (ci, en)
     }))
     .buffer_unordered(p.per_registry)
@@ -903,7 +934,7 @@ async fn predict_source_labels(
             Some(&f.root.digest),
             TagAction::Skipped,
         );
-        set_label(src, &f.repo, &p.named_label, &f.root, &mut en, true).await;
+        set_label(src, &f.repo, &p.named_label, &f.root, &mut en, true, None).await;
         en.verified = None;
         (ci, en)
     }))
@@ -938,7 +969,7 @@ async fn predict_labels(
                 Some(&f.root.digest),
                 TagAction::Skipped,
             );
-            set_label(reg, &repo, &p.named_label, &f.root, &mut en, true).await;
+            set_label(reg, &repo, &p.named_label, &f.root, &mut en, true, None).await;
             en.verified = None;
             (ci, en)
         }

@@ -58,7 +58,16 @@ pub async fn run_tag(p: &Promotion, registries: &[RegistrySpec], dry_run: bool) 
             match reg.get_manifest_opt(&repo, &p.full_hash).await {
                 Ok(Some(m)) => {
                     en.digest = Some(m.digest.to_string());
-                    set_label(reg, &repo, &p.named_label, &m, &mut en, dry_run).await;
+                    set_label(
+                        reg,
+                        &repo,
+                        &p.named_label,
+                        &m,
+                        &mut en,
+                        dry_run,
+                        p.previous_label().as_deref(),
+                    )
+                    .await;
                     if dry_run {
                         en.verified = None;
                     }

@@ -1,0 +1,28 @@
+//! `rollback`: point the label back where it was before the last promotion, on every registry.
+
+use clap::Args;
+
+use super::promote::{print_summary, write_reports, PromoteFlags};
+
+#[derive(Args, Debug)]
+pub struct RollbackArgs {
+    /// The promotion's flags or `--config FILE`: `--full-hash` names the hash wrongly promoted,
+    /// `--named-label` the label to move back.
+    #[command(flatten)]
+    pub promote: PromoteFlags,
+}
+
+pub async fn rollback_cmd(a: RollbackArgs) -> anyhow::Result<i32> {
+    let p = a.promote.promotion()?;
+    let mut report = crate::promote::rollback::run_rollback(&p, a.promote.dry_run).await;
+    if !a.promote.dry_run {
+        write_reports(&p, &mut report);
+    }
+    report.ok = report.errors.is_empty();
+    if a.promote.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print_summary(&report);
+    }
+    Ok(if report.ok { 0 } else { 1 })
+}

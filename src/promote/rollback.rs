@@ -1,0 +1,164 @@
+//! `rollback`: the hash was wrongly promoted. On every registry (targets, and the source when it is
+//! labelled), point `named_label` back at what it pointed to before — recorded as the
+//! `previous-<label>` tag when the label moved — but only where the label still points at the
+//! `full_hash` image (so a rollback never undoes a later promotion), then read it back.
+
+use std::time::Instant;
+
+use futures_util::stream::{self, StreamExt};
+
+use super::model::{Promotion, RegistrySpec};
+use super::run::{entry, finish_report, set_label};
+use crate::registry::Registry;
+use crate::report::{ContainerReport, Report, TagAction, TagEntry};
+
+/// Roll the label back on the promotion's registries.
+pub async fn run_rollback(p: &Promotion, dry_run: bool) -> Report {
+    let started = Instant::now();
+    let mut specs: Vec<RegistrySpec> = p.targets.clone();
+    if p.label_source {
+        specs.push(p.source.clone());
+    }
+    let mut report = Report {
+        tool: concat!("copy-containers ", env!("CARGO_PKG_VERSION")).into(),
+        action: "rollback".into(),
+        started_at: crate::report::now_string(),
+        dry_run,
+        full_hash: p.full_hash.clone(),
+        named_label: p.named_label.clone(),
+        release: p.release.clone(),
+        distro: format!("{}-{}", p.distro_name, p.distro_version),
+        source: format!("{}/{}", p.source.host, p.source.namespace),
+        targets: specs
+            .iter()
+            .map(|t| format!("{}/{}", t.host, t.namespace))
+            .collect(),
+        ..Default::default()
+    };
+    let previous = format!("previous-{}", p.named_label);
+    let mut clients: Vec<(RegistrySpec, Registry)> = Vec::new();
+    for s in &specs {
+        match s.client() {
+            Ok(c) => clients.push((s.clone(), c)),
+            Err(e) => report.errors.push(format!("{}: {e}", s.name)),
+        }
+    }
+    let jobs: Vec<(usize, usize)> = (0..clients.len())
+        .flat_map(|ri| (0..p.containers.len()).map(move |ci| (ci, ri)))
+        .collect();
+    let results: Vec<(usize, TagEntry)> = stream::iter(jobs.into_iter().map(|(ci, ri)| {
+        let (spec, reg) = &clients[ri];
+        let name = &p.containers[ci];
+        let previous = previous.clone();
+        async move {
+            let repo = spec.repo(&p.prefix, name);
+            let mut en = entry(&spec.name, &repo, &p.named_label, None, TagAction::Skipped);
+            if let Err(e) = roll_back_one(reg, &repo, p, &previous, &mut en, dry_run).await {
+                en.action = TagAction::Failed;
+                en.verified = Some(false);
+                en.error = Some(e);
+            }
+            (ci, en)
+        }
+    }))
+    .buffer_unordered(p.per_registry)
+    .collect()
+    .await;
+    let mut containers: Vec<ContainerReport> = p
+        .containers
+        .iter()
+        .map(|n| ContainerReport {
+            name: n.clone(),
+            source_image: String::new(),
+            source_digest: None,
+            manifest_architectures: vec![],
+            entries: vec![],
+            pushed: false,
+        })
+        .collect();
+    for (ci, en) in results {
+        if let Some(e) = &en.error {
+            report
+                .errors
+                .push(format!("{}: {}: {e}", containers[ci].name, en.registry));
+        }
+        containers[ci].entries.push(en);
+    }
+    for c in &mut containers {
+        c.pushed = !c.entries.is_empty() && c.entries.iter().all(|e| e.error.is_none());
+    }
+    report.found = containers.iter().map(|c| c.name.clone()).collect();
+    report.pushed = containers
+        .iter()
+        .filter(|c| c.pushed)
+        .map(|c| c.name.clone())
+        .collect();
+    report.missed = containers
+        .iter()
+        .filter(|c| !c.pushed)
+        .map(|c| c.name.clone())
+        .collect();
+    report.containers = containers;
+    let regs: Vec<_> = clients
+        .iter()
+        .map(|(s, r)| (s.name.clone(), "target", r.clone()))
+        .collect();
+    finish_report(report, p, started, &regs)
+}
+
+async fn roll_back_one(
+    reg: &Registry,
+    repo: &str,
+    p: &Promotion,
+    previous: &str,
+    en: &mut TagEntry,
+    dry_run: bool,
+) -> Result<(), String> {
+    let label = reg
+        .head_manifest(repo, &p.named_label)
+        .await
+        .map_err(|e| e.to_string())?;
+    let prev = reg
+        .head_manifest(repo, previous)
+        .await
+        .map_err(|e| e.to_string())?;
+    let Some(prev) = prev else {
+        return Err(format!(
+            "no {previous} tag on this registry: nothing recorded to roll back to"
+        ));
+    };
+    if label.as_ref().map(|l| &l.digest) == Some(&prev.digest) {
+        en.digest = Some(prev.digest.to_string());
+        en.previous = Some(prev.digest.to_string());
+        en.action = TagAction::AlreadyPresent;
+        en.verified = Some(true);
+        return Ok(());
+    }
+    let fh = reg
+        .head_manifest(repo, &p.full_hash)
+        .await
+        .map_err(|e| e.to_string())?;
+    match (&label, &fh) {
+        (Some(l), Some(f)) if l.digest == f.digest => {}
+        (Some(l), _) => {
+            return Err(format!(
+                "{} points at {}, not at {}: not rolled back (a later promotion moved it)",
+                p.named_label, l.digest, p.full_hash
+            ))
+        }
+        (None, _) => return Err(format!("{} is not on this registry", p.named_label)),
+    }
+    let m = reg
+        .get_manifest(repo, prev.digest.as_str())
+        .await
+        .map_err(|e| e.to_string())?;
+    en.digest = Some(m.digest.to_string());
+    set_label(reg, repo, &p.named_label, &m, en, dry_run, None).await;
+    if dry_run {
+        en.verified = None;
+    }
+    match &en.error {
+        Some(e) => Err(e.clone()),
+        None => Ok(()),
+    }
+}
