@@ -11,6 +11,7 @@
 //! they contain), [`error`].
 
 pub mod cli;
+pub mod config;
 pub mod copy;
 pub mod digest;
 pub mod error;
@@ -19,11 +20,13 @@ pub mod manifest;
 pub mod module;
 pub mod progress;
 pub mod promote;
+pub mod quay;
 pub mod reference;
 pub mod registry;
 pub mod report;
 pub mod sources;
 pub mod stage;
+pub mod store;
 pub mod transport;
 
 pub use error::{Error, Result};

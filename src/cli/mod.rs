@@ -2,7 +2,9 @@
 //! Results go to stdout; logs to stderr.
 
 mod commands;
+mod local;
 mod promote;
+mod releases;
 mod rollback;
 
 pub use promote::write_reports;
@@ -50,6 +52,11 @@ pub enum Command {
     Stage(promote::StageArgs),
     /// Point the label back where it was before the last promotion (the hash was wrongly promoted).
     Rollback(rollback::RollbackArgs),
+    /// A releases file's entries and where their container list and hash come from (resolved
+    /// read-only; `promote --config FILE --release NAME|all` runs them).
+    Releases(releases::ReleasesArgs),
+    /// The local store (images kept on this machine): list, delete (verified), fsck.
+    Local(local::LocalArgs),
 }
 
 /// How to reach one side (source or destination) of a command.
@@ -129,6 +136,8 @@ pub fn run(cli: Cli) -> i32 {
             Command::Tag(a) => promote::tag_cmd(a).await,
             Command::Stage(a) => promote::stage_cmd(a).await,
             Command::Rollback(a) => rollback::rollback_cmd(a).await,
+            Command::Releases(a) => releases::releases_cmd(a).await,
+            Command::Local(a) => local::local_cmd(a).await,
         }
     });
     match result {

@@ -17,12 +17,18 @@ pub struct PromoteFlags {
     /// YAML file with the promotion's fields (flags override it).
     #[arg(long)]
     pub config: Option<PathBuf>,
-    /// The tag to promote: <commit>_<distro8>, or a 32-hex aggregate hash.
-    #[arg(long)]
+    /// The tag to promote: <commit>_<distro8>, or a 32-hex aggregate hash (`--hash`: with a releases
+    /// file, forces the hash).
+    #[arg(long, visible_alias = "hash")]
     pub full_hash: Option<String>,
+    /// Push under this tag instead of the hash (copy-quay's --push-hash): validated, but only the hash
+    /// itself is accepted until the engine can push under another tag.
+    #[arg(long)]
+    pub push_hash: Option<String>,
     /// The label to apply, e.g. current-tripleo.
     #[arg(long)]
     pub named_label: Option<String>,
+    /// The release (`master`); with a releases file, the entry to run (`NAME` or `all`).
     #[arg(long)]
     pub release: Option<String>,
     #[arg(long)]
@@ -301,6 +307,10 @@ fn truncate(s: &str, n: usize) -> String {
 }
 
 pub async fn promote_cmd(f: PromoteFlags, verify_only: bool) -> anyhow::Result<i32> {
+    // Releases files (`releases:` / copy-quay's `entries:`): `--release NAME|all` runs entries.
+    if let Some(code) = super::releases::promote_hook(&f, verify_only).await? {
+        return Ok(code);
+    }
     let p = f.promotion()?;
     let opts = RunOptions {
         dry_run: f.dry_run,

@@ -1,0 +1,272 @@
+//! `copy-containers local …`: the local store (images kept on this machine): list, delete with
+//! verification, fsck.
+
+use std::path::PathBuf;
+
+use clap::{ArgGroup, Args, Subcommand};
+
+use crate::store::{DeleteReport, DeleteScope, FsckReport, LocalImage, Store};
+
+#[derive(Args, Debug)]
+pub struct LocalArgs {
+    /// Local store root [default: $XDG_DATA_HOME/copy-containers or ~/.local/share/copy-containers].
+    #[arg(long, global = true, env = "COPY_CONTAINERS_LOCAL_ROOT", value_name = "DIR")]
+    pub root: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: LocalCommand,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum LocalCommand {
+    /// The images kept locally: release, container, tag, digest, size.
+    List(ListArgs),
+    /// Delete images (a container, a release, or everything), collect the blobs nothing uses any
+    /// more, then verify the store. Deleting what does not exist changes nothing and succeeds.
+    Delete(DeleteArgs),
+    /// Verify the whole store: every reference complete, every blob's content matching its digest.
+    Fsck(FsckArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ListArgs {
+    /// Only this release.
+    #[arg(long)]
+    pub release: Option<String>,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+#[command(group(ArgGroup::new("what").required(true).multiple(true).args(["container", "release", "all"])))]
+pub struct DeleteArgs {
+    /// Every tag of this container: `nova-compute` (name without prefix) or `openstack-nova-compute`.
+    #[arg(long)]
+    pub container: Option<String>,
+    /// Only in this release (alone: the whole release).
+    #[arg(long)]
+    pub release: Option<String>,
+    /// Every release.
+    #[arg(long, conflicts_with_all = ["container", "release"])]
+    pub all: bool,
+    /// Show what would be deleted and the bytes freed; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct FsckArgs {
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn open(root: Option<PathBuf>) -> anyhow::Result<Store> {
+    Ok(match root {
+        Some(r) => Store::open(r)?,
+        None => Store::open_default()?,
+    })
+}
+
+/// Run a `local` subcommand; returns the exit code.
+pub async fn local_cmd(a: LocalArgs) -> anyhow::Result<i32> {
+    let st = open(a.root)?;
+    // The verbs read and hash files: off the async workers.
+    tokio::task::spawn_blocking(move || match a.command {
+        LocalCommand::List(l) => list(&st, l),
+        LocalCommand::Delete(d) => delete(&st, d),
+        LocalCommand::Fsck(f) => fsck(&st, f),
+    })
+    .await?
+}
+
+/// `12.3 MiB`.
+pub fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["KiB", "MiB", "GiB", "TiB", "PiB"];
+    if n < 1024 {
+        return format!("{n} B");
+    }
+    let mut v = n as f64 / 1024.0;
+    let mut u = 0;
+    while v >= 1024.0 && u < UNITS.len() - 1 {
+        v /= 1024.0;
+        u += 1;
+    }
+    format!("{v:.1} {}", UNITS[u])
+}
+
+fn short_digest(d: &crate::digest::Digest) -> String {
+    format!("{}:{}", d.algorithm(), &d.hex()[..12.min(d.hex().len())])
+}
+
+fn table(images: &[LocalImage]) -> String {
+    let mut rows = vec![[
+        "RELEASE".to_string(),
+        "CONTAINER".into(),
+        "TAG".into(),
+        "DIGEST".into(),
+        "SIZE".into(),
+    ]];
+    for i in images {
+        rows.push([
+            i.release.clone(),
+            i.container.clone(),
+            i.tag.clone(),
+            short_digest(&i.digest),
+            human_bytes(i.size),
+        ]);
+    }
+    let mut width = [0usize; 5];
+    for r in &rows {
+        for (w, c) in width.iter_mut().zip(r) {
+            *w = (*w).max(c.chars().count());
+        }
+    }
+    let mut out = String::new();
+    for r in &rows {
+        let line: Vec<String> = r
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                if i == 4 {
+                    format!("{c:>w$}", w = width[i])
+                } else {
+                    format!("{c:<w$}", w = width[i])
+                }
+            })
+            .collect();
+        out.push_str(line.join("  ").trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+fn list(st: &Store, a: ListArgs) -> anyhow::Result<i32> {
+    let images = match &a.release {
+        Some(r) => st.list_release(r)?,
+        None => st.list()?,
+    };
+    let total = st.total_size()?;
+    if a.json {
+        let v = serde_json::json!({
+            "root": st.root(),
+            "images": images,
+            "total_bytes": total,
+        });
+        println!("{}", serde_json::to_string_pretty(&v)?);
+        return Ok(0);
+    }
+    if images.is_empty() {
+        println!("No images in the local store {}.", st.root().display());
+        return Ok(0);
+    }
+    print!("{}", table(&images));
+    println!(
+        "{} image(s); {} on disk in {}",
+        images.len(),
+        human_bytes(total),
+        st.root().display()
+    );
+    Ok(0)
+}
+
+fn print_verification(v: &FsckReport) {
+    if v.ok {
+        println!(
+            "Verification: OK ({} reference(s) complete, {} blob(s), {} re-hashed)",
+            v.references,
+            v.blobs,
+            human_bytes(v.bytes)
+        );
+    } else {
+        println!("Verification: FAILED ({} problem(s))", v.problems.len());
+    }
+    for p in &v.problems {
+        println!("  problem: {p}");
+    }
+    for w in &v.warnings {
+        println!("  warning: {w}");
+    }
+}
+
+fn delete(st: &Store, a: DeleteArgs) -> anyhow::Result<i32> {
+    let scope = match (a.all, a.container, a.release) {
+        (true, _, _) => DeleteScope::All,
+        (false, Some(name), release) => DeleteScope::Container { name, release },
+        (false, None, Some(r)) => DeleteScope::Release(r),
+        (false, None, None) => anyhow::bail!("give --container NAME, --release NAME or --all"),
+    };
+    let r = st.delete(&scope, a.dry_run)?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&r)?);
+    } else {
+        print_delete(st, &r);
+    }
+    Ok(if r.ok() { 0 } else { 1 })
+}
+
+fn print_delete(st: &Store, r: &DeleteReport) {
+    let root = st.root().display();
+    if !r.changed {
+        println!("Nothing to delete for {} in {root} (no change).", r.scope);
+    } else {
+        let verb = if r.dry_run { "Would delete" } else { "Deleted" };
+        println!("{verb} {} image(s) ({}) from {root}:", r.removed.len(), r.scope);
+        for i in &r.removed {
+            println!(
+                "  {}  {}:{}  {}  {}",
+                i.release,
+                i.container,
+                i.tag,
+                short_digest(&i.digest),
+                human_bytes(i.size)
+            );
+        }
+        println!(
+            "{} {} ({} bytes) in {} blob(s){}",
+            if r.dry_run { "Would free" } else { "Freed" },
+            human_bytes(r.freed_bytes),
+            r.freed_bytes,
+            r.blobs_removed,
+            if r.releases_removed.is_empty() {
+                String::new()
+            } else {
+                format!("; release folder(s) removed: {}", r.releases_removed.join(", "))
+            }
+        );
+    }
+    for w in &r.warnings {
+        println!("warning: {w}");
+    }
+    if r.dry_run {
+        print!("(dry run: nothing changed) ");
+    }
+    print_verification(&r.verification);
+}
+
+fn fsck(st: &Store, a: FsckArgs) -> anyhow::Result<i32> {
+    let r = st.fsck()?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&r)?);
+    } else {
+        println!("Local store {}:", st.root().display());
+        print_verification(&r);
+    }
+    Ok(if r.ok { 0 } else { 1 })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(human_bytes(0), "0 B");
+        assert_eq!(human_bytes(1023), "1023 B");
+        assert_eq!(human_bytes(1536), "1.5 KiB");
+        assert_eq!(human_bytes(5 << 20), "5.0 MiB");
+    }
+}

@@ -1,0 +1,378 @@
+//! Running alone from a releases config: `promote --config FILE --release NAME|all` (also `verify`)
+//! and `releases --config FILE` (where each entry's list and hash come from, without writing to any
+//! registry).
+
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+use serde::Serialize;
+
+use super::promote::{print_summary, write_reports, PromoteFlags};
+use crate::config::{self, Overrides, ReleasesConfig, ResolvedRelease, Shape};
+use crate::promote::{self, RunOptions};
+use crate::quay::{self, EnsureOutcome, QuaySpec};
+use crate::report::Report;
+
+/// `releases`: list a releases file's entries and where their list and hash come from.
+#[derive(Args, Debug)]
+pub struct ReleasesArgs {
+    /// The releases file (`releases:` with global settings, or copy-quay's `entries:`).
+    #[arg(long)]
+    pub config: PathBuf,
+    /// One entry (default: all).
+    #[arg(long)]
+    pub release: Option<String>,
+    /// A forced hash (as `promote --hash`).
+    #[arg(long)]
+    pub hash: Option<String>,
+    /// Show the plan only: fetch nothing from Zuul, DLRN or tripleo-common.
+    #[arg(long)]
+    pub no_fetch: bool,
+    /// JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// One entry's outcome.
+#[derive(Debug, Serialize)]
+pub struct ReleaseOutcome {
+    pub name: String,
+    pub ok: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub plan: Option<config::Plan>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resolution: Option<ResolvedRelease>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub quay: Vec<EnsureOutcome>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub report: Option<Report>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl ReleaseOutcome {
+    fn new(name: &str) -> ReleaseOutcome {
+        ReleaseOutcome {
+            name: name.to_string(),
+            ok: false,
+            plan: None,
+            resolution: None,
+            quay: Vec::new(),
+            report: None,
+            error: None,
+        }
+    }
+}
+
+fn read_shape(path: &Path) -> anyhow::Result<Shape> {
+    let file = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("{file}: cannot read it: {e}"))?;
+    Ok(config::shape_of(&file, &text)?)
+}
+
+/// `--push-hash` with a plain promotion: only a no-op value is accepted until the engine can push
+/// under another tag.
+fn plain_push_hash(f: &PromoteFlags) -> anyhow::Result<()> {
+    if let Some(ph) = &f.push_hash {
+        let fh = f.to_args()?.full_hash;
+        if fh.as_deref() != Some(ph.as_str()) {
+            anyhow::bail!("{}", push_hash_unsupported(ph, fh.as_deref().unwrap_or("?")));
+        }
+    }
+    Ok(())
+}
+
+fn push_hash_unsupported(push_hash: &str, full_hash: &str) -> String {
+    format!(
+        "--push-hash/push_hash {push_hash}: pushing under a tag other than the promoted hash ({full_hash}) \
+         is not supported by the promotion engine yet (it needs a target tag distinct from the source \
+         tag); nothing was done"
+    )
+}
+
+/// The hook in `promote`/`verify`: handles `--config` files with `releases:` (or copy-quay's
+/// `entries:`); `None` leaves plain promotion files to the existing path.
+pub async fn promote_hook(f: &PromoteFlags, verify_only: bool) -> anyhow::Result<Option<i32>> {
+    let Some(path) = &f.config else {
+        plain_push_hash(f)?;
+        return Ok(None);
+    };
+    if read_shape(path)? == Shape::Promote {
+        plain_push_hash(f)?;
+        return Ok(None);
+    }
+    let cfg = config::load_releases(path)?;
+    let which = f.release.as_deref().ok_or_else(|| {
+        anyhow::anyhow!(
+            "{} is a releases file: give --release NAME or --release all (it has: {})",
+            path.display(),
+            cfg.names().join(", ")
+        )
+    })?;
+    let selected = cfg.select(which)?;
+    let flags = PromoteFlags {
+        config: None,
+        release: None,
+        full_hash: None,
+        push_hash: None,
+        ..f.clone()
+    };
+    let ov = Overrides {
+        full_hash: f.full_hash.clone(),
+        push_hash: f.push_hash.clone(),
+        args: flags.to_args()?,
+    };
+    let fetcher = cfg.fetcher()?;
+    let mut outcomes = Vec::new();
+    for (idx, e) in selected {
+        tracing::info!(release = %e.name, "release");
+        let o = run_release(&cfg, idx, &ov, &fetcher, f.dry_run, verify_only).await;
+        if !f.json {
+            print_outcome(&o);
+        }
+        outcomes.push(o);
+    }
+    let failed: Vec<&str> = outcomes
+        .iter()
+        .filter(|o| !o.ok)
+        .map(|o| o.name.as_str())
+        .collect();
+    let code = if failed.is_empty() { 0 } else { 1 };
+    if f.json {
+        if which == config::ALL {
+            println!("{}", serde_json::to_string_pretty(&outcomes)?);
+        } else {
+            println!("{}", serde_json::to_string_pretty(&outcomes[0])?);
+        }
+    } else if which == config::ALL {
+        println!(
+            "releases: {} ok, {} failed{}",
+            outcomes.len() - failed.len(),
+            failed.len(),
+            if failed.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", failed.join(", "))
+            }
+        );
+    }
+    Ok(Some(code))
+}
+
+/// Resolve one entry, create missing Quay repositories, promote (or verify).
+pub async fn run_release(
+    cfg: &ReleasesConfig,
+    idx: usize,
+    ov: &Overrides,
+    fetcher: &crate::sources::Fetcher,
+    dry_run: bool,
+    verify_only: bool,
+) -> ReleaseOutcome {
+    let name = cfg.releases[idx].name.clone();
+    let mut out = ReleaseOutcome::new(&name);
+    let at = format!("{}: releases[{idx}] ({name})", cfg.file);
+    let r = match config::resolve_release(cfg, idx, ov, fetcher).await {
+        Ok(r) => r,
+        Err(e) => {
+            out.error = Some(e.to_string());
+            return out;
+        }
+    };
+    if let Some(ph) = &r.push_hash {
+        out.error = Some(format!("{at}: {}", push_hash_unsupported(ph, &r.full_hash)));
+        out.resolution = Some(r);
+        return out;
+    }
+    let mut p = match r.args.resolve(promote::model::read_list_file) {
+        Ok(p) => p,
+        Err(e) => {
+            out.error = Some(format!("{at}: {e}"));
+            out.resolution = Some(r);
+            return out;
+        }
+    };
+    let action = if verify_only { "verify" } else { "promote" };
+    if p.report_json.is_none() {
+        p.report_json = Some(
+            p.tmp_file_root
+                .join(format!("copy-containers-{action}-{name}.json")),
+        );
+    }
+    if p.report_html.is_none() {
+        p.report_html = Some(
+            p.tmp_file_root
+                .join(format!("copy-containers-{action}-{name}.html")),
+        );
+    }
+    let mut secrets = p.secrets();
+    // Quay: create the missing repositories (public) before pushing.
+    if p.push && !verify_only {
+        let repos: Vec<String> = p
+            .containers
+            .iter()
+            .map(|c| format!("{}-{}", p.prefix, c))
+            .collect();
+        for (i, t) in r.args.target_registries.iter().flatten().enumerate() {
+            let spec = match QuaySpec::from_registry_args(
+                t,
+                &format!("target_registries[{i}]"),
+                r.args.target_namespace.as_deref(),
+            ) {
+                Ok(Some(s)) => s,
+                Ok(None) => continue,
+                Err(e) => {
+                    out.error = Some(format!("{at}: {e}"));
+                    out.resolution = Some(r);
+                    return out;
+                }
+            };
+            secrets.push(spec.token.expose().to_string());
+            match quay::ensure(&spec, &repos, dry_run).await {
+                Ok(o) => out.quay.push(o),
+                Err(e) => {
+                    out.error = Some(crate::report::scrub(
+                        &format!("{at}: Quay repositories on {}: {e}", spec.registry),
+                        &secrets,
+                    ));
+                    out.resolution = Some(r);
+                    return out;
+                }
+            }
+        }
+    }
+    let opts = RunOptions { dry_run, verify_only };
+    let mut report = promote::run(&p, &opts).await;
+    if !dry_run {
+        write_reports(&p, &mut report);
+    }
+    report.scrub(&secrets);
+    report.ok = report.errors.is_empty();
+    out.ok = report.ok;
+    out.report = Some(report);
+    out.resolution = Some(r);
+    out
+}
+
+fn print_resolution(r: &ResolvedRelease) {
+    println!(
+        "  list: {} containers{} from {}",
+        r.containers.len(),
+        r.ppc_containers
+            .as_ref()
+            .map(|p| format!(" ({} with ppc64le)", p.len()))
+            .unwrap_or_default(),
+        r.list_from
+    );
+    println!("  hash: {} ({})", r.full_hash, r.hash_from);
+    if let Some(k) = r.keep_local {
+        println!("  keep_local: {}", k.as_str());
+    }
+    for w in &r.warnings {
+        println!("  warning: {w}");
+    }
+}
+
+fn print_outcome(o: &ReleaseOutcome) {
+    println!("== release {}: {}", o.name, if o.ok { "OK" } else { "FAILED" });
+    if let Some(r) = &o.resolution {
+        print_resolution(r);
+    }
+    for q in &o.quay {
+        if !q.created.is_empty() {
+            println!(
+                "  quay {}/{}: created {}",
+                q.registry,
+                q.namespace,
+                q.created.join(", ")
+            );
+        }
+        if !q.would_create.is_empty() {
+            println!(
+                "  quay {}/{}: would create {}",
+                q.registry,
+                q.namespace,
+                q.would_create.join(", ")
+            );
+        }
+    }
+    if let Some(e) = &o.error {
+        println!("error: {e}");
+    }
+    if let Some(rep) = &o.report {
+        print_summary(rep);
+    }
+    println!();
+}
+
+/// `releases --config FILE`.
+pub async fn releases_cmd(a: ReleasesArgs) -> anyhow::Result<i32> {
+    let cfg = config::load_releases(&a.config)?;
+    let which = a.release.as_deref().unwrap_or(config::ALL);
+    let selected = cfg.select(which)?;
+    let ov = Overrides {
+        full_hash: a.hash.clone(),
+        ..Default::default()
+    };
+    let fetcher = cfg.fetcher()?;
+    let mut outcomes = Vec::new();
+    for (idx, e) in selected {
+        let mut o = ReleaseOutcome::new(&e.name);
+        o.plan = Some(cfg.plan(e, &ov));
+        if a.no_fetch {
+            o.ok = true;
+        } else {
+            match config::resolve_release(&cfg, idx, &ov, &fetcher).await {
+                Ok(r) => {
+                    o.ok = true;
+                    o.resolution = Some(r);
+                }
+                Err(x) => o.error = Some(x.to_string()),
+            }
+        }
+        if !a.json {
+            let args = cfg.entry_args(e);
+            let ns = |r: &Option<crate::promote::RegistryArgs>| {
+                r.as_ref()
+                    .map(|r| format!("{}/{}", r.host, r.namespace.as_deref().unwrap_or("?")))
+                    .unwrap_or_else(|| "?".into())
+            };
+            let targets: Vec<String> = args
+                .target_registries
+                .iter()
+                .flatten()
+                .map(|t| ns(&Some(t.clone())))
+                .collect();
+            println!(
+                "{}: {} {}{} — {} → {}",
+                e.name,
+                args.release.as_deref().unwrap_or("master"),
+                args.distro_name.as_deref().unwrap_or("centos"),
+                args.distro_version.as_deref().unwrap_or("9"),
+                ns(&args.source_registry),
+                if targets.is_empty() {
+                    "(no push)".into()
+                } else {
+                    targets.join(", ")
+                }
+            );
+            if let Some(p) = &o.plan {
+                println!("  list from: {}", p.list.join(", else "));
+                println!("  hash from: {}", p.hash);
+            }
+            if let Some(r) = &o.resolution {
+                print_resolution(r);
+                if let Some(ph) = &r.push_hash {
+                    println!("  push_hash: {ph} (not supported by the promotion engine yet)");
+                }
+            }
+            if let Some(x) = &o.error {
+                println!("  error: {x}");
+            }
+        }
+        outcomes.push(o);
+    }
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&outcomes)?);
+    }
+    Ok(if outcomes.iter().all(|o| o.ok) { 0 } else { 1 })
+}

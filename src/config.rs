@@ -1,0 +1,1489 @@
+//! The releases config: one YAML file that drives promotions when running alone (a person or a cron
+//! job, no promoter). Global settings (Zuul and DLRN APIs, default registries with credentials given
+//! as references, where tripleo-common and the exclude lists live, reports, concurrency, defaults)
+//! and a `releases:` list, one entry per release. copy-quay's config shape (`pull_registry`,
+//! `push_registry`, `entries:`) is read too and mapped onto the same model.
+//!
+//! A release entry becomes [`PromoteArgs`] through [`resolve_release`]:
+//! - the **container list** is given (`containers`, `containers_list_file`), read from the latest
+//!   successful build job in Zuul, or taken from tripleo-common minus tripleo-ci's excludes —
+//!   chosen with `containers_source: given|zuul|tripleo_common`, or, when unset, the first that works
+//!   in the order given → zuul (when `job_name` is set) → tripleo-common;
+//! - the **hash** is forced (`--hash`, `full_hash`: always wins), or comes from the build log when the
+//!   list came from Zuul, or from the DLRN API (`api_entry`, label `dlrn_label` defaulting to
+//!   `named_label`) — or as chosen with `hash_source: given|dlrn|build_log`.
+//!
+//! Errors name the file, the key (`releases[2].bogus`) and what was expected. Secrets are never
+//! required in the file (`password_env`, `authfile`, `token_env`, `token_file`) and never shown.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use serde_norway::Value;
+
+use crate::error::{Error, Result};
+use crate::promote::flexible::{opt_bool, opt_list, opt_string};
+use crate::promote::{PromoteArgs, RegistryArgs};
+use crate::reference::validate_tag;
+use crate::sources::dlrn::{self, PromotedHash};
+use crate::sources::hash::{commit_dir, validate_full_hash, validate_git_sha};
+use crate::sources::http::{base_url, Fetcher, HttpOptions, Location};
+use crate::sources::list::parse_list_file;
+use crate::sources::tripleo_common::{
+    self, TripleoCommonQuery, DEFAULT_EXCLUDES_URL, DEFAULT_TRIPLEO_COMMON_URL,
+};
+use crate::sources::zuul::{self, BuiltContainers};
+
+/// The label promoted when neither the entry nor the file says.
+pub const DEFAULT_NAMED_LABEL: &str = "current-tripleo";
+/// `--release all`.
+pub const ALL: &str = "all";
+
+/// Where an entry's container list comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ContainersSource {
+    /// `containers` / `containers_list_file` of the entry (or the command line).
+    Given,
+    /// The latest successful build of `job_name` in Zuul.
+    #[serde(alias = "build_job")]
+    Zuul,
+    /// tripleo-common's `tripleo_containers.yaml` minus tripleo-ci's excludes.
+    TripleoCommon,
+}
+
+impl ContainersSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ContainersSource::Given => "given",
+            ContainersSource::Zuul => "zuul",
+            ContainersSource::TripleoCommon => "tripleo_common",
+        }
+    }
+}
+
+/// Where an entry's hash comes from (a forced hash always wins).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HashSource {
+    /// `full_hash` in the entry or `--hash`.
+    Given,
+    /// The DLRN API: the hash `dlrn_label` points at.
+    Dlrn,
+    /// The latest successful build job's log.
+    BuildLog,
+}
+
+/// When to keep local copies of the images (validated here, passed to the promotion as
+/// `keep_local`; the run implements it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeepLocal {
+    Never,
+    OnFailure,
+    Always,
+}
+
+impl KeepLocal {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeepLocal::Never => "never",
+            KeepLocal::OnFailure => "on_failure",
+            KeepLocal::Always => "always",
+        }
+    }
+}
+
+/// The file's global settings and its releases.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReleasesConfig {
+    /// The file, as shown in messages.
+    #[serde(skip)]
+    pub file: String,
+    /// Zuul's API root (`https://review.rdoproject.org/zuul/api/`).
+    #[serde(default)]
+    pub zuul_api: Option<String>,
+    /// Default DLRN API entry (`https://trunk.rdoproject.org/api-centos9-master-uc`).
+    #[serde(default, alias = "api_entry")]
+    pub dlrn_api: Option<String>,
+    /// Default DLRN repository root (`https://trunk.rdoproject.org/centos9-master`), to find a forced
+    /// hash's `versions.csv`.
+    #[serde(default)]
+    pub dlrn_repo_url: Option<String>,
+    /// tripleo-common's repository (raw files under `raw/commit/<sha>/`).
+    #[serde(default)]
+    pub tripleo_common_url: Option<String>,
+    /// A fixed `tripleo_containers.yaml` (path or URL) instead of the commit lookup.
+    #[serde(default)]
+    pub tripleo_containers_yaml: Option<String>,
+    /// tripleo-ci's build-containers vars (path or URL); `none` excludes nothing.
+    #[serde(default)]
+    pub excludes_yaml: Option<String>,
+    /// Keep every `image_source` of tripleo-common's list (old releases).
+    #[serde(default, deserialize_with = "opt_bool")]
+    pub keep_all_sources: Option<bool>,
+    /// CA bundle for the HTTPS sources (Zuul, DLRN, opendev).
+    #[serde(default)]
+    pub sources_ca_file: Option<PathBuf>,
+    #[serde(default, deserialize_with = "opt_bool")]
+    pub sources_tls_verify: Option<bool>,
+    #[serde(default)]
+    pub source_registry: Option<RegistryArgs>,
+    #[serde(default)]
+    pub target_registries: Option<Vec<RegistryArgs>>,
+    #[serde(default)]
+    pub named_label: Option<String>,
+    #[serde(default)]
+    pub candidate_label: Option<String>,
+    #[serde(default, alias = "container_name_prefix")]
+    pub prefix: Option<String>,
+    #[serde(default, deserialize_with = "opt_list")]
+    pub base_container_images: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "opt_bool")]
+    pub manifest_push: Option<bool>,
+    #[serde(default)]
+    pub keep_local: Option<KeepLocal>,
+    /// Root of the local store (see the promotion's `local_store`).
+    #[serde(default)]
+    pub local_store: Option<PathBuf>,
+    #[serde(default, deserialize_with = "opt_bool")]
+    pub keep_previous_label: Option<bool>,
+    #[serde(default, deserialize_with = "opt_bool")]
+    pub target_registries_push: Option<bool>,
+    #[serde(default, deserialize_with = "opt_bool")]
+    pub ppc_manifests: Option<bool>,
+    #[serde(default, deserialize_with = "opt_bool")]
+    pub label_source: Option<bool>,
+    #[serde(default)]
+    pub tmp_file_root: Option<PathBuf>,
+    /// Report paths; `{name}` is replaced by the entry's name (required with several releases).
+    #[serde(default)]
+    pub report_json: Option<String>,
+    #[serde(default)]
+    pub report_html: Option<String>,
+    #[serde(default, deserialize_with = "count")]
+    pub per_registry_concurrency: Option<u64>,
+    #[serde(default, deserialize_with = "count")]
+    pub blob_concurrency: Option<u64>,
+    #[serde(default, deserialize_with = "count")]
+    pub retries: Option<u64>,
+    pub releases: Vec<ReleaseEntry>,
+}
+
+/// One release.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReleaseEntry {
+    /// What `--release NAME` selects.
+    #[serde(deserialize_with = "req_string")]
+    pub name: String,
+    #[serde(default, deserialize_with = "opt_string")]
+    pub release: Option<String>,
+    #[serde(default, deserialize_with = "opt_string")]
+    pub distro_name: Option<String>,
+    #[serde(default, deserialize_with = "opt_string")]
+    pub distro_version: Option<String>,
+    /// The Zuul job that builds the release's containers.
+    #[serde(default)]
+    pub job_name: Option<String>,
+    /// DLRN API entry (defaults to the file's `dlrn_api`).
+    #[serde(default, alias = "dlrn_api")]
+    pub api_entry: Option<String>,
+    /// The DLRN label whose hash is promoted (default: `named_label`).
+    #[serde(default)]
+    pub dlrn_label: Option<String>,
+    #[serde(default)]
+    pub dlrn_repo_url: Option<String>,
+    /// Overrides the source registry's namespace.
+    #[serde(default, alias = "source_namespace")]
+    pub from_namespace: Option<String>,
+    /// Overrides every target registry's namespace.
+    #[serde(default, alias = "target_namespace")]
+    pub to_namespace: Option<String>,
+    #[serde(default)]
+    pub source_registry: Option<RegistryArgs>,
+    #[serde(default)]
+    pub target_registries: Option<Vec<RegistryArgs>>,
+    #[serde(default)]
+    pub named_label: Option<String>,
+    #[serde(default)]
+    pub candidate_label: Option<String>,
+    #[serde(default, deserialize_with = "opt_bool")]
+    pub manifest_push: Option<bool>,
+    #[serde(default)]
+    pub keep_local: Option<KeepLocal>,
+    #[serde(default, deserialize_with = "opt_bool")]
+    pub keep_previous_label: Option<bool>,
+    #[serde(default, deserialize_with = "opt_bool")]
+    pub target_registries_push: Option<bool>,
+    #[serde(default, deserialize_with = "opt_bool")]
+    pub ppc_manifests: Option<bool>,
+    #[serde(default, deserialize_with = "opt_bool")]
+    pub label_source: Option<bool>,
+    #[serde(default)]
+    pub containers_source: Option<ContainersSource>,
+    #[serde(default, alias = "containers_list", deserialize_with = "opt_list")]
+    pub containers: Option<Vec<String>>,
+    #[serde(default, alias = "ppc_containers_list", deserialize_with = "opt_list")]
+    pub ppc_containers: Option<Vec<String>>,
+    #[serde(default)]
+    pub containers_list_file: Option<PathBuf>,
+    #[serde(default, deserialize_with = "opt_list")]
+    pub base_container_images: Option<Vec<String>>,
+    #[serde(default, alias = "container_name_prefix")]
+    pub prefix: Option<String>,
+    /// A forced hash.
+    #[serde(default, alias = "hash")]
+    pub full_hash: Option<String>,
+    #[serde(default)]
+    pub hash_source: Option<HashSource>,
+    /// Push under this tag instead of the hash (needs engine support; see [`ResolvedRelease`]).
+    #[serde(default)]
+    pub push_hash: Option<String>,
+    #[serde(default)]
+    pub tripleo_containers_yaml: Option<String>,
+    #[serde(default)]
+    pub tripleo_common_commit: Option<String>,
+    #[serde(default)]
+    pub excludes_yaml: Option<String>,
+    #[serde(default, deserialize_with = "opt_bool")]
+    pub keep_all_sources: Option<bool>,
+}
+
+/// `Option<u64>` from a number or a numeric string, the error raised inside the deserializer so that
+/// it carries the key's path.
+fn count<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Option<u64>, D::Error> {
+    struct V;
+    impl<'de> serde::de::Visitor<'de> for V {
+        type Value = Option<u64>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a whole number")
+        }
+        fn visit_u64<E: serde::de::Error>(self, v: u64) -> std::result::Result<Self::Value, E> {
+            Ok(Some(v))
+        }
+        fn visit_i64<E: serde::de::Error>(self, v: i64) -> std::result::Result<Self::Value, E> {
+            u64::try_from(v)
+                .map(Some)
+                .map_err(|_| E::custom(format!("{v} is negative; expected a whole number")))
+        }
+        fn visit_str<E: serde::de::Error>(self, v: &str) -> std::result::Result<Self::Value, E> {
+            v.trim()
+                .parse()
+                .map(Some)
+                .map_err(|_| E::custom(format!("{v:?} is not a whole number")))
+        }
+        fn visit_unit<E: serde::de::Error>(self) -> std::result::Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_none<E: serde::de::Error>(self) -> std::result::Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_some<D: serde::Deserializer<'de>>(self, d: D) -> std::result::Result<Self::Value, D::Error> {
+            d.deserialize_any(V)
+        }
+    }
+    d.deserialize_any(V)
+}
+
+fn req_string<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<String, D::Error> {
+    opt_string(d)?.ok_or_else(|| serde::de::Error::custom("expected a string, got null"))
+}
+
+/// copy-quay's config file.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CopyQuayConfig {
+    #[serde(default)]
+    zuul_api: Option<String>,
+    #[serde(default)]
+    pull_registry: Option<String>,
+    #[serde(default)]
+    push_registry: Option<String>,
+    entries: Vec<CopyQuayEntry>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CopyQuayEntry {
+    #[serde(deserialize_with = "req_string")]
+    name: String,
+    #[serde(default, deserialize_with = "opt_string")]
+    release: Option<String>,
+    #[serde(default)]
+    job_name: Option<String>,
+    #[serde(default)]
+    api_entry: Option<String>,
+    #[serde(default)]
+    from_namespace: Option<String>,
+    #[serde(default)]
+    to_namespace: Option<String>,
+}
+
+/// What a config file holds.
+#[derive(Clone, Debug)]
+pub enum ConfigFile {
+    /// A plain promotion (the Ansible module's fields).
+    Promote(Box<PromoteArgs>),
+    /// A releases file (`releases:`, or copy-quay's `entries:`).
+    Releases(Box<ReleasesConfig>),
+}
+
+/// The shape of a config file, from its top-level keys.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Shape {
+    Promote,
+    Releases,
+    CopyQuay,
+}
+
+fn cfg_err(file: impl std::fmt::Display, msg: impl std::fmt::Display) -> Error {
+    Error::Config(format!("{file}: {msg}"))
+}
+
+/// A serde_norway error as `FILE: releases[2].bogus: unknown field `bogus`, expected one of … (line
+/// 12, column 5)`. Values of secret keys are not repeated.
+pub fn yaml_error(file: &str, e: &serde_norway::Error) -> Error {
+    let msg = e.to_string();
+    let loc = e.location();
+    let body = match &loc {
+        Some(l) => msg.replacen(&format!(" at line {} column {}", l.line(), l.column()), "", 1),
+        None => msg.clone(),
+    };
+    let (mut path, mut rest) = match body.split_once(": ") {
+        Some((p, r)) if !p.is_empty() && !p.contains(char::is_whitespace) => {
+            (Some(p.to_string()), r.to_string())
+        }
+        _ => (None, body.clone()),
+    };
+    if let Some(field) = rest
+        .strip_prefix("unknown field `")
+        .and_then(|r| r.split_once('`'))
+        .map(|(f, _)| f.to_string())
+    {
+        path = Some(match path {
+            Some(p) => format!("{p}.{field}"),
+            None => field,
+        });
+    }
+    if let Some(p) = &path {
+        let last = p.rsplit('.').next().unwrap_or(p);
+        if matches!(last, "password" | "token") && !rest.starts_with("unknown field") {
+            rest = "invalid value (not shown: it is a secret); expected a string — better, use \
+                    password_env / token_env / token_file"
+                .into();
+        }
+    }
+    let at = loc
+        .map(|l| format!(" (line {}, column {})", l.line(), l.column()))
+        .unwrap_or_default();
+    match path {
+        Some(p) => cfg_err(file, format!("{p}: {rest}{at}")),
+        None => cfg_err(file, format!("{rest}{at}")),
+    }
+}
+
+/// Tell a config text's shape: `releases:` → releases, `entries:` → copy-quay, else a plain
+/// promotion. Broken YAML and non-mappings are errors naming the file.
+pub fn shape_of(file: &str, text: &str) -> Result<Shape> {
+    let doc: Value = serde_norway::from_str(text).map_err(|e| yaml_error(file, &e))?;
+    let map = match doc {
+        Value::Mapping(m) => m,
+        Value::Null => {
+            return Err(cfg_err(
+                file,
+                "empty; expected a YAML mapping (`releases:` with global settings, or promotion fields)",
+            ))
+        }
+        _ => {
+            return Err(cfg_err(
+                file,
+                "expected a YAML mapping (`releases:` with global settings, or promotion fields)",
+            ))
+        }
+    };
+    let has = |k: &str| map.contains_key(Value::String(k.into()));
+    Ok(if has("releases") {
+        Shape::Releases
+    } else if has("entries") {
+        Shape::CopyQuay
+    } else {
+        Shape::Promote
+    })
+}
+
+/// Read a config file of any shape.
+pub fn load(path: &Path) -> Result<ConfigFile> {
+    let file = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| cfg_err(&file, format!("cannot read it: {e}")))?;
+    let base = path.parent().map(Path::to_path_buf);
+    parse(&file, &text, base.as_deref())
+}
+
+/// Parse a config text; `file` names it in errors; relative input paths are taken from `base_dir`
+/// (the config file's folder).
+pub fn parse(file: &str, text: &str, base_dir: Option<&Path>) -> Result<ConfigFile> {
+    match shape_of(file, text)? {
+        Shape::Promote => {
+            let a: PromoteArgs = serde_norway::from_str(text).map_err(|e| yaml_error(file, &e))?;
+            Ok(ConfigFile::Promote(Box::new(a)))
+        }
+        Shape::Releases => {
+            let mut c: ReleasesConfig = serde_norway::from_str(text).map_err(|e| yaml_error(file, &e))?;
+            c.file = file.to_string();
+            c.finish(base_dir)?;
+            Ok(ConfigFile::Releases(Box::new(c)))
+        }
+        Shape::CopyQuay => {
+            let q: CopyQuayConfig = serde_norway::from_str(text).map_err(|e| yaml_error(file, &e))?;
+            let mut c = from_copy_quay(q);
+            c.file = file.to_string();
+            c.finish(base_dir)?;
+            Ok(ConfigFile::Releases(Box::new(c)))
+        }
+    }
+}
+
+/// Read a releases file (`releases:` or copy-quay's `entries:`); a plain promotion file is an error.
+pub fn load_releases(path: &Path) -> Result<ReleasesConfig> {
+    let file = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| cfg_err(&file, format!("cannot read it: {e}")))?;
+    let not_releases = || {
+        cfg_err(
+            &file,
+            "has no `releases:` (nor copy-quay's `entries:`); expected a releases file",
+        )
+    };
+    if shape_of(&file, &text)? == Shape::Promote {
+        return Err(not_releases());
+    }
+    match parse(&file, &text, path.parent())? {
+        ConfigFile::Releases(c) => Ok(*c),
+        ConfigFile::Promote(_) => Err(not_releases()),
+    }
+}
+
+/// copy-quay's `release: mastercentos9` → (`master`, `centos`, `9`).
+pub fn split_copy_quay_release(release: &str) -> (String, Option<(String, String)>) {
+    for distro in ["centos", "rhel", "redhat", "ubi"] {
+        if let Some(pos) = release.rfind(distro) {
+            let (rel, rest) = release.split_at(pos);
+            let version = &rest[distro.len()..];
+            if !rel.is_empty() && !version.is_empty() && version.bytes().all(|b| b.is_ascii_digit()) {
+                return (rel.to_string(), Some((distro.to_string(), version.to_string())));
+            }
+        }
+    }
+    (release.to_string(), None)
+}
+
+fn from_copy_quay(q: CopyQuayConfig) -> ReleasesConfig {
+    // copy-quay relied on `podman login`: use the first auth file that exists.
+    let authfile = crate::transport::creds::default_auth_files()
+        .into_iter()
+        .find(|f| f.is_file());
+    let reg = |host: Option<String>| {
+        host.map(|h| RegistryArgs {
+            host: h,
+            authfile: authfile.clone(),
+            ..Default::default()
+        })
+    };
+    ReleasesConfig {
+        zuul_api: q.zuul_api,
+        source_registry: reg(q.pull_registry),
+        target_registries: reg(q.push_registry).map(|r| vec![r]),
+        releases: q
+            .entries
+            .into_iter()
+            .map(|e| {
+                let (release, distro) = match &e.release {
+                    Some(r) => {
+                        let (rel, d) = split_copy_quay_release(r);
+                        (Some(rel), d)
+                    }
+                    None => (None, None),
+                };
+                ReleaseEntry {
+                    name: e.name,
+                    release,
+                    distro_name: distro.as_ref().map(|d| d.0.clone()),
+                    distro_version: distro.map(|d| d.1),
+                    job_name: e.job_name,
+                    api_entry: e.api_entry,
+                    from_namespace: e.from_namespace,
+                    to_namespace: e.to_namespace,
+                    ..Default::default()
+                }
+            })
+            .collect(),
+        ..Default::default()
+    }
+}
+
+fn rel_path(base: Option<&Path>, p: &mut PathBuf) {
+    if let Some(b) = base {
+        if p.is_relative() && !p.as_os_str().is_empty() {
+            *p = b.join(&*p);
+        }
+    }
+}
+
+fn rel_location(base: Option<&Path>, s: &mut String) {
+    if s == "none" {
+        return;
+    }
+    if let (Some(b), Ok(Location::File(p))) = (base, Location::parse(s)) {
+        if p.is_relative() && !s.contains("://") {
+            *s = b.join(p).display().to_string();
+        }
+    }
+}
+
+fn rel_registry(base: Option<&Path>, r: &mut RegistryArgs) {
+    for p in [&mut r.authfile, &mut r.ca_file, &mut r.token_file]
+        .into_iter()
+        .flatten()
+    {
+        rel_path(base, p);
+    }
+}
+
+fn valid_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 128
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+}
+
+impl ReleasesConfig {
+    /// Relative paths, then validation of everything that can be checked without the network or the
+    /// environment.
+    fn finish(&mut self, base: Option<&Path>) -> Result<()> {
+        if let Some(p) = &mut self.sources_ca_file {
+            rel_path(base, p);
+        }
+        for s in [&mut self.tripleo_containers_yaml, &mut self.excludes_yaml]
+            .into_iter()
+            .flatten()
+        {
+            rel_location(base, s);
+        }
+        for r in self
+            .source_registry
+            .iter_mut()
+            .chain(self.target_registries.iter_mut().flatten())
+        {
+            rel_registry(base, r);
+        }
+        for e in &mut self.releases {
+            if let Some(p) = &mut e.containers_list_file {
+                rel_path(base, p);
+            }
+            for s in [&mut e.tripleo_containers_yaml, &mut e.excludes_yaml]
+                .into_iter()
+                .flatten()
+            {
+                rel_location(base, s);
+            }
+            for r in e
+                .source_registry
+                .iter_mut()
+                .chain(e.target_registries.iter_mut().flatten())
+            {
+                rel_registry(base, r);
+            }
+        }
+        self.validate()
+    }
+
+    fn validate(&self) -> Result<()> {
+        let file = self.file.as_str();
+        let err = |key: String, msg: String| cfg_err(file, format!("{key}: {msg}"));
+        let url = |key: &str, v: &Option<String>| -> Result<()> {
+            if let Some(u) = v {
+                base_url("URL", u).map_err(|e| err(key.to_string(), e.to_string()))?;
+            }
+            Ok(())
+        };
+        url("zuul_api", &self.zuul_api)?;
+        url("dlrn_api", &self.dlrn_api)?;
+        url("dlrn_repo_url", &self.dlrn_repo_url)?;
+        url("tripleo_common_url", &self.tripleo_common_url)?;
+        for (k, v) in [
+            ("named_label", &self.named_label),
+            ("candidate_label", &self.candidate_label),
+        ] {
+            if let Some(l) = v {
+                validate_tag(l).map_err(|e| err(k.into(), e.to_string()))?;
+            }
+        }
+        check_registries(file, "", &self.source_registry, &self.target_registries)?;
+        if self.releases.is_empty() {
+            return Err(err(
+                "releases".into(),
+                "expected at least one release entry".into(),
+            ));
+        }
+        let several = self.releases.len() > 1;
+        for (k, v) in [
+            ("report_json", &self.report_json),
+            ("report_html", &self.report_html),
+        ] {
+            if let Some(t) = v {
+                if several && !t.contains("{name}") {
+                    return Err(err(
+                        k.into(),
+                        format!(
+                            "{t:?} would be overwritten by each of the {} releases; put {{name}} in it \
+                             (replaced by the release's name)",
+                            self.releases.len()
+                        ),
+                    ));
+                }
+            }
+        }
+        for (i, e) in self.releases.iter().enumerate() {
+            let at = |k: &str| format!("releases[{i}].{k}");
+            if !valid_name(&e.name) || e.name == ALL {
+                return Err(err(
+                    at("name"),
+                    format!(
+                        "{:?}: expected letters, digits, '.', '_' and '-' (and not \"all\")",
+                        e.name
+                    ),
+                ));
+            }
+            if let Some(j) = self.releases[..i].iter().position(|o| o.name == e.name) {
+                return Err(err(
+                    at("name"),
+                    format!("{:?} is used twice (also releases[{j}])", e.name),
+                ));
+            }
+            url(&at("api_entry"), &e.api_entry)?;
+            url(&at("dlrn_repo_url"), &e.dlrn_repo_url)?;
+            for (k, v) in [
+                ("named_label", &e.named_label),
+                ("candidate_label", &e.candidate_label),
+                ("push_hash", &e.push_hash),
+            ] {
+                if let Some(l) = v {
+                    validate_tag(l).map_err(|x| err(at(k), x.to_string()))?;
+                }
+            }
+            if let Some(l) = &e.dlrn_label {
+                dlrn::validate_label(l).map_err(|x| err(at("dlrn_label"), x.to_string()))?;
+            }
+            if let Some(h) = &e.full_hash {
+                validate_full_hash(h).map_err(|x| err(at("full_hash"), x.to_string()))?;
+            }
+            if let Some(c) = &e.tripleo_common_commit {
+                validate_git_sha("tripleo-common commit", c)
+                    .map_err(|x| err(at("tripleo_common_commit"), x.to_string()))?;
+            }
+            if let Some(j) = &e.job_name {
+                zuul::builds_url("https://zuul.invalid/api/", j)
+                    .map_err(|x| err(at("job_name"), x.to_string()))?;
+            }
+            let has_list = e.containers.is_some() || e.containers_list_file.is_some();
+            match e.containers_source {
+                Some(ContainersSource::Given) if !has_list => {
+                    return Err(err(
+                        at("containers_source"),
+                        "is given but the entry has no containers (nor containers_list_file)".into(),
+                    ))
+                }
+                Some(ContainersSource::Zuul) if e.job_name.is_none() => {
+                    return Err(err(
+                        at("containers_source"),
+                        "is zuul but the entry has no job_name".into(),
+                    ))
+                }
+                _ => {}
+            }
+            let uses_zuul = e.containers_source == Some(ContainersSource::Zuul)
+                || e.hash_source == Some(HashSource::BuildLog)
+                || (e.containers_source.is_none() && e.job_name.is_some());
+            if uses_zuul && self.zuul_api.is_none() {
+                return Err(err(
+                    "zuul_api".into(),
+                    format!(
+                        "missing; releases[{i}] ({}) reads the latest build of its job_name from Zuul",
+                        e.name
+                    ),
+                ));
+            }
+            match e.hash_source {
+                Some(HashSource::Dlrn) if e.api_entry.is_none() && self.dlrn_api.is_none() => {
+                    return Err(err(
+                        at("hash_source"),
+                        "is dlrn but neither the entry's api_entry nor the file's dlrn_api is set".into(),
+                    ))
+                }
+                Some(HashSource::BuildLog) if e.job_name.is_none() => {
+                    return Err(err(
+                        at("hash_source"),
+                        "is build_log but the entry has no job_name".into(),
+                    ))
+                }
+                _ => {}
+            }
+            check_registries(
+                file,
+                &format!("releases[{i}]."),
+                &e.source_registry,
+                &e.target_registries,
+            )?;
+            if e.source_registry.is_none() && self.source_registry.is_none() {
+                return Err(err(
+                    format!("releases[{i}]"),
+                    format!(
+                        "{} has no source_registry (set it in the entry or at the top of the file)",
+                        e.name
+                    ),
+                ));
+            }
+            let push = e
+                .target_registries_push
+                .or(self.target_registries_push)
+                .unwrap_or(true);
+            let targets = e.target_registries.as_ref().or(self.target_registries.as_ref());
+            if push && targets.is_none_or(|t| t.is_empty()) {
+                return Err(err(
+                    format!("releases[{i}]"),
+                    format!(
+                        "{} has no target_registries (set them in the entry or at the top of the file)",
+                        e.name
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The entry called `name`; an error listing the names otherwise.
+    pub fn entry(&self, name: &str) -> Result<(usize, &ReleaseEntry)> {
+        self.releases
+            .iter()
+            .enumerate()
+            .find(|(_, e)| e.name == name)
+            .ok_or_else(|| {
+                cfg_err(
+                    &self.file,
+                    format!(
+                        "no release named {name:?}; the file has: {} (or use --release all)",
+                        self.names().join(", ")
+                    ),
+                )
+            })
+    }
+
+    pub fn names(&self) -> Vec<String> {
+        self.releases.iter().map(|e| e.name.clone()).collect()
+    }
+
+    /// `NAME` → that entry; `all` → every entry.
+    pub fn select(&self, which: &str) -> Result<Vec<(usize, &ReleaseEntry)>> {
+        if which == ALL {
+            Ok(self.releases.iter().enumerate().collect())
+        } else {
+            Ok(vec![self.entry(which)?])
+        }
+    }
+
+    /// An HTTP fetcher for the sources with the file's TLS settings.
+    pub fn fetcher(&self) -> Result<Fetcher> {
+        Fetcher::new(HttpOptions {
+            ca_file: self.sources_ca_file.clone(),
+            tls_verify: self.sources_tls_verify.unwrap_or(true),
+            ..HttpOptions::default()
+        })
+    }
+
+    /// The entry's promotion fields before the list and the hash are found (registries merged,
+    /// namespaces applied, defaults from the file).
+    pub fn entry_args(&self, e: &ReleaseEntry) -> PromoteArgs {
+        let mut source = e.source_registry.clone().or(self.source_registry.clone());
+        if let (Some(s), Some(ns)) = (&mut source, &e.from_namespace) {
+            s.namespace = Some(ns.clone());
+        }
+        let mut targets = e.target_registries.clone().or(self.target_registries.clone());
+        if let (Some(ts), Some(ns)) = (&mut targets, &e.to_namespace) {
+            for t in ts {
+                t.namespace = Some(ns.clone());
+            }
+        }
+        let tpl = |t: &Option<String>| t.as_ref().map(|t| PathBuf::from(t.replace("{name}", &e.name)));
+        PromoteArgs {
+            full_hash: e.full_hash.clone(),
+            named_label: e
+                .named_label
+                .clone()
+                .or(self.named_label.clone())
+                .or(Some(DEFAULT_NAMED_LABEL.into())),
+            candidate_label: e.candidate_label.clone().or(self.candidate_label.clone()),
+            release: e.release.clone(),
+            distro_name: e.distro_name.clone(),
+            distro_version: e.distro_version.clone(),
+            containers: e.containers.clone(),
+            ppc_containers: e.ppc_containers.clone(),
+            containers_list_file: e.containers_list_file.clone(),
+            container_name_prefix: e.prefix.clone().or(self.prefix.clone()),
+            base_container_images: e
+                .base_container_images
+                .clone()
+                .or(self.base_container_images.clone()),
+            source_namespace: e.from_namespace.clone(),
+            target_namespace: e.to_namespace.clone(),
+            source_registry: source,
+            target_registries: targets,
+            target_registries_push: e.target_registries_push.or(self.target_registries_push),
+            manifest_push: e.manifest_push.or(self.manifest_push),
+            ppc_manifests: e.ppc_manifests.or(self.ppc_manifests),
+            tmp_file_root: self.tmp_file_root.clone(),
+            report_json: tpl(&self.report_json),
+            report_html: tpl(&self.report_html),
+            per_registry_concurrency: self.per_registry_concurrency,
+            blob_concurrency: self.blob_concurrency,
+            retries: self.retries,
+            label_source: e.label_source.or(self.label_source),
+            keep_previous_label: e.keep_previous_label.or(self.keep_previous_label),
+            keep_local: self.keep_local(e).map(|k| k.as_str().to_string()),
+            local_store: self.local_store.clone(),
+            ..Default::default()
+        }
+    }
+
+    /// The keep-local policy of an entry, when the file sets one (else the promotion's default).
+    pub fn keep_local(&self, e: &ReleaseEntry) -> Option<KeepLocal> {
+        e.keep_local.or(self.keep_local)
+    }
+
+    /// Where the list and the hash would come from, without fetching anything.
+    pub fn plan(&self, e: &ReleaseEntry, ov: &Overrides) -> Plan {
+        let args = ov.args.clone().or(self.entry_args(e));
+        let forced = ov.full_hash.clone().or(args.full_hash.clone());
+        let has_list = args.containers.is_some() || args.containers_list_file.is_some();
+        let list = candidates(e, has_list)
+            .into_iter()
+            .map(|c| match c {
+                ContainersSource::Given => match (&args.containers, &args.containers_list_file) {
+                    (Some(c), _) => format!("given ({} names)", c.len()),
+                    (None, Some(f)) => format!("given ({})", f.display()),
+                    _ => "given".into(),
+                },
+                ContainersSource::Zuul => format!(
+                    "zuul (latest SUCCESS of {})",
+                    e.job_name.as_deref().unwrap_or("?")
+                ),
+                ContainersSource::TripleoCommon => {
+                    match e
+                        .tripleo_containers_yaml
+                        .as_ref()
+                        .or(self.tripleo_containers_yaml.as_ref())
+                    {
+                        Some(y) => format!("tripleo_common ({y})"),
+                        None => "tripleo_common (commit from versions.csv)".into(),
+                    }
+                }
+            })
+            .collect();
+        let api = e.api_entry.as_ref().or(self.dlrn_api.as_ref());
+        let label = self.dlrn_label(e, &args);
+        let hash = match (&forced, e.hash_source) {
+            (Some(h), _) => format!("forced {h}"),
+            (None, Some(HashSource::Given)) => "given (missing: set full_hash or --hash)".into(),
+            (None, Some(HashSource::Dlrn)) => {
+                format!("DLRN {} label {label}", api.map(String::as_str).unwrap_or("?"))
+            }
+            (None, Some(HashSource::BuildLog)) => "the build log".into(),
+            (None, None) => {
+                let mut alts = Vec::new();
+                if e.job_name.is_some() && e.containers_source != Some(ContainersSource::TripleoCommon) {
+                    alts.push("the build log (when the list comes from Zuul)".to_string());
+                }
+                if let Some(a) = api {
+                    alts.push(format!("DLRN {a} label {label}"));
+                }
+                if alts.is_empty() {
+                    "none (set full_hash, api_entry or job_name)".into()
+                } else {
+                    alts.join(", else ")
+                }
+            }
+        };
+        Plan { list, hash }
+    }
+
+    fn dlrn_label(&self, e: &ReleaseEntry, args: &PromoteArgs) -> String {
+        e.dlrn_label
+            .clone()
+            .or(args.named_label.clone())
+            .unwrap_or_else(|| DEFAULT_NAMED_LABEL.into())
+    }
+}
+
+fn check_registries(
+    file: &str,
+    prefix: &str,
+    source: &Option<RegistryArgs>,
+    targets: &Option<Vec<RegistryArgs>>,
+) -> Result<()> {
+    let check = |key: String, r: &RegistryArgs| -> Result<()> {
+        let host = r
+            .host
+            .trim()
+            .trim_start_matches("https://")
+            .trim_start_matches("http://")
+            .trim_end_matches('/');
+        crate::reference::validate_host(host).map_err(|e| cfg_err(file, format!("{key}.host: {e}")))?;
+        if r.username.is_some() && r.password.is_none() && r.password_env.is_none() {
+            return Err(cfg_err(
+                file,
+                format!("{key}: username is given without password_env (the variable holding the password)"),
+            ));
+        }
+        if r.create_repo == Some(true) && r.token.is_none() && r.token_env.is_none() && r.token_file.is_none()
+        {
+            return Err(cfg_err(
+                file,
+                format!("{key}: create_repo is true but no token_env or token_file gives the Quay token"),
+            ));
+        }
+        if let Some(a) = &r.quay_api {
+            base_url("quay_api", a).map_err(|e| cfg_err(file, format!("{key}.quay_api: {e}")))?;
+        }
+        Ok(())
+    };
+    if let Some(s) = source {
+        check(format!("{prefix}source_registry"), s)?;
+    }
+    for (i, t) in targets.iter().flatten().enumerate() {
+        check(format!("{prefix}target_registries[{i}]"), t)?;
+    }
+    Ok(())
+}
+
+fn candidates(e: &ReleaseEntry, has_list: bool) -> Vec<ContainersSource> {
+    match e.containers_source {
+        Some(c) => vec![c],
+        None => {
+            let mut v = Vec::new();
+            if has_list {
+                v.push(ContainersSource::Given);
+            }
+            if e.job_name.is_some() {
+                v.push(ContainersSource::Zuul);
+            }
+            v.push(ContainersSource::TripleoCommon);
+            v
+        }
+    }
+}
+
+/// Where the list and the hash would come from (for `releases`).
+#[derive(Clone, Debug, Serialize)]
+pub struct Plan {
+    /// The candidates, in the order tried.
+    pub list: Vec<String>,
+    pub hash: String,
+}
+
+/// What the command line adds to every entry.
+#[derive(Clone, Debug, Default)]
+pub struct Overrides {
+    /// `--hash`: always wins.
+    pub full_hash: Option<String>,
+    /// `--push-hash`.
+    pub push_hash: Option<String>,
+    /// Other promotion flags (they override the entry).
+    pub args: PromoteArgs,
+}
+
+/// Where the list came from.
+#[derive(Clone, Debug, Serialize)]
+#[serde(tag = "source", rename_all = "snake_case")]
+pub enum ListOrigin {
+    Given {
+        file: Option<String>,
+    },
+    Zuul {
+        job_name: String,
+        build_uuid: Option<String>,
+        log_file: String,
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        not_pushed: Vec<String>,
+    },
+    TripleoCommon {
+        containers_yaml: String,
+        excludes: Option<String>,
+        commit: Option<String>,
+        versions_csv: Option<String>,
+        listed: usize,
+    },
+}
+
+impl std::fmt::Display for ListOrigin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ListOrigin::Given { file: Some(p) } => write!(f, "given ({p})"),
+            ListOrigin::Given { file: None } => write!(f, "given"),
+            ListOrigin::Zuul {
+                job_name, log_file, ..
+            } => write!(f, "zuul {job_name}: {log_file}"),
+            ListOrigin::TripleoCommon {
+                containers_yaml,
+                excludes,
+                ..
+            } => match excludes {
+                Some(x) => write!(f, "tripleo_common {containers_yaml} minus {x}"),
+                None => write!(f, "tripleo_common {containers_yaml}"),
+            },
+        }
+    }
+}
+
+/// Where the hash came from.
+#[derive(Clone, Debug, Serialize)]
+#[serde(tag = "source", rename_all = "snake_case")]
+pub enum HashOrigin {
+    Forced,
+    Dlrn {
+        api_entry: String,
+        label: String,
+        repo_url: Option<String>,
+    },
+    BuildLog {
+        log_file: String,
+    },
+}
+
+impl std::fmt::Display for HashOrigin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            HashOrigin::Forced => write!(f, "forced"),
+            HashOrigin::Dlrn { api_entry, label, .. } => write!(f, "DLRN {api_entry} label {label}"),
+            HashOrigin::BuildLog { log_file } => write!(f, "build log {log_file}"),
+        }
+    }
+}
+
+/// An entry turned into promotion arguments, and where its list and hash came from.
+#[derive(Clone, Debug, Serialize)]
+pub struct ResolvedRelease {
+    pub name: String,
+    pub full_hash: String,
+    pub hash_from: HashOrigin,
+    pub containers: Vec<String>,
+    pub ppc_containers: Option<Vec<String>>,
+    pub list_from: ListOrigin,
+    /// As set in the file (`None`: the promotion's default).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub keep_local: Option<KeepLocal>,
+    /// The tag to push under when it differs from `full_hash` (the engine does not support it yet:
+    /// the runner refuses such a release).
+    pub push_hash: Option<String>,
+    /// Things worth knowing (fallbacks taken, disagreeing hashes, images not pushed by the build).
+    pub warnings: Vec<String>,
+    /// Ready for [`PromoteArgs::resolve`] (never serialized: it may hold credentials).
+    #[serde(skip)]
+    pub args: PromoteArgs,
+}
+
+struct Resolver<'a> {
+    cfg: &'a ReleasesConfig,
+    e: &'a ReleaseEntry,
+    fetcher: &'a Fetcher,
+    args: PromoteArgs,
+    forced: Option<String>,
+    build: Option<BuiltContainers>,
+    build_error: Option<String>,
+    dlrn: Option<PromotedHash>,
+    hash: Option<(String, HashOrigin)>,
+    warnings: Vec<String>,
+}
+
+impl Resolver<'_> {
+    fn prefix(&self) -> String {
+        self.args
+            .container_name_prefix
+            .clone()
+            .unwrap_or_else(|| "openstack".into())
+    }
+
+    async fn build(&mut self) -> Result<&BuiltContainers> {
+        if self.build.is_none() {
+            if let Some(e) = &self.build_error {
+                return Err(Error::Config(e.clone()));
+            }
+            let job = self
+                .e
+                .job_name
+                .as_deref()
+                .ok_or_else(|| Error::Config("no job_name to find the latest build".into()))?;
+            let api = self
+                .cfg
+                .zuul_api
+                .as_deref()
+                .ok_or_else(|| Error::Config("zuul_api is not set".into()))?;
+            let strip = format!("{}-", self.prefix());
+            match zuul::latest_built_containers(self.fetcher, api, job, Some(&strip)).await {
+                Ok(b) => self.build = Some(b),
+                Err(e) => {
+                    self.build_error = Some(e.to_string());
+                    return Err(e);
+                }
+            }
+        }
+        Ok(self.build.as_ref().expect("set above"))
+    }
+
+    async fn dlrn(&mut self) -> Result<(String, HashOrigin)> {
+        let api = self
+            .e
+            .api_entry
+            .clone()
+            .or(self.cfg.dlrn_api.clone())
+            .ok_or_else(|| Error::Config("no DLRN API (api_entry / dlrn_api) to ask for the hash".into()))?;
+        let label = self.cfg.dlrn_label(self.e, &self.args);
+        let p = dlrn::promoted_hash(self.fetcher, &api, &label).await?;
+        let out = (
+            p.hash.clone(),
+            HashOrigin::Dlrn {
+                api_entry: api,
+                label,
+                repo_url: p.repo_url.clone(),
+            },
+        );
+        self.dlrn = Some(p);
+        Ok(out)
+    }
+
+    /// The hash, by the rules in the module doc (memoized).
+    async fn hash(&mut self) -> Result<(String, HashOrigin)> {
+        if let Some(h) = &self.hash {
+            return Ok(h.clone());
+        }
+        let h = if let Some(f) = &self.forced {
+            (f.clone(), HashOrigin::Forced)
+        } else {
+            match self.e.hash_source {
+                Some(HashSource::Given) => {
+                    return Err(Error::Config(
+                        "hash_source is given but no hash is: set full_hash or pass --hash".into(),
+                    ))
+                }
+                Some(HashSource::Dlrn) => self.dlrn().await?,
+                Some(HashSource::BuildLog) => {
+                    let b = self.build().await?;
+                    (
+                        b.hash.clone(),
+                        HashOrigin::BuildLog {
+                            log_file: b.log_file.clone(),
+                        },
+                    )
+                }
+                None => {
+                    if let Some(b) = &self.build {
+                        (
+                            b.hash.clone(),
+                            HashOrigin::BuildLog {
+                                log_file: b.log_file.clone(),
+                            },
+                        )
+                    } else if self.e.api_entry.is_some() || self.cfg.dlrn_api.is_some() {
+                        self.dlrn().await?
+                    } else if self.e.job_name.is_some() {
+                        let b = self.build().await?;
+                        (
+                            b.hash.clone(),
+                            HashOrigin::BuildLog {
+                                log_file: b.log_file.clone(),
+                            },
+                        )
+                    } else {
+                        return Err(Error::Config(
+                            "no way to find the hash: set full_hash (or pass --hash), api_entry (DLRN) \
+                             or job_name (the build log)"
+                                .into(),
+                        ));
+                    }
+                }
+            }
+        };
+        validate_full_hash(&h.0)?;
+        self.hash = Some(h.clone());
+        Ok(h)
+    }
+
+    async fn list(&mut self, c: ContainersSource) -> Result<(Vec<String>, Option<Vec<String>>, ListOrigin)> {
+        match c {
+            ContainersSource::Given => {
+                if let Some(c) = &self.args.containers {
+                    return Ok((
+                        c.clone(),
+                        self.args.ppc_containers.clone(),
+                        ListOrigin::Given { file: None },
+                    ));
+                }
+                let f =
+                    self.args.containers_list_file.clone().ok_or_else(|| {
+                        Error::Config("no containers nor containers_list_file given".into())
+                    })?;
+                let l = parse_list_file(&f)?;
+                Ok((
+                    l.containers,
+                    self.args.ppc_containers.clone().or(l.ppc_containers),
+                    ListOrigin::Given {
+                        file: Some(f.display().to_string()),
+                    },
+                ))
+            }
+            ContainersSource::Zuul => {
+                let b = self.build().await?.clone();
+                if !b.not_pushed.is_empty() {
+                    self.warnings.push(format!(
+                        "the build log shows images that were not pushed (left out): {}",
+                        b.not_pushed.join(", ")
+                    ));
+                }
+                Ok((
+                    b.names.clone(),
+                    self.args.ppc_containers.clone(),
+                    ListOrigin::Zuul {
+                        job_name: b.job_name.clone(),
+                        build_uuid: b.build_uuid.clone(),
+                        log_file: b.log_file.clone(),
+                        not_pushed: b.not_pushed.clone(),
+                    },
+                ))
+            }
+            ContainersSource::TripleoCommon => self.tripleo_common().await,
+        }
+    }
+
+    async fn tripleo_common(&mut self) -> Result<(Vec<String>, Option<Vec<String>>, ListOrigin)> {
+        let fixed = self
+            .e
+            .tripleo_containers_yaml
+            .clone()
+            .or(self.cfg.tripleo_containers_yaml.clone());
+        let (containers_yaml, commit, versions_csv) = match fixed {
+            Some(y) => (y, None, None),
+            None => {
+                let (sha, csv) = match &self.e.tripleo_common_commit {
+                    Some(c) => (c.clone(), None),
+                    None => {
+                        let (hash, origin) = self.hash().await?;
+                        let from_dlrn = match (&origin, &self.dlrn) {
+                            (HashOrigin::Dlrn { .. }, Some(p)) if p.repo_url.is_some() => {
+                                Some(p.versions_csv_url()?)
+                            }
+                            _ => None,
+                        };
+                        let url = match from_dlrn {
+                            Some(u) => u,
+                            None => {
+                                let repo = self
+                                    .e
+                                    .dlrn_repo_url
+                                    .clone()
+                                    .or(self.cfg.dlrn_repo_url.clone())
+                                    .ok_or_else(|| {
+                                        Error::Config(format!(
+                                            "cannot find the tripleo-common commit of hash {hash}: set \
+                                             dlrn_repo_url (the DLRN repository, e.g. \
+                                             https://trunk.rdoproject.org/centos9-master), \
+                                             tripleo_common_commit or tripleo_containers_yaml"
+                                        ))
+                                    })?;
+                                tripleo_common::versions_csv_url(&repo, &commit_dir(&hash)?)?
+                            }
+                        };
+                        let sha = tripleo_common::fetch_tripleo_common_sha(self.fetcher, &url).await?;
+                        (sha, Some(crate::sources::http::redact(&url)))
+                    }
+                };
+                let base = self
+                    .cfg
+                    .tripleo_common_url
+                    .clone()
+                    .unwrap_or_else(|| DEFAULT_TRIPLEO_COMMON_URL.into());
+                let url = tripleo_common::tripleo_containers_url(&base, &sha)?;
+                (url.to_string(), Some(sha), csv)
+            }
+        };
+        let excludes = self
+            .e
+            .excludes_yaml
+            .clone()
+            .or(self.cfg.excludes_yaml.clone())
+            .unwrap_or_else(|| DEFAULT_EXCLUDES_URL.into());
+        let excludes = (excludes != "none").then_some(excludes);
+        let q = TripleoCommonQuery {
+            containers_yaml,
+            excludes_yaml: excludes,
+            release: self.args.release.clone().unwrap_or_else(|| "master".into()),
+            distro: format!(
+                "{}{}",
+                self.args.distro_name.as_deref().unwrap_or("centos"),
+                self.args.distro_version.as_deref().unwrap_or("9")
+            ),
+            keep_all_sources: self
+                .e
+                .keep_all_sources
+                .or(self.cfg.keep_all_sources)
+                .unwrap_or(false),
+        };
+        let l = tripleo_common::fetch_container_lists(self.fetcher, &q).await?;
+        let ppc = self.args.ppc_containers.clone().or(l.lists.ppc_containers);
+        Ok((
+            l.lists.containers,
+            ppc,
+            ListOrigin::TripleoCommon {
+                containers_yaml: l.containers_source,
+                excludes: l.excludes_source,
+                commit,
+                versions_csv,
+                listed: l.listed,
+            },
+        ))
+    }
+}
+
+/// Turn entry `idx` into promotion arguments: find its list and hash (fetching from Zuul, DLRN,
+/// tripleo-common as needed). Errors name the file and the entry.
+pub async fn resolve_release(
+    cfg: &ReleasesConfig,
+    idx: usize,
+    ov: &Overrides,
+    fetcher: &Fetcher,
+) -> Result<ResolvedRelease> {
+    let e = cfg
+        .releases
+        .get(idx)
+        .ok_or_else(|| cfg_err(&cfg.file, format!("releases[{idx}]: no such entry")))?;
+    let wrap = |x: Error| cfg_err(&cfg.file, format!("releases[{idx}] ({}): {x}", e.name));
+    resolve_inner(cfg, e, ov, fetcher).await.map_err(wrap)
+}
+
+async fn resolve_inner(
+    cfg: &ReleasesConfig,
+    e: &ReleaseEntry,
+    ov: &Overrides,
+    fetcher: &Fetcher,
+) -> Result<ResolvedRelease> {
+    let mut args = ov.args.clone().or(cfg.entry_args(e));
+    let forced = ov.full_hash.clone().or(args.full_hash.take());
+    if let Some(h) = &forced {
+        validate_full_hash(h)?;
+    }
+    let push_hash = ov.push_hash.clone().or(e.push_hash.clone());
+    if let Some(p) = &push_hash {
+        validate_tag(p).map_err(|x| Error::Config(format!("push_hash: {x}")))?;
+    }
+    let has_list = args.containers.is_some() || args.containers_list_file.is_some();
+    let mut r = Resolver {
+        cfg,
+        e,
+        fetcher,
+        args,
+        forced,
+        build: None,
+        build_error: None,
+        dlrn: None,
+        hash: None,
+        warnings: Vec::new(),
+    };
+    let cands = candidates(e, has_list);
+    let explicit = e.containers_source.is_some();
+    let mut failures: Vec<String> = Vec::new();
+    let mut found = None;
+    for c in cands {
+        match r.list(c).await {
+            Ok((names, ppc, origin)) if !names.is_empty() => {
+                found = Some((names, ppc, origin));
+                break;
+            }
+            Ok(_) => {
+                let msg = format!("{}: the container list is empty", c.as_str());
+                if explicit {
+                    return Err(Error::Config(msg));
+                }
+                failures.push(msg);
+            }
+            Err(x) if explicit => return Err(x),
+            Err(x) => {
+                tracing::warn!(release = %e.name, source = c.as_str(), error = %x, "container list source failed; trying the next");
+                failures.push(format!("{}: {x}", c.as_str()));
+            }
+        }
+    }
+    let Some((containers, ppc, list_from)) = found else {
+        return Err(Error::Config(format!(
+            "no container list: {}",
+            failures.join("; ")
+        )));
+    };
+    for f in &failures {
+        r.warnings.push(format!("fell back past {f}"));
+    }
+    let (full_hash, hash_from) = r.hash().await?;
+    if let (Some(b), HashOrigin::Dlrn { .. } | HashOrigin::Forced) = (&r.build, &hash_from) {
+        if matches!(list_from, ListOrigin::Zuul { .. }) && b.hash != full_hash {
+            r.warnings.push(format!(
+                "the list comes from a build of {} but the promoted hash is {full_hash}",
+                b.hash
+            ));
+        }
+    }
+    let mut args = r.args;
+    args.full_hash = Some(full_hash.clone());
+    args.containers = Some(containers.clone());
+    args.ppc_containers = ppc.clone();
+    args.containers_list_file = None;
+    Ok(ResolvedRelease {
+        name: e.name.clone(),
+        full_hash,
+        hash_from,
+        containers,
+        ppc_containers: ppc,
+        list_from,
+        keep_local: cfg.keep_local(e),
+        push_hash: push_hash.filter(|p| Some(p) != args.full_hash.as_ref()),
+        warnings: r.warnings,
+        args,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn copy_quay_release_names() {
+        assert_eq!(
+            split_copy_quay_release("mastercentos9"),
+            ("master".into(), Some(("centos".into(), "9".into())))
+        );
+        assert_eq!(
+            split_copy_quay_release("wallabycentos8"),
+            ("wallaby".into(), Some(("centos".into(), "8".into())))
+        );
+        assert_eq!(split_copy_quay_release("master"), ("master".into(), None));
+        assert_eq!(split_copy_quay_release("centos9"), ("centos9".into(), None));
+    }
+
+    #[test]
+    fn error_paths() {
+        let y = "releases:\n- name: a\n  source_registry: {host: q.io, password: [98765]}\n";
+        let e: serde_norway::Error = serde_norway::from_str::<ReleasesConfig>(y).unwrap_err();
+        let m = yaml_error("f.yaml", &e).to_string();
+        assert!(
+            m.starts_with("f.yaml: releases[0].source_registry.password: "),
+            "{m}"
+        );
+        assert!(!m.contains("98765"), "{m}");
+    }
+}

@@ -1,0 +1,511 @@
+//! Quay repositories: Quay does not create a repository on first push the way a plain registry does
+//! (or creates it private), so a registry marked `create_repo: true` gets its missing repositories
+//! created as **public** through the Quay API before anything is pushed.
+//!
+//! - list: `GET <api>/repository?namespace=<ns>&public=true`, following `next_page`;
+//! - create: `POST <api>/repository` with `Authorization: Bearer <token>` and
+//!   `{"namespace", "repository", "description", "visibility": "public"}` (201 created, 400 "already
+//!   exists" counts as there).
+//!
+//! The token comes from `token_env` (an environment variable), `token_file` (first line of a file) or,
+//! discouraged, an inline `token`; it is only ever sent in the `Authorization` header and never
+//! appears in a message.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use reqwest::header::{ACCEPT, AUTHORIZATION, RETRY_AFTER};
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+use crate::error::{Error, Result};
+use crate::promote::RegistryArgs;
+use crate::reference::validate_repository;
+use crate::sources::http::{base_url, join, redact};
+use crate::transport::retry::{retryable_status, RetryPolicy};
+use crate::transport::{error_chain, retryable_error, tls, Secret};
+
+/// Description given to the repositories we create.
+pub const DEFAULT_DESCRIPTION: &str = "TripleO container image (created by copy-containers)";
+
+/// Longest listing we follow (pages of 100 repositories).
+pub const MAX_PAGES: usize = 1000;
+
+/// How to reach one Quay organisation.
+#[derive(Clone, Debug)]
+pub struct QuaySpec {
+    /// The registry's label, for messages.
+    pub registry: String,
+    /// The API root, ending in `/` (`https://quay.io/api/v1/`).
+    pub api: Url,
+    pub namespace: String,
+    pub token: Secret,
+    pub description: String,
+    pub ca_file: Option<PathBuf>,
+    pub tls_verify: bool,
+    pub retry: RetryPolicy,
+    pub timeout: Duration,
+}
+
+impl QuaySpec {
+    /// The Quay side of a registry: `None` unless `create_repo` is true. `what` names the registry
+    /// in errors (`target_registries[0]`); `default_namespace` is used when the registry has none.
+    pub fn from_registry_args(
+        args: &RegistryArgs,
+        what: &str,
+        default_namespace: Option<&str>,
+    ) -> Result<Option<QuaySpec>> {
+        if args.create_repo != Some(true) {
+            return Ok(None);
+        }
+        let bad = |reason: String| Error::Config(format!("{what}: {reason}"));
+        let host = args
+            .host
+            .trim()
+            .trim_start_matches("https://")
+            .trim_start_matches("http://")
+            .trim_end_matches('/');
+        crate::reference::validate_host(host).map_err(|e| bad(e.to_string()))?;
+        let namespace = args
+            .namespace
+            .clone()
+            .or(default_namespace.map(str::to_string))
+            .ok_or_else(|| bad("namespace is required to create Quay repositories".into()))?;
+        validate_repository(&namespace).map_err(|e| bad(e.to_string()))?;
+        let api_text = match &args.quay_api {
+            Some(a) => a.clone(),
+            None => {
+                let scheme = if args.insecure == Some(true) {
+                    "http"
+                } else {
+                    "https"
+                };
+                format!("{scheme}://{host}/api/v1/")
+            }
+        };
+        let api = base_url("quay_api", &api_text).map_err(|e| bad(e.to_string()))?;
+        let token = token_of(args).map_err(bad)?;
+        Ok(Some(QuaySpec {
+            registry: args.name.clone().unwrap_or_else(|| host.to_string()),
+            api,
+            namespace,
+            token,
+            description: DEFAULT_DESCRIPTION.into(),
+            ca_file: args.ca_file.clone(),
+            tls_verify: args.tls_verify.unwrap_or(true),
+            retry: RetryPolicy {
+                attempts: 4,
+                base_delay: Duration::from_millis(300),
+                max_delay: Duration::from_secs(10),
+                max_retry_after: Duration::from_secs(60),
+            },
+            timeout: Duration::from_secs(60),
+        }))
+    }
+}
+
+/// The token: `token_env`, `token_file` or inline `token` (exactly one).
+fn token_of(args: &RegistryArgs) -> std::result::Result<Secret, String> {
+    let given = [
+        args.token.is_some(),
+        args.token_env.is_some(),
+        args.token_file.is_some(),
+    ]
+    .iter()
+    .filter(|b| **b)
+    .count();
+    if given == 0 {
+        return Err(
+            "create_repo is true but no Quay token is given; set token_env (an environment variable \
+             name) or token_file"
+                .into(),
+        );
+    }
+    if given > 1 {
+        return Err("give only one of token_env, token_file and token".into());
+    }
+    let token = if let Some(var) = &args.token_env {
+        std::env::var(var)
+            .map_err(|_| format!("token_env names the environment variable {var}, which is not set"))?
+    } else if let Some(f) = &args.token_file {
+        let text = std::fs::read_to_string(f)
+            .map_err(|e| format!("token_file {}: cannot read it: {e}", f.display()))?;
+        text.lines().next().unwrap_or("").trim().to_string()
+    } else {
+        args.token
+            .as_ref()
+            .map(|t| t.expose().to_string())
+            .unwrap_or_default()
+    };
+    if token.is_empty() {
+        return Err("the Quay token is empty".into());
+    }
+    if token.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return Err("the Quay token contains blanks or control characters".into());
+    }
+    Ok(Secret::new(token))
+}
+
+/// One entry of the repository listing (fields we use).
+#[derive(Clone, Debug, Deserialize)]
+struct RepoEntry {
+    #[serde(default)]
+    namespace: Option<String>,
+    name: String,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+struct RepoPage {
+    repositories: Vec<RepoEntry>,
+    #[serde(default)]
+    next_page: Option<String>,
+}
+
+/// What [`ensure_repositories`] did, per registry.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct EnsureOutcome {
+    pub registry: String,
+    pub namespace: String,
+    /// Repositories created now.
+    pub created: Vec<String>,
+    /// Repositories that were there already (listed, or answered "already exists").
+    pub existing: Vec<String>,
+    /// Dry run: repositories that would be created.
+    pub would_create: Vec<String>,
+}
+
+/// A Quay API client for one organisation.
+pub struct Quay {
+    spec: QuaySpec,
+    client: reqwest::Client,
+}
+
+impl std::fmt::Debug for Quay {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Quay")
+            .field("api", &redact(&self.spec.api))
+            .field("namespace", &self.spec.namespace)
+            .finish()
+    }
+}
+
+impl Quay {
+    pub fn new(spec: QuaySpec) -> Result<Quay> {
+        let tls = tls::client_config(&spec.registry, spec.ca_file.as_deref(), spec.tls_verify)?;
+        let client = reqwest::Client::builder()
+            .tls_backend_preconfigured(tls)
+            .connect_timeout(Duration::from_secs(15))
+            .timeout(spec.timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("copy-containers/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| {
+                Error::Config(format!(
+                    "{}: cannot build the Quay API client: {e}",
+                    spec.registry
+                ))
+            })?;
+        Ok(Quay { spec, client })
+    }
+
+    pub fn spec(&self) -> &QuaySpec {
+        &self.spec
+    }
+
+    fn host(&self) -> String {
+        match (self.spec.api.host_str(), self.spec.api.port()) {
+            (Some(h), Some(p)) => format!("{h}:{p}"),
+            (Some(h), None) => h.to_string(),
+            _ => self.spec.registry.clone(),
+        }
+    }
+
+    /// Send a request (retrying 5xx/429/408 and broken connections); returns status and body.
+    async fn send(
+        &self,
+        method: reqwest::Method,
+        url: &Url,
+        body: Option<&serde_json::Value>,
+    ) -> Result<(u16, Vec<u8>)> {
+        let shown = redact(url);
+        let attempts = self.spec.retry.attempts.max(1);
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let last = attempt >= attempts;
+            let mut req = self
+                .client
+                .request(method.clone(), url.clone())
+                .header(ACCEPT, "application/json")
+                .header(AUTHORIZATION, format!("Bearer {}", self.spec.token.expose()));
+            if let Some(b) = body {
+                req = req
+                    .header(reqwest::header::CONTENT_TYPE, "application/json")
+                    .body(b.to_string());
+            }
+            let resp = match req.send().await {
+                Ok(r) => r,
+                Err(e) if !last && retryable_error(&e) => {
+                    let wait = self.spec.retry.backoff(attempt);
+                    tracing::warn!(url = %shown, attempt, error = %error_chain(&e), "Quay API request failed; retrying");
+                    tokio::time::sleep(wait).await;
+                    continue;
+                }
+                Err(e) => {
+                    return Err(Error::Network {
+                        registry: self.host(),
+                        detail: format!("{method} {shown}: {}", error_chain(&e)),
+                    })
+                }
+            };
+            let status = resp.status().as_u16();
+            if !last && retryable_status(status) {
+                let ra = resp
+                    .headers()
+                    .get(RETRY_AFTER)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_string);
+                let wait = self.spec.retry.delay_for(attempt, ra.as_deref());
+                tracing::warn!(url = %shown, attempt, status, "Quay API answered a retryable status; retrying");
+                tokio::time::sleep(wait).await;
+                continue;
+            }
+            let bytes = resp.bytes().await.map_err(|e| Error::Network {
+                registry: self.host(),
+                detail: format!("{method} {shown}: reading the body: {}", error_chain(&e)),
+            })?;
+            return Ok((status, bytes.to_vec()));
+        }
+    }
+
+    fn http_error(&self, method: &str, url: &Url, status: u16, body: &[u8]) -> Error {
+        let message = snippet(body);
+        if status == 401 || status == 403 {
+            return Error::Auth {
+                registry: self.host(),
+                detail: format!(
+                    "{method} {}: HTTP {status}: the Quay token was refused (it needs the \
+                     create-repository permission on {}): {message}",
+                    redact(url),
+                    self.spec.namespace
+                ),
+            };
+        }
+        Error::Http {
+            registry: self.host(),
+            method: method.into(),
+            path: redact(url),
+            status,
+            code: None,
+            message,
+        }
+    }
+
+    /// Every repository of the namespace the listing shows (`public=true`), following `next_page`.
+    pub async fn list_repositories(&self) -> Result<Vec<String>> {
+        let base = join(&self.spec.api, "repository")?;
+        let mut names = BTreeSet::new();
+        let mut seen_tokens = BTreeSet::new();
+        let mut next: Option<String> = None;
+        for _ in 0..MAX_PAGES {
+            let mut url = base.clone();
+            {
+                let mut q = url.query_pairs_mut();
+                q.append_pair("namespace", &self.spec.namespace);
+                q.append_pair("public", "true");
+                if let Some(t) = &next {
+                    q.append_pair("next_page", t);
+                }
+            }
+            let (status, body) = self.send(reqwest::Method::GET, &url, None).await?;
+            if status != 200 {
+                return Err(self.http_error("GET", &url, status, &body));
+            }
+            let page: RepoPage = serde_json::from_slice(&body).map_err(|e| {
+                Error::invalid(
+                    "Quay repository listing",
+                    redact(&url),
+                    format!(
+                        "unexpected answer ({e}); expected {{\"repositories\": [{{\"name\": …}}], \"next_page\": …}}"
+                    ),
+                )
+            })?;
+            for r in page.repositories {
+                if r.namespace.as_deref().is_none_or(|n| n == self.spec.namespace) {
+                    names.insert(r.name);
+                }
+            }
+            match page.next_page.filter(|t| !t.is_empty()) {
+                None => return Ok(names.into_iter().collect()),
+                Some(t) => {
+                    if !seen_tokens.insert(t.clone()) {
+                        return Err(Error::invalid(
+                            "Quay repository listing",
+                            redact(&url),
+                            "next_page repeats a page already read (the listing loops)",
+                        ));
+                    }
+                    next = Some(t);
+                }
+            }
+        }
+        Err(Error::invalid(
+            "Quay repository listing",
+            redact(&base),
+            format!("more than {MAX_PAGES} pages"),
+        ))
+    }
+
+    /// Create one public repository. `Ok(true)` when created, `Ok(false)` when it already existed.
+    pub async fn create_repository(&self, name: &str) -> Result<bool> {
+        validate_repository(name).map_err(|e| Error::Config(format!("{}: {e}", self.spec.registry)))?;
+        let url = join(&self.spec.api, "repository")?;
+        let body = serde_json::json!({
+            "namespace": self.spec.namespace,
+            "repository": name,
+            "description": self.spec.description,
+            "visibility": "public",
+        });
+        let (status, resp) = self.send(reqwest::Method::POST, &url, Some(&body)).await?;
+        match status {
+            200 | 201 => {
+                tracing::info!(registry = %self.spec.registry, namespace = %self.spec.namespace, repository = name, "created public Quay repository");
+                Ok(true)
+            }
+            400 if String::from_utf8_lossy(&resp)
+                .to_ascii_lowercase()
+                .contains("exist") =>
+            {
+                Ok(false)
+            }
+            _ => Err(self.http_error("POST", &url, status, &resp)),
+        }
+    }
+}
+
+/// Make sure every repository in `names` (without the namespace, e.g. `openstack-nova-compute`)
+/// exists in the spec's namespace: list, then create the missing ones as public. Returns the
+/// repositories created now.
+pub async fn ensure_repositories(spec: &QuaySpec, names: &[String]) -> Result<Vec<String>> {
+    Ok(ensure(spec, names, false).await?.created)
+}
+
+/// [`ensure_repositories`] with the whole outcome; `dry_run` lists only.
+pub async fn ensure(spec: &QuaySpec, names: &[String], dry_run: bool) -> Result<EnsureOutcome> {
+    for n in names {
+        validate_repository(n).map_err(|e| Error::Config(format!("{}: {e}", spec.registry)))?;
+    }
+    let quay = Quay::new(spec.clone())?;
+    let listed = quay.list_repositories().await?;
+    let mut out = EnsureOutcome {
+        registry: spec.registry.clone(),
+        namespace: spec.namespace.clone(),
+        ..Default::default()
+    };
+    let mut wanted: Vec<&String> = Vec::new();
+    for n in names {
+        if !wanted.contains(&n) {
+            wanted.push(n);
+        }
+    }
+    for n in wanted {
+        if listed.contains(n) {
+            out.existing.push(n.clone());
+        } else if dry_run {
+            out.would_create.push(n.clone());
+        } else if quay.create_repository(n).await? {
+            out.created.push(n.clone());
+        } else {
+            out.existing.push(n.clone());
+        }
+    }
+    Ok(out)
+}
+
+fn snippet(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(&body[..body.len().min(300)]);
+    let s = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect::<String>()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    if s.is_empty() {
+        "(empty body)".into()
+    } else {
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args() -> RegistryArgs {
+        RegistryArgs {
+            host: "quay.io".into(),
+            namespace: Some("tripleomastercentos9".into()),
+            create_repo: Some(true),
+            token: Some(Secret::new("inline-token-1")),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn spec_from_args() {
+        let s = QuaySpec::from_registry_args(&args(), "t", None).unwrap().unwrap();
+        assert_eq!(s.api.as_str(), "https://quay.io/api/v1/");
+        assert_eq!(s.namespace, "tripleomastercentos9");
+        let mut a = args();
+        a.create_repo = None;
+        assert!(QuaySpec::from_registry_args(&a, "t", None).unwrap().is_none());
+        let mut a = args();
+        a.insecure = Some(true);
+        a.host = "127.0.0.1:5000".into();
+        let s = QuaySpec::from_registry_args(&a, "t", None).unwrap().unwrap();
+        assert_eq!(s.api.as_str(), "http://127.0.0.1:5000/api/v1/");
+        let mut a = args();
+        a.quay_api = Some("http://127.0.0.1:9/api/v1".into());
+        let s = QuaySpec::from_registry_args(&a, "t", None).unwrap().unwrap();
+        assert_eq!(s.api.as_str(), "http://127.0.0.1:9/api/v1/");
+    }
+
+    #[test]
+    fn token_errors_never_show_the_token() {
+        let mut a = args();
+        a.token = None;
+        let e = QuaySpec::from_registry_args(&a, "target_registries[0]", None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("target_registries[0]") && e.contains("token_env"),
+            "{e}"
+        );
+        let mut a = args();
+        a.token_env = Some("CC_QUAY_TOKEN_SURELY_UNSET_1".into());
+        let e = QuaySpec::from_registry_args(&a, "t", None)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("only one") && !e.contains("inline-token-1"), "{e}");
+        a.token = None;
+        let e = QuaySpec::from_registry_args(&a, "t", None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("CC_QUAY_TOKEN_SURELY_UNSET_1") && e.contains("not set"),
+            "{e}"
+        );
+        let mut a = args();
+        a.token = Some(Secret::new("bad token"));
+        let e = QuaySpec::from_registry_args(&a, "t", None)
+            .unwrap_err()
+            .to_string();
+        assert!(!e.contains("bad token"), "{e}");
+        let mut a = args();
+        a.namespace = None;
+        assert!(QuaySpec::from_registry_args(&a, "t", None).is_err());
+        assert!(QuaySpec::from_registry_args(&a, "t", Some("ns")).is_ok());
+    }
+}

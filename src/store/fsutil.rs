@@ -1,0 +1,271 @@
+//! File-system helpers of the store: atomic writes (temporary file in the same folder, fsync, rename,
+//! fsync of the folder), temporary files that clean up after themselves, hashing files in pieces,
+//! timestamps, and the names we accept for releases.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::digest::Digest;
+use crate::error::{Error, Result};
+
+/// Prefix of every temporary file the store creates (skipped by readers, removed by the garbage
+/// collector when it belongs to no live writer).
+pub(crate) const TMP_PREFIX: &str = ".tmp-";
+
+static COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// A fresh temporary path next to `target` (same folder, so the final rename is atomic):
+/// `.tmp-<pid>-<counter>-<random>-<name>`.
+pub(crate) fn temp_path_for(target: &Path) -> PathBuf {
+    let dir = target.parent().unwrap_or(Path::new("."));
+    let name = target
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let short: String = name.chars().take(24).collect();
+    dir.join(format!(
+        "{TMP_PREFIX}{}-{}-{:08x}-{short}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed),
+        fastrand::u32(..)
+    ))
+}
+
+/// The process id a temporary file name carries, if it is one of ours.
+pub(crate) fn temp_owner_pid(name: &str) -> Option<u32> {
+    name.strip_prefix(TMP_PREFIX)?.split('-').next()?.parse().ok()
+}
+
+/// A temporary file path removed on drop unless [`TempPath::persist`] renamed it into place.
+pub(crate) struct TempPath {
+    path: Option<PathBuf>,
+}
+
+impl TempPath {
+    pub(crate) fn new(target: &Path) -> TempPath {
+        TempPath {
+            path: Some(temp_path_for(target)),
+        }
+    }
+
+    pub(crate) fn path(&self) -> &Path {
+        self.path.as_deref().unwrap_or(Path::new(""))
+    }
+
+    /// Rename onto `target` (atomic within a folder) and fsync the folder.
+    pub(crate) fn persist(mut self, target: &Path) -> Result<()> {
+        let tmp = self.path.take().unwrap_or_default();
+        if let Err(e) = fs::rename(&tmp, target) {
+            let _ = fs::remove_file(&tmp);
+            return Err(Error::io(target.display(), e));
+        }
+        sync_dir(target.parent().unwrap_or(Path::new(".")));
+        Ok(())
+    }
+}
+
+impl Drop for TempPath {
+    fn drop(&mut self) {
+        if let Some(p) = self.path.take() {
+            let _ = fs::remove_file(p);
+        }
+    }
+}
+
+/// fsync a folder so a rename in it survives a crash (best effort: some file systems refuse).
+pub(crate) fn sync_dir(dir: &Path) {
+    if let Ok(d) = File::open(dir) {
+        let _ = d.sync_all();
+    }
+}
+
+/// Write `bytes` to `path` atomically: temporary file in the same folder, fsync, rename, fsync of
+/// the folder. The folder must exist.
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let tmp = TempPath::new(path);
+    let mut f = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(tmp.path())
+        .map_err(|e| Error::io(tmp.path().display(), e))?;
+    f.write_all(bytes)
+        .and_then(|_| f.sync_all())
+        .map_err(|e| Error::io(tmp.path().display(), e))?;
+    drop(f);
+    tmp.persist(path)
+}
+
+/// Create a folder and its parents, naming it in the error.
+pub(crate) fn create_dir_all(dir: &Path) -> Result<()> {
+    fs::create_dir_all(dir).map_err(|e| Error::io(dir.display(), e))
+}
+
+/// An I/O error of kind `InvalidData` naming `path`: for corrupt store content.
+pub(crate) fn corrupt(path: &Path, msg: impl Into<String>) -> Error {
+    Error::io(
+        path.display(),
+        io::Error::new(io::ErrorKind::InvalidData, msg.into()),
+    )
+}
+
+/// Read a small file whole, refusing more than `limit` bytes. `Ok(None)` when it does not exist.
+pub(crate) fn read_small(path: &Path, limit: u64) -> Result<Option<Vec<u8>>> {
+    let f = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Error::io(path.display(), e)),
+    };
+    let mut buf = Vec::new();
+    f.take(limit + 1)
+        .read_to_end(&mut buf)
+        .map_err(|e| Error::io(path.display(), e))?;
+    if buf.len() as u64 > limit {
+        return Err(corrupt(path, format!("larger than {limit} bytes")));
+    }
+    Ok(Some(buf))
+}
+
+/// Size of a regular file; `None` when absent.
+pub(crate) fn file_len(path: &Path) -> Result<Option<u64>> {
+    match fs::metadata(path) {
+        Ok(m) if m.is_file() => Ok(Some(m.len())),
+        Ok(_) => Err(corrupt(path, "not a regular file")),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Error::io(path.display(), e)),
+    }
+}
+
+/// Hash a file in pieces with the algorithm of `expected`; returns (matches, length).
+pub(crate) fn hash_file(path: &Path, expected: &Digest) -> Result<(bool, u64)> {
+    let mut f = File::open(path).map_err(|e| Error::io(path.display(), e))?;
+    let mut v = expected.verifier();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = match f.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(Error::io(path.display(), e)),
+        };
+        v.update(&buf[..n]);
+    }
+    let len = v.len();
+    Ok((v.finish("").is_ok(), len))
+}
+
+/// Is `name` acceptable as a release (a folder directly under the root)?
+/// `[A-Za-z0-9][A-Za-z0-9._-]*`, at most 128 characters.
+pub fn validate_release(name: &str) -> Result<()> {
+    let bad = |reason: &str| Error::invalid("release name", name, reason);
+    if name.is_empty() {
+        return Err(bad("empty"));
+    }
+    if name.len() > 128 {
+        return Err(bad("longer than 128 characters"));
+    }
+    if !name.as_bytes()[0].is_ascii_alphanumeric() {
+        return Err(bad("must start with a letter or digit"));
+    }
+    if let Some(c) = name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
+    {
+        return Err(bad(&format!(
+            "contains {c:?}; only letters, digits, '.', '_' and '-' are allowed"
+        )));
+    }
+    Ok(())
+}
+
+/// Now, RFC 3339 in UTC with seconds (`2024-05-01T12:34:56Z`).
+pub(crate) fn now_rfc3339() -> String {
+    rfc3339(SystemTime::now())
+}
+
+pub(crate) fn rfc3339(t: SystemTime) -> String {
+    let secs = t.duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        (rem % 3600) / 60,
+        rem % 60
+    )
+}
+
+/// Days since 1970-01-01 → (year, month, day) in the proleptic Gregorian calendar.
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    // Shift the epoch to 0000-03-01 so leap days fall at the end of a 400-year era.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097); // day of era [0, 146096]
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365; // year of era [0, 399]
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100); // day of year, March-based [0, 365]
+    let mp = (5 * doy + 2) / 153; // month, March-based [0, 11]
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn timestamps() {
+        assert_eq!(rfc3339(UNIX_EPOCH), "1970-01-01T00:00:00Z");
+        assert_eq!(
+            rfc3339(UNIX_EPOCH + Duration::from_secs(951_782_400)),
+            "2000-02-29T00:00:00Z"
+        );
+        assert_eq!(
+            rfc3339(UNIX_EPOCH + Duration::from_secs(1_714_566_896)),
+            "2024-05-01T12:34:56Z"
+        );
+        assert_eq!(
+            rfc3339(UNIX_EPOCH + Duration::from_secs(4_107_542_399)),
+            "2100-02-28T23:59:59Z"
+        );
+    }
+
+    #[test]
+    fn release_names() {
+        for ok in ["master", "wallaby", "centos9-zed", "17.1", "a_b"] {
+            validate_release(ok).unwrap();
+        }
+        for bad in [
+            "",
+            ".",
+            "..",
+            ".lock",
+            "-x",
+            "a/b",
+            "a b",
+            "x:y",
+            &"a".repeat(129),
+        ] {
+            assert!(validate_release(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn atomic_write_leaves_no_temp() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("index.json");
+        write_atomic(&p, b"{}").unwrap();
+        write_atomic(&p, b"{\"a\":1}").unwrap();
+        assert_eq!(fs::read(&p).unwrap(), b"{\"a\":1}");
+        assert_eq!(fs::read_dir(d.path()).unwrap().count(), 1);
+        let t = temp_path_for(&p);
+        let name = t.file_name().unwrap().to_str().unwrap();
+        assert_eq!(temp_owner_pid(name), Some(std::process::id()));
+        assert_eq!(temp_owner_pid("index.json"), None);
+    }
+}

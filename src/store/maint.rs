@@ -1,0 +1,708 @@
+//! Maintenance verbs: list, size, fsck, and verified deletes with garbage collection.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io;
+use std::path::{Path, PathBuf};
+
+use super::fsutil::{file_len, hash_file, read_small, sync_dir, temp_owner_pid, TMP_PREFIX};
+use super::index::{
+    check_oci_layout, IndexEntry, IndexFile, ANN_CREATED, ANN_HASH, ANN_NAME, ANN_REPOSITORY,
+};
+use super::layout::MANIFEST_LIMIT;
+use super::{labels, validate_release, DeleteReport, DeleteScope, FsckReport, LocalImage, Store, LOCK_FILE};
+use crate::digest::Digest;
+use crate::error::{Error, Result};
+use crate::manifest::{media, parse_content, Content, Descriptor};
+
+/// Deepest nesting of indexes we follow.
+const MAX_DEPTH: usize = 8;
+
+fn blob_path(dir: &Path, d: &Digest) -> PathBuf {
+    dir.join("blobs").join(d.algorithm()).join(d.hex())
+}
+
+/// What a walk from references found.
+#[derive(Default)]
+struct Walk {
+    /// Every digest reachable, with the size its descriptor announces.
+    reachable: BTreeMap<Digest, u64>,
+    problems: Vec<String>,
+    /// A manifest could not be read or parsed: what it references is unknown.
+    blind: bool,
+}
+
+impl Walk {
+    fn total(&self) -> u64 {
+        self.reachable.values().sum()
+    }
+}
+
+/// Follow a descriptor: a manifest (its config, layers, children), or a plain blob.
+fn walk(dir: &Path, d: &Descriptor, kind: &str, ctx: &str, depth: usize, w: &mut Walk) {
+    if w.reachable.contains_key(&d.digest) {
+        return;
+    }
+    w.reachable.insert(d.digest.clone(), d.size);
+    let path = blob_path(dir, &d.digest);
+    let manifest = media::is_image(&d.media_type) || media::is_index(&d.media_type);
+    if !manifest {
+        match file_len(&path) {
+            Ok(Some(n)) if n == d.size => {}
+            Ok(Some(n)) => w.problems.push(format!(
+                "{ctx}: {kind} {} has {n} bytes, its descriptor says {} ({})",
+                d.digest,
+                d.size,
+                path.display()
+            )),
+            Ok(None) => w.problems.push(format!(
+                "{ctx}: {kind} {} is missing ({})",
+                d.digest,
+                path.display()
+            )),
+            Err(e) => w.problems.push(format!("{ctx}: {e}")),
+        }
+        return;
+    }
+    if depth > MAX_DEPTH {
+        w.problems.push(format!(
+            "{ctx}: indexes nested more than {MAX_DEPTH} deep at {}",
+            d.digest
+        ));
+        w.blind = true;
+        return;
+    }
+    let bytes = match read_small(&path, MANIFEST_LIMIT) {
+        Ok(Some(b)) => b,
+        Ok(None) => {
+            w.problems.push(format!(
+                "{ctx}: {kind} {} is missing ({})",
+                d.digest,
+                path.display()
+            ));
+            w.blind = true;
+            return;
+        }
+        Err(e) => {
+            w.problems.push(format!("{ctx}: {kind} {}: {e}", d.digest));
+            w.blind = true;
+            return;
+        }
+    };
+    if bytes.len() as u64 != d.size {
+        w.problems.push(format!(
+            "{ctx}: {kind} {} has {} bytes, its descriptor says {} ({})",
+            d.digest,
+            bytes.len(),
+            d.size,
+            path.display()
+        ));
+    }
+    match parse_content(&d.media_type, &bytes) {
+        Err(e) => {
+            w.problems.push(format!(
+                "{ctx}: {kind} {} cannot be parsed ({}): {e}",
+                d.digest,
+                path.display()
+            ));
+            w.blind = true;
+        }
+        Ok(Content::Image { config, layers }) => {
+            walk(dir, &config, "config", ctx, depth + 1, w);
+            for l in &layers {
+                walk(dir, l, "layer", ctx, depth + 1, w);
+            }
+        }
+        Ok(Content::Index { children }) => {
+            for c in &children {
+                walk(dir, &c.descriptor, "child manifest", ctx, depth + 1, w);
+            }
+        }
+    }
+}
+
+fn entry_descriptor(e: &IndexEntry) -> Descriptor {
+    Descriptor {
+        media_type: e.media_type.clone(),
+        digest: e.digest.clone(),
+        size: e.size,
+    }
+}
+
+fn ctx_of(release: &str, e: &IndexEntry) -> String {
+    format!(
+        "release {release}, {}",
+        e.ref_name().unwrap_or("(unnamed reference)")
+    )
+}
+
+/// The image of one `index.json` entry, its size from a walk.
+fn local_image(release: &str, dir: &Path, e: &IndexEntry) -> LocalImage {
+    let mut w = Walk::default();
+    walk(
+        dir,
+        &entry_descriptor(e),
+        "manifest",
+        &ctx_of(release, e),
+        0,
+        &mut w,
+    );
+    for p in &w.problems {
+        tracing::warn!("{p}");
+    }
+    let (container, tag) = e.container_and_tag();
+    LocalImage {
+        release: release.to_string(),
+        container,
+        tag,
+        digest: e.digest.clone(),
+        media_type: e.media_type.clone(),
+        size: w.total(),
+        repository: e.annotations.get(ANN_REPOSITORY).cloned(),
+        hash: e.annotations.get(ANN_HASH).cloned(),
+        created: e.annotations.get(ANN_CREATED).cloned(),
+    }
+}
+
+/// The files under `<dir>/blobs`.
+#[derive(Default)]
+struct BlobFiles {
+    blobs: BTreeMap<Digest, (PathBuf, u64)>,
+    temps: Vec<(PathBuf, u64)>,
+    strays: Vec<PathBuf>,
+    problems: Vec<String>,
+}
+
+fn scan_blobs(dir: &Path) -> BlobFiles {
+    let mut out = BlobFiles::default();
+    let blobs = dir.join("blobs");
+    let rd = match std::fs::read_dir(&blobs) {
+        Ok(rd) => rd,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return out,
+        Err(e) => {
+            out.problems.push(format!("{}: {e}", blobs.display()));
+            return out;
+        }
+    };
+    for alg in rd.flatten() {
+        let alg_path = alg.path();
+        let alg_name = alg.file_name().to_string_lossy().into_owned();
+        if !alg_path.is_dir() {
+            out.strays.push(alg_path);
+            continue;
+        }
+        let files = match std::fs::read_dir(&alg_path) {
+            Ok(f) => f,
+            Err(e) => {
+                out.problems.push(format!("{}: {e}", alg_path.display()));
+                continue;
+            }
+        };
+        for f in files.flatten() {
+            let path = f.path();
+            let name = f.file_name().to_string_lossy().into_owned();
+            let len = match f.metadata() {
+                Ok(m) if m.is_file() => m.len(),
+                Ok(_) => {
+                    out.strays.push(path);
+                    continue;
+                }
+                Err(e) => {
+                    out.problems.push(format!("{}: {e}", path.display()));
+                    continue;
+                }
+            };
+            if name.starts_with(TMP_PREFIX) {
+                out.temps.push((path, len));
+            } else if let Ok(d) = format!("{alg_name}:{name}").parse::<Digest>() {
+                out.blobs.insert(d, (path, len));
+            } else {
+                out.strays.push(path);
+            }
+        }
+    }
+    out
+}
+
+/// Does an entry belong to container `wanted`? Its full name (`openstack-nova-compute`), its recorded
+/// name without prefix, or what follows the first '-' of its name (`nova-compute`).
+fn container_matches(e: &IndexEntry, wanted: &str) -> bool {
+    let (c, _) = e.container_and_tag();
+    c == wanted
+        || e.annotations.get(ANN_NAME).map(String::as_str) == Some(wanted)
+        || c.split_once('-').is_some_and(|(_, rest)| rest == wanted)
+}
+
+/// What a delete does in one release.
+struct Plan {
+    release: String,
+    dir: PathBuf,
+    removed: Vec<LocalImage>,
+    removed_refs: Vec<String>,
+    new_index: Option<IndexFile>,
+    blobs: Vec<(PathBuf, u64)>,
+    temps: Vec<PathBuf>,
+    remove_dir: bool,
+    warnings: Vec<String>,
+}
+
+impl Plan {
+    fn changes(&self) -> bool {
+        !self.removed.is_empty() || !self.blobs.is_empty() || !self.temps.is_empty() || self.remove_dir
+    }
+}
+
+/// fsck results plus what delete verification needs.
+struct FsckDetail {
+    report: FsckReport,
+    /// Orphan blob paths per release.
+    orphans: BTreeMap<String, Vec<String>>,
+    /// Reference names per release.
+    refs: BTreeMap<String, BTreeSet<String>>,
+}
+
+impl Store {
+    /// Every image of every release, sorted by release, container, tag. Reads without locking.
+    /// A release whose `index.json` cannot be read is an error naming the file.
+    pub fn list(&self) -> Result<Vec<LocalImage>> {
+        let mut out = Vec::new();
+        for r in self.releases()? {
+            out.extend(self.list_release(&r)?);
+        }
+        Ok(out)
+    }
+
+    /// The images of one release (empty when it does not exist), sorted by container and tag.
+    pub fn list_release(&self, release: &str) -> Result<Vec<LocalImage>> {
+        validate_release(release)?;
+        let dir = self.release_dir(release);
+        if !dir.is_dir() {
+            return Ok(vec![]);
+        }
+        let idx = IndexFile::load(&dir)?.unwrap_or_else(IndexFile::empty);
+        let mut out: Vec<LocalImage> = idx
+            .manifests
+            .iter()
+            .map(|e| local_image(release, &dir, e))
+            .collect();
+        out.sort_by(|a, b| (&a.container, &a.tag).cmp(&(&b.container, &b.tag)));
+        Ok(out)
+    }
+
+    /// Bytes of all blob files (blobs shared within a release counted once).
+    pub fn total_size(&self) -> Result<u64> {
+        let mut total = 0;
+        for r in self.releases()? {
+            total += scan_blobs(&self.release_dir(&r))
+                .blobs
+                .values()
+                .map(|(_, n)| n)
+                .sum::<u64>();
+        }
+        Ok(total)
+    }
+
+    /// Verify the whole store under a shared lock: every `index.json` and `oci-layout` parses, every
+    /// referenced manifest, config, layer and child is present with its announced size, every blob's
+    /// content hashes to its name, label histories parse. Orphan blobs and leftover temporary files
+    /// are warnings.
+    pub fn fsck(&self) -> Result<FsckReport> {
+        let _lock = self.lock_shared()?;
+        Ok(self.fsck_detail()?.report)
+    }
+
+    fn fsck_detail(&self) -> Result<FsckDetail> {
+        let mut d = FsckDetail {
+            report: FsckReport::default(),
+            orphans: BTreeMap::new(),
+            refs: BTreeMap::new(),
+        };
+        let root = self.root();
+        let rd = match std::fs::read_dir(root) {
+            Ok(rd) => Some(rd),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+            Err(e) => return Err(Error::io(root.display(), e)),
+        };
+        let mut names = Vec::new();
+        for entry in rd.into_iter().flatten() {
+            let entry = entry.map_err(|e| Error::io(root.display(), e))?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let path = entry.path();
+            if name == LOCK_FILE {
+                continue;
+            }
+            if !path.is_dir() {
+                d.report.warnings.push(format!(
+                    "{}: a file that does not belong to the store",
+                    path.display()
+                ));
+            } else if validate_release(&name).is_err() {
+                d.report
+                    .warnings
+                    .push(format!("{}: ignored (not a release folder name)", path.display()));
+            } else {
+                names.push(name);
+            }
+        }
+        names.sort();
+        for r in names {
+            self.fsck_release(&r, &mut d);
+        }
+        d.report.ok = d.report.problems.is_empty();
+        Ok(d)
+    }
+
+    fn fsck_release(&self, release: &str, d: &mut FsckDetail) {
+        let dir = self.release_dir(release);
+        let rep = &mut d.report;
+        if let Err(p) = check_oci_layout(&dir) {
+            rep.problems.push(p);
+        }
+        let idx = match IndexFile::load(&dir) {
+            Ok(Some(i)) => Some(i),
+            Ok(None) => {
+                rep.problems
+                    .push(format!("{}: missing", dir.join("index.json").display()));
+                None
+            }
+            Err(e) => {
+                rep.problems.push(e.to_string());
+                None
+            }
+        };
+        let mut w = Walk::default();
+        let refs = d.refs.entry(release.to_string()).or_default();
+        if let Some(idx) = &idx {
+            for e in &idx.manifests {
+                rep.references += 1;
+                let ctx = ctx_of(release, e);
+                match e.ref_name() {
+                    Some(r) => {
+                        if !refs.insert(r.to_string()) {
+                            rep.problems.push(format!(
+                                "{}: reference name {r:?} appears more than once",
+                                dir.join("index.json").display()
+                            ));
+                        }
+                    }
+                    None => rep
+                        .warnings
+                        .push(format!("{ctx}: no {} annotation", super::ANN_REF_NAME)),
+                }
+                if !media::is_image(&e.media_type) && !media::is_index(&e.media_type) {
+                    rep.problems
+                        .push(format!("{ctx}: unsupported media type {:?}", e.media_type));
+                }
+                walk(&dir, &entry_descriptor(e), "manifest", &ctx, 0, &mut w);
+            }
+        }
+        rep.problems.append(&mut w.problems);
+        let files = scan_blobs(&dir);
+        rep.problems.extend(files.problems.iter().cloned());
+        for (digest, (path, len)) in &files.blobs {
+            rep.blobs += 1;
+            rep.bytes += len;
+            match hash_file(path, digest) {
+                Ok((true, _)) => {}
+                Ok((false, _)) => rep.problems.push(format!(
+                    "{}: content does not match its digest {digest} (corrupt blob)",
+                    path.display()
+                )),
+                Err(e) => rep.problems.push(e.to_string()),
+            }
+        }
+        if idx.is_some() && !w.blind {
+            for (digest, (path, len)) in &files.blobs {
+                if !w.reachable.contains_key(digest) {
+                    rep.warnings.push(format!(
+                        "{}: orphan blob ({len} bytes) referenced by nothing",
+                        path.display()
+                    ));
+                    d.orphans
+                        .entry(release.to_string())
+                        .or_default()
+                        .push(path.display().to_string());
+                }
+            }
+        }
+        for (t, n) in &files.temps {
+            rep.warnings
+                .push(format!("{}: leftover temporary file ({n} bytes)", t.display()));
+        }
+        for s in &files.strays {
+            rep.warnings.push(format!(
+                "{}: a file that does not belong to the layout",
+                s.display()
+            ));
+        }
+        if let Err(e) = labels::load(&dir) {
+            rep.problems.push(e.to_string());
+        }
+    }
+
+    /// Delete the references in `scope` (nothing with `dry_run`), collect the blobs nothing
+    /// references any more in the releases touched, remove releases left empty (label history keeps
+    /// a release), then verify. Deleting what does not exist is a no-op (`changed: false`).
+    pub fn delete(&self, scope: &DeleteScope, dry_run: bool) -> Result<DeleteReport> {
+        let scope = normalize(scope)?;
+        let mut report = DeleteReport {
+            scope: scope.to_string(),
+            removed: vec![],
+            freed_bytes: 0,
+            blobs_removed: 0,
+            releases_removed: vec![],
+            verification: FsckReport {
+                ok: true,
+                ..Default::default()
+            },
+            changed: false,
+            dry_run,
+            warnings: vec![],
+        };
+        if !self.root().exists() {
+            return Ok(report);
+        }
+        let _lock = if dry_run {
+            self.lock_shared()?
+        } else {
+            self.lock()?
+        };
+        let releases = match &scope {
+            DeleteScope::All | DeleteScope::Container { release: None, .. } => self.releases()?,
+            DeleteScope::Release(r) | DeleteScope::Container { release: Some(r), .. } => vec![r.clone()],
+        };
+        let mut plans = Vec::new();
+        for r in &releases {
+            if let Some(p) = self.plan_release(r, &scope)? {
+                plans.push(p);
+            }
+        }
+        for p in &plans {
+            report.removed.extend(p.removed.iter().cloned());
+            report.freed_bytes += p.blobs.iter().map(|(_, n)| n).sum::<u64>();
+            report.blobs_removed += p.blobs.len();
+            if p.remove_dir {
+                report.releases_removed.push(p.release.clone());
+            }
+            report.changed |= p.changes();
+            report.warnings.extend(p.warnings.iter().cloned());
+        }
+        if dry_run {
+            report.verification = self.fsck_detail()?.report;
+        } else {
+            for p in plans.iter().filter(|p| p.changes()) {
+                self.apply(p, &mut report.warnings)?;
+            }
+            report.verification = self.verify_after(&plans)?;
+        }
+        tracing::info!(
+            scope = %report.scope,
+            dry_run,
+            removed = report.removed.len(),
+            freed_bytes = report.freed_bytes,
+            verified = report.verification.ok,
+            "local store delete"
+        );
+        Ok(report)
+    }
+
+    fn plan_release(&self, release: &str, scope: &DeleteScope) -> Result<Option<Plan>> {
+        let dir = self.release_dir(release);
+        if !dir.is_dir() {
+            return Ok(None);
+        }
+        let whole = matches!(scope, DeleteScope::All | DeleteScope::Release(_));
+        let mut warnings = Vec::new();
+        let (idx, unreadable) = match IndexFile::load(&dir) {
+            Ok(Some(i)) => (i, false),
+            Ok(None) => (IndexFile::empty(), false),
+            Err(e) if whole => {
+                warnings.push(format!("release {release}: {e}; removing the whole release"));
+                (IndexFile::empty(), true)
+            }
+            Err(e) => {
+                return Err(Error::io(
+                    dir.join("index.json").display(),
+                    io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        format!(
+                            "{e}; cannot delete single containers from this release \
+                             (`copy-containers local delete --release {release}` removes it whole)"
+                        ),
+                    ),
+                ))
+            }
+        };
+        let (remove, keep): (Vec<IndexEntry>, Vec<IndexEntry>) =
+            idx.manifests.iter().cloned().partition(|e| match scope {
+                DeleteScope::Container { name, .. } => container_matches(e, name),
+                _ => true,
+            });
+        if !whole && remove.is_empty() {
+            return Ok(None);
+        }
+        let removed: Vec<LocalImage> = remove.iter().map(|e| local_image(release, &dir, e)).collect();
+        let removed_refs = remove
+            .iter()
+            .filter_map(|e| e.ref_name().map(str::to_string))
+            .collect();
+        let mut w = Walk::default();
+        for e in &keep {
+            walk(
+                &dir,
+                &entry_descriptor(e),
+                "manifest",
+                &ctx_of(release, e),
+                0,
+                &mut w,
+            );
+        }
+        let gc = !w.blind;
+        if w.blind {
+            warnings.push(format!(
+                "release {release}: some remaining references cannot be read ({}); no blob collected",
+                w.problems.join("; ")
+            ));
+        }
+        let files = scan_blobs(&dir);
+        let blobs: Vec<(PathBuf, u64)> = if gc {
+            files
+                .blobs
+                .iter()
+                .filter(|(d, _)| !w.reachable.contains_key(*d))
+                .map(|(_, (p, n))| (p.clone(), *n))
+                .collect()
+        } else {
+            vec![]
+        };
+        let me = std::process::id();
+        let temps = files
+            .temps
+            .iter()
+            .filter(|(p, _)| {
+                p.file_name()
+                    .and_then(|n| n.to_str())
+                    .and_then(temp_owner_pid)
+                    .is_none_or(|pid| pid != me)
+            })
+            .map(|(p, _)| p.clone())
+            .collect();
+        let has_labels = labels::load(&dir).map(|r| !r.is_empty()).unwrap_or(true);
+        let remove_dir = keep.is_empty() && gc && !has_labels;
+        let new_index = (!remove.is_empty() || unreadable).then(|| IndexFile {
+            manifests: keep,
+            ..if unreadable {
+                IndexFile::empty()
+            } else {
+                idx.clone()
+            }
+        });
+        Ok(Some(Plan {
+            release: release.to_string(),
+            dir,
+            removed,
+            removed_refs,
+            new_index,
+            blobs,
+            temps,
+            remove_dir,
+            warnings,
+        }))
+    }
+
+    /// Carry out a plan: references first (one atomic index rewrite), then blobs, then the folder.
+    fn apply(&self, p: &Plan, warnings: &mut Vec<String>) -> Result<()> {
+        let mutex = self.meta_mutex(&p.release);
+        let _g = mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(idx) = &p.new_index {
+            idx.save(&p.dir)?;
+        }
+        let mut dirs = BTreeSet::new();
+        for (path, _) in &p.blobs {
+            match std::fs::remove_file(path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => warnings.push(format!("{}: cannot remove: {e}", path.display())),
+            }
+            if let Some(parent) = path.parent() {
+                dirs.insert(parent.to_path_buf());
+            }
+        }
+        for t in &p.temps {
+            let _ = std::fs::remove_file(t);
+        }
+        for d in dirs {
+            sync_dir(&d);
+        }
+        if p.remove_dir {
+            if let Err(e) = std::fs::remove_dir_all(&p.dir) {
+                warnings.push(format!(
+                    "{}: cannot remove the release folder: {e}",
+                    p.dir.display()
+                ));
+            }
+            sync_dir(self.root());
+        }
+        Ok(())
+    }
+
+    /// fsck plus: the deleted references are gone, no orphan blob is left in the touched releases,
+    /// emptied release folders are gone.
+    fn verify_after(&self, plans: &[Plan]) -> Result<FsckReport> {
+        let d = self.fsck_detail()?;
+        let mut rep = d.report;
+        for p in plans {
+            if p.remove_dir && p.dir.exists() {
+                rep.problems.push(format!(
+                    "{}: release folder still exists after delete",
+                    p.dir.display()
+                ));
+            }
+            if let Some(now) = d.refs.get(&p.release) {
+                for r in p.removed_refs.iter().filter(|r| now.contains(*r)) {
+                    rep.problems.push(format!(
+                        "release {}: reference {r} still present after delete",
+                        p.release
+                    ));
+                }
+            }
+            for o in d.orphans.get(&p.release).into_iter().flatten() {
+                rep.problems
+                    .push(format!("{o}: orphan blob still present after delete"));
+            }
+        }
+        rep.ok = rep.problems.is_empty();
+        Ok(rep)
+    }
+}
+
+/// Validate a scope; a container given as a repository path keeps its last element.
+fn normalize(scope: &DeleteScope) -> Result<DeleteScope> {
+    Ok(match scope {
+        DeleteScope::All => DeleteScope::All,
+        DeleteScope::Release(r) => {
+            validate_release(r)?;
+            DeleteScope::Release(r.clone())
+        }
+        DeleteScope::Container { name, release } => {
+            if let Some(r) = release {
+                validate_release(r)?;
+            }
+            let n = name.trim().trim_end_matches('/');
+            let n = n.rsplit('/').next().unwrap_or(n);
+            if n.is_empty() {
+                return Err(Error::invalid("container name", name, "empty"));
+            }
+            if n.contains(':') || n.contains('@') {
+                return Err(Error::invalid(
+                    "container name",
+                    name,
+                    "give the name without tag or digest (every tag of the container is deleted)",
+                ));
+            }
+            DeleteScope::Container {
+                name: n.to_string(),
+                release: release.clone(),
+            }
+        }
+    })
+}

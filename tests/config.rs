@@ -1,0 +1,1177 @@
+//! The releases config: parsing (the full shape, copy-quay's shape, bad files with the key named),
+//! resolving entries against local servers (testkit's `FakeHttp` serving Zuul, DLRN, versions.csv,
+//! tripleo-common and exclude files in their real formats, failures included), and end to end: the
+//! binary promoting releases from a config file into real registries.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use copy_containers::config::{
+    self, ConfigFile, ContainersSource, HashOrigin, KeepLocal, ListOrigin, Overrides, ReleasesConfig,
+};
+use copy_containers::sources::http::{Fetcher, HttpOptions};
+use copy_containers::transport::RetryPolicy;
+use copy_containers_testkit::{self as tk, FakeHttp, Route};
+
+use common::*;
+
+const BUILDS: &str = include_str!("fixtures/zuul/builds.json");
+const PODMAN_LOG: &str = include_str!("fixtures/zuul/containers-successfully-built.log");
+const PROMOTIONS: &str = include_str!("fixtures/dlrn/promotions.json");
+const VERSIONS: &str = include_str!("fixtures/dlrn/versions.csv");
+const CONTAINERS: &str = include_str!("fixtures/tripleo-common/tripleo_containers.yaml");
+const EXCLUDES: &str = include_str!("fixtures/tripleo-ci/build-containers-vars-main.yaml");
+
+const JOB: &str = "periodic-tripleo-ci-build-containers-ubi-9-quay-push-master";
+const AGG: &str = "d7c3cd922f91d83aacb5d7555de9d5bc";
+const TC_SHA: &str = "9fca209d49497c11558b2537eddba1750c38ad94";
+const LOG_DIR: &str = "/logs/737b6ed/";
+
+fn fixture(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(rel)
+}
+
+fn parse(text: &str) -> Result<ConfigFile, String> {
+    config::parse("test.yaml", text, None).map_err(|e| e.to_string())
+}
+
+fn releases(text: &str) -> ReleasesConfig {
+    match parse(text).unwrap_or_else(|e| panic!("{e}")) {
+        ConfigFile::Releases(c) => *c,
+        ConfigFile::Promote(_) => panic!("not a releases file"),
+    }
+}
+
+fn fetcher() -> Fetcher {
+    Fetcher::new(HttpOptions {
+        connect_timeout: Duration::from_secs(5),
+        read_timeout: Duration::from_secs(5),
+        request_timeout: Duration::from_secs(20),
+        retry: RetryPolicy {
+            attempts: 2,
+            base_delay: Duration::from_millis(10),
+            max_delay: Duration::from_millis(20),
+            max_retry_after: Duration::from_secs(1),
+        },
+        ..HttpOptions::default()
+    })
+    .unwrap()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Parsing
+
+#[test]
+fn full_releases_file() {
+    let c = config::load_releases(&fixture("config/releases.yaml")).unwrap();
+    assert_eq!(c.names(), ["mastercentos9", "wallabycentos9", "promoter-list"]);
+    assert!(c.file.ends_with("releases.yaml"));
+
+    let (i, m) = c.entry("mastercentos9").unwrap();
+    assert_eq!(i, 0);
+    let a = c.entry_args(m);
+    assert_eq!(a.named_label.as_deref(), Some("current-tripleo"));
+    assert_eq!(a.distro_version.as_deref(), Some("9"));
+    assert_eq!(a.manifest_push, Some(true));
+    assert_eq!(a.retries, Some(5));
+    assert_eq!(
+        a.report_json.as_deref(),
+        Some(Path::new("/var/tmp/promoter_logs/mastercentos9.json"))
+    );
+    let t = &a.target_registries.as_ref().unwrap()[0];
+    assert_eq!(t.token_env.as_deref(), Some("QUAY_IO_TOKEN"));
+    assert_eq!(t.create_repo, Some(true));
+    // Relative paths are taken from the config file's folder.
+    assert_eq!(
+        t.authfile.as_deref(),
+        Some(fixture("config/auth/quay-io.json").as_path())
+    );
+    assert_eq!(c.keep_local(m), Some(KeepLocal::OnFailure));
+    assert_eq!(a.keep_local.as_deref(), Some("on_failure"));
+
+    let (_, w) = c.entry("wallabycentos9").unwrap();
+    let a = c.entry_args(w);
+    assert_eq!(w.containers_source, Some(ContainersSource::TripleoCommon));
+    assert_eq!(
+        a.source_registry.as_ref().unwrap().namespace.as_deref(),
+        Some("tripleowallabycentos9")
+    );
+    assert_eq!(
+        a.target_registries.as_ref().unwrap()[0].namespace.as_deref(),
+        Some("tripleowallabycentos9"),
+        "to_namespace overrides the file's target namespace"
+    );
+    assert_eq!(a.manifest_push, Some(false));
+    assert_eq!(c.keep_local(w), Some(KeepLocal::Always));
+    assert_eq!(a.keep_local.as_deref(), Some("always"));
+    let plan = c.plan(w, &Overrides::default());
+    assert_eq!(plan.list, ["tripleo_common (commit from versions.csv)"]);
+    assert!(
+        plan.hash
+            .starts_with("DLRN https://trunk.rdoproject.org/api-centos9-wallaby"),
+        "{}",
+        plan.hash
+    );
+
+    let (_, p) = c.entry("promoter-list").unwrap();
+    let a = c.entry_args(p);
+    assert_eq!(
+        a.containers_list_file.as_deref(),
+        Some(fixture("config/../promoter/extra-vars.yaml").as_path())
+    );
+    assert_eq!(
+        a.target_registries.as_ref().unwrap()[0].host,
+        "registry.example.org:5000"
+    );
+    assert_eq!(a.named_label.as_deref(), Some("tripleo-ci-testing"));
+
+    let plan = c.plan(&c.releases[0], &Overrides::default());
+    assert_eq!(
+        plan.list,
+        [
+            format!("zuul (latest SUCCESS of {JOB})"),
+            "tripleo_common (commit from versions.csv)".to_string()
+        ]
+    );
+    assert!(plan.hash.starts_with("the build log"), "{}", plan.hash);
+    let forced = Overrides {
+        full_hash: Some(AGG.into()),
+        ..Default::default()
+    };
+    assert_eq!(c.plan(&c.releases[0], &forced).hash, format!("forced {AGG}"));
+
+    let e = c.entry("nope").unwrap_err().to_string();
+    assert!(
+        e.contains("releases.yaml")
+            && e.contains("no release named \"nope\"")
+            && e.contains("mastercentos9, wallabycentos9, promoter-list"),
+        "{e}"
+    );
+    assert_eq!(c.select("all").unwrap().len(), 3);
+}
+
+#[test]
+fn copy_quay_shape_is_mapped() {
+    let c = config::load_releases(&fixture("config/copy-quay.yaml")).unwrap();
+    assert_eq!(c.names(), ["mastercentos9", "wallabycentos9"]);
+    assert_eq!(
+        c.zuul_api.as_deref(),
+        Some("https://review.rdoproject.org/zuul/api/")
+    );
+    let a = c.entry_args(&c.releases[1]);
+    assert_eq!(a.release.as_deref(), Some("wallaby"));
+    assert_eq!(a.distro_name.as_deref(), Some("centos"));
+    assert_eq!(a.distro_version.as_deref(), Some("9"));
+    let s = a.source_registry.unwrap();
+    assert_eq!(s.host, "quay.rdoproject.org");
+    assert_eq!(s.namespace.as_deref(), Some("tripleowallabycentos9"));
+    let t = &a.target_registries.unwrap()[0];
+    assert_eq!(t.host, "quay.io");
+    assert_eq!(t.namespace.as_deref(), Some("tripleowallabycentos9"));
+    assert_eq!(
+        c.releases[1].api_entry.as_deref(),
+        Some("https://trunk.rdoproject.org/api-centos9-wallaby")
+    );
+}
+
+#[test]
+fn plain_promotion_files_are_left_alone() {
+    let y = format!("full_hash: {AGG}\nnamed_label: current-tripleo\ncontainers_list: [a]\n");
+    assert!(matches!(parse(&y).unwrap(), ConfigFile::Promote(_)));
+    assert_eq!(
+        config::shape_of("x", "full_hash: x\n").unwrap(),
+        config::Shape::Promote
+    );
+    let e = config::load_releases(&fixture("promoter/extra-vars.yaml"))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("extra-vars.yaml") && e.contains("releases"), "{e}");
+}
+
+const BASE: &str = "source_registry: {host: src.example.org, namespace: ns}
+target_registries: [{host: dst.example.org}]
+";
+
+fn one(extra_entry: &str) -> String {
+    format!(
+        "{BASE}releases:\n  - name: a\n    containers: [nova-compute]\n    full_hash: {AGG}\n{extra_entry}"
+    )
+}
+
+#[test]
+fn bad_configs_name_the_file_and_the_key() {
+    let cases: Vec<(String, Vec<&str>)> = vec![
+        ("releases: [\n".into(), vec!["line"]),
+        ("- a\n- b\n".into(), vec!["expected a YAML mapping"]),
+        ("".into(), vec!["empty"]),
+        (
+            format!("{}bogus_global: 1\n", one("")),
+            vec!["test.yaml: bogus_global: unknown field `bogus_global`, expected one of"],
+        ),
+        (
+            format!(
+                "{BASE}releases:\n  - {{name: a, containers: [x], full_hash: {AGG}}}\n  - {{name: b, containers: [x], full_hash: {AGG}}}\n  - name: c\n    bogus: 1\n"
+            ),
+            vec!["test.yaml: releases[2].bogus: unknown field `bogus`, expected one of `name`", "line 7"],
+        ),
+        (
+            one("    manifest_push: maybe\n"),
+            vec!["releases[0].manifest_push: ", "not a boolean"],
+        ),
+        (format!("retries: many\n{}", one("")), vec!["retries: ", "not a whole number"]),
+        (
+            format!("{BASE}releases: 5\n"),
+            vec!["test.yaml: releases: invalid type: integer `5`, expected a sequence"],
+        ),
+        (
+            one("    keep_local: sometimes\n"),
+            vec!["releases[0].keep_local: unknown variant `sometimes`, expected one of `never`, `on_failure`, `always`"],
+        ),
+        (
+            one("    containers_source: jenkins\n"),
+            vec!["releases[0].containers_source: unknown variant `jenkins`"],
+        ),
+        (
+            one("    distro_version: [9]\n"),
+            vec!["releases[0].distro_version: invalid type: sequence"],
+        ),
+        (
+            format!("{}  - {{name: a, containers: [x]}}\n", one("")),
+            vec!["releases[1].name: \"a\" is used twice (also releases[0])"],
+        ),
+        (
+            format!("{BASE}releases:\n  - {{name: all, containers: [x]}}\n"),
+            vec!["releases[0].name: \"all\""],
+        ),
+        (
+            format!("{BASE}releases:\n  - {{containers: [x]}}\n"),
+            vec!["releases[0]: missing field `name`"],
+        ),
+        (format!("{BASE}releases: []\n"), vec!["releases: expected at least one release entry"]),
+        (
+            "releases:\n  - {name: a, containers: [x]}\n".into(),
+            vec!["releases[0]: a has no source_registry"],
+        ),
+        (
+            "source_registry: {host: s.org}\nreleases:\n  - {name: a, containers: [x]}\n".into(),
+            vec!["releases[0]: a has no target_registries"],
+        ),
+        (
+            one("    job_name: periodic-x\n"),
+            vec!["test.yaml: zuul_api: missing; releases[0] (a)"],
+        ),
+        (
+            format!(
+                "report_json: /tmp/r.json\n{}  - {{name: b, containers: [x]}}\n",
+                one("")
+            ),
+            vec!["test.yaml: report_json: ", "{name}"],
+        ),
+        (
+            format!("{BASE}releases:\n  - {{name: a, containers: [x], full_hash: current-tripleo}}\n"),
+            vec!["releases[0].full_hash: invalid DLRN hash \"current-tripleo\""],
+        ),
+        (
+            format!("{BASE}releases:\n  - {{name: a, containers: [x], push_hash: 'a b'}}\n"),
+            vec!["releases[0].push_hash:"],
+        ),
+        (
+            format!(
+                "source_registry: {{host: s.org, username: robot}}\ntarget_registries: [{{host: d.org}}]\n{}",
+                "releases:\n  - {name: a, containers: [x]}\n"
+            ),
+            vec!["source_registry: username is given without password_env"],
+        ),
+        (
+            format!(
+                "source_registry: {{host: s.org}}\ntarget_registries: [{{host: d.org, create_repo: true}}]\n{}",
+                "releases:\n  - {name: a, containers: [x]}\n"
+            ),
+            vec!["target_registries[0]: create_repo is true but no token_env or token_file"],
+        ),
+        (
+            format!(
+                "source_registry: {{host: s.org}}\ntarget_registries: [{{host: d.org, bogus: 1}}]\n{}",
+                "releases:\n  - {name: a, containers: [x]}\n"
+            ),
+            vec!["target_registries[0].bogus: unknown field `bogus`"],
+        ),
+        (
+            format!("{BASE}releases:\n  - name: a\n    target_registries: [{{host: 'bad host'}}]\n    containers: [x]\n"),
+            vec!["releases[0].target_registries[0].host:"],
+        ),
+        (
+            format!("zuul_api: ftp://zuul.example.org/\n{}", one("")),
+            vec!["test.yaml: zuul_api: ", "http(s)://"],
+        ),
+        (
+            format!("{BASE}releases:\n  - {{name: a, containers_source: given}}\n"),
+            vec!["releases[0].containers_source: is given but the entry has no containers"],
+        ),
+        (
+            one("    hash_source: dlrn\n"),
+            vec!["releases[0].hash_source: is dlrn but neither"],
+        ),
+        (
+            one("    tripleo_common_commit: master\n"),
+            vec!["releases[0].tripleo_common_commit: "],
+        ),
+        (
+            "pull_registry: quay.rdoproject.org\nentries:\n  - {name: a, tag: current-tripleo}\n".into(),
+            vec!["test.yaml: entries[0].tag: unknown field `tag`"],
+        ),
+        (
+            "zuul_api: https://z.example.org/api/\npull_registry: q\npush_registry: p\nentries: {a: 1}\n"
+                .into(),
+            vec!["test.yaml: entries: invalid type: map, expected a sequence"],
+        ),
+    ];
+    for (yaml, wants) in &cases {
+        let e = match parse(yaml) {
+            Ok(_) => panic!("accepted:\n{yaml}"),
+            Err(e) => e.to_string(),
+        };
+        assert!(e.starts_with("test.yaml: "), "{yaml}\n→ {e}");
+        for w in wants {
+            assert!(e.contains(w), "{yaml}\n→ {e}\nwanted: {w}");
+        }
+    }
+    let e = config::load(Path::new("/nonexistent/releases.yaml"))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("/nonexistent/releases.yaml: cannot read it"), "{e}");
+}
+
+#[test]
+fn secrets_are_not_repeated() {
+    let y = "source_registry: {host: s.org, username: u, password: [hunter2-secret]}\n\
+         target_registries: [{host: d.org}]\nreleases:\n  - {name: a, containers: [x]}\n";
+    let e = parse(y).unwrap_err().to_string();
+    assert!(
+        e.contains("source_registry.password") && !e.contains("hunter2"),
+        "{e}"
+    );
+    let y = "source_registry: {host: s.org}\ntarget_registries: [{host: d.org, create_repo: true, token: {t: tok-secret-99}}]\nreleases:\n  - {name: a, containers: [x]}\n";
+    let e = parse(y).unwrap_err().to_string();
+    assert!(
+        e.contains("target_registries[0].token") && !e.contains("tok-secret-99"),
+        "{e}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Resolution against local servers
+
+/// A fake Zuul + DLRN + opendev on one server.
+struct Services {
+    f: FakeHttp,
+}
+
+impl Services {
+    fn start() -> Services {
+        Services {
+            f: FakeHttp::start().unwrap(),
+        }
+    }
+
+    fn url(&self) -> String {
+        self.f.url()
+    }
+
+    /// builds.json with every log_url on this server; `log` under the SUCCESS build's folder.
+    fn zuul(&self, job: &str, log: Option<&str>) {
+        let mut v: serde_json::Value = serde_json::from_str(BUILDS).unwrap();
+        for b in v.as_array_mut().unwrap() {
+            let uuid = b["uuid"].as_str().unwrap()[..7].to_string();
+            b["log_url"] = serde_json::Value::String(format!("{}/logs/{uuid}/", self.url()));
+        }
+        self.f
+            .set(&format!("/zuul/api/builds?job_name={job}"), Route::json(&v));
+        if let Some(l) = log {
+            self.f.set(
+                &format!("{LOG_DIR}logs/containers-successfully-built.log"),
+                Route::text(l),
+            );
+        }
+    }
+
+    /// DLRN's promotions answer with the hash's repo_url on this server, its versions.csv, and
+    /// tripleo-common + tripleo-ci files.
+    fn dlrn_and_opendev(&self) {
+        let mut v: serde_json::Value = serde_json::from_str(PROMOTIONS).unwrap();
+        v[0]["repo_url"] = serde_json::Value::String(format!("{}/trunk/d7/c3/{AGG}", self.url()));
+        self.f.set(
+            "/dlrn/api/promotions?promote_name=current-tripleo&limit=1",
+            Route::json(&v),
+        );
+        self.f
+            .set(&format!("/trunk/d7/c3/{AGG}/versions.csv"), Route::text(VERSIONS));
+        self.f.set(
+            &format!("/opendev/tripleo-common/raw/commit/{TC_SHA}/container-images/tripleo_containers.yaml"),
+            Route::text(CONTAINERS),
+        );
+        self.f
+            .set("/opendev/tripleo-ci/vars/main.yaml", Route::text(EXCLUDES));
+    }
+
+    fn globals(&self) -> String {
+        format!(
+            "zuul_api: {u}/zuul/api/\ndlrn_api: {u}/dlrn\ntripleo_common_url: {u}/opendev/tripleo-common\n\
+             excludes_yaml: {u}/opendev/tripleo-ci/vars/main.yaml\n\
+             source_registry: {{host: src.example.org, namespace: ns}}\n\
+             target_registries: [{{host: dst.example.org, namespace: ns}}]\n",
+            u = self.url()
+        )
+    }
+
+    fn paths(&self) -> Vec<String> {
+        self.f
+            .requests()
+            .iter()
+            .map(|r| match &r.query {
+                Some(q) => format!("{}?{q}", r.path),
+                None => r.path.clone(),
+            })
+            .collect()
+    }
+}
+
+async fn resolve(
+    c: &ReleasesConfig,
+    name: &str,
+    ov: &Overrides,
+) -> copy_containers::Result<config::ResolvedRelease> {
+    let (i, _) = c.entry(name).unwrap();
+    config::resolve_release(c, i, ov, &fetcher()).await
+}
+
+#[tokio::test]
+async fn list_and_hash_from_the_latest_build() {
+    let s = Services::start();
+    s.zuul(JOB, Some(PODMAN_LOG));
+    s.dlrn_and_opendev();
+    let c = releases(&format!(
+        "{}releases:\n  - {{name: m, job_name: {JOB}}}\n",
+        s.globals()
+    ));
+    let r = resolve(&c, "m", &Overrides::default()).await.unwrap();
+    assert_eq!(r.containers.len(), PODMAN_LOG.lines().count());
+    assert_eq!(r.containers[0], "aodh-api");
+    assert_eq!(r.full_hash, AGG);
+    assert!(matches!(r.hash_from, HashOrigin::BuildLog { .. }));
+    match &r.list_from {
+        ListOrigin::Zuul {
+            build_uuid, log_file, ..
+        } => {
+            assert_eq!(build_uuid.as_deref(), Some("737b6ed79182c3c8e288b16437d02410"));
+            assert!(log_file.ends_with("containers-successfully-built.log"));
+        }
+        o => panic!("{o:?}"),
+    }
+    assert_eq!(r.args.full_hash.as_deref(), Some(AGG));
+    assert!(r.args.containers_list_file.is_none());
+    // No DLRN query was needed.
+    assert_eq!(
+        s.paths(),
+        [
+            format!("/zuul/api/builds?job_name={JOB}"),
+            format!("{LOG_DIR}logs/containers-successfully-built.log")
+        ]
+    );
+    // The promotion model accepts it.
+    let p = r
+        .args
+        .resolve(copy_containers::promote::model::read_list_file)
+        .unwrap();
+    assert_eq!(p.full_hash, AGG);
+    assert_eq!(p.source.namespace, "ns");
+
+    // A forced hash wins, and the disagreement is reported.
+    let forced = "360d335e94246d7095672c5aa92b59afa380a059_9e598812";
+    let r = resolve(
+        &c,
+        "m",
+        &Overrides {
+            full_hash: Some(forced.into()),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.full_hash, forced);
+    assert!(matches!(r.hash_from, HashOrigin::Forced));
+    assert!(
+        r.warnings.iter().any(|w| w.contains(AGG) && w.contains(forced)),
+        "{:?}",
+        r.warnings
+    );
+
+    // hash_source: dlrn asks DLRN instead.
+    let c = releases(&format!(
+        "{}releases:\n  - {{name: m, job_name: {JOB}, hash_source: dlrn}}\n",
+        s.globals()
+    ));
+    let r = resolve(&c, "m", &Overrides::default()).await.unwrap();
+    assert!(matches!(r.hash_from, HashOrigin::Dlrn { .. }));
+    assert_eq!(r.full_hash, AGG);
+}
+
+#[tokio::test]
+async fn each_log_file_in_turn_then_none() {
+    for (i, file) in copy_containers::sources::zuul::LOG_CANDIDATES.iter().enumerate() {
+        let s = Services::start();
+        s.zuul(JOB, None);
+        let body = if file.ends_with(".txt") {
+            include_str!("fixtures/zuul/job-output.txt")
+        } else {
+            PODMAN_LOG
+        };
+        s.f.set(&format!("{LOG_DIR}{file}"), Route::text(body));
+        let c = releases(&format!(
+            "{}releases:\n  - {{name: m, job_name: {JOB}, containers_source: zuul}}\n",
+            s.globals()
+        ));
+        let r = resolve(&c, "m", &Overrides::default()).await.unwrap();
+        match &r.list_from {
+            ListOrigin::Zuul { log_file, .. } => assert!(log_file.ends_with(file), "{log_file}"),
+            o => panic!("{o:?}"),
+        }
+        assert_eq!(s.paths().len(), 2 + i, "404s before {file}");
+        if file.ends_with(".txt") {
+            assert!(
+                r.warnings.iter().any(|w| w.contains("aodh-listener")),
+                "{:?}",
+                r.warnings
+            );
+        }
+    }
+    // Every log missing: the error names the file, the release and every log tried.
+    let s = Services::start();
+    s.zuul(JOB, None);
+    let c = releases(&format!(
+        "{}releases:\n  - {{name: m, job_name: {JOB}, containers_source: zuul}}\n",
+        s.globals()
+    ));
+    let e = resolve(&c, "m", &Overrides::default())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(e.starts_with("test.yaml: releases[0] (m): "), "{e}");
+    for f in copy_containers::sources::zuul::LOG_CANDIDATES {
+        assert!(e.contains(f), "{e}");
+    }
+}
+
+#[tokio::test]
+async fn zuul_failures_are_clear() {
+    for (body, want) in [
+        (
+            r#"[{"result":"FAILURE","log_url":"http://x/1/"},{"result":null}]"#,
+            "no build with result SUCCESS",
+        ),
+        ("[{", "not valid JSON"),
+        (r#"{"message":"tenant not found"}"#, "expected a JSON array"),
+    ] {
+        let s = Services::start();
+        s.f.set(
+            &format!("/zuul/api/builds?job_name={JOB}"),
+            Route::new(200, "application/json", body),
+        );
+        let c = releases(&format!(
+            "{}releases:\n  - {{name: m, job_name: {JOB}, containers_source: zuul}}\n",
+            s.globals()
+        ));
+        let e = resolve(&c, "m", &Overrides::default())
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("test.yaml: releases[0] (m)") && e.contains(want) && e.contains("/zuul/api/builds"),
+            "{e}"
+        );
+    }
+    // Zuul's API itself missing (404).
+    let s = Services::start();
+    let c = releases(&format!(
+        "{}releases:\n  - {{name: m, job_name: {JOB}, containers_source: zuul}}\n",
+        s.globals()
+    ));
+    let e = resolve(&c, "m", &Overrides::default())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("not found") && e.contains("builds"), "{e}");
+}
+
+#[tokio::test]
+async fn tripleo_common_through_dlrn_and_versions_csv() {
+    let s = Services::start();
+    s.dlrn_and_opendev();
+    let c = releases(&format!("{}releases:\n  - {{name: m}}\n", s.globals()));
+    let r = resolve(&c, "m", &Overrides::default()).await.unwrap();
+    assert_eq!(r.full_hash, AGG);
+    assert!(matches!(r.hash_from, HashOrigin::Dlrn { .. }));
+    assert_eq!(r.containers.len(), 86);
+    assert!(!r.containers.contains(&"neutron-mlnx-agent".to_string()));
+    assert_eq!(r.ppc_containers.as_ref().unwrap().len(), 86);
+    match &r.list_from {
+        ListOrigin::TripleoCommon {
+            commit,
+            versions_csv,
+            listed,
+            excludes,
+            ..
+        } => {
+            assert_eq!(commit.as_deref(), Some(TC_SHA));
+            assert!(versions_csv
+                .as_deref()
+                .unwrap()
+                .ends_with(&format!("/trunk/d7/c3/{AGG}/versions.csv")));
+            assert_eq!(*listed, 87);
+            assert!(excludes.as_deref().unwrap().ends_with("/vars/main.yaml"));
+        }
+        o => panic!("{o:?}"),
+    }
+    assert_eq!(
+        s.paths(),
+        [
+            "/dlrn/api/promotions?promote_name=current-tripleo&limit=1".to_string(),
+            format!("/trunk/d7/c3/{AGG}/versions.csv"),
+            format!("/opendev/tripleo-common/raw/commit/{TC_SHA}/container-images/tripleo_containers.yaml"),
+            "/opendev/tripleo-ci/vars/main.yaml".to_string(),
+        ]
+    );
+
+    // A forced hash finds its versions.csv under dlrn_repo_url.
+    let c = releases(&format!(
+        "{}dlrn_repo_url: {}/trunk\nreleases:\n  - {{name: m, full_hash: {AGG}, distro_version: 8}}\n",
+        s.globals(),
+        s.url()
+    ));
+    let r = resolve(&c, "m", &Overrides::default()).await.unwrap();
+    assert!(matches!(r.hash_from, HashOrigin::Forced));
+    // centos8 has ppc excludes on master.
+    assert_eq!(r.ppc_containers.as_ref().unwrap().len(), 85);
+
+    // Without dlrn_repo_url a forced hash cannot find tripleo-common's commit: say what to set.
+    let c = releases(&format!(
+        "{}releases:\n  - {{name: m, full_hash: {AGG}, containers_source: tripleo_common}}\n",
+        s.globals()
+    ));
+    let e = resolve(&c, "m", &Overrides::default())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("dlrn_repo_url") && e.contains("tripleo_common_commit"),
+        "{e}"
+    );
+
+    // Local files (relative to the config's folder) and a fixed commit work too.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("tc.yaml"), CONTAINERS).unwrap();
+    std::fs::write(dir.path().join("ex.yaml"), EXCLUDES).unwrap();
+    let y = format!(
+        "source_registry: {{host: s.org, namespace: ns}}\ntarget_registries: [{{host: d.org}}]\n\
+         tripleo_containers_yaml: tc.yaml\nexcludes_yaml: ex.yaml\n\
+         releases:\n  - {{name: m, full_hash: {AGG}, release: train, distro_version: 7}}\n"
+    );
+    let path = dir.path().join("releases.yaml");
+    std::fs::write(&path, y).unwrap();
+    let c = config::load_releases(&path).unwrap();
+    let r = resolve(&c, "m", &Overrides::default()).await.unwrap();
+    use copy_containers::sources::tripleo_common as tc;
+    let names = tc::parse_tripleo_containers("tc", CONTAINERS, false).unwrap();
+    let ex = tc::parse_excludes("ex", EXCLUDES, "train", "centos7").unwrap();
+    let want = tc::apply_excludes("tc", &names, &ex).unwrap();
+    assert_eq!(ex.containers.len(), 7);
+    assert_eq!(r.containers, want.containers);
+    assert!(r.containers.len() < 87);
+}
+
+#[tokio::test]
+async fn fallback_from_zuul_to_tripleo_common() {
+    let s = Services::start();
+    s.dlrn_and_opendev();
+    s.f.set(
+        &format!("/zuul/api/builds?job_name={JOB}"),
+        Route::json(&serde_json::json!([{"result": "FAILURE", "log_url": "http://x/"}])),
+    );
+    let c = releases(&format!(
+        "{}releases:\n  - {{name: m, job_name: {JOB}}}\n",
+        s.globals()
+    ));
+    let r = resolve(&c, "m", &Overrides::default()).await.unwrap();
+    assert!(matches!(r.list_from, ListOrigin::TripleoCommon { .. }));
+    assert!(matches!(r.hash_from, HashOrigin::Dlrn { .. }));
+    assert!(
+        r.warnings
+            .iter()
+            .any(|w| w.contains("zuul") && w.contains("no build with result SUCCESS")),
+        "{:?}",
+        r.warnings
+    );
+
+    // Everything failing: every attempt is listed.
+    let s2 = Services::start();
+    s2.f.set(
+        &format!("/zuul/api/builds?job_name={JOB}"),
+        Route::json(&serde_json::json!([])),
+    );
+    let c = releases(&format!(
+        "{}releases:\n  - {{name: m, job_name: {JOB}}}\n",
+        s2.globals()
+    ));
+    let e = resolve(&c, "m", &Overrides::default())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("no container list") && e.contains("zuul: ") && e.contains("tripleo_common: "),
+        "{e}"
+    );
+}
+
+#[tokio::test]
+async fn given_lists_and_empty_lists() {
+    let s = Services::start();
+    s.dlrn_and_opendev();
+    // The promoter's extra-vars file, relative to the config's folder; hash from DLRN.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(fixture("promoter/extra-vars.yaml"), dir.path().join("vars.yaml")).unwrap();
+    let path = dir.path().join("r.yaml");
+    std::fs::write(
+        &path,
+        format!(
+            "{}releases:\n  - {{name: m, containers_list_file: vars.yaml}}\n",
+            s.globals()
+        ),
+    )
+    .unwrap();
+    let c = config::load_releases(&path).unwrap();
+    let r = resolve(&c, "m", &Overrides::default()).await.unwrap();
+    assert!(matches!(r.list_from, ListOrigin::Given { file: Some(_) }));
+    assert!(!r.containers.is_empty());
+    assert!(matches!(r.hash_from, HashOrigin::Dlrn { .. }));
+
+    // Flags override the entry: --containers.
+    let r = resolve(
+        &c,
+        "m",
+        &Overrides {
+            args: copy_containers::promote::PromoteArgs {
+                containers: Some(vec!["cron".into()]),
+                ..Default::default()
+            },
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.containers, ["cron"]);
+
+    // An empty given list is an error.
+    let c = releases(&format!(
+        "{}releases:\n  - {{name: m, containers: [], containers_source: given, full_hash: {AGG}}}\n",
+        s.globals()
+    ));
+    let e = resolve(&c, "m", &Overrides::default())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("releases[0] (m)") && e.contains("empty"), "{e}");
+
+    // Everything excluded is an error.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("tc.yaml"),
+        "container_images:\n- {image_source: tripleo, imagename: 'q/ns/openstack-cron:t'}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("ex.yaml"),
+        "exclude_containers:\n  master:\n    centos9: [cron]\n",
+    )
+    .unwrap();
+    let path = dir.path().join("r.yaml");
+    std::fs::write(
+        &path,
+        format!(
+            "source_registry: {{host: s.org, namespace: ns}}\ntarget_registries: [{{host: d.org}}]\n\
+             tripleo_containers_yaml: tc.yaml\nexcludes_yaml: ex.yaml\n\
+             releases:\n  - {{name: m, full_hash: {AGG}, containers_source: tripleo_common}}\n"
+        ),
+    )
+    .unwrap();
+    let c = config::load_releases(&path).unwrap();
+    let e = resolve(&c, "m", &Overrides::default())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("nothing left after the excludes"), "{e}");
+
+    // No way to find a hash.
+    let c = releases(&one("").replace(&format!("    full_hash: {AGG}\n"), ""));
+    let e = resolve(&c, "a", &Overrides::default())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("no way to find the hash"), "{e}");
+}
+
+#[tokio::test]
+async fn dlrn_failures_are_clear() {
+    for (status, body, want) in [
+        (200, "[", "not valid JSON"),
+        (200, "[]", "empty list"),
+        (404, "", "not found"),
+        (200, r#"[{"aggregate_hash": "D7C3"}]"#, "aggregate_hash"),
+    ] {
+        let s = Services::start();
+        s.f.set(
+            "/dlrn/api/promotions?promote_name=current-tripleo&limit=1",
+            Route::new(status, "application/json", body),
+        );
+        let c = releases(&format!(
+            "{}releases:\n  - {{name: m, containers: [cron]}}\n",
+            s.globals()
+        ));
+        let e = resolve(&c, "m", &Overrides::default())
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("releases[0] (m)") && e.contains(want) && e.contains("/dlrn/"),
+            "{e}"
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// End to end: the binary, a config file, fake Zuul/DLRN/Quay, real registries.
+
+const QUAY_TOKEN: &str = "e2e-quay-token-5c1d0b";
+
+fn podman_log(ns: &str, names: &[&str]) -> String {
+    names
+        .iter()
+        .map(|n| {
+            format!("quay.rdoproject.org/{ns}/openstack-{n}   {AGG}   97b73ceb3ffd  3 hours ago  1157 MB\n")
+        })
+        .collect()
+}
+
+async fn stage_ns(reg: &tk::Registry, ns: &str, names: &[&str]) {
+    let opts = copy_containers::stage::StageOptions {
+        namespace: ns.into(),
+        names: names.iter().map(|s| s.to_string()).collect(),
+        base_layers: 1,
+        base_layer_size: 16 << 10,
+        unique_layer_size: 4 << 10,
+        ..Default::default()
+    };
+    copy_containers::stage::stage(&client(reg), &opts)
+        .await
+        .expect("stage");
+}
+
+struct E2e {
+    src: tk::Registry,
+    dst: tk::Registry,
+    services: Services,
+    dir: tempfile::TempDir,
+}
+
+impl E2e {
+    async fn start() -> E2e {
+        let src = tk::Registry::plain().unwrap();
+        let dst = tk::Registry::plain().unwrap();
+        stage_ns(&src, "nsa", &["base", "nova-compute", "aodh-api"]).await;
+        stage_ns(&src, "nsb", &["base", "cron"]).await;
+        let services = Services::start();
+        services.zuul(
+            JOB,
+            Some(&podman_log("nsa", &["nova-compute", "aodh-api", "base"])),
+        );
+        services.dlrn_and_opendev();
+        // Quay: openstack-base exists, creations answer 201.
+        services.f.set(
+            "/api/v1/repository?namespace=nsb&public=true",
+            Route::json(
+                &serde_json::json!({"repositories": [{"namespace": "nsb", "name": "openstack-base"}]}),
+            ),
+        );
+        services.f.set(
+            "/api/v1/repository",
+            Route::new(
+                201,
+                "application/json",
+                r#"{"namespace": "nsb", "name": "x", "kind": "image"}"#,
+            ),
+        );
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("tc.yaml"),
+            "container_images:\n\
+             - {image_source: tripleo, imagename: 'quay.io/tripleomaster/openstack-cron:current-tripleo'}\n\
+             - {image_source: kolla, imagename: 'quay.io/tripleomaster/openstack-heat-api:current-tripleo'}\n\
+             - {image_source: prom, imagename: 'quay.io/prometheus/pushgateway:v1.4.2'}\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("excludes.yaml"),
+            "exclude_containers:\n  master:\n    centos9: [heat-api]\n",
+        )
+        .unwrap();
+        E2e {
+            src,
+            dst,
+            services,
+            dir,
+        }
+    }
+
+    fn write_config(&self, name: &str, releases: &str) -> PathBuf {
+        let u = self.services.url();
+        let text = format!(
+            "zuul_api: {u}/zuul/api/\ndlrn_api: {u}/dlrn\n\
+             tripleo_containers_yaml: tc.yaml\nexcludes_yaml: excludes.yaml\n\
+             source_registry: {{host: {src}, insecure: true}}\n\
+             target_registries: [{{host: {dst}, insecure: true}}]\n\
+             tmp_file_root: {tmp}\nreport_json: {tmp}/{{name}}.json\nreport_html: {tmp}/{{name}}.html\n\
+             retries: 2\nkeep_local: on_failure\nreleases:\n{releases}",
+            src = self.src.host(),
+            dst = self.dst.host(),
+            tmp = self.dir.path().join("logs").display(),
+        );
+        let p = self.dir.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+
+    fn entry_a(&self) -> String {
+        format!("  - {{name: master, job_name: {JOB}, from_namespace: nsa, to_namespace: nsa}}\n")
+    }
+
+    fn entry_b(&self) -> String {
+        format!(
+            "  - name: tc\n    containers_source: tripleo_common\n    from_namespace: nsb\n    to_namespace: nsb\n    \
+             target_registries:\n      - {{host: {dst}, insecure: true, create_repo: true, token_env: CC_E2E_QUAY_TOKEN, \
+             quay_api: '{u}/api/v1/'}}\n",
+            dst = self.dst.host(),
+            u = self.services.url()
+        )
+    }
+
+    fn same_digest(&self, repo_tag: &str) {
+        let a = tk::skopeo_inspect_digest(&self.src, repo_tag).unwrap();
+        let b = tk::skopeo_inspect_digest(&self.dst, repo_tag)
+            .unwrap_or_else(|e| panic!("{repo_tag} at the target: {e}"));
+        assert_eq!(a, b, "{repo_tag}");
+    }
+}
+
+fn run(args: &[&str]) -> (i32, String, String) {
+    let out = bin()
+        .args(args)
+        .env("CC_E2E_QUAY_TOKEN", QUAY_TOKEN)
+        .output()
+        .expect("run the binary");
+    let so = String::from_utf8_lossy(&out.stdout).into_owned();
+    let se = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(
+        !so.contains(QUAY_TOKEN) && !se.contains(QUAY_TOKEN),
+        "token leaked"
+    );
+    (out.status.code().unwrap_or(-1), so, se)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn promote_one_release_then_all() {
+    let e = E2e::start().await;
+    let cfg = e.write_config("releases.yaml", &(e.entry_a() + &e.entry_b()));
+    let cfg_s = cfg.to_str().unwrap();
+
+    // --push-hash other than the hash: refused before anything is pushed.
+    let (code, so, se) = run(&[
+        "promote",
+        "--config",
+        cfg_s,
+        "--release",
+        "master",
+        "--push-hash",
+        "pushed-tag",
+    ]);
+    assert_eq!(code, 1, "{so}\n{se}");
+    assert!(
+        so.contains("push_hash pushed-tag") && so.contains("not supported"),
+        "{so}"
+    );
+    assert!(tk::skopeo_list_tags(&e.dst, "nsa/openstack-base")
+        .map(|t| t.is_empty())
+        .unwrap_or(true));
+
+    // One release: the list and the hash from the latest build job.
+    let (code, so, se) = run(&["promote", "--config", cfg_s, "--release", "master"]);
+    assert_eq!(code, 0, "{so}\n{se}");
+    assert!(so.contains("== release master: OK"), "{so}");
+    assert!(so.contains("list: 3 containers from zuul"), "{so}");
+    assert!(so.contains(&format!("hash: {AGG} (build log")), "{so}");
+    for n in ["base", "nova-compute", "aodh-api"] {
+        e.same_digest(&format!("nsa/openstack-{n}:{AGG}"));
+        e.same_digest(&format!("nsa/openstack-{n}:current-tripleo"));
+    }
+    assert!(e.dir.path().join("logs/master.json").is_file());
+    // Quay was not involved for this entry.
+    assert!(e.services.f.requests_to("/api/v1/repository").is_empty());
+
+    // All releases, as JSON: the second one from tripleo-common + DLRN, Quay repositories first.
+    let (code, so, se) = run(&["promote", "--config", cfg_s, "--release", "all", "--json"]);
+    assert_eq!(code, 0, "{so}\n{se}");
+    let v: serde_json::Value = serde_json::from_str(&so).unwrap();
+    let arr = v.as_array().unwrap();
+    assert_eq!(arr.len(), 2);
+    assert!(arr.iter().all(|o| o["ok"] == true), "{so}");
+    assert_eq!(arr[1]["resolution"]["list_from"]["source"], "tripleo_common");
+    assert_eq!(arr[1]["resolution"]["hash_from"]["source"], "dlrn");
+    assert_eq!(arr[1]["resolution"]["keep_local"], "on_failure");
+    assert_eq!(
+        arr[1]["quay"][0]["created"],
+        serde_json::json!(["openstack-cron"])
+    );
+    assert_eq!(
+        arr[1]["quay"][0]["existing"],
+        serde_json::json!(["openstack-base"])
+    );
+    assert_eq!(arr[0]["report"]["ok"], true);
+    for n in ["base", "cron"] {
+        e.same_digest(&format!("nsb/openstack-{n}:{AGG}"));
+        e.same_digest(&format!("nsb/openstack-{n}:current-tripleo"));
+    }
+    let posts: Vec<_> = e
+        .services
+        .f
+        .requests_to("/api/v1/repository")
+        .into_iter()
+        .filter(|r| r.method == "POST")
+        .collect();
+    assert_eq!(posts.len(), 1);
+    assert_eq!(
+        posts[0].header("authorization"),
+        Some(format!("Bearer {QUAY_TOKEN}").as_str())
+    );
+    let body: serde_json::Value = serde_json::from_slice(&posts[0].body).unwrap();
+    assert_eq!(body["repository"], "openstack-cron");
+    assert_eq!(body["visibility"], "public");
+
+    // verify --release all agrees.
+    let (code, so, se) = run(&["verify", "--config", cfg_s, "--release", "all"]);
+    assert_eq!(code, 0, "{so}\n{se}");
+    assert!(so.contains("releases: 2 ok, 0 failed"), "{so}");
+
+    // `releases`: where each list and hash come from.
+    let (code, so, se) = run(&["releases", "--config", cfg_s, "--json"]);
+    assert_eq!(code, 0, "{so}\n{se}");
+    let v: serde_json::Value = serde_json::from_str(&so).unwrap();
+    assert_eq!(v[0]["resolution"]["list_from"]["source"], "zuul");
+    assert_eq!(v[0]["resolution"]["hash_from"]["source"], "build_log");
+    assert_eq!(v[0]["plan"]["list"][0], format!("zuul (latest SUCCESS of {JOB})"));
+    let (code, so, _) = run(&["releases", "--config", cfg_s, "--no-fetch"]);
+    assert_eq!(code, 0);
+    assert!(
+        so.contains("master: master centos9") && so.contains("list from: zuul"),
+        "{so}"
+    );
+    assert!(so.contains("tc: ") && so.contains("hash from: DLRN"), "{so}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn all_reports_each_and_fails_when_one_fails() {
+    let e = E2e::start().await;
+    e.services.f.set(
+        "/zuul/api/builds?job_name=periodic-broken",
+        Route::json(&serde_json::json!([{"result": "FAILURE", "log_url": "http://x/"}])),
+    );
+    let broken = "  - {name: broken, job_name: periodic-broken, containers_source: zuul, from_namespace: nsa, to_namespace: nsc}\n";
+    let cfg = e.write_config("releases.yaml", &(broken.to_string() + &e.entry_a()));
+    let cfg_s = cfg.to_str().unwrap();
+    let (code, so, se) = run(&["promote", "--config", cfg_s, "--release", "all"]);
+    assert_eq!(code, 1, "{so}\n{se}");
+    assert!(so.contains("== release broken: FAILED"), "{so}");
+    assert!(
+        so.contains("no build with result SUCCESS") && so.contains("releases[0] (broken)"),
+        "{so}"
+    );
+    assert!(so.contains("== release master: OK"), "{so}");
+    assert!(so.contains("releases: 1 ok, 1 failed (broken)"), "{so}");
+    e.same_digest(&format!("nsa/openstack-nova-compute:{AGG}"));
+
+    // Missing images at the source fail that release with the promotion's own message.
+    let cfg = e.write_config(
+        "missing.yaml",
+        &format!("  - {{name: m, containers: [base, not-there], full_hash: {AGG}, from_namespace: nsa, to_namespace: nsa}}\n"),
+    );
+    let (code, so, _) = run(&["promote", "--config", cfg.to_str().unwrap(), "--release", "m"]);
+    assert_eq!(code, 1);
+    assert!(so.contains("not-there") && so.contains("missing"), "{so}");
+
+    // Unknown release; a releases file without --release.
+    let (code, so, se) = run(&["promote", "--config", cfg_s, "--release", "nope"]);
+    assert_ne!(code, 0, "{so}");
+    assert!(
+        se.contains("releases.yaml")
+            && se.contains("no release named \"nope\"")
+            && se.contains("broken, master"),
+        "{se}"
+    );
+    let (code, _, se) = run(&["promote", "--config", cfg_s]);
+    assert_ne!(code, 0);
+    assert!(se.contains("give --release NAME or --release all"), "{se}");
+
+    // A broken file: the key is named.
+    let bad = e.dir.path().join("bad.yaml");
+    std::fs::write(
+        &bad,
+        format!(
+            "{}  - {{name: x, containers: [a], colour: blue}}\n",
+            "releases:\n"
+        ),
+    )
+    .unwrap();
+    let (code, _, se) = run(&["promote", "--config", bad.to_str().unwrap(), "--release", "x"]);
+    assert_ne!(code, 0);
+    assert!(
+        se.contains("bad.yaml: releases[0].colour: unknown field `colour`"),
+        "{se}"
+    );
+
+    // Plain promotion files still work through --config (the existing path).
+    let plain = e.dir.path().join("plain.yaml");
+    std::fs::write(
+        &plain,
+        format!(
+            "full_hash: {AGG}\nnamed_label: current-tripleo\ncontainers_list: [base]\n\
+             source_registry: {{host: {}, namespace: nsa, insecure: true}}\n\
+             target_registries: [{{host: {}, namespace: nsp, insecure: true}}]\ntmp_file_root: {}\n",
+            e.src.host(),
+            e.dst.host(),
+            e.dir.path().join("plain-logs").display()
+        ),
+    )
+    .unwrap();
+    let (code, so, se) = run(&[
+        "promote",
+        "--config",
+        plain.to_str().unwrap(),
+        "--release",
+        "master",
+    ]);
+    assert_eq!(code, 0, "{so}\n{se}");
+    let a = tk::skopeo_inspect_digest(&e.src, &format!("nsa/openstack-base:{AGG}")).unwrap();
+    let b = tk::skopeo_inspect_digest(&e.dst, &format!("nsp/openstack-base:{AGG}")).unwrap();
+    assert_eq!(a, b);
+}
