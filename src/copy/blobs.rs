@@ -7,12 +7,11 @@ use std::sync::Arc;
 use bytes::Bytes;
 use futures_util::stream::{self, StreamExt};
 use tokio::sync::mpsc;
-use url::Url;
 
-use super::{CopyOptions, Endpoint, FetchedBlobs, Limits};
+use super::{CopyOptions, Endpoint, FetchedBlobs, Limits, Mount, Session};
 use crate::error::{Error, Result};
 use crate::manifest::Descriptor;
-use crate::registry::{BlobStream, MountResult};
+use crate::registry::BlobStream;
 
 /// Chunks buffered per destination while teeing (chunks are ~16-64 KiB).
 const TEE_DEPTH: usize = 16;
@@ -96,14 +95,7 @@ pub async fn transfer_all(needs: Vec<BlobNeed>, limits: &Limits, opts: &CopyOpti
         let needs = needs.clone();
         let holders = holders.clone();
         let limits = limits.clone();
-        let attempts = needs[idxs[0]]
-            .source
-            .registry
-            .transport()
-            .config()
-            .retry
-            .attempts
-            .max(1);
+        let attempts = needs[idxs[0]].source.registry.retry().attempts.max(1);
         let fetched = opts.fetched.clone();
         async move {
             let r = transfer_one(&needs, &idxs, &holders, &limits, attempts, &fetched).await;
@@ -164,8 +156,8 @@ async fn transfer_one(
                     let n = &needs[i];
                     let _p = limits.acquire(reg).await;
                     match n.dest.registry.mount_blob(&n.dest.repo, &digest, &from).await {
-                        Ok(MountResult::Mounted) => out.push((i, Ok(BlobOutcome::Mounted))),
-                        Ok(MountResult::Upload(_)) => to_upload.push(i),
+                        Ok(Mount::Mounted) => out.push((i, Ok(BlobOutcome::Mounted))),
+                        Ok(Mount::Upload(_)) => to_upload.push(i),
                         Err(e) => {
                             tracing::debug!(registry = %reg, %digest, error = %e, "mount refused; uploading instead");
                             to_upload.push(i)
@@ -185,10 +177,17 @@ async fn transfer_one(
     let mut pending = to_upload;
     let mut attempt = 0;
     let mut last_err: HashMap<usize, String> = HashMap::new();
+    let mut wait_hint: Option<std::time::Duration> = None;
     while !pending.is_empty() && attempt < attempts {
         attempt += 1;
         if attempt > 1 {
-            tokio::time::sleep(source.registry.transport().config().retry.backoff(attempt - 1)).await;
+            let policy = source.registry.retry();
+            // A destination's Retry-After wins over our own backoff (capped).
+            let delay = match wait_hint.take() {
+                Some(d) => d.min(policy.max_retry_after),
+                None => policy.backoff(attempt - 1),
+            };
+            tokio::time::sleep(delay).await;
         }
         let results = tee_upload(needs, &pending, limits, fetched).await;
         pending.clear();
@@ -196,6 +195,12 @@ async fn transfer_one(
             match r {
                 Ok(n) => out.push((i, Ok(BlobOutcome::Uploaded(n)))),
                 Err(e) => {
+                    if let Error::Busy {
+                        retry_after: Some(d), ..
+                    } = &e
+                    {
+                        wait_hint = Some(wait_hint.map_or(*d, |w| w.max(*d)));
+                    }
                     let retry = !matches!(
                         e,
                         Error::DigestMismatch { .. } | Error::Auth { .. } | Error::NotFound { .. }
@@ -230,8 +235,8 @@ async fn transfer_one(
         let from = needs[from_i].dest.repo.clone();
         let _p = limits.acquire(n.dest.registry.name()).await;
         let r = match n.dest.registry.mount_blob(&n.dest.repo, &digest, &from).await {
-            Ok(MountResult::Mounted) => Ok(BlobOutcome::Mounted),
-            Ok(MountResult::Upload(_)) | Err(_) => {
+            Ok(Mount::Mounted) => Ok(BlobOutcome::Mounted),
+            Ok(Mount::Upload(_)) | Err(_) => {
                 // The registry would not mount: fetch again for this one.
                 let mut r = Err("upload failed".to_string());
                 for (_, res) in tee_upload(needs, &[i], limits, fetched).await {
@@ -262,7 +267,7 @@ async fn tee_upload(
     let src = &needs[targets[0]].source;
     let desc = needs[targets[0]].descriptor.clone();
     // Open the upload sessions first: a refused destination must not cost a source fetch.
-    let mut sessions: Vec<(usize, Url)> = Vec::new();
+    let mut sessions: Vec<(usize, Session)> = Vec::new();
     let mut out: Vec<(usize, Result<u64>)> = Vec::new();
     let mut permits = Vec::new();
     for &i in targets {

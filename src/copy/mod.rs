@@ -11,6 +11,9 @@
 //! Nothing is re-serialised, so digests are identical on both sides.
 
 mod blobs;
+mod place;
+
+pub use place::{Mount, Place, Session};
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
@@ -23,21 +26,20 @@ use tokio::sync::Semaphore;
 use crate::digest::Digest;
 use crate::error::{Error, Result};
 use crate::manifest::{Content, Descriptor, Manifest};
-use crate::registry::Registry;
 
 pub use blobs::BlobOutcome;
 
 /// A repository on a registry.
 #[derive(Clone, Debug)]
 pub struct Endpoint {
-    pub registry: Registry,
+    pub registry: Place,
     pub repo: String,
 }
 
 impl Endpoint {
-    pub fn new(registry: &Registry, repo: impl Into<String>) -> Endpoint {
+    pub fn new(place: impl Into<Place>, repo: impl Into<String>) -> Endpoint {
         Endpoint {
-            registry: registry.clone(),
+            registry: place.into(),
             repo: repo.into(),
         }
     }

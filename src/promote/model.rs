@@ -350,7 +350,11 @@ impl std::str::FromStr for KeepLocal {
             "never" => Ok(KeepLocal::Never),
             "on_failure" => Ok(KeepLocal::OnFailure),
             "always" => Ok(KeepLocal::Always),
-            _ => Err(Error::invalid("keep_local", s, "expected never, on_failure or always")),
+            _ => Err(Error::invalid(
+                "keep_local",
+                s,
+                "expected never, on_failure or always",
+            )),
         }
     }
 }

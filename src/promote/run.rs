@@ -8,14 +8,15 @@ use std::time::Instant;
 use bytes::Bytes;
 use futures_util::stream::{self, StreamExt};
 
-use super::model::{Promotion, RegistrySpec, Schema};
+use super::model::{KeepLocal, Promotion, RegistrySpec, Schema};
 use super::verify::{self, BlobMemo, Expectation};
-use crate::copy::{self, Action, CopyOptions, CopyRequest, Endpoint, FetchedBlobs};
+use crate::copy::{self, Action, CopyOptions, CopyRequest, Endpoint, FetchedBlobs, Place};
 use crate::digest::Digest;
 use crate::manifest::{build_docker_list, config_platform, media, ConfigPlatform, Content, Manifest};
 use crate::registry::Registry;
 use crate::report::listfiles::{self, ListFiles};
 use crate::report::{ContainerReport, RegistryStats, Report, TagAction, TagEntry};
+use crate::store::{DeleteScope, Layout, Store, StoreLock};
 
 /// How to run.
 #[derive(Clone, Debug, Default)]
@@ -31,6 +32,9 @@ pub struct RunOptions {
 struct Facts {
     name: String,
     repo: String,
+    /// Where this container's images are read from: the source registry, or the local copy kept by
+    /// an earlier run.
+    source: Place,
     root: Manifest,
     /// Tag at the source holding the x86 image, its manifest and platform.
     x86: Option<(String, Manifest, ConfigPlatform)>,
@@ -126,27 +130,50 @@ pub async fn run(p: &Promotion, opts: &RunOptions) -> Report {
             return finish_report(report, p, started, &all_regs);
         }
     }
+    // The local store: earlier runs' copies are a source cache; this run keeps copies by policy.
+    let local = match open_local(p, opts) {
+        Ok(l) => l,
+        Err(e) => {
+            report.errors.push(format!("local store: {e}"));
+            return finish_report(report, p, started, &all_regs);
+        }
+    };
 
     // 1. Source check: every <prefix>-<name>:<fh> must exist.
     crate::progress::phase("source check", p.containers.len() as u64);
-    let checked: Vec<(String, Result<Option<Manifest>, String>)> =
+    let checked: Vec<(String, Result<Option<Manifest>, String>, Place)> =
         stream::iter(p.containers.iter().map(|name| {
             let src = src.clone();
             let repo = p.source.repo(&p.prefix, name);
             let fh = p.full_hash.clone();
+            let layout = local.as_ref().map(|l| l.layout.clone());
             async move {
+                if let Some(layout) = layout {
+                    if let Ok(Some(m)) = layout.get_manifest_opt(&repo, &fh).await {
+                        // The local copy stands in for the source unless the source serves another
+                        // image under that tag; when the source is down or pruned it, local wins.
+                        let remote = src.head_manifest(&repo, &fh).await;
+                        let stale = matches!(&remote, Ok(Some(h)) if h.digest != m.digest);
+                        if !stale {
+                            tracing::info!(image = %format!("{repo}:{fh}"), store = %layout.name(), "using the local copy");
+                            crate::progress::step();
+                            return (name.clone(), Ok(Some(m)), Place::Layout(layout));
+                        }
+                        tracing::warn!(image = %format!("{repo}:{fh}"), "the local copy differs from the source; using the source");
+                    }
+                }
                 let r = src.get_manifest_opt(&repo, &fh).await.map_err(|e| e.to_string());
                 crate::progress::step();
-                (name.clone(), r)
+                (name.clone(), r, Place::Registry(src))
             }
         }))
         .buffered(p.per_registry)
         .collect()
         .await;
-    let mut found: Vec<(String, Manifest)> = Vec::new();
-    for (name, r) in checked {
+    let mut found: Vec<(String, Manifest, Place)> = Vec::new();
+    for (name, r, place) in checked {
         match r {
-            Ok(Some(m)) => found.push((name, m)),
+            Ok(Some(m)) => found.push((name, m, place)),
             Ok(None) => report.missing.push(name),
             Err(e) => {
                 report.errors.push(format!(
@@ -158,7 +185,12 @@ pub async fn run(p: &Promotion, opts: &RunOptions) -> Report {
             }
         }
     }
-    report.found = found.iter().map(|(n, _)| n.clone()).collect();
+    report.found = found.iter().map(|(n, _, _)| n.clone()).collect();
+    report.local_reused = found
+        .iter()
+        .filter(|(_, _, pl)| pl.is_local())
+        .map(|(n, _, _)| n.clone())
+        .collect();
     if write_lists {
         for (path, names) in [(&files.parsed, &report.found), (&files.missing, &report.missing)] {
             if let Err(e) = listfiles::write(path, names) {
@@ -190,14 +222,14 @@ pub async fn run(p: &Promotion, opts: &RunOptions) -> Report {
     // 2. Architectures, when some target gets manifest lists.
     let want_lists = p.push && targets.iter().any(|(t, _)| lists_for(p, t));
     let fetched = FetchedBlobs::default();
-    let facts: Vec<Facts> = stream::iter(found.into_iter().map(|(name, root)| {
-        let src = src.clone();
+    let facts: Vec<Facts> = stream::iter(found.into_iter().map(|(name, root, source)| {
         let fetched = fetched.clone();
         let repo = p.source.repo(&p.prefix, &name);
         async move {
             let mut f = Facts {
                 name: name.clone(),
                 repo,
+                source: source.clone(),
                 root,
                 x86: None,
                 ppc: None,
@@ -205,7 +237,7 @@ pub async fn run(p: &Promotion, opts: &RunOptions) -> Report {
                 arch_error: None,
             };
             if want_lists {
-                if let Err(e) = discover_arches(&src, p, &mut f, &fetched).await {
+                if let Err(e) = discover_arches(&source, p, &mut f, &fetched).await {
                     f.arch_error = Some(e);
                 }
             }
@@ -260,7 +292,7 @@ pub async fn run(p: &Promotion, opts: &RunOptions) -> Report {
         for (ti, (t, treg)) in targets.iter().enumerate() {
             for (ci, f) in facts.iter().enumerate() {
                 let dest = Endpoint::new(treg, t.repo(&p.prefix, &f.name));
-                let source = Endpoint::new(&src, f.repo.clone());
+                let source = Endpoint::new(&f.source, f.repo.clone());
                 let mut fh_tags = vec![p.full_hash.clone()];
                 let mut extra: Vec<CopyRequest> = Vec::new();
                 if lists_for(p, t) && f.arch_error.is_none() && !f.root.is_index() {
@@ -493,6 +525,11 @@ pub async fn run(p: &Promotion, opts: &RunOptions) -> Report {
         }
     }
 
+    // Local copies, by policy: kept whole when a push failed (or always).
+    if let (Some(local), false) = (&local, opts.dry_run || opts.verify_only) {
+        keep_local(p, local, &facts, &containers, &mut report).await;
+    }
+
     // 7. The source label: last, and only when everything else succeeded.
     if p.label_source {
         if opts.verify_only {
@@ -526,13 +563,141 @@ pub async fn run(p: &Promotion, opts: &RunOptions) -> Report {
             }
         }
     }
+    if let (Some(local), false) = (&local, opts.dry_run || opts.verify_only) {
+        clean_local(p, local, &facts, &mut report);
+    }
     report.containers = containers;
     finish_report(report, p, started, &all_regs)
 }
 
+/// The local store for this run: a release's layout under the lock.
+struct Local {
+    store: Store,
+    layout: Layout,
+    _lock: StoreLock,
+}
+
+fn open_local(p: &Promotion, opts: &RunOptions) -> crate::Result<Option<Local>> {
+    if p.keep_local == KeepLocal::Never {
+        return Ok(None);
+    }
+    let root = match &p.local_store {
+        Some(r) => r.clone(),
+        None => crate::store::default_root()?,
+    };
+    let store = Store::open(root)?;
+    let read_only = opts.dry_run || opts.verify_only;
+    if read_only && !store.release_dir(&p.release).is_dir() {
+        return Ok(None);
+    }
+    let lock = if read_only {
+        store.lock_shared()?
+    } else {
+        store.lock()?
+    };
+    let layout = store
+        .layout(&p.release)?
+        .with_hash(p.full_hash.clone())
+        .with_prefix(p.prefix.clone());
+    Ok(Some(Local {
+        store,
+        layout,
+        _lock: lock,
+    }))
+}
+
+/// Keep the images of a failed push (or all, with `always`) in the local layout.
+async fn keep_local(
+    p: &Promotion,
+    local: &Local,
+    facts: &[Facts],
+    containers: &[ContainerReport],
+    report: &mut Report,
+) {
+    // A failed push keeps the whole promotion's images: the rerun then needs nothing from a source
+    // that may be down, or may have pruned them by then.
+    let failed_push = p.push && containers.iter().any(|c| !c.pushed);
+    let keep: Vec<&Facts> = if p.keep_local == KeepLocal::Always || failed_push {
+        facts.iter().collect()
+    } else {
+        vec![]
+    };
+    let dest_place = Place::Layout(local.layout.clone());
+    let mut requests = Vec::new();
+    for f in keep.iter().filter(|f| !f.source.is_local()) {
+        let dest = Endpoint::new(&dest_place, f.repo.clone());
+        let src = Endpoint::new(&f.source, f.repo.clone());
+        requests.push(CopyRequest {
+            source: src.clone(),
+            reference: p.full_hash.clone(),
+            dests: vec![(dest.clone(), vec![p.full_hash.clone()])],
+            known: Some(f.root.clone()),
+        });
+        if let Some((tag, m, _)) = &f.x86 {
+            if *tag != p.full_hash {
+                requests.push(CopyRequest {
+                    source: src.clone(),
+                    reference: tag.clone(),
+                    dests: vec![(dest.clone(), vec![tag.clone()])],
+                    known: Some(m.clone()),
+                });
+            }
+        }
+        if let Some((m, _)) = &f.ppc {
+            requests.push(CopyRequest {
+                source: src.clone(),
+                reference: p.ppc_tag(),
+                dests: vec![(dest.clone(), vec![p.ppc_tag()])],
+                known: Some(m.clone()),
+            });
+        }
+    }
+    if !requests.is_empty() {
+        let outcomes = copy::copy_batch(&requests, &CopyOptions::default()).await;
+        for o in outcomes.iter().filter(|o| !o.ok()) {
+            let e = o
+                .error
+                .clone()
+                .or_else(|| o.dests.iter().find_map(|d| d.error.clone()))
+                .unwrap_or_default();
+            report
+                .errors
+                .push(format!("keeping a local copy of {}: {e}", o.source));
+        }
+    }
+    let kept: Vec<String> = keep.iter().map(|f| f.name.clone()).collect();
+    if !kept.is_empty() {
+        tracing::info!(containers = kept.len(), store = %local.layout.name(), "local copies kept");
+    }
+    report.local_kept = kept;
+}
+
+/// After a fully verified success, this release's copies of these containers go (unless `always`);
+/// then the report says what the store holds.
+fn clean_local(p: &Promotion, local: &Local, facts: &[Facts], report: &mut Report) {
+    if report.errors.is_empty() && p.keep_local != KeepLocal::Always {
+        for f in facts {
+            let scope = DeleteScope::container(format!("{}-{}", p.prefix, f.name), Some(p.release.clone()));
+            match local.store.delete(&scope, false) {
+                Ok(d) if d.changed => report.local_removed.push(f.name.clone()),
+                Ok(_) => {}
+                Err(e) => report
+                    .errors
+                    .push(format!("removing the local copy of {}: {e}", f.name)),
+            }
+        }
+    }
+    report.local_root = Some(local.store.root().display().to_string());
+    report.local_bytes = local
+        .store
+        .list_release(&p.release)
+        .map(|imgs| imgs.iter().map(|i| i.size).sum())
+        .unwrap_or(0);
+}
+
 /// Which images make `<fh>_manifest` for one container.
 async fn discover_arches(
-    src: &Registry,
+    src: &Place,
     p: &Promotion,
     f: &mut Facts,
     fetched: &FetchedBlobs,

@@ -133,6 +133,21 @@ pub struct Report {
     pub registries: Vec<RegistryStats>,
     /// Files written (list files, reports).
     pub files: Vec<String>,
+    /// Containers read from local copies an earlier run kept (instead of the source registry).
+    #[serde(default)]
+    pub local_reused: Vec<String>,
+    /// Containers whose images this run kept in the local store.
+    #[serde(default)]
+    pub local_kept: Vec<String>,
+    /// Containers whose local copies this run removed (after a verified success).
+    #[serde(default)]
+    pub local_removed: Vec<String>,
+    /// The local store, when one was used.
+    #[serde(default)]
+    pub local_root: Option<String>,
+    /// Bytes of this release's local copies after the run.
+    #[serde(default)]
+    pub local_bytes: u64,
 }
 
 impl Report {

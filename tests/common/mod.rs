@@ -75,14 +75,18 @@ pub fn promote_args(
         source_registry: Some(source),
         target_registries: Some(targets),
         tmp_file_root: Some(tmp.to_path_buf()),
+        local_store: Some(tmp.join("store")),
         retries: Some(3),
         ..Default::default()
     }
 }
 
-/// The binary under test.
+/// The binary under test, with its own local store (never the user's).
 pub fn bin() -> std::process::Command {
-    std::process::Command::new(env!("CARGO_BIN_EXE_copy-containers"))
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_copy-containers"));
+    let data = tempfile::tempdir().expect("temp dir").keep();
+    c.env("XDG_DATA_HOME", data);
+    c
 }
 
 /// A staged release on `reg` (names from TripleO's list, small layers).

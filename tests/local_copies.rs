@@ -1,0 +1,182 @@
+//! Local copies in the promotion: kept whole when a push fails, used as the source of the rerun
+//! (with the source registry stopped), removed after a verified success; `always` keeps them; the
+//! store's lock blocks a concurrent run.
+
+mod common;
+
+use copy_containers::promote::{self, RunOptions};
+use copy_containers::store::Store;
+use copy_containers_testkit::{self as tk, skopeo_inspect_digest, FaultRule, Proxy};
+
+use common::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_push_keeps_copies_and_the_rerun_needs_no_source() {
+    let src = tk::Registry::plain().unwrap();
+    let t1 = tk::Registry::plain().unwrap();
+    let t2 = tk::Registry::plain().unwrap();
+    let staged = stage(
+        &client(&src),
+        &["base", "nova-compute", "neutron-server"],
+        &["neutron-server"],
+    )
+    .await;
+    let p2 = Proxy::for_registry(&t2).unwrap();
+    // t2 fails mid-run: every manifest PUT of one image is refused
+    p2.add_rule(
+        FaultRule::status(500)
+            .method("PUT")
+            .path_contains("openstack-nova-compute/manifests/")
+            .always(),
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let mut a = promote_args(
+        registry_args(&src, NS),
+        vec![registry_args(&t1, NS), proxy_args(&p2.host(), NS)],
+        &["nova-compute", "neutron-server"],
+        tmp.path(),
+    );
+    a.manifest_push = Some(true);
+    a.ppc_containers = Some(vec!["nova-compute".into(), "neutron-server".into()]);
+    let p = a.resolve(promote::model::read_list_file).unwrap();
+    let r = promote::run(&p, &RunOptions::default()).await;
+    assert!(!r.ok);
+    let mut kept = r.local_kept.clone();
+    kept.sort();
+    assert_eq!(kept, ["base", "neutron-server", "nova-compute"]);
+    assert!(r.local_bytes > 0);
+    let store = Store::open(tmp.path().join("store")).unwrap();
+    let local = store.list_release("master").unwrap();
+    for s in &staged {
+        let c = format!("openstack-{}", s.name);
+        assert!(
+            local
+                .iter()
+                .any(|i| i.container == c && i.tag == FH && i.digest.to_string() == s.x86_digest),
+            "{c}: {local:#?}"
+        );
+        if s.name == "nova-compute" {
+            assert!(
+                local
+                    .iter()
+                    .any(|i| i.container == c && i.tag == format!("{FH}_ppc64le")),
+                "{local:#?}"
+            );
+        }
+    }
+    assert!(store.fsck().unwrap().ok);
+    // nothing labelled where the image did not verify
+    assert!(client(&t2)
+        .head_manifest(&staged[2].repository, "current-tripleo")
+        .await
+        .unwrap()
+        .is_none());
+    // the source goes away; the target heals; the rerun works from the local copies
+    src.stop();
+    p2.clear_rules();
+    let r = promote::run(&p, &RunOptions::default()).await;
+    let mut reused = r.local_reused.clone();
+    reused.sort();
+    assert_eq!(reused, ["base", "neutron-server", "nova-compute"]);
+    for s in &staged {
+        for t in [&t1, &t2] {
+            assert_eq!(
+                skopeo_inspect_digest(t, &format!("{}:{FH}", s.repository)).unwrap(),
+                s.x86_digest
+            );
+            assert_eq!(
+                skopeo_inspect_digest(t, &format!("{}:current-tripleo", s.repository)).unwrap(),
+                s.x86_digest
+            );
+        }
+    }
+    assert_eq!(r.pushed.len(), 3, "{:#?}", r.errors);
+    // the only failure left is the source label (the source is down); the copies stay
+    assert!(!r.ok);
+    assert!(r.errors.iter().all(|e| e.contains("source")), "{:#?}", r.errors);
+    assert!(!store.list_release("master").unwrap().is_empty());
+    // the source is back: a verified success removes the local copies
+    src.restart().unwrap();
+    let r = promote::run(&p, &RunOptions::default()).await;
+    assert!(r.ok, "{:#?}", r.errors);
+    assert_eq!(r.local_removed.len(), 3, "{r:#?}");
+    assert!(store.list_release("master").unwrap().is_empty());
+    assert!(store.fsck().unwrap().ok);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn always_keeps_and_the_lock_blocks_a_concurrent_run() {
+    let src = tk::Registry::plain().unwrap();
+    let t1 = tk::Registry::plain().unwrap();
+    // OCI manifests: skopeo 1.9 reads only OCI media types from an OCI layout's index (Docker
+    // v2s2 copies are kept byte-exact too, but that skopeo skips them)
+    let opts = copy_containers::stage::StageOptions {
+        names: vec!["base".into(), "nova-compute".into()],
+        oci: true,
+        base_layer_size: 16 << 10,
+        unique_layer_size: 4 << 10,
+        ..Default::default()
+    };
+    let staged = copy_containers::stage::stage(&client(&src), &opts).await.unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let mut a = promote_args(
+        registry_args(&src, NS),
+        vec![registry_args(&t1, NS)],
+        &["nova-compute"],
+        tmp.path(),
+    );
+    a.keep_local = Some("always".into());
+    let p = a.resolve(promote::model::read_list_file).unwrap();
+    // another run holds the store
+    let store = Store::open(tmp.path().join("store")).unwrap();
+    let lock = store.lock().unwrap();
+    let r = promote::run(&p, &RunOptions::default()).await;
+    assert!(!r.ok);
+    assert!(r.errors.iter().any(|e| e.contains("in use")), "{:#?}", r.errors);
+    assert!(
+        client(&t1).catalog(10).await.unwrap().is_empty(),
+        "nothing pushed while blocked"
+    );
+    drop(lock);
+    let r = promote::run(&p, &RunOptions::default()).await;
+    assert!(r.ok, "{:#?}", r.errors);
+    assert_eq!(r.local_kept.len(), 2);
+    let local = store.list_release("master").unwrap();
+    assert_eq!(local.iter().filter(|i| i.tag == FH).count(), 2, "{local:#?}");
+    // skopeo reads the kept copy
+    let dir = tmp.path().join("store/master");
+    let out = tk::run_skopeo(&[
+        "inspect".into(),
+        "--raw".into(),
+        format!("oci:{}:openstack-nova-compute:{FH}", dir.display()),
+    ])
+    .unwrap();
+    let nova = staged.iter().find(|s| s.name == "nova-compute").unwrap();
+    assert_eq!(tk::sha256_digest(&out), nova.x86_digest);
+    // keep_local: never touches no store at all
+    let tmp2 = tempfile::tempdir().unwrap();
+    let mut a = promote_args(
+        registry_args(&src, NS),
+        vec![registry_args(&t1, NS)],
+        &["nova-compute"],
+        tmp2.path(),
+    );
+    a.keep_local = Some("never".into());
+    let r = promote::run(
+        &a.resolve(promote::model::read_list_file).unwrap(),
+        &RunOptions::default(),
+    )
+    .await;
+    assert!(r.ok && r.local_root.is_none());
+    assert!(!tmp2.path().join("store").exists());
+    // a bad policy is a clear error
+    let mut a = promote_args(
+        registry_args(&src, NS),
+        vec![registry_args(&t1, NS)],
+        &["nova-compute"],
+        tmp2.path(),
+    );
+    a.keep_local = Some("sometimes".into());
+    let e = a.resolve(promote::model::read_list_file).unwrap_err().to_string();
+    assert!(e.contains("keep_local") && e.contains("on_failure"), "{e}");
+}
