@@ -174,3 +174,58 @@ async fn rollback_refuses_where_a_later_promotion_moved_the_label() {
         new[0].x86_digest
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rollback_uses_the_local_label_history_without_previous_tags() {
+    let src = tk::Registry::plain().unwrap();
+    let t1 = tk::Registry::plain().unwrap();
+    let old = stage_hash(&client(&src), FH, 1).await;
+    stage_hash(&client(&src), FH2, 2).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let mut a = promote_args(
+        registry_args(&src, NS),
+        vec![registry_args(&t1, NS)],
+        &["nova-compute"],
+        tmp.path(),
+    );
+    a.keep_previous_label = Some(false);
+    assert!(
+        promote::run(
+            &a.resolve(promote::model::read_list_file).unwrap(),
+            &RunOptions::default()
+        )
+        .await
+        .ok
+    );
+    a.full_hash = Some(FH2.into());
+    let p2 = a.resolve(promote::model::read_list_file).unwrap();
+    assert!(promote::run(&p2, &RunOptions::default()).await.ok);
+    let c = client(&t1);
+    assert!(c
+        .head_manifest(&old[0].repository, "previous-current-tripleo")
+        .await
+        .unwrap()
+        .is_none());
+    let history = copy_containers::store::Store::open(tmp.path().join("store"))
+        .unwrap()
+        .label_history("master")
+        .unwrap();
+    assert!(
+        history
+            .iter()
+            .any(|r| r.registry == t1.host() && r.previous_digest.is_some()),
+        "{history:#?}"
+    );
+    let r = promote::rollback::run_rollback(&p2, false).await;
+    assert!(r.ok, "{:#?}", r.errors);
+    for o in &old {
+        assert_eq!(
+            skopeo_inspect_digest(&t1, &format!("{}:current-tripleo", o.repository)).unwrap(),
+            o.x86_digest
+        );
+        assert_eq!(
+            skopeo_inspect_digest(&src, &format!("{}:current-tripleo", o.repository)).unwrap(),
+            o.x86_digest
+        );
+    }
+}

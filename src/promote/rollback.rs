@@ -7,10 +7,11 @@ use std::time::Instant;
 
 use futures_util::stream::{self, StreamExt};
 
-use super::model::{Promotion, RegistrySpec};
+use super::model::{KeepLocal, Promotion, RegistrySpec};
 use super::run::{entry, finish_report, set_label};
 use crate::registry::Registry;
 use crate::report::{ContainerReport, Report, TagAction, TagEntry};
+use crate::store::LabelRecord;
 
 /// Roll the label back on the promotion's registries.
 pub async fn run_rollback(p: &Promotion, dry_run: bool) -> Report {
@@ -36,6 +37,8 @@ pub async fn run_rollback(p: &Promotion, dry_run: bool) -> Report {
         ..Default::default()
     };
     let previous = format!("previous-{}", p.named_label);
+    // The store's label history answers where no previous-<label> tag exists.
+    let history: Vec<LabelRecord> = history(p);
     let mut clients: Vec<(RegistrySpec, Registry)> = Vec::new();
     for s in &specs {
         match s.client() {
@@ -50,10 +53,18 @@ pub async fn run_rollback(p: &Promotion, dry_run: bool) -> Report {
         let (spec, reg) = &clients[ri];
         let name = &p.containers[ci];
         let previous = previous.clone();
+        let recorded: Vec<&LabelRecord> = history
+            .iter()
+            .filter(|r| {
+                r.registry == spec.host
+                    && r.repository == spec.repo(&p.prefix, name)
+                    && r.label == p.named_label
+            })
+            .collect();
         async move {
             let repo = spec.repo(&p.prefix, name);
             let mut en = entry(&spec.name, &repo, &p.named_label, None, TagAction::Skipped);
-            if let Err(e) = roll_back_one(reg, &repo, p, &previous, &mut en, dry_run).await {
+            if let Err(e) = roll_back_one(reg, &repo, p, &previous, &recorded, &mut en, dry_run).await {
                 en.action = TagAction::Failed;
                 en.verified = Some(false);
                 en.error = Some(e);
@@ -111,6 +122,7 @@ async fn roll_back_one(
     repo: &str,
     p: &Promotion,
     previous: &str,
+    recorded: &[&LabelRecord],
     en: &mut TagEntry,
     dry_run: bool,
 ) -> Result<(), String> {
@@ -118,18 +130,29 @@ async fn roll_back_one(
         .head_manifest(repo, &p.named_label)
         .await
         .map_err(|e| e.to_string())?;
-    let prev = reg
+    let prev = match reg
         .head_manifest(repo, previous)
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| e.to_string())?
+    {
+        Some(h) => Some(h.digest),
+        // The latest recorded move to what the label points at now says where it was before.
+        None => label.as_ref().and_then(|l| {
+            recorded
+                .iter()
+                .rev()
+                .find(|r| r.new_digest == l.digest)
+                .and_then(|r| r.previous_digest.clone())
+        }),
+    };
     let Some(prev) = prev else {
         return Err(format!(
-            "no {previous} tag on this registry: nothing recorded to roll back to"
+            "no {previous} tag on this registry and no recorded label move: nothing to roll back to"
         ));
     };
-    if label.as_ref().map(|l| &l.digest) == Some(&prev.digest) {
-        en.digest = Some(prev.digest.to_string());
-        en.previous = Some(prev.digest.to_string());
+    if label.as_ref().map(|l| &l.digest) == Some(&prev) {
+        en.digest = Some(prev.to_string());
+        en.previous = Some(prev.to_string());
         en.action = TagAction::AlreadyPresent;
         en.verified = Some(true);
         return Ok(());
@@ -149,7 +172,7 @@ async fn roll_back_one(
         (None, _) => return Err(format!("{} is not on this registry", p.named_label)),
     }
     let m = reg
-        .get_manifest(repo, prev.digest.as_str())
+        .get_manifest(repo, prev.as_str())
         .await
         .map_err(|e| e.to_string())?;
     en.digest = Some(m.digest.to_string());
@@ -161,4 +184,26 @@ async fn roll_back_one(
         Some(e) => Err(e.clone()),
         None => Ok(()),
     }
+}
+
+fn history(p: &Promotion) -> Vec<LabelRecord> {
+    if p.keep_local == KeepLocal::Never {
+        return vec![];
+    }
+    let root = match &p.local_store {
+        Some(r) => r.clone(),
+        None => match crate::store::default_root() {
+            Ok(r) => r,
+            Err(_) => return vec![],
+        },
+    };
+    if !root.join(&p.release).is_dir() {
+        return vec![];
+    }
+    crate::store::Store::open(root)
+        .and_then(|s| s.label_history(&p.release))
+        .unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "cannot read the local store's label history");
+            vec![]
+        })
 }

@@ -564,6 +564,7 @@ pub async fn run(p: &Promotion, opts: &RunOptions) -> Report {
         }
     }
     if let (Some(local), false) = (&local, opts.dry_run || opts.verify_only) {
+        record_labels(p, local, &containers, &mut report);
         clean_local(p, local, &facts, &mut report);
     }
     report.containers = containers;
@@ -670,6 +671,41 @@ async fn keep_local(
         tracing::info!(containers = kept.len(), store = %local.layout.name(), "local copies kept");
     }
     report.local_kept = kept;
+}
+
+/// Every label move of this run goes into the store's label history (for `rollback`).
+fn record_labels(p: &Promotion, local: &Local, containers: &[ContainerReport], report: &mut Report) {
+    let host_of = |name: &str| {
+        std::iter::once(&p.source)
+            .chain(p.targets.iter())
+            .find(|s| s.name == name)
+            .map(|s| s.host.clone())
+            .unwrap_or_else(|| name.to_string())
+    };
+    for e in containers
+        .iter()
+        .flat_map(|c| c.entries.iter())
+        .filter(|e| e.tag == p.named_label && e.action == TagAction::Tagged)
+    {
+        let (Some(new), previous) = (
+            e.digest.as_deref().and_then(|d| d.parse::<Digest>().ok()),
+            e.previous.as_deref().and_then(|d| d.parse::<Digest>().ok()),
+        ) else {
+            continue;
+        };
+        if let Err(err) = local.store.record_label(
+            &p.release,
+            &host_of(&e.registry),
+            &e.repository,
+            &p.named_label,
+            previous,
+            new,
+        ) {
+            report
+                .errors
+                .push(format!("recording the label move in the local store: {err}"));
+        }
+    }
 }
 
 /// After a fully verified success, this release's copies of these containers go (unless `always`);
