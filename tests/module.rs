@@ -154,7 +154,7 @@ fn module_argument_errors_use_ansible_wording() {
         ),
         (
             json!({"action": "explode"}),
-            "value of action must be one of: promote, verify, tag, got: explode",
+            "value of action must be one of: promote, verify, tag, rollback, delete_local, got: explode",
         ),
         (
             json!({"manifest_push": "perhaps"}),
@@ -199,4 +199,72 @@ fn module_argument_errors_use_ansible_wording() {
     let out = bin().arg(&p).output().unwrap();
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["failed"], json!(true));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn module_keeps_local_copies_deletes_them_verified_and_rolls_back() {
+    let src = tk::Registry::plain().unwrap();
+    let tgt = tk::Registry::plain().unwrap();
+    stage(&client(&src), &["base", "nova-compute"], &[]).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let store = tmp.path().join("store");
+    let args = json!({
+        "full_hash": FH, "named_label": "current-tripleo", "containers_list": ["nova-compute"],
+        "source_registry": reg(&src), "target_registries": [reg(&tgt)],
+        "tmp_file_root": tmp.path(), "keep_local": "always", "local_store": store,
+    });
+    let (r, _, _) = run_module(tmp.path(), &args);
+    assert_eq!(r["failed"], json!(false), "{r:#}");
+    assert_eq!(r["local"]["kept"], json!(["nova-compute", "base"]));
+    assert!(r["local"]["bytes"].as_u64().unwrap() > 0);
+    // delete one container: check mode first
+    let del = json!({"action": "delete_local", "scope": "container", "containers_list": ["nova-compute"], "release": "master", "local_store": store});
+    let mut check = del.clone();
+    check["_ansible_check_mode"] = json!(true);
+    let (r, _, _) = run_module(tmp.path(), &check);
+    assert_eq!(r["changed"], json!(true), "{r:#}");
+    assert!(r["msg"].as_str().unwrap().contains("would be removed"));
+    let (r, _, _) = run_module(tmp.path(), &del);
+    assert_eq!(
+        (r["failed"].clone(), r["changed"].clone()),
+        (json!(false), json!(true)),
+        "{r:#}"
+    );
+    assert!(r["freed_bytes"].as_u64().unwrap() > 0);
+    assert_eq!(r["deleted"][0]["verification"]["ok"], json!(true));
+    // again: a no-op, not an error
+    let (r, _, _) = run_module(tmp.path(), &del);
+    assert_eq!(
+        (r["failed"].clone(), r["changed"].clone()),
+        (json!(false), json!(false)),
+        "{r:#}"
+    );
+    // scope container without names: Ansible-style error
+    let (r, _, _) = run_module(
+        tmp.path(),
+        &json!({"action": "delete_local", "scope": "container"}),
+    );
+    assert!(
+        r["msg"].as_str().unwrap().contains("missing: containers_list"),
+        "{r:#}"
+    );
+    // everything
+    let (r, _, _) = run_module(
+        tmp.path(),
+        &json!({"action": "delete_local", "scope": "all", "local_store": store}),
+    );
+    assert_eq!(
+        (r["failed"].clone(), r["changed"].clone()),
+        (json!(false), json!(true)),
+        "{r:#}"
+    );
+    // rollback with nothing recorded to go back to: a clear failure
+    let mut rb = args.clone();
+    rb["action"] = json!("rollback");
+    let (r, _, _) = run_module(tmp.path(), &rb);
+    assert_eq!(r["failed"], json!(true));
+    assert!(
+        r["msg"].as_str().unwrap().contains("nothing to roll back to"),
+        "{r:#}"
+    );
 }

@@ -52,7 +52,13 @@ const fn opt(name: &'static str, kind: Kind) -> Opt {
 }
 
 /// The actions the module performs.
-pub const ACTIONS: &[&str] = &["promote", "verify", "tag"];
+pub const ACTIONS: &[&str] = &["promote", "verify", "tag", "rollback", "delete_local"];
+
+/// What `delete_local` removes.
+pub const SCOPES: &[&str] = &["container", "release", "all"];
+
+/// Local-copy policies.
+pub const KEEP_LOCAL: &[&str] = &["never", "on_failure", "always"];
 
 /// Every option of the module (kept identical to `library/copy_containers.yml` by a test).
 pub const SPEC: &[Opt] = &[
@@ -95,6 +101,16 @@ pub const SPEC: &[Opt] = &[
     opt("retries", Kind::Int),
     opt("report_json", Kind::Path),
     opt("report_html", Kind::Path),
+    opt("keep_previous_label", Kind::Bool),
+    Opt {
+        choices: KEEP_LOCAL,
+        ..opt("keep_local", Kind::Str)
+    },
+    opt("local_store", Kind::Path),
+    Opt {
+        choices: SCOPES,
+        ..opt("scope", Kind::Str)
+    },
 ];
 
 /// Keys of a registry dictionary whose values are secrets.
@@ -296,9 +312,23 @@ pub fn validate(raw: Map<String, Value>) -> Result<Params, String> {
         .and_then(|v| v.as_str())
         .unwrap_or("promote")
         .to_string();
-    let mut required = vec!["full_hash", "named_label"];
-    if action != "tag" {
+    let mut required = match action.as_str() {
+        "delete_local" => vec!["scope"],
+        _ => vec!["full_hash", "named_label"],
+    };
+    if matches!(action.as_str(), "promote" | "verify" | "rollback") {
         required.push("source_registry");
+    }
+    if action == "delete_local" {
+        match p.values.get("scope").and_then(|v| v.as_str()) {
+            Some("container") if !p.values.contains_key("containers_list") => {
+                return Err("scope is container but the following are missing: containers_list".into())
+            }
+            Some("release") if !p.values.contains_key("release") => {
+                return Err("scope is release but the following are missing: release".into())
+            }
+            _ => {}
+        }
     }
     let missing: Vec<&str> = required
         .into_iter()

@@ -162,12 +162,34 @@ async fn run_params(params: args::Params, secrets: &[String]) -> Value {
         .and_then(|v| v.as_str().map(str::to_string))
         .unwrap_or_else(|| "promote".into());
     let registries = values.remove("registries");
+    let scope = values
+        .remove("scope")
+        .and_then(|v| v.as_str().map(str::to_string));
+    if action == "delete_local" {
+        return delete_local(
+            &values,
+            scope.as_deref().unwrap_or(""),
+            params.check_mode,
+            secrets,
+        );
+    }
     let pa: PromoteArgs = match serde_json::from_value(Value::Object(values)) {
         Ok(a) => a,
         Err(e) => return failed(&format!("bad arguments: {e}"), secrets),
     };
     let dry_run = params.check_mode;
     let report = match action.as_str() {
+        "rollback" => {
+            let p = match pa.resolve(promote::model::read_list_file) {
+                Ok(p) => p,
+                Err(e) => return failed(&e.to_string(), secrets),
+            };
+            let mut r = promote::rollback::run_rollback(&p, dry_run).await;
+            if !dry_run {
+                crate::cli::write_reports(&p, &mut r);
+            }
+            r
+        }
         "tag" => {
             let regs: Vec<RegistryArgs> = match registries
                 .map(serde_json::from_value::<Vec<RegistryArgs>>)
@@ -230,6 +252,60 @@ async fn run_params(params: args::Params, secrets: &[String]) -> Value {
     result_of(&report, params.diff)
 }
 
+/// `action: delete_local`: remove local copies by scope, verify, report freed bytes.
+fn delete_local(values: &Map<String, Value>, scope: &str, dry_run: bool, secrets: &[String]) -> Value {
+    use crate::store::DeleteScope;
+    let root = match values.get("local_store").and_then(Value::as_str) {
+        Some(r) => std::path::PathBuf::from(r),
+        None => match crate::store::default_root() {
+            Ok(r) => r,
+            Err(e) => return failed(&e.to_string(), secrets),
+        },
+    };
+    let release = values.get("release").and_then(Value::as_str).map(str::to_string);
+    let scopes: Vec<DeleteScope> = match scope {
+        "all" => vec![DeleteScope::All],
+        "release" => vec![DeleteScope::Release(release.clone().unwrap_or_default())],
+        _ => values
+            .get("containers_list")
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .map(|n| DeleteScope::container(n, release.clone()))
+                    .collect()
+            })
+            .unwrap_or_default(),
+    };
+    let mut reports = Vec::new();
+    for sc in &scopes {
+        match crate::store::delete_verified(&root, sc, dry_run) {
+            Ok(r) => reports.push(r),
+            Err(e) => return failed(&format!("delete_local ({scope}): {e}"), secrets),
+        }
+    }
+    let changed = reports.iter().any(|r| r.changed);
+    let ok = reports.iter().all(|r| r.ok());
+    let freed: u64 = reports.iter().map(|r| r.freed_bytes).sum();
+    let removed: usize = reports.iter().map(|r| r.removed.len()).sum();
+    json!({
+        "changed": changed,
+        "failed": !ok,
+        "msg": format!(
+            "{}{} local image reference(s) {}, {} bytes {}; verification {}",
+            if dry_run { "check mode: " } else { "" },
+            removed,
+            if dry_run { "would be removed" } else { "removed" },
+            freed,
+            if dry_run { "would be freed" } else { "freed" },
+            if ok { "passed" } else { "FAILED" }
+        ),
+        "freed_bytes": freed,
+        "deleted": reports,
+        "local_store": root,
+    })
+}
+
 /// The module result for a report.
 pub fn result_of(r: &Report, diff: bool) -> Value {
     let ok = r.errors.is_empty();
@@ -248,6 +324,7 @@ pub fn result_of(r: &Report, diff: bool) -> Value {
             match r.action.as_str() {
                 "verify" => "verified",
                 "tag" => "labelled",
+                "rollback" => "rolled back",
                 _ => "promoted",
             },
             r.full_hash,
@@ -286,6 +363,13 @@ pub fn result_of(r: &Report, diff: bool) -> Value {
         "containers": r.containers,
         "registries": r.registries,
         "report_files": r.files,
+        "local": {
+            "root": r.local_root,
+            "reused": r.local_reused,
+            "kept": r.local_kept,
+            "removed": r.local_removed,
+            "bytes": r.local_bytes,
+        },
         "seconds": r.seconds,
     });
     if diff {
