@@ -439,3 +439,48 @@ async fn no_push_labels_only_the_source_and_dry_run_changes_nothing() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn push_hash_writes_another_tag_on_the_targets() {
+    let src = tk::Registry::plain().unwrap();
+    let t1 = tk::Registry::plain().unwrap();
+    let staged = stage(&client(&src), &["base", "nova-compute"], &[]).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let mut a = promote_args(
+        registry_args(&src, NS),
+        vec![registry_args(&t1, NS)],
+        &["nova-compute"],
+        tmp.path(),
+    );
+    a.push_hash = Some("pushed-tag".into());
+    a.manifest_push = Some(true);
+    let r = run(&a).await;
+    assert!(r.ok, "{:#?}", r.errors);
+    let t = client(&t1);
+    for s in &staged {
+        assert_eq!(
+            skopeo_inspect_digest(&t1, &format!("{}:pushed-tag", s.repository)).unwrap(),
+            s.x86_digest
+        );
+        assert_eq!(
+            skopeo_inspect_digest(&t1, &format!("{}:current-tripleo", s.repository)).unwrap(),
+            s.x86_digest
+        );
+        assert!(t
+            .head_manifest(&s.repository, "pushed-tag_manifest")
+            .await
+            .unwrap()
+            .is_some());
+        assert!(
+            t.head_manifest(&s.repository, FH).await.unwrap().is_none(),
+            "the hash tag itself is not pushed"
+        );
+        assert!(client(&src)
+            .head_manifest(&s.repository, "pushed-tag")
+            .await
+            .unwrap()
+            .is_none());
+    }
+    // and it is idempotent
+    assert!(!run(&a).await.changed);
+}

@@ -139,6 +139,7 @@ impl PromoteFlags {
     pub fn to_args(&self) -> anyhow::Result<PromoteArgs> {
         let flags = PromoteArgs {
             full_hash: self.full_hash.clone(),
+            push_hash: self.push_hash.clone(),
             named_label: self.named_label.clone(),
             release: self.release.clone(),
             distro_name: self.distro_name.clone(),

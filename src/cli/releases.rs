@@ -70,35 +70,13 @@ fn read_shape(path: &Path) -> anyhow::Result<Shape> {
     Ok(config::shape_of(&file, &text)?)
 }
 
-/// `--push-hash` with a plain promotion: only a no-op value is accepted until the engine can push
-/// under another tag.
-fn plain_push_hash(f: &PromoteFlags) -> anyhow::Result<()> {
-    if let Some(ph) = &f.push_hash {
-        let fh = f.to_args()?.full_hash;
-        if fh.as_deref() != Some(ph.as_str()) {
-            anyhow::bail!("{}", push_hash_unsupported(ph, fh.as_deref().unwrap_or("?")));
-        }
-    }
-    Ok(())
-}
-
-fn push_hash_unsupported(push_hash: &str, full_hash: &str) -> String {
-    format!(
-        "--push-hash/push_hash {push_hash}: pushing under a tag other than the promoted hash ({full_hash}) \
-         is not supported by the promotion engine yet (it needs a target tag distinct from the source \
-         tag); nothing was done"
-    )
-}
-
 /// The hook in `promote`/`verify`: handles `--config` files with `releases:` (or copy-quay's
 /// `entries:`); `None` leaves plain promotion files to the existing path.
 pub async fn promote_hook(f: &PromoteFlags, verify_only: bool) -> anyhow::Result<Option<i32>> {
     let Some(path) = &f.config else {
-        plain_push_hash(f)?;
         return Ok(None);
     };
     if read_shape(path)? == Shape::Promote {
-        plain_push_hash(f)?;
         return Ok(None);
     }
     let cfg = config::load_releases(path)?;
@@ -178,12 +156,9 @@ pub async fn run_release(
             return out;
         }
     };
-    if let Some(ph) = &r.push_hash {
-        out.error = Some(format!("{at}: {}", push_hash_unsupported(ph, &r.full_hash)));
-        out.resolution = Some(r);
-        return out;
-    }
-    let mut p = match r.args.resolve(promote::model::read_list_file) {
+    let mut args = r.args.clone();
+    args.push_hash = r.push_hash.clone();
+    let mut p = match args.resolve(promote::model::read_list_file) {
         Ok(p) => p,
         Err(e) => {
             out.error = Some(format!("{at}: {e}"));
@@ -362,7 +337,7 @@ pub async fn releases_cmd(a: ReleasesArgs) -> anyhow::Result<i32> {
             if let Some(r) = &o.resolution {
                 print_resolution(r);
                 if let Some(ph) = &r.push_hash {
-                    println!("  push_hash: {ph} (not supported by the promotion engine yet)");
+                    println!("  push_hash: {ph} (the targets get this tag instead of the hash)");
                 }
             }
             if let Some(x) = &o.error {

@@ -68,6 +68,7 @@ pub const SPEC: &[Opt] = &[
     },
     opt("full_hash", Kind::Str),
     opt("named_label", Kind::Str),
+    opt("push_hash", Kind::Str),
     opt("candidate_label", Kind::Str),
     opt("release", Kind::Str),
     opt("distro_name", Kind::Str),

@@ -189,6 +189,10 @@ pub struct PromoteArgs {
     pub full_hash: Option<String>,
     #[serde(default)]
     pub named_label: Option<String>,
+    /// Push under this tag on the targets instead of `full_hash` (copy-quay's `--push-hash`); the
+    /// source is still read at `full_hash`.
+    #[serde(default)]
+    pub push_hash: Option<String>,
     #[serde(default)]
     pub candidate_label: Option<String>,
     #[serde(default, deserialize_with = "opt_string")]
@@ -267,6 +271,7 @@ impl PromoteArgs {
         pick!(
             full_hash,
             named_label,
+            push_hash,
             candidate_label,
             release,
             distro_name,
@@ -304,6 +309,8 @@ impl PromoteArgs {
 #[derive(Clone, Debug)]
 pub struct Promotion {
     pub full_hash: String,
+    /// The tag written on the targets when it differs from `full_hash`.
+    pub push_hash: Option<String>,
     pub named_label: String,
     pub candidate_label: Option<String>,
     pub release: String,
@@ -377,6 +384,22 @@ impl Promotion {
     /// `<full_hash>_manifest`
     pub fn manifest_tag(&self) -> String {
         format!("{}{}", self.full_hash, self.manifest_tag)
+    }
+    /// The hash tag on the targets (`push_hash`, else `full_hash`).
+    pub fn target_hash(&self) -> &str {
+        self.push_hash.as_deref().unwrap_or(&self.full_hash)
+    }
+    /// `<target hash>_x86_64`
+    pub fn target_x86_tag(&self) -> String {
+        format!("{}_{}", self.target_hash(), self.x86_tag)
+    }
+    /// `<target hash>_ppc64le`
+    pub fn target_ppc_tag(&self) -> String {
+        format!("{}_{}", self.target_hash(), self.ppc_tag)
+    }
+    /// `<target hash>_manifest`
+    pub fn target_manifest_tag(&self) -> String {
+        format!("{}{}", self.target_hash(), self.manifest_tag)
     }
     /// `<distro_name>-<distro_version>-<release>`, the list files' suffix.
     pub fn list_suffix(&self) -> String {
@@ -528,7 +551,18 @@ impl PromoteArgs {
                 ));
             }
         }
+        if let Some(ph) = &self.push_hash {
+            validate_tag(ph).map_err(|e| Error::Config(format!("push_hash: {e}")))?;
+            if validate_tag(&format!("{ph}_manifest")).is_err() {
+                return Err(Error::invalid(
+                    "push_hash",
+                    ph,
+                    "too long to carry the _x86_64/_manifest suffixes",
+                ));
+            }
+        }
         Ok(Promotion {
+            push_hash: self.push_hash.clone().filter(|ph| *ph != full_hash),
             full_hash,
             named_label,
             candidate_label: self.candidate_label.clone(),

@@ -36,7 +36,6 @@ pub async fn run_rollback(p: &Promotion, dry_run: bool) -> Report {
             .collect(),
         ..Default::default()
     };
-    let previous = format!("previous-{}", p.named_label);
     // The store's label history answers where no previous-<label> tag exists.
     let history: Vec<LabelRecord> = history(p);
     let mut clients: Vec<(RegistrySpec, Registry)> = Vec::new();
@@ -52,7 +51,6 @@ pub async fn run_rollback(p: &Promotion, dry_run: bool) -> Report {
     let results: Vec<(usize, TagEntry)> = stream::iter(jobs.into_iter().map(|(ci, ri)| {
         let (spec, reg) = &clients[ri];
         let name = &p.containers[ci];
-        let previous = previous.clone();
         let recorded: Vec<&LabelRecord> = history
             .iter()
             .filter(|r| {
@@ -64,7 +62,14 @@ pub async fn run_rollback(p: &Promotion, dry_run: bool) -> Report {
         async move {
             let repo = spec.repo(&p.prefix, name);
             let mut en = entry(&spec.name, &repo, &p.named_label, None, TagAction::Skipped);
-            if let Err(e) = roll_back_one(reg, &repo, p, &previous, &recorded, &mut en, dry_run).await {
+            // Targets hold the hash under push_hash when one was used; the source under full_hash.
+            let is_source = spec.host == p.source.host && spec.namespace == p.source.namespace;
+            let fh_tag = if is_source {
+                p.full_hash.as_str()
+            } else {
+                p.target_hash()
+            };
+            if let Err(e) = roll_back_one(reg, &repo, p, fh_tag, &recorded, &mut en, dry_run).await {
                 en.action = TagAction::Failed;
                 en.verified = Some(false);
                 en.error = Some(e);
@@ -121,11 +126,13 @@ async fn roll_back_one(
     reg: &Registry,
     repo: &str,
     p: &Promotion,
-    previous: &str,
+    fh_tag: &str,
     recorded: &[&LabelRecord],
     en: &mut TagEntry,
     dry_run: bool,
 ) -> Result<(), String> {
+    let previous = format!("previous-{}", p.named_label);
+    let previous = previous.as_str();
     let label = reg
         .head_manifest(repo, &p.named_label)
         .await
@@ -157,16 +164,13 @@ async fn roll_back_one(
         en.verified = Some(true);
         return Ok(());
     }
-    let fh = reg
-        .head_manifest(repo, &p.full_hash)
-        .await
-        .map_err(|e| e.to_string())?;
+    let fh = reg.head_manifest(repo, fh_tag).await.map_err(|e| e.to_string())?;
     match (&label, &fh) {
         (Some(l), Some(f)) if l.digest == f.digest => {}
         (Some(l), _) => {
             return Err(format!(
                 "{} points at {}, not at {}: not rolled back (a later promotion moved it)",
-                p.named_label, l.digest, p.full_hash
+                p.named_label, l.digest, fh_tag
             ))
         }
         (None, _) => return Err(format!("{} is not on this registry", p.named_label)),

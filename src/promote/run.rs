@@ -293,17 +293,17 @@ pub async fn run(p: &Promotion, opts: &RunOptions) -> Report {
             for (ci, f) in facts.iter().enumerate() {
                 let dest = Endpoint::new(treg, t.repo(&p.prefix, &f.name));
                 let source = Endpoint::new(&f.source, f.repo.clone());
-                let mut fh_tags = vec![p.full_hash.clone()];
+                let mut fh_tags = vec![p.target_hash().to_string()];
                 let mut extra: Vec<CopyRequest> = Vec::new();
                 if lists_for(p, t) && f.arch_error.is_none() && !f.root.is_index() {
                     if let Some((src_tag, x86, _)) = &f.x86 {
                         if *src_tag == p.full_hash {
-                            fh_tags.push(p.x86_tag());
+                            fh_tags.push(p.target_x86_tag());
                         } else {
                             extra.push(CopyRequest {
                                 source: source.clone(),
                                 reference: src_tag.clone(),
-                                dests: vec![(dest.clone(), vec![p.x86_tag()])],
+                                dests: vec![(dest.clone(), vec![p.target_x86_tag()])],
                                 known: Some(x86.clone()),
                             });
                         }
@@ -312,7 +312,7 @@ pub async fn run(p: &Promotion, opts: &RunOptions) -> Report {
                         extra.push(CopyRequest {
                             source: source.clone(),
                             reference: p.ppc_tag(),
-                            dests: vec![(dest.clone(), vec![p.ppc_tag()])],
+                            dests: vec![(dest.clone(), vec![p.target_ppc_tag()])],
                             known: Some(ppc.clone()),
                         });
                     }
@@ -407,7 +407,7 @@ pub async fn run(p: &Promotion, opts: &RunOptions) -> Report {
                 .all(|e| e.action != TagAction::Failed && e.error.is_none());
             async move {
                 let repo = t.repo(&p.prefix, &f.name);
-                let tag = p.manifest_tag();
+                let tag = p.target_manifest_tag();
                 let (bytes, _) = f.list.clone().expect("filtered on list");
                 let digest = Digest::sha256(&bytes);
                 let mut en = entry(&t.name, &repo, &tag, Some(&digest), TagAction::Skipped);
@@ -820,7 +820,7 @@ fn expectations(p: &Promotion, t: &RegistrySpec, f: &Facts, with_label: bool) ->
     let repo = t.repo(&p.prefix, &f.name);
     let mut v = vec![Expectation {
         repo: repo.clone(),
-        tag: p.full_hash.clone(),
+        tag: p.target_hash().to_string(),
         digest: f.root.digest.clone(),
         architectures: None,
         deep: f.root.is_index(),
@@ -830,7 +830,7 @@ fn expectations(p: &Promotion, t: &RegistrySpec, f: &Facts, with_label: bool) ->
             if let Some((_, m, _)) = &f.x86 {
                 v.push(Expectation {
                     repo: repo.clone(),
-                    tag: p.x86_tag(),
+                    tag: p.target_x86_tag(),
                     digest: m.digest.clone(),
                     architectures: None,
                     deep: false,
@@ -839,7 +839,7 @@ fn expectations(p: &Promotion, t: &RegistrySpec, f: &Facts, with_label: bool) ->
             if let Some((m, _)) = &f.ppc {
                 v.push(Expectation {
                     repo: repo.clone(),
-                    tag: p.ppc_tag(),
+                    tag: p.target_ppc_tag(),
                     digest: m.digest.clone(),
                     architectures: None,
                     deep: false,
@@ -849,7 +849,7 @@ fn expectations(p: &Promotion, t: &RegistrySpec, f: &Facts, with_label: bool) ->
         if let (Some(d), Some((_, archs))) = (f.list_digest(), &f.list) {
             v.push(Expectation {
                 repo: repo.clone(),
-                tag: p.manifest_tag(),
+                tag: p.target_manifest_tag(),
                 digest: d,
                 architectures: Some(archs.clone()),
                 deep: true,
@@ -960,7 +960,7 @@ async fn verify_pass(
                 let mut en = entry(
                     &t.name,
                     &t.repo(&p.prefix, &f.name),
-                    &p.manifest_tag(),
+                    &p.target_manifest_tag(),
                     None,
                     TagAction::Failed,
                 );
