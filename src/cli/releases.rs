@@ -10,7 +10,7 @@ use serde::Serialize;
 use super::promote::{print_summary, write_reports, PromoteFlags};
 use crate::config::{self, Overrides, ReleasesConfig, ResolvedRelease, Shape};
 use crate::promote::{self, RunOptions};
-use crate::quay::{self, EnsureOutcome, QuaySpec};
+use crate::quay::EnsureOutcome;
 use crate::report::Report;
 
 /// `releases`: list a releases file's entries and where their list and hash come from.
@@ -179,42 +179,7 @@ pub async fn run_release(
                 .join(format!("copy-containers-{action}-{name}.html")),
         );
     }
-    let mut secrets = p.secrets();
-    // Quay: create the missing repositories (public) before pushing.
-    if p.push && !verify_only {
-        let repos: Vec<String> = p
-            .containers
-            .iter()
-            .map(|c| format!("{}-{}", p.prefix, c))
-            .collect();
-        for (i, t) in r.args.target_registries.iter().flatten().enumerate() {
-            let spec = match QuaySpec::from_registry_args(
-                t,
-                &format!("target_registries[{i}]"),
-                r.args.target_namespace.as_deref(),
-            ) {
-                Ok(Some(s)) => s,
-                Ok(None) => continue,
-                Err(e) => {
-                    out.error = Some(format!("{at}: {e}"));
-                    out.resolution = Some(r);
-                    return out;
-                }
-            };
-            secrets.push(spec.token.expose().to_string());
-            match quay::ensure(&spec, &repos, dry_run).await {
-                Ok(o) => out.quay.push(o),
-                Err(e) => {
-                    out.error = Some(crate::report::scrub(
-                        &format!("{at}: Quay repositories on {}: {e}", spec.registry),
-                        &secrets,
-                    ));
-                    out.resolution = Some(r);
-                    return out;
-                }
-            }
-        }
-    }
+    let secrets = p.secrets();
     let opts = RunOptions { dry_run, verify_only };
     let mut report = promote::run(&p, &opts).await;
     if !dry_run {
@@ -223,6 +188,7 @@ pub async fn run_release(
     report.scrub(&secrets);
     report.ok = report.errors.is_empty();
     out.ok = report.ok;
+    out.quay = report.quay.clone();
     out.report = Some(report);
     out.resolution = Some(r);
     out

@@ -84,6 +84,8 @@ pub struct RegistrySpec {
     pub namespace: String,
     pub schema: Schema,
     pub config: RegistryConfig,
+    /// Quay API access, when missing repositories are to be created (`create_repo: true`).
+    pub quay: Option<crate::quay::QuaySpec>,
 }
 
 impl RegistrySpec {
@@ -171,12 +173,14 @@ impl RegistryArgs {
                 None => Credentials::Anonymous,
             },
         };
+        let quay = crate::quay::QuaySpec::from_registry_args(self, what, default_namespace)?;
         Ok(RegistrySpec {
             name: self.name.clone().unwrap_or_else(|| host.to_string()),
             host: host.to_string(),
             namespace,
             schema,
             config,
+            quay,
         })
     }
 }
@@ -409,7 +413,11 @@ impl Promotion {
     pub fn secrets(&self) -> Vec<String> {
         std::iter::once(&self.source)
             .chain(self.targets.iter())
-            .flat_map(|r| r.config.credentials.secrets())
+            .flat_map(|r| {
+                let mut s = r.config.credentials.secrets();
+                s.extend(r.quay.as_ref().map(|q| q.token.expose().to_string()));
+                s
+            })
             .filter(|s| !s.is_empty())
             .collect()
     }

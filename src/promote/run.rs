@@ -285,6 +285,28 @@ pub async fn run(p: &Promotion, opts: &RunOptions) -> Report {
         }
     }
 
+    // Quay targets: create the missing repositories (public) before pushing.
+    if p.push && !opts.verify_only {
+        let repos: Vec<String> = facts.iter().map(|f| format!("{}-{}", p.prefix, f.name)).collect();
+        for (t, _) in targets.iter().filter(|(t, _)| t.quay.is_some()) {
+            let spec = t.quay.as_ref().expect("filtered");
+            match crate::quay::ensure(spec, &repos, opts.dry_run).await {
+                Ok(o) => {
+                    tracing::info!(
+                        registry = %t.name,
+                        created = o.created.len(),
+                        would_create = o.would_create.len(),
+                        "Quay repositories"
+                    );
+                    report.quay.push(o);
+                }
+                Err(e) => report
+                    .errors
+                    .push(format!("{}: creating Quay repositories: {e}", t.name)),
+            }
+        }
+    }
+
     // 3. Copy <fh> (and per-architecture tags) to every target, one batch.
     if p.push && !opts.verify_only {
         let mut requests: Vec<CopyRequest> = Vec::new();

@@ -148,6 +148,9 @@ pub struct Report {
     /// Bytes of this release's local copies after the run.
     #[serde(default)]
     pub local_bytes: u64,
+    /// Quay repositories created (or found) before pushing, per registry.
+    #[serde(default)]
+    pub quay: Vec<crate::quay::EnsureOutcome>,
 }
 
 impl Report {
