@@ -62,12 +62,9 @@ pub enum Error {
         reason: String,
     },
     /// Local file system trouble.
-    #[error("{path}: {source}")]
-    Io {
-        path: String,
-        #[source]
-        source: std::io::Error,
-    },
+    // The I/O error is in the message (not a `source`), so chained printing does not repeat it.
+    #[error("{path}: {err}")]
+    Io { path: String, err: std::io::Error },
     /// Configuration problems (files, settings).
     #[error("{0}")]
     Config(String),
@@ -85,7 +82,7 @@ impl Error {
     pub fn io(path: impl fmt::Display, source: std::io::Error) -> Self {
         Error::Io {
             path: path.to_string(),
-            source,
+            err: source,
         }
     }
 

@@ -169,8 +169,9 @@ pub fn sniff_media_type(bytes: &[u8]) -> Option<String> {
     None
 }
 
-fn bad_manifest(reason: impl std::fmt::Display) -> Error {
-    Error::invalid("manifest", "(content)", reason.to_string())
+fn bad_manifest(e: impl std::error::Error + 'static) -> Error {
+    // oci-spec's own message is generic ("serde failed"): keep the causes underneath too.
+    Error::invalid("manifest", "(content)", crate::transport::error_chain(&e))
 }
 
 fn descriptor(d: &oci_spec::image::Descriptor) -> Result<Descriptor> {
@@ -181,8 +182,31 @@ fn descriptor(d: &oci_spec::image::Descriptor) -> Result<Descriptor> {
     })
 }
 
+/// Every `digest` a manifest names must be a digest: checked first so the error quotes the bad value.
+fn check_digests(bytes: &[u8]) -> Result<()> {
+    let Ok(v) = serde_json::from_slice::<serde_json::Value>(bytes) else {
+        return Ok(()); // the parser below says what is wrong with the JSON itself
+    };
+    let descs = std::iter::once(v.get("config"))
+        .flatten()
+        .chain(v.get("layers").and_then(|l| l.as_array()).into_iter().flatten())
+        .chain(
+            v.get("manifests")
+                .and_then(|l| l.as_array())
+                .into_iter()
+                .flatten(),
+        );
+    for d in descs {
+        if let Some(s) = d.get("digest").and_then(|x| x.as_str()) {
+            s.parse::<Digest>()?;
+        }
+    }
+    Ok(())
+}
+
 /// Parse a manifest body of a given media type.
 pub fn parse_content(media_type: &str, bytes: &[u8]) -> Result<Content> {
+    check_digests(bytes)?;
     if media::is_index(media_type) {
         let idx = ImageIndex::from_reader(bytes).map_err(bad_manifest)?;
         let children = idx
@@ -205,7 +229,11 @@ pub fn parse_content(media_type: &str, bytes: &[u8]) -> Result<Content> {
             layers: m.layers().iter().map(descriptor).collect::<Result<_>>()?,
         })
     } else {
-        Err(bad_manifest(format!("unsupported media type {media_type:?}")))
+        Err(Error::invalid(
+            "manifest",
+            "(content)",
+            format!("unsupported media type {media_type:?}"),
+        ))
     }
 }
 

@@ -91,7 +91,15 @@ async fn no_secret_reaches_any_output() {
     stage(&client(&src), &["base", "nova-compute"], &[]).await;
     let tmp = tempfile::tempdir().unwrap();
     let mut out = Outputs::new();
-    let envs = [("TLS_PW", TLS_PW), ("TOK_PW", TOKEN_PW)];
+    // The local store (kept copies, label history) is an output too: keep it in the searched folder,
+    // and away from the user's home.
+    let data = tmp.path().join("local-store-home");
+    let data_s = data.display().to_string();
+    let envs = [
+        ("TLS_PW", TLS_PW),
+        ("TOK_PW", TOKEN_PW),
+        ("XDG_DATA_HOME", data_s.as_str()),
+    ];
     let common_args = |label: &str, dir: &Path| -> Vec<String> {
         vec![
             "promote".into(),
@@ -136,6 +144,7 @@ async fn no_secret_reaches_any_output() {
     let wrong = [
         ("TLS_PW", "Wrong-HtPass-0001-xx"),
         ("TOK_PW", "Wrong-TokPass-0002-yy"),
+        ("XDG_DATA_HOME", data_s.as_str()),
     ];
     assert_eq!(cli(&mut out, &a, &wrong), 1);
     assert!(!out.text.contains("Wrong-HtPass-0001-xx") && !out.text.contains("Wrong-TokPass-0002-yy"));
@@ -168,7 +177,7 @@ async fn no_secret_reaches_any_output() {
     {
         let f = tmp.path().join(format!("module-args-{i}.json"));
         std::fs::write(&f, serde_json::to_vec(args).unwrap()).unwrap();
-        let o = bin().arg(&f).output().unwrap();
+        let o = bin().arg(&f).env("XDG_DATA_HOME", &data).output().unwrap();
         out.add("module stdout", &o.stdout);
         out.add("module stderr", &o.stderr);
         std::fs::remove_file(&f).unwrap();
@@ -181,6 +190,10 @@ async fn no_secret_reaches_any_output() {
     assert!(
         out.text.contains("containers_pushed_list.txt"),
         "the outputs were collected"
+    );
+    assert!(
+        out.text.contains("local-store-home/copy-containers"),
+        "the local store was collected"
     );
     for f in forbidden() {
         if let Some(i) = out.text.find(&f) {
@@ -215,4 +228,36 @@ fn switching_tls_verification_off_is_logged() {
         "{err}"
     );
     assert!(!err.contains(TLS_PW));
+}
+
+/// `tls_verify=false` in a registry spec, a config file or the module switches verification off for
+/// that registry only, and says so on stderr; the password never appears.
+#[test]
+fn switching_tls_verification_off_in_a_registry_spec_is_logged() {
+    let src = tk::Registry::plain().unwrap();
+    let tls = tk::Registry::tls_htpasswd("robot", TLS_PW).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let o = bin()
+        .args(["promote", "--dry-run", "--full-hash", FH, "--named-label", "x"])
+        .args(["--containers", "nova-compute", "--retries", "1"])
+        .args(["--source", &reg_spec(&src, "")])
+        .args([
+            "--target",
+            &format!(
+                "host={},namespace={NS},tls_verify=false,username=robot,password_env=TLS_PW",
+                tls.host()
+            ),
+        ])
+        .arg("--tmp-file-root")
+        .arg(tmp.path())
+        .env("TLS_PW", TLS_PW)
+        .env("XDG_DATA_HOME", tmp.path().join("data"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!err.contains(TLS_PW) && !String::from_utf8_lossy(&o.stdout).contains(TLS_PW));
+    assert!(
+        err.contains("TLS certificate verification is switched off") && err.contains(&tls.host()),
+        "{err}"
+    );
 }

@@ -168,13 +168,15 @@ fn convert(name: &str, v: Value, kind: Kind) -> Result<Value, String> {
             Value::Number(n) if n.as_f64() == Some(0.0) || n.as_f64() == Some(1.0) => Ok(Value::Bool(n.as_f64() == Some(1.0))),
             _ => Err(type_error(name, &v, kind, "")),
         },
+        // Every integer option is a count: negative ones are refused here, naming the option.
         Kind::Int => match &v {
-            Value::Number(n) if n.is_u64() || n.is_i64() => Ok(v),
-            Value::String(s) => s
-                .trim()
-                .parse::<i64>()
-                .map(|i| Value::Number(i.into()))
-                .map_err(|_| type_error(name, &v, kind, "")),
+            Value::Number(n) if n.is_u64() => Ok(v),
+            Value::Number(n) if n.is_i64() => Err(format!("argument '{name}' must be 0 or more, got {n}")),
+            Value::String(s) => match s.trim().parse::<i64>() {
+                Ok(i) if i >= 0 => Ok(Value::Number(i.into())),
+                Ok(i) => Err(format!("argument '{name}' must be 0 or more, got {i}")),
+                Err(_) => Err(type_error(name, &v, kind, "")),
+            },
             _ => Err(type_error(name, &v, kind, "")),
         },
         Kind::List => match v {

@@ -116,6 +116,25 @@ pub fn opt_u64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error>
     }
 }
 
+/// [`opt_list`] for `containers_list`, naming it in errors.
+pub fn containers_list<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Error> {
+    named_list(d, "containers_list")
+}
+
+/// [`opt_list`] for `ppc_containers_list`, naming it in errors.
+pub fn ppc_containers_list<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Error> {
+    named_list(d, "ppc_containers_list")
+}
+
+/// [`opt_list`] for `base_container_images`, naming it in errors.
+pub fn base_container_images<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Error> {
+    named_list(d, "base_container_images")
+}
+
+fn named_list<'de, D: Deserializer<'de>>(d: D, name: &str) -> Result<Option<Vec<String>>, D::Error> {
+    opt_list(d).map_err(|e| de::Error::custom(format!("{name}: {e}")))
+}
+
 /// `Option<Vec<String>>` from a list of strings or a comma-separated string; `null` = None.
 pub fn opt_list<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Error> {
     #[derive(Deserialize)]
@@ -130,7 +149,8 @@ pub fn opt_list<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, 
         S(String),
         N(i64),
     }
-    let v: Option<L> = Option::deserialize(d)?;
+    let v: Option<L> = Option::deserialize(d)
+        .map_err(|_| de::Error::custom("expected a list of names, or one string of comma-separated names"))?;
     Ok(v.map(|l| match l {
         L::List(items) => items
             .into_iter()

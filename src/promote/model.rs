@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use super::flexible::{opt_bool, opt_list, opt_string, opt_u64};
+use super::flexible::{self, opt_bool, opt_string, opt_u64};
 use crate::error::{Error, Result};
 use crate::reference::{validate_component, validate_host, validate_repository, validate_tag};
 use crate::registry::Registry;
@@ -144,6 +144,9 @@ impl RegistryArgs {
         let mut config = RegistryConfig::new(host);
         config.insecure = insecure;
         config.tls_verify = self.tls_verify.unwrap_or(true);
+        if !config.tls_verify && !insecure {
+            tracing::warn!(registry = %host, "{what}: TLS certificate verification is switched off for this registry");
+        }
         config.ca_file = self.ca_file.clone();
         config.retry.attempts = retry_attempts.max(1);
         if let Some(ca) = &config.ca_file {
@@ -205,16 +208,24 @@ pub struct PromoteArgs {
     pub distro_name: Option<String>,
     #[serde(default, deserialize_with = "opt_string")]
     pub distro_version: Option<String>,
-    #[serde(default, alias = "containers_list", deserialize_with = "opt_list")]
+    #[serde(
+        default,
+        alias = "containers_list",
+        deserialize_with = "flexible::containers_list"
+    )]
     pub containers: Option<Vec<String>>,
-    #[serde(default, alias = "ppc_containers_list", deserialize_with = "opt_list")]
+    #[serde(
+        default,
+        alias = "ppc_containers_list",
+        deserialize_with = "flexible::ppc_containers_list"
+    )]
     pub ppc_containers: Option<Vec<String>>,
     /// A file with the list: the promoter's extra-vars YAML or one name per line.
     #[serde(default)]
     pub containers_list_file: Option<PathBuf>,
     #[serde(default)]
     pub container_name_prefix: Option<String>,
-    #[serde(default, deserialize_with = "opt_list")]
+    #[serde(default, deserialize_with = "flexible::base_container_images")]
     pub base_container_images: Option<Vec<String>>,
     #[serde(default)]
     pub source_namespace: Option<String>,

@@ -214,7 +214,7 @@ impl Registry {
 }
 
 /// Read a (small) body, refusing more than `limit` bytes.
-pub(crate) async fn read_limited(
+pub async fn read_limited(
     mut resp: reqwest::Response,
     limit: usize,
     registry: &str,

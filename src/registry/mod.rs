@@ -11,6 +11,7 @@ use reqwest::Response;
 use serde::Deserialize;
 
 pub use blob::{BlobStream, MountResult};
+pub use manifest::read_limited;
 
 use crate::error::{Error, Result};
 use crate::transport::{RegistryConfig, Transport};

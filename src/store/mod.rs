@@ -195,7 +195,7 @@ pub fn delete_verified(root: &Path, scope: &DeleteScope, dry_run: bool) -> Resul
 
 /// Is `e` the "store in use by another run" error of [`Store::lock`]?
 pub fn is_lock_conflict(e: &Error) -> bool {
-    matches!(e, Error::Io { source, .. } if source.kind() == io::ErrorKind::WouldBlock)
+    matches!(e, Error::Io { err, .. } if err.kind() == io::ErrorKind::WouldBlock)
 }
 
 /// The local store under one root.

@@ -650,12 +650,11 @@ impl Transport {
             access_token: Option<String>,
             expires_in: Option<u64>,
         }
-        let body = resp.bytes().await.map_err(|e| {
-            auth_err(format!(
-                "token server {realm_host}: reading the answer failed: {}",
-                short_chain(&error_chain(&e))
-            ))
-        })?;
+        // A token answer is small; a realm streaming without end must not exhaust memory.
+        let body =
+            crate::registry::read_limited(resp, 256 << 10, &registry, &format!("token server {realm_host}"))
+                .await
+                .map_err(|e| auth_err(format!("token server {realm_host}: {e}")))?;
         let tr: TokenResponse = serde_json::from_slice(&body).map_err(|_| {
             auth_err(format!(
                 "token server {realm_host} gave an answer that is not a token response"
