@@ -484,3 +484,73 @@ async fn push_hash_writes_another_tag_on_the_targets() {
     // and it is idempotent
     assert!(!run(&a).await.changed);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tag_moves_a_label_remotely_on_chosen_registries() {
+    let src = tk::Registry::plain().unwrap();
+    let t1 = tk::Registry::plain().unwrap();
+    let t2 = tk::Registry::plain().unwrap();
+    let staged = stage(&client(&src), &["base", "nova-compute"], &[]).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let a = promote_args(
+        registry_args(&src, NS),
+        vec![registry_args(&t1, NS), registry_args(&t2, NS)],
+        &["nova-compute"],
+        tmp.path(),
+    );
+    assert!(run(&a).await.ok);
+    let tp = Proxy::for_registry(&t1).unwrap();
+    let out = bin()
+        .args([
+            "tag",
+            "--full-hash",
+            FH,
+            "--named-label",
+            "tripleo-ci-testing",
+            "--containers",
+            "nova-compute",
+        ])
+        .args([
+            "--registry",
+            &format!("host={},namespace={NS},insecure=true", tp.host()),
+        ])
+        .arg("--tmp-file-root")
+        .arg(tmp.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    for s in &staged {
+        assert_eq!(
+            skopeo_inspect_digest(&t1, &format!("{}:tripleo-ci-testing", s.repository)).unwrap(),
+            s.x86_digest
+        );
+        assert!(client(&t2)
+            .head_manifest(&s.repository, "tripleo-ci-testing")
+            .await
+            .unwrap()
+            .is_none());
+    }
+    // remote: no blob traffic at all
+    assert_eq!(tp.count_kind(PathKind::Blobs), 0);
+    assert_eq!(tp.count_kind(PathKind::Uploads), 0);
+    // a hash that is not there: a clear failure, nothing moved
+    let out = bin()
+        .args([
+            "tag",
+            "--full-hash",
+            "0123456789abcdef0123456789abcdef",
+            "--named-label",
+            "x-label",
+        ])
+        .args(["--containers", "nova-compute"])
+        .args([
+            "--registry",
+            &format!("host={},namespace={NS},insecure=true", t1.host()),
+        ])
+        .arg("--tmp-file-root")
+        .arg(tmp.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("does not exist"));
+}

@@ -8,9 +8,9 @@ use std::time::Instant;
 use futures_util::stream::{self, StreamExt};
 
 use super::model::{KeepLocal, Promotion, RegistrySpec};
-use super::run::{entry, finish_report, set_label};
+use super::run::{entry, finish_per_registry, set_label};
 use crate::registry::Registry;
-use crate::report::{ContainerReport, Report, TagAction, TagEntry};
+use crate::report::{Report, TagAction, TagEntry};
 use crate::store::LabelRecord;
 
 /// Roll the label back on the promotion's registries.
@@ -80,46 +80,7 @@ pub async fn run_rollback(p: &Promotion, dry_run: bool) -> Report {
     .buffer_unordered(p.per_registry)
     .collect()
     .await;
-    let mut containers: Vec<ContainerReport> = p
-        .containers
-        .iter()
-        .map(|n| ContainerReport {
-            name: n.clone(),
-            source_image: String::new(),
-            source_digest: None,
-            manifest_architectures: vec![],
-            entries: vec![],
-            pushed: false,
-        })
-        .collect();
-    for (ci, en) in results {
-        if let Some(e) = &en.error {
-            report
-                .errors
-                .push(format!("{}: {}: {e}", containers[ci].name, en.registry));
-        }
-        containers[ci].entries.push(en);
-    }
-    for c in &mut containers {
-        c.pushed = !c.entries.is_empty() && c.entries.iter().all(|e| e.error.is_none());
-    }
-    report.found = containers.iter().map(|c| c.name.clone()).collect();
-    report.pushed = containers
-        .iter()
-        .filter(|c| c.pushed)
-        .map(|c| c.name.clone())
-        .collect();
-    report.missed = containers
-        .iter()
-        .filter(|c| !c.pushed)
-        .map(|c| c.name.clone())
-        .collect();
-    report.containers = containers;
-    let regs: Vec<_> = clients
-        .iter()
-        .map(|(s, r)| (s.name.clone(), "target", r.clone()))
-        .collect();
-    finish_report(report, p, started, &regs)
+    finish_per_registry(report, p, started, results, &clients)
 }
 
 async fn roll_back_one(

@@ -485,10 +485,18 @@ pub async fn run(p: &Promotion, opts: &RunOptions) -> Report {
     if opts.dry_run {
         // Predict label moves too (read-only).
         if p.push {
-            predict_labels(p, &targets, &facts, &mut containers).await;
+            move_labels(p, &targets, &facts, &mut containers, false, true).await;
         }
         if p.label_source {
-            predict_source_labels(p, &src, &facts, &mut containers).await;
+            move_labels(
+                p,
+                &[(p.source.clone(), src.clone())],
+                &facts,
+                &mut containers,
+                false,
+                true,
+            )
+            .await;
         }
         report.containers = containers;
         return finish_report(report, p, started, &all_regs);
@@ -500,7 +508,7 @@ pub async fn run(p: &Promotion, opts: &RunOptions) -> Report {
         verify_pass(p, &targets, &facts, &mut containers, &memo, opts.verify_only).await;
         if !opts.verify_only {
             // 6. Labels: only where every tag of that image verified on that target.
-            move_labels(p, &targets, &facts, &mut containers).await;
+            move_labels(p, &targets, &facts, &mut containers, true, false).await;
         }
         for c in &containers {
             for e in &c.entries {
@@ -557,7 +565,15 @@ pub async fn run(p: &Promotion, opts: &RunOptions) -> Report {
         if opts.verify_only {
             verify_source_labels(p, &src, &facts, &mut containers).await;
         } else if report.errors.is_empty() {
-            label_source(p, &src, &facts, &mut containers).await;
+            move_labels(
+                p,
+                &[(p.source.clone(), src.clone())],
+                &facts,
+                &mut containers,
+                false,
+                false,
+            )
+            .await;
         } else {
             for (ci, f) in facts.iter().enumerate() {
                 let mut en = entry(
@@ -994,26 +1010,31 @@ async fn verify_pass(
     }
 }
 
+/// Move (or, with `dry_run`, predict) the label on every given registry: on a target only where
+/// every tag of that image verified; on the source (`gate: false`) unconditionally.
 async fn move_labels(
     p: &Promotion,
-    targets: &[(RegistrySpec, Registry)],
+    registries: &[(RegistrySpec, Registry)],
     facts: &[Facts],
     containers: &mut [ContainerReport],
+    gate: bool,
+    dry_run: bool,
 ) {
-    let jobs: Vec<(usize, usize)> = targets
+    let jobs: Vec<(usize, usize)> = registries
         .iter()
         .enumerate()
         .flat_map(|(ti, _)| (0..facts.len()).map(move |ci| (ci, ti)))
         .collect();
     let snapshot: Vec<ContainerReport> = containers.to_vec();
     let results: Vec<(usize, TagEntry)> = stream::iter(jobs.into_iter().map(|(ci, ti)| {
-        let (t, reg) = &targets[ti];
+        let (t, reg) = &registries[ti];
         let f = &facts[ci];
-        let ready = snapshot[ci]
-            .entries
-            .iter()
-            .filter(|e| e.registry == t.name)
-            .all(|e| e.verified == Some(true));
+        let ready = !gate
+            || snapshot[ci]
+                .entries
+                .iter()
+                .filter(|e| e.registry == t.name)
+                .all(|e| e.verified == Some(true));
         async move {
             let repo = t.repo(&p.prefix, &f.name);
             let mut en = entry(
@@ -1027,20 +1048,24 @@ async fn move_labels(
                 en.error = Some("label not moved: the image did not verify on this registry".into());
                 return (ci, en);
             }
+            let keep = if dry_run { None } else { p.previous_label() };
             set_label(
                 reg,
                 &repo,
                 &p.named_label,
                 &f.root,
                 &mut en,
-                false,
-                p.previous_label().as_deref(),
+                dry_run,
+                keep.as_deref(),
             )
             .await;
+            if dry_run {
+                en.verified = None;
+            }
             (ci, en)
         }
     }))
-    .buffer_unordered(p.per_registry * targets.len().max(1))
+    .buffer_unordered(p.per_registry * registries.len().max(1))
     .collect()
     .await;
     for (ci, en) in results {
@@ -1114,97 +1139,6 @@ pub(crate) async fn set_label(
     }
 }
 
-async fn label_source(p: &Promotion, src: &Registry, facts: &[Facts], containers: &mut [ContainerReport]) {
-    let results: Vec<(usize, TagEntry)> = stream::iter(facts.iter().enumerate().map(|(ci, f)| async move {
-        let mut en = entry(
-            &p.source.name,
-            &f.repo,
-            &p.named_label,
-            Some(&f.root.digest),
-            TagAction::Skipped,
-        );
-        set_label(
-            src,
-            &f.repo,
-            &p.named_label,
-            &f.root,
-            &mut en,
-            false,
-            p.previous_label().as_deref(),
-        )
-        .await;
-        (ci, en)
-    }))
-    .buffer_unordered(p.per_registry)
-    .collect()
-    .await;
-    for (ci, en) in results {
-        containers[ci].entries.push(en);
-    }
-}
-
-async fn predict_source_labels(
-    p: &Promotion,
-    src: &Registry,
-    facts: &[Facts],
-    containers: &mut [ContainerReport],
-) {
-    let results: Vec<(usize, TagEntry)> = stream::iter(facts.iter().enumerate().map(|(ci, f)| async move {
-        let mut en = entry(
-            &p.source.name,
-            &f.repo,
-            &p.named_label,
-            Some(&f.root.digest),
-            TagAction::Skipped,
-        );
-        set_label(src, &f.repo, &p.named_label, &f.root, &mut en, true, None).await;
-        en.verified = None;
-        (ci, en)
-    }))
-    .buffer_unordered(p.per_registry)
-    .collect()
-    .await;
-    for (ci, en) in results {
-        containers[ci].entries.push(en);
-    }
-}
-
-async fn predict_labels(
-    p: &Promotion,
-    targets: &[(RegistrySpec, Registry)],
-    facts: &[Facts],
-    containers: &mut [ContainerReport],
-) {
-    let jobs: Vec<(usize, usize)> = targets
-        .iter()
-        .enumerate()
-        .flat_map(|(ti, _)| (0..facts.len()).map(move |ci| (ci, ti)))
-        .collect();
-    let results: Vec<(usize, TagEntry)> = stream::iter(jobs.into_iter().map(|(ci, ti)| {
-        let (t, reg) = &targets[ti];
-        let f = &facts[ci];
-        async move {
-            let repo = t.repo(&p.prefix, &f.name);
-            let mut en = entry(
-                &t.name,
-                &repo,
-                &p.named_label,
-                Some(&f.root.digest),
-                TagAction::Skipped,
-            );
-            set_label(reg, &repo, &p.named_label, &f.root, &mut en, true, None).await;
-            en.verified = None;
-            (ci, en)
-        }
-    }))
-    .buffer_unordered(p.per_registry)
-    .collect()
-    .await;
-    for (ci, en) in results {
-        containers[ci].entries.push(en);
-    }
-}
-
 async fn verify_source_labels(
     p: &Promotion,
     src: &Registry,
@@ -1246,6 +1180,58 @@ async fn verify_source_labels(
     for (ci, en) in results {
         containers[ci].entries.push(en);
     }
+}
+
+/// Close the report of a per-registry verb (`tag`, `rollback`): one entry per container × registry,
+/// a container counts as done when every registry's entry succeeded.
+pub(crate) fn finish_per_registry(
+    mut report: Report,
+    p: &Promotion,
+    started: Instant,
+    results: Vec<(usize, TagEntry)>,
+    clients: &[(RegistrySpec, Registry)],
+) -> Report {
+    let mut containers: Vec<ContainerReport> = p
+        .containers
+        .iter()
+        .map(|n| ContainerReport {
+            name: n.clone(),
+            source_image: String::new(),
+            source_digest: None,
+            manifest_architectures: vec![],
+            entries: vec![],
+            pushed: false,
+        })
+        .collect();
+    for (ci, en) in results {
+        if let Some(e) = &en.error {
+            report
+                .errors
+                .push(format!("{}: {}: {e}", containers[ci].name, en.registry));
+        }
+        containers[ci].entries.push(en);
+    }
+    for c in &mut containers {
+        c.pushed = !c.entries.is_empty() && c.entries.iter().all(|e| e.error.is_none());
+        c.source_digest = c.entries.iter().find_map(|e| e.digest.clone());
+    }
+    report.found = containers.iter().map(|c| c.name.clone()).collect();
+    report.pushed = containers
+        .iter()
+        .filter(|c| c.pushed)
+        .map(|c| c.name.clone())
+        .collect();
+    report.missed = containers
+        .iter()
+        .filter(|c| !c.pushed)
+        .map(|c| c.name.clone())
+        .collect();
+    report.containers = containers;
+    let regs: Vec<_> = clients
+        .iter()
+        .map(|(s, r)| (s.name.clone(), "target", r.clone()))
+        .collect();
+    finish_report(report, p, started, &regs)
 }
 
 pub(crate) fn finish_report(

@@ -6,8 +6,8 @@ use std::time::Instant;
 use futures_util::stream::{self, StreamExt};
 
 use super::model::{Promotion, RegistrySpec};
-use super::run::{entry, finish_report, set_label};
-use crate::report::{ContainerReport, Report, TagAction};
+use super::run::{entry, finish_per_registry, set_label};
+use crate::report::{Report, TagAction};
 
 /// Label `p.full_hash` images as `p.named_label` on `registries`.
 pub async fn run_tag(p: &Promotion, registries: &[RegistrySpec], dry_run: bool) -> Report {
@@ -34,18 +34,6 @@ pub async fn run_tag(p: &Promotion, registries: &[RegistrySpec], dry_run: bool) 
             Err(e) => report.errors.push(format!("{}: {e}", r.name)),
         }
     }
-    let mut containers: Vec<ContainerReport> = p
-        .containers
-        .iter()
-        .map(|n| ContainerReport {
-            name: n.clone(),
-            source_image: String::new(),
-            source_digest: None,
-            manifest_architectures: vec![],
-            entries: vec![],
-            pushed: false,
-        })
-        .collect();
     let jobs: Vec<(usize, usize)> = (0..clients.len())
         .flat_map(|ri| (0..p.containers.len()).map(move |ci| (ci, ri)))
         .collect();
@@ -87,33 +75,5 @@ pub async fn run_tag(p: &Promotion, registries: &[RegistrySpec], dry_run: bool) 
     .buffer_unordered(p.per_registry)
     .collect()
     .await;
-    for (ci, en) in results {
-        if let Some(e) = &en.error {
-            report
-                .errors
-                .push(format!("{}: {}: {e}", containers[ci].name, en.registry));
-        }
-        containers[ci].entries.push(en);
-    }
-    for c in &mut containers {
-        c.pushed = !c.entries.is_empty() && c.entries.iter().all(|e| e.error.is_none());
-        c.source_digest = c.entries.iter().find_map(|e| e.digest.clone());
-    }
-    report.found = containers.iter().map(|c| c.name.clone()).collect();
-    report.pushed = containers
-        .iter()
-        .filter(|c| c.pushed)
-        .map(|c| c.name.clone())
-        .collect();
-    report.missed = containers
-        .iter()
-        .filter(|c| !c.pushed)
-        .map(|c| c.name.clone())
-        .collect();
-    report.containers = containers;
-    let regs: Vec<_> = clients
-        .iter()
-        .map(|(s, r)| (s.name.clone(), "target", r.clone()))
-        .collect();
-    finish_report(report, p, started, &regs)
+    finish_per_registry(report, p, started, results, &clients)
 }
