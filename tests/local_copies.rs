@@ -126,8 +126,9 @@ async fn always_keeps_and_the_lock_blocks_a_concurrent_run() {
         tmp.path(),
     );
     a.keep_local = Some("always".into());
+    a.lock_timeout = Some(1);
     let p = a.resolve(promote::model::read_list_file).unwrap();
-    // another run holds the store
+    // another run holds the store: this one waits its lock_timeout, then fails clearly
     let store = Store::open(tmp.path().join("store")).unwrap();
     let lock = store.lock().unwrap();
     let r = promote::run(&p, &RunOptions::default()).await;

@@ -108,6 +108,7 @@ pub const SPEC: &[Opt] = &[
         ..opt("keep_local", Kind::Str)
     },
     opt("local_store", Kind::Path),
+    opt("lock_timeout", Kind::Int),
     Opt {
         choices: SCOPES,
         ..opt("scope", Kind::Str)

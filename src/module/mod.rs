@@ -317,24 +317,32 @@ pub fn result_of(r: &Report, diff: bool) -> Value {
             .filter(|e| pred(e.action))
             .count()
     };
+    // Registries this run touched: the ones with entries in the report.
+    let mut touched: Vec<&str> = r
+        .containers
+        .iter()
+        .flat_map(|c| c.entries.iter())
+        .map(|e| e.registry.as_str())
+        .collect();
+    touched.sort();
+    touched.dedup();
+    let n = touched.len();
     let msg = if ok {
         format!(
-            "{}{} {} as {} on {} registr{}: {} containers, {} tags changed, {} already in place{}",
-            if r.dry_run { "would " } else { "" },
-            match r.action.as_str() {
-                "verify" => "verified",
-                "tag" => "labelled",
-                "rollback" => "rolled back",
-                _ => "promoted",
+            "{} {} as {} on {} registr{}: {} containers, {} tags changed, {} already in place{}",
+            match (r.action.as_str(), r.dry_run) {
+                ("verify", _) => "verified",
+                ("tag", false) => "labelled",
+                ("tag", true) => "would label",
+                ("rollback", false) => "rolled back",
+                ("rollback", true) => "would roll back",
+                (_, false) => "promoted",
+                (_, true) => "would promote",
             },
             r.full_hash,
             r.named_label,
-            r.targets.len() + usize::from(r.action != "tag"),
-            if r.targets.len() + usize::from(r.action != "tag") == 1 {
-                "y"
-            } else {
-                "ies"
-            },
+            n,
+            if n == 1 { "y" } else { "ies" },
             r.found.len(),
             counts(TagAction::changed),
             counts(|a| a == TagAction::AlreadyPresent),

@@ -39,6 +39,9 @@ pub struct RegistryArgs {
     /// `v2_s2` (default) or `v2_s1`: v2_s1 targets get no manifest lists.
     #[serde(default)]
     pub schema: Option<String>,
+    /// Staging files' `port` (informational: the port is part of `host`).
+    #[serde(default, deserialize_with = "opt_u64")]
+    pub port: Option<u64>,
     /// Staging files' `url: http://…` form.
     #[serde(default)]
     pub url: Option<String>,
@@ -275,6 +278,9 @@ pub struct PromoteArgs {
     /// Root of the local store (default `~/.local/share/copy-containers`).
     #[serde(default)]
     pub local_store: Option<PathBuf>,
+    /// Seconds to wait for another run's lock on the local store (default 600; 0: fail at once).
+    #[serde(default, deserialize_with = "opt_u64")]
+    pub lock_timeout: Option<u64>,
 }
 
 impl PromoteArgs {
@@ -315,7 +321,8 @@ impl PromoteArgs {
             label_source,
             keep_previous_label,
             keep_local,
-            local_store
+            local_store,
+            lock_timeout
         )
     }
 }
@@ -354,6 +361,8 @@ pub struct Promotion {
     pub keep_local: KeepLocal,
     /// None: the default root.
     pub local_store: Option<PathBuf>,
+    /// How long to wait for the local store's lock.
+    pub lock_timeout: std::time::Duration,
 }
 
 /// When to keep local copies of the images.
@@ -611,6 +620,7 @@ impl PromoteArgs {
             keep_previous_label: self.keep_previous_label.unwrap_or(true),
             keep_local: self.keep_local.as_deref().unwrap_or("on_failure").parse()?,
             local_store: self.local_store.clone(),
+            lock_timeout: std::time::Duration::from_secs(self.lock_timeout.unwrap_or(600).min(86_400)),
         })
     }
 }

@@ -629,10 +629,21 @@ fn open_local(p: &Promotion, opts: &RunOptions) -> crate::Result<Option<Local>> 
     if read_only && !store.release_dir(&p.release).is_dir() {
         return Ok(None);
     }
-    let lock = if read_only {
-        store.lock_shared()?
-    } else {
-        store.lock()?
+    // Another run holding the store (another release's promotion on this host): wait for it.
+    let started = Instant::now();
+    let lock = loop {
+        let attempt = if read_only {
+            store.lock_shared()
+        } else {
+            store.lock()
+        };
+        match attempt {
+            Err(e) if crate::store::is_lock_conflict(&e) && started.elapsed() < p.lock_timeout => {
+                tracing::info!(store = %store.root().display(), "the local store is in use by another run; waiting");
+                std::thread::sleep(std::time::Duration::from_millis(500));
+            }
+            other => break other?,
+        }
     };
     let layout = store
         .layout(&p.release)?
