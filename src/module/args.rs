@@ -370,7 +370,7 @@ mod tests {
         a["action"] = json!("foo");
         assert_eq!(
             v(a).unwrap_err(),
-            "value of action must be one of: promote, verify, tag, got: foo"
+            "value of action must be one of: promote, verify, tag, rollback, delete_local, got: foo"
         );
         let mut a = base();
         a["manifest_push"] = json!("maybe");
