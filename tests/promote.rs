@@ -554,3 +554,42 @@ async fn tag_moves_a_label_remotely_on_chosen_registries() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stdout).contains("does not exist"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn blobs_of_images_already_on_a_target_are_mounted_not_sent_again() {
+    let src = tk::Registry::plain().unwrap();
+    let t1 = tk::Registry::plain().unwrap();
+    stage(&client(&src), &["base", "nova-compute", "neutron-server"], &[]).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let a = promote_args(
+        registry_args(&src, NS),
+        vec![registry_args(&t1, NS)],
+        &["nova-compute"],
+        tmp.path(),
+    );
+    assert!(run(&a).await.ok);
+    // neutron-server shares the base layers with the images already on t1
+    let a = promote_args(
+        registry_args(&src, NS),
+        vec![registry_args(&t1, NS)],
+        &["neutron-server"],
+        tmp.path(),
+    );
+    let r = run(&a).await;
+    assert!(r.ok, "{:#?}", r.errors);
+    let fh = r
+        .containers
+        .iter()
+        .find(|c| c.name == "neutron-server")
+        .unwrap()
+        .entries
+        .iter()
+        .find(|e| e.tag == FH)
+        .unwrap()
+        .clone();
+    assert!(fh.blobs_mounted >= 3, "the 3 base layers are mounted: {fh:#?}");
+    assert!(
+        fh.blobs_uploaded <= 3,
+        "only the unique layers and the config are sent: {fh:#?}"
+    );
+}

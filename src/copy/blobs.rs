@@ -38,7 +38,12 @@ pub enum BlobOutcome {
 type Res = std::result::Result<BlobOutcome, String>;
 
 /// Make every need true. Returns each need with its outcome.
-pub async fn transfer_all(needs: Vec<BlobNeed>, limits: &Limits, opts: &CopyOptions) -> Vec<(BlobNeed, Res)> {
+pub async fn transfer_all(
+    needs: Vec<BlobNeed>,
+    known_holders: &[(crate::digest::Digest, String, String)],
+    limits: &Limits,
+    opts: &CopyOptions,
+) -> Vec<(BlobNeed, Res)> {
     // HEAD each (registry, repo, digest) once.
     let heads: Vec<(usize, Result<Option<u64>>)> = stream::iter(needs.iter().enumerate().map(|(i, n)| {
         let limits = limits.clone();
@@ -77,6 +82,12 @@ pub async fn transfer_all(needs: Vec<BlobNeed>, limits: &Limits, opts: &CopyOpti
     }
     // Repositories known to hold each digest, per registry (for mounts).
     let mut holders: HashMap<(String, String), Vec<String>> = HashMap::new();
+    for (digest, registry, repo) in known_holders {
+        holders
+            .entry((digest.to_string(), registry.clone()))
+            .or_default()
+            .push(repo.clone());
+    }
     for (i, n) in needs.iter().enumerate() {
         if matches!(results[i], Some(Ok(BlobOutcome::Present))) {
             holders

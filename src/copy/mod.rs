@@ -436,9 +436,18 @@ pub async fn copy_batch(requests: &[CopyRequest], opts: &CopyOptions) -> Vec<Cop
         .await;
 
     let mut work = Vec::new();
+    // Repositories whose image is already complete at a destination hold every blob of it: the
+    // blob phase mounts from them instead of uploading again.
+    let mut known_holders: Vec<(Digest, String, String)> = Vec::new();
     for d in discovered {
         match d {
             Ok(w) => {
+                if w.missing_tags.is_empty() {
+                    let dest = &requests[w.req].dests[w.dest].0;
+                    for b in w.image.blobs() {
+                        known_holders.push((b.digest, dest.registry.name().to_string(), dest.repo.clone()));
+                    }
+                }
                 let o = &mut outcomes[w.req].dests[w.dest];
                 o.previous = w.previous.clone();
                 for (t, prev) in &w.previous {
@@ -504,7 +513,7 @@ pub async fn copy_batch(requests: &[CopyRequest], opts: &CopyOptions) -> Vec<Cop
             }
         }
     }
-    let blob_results = blobs::transfer_all(needs, &limits, opts).await;
+    let blob_results = blobs::transfer_all(needs, &known_holders, &limits, opts).await;
     for (need, res) in &blob_results {
         for &(ri, di) in &need.users {
             let o = &mut outcomes[ri].dests[di];
