@@ -45,6 +45,53 @@ struct Facts {
 }
 
 impl Facts {
+    /// The copies that put this container's images at `dest`: the hash image under `hash_tag`, then,
+    /// with `arches`, the x86 and ppc images under `rename(source tag)`. When the x86 image is the
+    /// hash image itself, `fold_x86` adds its name to the hash image's tags instead.
+    fn copy_requests(
+        &self,
+        p: &Promotion,
+        dest: &Endpoint,
+        hash_tag: String,
+        arches: bool,
+        fold_x86: bool,
+        rename: impl Fn(&str) -> Option<String>,
+    ) -> Vec<CopyRequest> {
+        let source = Endpoint::new(&self.source, self.repo.clone());
+        let request = |reference: String, tag: String, known: &Manifest| CopyRequest {
+            source: source.clone(),
+            reference,
+            dests: vec![(dest.clone(), vec![tag])],
+            known: Some(known.clone()),
+        };
+        let mut hash_tags = vec![hash_tag];
+        let mut extra = Vec::new();
+        if arches {
+            if let Some((src_tag, x86, _)) = &self.x86 {
+                if *src_tag == p.full_hash {
+                    if fold_x86 {
+                        hash_tags.extend(rename(&p.x86_tag()));
+                    }
+                } else if let Some(t) = rename(src_tag) {
+                    extra.push(request(src_tag.clone(), t, x86));
+                }
+            }
+            if let Some((ppc, _)) = &self.ppc {
+                if let Some(t) = rename(&p.ppc_tag()) {
+                    extra.push(request(p.ppc_tag(), t, ppc));
+                }
+            }
+        }
+        let mut out = vec![CopyRequest {
+            source: source.clone(),
+            reference: p.full_hash.clone(),
+            dests: vec![(dest.clone(), hash_tags)],
+            known: Some(self.root.clone()),
+        }];
+        out.extend(extra);
+        out
+    }
+
     fn list_digest(&self) -> Option<Digest> {
         self.list.as_ref().map(|(b, _)| Digest::sha256(b))
     }
@@ -314,40 +361,19 @@ pub async fn run(p: &Promotion, opts: &RunOptions) -> Report {
         for (ti, (t, treg)) in targets.iter().enumerate() {
             for (ci, f) in facts.iter().enumerate() {
                 let dest = Endpoint::new(treg, t.repo(&p.prefix, &f.name));
-                let source = Endpoint::new(&f.source, f.repo.clone());
-                let mut fh_tags = vec![p.target_hash().to_string()];
-                let mut extra: Vec<CopyRequest> = Vec::new();
-                if lists_for(p, t) && f.arch_error.is_none() && !f.root.is_index() {
-                    if let Some((src_tag, x86, _)) = &f.x86 {
-                        if *src_tag == p.full_hash {
-                            fh_tags.push(p.target_x86_tag());
-                        } else {
-                            extra.push(CopyRequest {
-                                source: source.clone(),
-                                reference: src_tag.clone(),
-                                dests: vec![(dest.clone(), vec![p.target_x86_tag()])],
-                                known: Some(x86.clone()),
-                            });
-                        }
-                    }
-                    if let Some((ppc, _)) = &f.ppc {
-                        extra.push(CopyRequest {
-                            source: source.clone(),
-                            reference: p.ppc_tag(),
-                            dests: vec![(dest.clone(), vec![p.target_ppc_tag()])],
-                            known: Some(ppc.clone()),
-                        });
-                    }
-                }
-                requests.push(CopyRequest {
-                    source,
-                    reference: p.full_hash.clone(),
-                    dests: vec![(dest, fh_tags)],
-                    known: Some(f.root.clone()),
-                });
-                req_owner.push((ci, ti));
-                for e in extra {
-                    requests.push(e);
+                let arches = lists_for(p, t) && f.arch_error.is_none() && !f.root.is_index();
+                // Targets get the target names of the tags (push_hash).
+                let rename = |tag: &str| {
+                    Some(if tag == p.x86_tag() {
+                        p.target_x86_tag()
+                    } else if tag == p.ppc_tag() {
+                        p.target_ppc_tag()
+                    } else {
+                        tag.to_string()
+                    })
+                };
+                for r in f.copy_requests(p, &dest, p.target_hash().to_string(), arches, true, rename) {
+                    requests.push(r);
                     req_owner.push((ci, ti));
                 }
             }
@@ -676,31 +702,12 @@ async fn keep_local(
     let mut requests = Vec::new();
     for f in keep.iter().filter(|f| !f.source.is_local()) {
         let dest = Endpoint::new(&dest_place, f.repo.clone());
-        let src = Endpoint::new(&f.source, f.repo.clone());
-        requests.push(CopyRequest {
-            source: src.clone(),
-            reference: p.full_hash.clone(),
-            dests: vec![(dest.clone(), vec![p.full_hash.clone()])],
-            known: Some(f.root.clone()),
-        });
-        if let Some((tag, m, _)) = &f.x86 {
-            if *tag != p.full_hash {
-                requests.push(CopyRequest {
-                    source: src.clone(),
-                    reference: tag.clone(),
-                    dests: vec![(dest.clone(), vec![tag.clone()])],
-                    known: Some(m.clone()),
-                });
-            }
-        }
-        if let Some((m, _)) = &f.ppc {
-            requests.push(CopyRequest {
-                source: src.clone(),
-                reference: p.ppc_tag(),
-                dests: vec![(dest.clone(), vec![p.ppc_tag()])],
-                known: Some(m.clone()),
-            });
-        }
+        // Kept under the source's own tag names.
+        requests.extend(
+            f.copy_requests(p, &dest, p.full_hash.clone(), true, false, |t: &str| {
+                Some(t.to_string())
+            }),
+        );
     }
     if !requests.is_empty() {
         let outcomes = copy::copy_batch(&requests, &CopyOptions::default()).await;
