@@ -41,6 +41,11 @@ fn read_list(dir: &std::path::Path, name: &str) -> Vec<String> {
         .collect()
 }
 
+/// Names as the role's list files hold them: with the image prefix.
+fn prefixed(names: &[String]) -> Vec<String> {
+    names.iter().map(|n| format!("openstack-{n}")).collect()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn full_promotion_to_two_targets_with_manifest_lists() {
     let src = tk::Registry::plain().unwrap();
@@ -115,20 +120,28 @@ async fn full_promotion_to_two_targets_with_manifest_lists() {
     let suffix = "centos-9-master";
     assert_eq!(
         read_list(tmp.path(), &format!("parsed_containers-{suffix}.txt")),
-        r.found
+        prefixed(&r.found)
     );
     assert!(read_list(tmp.path(), &format!("missing_parsed_containers-{suffix}.txt")).is_empty());
     assert_eq!(
         read_list(tmp.path(), &format!("parsed_ppc_containers-{suffix}.txt")),
-        ["nova-compute", "base"]
+        ["openstack-nova-compute", "openstack-base"]
     );
     assert_eq!(
         read_list(tmp.path(), &format!("missing_parsed_ppc_containers-{suffix}.txt")),
-        ["neutron-server"]
+        ["openstack-neutron-server"]
     );
     let mut pushed = read_list(tmp.path(), "containers_pushed_list.txt");
     pushed.sort();
-    assert_eq!(pushed, ["base", "neutron-server", "nova-compute", "os"]);
+    assert_eq!(
+        pushed,
+        [
+            "openstack-base",
+            "openstack-neutron-server",
+            "openstack-nova-compute",
+            "openstack-os"
+        ]
+    );
     assert!(read_list(tmp.path(), "containers_missed_list.txt").is_empty());
     // every entry verified
     for c in &r.containers {
@@ -162,7 +175,7 @@ async fn missing_source_image_fails_names_it_and_moves_no_label() {
     );
     assert_eq!(
         read_list(tmp.path(), "missing_parsed_containers-centos-9-master.txt"),
-        ["ghost-api", "phantom-worker"]
+        ["openstack-ghost-api", "openstack-phantom-worker"]
     );
     // nothing labelled anywhere, nothing pushed
     let c = client(&src);
@@ -286,7 +299,7 @@ async fn unreachable_target_fails_alone_and_gets_no_label() {
         .is_none());
     assert_eq!(
         read_list(tmp.path(), "containers_missed_list.txt"),
-        ["nova-compute", "base"]
+        ["openstack-nova-compute", "openstack-base"]
     );
     // the binary exits non-zero for the same input
     bad_proxy.down();
@@ -394,7 +407,10 @@ async fn verification_catches_a_dangling_list_and_a_moved_tag() {
     // verify never writes: the pushed list from the promotion is untouched
     let mut pushed = read_list(tmp.path(), "containers_pushed_list.txt");
     pushed.sort();
-    assert_eq!(pushed, ["base", "nova-compute", "os"]);
+    assert_eq!(
+        pushed,
+        ["openstack-base", "openstack-nova-compute", "openstack-os"]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -240,7 +240,7 @@ pub async fn run(p: &Promotion, opts: &RunOptions) -> Report {
         .collect();
     if write_lists {
         for (path, names) in [(&files.parsed, &report.found), (&files.missing, &report.missing)] {
-            if let Err(e) = listfiles::write(path, names) {
+            if let Err(e) = listfiles::write(path, &p.prefix, names) {
                 report.errors.push(format!("list files: {e}"));
             }
         }
@@ -309,7 +309,7 @@ pub async fn run(p: &Promotion, opts: &RunOptions) -> Report {
                 (&files.parsed_ppc, &report.ppc_found),
                 (&files.missing_ppc, &report.ppc_missing),
             ] {
-                if let Err(e) = listfiles::write(path, names) {
+                if let Err(e) = listfiles::write(path, &p.prefix, names) {
                     report.errors.push(format!("list files: {e}"));
                 }
             }
@@ -574,7 +574,7 @@ pub async fn run(p: &Promotion, opts: &RunOptions) -> Report {
         }
         if write_lists {
             for (path, names) in [(&files.pushed, &report.pushed), (&files.missed, &report.missed)] {
-                if let Err(e) = listfiles::write(path, names) {
+                if let Err(e) = listfiles::write(path, &p.prefix, names) {
                     report.errors.push(format!("list files: {e}"));
                 }
             }

@@ -1,5 +1,6 @@
-//! The old role's six list files under `tmp_file_root`, one container name per line, exactly its
-//! names: another job (tripleo-common integration) reads the parsed containers file.
+//! The old role's six list files under `tmp_file_root`, one image name per line *with its prefix*
+//! (`openstack-nova-compute`, `openstack-base`), exactly as the role's `generate_list.sh` wrote them:
+//! another job (tripleo-common integration) reads the parsed containers file.
 
 use std::path::{Path, PathBuf};
 
@@ -43,19 +44,20 @@ impl ListFiles {
     /// Create (truncate) all six, as the role did first.
     pub fn truncate_all(&self) -> Result<()> {
         for p in self.all() {
-            write(p, &[])?;
+            write(p, "", &[])?;
         }
         Ok(())
     }
 }
 
-/// Write names, one per line.
-pub fn write(path: &Path, names: &[String]) -> Result<()> {
-    let mut text = names.join("\n");
-    if !text.is_empty() {
-        text.push('\n');
-    }
-    super::write_atomic(path, text.as_bytes())
+/// Write container names (without prefix, as the promotion knows them) as `<prefix>-<name>`, one
+/// per line.
+pub fn write(path: &Path, prefix: &str, names: &[String]) -> Result<()> {
+    super::write_atomic(path, lines(prefix, names).as_bytes())
+}
+
+fn lines(prefix: &str, names: &[String]) -> String {
+    names.iter().map(|n| format!("{prefix}-{n}\n")).collect()
 }
 
 #[cfg(test)]
@@ -81,8 +83,16 @@ mod tests {
         ] {
             assert!(names.contains(&want.to_string()), "{want} in {names:?}");
         }
-        write(&f.parsed, &["a".into(), "b".into()]).unwrap();
-        assert_eq!(std::fs::read_to_string(&f.parsed).unwrap(), "a\nb\n");
+        write(&f.parsed, "openstack", &["nova-compute".into(), "base".into()]).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&f.parsed).unwrap(),
+            "openstack-nova-compute\nopenstack-base\n"
+        );
+        write(&f.missing, "centos-binary", &["aodh-api".into()]).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&f.missing).unwrap(),
+            "centos-binary-aodh-api\n"
+        );
         assert_eq!(std::fs::read_to_string(&f.missed).unwrap(), "");
     }
 }
