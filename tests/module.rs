@@ -268,3 +268,80 @@ async fn module_keeps_local_copies_deletes_them_verified_and_rolls_back() {
         "{r:#}"
     );
 }
+
+/// Ad hoc runs give dictionaries as JSON strings (`-a 'target_registries=[{"password": …}]'`): their
+/// secrets are censored once converted, in `invocation.module_args` and everywhere else, also when
+/// validation fails on another argument and when the string cannot be read at all.
+#[test]
+fn module_censors_secrets_inside_json_string_arguments() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pw = "Adhoc-Js0n-Secret";
+    let target = format!(
+        r#"[{{"host":"127.0.0.1:9","namespace":"ns","insecure":true,"username":"u","password":"{pw}"}}]"#
+    );
+    let source = format!(r#"{{"host":"127.0.0.1:9","namespace":"ns","insecure":"yes","token":"{pw}-tok"}}"#);
+    let base = json!({
+        "action": "verify", "full_hash": FH, "named_label": "current-tripleo",
+        "containers_list": "nova-compute", "retries": "0",
+        "source_registry": source, "target_registries": target,
+        "tmp_file_root": tmp.path(), "local_store": tmp.path().join("store"),
+        "_ansible_verbosity": 3,
+    });
+    let (v, all, _) = run_module(tmp.path(), &base);
+    assert_eq!(v["failed"], json!(true), "{v}"); // nothing listens on port 9
+    assert!(!all.contains(pw), "secret printed: {all}");
+    let shown = &v["invocation"]["module_args"];
+    assert_eq!(
+        shown["target_registries"][0]["password"],
+        json!("VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"),
+        "{v}"
+    );
+    assert_eq!(
+        shown["source_registry"]["token"],
+        json!("VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"),
+        "{v}"
+    );
+    assert_eq!(shown["target_registries"][0]["username"], json!("u"), "{v}");
+
+    // A bad argument elsewhere: the JSON strings are shown as given, with the secret scrubbed.
+    let mut bad = base.clone();
+    bad["bogus"] = json!(1);
+    let (v, all, _) = run_module(tmp.path(), &bad);
+    assert!(
+        v["msg"].as_str().unwrap().contains("Unsupported parameters"),
+        "{v}"
+    );
+    assert!(!all.contains(pw), "secret printed: {all}");
+
+    // An unreadable JSON string naming a password is hidden whole.
+    let mut broken = base.clone();
+    broken["target_registries"] = json!(format!(r#"[{{"host": "h", "password": "{pw}""#));
+    let (v, all, _) = run_module(tmp.path(), &broken);
+    assert_eq!(v["failed"], json!(true), "{v}");
+    assert!(!all.contains(pw), "secret printed: {all}");
+    assert_eq!(
+        v["invocation"]["module_args"]["target_registries"],
+        json!("VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"),
+        "{v}"
+    );
+}
+
+/// `verify` changes nothing, so check mode runs it for real: a missing image fails the task.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn module_verify_really_verifies_in_check_mode() {
+    let src = tk::Registry::plain().unwrap();
+    let tgt = tk::Registry::plain().unwrap();
+    stage(&client(&src), &["base", "nova-compute"], &[]).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let args = json!({
+        "action": "verify", "full_hash": FH, "named_label": "current-tripleo",
+        "containers_list": ["nova-compute"],
+        "source_registry": reg(&src), "target_registries": [reg(&tgt)],
+        "tmp_file_root": tmp.path(), "local_store": tmp.path().join("store"),
+        "_ansible_check_mode": true,
+    });
+    let (v, _, _) = run_module(tmp.path(), &args);
+    assert_eq!(v["failed"], json!(true), "nothing was pushed to the target: {v}");
+    assert_eq!(v["changed"], json!(false), "{v}");
+    assert!(v["missed"].as_array().is_some_and(|m| !m.is_empty()), "{v}");
+}

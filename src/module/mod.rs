@@ -77,6 +77,41 @@ fn collect_secrets(v: &Value, out: &mut Vec<String>) {
     }
 }
 
+/// Every secret value in the arguments: `password`/`token` keys at any depth, also inside string
+/// values that hold JSON (ad hoc `-a 'target_registries=[{"password": …}]'`).
+fn secrets_of(raw: &Map<String, Value>) -> Vec<String> {
+    let mut secrets = Vec::new();
+    for v in raw.values() {
+        collect_secrets(v, &mut secrets);
+        if let Some(parsed) = v.as_str().and_then(|s| serde_json::from_str::<Value>(s).ok()) {
+            collect_secrets(&parsed, &mut secrets);
+        }
+    }
+    secrets.sort();
+    secrets.dedup();
+    secrets
+}
+
+/// Arguments that failed validation are shown as given, except a string that looks like a
+/// dictionary or list naming a secret key but could not be read: its secret cannot be told apart,
+/// so the whole value is hidden.
+fn censor_unparsed(args: &Map<String, Value>) -> Value {
+    let hide = |s: &str| {
+        let t = s.trim_start();
+        (t.starts_with('{') || t.starts_with('['))
+            && serde_json::from_str::<Value>(s).is_err()
+            && args::SECRET_KEYS.iter().any(|k| s.contains(k))
+    };
+    Value::Object(
+        args.iter()
+            .map(|(k, v)| match v.as_str() {
+                Some(s) if hide(s) => (k.clone(), json!("VALUE_SPECIFIED_IN_NO_LOG_PARAMETER")),
+                _ => (k.clone(), v.clone()),
+            })
+            .collect(),
+    )
+}
+
 /// `invocation.module_args` with secrets replaced the way Ansible does.
 fn censor(v: &Value, secrets: &[String]) -> Value {
     match v {
@@ -129,25 +164,28 @@ pub fn run_bytes(bytes: &[u8]) -> Value {
     let Value::Object(raw) = raw else {
         return failed("the module arguments must be a JSON object", &[]);
     };
-    let mut secrets = Vec::new();
-    collect_secrets(&Value::Object(raw.clone()), &mut secrets);
+    let secrets = secrets_of(&raw);
     let _ = SECRETS.set(secrets.clone());
     let user_args: Map<String, Value> = raw
         .iter()
         .filter(|(k, _)| !k.starts_with("_ansible_"))
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
-    let invocation = json!({"module_args": censor(&Value::Object(user_args), &secrets)});
-    let mut result = match args::validate(raw) {
-        Err(msg) => failed(&msg, &secrets),
+    let (mut result, shown_args) = match args::validate(raw) {
+        Err(msg) => (failed(&msg, &secrets), censor_unparsed(&user_args)),
         Ok(params) => {
+            // Shown as converted (dictionaries given as JSON strings are dictionaries by now), so
+            // their `password` keys are censored like top-level ones.
+            let shown = Value::Object(params.values.clone());
             let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build();
-            match rt {
+            let result = match rt {
                 Ok(rt) => rt.block_on(run_params(params, &secrets)),
                 Err(e) => failed(&format!("cannot start the async runtime: {e}"), &secrets),
-            }
+            };
+            (result, shown)
         }
     };
+    let invocation = json!({"module_args": censor(&shown_args, &secrets)});
     if let Value::Object(m) = &mut result {
         m.insert("invocation".into(), invocation);
     }
@@ -177,7 +215,8 @@ async fn run_params(params: args::Params, secrets: &[String]) -> Value {
         Ok(a) => a,
         Err(e) => return failed(&format!("bad arguments: {e}"), secrets),
     };
-    let dry_run = params.check_mode;
+    // Check mode changes nothing; `verify` changes nothing anyway, so it really verifies.
+    let dry_run = params.check_mode && action != "verify";
     let report = match action.as_str() {
         "rollback" => {
             let p = match pa.resolve(promote::model::read_list_file) {
