@@ -23,6 +23,7 @@ const PROMOTIONS: &str = include_str!("fixtures/dlrn/promotions.json");
 const VERSIONS: &str = include_str!("fixtures/dlrn/versions.csv");
 const CONTAINERS: &str = include_str!("fixtures/tripleo-common/tripleo_containers.yaml");
 const EXCLUDES: &str = include_str!("fixtures/tripleo-ci/build-containers-vars-main.yaml");
+const OVERCLOUD_CONTAINERS: &str = include_str!("fixtures/tripleo-common/overcloud_containers.yaml");
 
 const JOB: &str = "periodic-tripleo-ci-build-containers-ubi-9-quay-push-master";
 const AGG: &str = "d7c3cd922f91d83aacb5d7555de9d5bc";
@@ -615,23 +616,29 @@ async fn tripleo_common_through_dlrn_and_versions_csv() {
     let r = resolve(&c, "m", &Overrides::default()).await.unwrap();
     assert_eq!(r.full_hash, AGG);
     assert!(matches!(r.hash_from, HashOrigin::Dlrn { .. }));
-    assert_eq!(r.containers.len(), 86);
+    assert_eq!(r.containers.len(), 85);
     assert!(!r.containers.contains(&"neutron-mlnx-agent".to_string()));
-    assert_eq!(r.ppc_containers.as_ref().unwrap().len(), 86);
+    assert!(!r.containers.contains(&"tripleo-ansible-ee".to_string()));
+    assert_eq!(r.ppc_containers.as_ref().unwrap().len(), 85);
     match &r.list_from {
         ListOrigin::TripleoCommon {
             commit,
             versions_csv,
             listed,
             excludes,
+            without_prefix,
+            promoter_ppc_containers,
             ..
         } => {
+            assert_eq!(without_prefix, &["tripleo-ansible-ee"]);
+            // master/centos9 has no ppc excludes: the promoter would pass an empty ppc list.
+            assert!(promoter_ppc_containers.is_empty());
             assert_eq!(commit.as_deref(), Some(TC_SHA));
             assert!(versions_csv
                 .as_deref()
                 .unwrap()
                 .ends_with(&format!("/trunk/d7/c3/{AGG}/versions.csv")));
-            assert_eq!(*listed, 87);
+            assert_eq!(*listed, 86);
             assert!(excludes.as_deref().unwrap().ends_with("/vars/main.yaml"));
         }
         o => panic!("{o:?}"),
@@ -655,7 +662,7 @@ async fn tripleo_common_through_dlrn_and_versions_csv() {
     let r = resolve(&c, "m", &Overrides::default()).await.unwrap();
     assert!(matches!(r.hash_from, HashOrigin::Forced));
     // centos8 has ppc excludes on master.
-    assert_eq!(r.ppc_containers.as_ref().unwrap().len(), 85);
+    assert_eq!(r.ppc_containers.as_ref().unwrap().len(), 84);
 
     // Without dlrn_repo_url a forced hash cannot find tripleo-common's commit: say what to set.
     let c = releases(&format!(
@@ -671,12 +678,13 @@ async fn tripleo_common_through_dlrn_and_versions_csv() {
         "{e}"
     );
 
-    // Local files (relative to the config's folder) and a fixed commit work too.
+    // Local files (relative to the config's folder) and a fixed commit work too; train is an old
+    // release: its list is overcloud_containers.yaml, `centos-binary-` images.
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("tc.yaml"), CONTAINERS).unwrap();
+    std::fs::write(dir.path().join("tc.yaml"), OVERCLOUD_CONTAINERS).unwrap();
     std::fs::write(dir.path().join("ex.yaml"), EXCLUDES).unwrap();
     let y = format!(
-        "source_registry: {{host: s.org, namespace: ns}}\ntarget_registries: [{{host: d.org}}]\n\
+        "source_registry: {{host: s.org, namespace: ns}}\ntarget_registries: [{{host: d.org, namespace: ns}}]\n\
          tripleo_containers_yaml: tc.yaml\nexcludes_yaml: ex.yaml\n\
          releases:\n  - {{name: m, full_hash: {AGG}, release: train, distro_version: 7}}\n"
     );
@@ -684,13 +692,35 @@ async fn tripleo_common_through_dlrn_and_versions_csv() {
     std::fs::write(&path, y).unwrap();
     let c = config::load_releases(&path).unwrap();
     let r = resolve(&c, "m", &Overrides::default()).await.unwrap();
-    use copy_containers::sources::tripleo_common as tc;
-    let names = tc::parse_tripleo_containers("tc", CONTAINERS, false).unwrap();
-    let ex = tc::parse_excludes("ex", EXCLUDES, "train", "centos7").unwrap();
-    let want = tc::apply_excludes("tc", &names, &ex).unwrap();
-    assert_eq!(ex.containers.len(), 7);
-    assert_eq!(r.containers, want.containers);
-    assert!(r.containers.len() < 87);
+    // 50 kolla images, minus train/centos7's 7 excludes.
+    assert_eq!(r.containers.len(), 43);
+    for gone in [
+        "opendaylight",
+        "sensu-client",
+        "sahara-api",
+        "daemon",
+        "prometheus",
+    ] {
+        assert!(!r.containers.contains(&gone.to_string()), "{gone}");
+    }
+    assert!(r.containers.contains(&"nova-compute".to_string()));
+    assert_eq!(r.args.container_name_prefix.as_deref(), Some("centos-binary"));
+    let p = r
+        .args
+        .resolve(copy_containers::promote::model::read_list_file)
+        .unwrap();
+    assert_eq!(p.prefix, "centos-binary");
+    // The same file read as a current release finds no openstack- images: a clear error.
+    let y = std::fs::read_to_string(&path)
+        .unwrap()
+        .replace("release: train", "release: wallaby");
+    std::fs::write(&path, y).unwrap();
+    let c = config::load_releases(&path).unwrap();
+    let e = resolve(&c, "m", &Overrides::default())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("*openstack-*") && e.contains("tc.yaml"), "{e}");
 }
 
 #[tokio::test]
