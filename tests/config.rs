@@ -723,6 +723,72 @@ async fn tripleo_common_through_dlrn_and_versions_csv() {
     assert!(e.contains("*openstack-*") && e.contains("tc.yaml"), "{e}");
 }
 
+/// `releases` shows this project's ppc list (the one written to the list files) and the promoter's.
+#[test]
+fn releases_shows_both_ppc_lists() {
+    let s = Services::start();
+    s.dlrn_and_opendev();
+    let dir = tempfile::tempdir().unwrap();
+    // x86 excludes that are not ppc excludes: the promoter's ppc list keeps them.
+    std::fs::write(
+        dir.path().join("ex.yaml"),
+        "exclude_containers: {master: {centos8: [neutron-mlnx-agent]}}\n\
+         exclude_ppc_containers: {master: {centos8: [ironic-pxe]}}\n",
+    )
+    .unwrap();
+    let y = format!(
+        "{}releases:\n  - {{name: m9}}\n  - {{name: w8, release: wallaby, distro_version: 8}}\n\
+         \x20 - {{name: x8, distro_version: 8, excludes_yaml: ex.yaml}}\n",
+        s.globals()
+    );
+    let path = dir.path().join("releases.yaml");
+    std::fs::write(&path, y).unwrap();
+    let (code, so, se) = run(&["releases", "--config", path.to_str().unwrap()]);
+    assert_eq!(code, 0, "{so}\n{se}");
+    // An entry's header line, then its indented lines.
+    let section = |name: &str| {
+        let mut lines = so.lines().skip_while(|l| !l.starts_with(&format!("{name}: ")));
+        let head = lines.next().unwrap_or_else(|| panic!("{so}"));
+        let body: Vec<&str> = lines.take_while(|l| l.starts_with(' ')).collect();
+        format!("{head}\n{}", body.join("\n"))
+    };
+    let m9 = section("m9");
+    assert!(m9.contains("list: 85 containers (85 with ppc64le)"), "{m9}");
+    assert!(m9.contains("excludes: exclude_containers.master.centos9"), "{m9}");
+    assert!(
+        m9.contains("left out (no prefix, as the promoter does): tripleo-ansible-ee"),
+        "{m9}"
+    );
+    assert!(
+        m9.contains("ppc64le list: 85 (containers_list minus the ppc excludes; written to the list files)"),
+        "{m9}"
+    );
+    assert!(
+        m9.contains("promoter's ppc64le list: 0 (empty: this release has no ppc excludes)"),
+        "{m9}"
+    );
+    // wallaby has no ppc excludes of its own: master's apply here, the promoter has none.
+    let w8 = section("w8");
+    assert!(w8.contains("ppc64le list: 84 "), "{w8}");
+    assert!(w8.contains("promoter's ppc64le list: 0 "), "{w8}");
+    let x8 = section("x8");
+    assert!(x8.contains("ppc64le list: 84 "), "{x8}");
+    assert!(
+        x8.contains("promoter's ppc64le list: 85 (the full list minus the ppc excludes)"),
+        "{x8}"
+    );
+    assert!(x8.contains("only in the promoter's: neutron-mlnx-agent"), "{x8}");
+    // The JSON carries both lists too.
+    let (code, so, _) = run(&["releases", "--config", path.to_str().unwrap(), "--json"]);
+    assert_eq!(code, 0);
+    let v: serde_json::Value = serde_json::from_str(&so).unwrap();
+    let x8 = &v[2]["resolution"];
+    assert_eq!(x8["ppc_containers"].as_array().unwrap().len(), 84);
+    let promoter = x8["list_from"]["promoter_ppc_containers"].as_array().unwrap();
+    assert_eq!(promoter.len(), 85);
+    assert!(promoter.contains(&serde_json::json!("neutron-mlnx-agent")));
+}
+
 #[tokio::test]
 async fn fallback_from_zuul_to_tripleo_common() {
     let s = Services::start();
