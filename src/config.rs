@@ -889,7 +889,15 @@ impl ReleasesConfig {
                         .or(self.tripleo_containers_yaml.as_ref())
                     {
                         Some(y) => format!("tripleo_common ({y})"),
-                        None => "tripleo_common (commit from versions.csv)".into(),
+                        None => {
+                            let release = args.release.as_deref().unwrap_or("master");
+                            let file = if tripleo_common::is_old_release(release) {
+                                tripleo_common::OLD_CONTAINERS_PATH
+                            } else {
+                                tripleo_common::CONTAINERS_PATH
+                            };
+                            format!("tripleo_common ({file} at the commit from versions.csv)")
+                        }
                     }
                 }
             })

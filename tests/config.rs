@@ -110,7 +110,10 @@ fn full_releases_file() {
     assert_eq!(c.keep_local(w), Some(KeepLocal::Always));
     assert_eq!(a.keep_local.as_deref(), Some("always"));
     let plan = c.plan(w, &Overrides::default());
-    assert_eq!(plan.list, ["tripleo_common (commit from versions.csv)"]);
+    assert_eq!(
+        plan.list,
+        ["tripleo_common (container-images/tripleo_containers.yaml at the commit from versions.csv)"]
+    );
     assert!(
         plan.hash
             .starts_with("DLRN https://trunk.rdoproject.org/api-centos9-wallaby"),
@@ -135,7 +138,8 @@ fn full_releases_file() {
         plan.list,
         [
             format!("zuul (latest SUCCESS of {JOB})"),
-            "tripleo_common (commit from versions.csv)".to_string()
+            "tripleo_common (container-images/tripleo_containers.yaml at the commit from versions.csv)"
+                .to_string()
         ]
     );
     assert!(plan.hash.starts_with("the build log"), "{}", plan.hash);
@@ -191,6 +195,28 @@ fn plain_promotion_files_are_left_alone() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("extra-vars.yaml") && e.contains("releases"), "{e}");
+}
+
+/// The old releases' list is overcloud_containers.yaml and their images `centos-binary-*`.
+#[test]
+fn old_releases_plan_overcloud_containers_and_centos_binary() {
+    let c = releases(&format!(
+        "{BASE}releases:\n  - {{name: t, release: train, distro_version: 8, containers_source: tripleo_common}}\n\
+         \x20 - {{name: o, release: osp16-2, prefix: custom}}\n  - {{name: m}}\n"
+    ));
+    let (_, t) = c.entry("t").unwrap();
+    assert_eq!(
+        c.plan(t, &Overrides::default()).list,
+        ["tripleo_common (container-images/overcloud_containers.yaml at the commit from versions.csv)"]
+    );
+    assert_eq!(
+        c.entry_args(t).container_name_prefix.as_deref(),
+        Some("centos-binary")
+    );
+    let (_, o) = c.entry("o").unwrap();
+    assert_eq!(c.entry_args(o).container_name_prefix.as_deref(), Some("custom"));
+    let (_, m) = c.entry("m").unwrap();
+    assert_eq!(c.entry_args(m).container_name_prefix, None);
 }
 
 const BASE: &str = "source_registry: {host: src.example.org, namespace: ns}
