@@ -11,7 +11,10 @@
 //!   `container-images/overcloud_containers.yaml`, keep every `image_source`, and names containing
 //!   `centos-binary-`;
 //! - downstream releases are looked up in the exclude file under their `rhos-` name (`osp17-1` →
-//!   `rhos-17.1`); an exclude entry is a list, or a mapping per distro (`centos9`, `redhat8`).
+//!   `rhos-17.1`); an exclude entry is a list, or a mapping per distro (`centos9`, `redhat8`). The
+//!   published `repo_client.py` reads `exclude_containers[release]` only, which on tripleo-ci's
+//!   current per-distro file would exclude nothing; the distro level is read as tripleo-ci's build
+//!   reads it, so that the list matches what was built.
 //!
 //! Where this project deliberately differs (README, "Running alone"): a release the exclude file does
 //! not name gets master's excludes, as tripleo-ci's build does (the promoter excludes nothing, and would
