@@ -829,7 +829,12 @@ impl ReleasesConfig {
             containers: e.containers.clone(),
             ppc_containers: e.ppc_containers.clone(),
             containers_list_file: e.containers_list_file.clone(),
-            container_name_prefix: e.prefix.clone().or(self.prefix.clone()),
+            // The old releases' images are `centos-binary-<name>` (tripleo_common::OLD_RELEASES).
+            container_name_prefix: e.prefix.clone().or(self.prefix.clone()).or_else(|| {
+                let release = e.release.as_deref().unwrap_or("master");
+                tripleo_common::is_old_release(release)
+                    .then(|| tripleo_common::default_prefix(release).to_string())
+            }),
             base_container_images: e
                 .base_container_images
                 .clone()
@@ -884,7 +889,15 @@ impl ReleasesConfig {
                         .or(self.tripleo_containers_yaml.as_ref())
                     {
                         Some(y) => format!("tripleo_common ({y})"),
-                        None => "tripleo_common (commit from versions.csv)".into(),
+                        None => {
+                            let release = args.release.as_deref().unwrap_or("master");
+                            let file = if tripleo_common::is_old_release(release) {
+                                tripleo_common::OLD_CONTAINERS_PATH
+                            } else {
+                                tripleo_common::CONTAINERS_PATH
+                            };
+                            format!("tripleo_common ({file} at the commit from versions.csv)")
+                        }
                     }
                 }
             })
@@ -1021,6 +1034,14 @@ pub enum ListOrigin {
         commit: Option<String>,
         versions_csv: Option<String>,
         listed: usize,
+        /// Images of a kept source left out for lacking the prefix (`tripleo-ansible-ee`).
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        without_prefix: Vec<String>,
+        /// Where the excludes came from (`exclude_containers.master.centos9`, …).
+        excluded_by: Vec<String>,
+        /// The promoter's `ppc_containers_list`, shown beside this project's (README, "Running
+        /// alone"): the full list minus the ppc excludes, or empty when the release has none.
+        promoter_ppc_containers: Vec<String>,
     },
 }
 
@@ -1081,8 +1102,7 @@ pub struct ResolvedRelease {
     /// As set in the file (`None`: the promotion's default).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub keep_local: Option<KeepLocal>,
-    /// The tag to push under when it differs from `full_hash` (the engine does not support it yet:
-    /// the runner refuses such a release).
+    /// The tag the targets get instead of `full_hash`, when it differs.
     pub push_hash: Option<String>,
     /// Things worth knowing (fallbacks taken, disagreeing hashes, images not pushed by the build).
     pub warnings: Vec<String>,
@@ -1105,11 +1125,15 @@ struct Resolver<'a> {
 }
 
 impl Resolver<'_> {
+    fn release(&self) -> String {
+        self.args.release.clone().unwrap_or_else(|| "master".into())
+    }
+
     fn prefix(&self) -> String {
         self.args
             .container_name_prefix
             .clone()
-            .unwrap_or_else(|| "openstack".into())
+            .unwrap_or_else(|| tripleo_common::default_prefix(&self.release()).into())
     }
 
     async fn build(&mut self) -> Result<&BuiltContainers> {
@@ -1310,7 +1334,8 @@ impl Resolver<'_> {
                     .tripleo_common_url
                     .clone()
                     .unwrap_or_else(|| DEFAULT_TRIPLEO_COMMON_URL.into());
-                let url = tripleo_common::tripleo_containers_url(&base, &sha)?;
+                let rules = tripleo_common::ReleaseRules::for_release(&self.release())?;
+                let url = tripleo_common::tripleo_containers_url(&base, &sha, &rules.containers_path)?;
                 (url.to_string(), Some(sha), csv)
             }
         };
@@ -1324,19 +1349,22 @@ impl Resolver<'_> {
         let q = TripleoCommonQuery {
             containers_yaml,
             excludes_yaml: excludes,
-            release: self.args.release.clone().unwrap_or_else(|| "master".into()),
+            release: self.release(),
             distro: format!(
                 "{}{}",
                 self.args.distro_name.as_deref().unwrap_or("centos"),
                 self.args.distro_version.as_deref().unwrap_or("9")
             ),
-            keep_all_sources: self
-                .e
-                .keep_all_sources
-                .or(self.cfg.keep_all_sources)
-                .unwrap_or(false),
+            keep_all_sources: self.e.keep_all_sources.or(self.cfg.keep_all_sources),
         };
         let l = tripleo_common::fetch_container_lists(self.fetcher, &q).await?;
+        if l.excludes.containers_defaulted {
+            self.warnings.push(format!(
+                "release {} is not in the exclude file: master's excludes applied, as tripleo-ci's \
+                 build does (the promoter would exclude nothing)",
+                l.rules.excludes_release
+            ));
+        }
         let ppc = self.args.ppc_containers.clone().or(l.lists.ppc_containers);
         Ok((
             l.lists.containers,
@@ -1347,6 +1375,12 @@ impl Resolver<'_> {
                 commit,
                 versions_csv,
                 listed: l.listed,
+                without_prefix: l.without_prefix,
+                excluded_by: [l.excludes.containers_from, l.excludes.ppc_containers_from]
+                    .into_iter()
+                    .flatten()
+                    .collect(),
+                promoter_ppc_containers: l.promoter_ppc_containers,
             },
         ))
     }

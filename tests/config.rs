@@ -23,6 +23,7 @@ const PROMOTIONS: &str = include_str!("fixtures/dlrn/promotions.json");
 const VERSIONS: &str = include_str!("fixtures/dlrn/versions.csv");
 const CONTAINERS: &str = include_str!("fixtures/tripleo-common/tripleo_containers.yaml");
 const EXCLUDES: &str = include_str!("fixtures/tripleo-ci/build-containers-vars-main.yaml");
+const OVERCLOUD_CONTAINERS: &str = include_str!("fixtures/tripleo-common/overcloud_containers.yaml");
 
 const JOB: &str = "periodic-tripleo-ci-build-containers-ubi-9-quay-push-master";
 const AGG: &str = "d7c3cd922f91d83aacb5d7555de9d5bc";
@@ -109,7 +110,10 @@ fn full_releases_file() {
     assert_eq!(c.keep_local(w), Some(KeepLocal::Always));
     assert_eq!(a.keep_local.as_deref(), Some("always"));
     let plan = c.plan(w, &Overrides::default());
-    assert_eq!(plan.list, ["tripleo_common (commit from versions.csv)"]);
+    assert_eq!(
+        plan.list,
+        ["tripleo_common (container-images/tripleo_containers.yaml at the commit from versions.csv)"]
+    );
     assert!(
         plan.hash
             .starts_with("DLRN https://trunk.rdoproject.org/api-centos9-wallaby"),
@@ -134,7 +138,8 @@ fn full_releases_file() {
         plan.list,
         [
             format!("zuul (latest SUCCESS of {JOB})"),
-            "tripleo_common (commit from versions.csv)".to_string()
+            "tripleo_common (container-images/tripleo_containers.yaml at the commit from versions.csv)"
+                .to_string()
         ]
     );
     assert!(plan.hash.starts_with("the build log"), "{}", plan.hash);
@@ -190,6 +195,28 @@ fn plain_promotion_files_are_left_alone() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("extra-vars.yaml") && e.contains("releases"), "{e}");
+}
+
+/// The old releases' list is overcloud_containers.yaml and their images `centos-binary-*`.
+#[test]
+fn old_releases_plan_overcloud_containers_and_centos_binary() {
+    let c = releases(&format!(
+        "{BASE}releases:\n  - {{name: t, release: train, distro_version: 8, containers_source: tripleo_common}}\n\
+         \x20 - {{name: o, release: osp16-2, prefix: custom}}\n  - {{name: m}}\n"
+    ));
+    let (_, t) = c.entry("t").unwrap();
+    assert_eq!(
+        c.plan(t, &Overrides::default()).list,
+        ["tripleo_common (container-images/overcloud_containers.yaml at the commit from versions.csv)"]
+    );
+    assert_eq!(
+        c.entry_args(t).container_name_prefix.as_deref(),
+        Some("centos-binary")
+    );
+    let (_, o) = c.entry("o").unwrap();
+    assert_eq!(c.entry_args(o).container_name_prefix.as_deref(), Some("custom"));
+    let (_, m) = c.entry("m").unwrap();
+    assert_eq!(c.entry_args(m).container_name_prefix, None);
 }
 
 const BASE: &str = "source_registry: {host: src.example.org, namespace: ns}
@@ -615,23 +642,29 @@ async fn tripleo_common_through_dlrn_and_versions_csv() {
     let r = resolve(&c, "m", &Overrides::default()).await.unwrap();
     assert_eq!(r.full_hash, AGG);
     assert!(matches!(r.hash_from, HashOrigin::Dlrn { .. }));
-    assert_eq!(r.containers.len(), 86);
+    assert_eq!(r.containers.len(), 85);
     assert!(!r.containers.contains(&"neutron-mlnx-agent".to_string()));
-    assert_eq!(r.ppc_containers.as_ref().unwrap().len(), 86);
+    assert!(!r.containers.contains(&"tripleo-ansible-ee".to_string()));
+    assert_eq!(r.ppc_containers.as_ref().unwrap().len(), 85);
     match &r.list_from {
         ListOrigin::TripleoCommon {
             commit,
             versions_csv,
             listed,
             excludes,
+            without_prefix,
+            promoter_ppc_containers,
             ..
         } => {
+            assert_eq!(without_prefix, &["tripleo-ansible-ee"]);
+            // master/centos9 has no ppc excludes: the promoter would pass an empty ppc list.
+            assert!(promoter_ppc_containers.is_empty());
             assert_eq!(commit.as_deref(), Some(TC_SHA));
             assert!(versions_csv
                 .as_deref()
                 .unwrap()
                 .ends_with(&format!("/trunk/d7/c3/{AGG}/versions.csv")));
-            assert_eq!(*listed, 87);
+            assert_eq!(*listed, 86);
             assert!(excludes.as_deref().unwrap().ends_with("/vars/main.yaml"));
         }
         o => panic!("{o:?}"),
@@ -655,7 +688,7 @@ async fn tripleo_common_through_dlrn_and_versions_csv() {
     let r = resolve(&c, "m", &Overrides::default()).await.unwrap();
     assert!(matches!(r.hash_from, HashOrigin::Forced));
     // centos8 has ppc excludes on master.
-    assert_eq!(r.ppc_containers.as_ref().unwrap().len(), 85);
+    assert_eq!(r.ppc_containers.as_ref().unwrap().len(), 84);
 
     // Without dlrn_repo_url a forced hash cannot find tripleo-common's commit: say what to set.
     let c = releases(&format!(
@@ -671,12 +704,13 @@ async fn tripleo_common_through_dlrn_and_versions_csv() {
         "{e}"
     );
 
-    // Local files (relative to the config's folder) and a fixed commit work too.
+    // Local files (relative to the config's folder) and a fixed commit work too; train is an old
+    // release: its list is overcloud_containers.yaml, `centos-binary-` images.
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("tc.yaml"), CONTAINERS).unwrap();
+    std::fs::write(dir.path().join("tc.yaml"), OVERCLOUD_CONTAINERS).unwrap();
     std::fs::write(dir.path().join("ex.yaml"), EXCLUDES).unwrap();
     let y = format!(
-        "source_registry: {{host: s.org, namespace: ns}}\ntarget_registries: [{{host: d.org}}]\n\
+        "source_registry: {{host: s.org, namespace: ns}}\ntarget_registries: [{{host: d.org, namespace: ns}}]\n\
          tripleo_containers_yaml: tc.yaml\nexcludes_yaml: ex.yaml\n\
          releases:\n  - {{name: m, full_hash: {AGG}, release: train, distro_version: 7}}\n"
     );
@@ -684,13 +718,101 @@ async fn tripleo_common_through_dlrn_and_versions_csv() {
     std::fs::write(&path, y).unwrap();
     let c = config::load_releases(&path).unwrap();
     let r = resolve(&c, "m", &Overrides::default()).await.unwrap();
-    use copy_containers::sources::tripleo_common as tc;
-    let names = tc::parse_tripleo_containers("tc", CONTAINERS, false).unwrap();
-    let ex = tc::parse_excludes("ex", EXCLUDES, "train", "centos7").unwrap();
-    let want = tc::apply_excludes("tc", &names, &ex).unwrap();
-    assert_eq!(ex.containers.len(), 7);
-    assert_eq!(r.containers, want.containers);
-    assert!(r.containers.len() < 87);
+    // 50 kolla images, minus train/centos7's 7 excludes.
+    assert_eq!(r.containers.len(), 43);
+    for gone in [
+        "opendaylight",
+        "sensu-client",
+        "sahara-api",
+        "daemon",
+        "prometheus",
+    ] {
+        assert!(!r.containers.contains(&gone.to_string()), "{gone}");
+    }
+    assert!(r.containers.contains(&"nova-compute".to_string()));
+    assert_eq!(r.args.container_name_prefix.as_deref(), Some("centos-binary"));
+    let p = r
+        .args
+        .resolve(copy_containers::promote::model::read_list_file)
+        .unwrap();
+    assert_eq!(p.prefix, "centos-binary");
+    // The same file read as a current release finds no openstack- images: a clear error.
+    let y = std::fs::read_to_string(&path)
+        .unwrap()
+        .replace("release: train", "release: wallaby");
+    std::fs::write(&path, y).unwrap();
+    let c = config::load_releases(&path).unwrap();
+    let e = resolve(&c, "m", &Overrides::default())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("*openstack-*") && e.contains("tc.yaml"), "{e}");
+}
+
+/// `releases` shows this project's ppc list (the one written to the list files) and the promoter's.
+#[test]
+fn releases_shows_both_ppc_lists() {
+    let s = Services::start();
+    s.dlrn_and_opendev();
+    let dir = tempfile::tempdir().unwrap();
+    // x86 excludes that are not ppc excludes: the promoter's ppc list keeps them.
+    std::fs::write(
+        dir.path().join("ex.yaml"),
+        "exclude_containers: {master: {centos8: [neutron-mlnx-agent]}}\n\
+         exclude_ppc_containers: {master: {centos8: [ironic-pxe]}}\n",
+    )
+    .unwrap();
+    let y = format!(
+        "{}releases:\n  - {{name: m9}}\n  - {{name: w8, release: wallaby, distro_version: 8}}\n\
+         \x20 - {{name: x8, distro_version: 8, excludes_yaml: ex.yaml}}\n",
+        s.globals()
+    );
+    let path = dir.path().join("releases.yaml");
+    std::fs::write(&path, y).unwrap();
+    let (code, so, se) = run(&["releases", "--config", path.to_str().unwrap()]);
+    assert_eq!(code, 0, "{so}\n{se}");
+    // An entry's header line, then its indented lines.
+    let section = |name: &str| {
+        let mut lines = so.lines().skip_while(|l| !l.starts_with(&format!("{name}: ")));
+        let head = lines.next().unwrap_or_else(|| panic!("{so}"));
+        let body: Vec<&str> = lines.take_while(|l| l.starts_with(' ')).collect();
+        format!("{head}\n{}", body.join("\n"))
+    };
+    let m9 = section("m9");
+    assert!(m9.contains("list: 85 containers (85 with ppc64le)"), "{m9}");
+    assert!(m9.contains("excludes: exclude_containers.master.centos9"), "{m9}");
+    assert!(
+        m9.contains("left out (no prefix, as the promoter does): tripleo-ansible-ee"),
+        "{m9}"
+    );
+    assert!(
+        m9.contains("ppc64le list: 85 (containers_list minus the ppc excludes; written to the list files)"),
+        "{m9}"
+    );
+    assert!(
+        m9.contains("promoter's ppc64le list: 0 (empty: this release has no ppc excludes)"),
+        "{m9}"
+    );
+    // wallaby has no ppc excludes of its own: master's apply here, the promoter has none.
+    let w8 = section("w8");
+    assert!(w8.contains("ppc64le list: 84 "), "{w8}");
+    assert!(w8.contains("promoter's ppc64le list: 0 "), "{w8}");
+    let x8 = section("x8");
+    assert!(x8.contains("ppc64le list: 84 "), "{x8}");
+    assert!(
+        x8.contains("promoter's ppc64le list: 85 (the full list minus the ppc excludes)"),
+        "{x8}"
+    );
+    assert!(x8.contains("only in the promoter's: neutron-mlnx-agent"), "{x8}");
+    // The JSON carries both lists too.
+    let (code, so, _) = run(&["releases", "--config", path.to_str().unwrap(), "--json"]);
+    assert_eq!(code, 0);
+    let v: serde_json::Value = serde_json::from_str(&so).unwrap();
+    let x8 = &v[2]["resolution"];
+    assert_eq!(x8["ppc_containers"].as_array().unwrap().len(), 84);
+    let promoter = x8["list_from"]["promoter_ppc_containers"].as_array().unwrap();
+    assert_eq!(promoter.len(), 85);
+    assert!(promoter.contains(&serde_json::json!("neutron-mlnx-agent")));
 }
 
 #[tokio::test]

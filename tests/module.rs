@@ -345,3 +345,60 @@ async fn module_verify_really_verifies_in_check_mode() {
     assert_eq!(v["changed"], json!(false), "{v}");
     assert!(v["missed"].as_array().is_some_and(|m| !m.is_empty()), "{v}");
 }
+
+/// `push_hash` through the module: the targets get the images under it, `verify` and `tag` on
+/// `registries` read them there; the source keeps the hash.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn module_push_hash_pushes_verifies_and_tags_under_it() {
+    let src = tk::Registry::plain().unwrap();
+    let tgt = tk::Registry::plain().unwrap();
+    let staged = stage(&client(&src), &["base", "nova-compute"], &[]).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let args = json!({
+        "full_hash": FH,
+        "push_hash": "module-pushed",
+        "named_label": "current-tripleo",
+        "containers_list": "nova-compute",
+        "source_registry": reg(&src),
+        "target_registries": [reg(&tgt)],
+        "manifest_push": true,
+        "tmp_file_root": tmp.path(),
+    });
+    let (r, all, code) = run_module(tmp.path(), &args);
+    assert_eq!((code, &r["failed"]), (0, &json!(false)), "{all}");
+    let t = client(&tgt);
+    for s in &staged {
+        assert_eq!(
+            skopeo_inspect_digest(&tgt, &format!("{}:module-pushed", s.repository)).unwrap(),
+            s.x86_digest
+        );
+        assert!(t.head_manifest(&s.repository, FH).await.unwrap().is_none());
+        assert!(t
+            .head_manifest(&s.repository, "module-pushed_manifest")
+            .await
+            .unwrap()
+            .is_some());
+    }
+    let (r, all, _) = run_module(tmp.path(), &args);
+    assert_eq!(r["changed"], json!(false), "{all}");
+    let mut verify = args.clone();
+    verify["action"] = json!("verify");
+    let (r, all, _) = run_module(tmp.path(), &verify);
+    assert_eq!(r["failed"], json!(false), "{all}");
+    let mut tag = args.clone();
+    tag["action"] = json!("tag");
+    tag["named_label"] = json!("tripleo-ci-testing");
+    tag["registries"] = json!([reg(&tgt)]);
+    let (r, all, _) = run_module(tmp.path(), &tag);
+    assert_eq!(r["failed"], json!(false), "{all}");
+    for s in &staged {
+        assert_eq!(
+            skopeo_inspect_digest(&tgt, &format!("{}:tripleo-ci-testing", s.repository)).unwrap(),
+            s.x86_digest
+        );
+    }
+    // Without push_hash the targets have no image at the hash: verify fails and says so.
+    verify.as_object_mut().unwrap().remove("push_hash");
+    let (r, all, code) = run_module(tmp.path(), &verify);
+    assert_eq!((code, &r["failed"]), (1, &json!(true)), "{all}");
+}

@@ -501,6 +501,87 @@ async fn push_hash_writes_another_tag_on_the_targets() {
     assert!(!run(&a).await.changed);
 }
 
+/// The command line with `--push-hash`: promote pushes under it, `verify` and `tag --registry` read
+/// the targets at it (and fail without it: the hash itself is not there), the source keeps the hash.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn push_hash_on_the_command_line_promote_verify_tag() {
+    let src = tk::Registry::plain().unwrap();
+    let t1 = tk::Registry::plain().unwrap();
+    let staged = stage(&client(&src), &["base", "nova-compute"], &[]).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let source = format!("host={},namespace={NS},insecure=true", src.host());
+    let target = format!("host={},namespace={NS},insecure=true", t1.host());
+    let cli = |cmd: &str, push_hash: Option<&str>, label: &str| {
+        let mut c = bin();
+        c.args([cmd, "--full-hash", FH, "--named-label", label])
+            .args(["--containers", "nova-compute", "--ppc-containers", "nova-compute"])
+            .args(["--manifest-push", "true", "--source", &source])
+            .arg("--tmp-file-root")
+            .arg(tmp.path());
+        if cmd == "tag" {
+            c.args(["--registry", &target]);
+        } else {
+            c.args(["--target", &target]);
+        }
+        if let Some(ph) = push_hash {
+            c.args(["--push-hash", ph]);
+        }
+        let out = c.output().unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
+        )
+    };
+    let (code, out) = cli("promote", Some("cli-pushed"), "current-tripleo");
+    assert_eq!(code, Some(0), "{out}");
+    let t = client(&t1);
+    for s in &staged {
+        let on_target = |tag: &str| format!("{}:{tag}", s.repository);
+        assert_eq!(
+            skopeo_inspect_digest(&t1, &on_target("cli-pushed")).unwrap(),
+            s.x86_digest
+        );
+        assert_eq!(
+            skopeo_inspect_digest(&t1, &on_target("current-tripleo")).unwrap(),
+            s.x86_digest
+        );
+        assert!(t.head_manifest(&s.repository, FH).await.unwrap().is_none());
+        assert!(t
+            .head_manifest(&s.repository, "cli-pushed_manifest")
+            .await
+            .unwrap()
+            .is_some());
+        // The source keeps its hash and gets the label there.
+        assert_eq!(
+            skopeo_inspect_digest(&src, &format!("{}:current-tripleo", s.repository)).unwrap(),
+            s.x86_digest
+        );
+    }
+    assert!(t
+        .head_manifest(&format!("{NS}/openstack-nova-compute"), "cli-pushed_ppc64le")
+        .await
+        .unwrap()
+        .is_some());
+    let (code, out) = cli("verify", Some("cli-pushed"), "current-tripleo");
+    assert_eq!(code, Some(0), "{out}");
+    let (code, out) = cli("verify", None, "current-tripleo");
+    assert_eq!(code, Some(1), "the targets have no {FH} tag: {out}");
+    let (code, out) = cli("tag", None, "tripleo-ci-testing");
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains(&format!("openstack-nova-compute:{FH} does not exist")),
+        "{out}"
+    );
+    let (code, out) = cli("tag", Some("cli-pushed"), "tripleo-ci-testing");
+    assert_eq!(code, Some(0), "{out}");
+    for s in &staged {
+        assert_eq!(
+            skopeo_inspect_digest(&t1, &format!("{}:tripleo-ci-testing", s.repository)).unwrap(),
+            s.x86_digest
+        );
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tag_moves_a_label_remotely_on_chosen_registries() {
     let src = tk::Registry::plain().unwrap();

@@ -377,9 +377,12 @@ async fn tripleo_common_chain_from_dlrn() {
         .await
         .unwrap();
     assert_eq!(sha, TC_SHA);
-    let yaml_url =
-        tripleo_common::tripleo_containers_url(&format!("{}/openstack/tripleo-common", f.url()), &sha)
-            .unwrap();
+    let yaml_url = tripleo_common::tripleo_containers_url(
+        &format!("{}/openstack/tripleo-common", f.url()),
+        &sha,
+        tripleo_common::CONTAINERS_PATH,
+    )
+    .unwrap();
 
     // The excludes as a plain path, then as a file:// URL.
     let excludes_path = fixture_path("tripleo-ci/build-containers-vars-main.yaml");
@@ -391,15 +394,16 @@ async fn tripleo_common_chain_from_dlrn() {
                 excludes_yaml: Some(excludes),
                 release: "master".into(),
                 distro: "centos9".into(),
-                keep_all_sources: false,
+                keep_all_sources: None,
             },
         )
         .await
         .unwrap();
-        assert_eq!(got.listed, 87);
-        assert_eq!(got.lists.containers.len(), 86);
+        assert_eq!(got.listed, 86);
+        assert_eq!(got.lists.containers.len(), 85);
         assert!(!got.lists.containers.iter().any(|n| n == "neutron-mlnx-agent"));
-        assert_eq!(got.lists.ppc_containers.as_ref().unwrap().len(), 86);
+        assert_eq!(got.without_prefix, ["tripleo-ansible-ee"]);
+        assert_eq!(got.lists.ppc_containers.as_ref().unwrap().len(), 85);
         assert_eq!(
             got.excludes.containers_from.as_deref(),
             Some("exclude_containers.master.centos9")
@@ -413,13 +417,14 @@ async fn tripleo_common_chain_from_dlrn() {
             excludes_yaml: Some(excludes_path),
             release: "caracal".into(),
             distro: "centos8".into(),
-            keep_all_sources: false,
+            keep_all_sources: None,
         },
     )
     .await
     .unwrap();
-    assert_eq!(got.lists.containers.len(), 86);
-    assert_eq!(got.lists.ppc_containers.unwrap().len(), 85);
+    assert_eq!(got.lists.containers.len(), 85);
+    assert_eq!(got.lists.ppc_containers.unwrap().len(), 84);
+    assert!(got.excludes.containers_defaulted);
 }
 
 #[tokio::test]
@@ -432,7 +437,7 @@ async fn tripleo_common_missing_file_and_yaml_404() {
             excludes_yaml: None,
             release: "master".into(),
             distro: "centos9".into(),
-            keep_all_sources: false,
+            keep_all_sources: None,
         },
     )
     .await
@@ -445,7 +450,7 @@ async fn tripleo_common_missing_file_and_yaml_404() {
             excludes_yaml: None,
             release: "master".into(),
             distro: "centos9".into(),
-            keep_all_sources: false,
+            keep_all_sources: None,
         },
     )
     .await

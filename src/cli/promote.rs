@@ -21,8 +21,9 @@ pub struct PromoteFlags {
     /// file, forces the hash).
     #[arg(long, visible_alias = "hash")]
     pub full_hash: Option<String>,
-    /// Push under this tag instead of the hash (copy-quay's --push-hash): validated, but only the hash
-    /// itself is accepted until the engine can push under another tag.
+    /// The targets get the images under this tag instead of the hash (copy-quay's --push-hash; also
+    /// `<tag>_x86_64`, `_ppc64le`, `_manifest`); the source is read at the hash. `verify`, `rollback`
+    /// and `tag --registry` read the targets at it.
     #[arg(long)]
     pub push_hash: Option<String>,
     /// The label to apply, e.g. current-tripleo.
@@ -442,7 +443,13 @@ pub async fn tag_cmd(a: TagArgs) -> anyhow::Result<i32> {
         .enumerate()
         .map(|(i, r)| r.resolve(&format!("registry[{i}]"), Some(&p.source.namespace), 5))
         .collect::<crate::Result<Vec<_>>>()?;
-    let mut report = promote::tag::run_tag(&p, &specs, a.promote.dry_run).await;
+    // The targets hold the hash under push_hash; the source (labelled by default) under full_hash.
+    let hash = if a.registries.is_empty() {
+        p.full_hash.as_str()
+    } else {
+        p.target_hash()
+    };
+    let mut report = promote::tag::run_tag(&p, &specs, hash, a.promote.dry_run).await;
     if !a.promote.dry_run {
         write_reports(&p, &mut report);
     }

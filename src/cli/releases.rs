@@ -8,7 +8,7 @@ use clap::Args;
 use serde::Serialize;
 
 use super::promote::{print_summary, write_reports, PromoteFlags};
-use crate::config::{self, Overrides, ReleasesConfig, ResolvedRelease, Shape};
+use crate::config::{self, ListOrigin, Overrides, ReleasesConfig, ResolvedRelease, Shape};
 use crate::promote::{self, RunOptions};
 use crate::quay::EnsureOutcome;
 use crate::report::Report;
@@ -204,12 +204,61 @@ fn print_resolution(r: &ResolvedRelease) {
             .unwrap_or_default(),
         r.list_from
     );
+    print_tripleo_common_lists(r);
     println!("  hash: {} ({})", r.full_hash, r.hash_from);
     if let Some(k) = r.keep_local {
         println!("  keep_local: {}", k.as_str());
     }
     for w in &r.warnings {
         println!("  warning: {w}");
+    }
+}
+
+/// For a list from tripleo-common: what was left out, and both ppc64le lists (README, "Running
+/// alone": this project's goes to the list files, the promoter's is shown for comparison).
+fn print_tripleo_common_lists(r: &ResolvedRelease) {
+    let ListOrigin::TripleoCommon {
+        without_prefix,
+        excluded_by,
+        promoter_ppc_containers: promoter,
+        ..
+    } = &r.list_from
+    else {
+        return;
+    };
+    if !excluded_by.is_empty() {
+        println!("  excludes: {}", excluded_by.join(", "));
+    }
+    if !without_prefix.is_empty() {
+        println!(
+            "  left out (no prefix, as the promoter does): {}",
+            without_prefix.join(", ")
+        );
+    }
+    let Some(ours) = &r.ppc_containers else {
+        return;
+    };
+    println!(
+        "  ppc64le list: {} (containers_list minus the ppc excludes; written to the list files)",
+        ours.len()
+    );
+    let only_promoter: Vec<&str> = promoter
+        .iter()
+        .filter(|n| !ours.contains(n))
+        .map(String::as_str)
+        .collect();
+    let only_ours = ours.iter().filter(|n| !promoter.contains(n)).count();
+    let how = if promoter.is_empty() {
+        "empty: this release has no ppc excludes".to_string()
+    } else {
+        "the full list minus the ppc excludes".to_string()
+    };
+    println!("  promoter's ppc64le list: {} ({how})", promoter.len());
+    if !only_promoter.is_empty() {
+        println!("    only in the promoter's: {}", only_promoter.join(", "));
+    }
+    if only_ours > 0 && !promoter.is_empty() {
+        println!("    only in this project's: {only_ours}");
     }
 }
 

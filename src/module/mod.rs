@@ -238,6 +238,9 @@ async fn run_params(params: args::Params, secrets: &[String]) -> Value {
                 Err(e) => return failed(&format!("registries: {e}"), secrets),
             };
             let mut pa = pa;
+            // The targets hold the hash under push_hash; the source (labelled by default) under
+            // full_hash.
+            let on_source = regs.is_empty();
             let regs = if regs.is_empty() {
                 match &pa.source_registry {
                     Some(s) => vec![s.clone()],
@@ -263,7 +266,12 @@ async fn run_params(params: args::Params, secrets: &[String]) -> Value {
                 Ok(s) => s,
                 Err(e) => return failed(&e.to_string(), secrets),
             };
-            let mut r = promote::tag::run_tag(&p, &specs, dry_run).await;
+            let hash = if on_source {
+                p.full_hash.as_str()
+            } else {
+                p.target_hash()
+            };
+            let mut r = promote::tag::run_tag(&p, &specs, hash, dry_run).await;
             if !dry_run {
                 crate::cli::write_reports(&p, &mut r);
             }

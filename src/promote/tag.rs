@@ -1,5 +1,7 @@
 //! `tag`: put a label on a hash's images on chosen registries, remotely (the same manifest bytes
-//! under the label; no blob traffic), each move read back. The previous digest is recorded.
+//! under the label; no blob traffic), each move read back. The previous digest is recorded. With
+//! `push_hash`, the images are read under it on the registries named (the targets a promotion
+//! pushed them to), and under `full_hash` when the source is labelled by default.
 
 use std::time::Instant;
 
@@ -9,8 +11,8 @@ use super::model::{Promotion, RegistrySpec};
 use super::run::{entry, finish_per_registry, set_label};
 use crate::report::{Report, TagAction};
 
-/// Label `p.full_hash` images as `p.named_label` on `registries`.
-pub async fn run_tag(p: &Promotion, registries: &[RegistrySpec], dry_run: bool) -> Report {
+/// Label the images tagged `hash` as `p.named_label` on `registries`.
+pub async fn run_tag(p: &Promotion, registries: &[RegistrySpec], hash: &str, dry_run: bool) -> Report {
     let started = Instant::now();
     let mut report = Report {
         tool: concat!("copy-containers ", env!("CARGO_PKG_VERSION")).into(),
@@ -43,7 +45,7 @@ pub async fn run_tag(p: &Promotion, registries: &[RegistrySpec], dry_run: bool) 
         async move {
             let repo = spec.repo(&p.prefix, name);
             let mut en = entry(&spec.name, &repo, &p.named_label, None, TagAction::Skipped);
-            match reg.get_manifest_opt(&repo, &p.full_hash).await {
+            match reg.get_manifest_opt(&repo, hash).await {
                 Ok(Some(m)) => {
                     en.digest = Some(m.digest.to_string());
                     set_label(
@@ -62,7 +64,7 @@ pub async fn run_tag(p: &Promotion, registries: &[RegistrySpec], dry_run: bool) 
                 }
                 Ok(None) => {
                     en.action = TagAction::Failed;
-                    en.error = Some(format!("{}/{repo}:{} does not exist", spec.host, p.full_hash));
+                    en.error = Some(format!("{}/{repo}:{hash} does not exist", spec.host));
                 }
                 Err(e) => {
                     en.action = TagAction::Failed;

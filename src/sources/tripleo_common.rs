@@ -1,7 +1,27 @@
-//! The container list the promoter itself uses: tripleo-common's `tripleo_containers.yaml` at the
-//! commit that went into the hash (found through the hash's `versions.csv`), minus the exclude lists
-//! of tripleo-ci's build-containers role. This reproduces `containers_list` and
-//! `ppc_containers_list` when running without the promoter.
+//! The container list the promoter itself uses: tripleo-common's container file at the commit that
+//! went into the hash (found through the hash's `versions.csv`), minus the exclude lists of
+//! tripleo-ci's build-containers role. This reproduces `containers_list` and `ppc_containers_list`
+//! when running without the promoter, by the rules of the promoter's `RepoClient.get_containers_list`
+//! (ci-config `dlrnapi_promoter/repo_client.py`), all in [`ReleaseRules`]:
+//!
+//! - current releases read `container-images/tripleo_containers.yaml`, keep only `image_source`
+//!   tripleo or kolla, and only image names that contain `openstack-` (the container name is what
+//!   follows it): `tripleo-ansible-ee`, built without the prefix, is left out as the promoter leaves it;
+//! - the old releases (queens, stein, train, ussuri, osp16-2) read
+//!   `container-images/overcloud_containers.yaml`, keep every `image_source`, and names containing
+//!   `centos-binary-`;
+//! - downstream releases are looked up in the exclude file under their `rhos-` name (`osp17-1` →
+//!   `rhos-17.1`); an exclude entry is a list, or a mapping per distro (`centos9`, `redhat8`). The
+//!   published `repo_client.py` reads `exclude_containers[release]` only, which on tripleo-ci's
+//!   current per-distro file would exclude nothing; the distro level is read as tripleo-ci's build
+//!   reads it, so that the list matches what was built.
+//!
+//! Where this project deliberately differs (README, "Running alone"): a release the exclude file does
+//! not name gets master's excludes, as tripleo-ci's build does (the promoter excludes nothing, and would
+//! ask for images the build never made); and the ppc64le list is `containers_list` minus the ppc
+//! excludes. The promoter's ppc list (the full list minus the ppc excludes, or empty when the release
+//! has none) can name images that are not promoted at all; it is computed too
+//! ([`TripleoCommonLists::promoter_ppc_containers`]) so that `releases` shows both.
 
 use serde::{Deserialize, Serialize};
 use serde_norway::{Mapping, Value};
@@ -19,12 +39,86 @@ pub const DEFAULT_EXCLUDES_URL: &str =
     "https://opendev.org/openstack/tripleo-ci/raw/branch/master/roles/build-containers/vars/main.yaml";
 /// The `image_source` values a promotion keeps (others are third-party images).
 pub const KEPT_IMAGE_SOURCES: [&str; 2] = ["tripleo", "kolla"];
-/// The prefix stripped from image names.
+/// The prefix in the image names of current releases.
 pub const NAME_PREFIX: &str = "openstack-";
+/// The prefix in the image names of the old releases.
+pub const OLD_NAME_PREFIX: &str = "centos-binary-";
+/// The releases whose list is `overcloud_containers.yaml` with `centos-binary-` names.
+pub const OLD_RELEASES: [&str; 5] = ["queens", "stein", "train", "ussuri", "osp16-2"];
+/// tripleo-common's list of current releases.
+pub const CONTAINERS_PATH: &str = "container-images/tripleo_containers.yaml";
+/// tripleo-common's list of the old releases.
+pub const OLD_CONTAINERS_PATH: &str = "container-images/overcloud_containers.yaml";
+/// Downstream release names and the names the exclude file uses for them.
+pub const DOWNSTREAM_RELEASES: [(&str, &str); 4] = [
+    ("osp16-2", "rhos-16.2"),
+    ("osp17", "rhos-17"),
+    ("osp17-1", "rhos-17.1"),
+    ("osp18", "rhos-18"),
+];
 /// The release whose excludes apply to releases the exclude file does not name.
 pub const DEFAULT_RELEASE: &str = "master";
 /// The `versions.csv` row of tripleo-common.
 pub const TRIPLEO_COMMON_PROJECT: &str = "openstack-tripleo-common";
+
+/// How the promoter reads tripleo-common's list for one release.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReleaseRules {
+    /// The release as given (`master`, `train`, `osp17-1`).
+    pub release: String,
+    /// The release as the exclude file names it (`rhos-17.1` for `osp17-1`).
+    pub excludes_release: String,
+    /// Only image names containing this are kept; the container name is what follows it.
+    pub name_prefix: String,
+    /// The list's path in tripleo-common.
+    pub containers_path: String,
+    /// Keep only `image_source` tripleo or kolla (current releases).
+    pub filter_sources: bool,
+}
+
+impl ReleaseRules {
+    /// The rules of `release`; an `osp*` release the promoter does not know is refused.
+    pub fn for_release(release: &str) -> Result<ReleaseRules> {
+        let old = is_old_release(release);
+        let excludes_release = if release.starts_with("osp") {
+            match DOWNSTREAM_RELEASES.iter().find(|(osp, _)| *osp == release) {
+                Some((_, rhos)) => rhos.to_string(),
+                None => {
+                    let known: Vec<&str> = DOWNSTREAM_RELEASES.iter().map(|(o, _)| *o).collect();
+                    return Err(Error::invalid(
+                        "release",
+                        release,
+                        format!("unknown downstream release; expected one of {}", known.join(", ")),
+                    ));
+                }
+            }
+        } else {
+            release.to_string()
+        };
+        Ok(ReleaseRules {
+            release: release.to_string(),
+            excludes_release,
+            name_prefix: if old { OLD_NAME_PREFIX } else { NAME_PREFIX }.to_string(),
+            containers_path: if old { OLD_CONTAINERS_PATH } else { CONTAINERS_PATH }.to_string(),
+            filter_sources: !old,
+        })
+    }
+}
+
+/// queens, stein, train, ussuri, osp16-2: `overcloud_containers.yaml`, `centos-binary-` images.
+pub fn is_old_release(release: &str) -> bool {
+    OLD_RELEASES.contains(&release)
+}
+
+/// The promotion's image name prefix for `release` when none is given: `centos-binary` for the old
+/// releases, `openstack` otherwise.
+pub fn default_prefix(release: &str) -> &'static str {
+    if is_old_release(release) {
+        "centos-binary"
+    } else {
+        "openstack"
+    }
+}
 
 /// The exclude lists that apply to one release and distro, and where they came from.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -37,35 +131,94 @@ pub struct Excludes {
     pub containers_from: Option<String>,
     /// Where `ppc_containers` came from, if anywhere.
     pub ppc_containers_from: Option<String>,
+    /// `containers` are master's: the file does not name the release (the promoter would exclude
+    /// nothing).
+    #[serde(default)]
+    pub containers_defaulted: bool,
+    /// `ppc_containers` are master's, likewise.
+    #[serde(default)]
+    pub ppc_containers_defaulted: bool,
+}
+
+/// One section resolved: the names, where they came from, and whether master's were taken.
+struct Section {
+    names: Vec<String>,
+    from: Option<String>,
+    defaulted: bool,
+}
+
+impl Section {
+    fn none(defaulted: bool) -> Section {
+        Section {
+            names: Vec::new(),
+            from: None,
+            defaulted,
+        }
+    }
 }
 
 /// The result of [`fetch_container_lists`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TripleoCommonLists {
+    /// `containers_list`, and this project's `ppc_containers_list` (`containers_list` minus the ppc
+    /// excludes): what is promoted and written to the list files.
     pub lists: ContainerLists,
+    /// The promoter's `ppc_containers_list`: the full list minus the ppc excludes, or empty when
+    /// the release has no ppc excludes. Shown, not used.
+    pub promoter_ppc_containers: Vec<String>,
     pub excludes: Excludes,
+    pub rules: ReleaseRules,
     /// Names listed in tripleo-common before the excludes.
     pub listed: usize,
+    /// Images of a kept `image_source` left out because their name lacks the prefix.
+    pub without_prefix: Vec<String>,
     pub containers_source: String,
     pub excludes_source: Option<String>,
+}
+
+/// What [`parse_tripleo_containers`] keeps and leaves out.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ParsedContainers {
+    /// Container names (prefix removed), in file order without duplicates.
+    pub names: Vec<String>,
+    /// Image names of another `image_source` (current releases only).
+    pub other_sources: Vec<String>,
+    /// Image names without the prefix (`tripleo-ansible-ee`).
+    pub without_prefix: Vec<String>,
 }
 
 fn bad(source: &str, reason: impl Into<String>) -> Error {
     Error::invalid("tripleo-common container list", source, reason)
 }
 
-/// The container name of an image reference: last path element, tag or digest removed,
-/// `openstack-` prefix removed.
-pub fn image_name(imagename: &str) -> &str {
+/// The last path element of an image reference, tag or digest removed.
+pub fn image_base(imagename: &str) -> &str {
     let last = imagename.rsplit('/').next().unwrap_or(imagename);
-    let last = last.split(['@', ':']).next().unwrap_or(last);
-    last.strip_prefix(NAME_PREFIX).unwrap_or(last)
+    last.split(['@', ':']).next().unwrap_or(last)
 }
 
-/// Parse `tripleo_containers.yaml` (`container_images: [{image_source, imagename}]`) into container
-/// names, in file order without duplicates. Only `image_source` tripleo or kolla is kept unless
-/// `keep_all_sources` (old releases without `image_source`).
-pub fn parse_tripleo_containers(source: &str, yaml: &str, keep_all_sources: bool) -> Result<Vec<String>> {
+/// The container name of an image reference, as the promoter takes it: the last path element
+/// without tag or digest must contain `prefix`, and the name is what follows its last occurrence.
+/// `None`: no prefix, not a container of the promotion.
+pub fn image_name<'a>(imagename: &'a str, prefix: &str) -> Option<&'a str> {
+    image_base(imagename).rsplit_once(prefix).map(|(_, name)| name)
+}
+
+fn entry_str<'a>(source: &str, entry: &'a Mapping, i: usize, key: &str) -> Result<Option<&'a str>> {
+    match entry.get(key) {
+        Some(Value::String(s)) if !s.trim().is_empty() => Ok(Some(s.trim())),
+        None | Some(Value::Null) => Ok(None),
+        Some(_) => Err(bad(
+            source,
+            format!("container_images[{i}].{key} is not a string"),
+        )),
+    }
+}
+
+/// Parse tripleo-common's `tripleo_containers.yaml` / `overcloud_containers.yaml`
+/// (`container_images: [{image_source, imagename}]`) by `rules`: the `image_source` filter of
+/// current releases, then the name prefix.
+pub fn parse_tripleo_containers(source: &str, yaml: &str, rules: &ReleaseRules) -> Result<ParsedContainers> {
     let doc: Value = serde_norway::from_str(yaml).map_err(|e| bad(source, format!("not valid YAML: {e}")))?;
     let Some(images) = doc.get("container_images") else {
         return Err(bad(
@@ -79,58 +232,48 @@ pub fn parse_tripleo_containers(source: &str, yaml: &str, keep_all_sources: bool
             "`container_images` must be a list of {image_source, imagename}",
         ));
     };
+    let mut out = ParsedContainers::default();
     let mut names = Vec::new();
-    let mut dropped: Vec<String> = Vec::new();
     for (i, entry) in images.iter().enumerate() {
         let Value::Mapping(entry) = entry else {
             return Err(bad(source, format!("container_images[{i}] is not a mapping")));
         };
-        let imagename = match entry.get("imagename") {
-            Some(Value::String(s)) if !s.trim().is_empty() => s.trim(),
-            Some(_) => {
-                return Err(bad(
-                    source,
-                    format!("container_images[{i}].imagename is not a string"),
-                ))
-            }
-            None => return Err(bad(source, format!("container_images[{i}] has no imagename"))),
+        let Some(imagename) = entry_str(source, entry, i, "imagename")? else {
+            return Err(bad(source, format!("container_images[{i}] has no imagename")));
         };
-        let image_source = match entry.get("image_source") {
-            Some(Value::String(s)) => Some(s.as_str()),
-            None | Some(Value::Null) => None,
-            Some(_) => {
-                return Err(bad(
-                    source,
-                    format!("container_images[{i}].image_source is not a string"),
-                ))
-            }
-        };
-        if !keep_all_sources && !image_source.is_some_and(|s| KEPT_IMAGE_SOURCES.contains(&s)) {
-            dropped.push(imagename.to_string());
+        let image_source = entry_str(source, entry, i, "image_source")?;
+        if rules.filter_sources && !image_source.is_some_and(|s| KEPT_IMAGE_SOURCES.contains(&s)) {
+            out.other_sources.push(imagename.to_string());
             continue;
         }
-        names.push((
-            image_name(imagename).to_string(),
-            format!("container_images[{i}]"),
-        ));
+        match image_name(imagename, &rules.name_prefix) {
+            Some(name) => names.push((name.to_string(), format!("container_images[{i}]"))),
+            None => out.without_prefix.push(image_base(imagename).to_string()),
+        }
     }
-    if !dropped.is_empty() {
-        tracing::debug!(source, dropped = ?dropped, "images with another image_source left out");
-    }
+    tracing::debug!(source, other_sources = ?out.other_sources, without_prefix = ?out.without_prefix,
+        "images left out of the list");
     if names.is_empty() {
-        let hint = if keep_all_sources {
-            String::new()
-        } else {
-            format!(
-                " with image_source {} ({} other entries left out; old releases without image_source \
-                 need all sources kept)",
-                KEPT_IMAGE_SOURCES.join("/"),
-                dropped.len()
-            )
-        };
-        return Err(bad(source, format!("no container images{hint}")));
+        return Err(bad(source, no_images_reason(rules, &out)));
     }
-    checked_names(source, "container_images", names, false)
+    out.names = checked_names(source, "container_images", names, false)?;
+    Ok(out)
+}
+
+fn no_images_reason(rules: &ReleaseRules, out: &ParsedContainers) -> String {
+    let mut reason = format!("no container images named *{}* ", rules.name_prefix);
+    if rules.filter_sources {
+        reason.push_str(&format!("with image_source {} ", KEPT_IMAGE_SOURCES.join("/")));
+    }
+    reason.push_str(&format!(
+        "for release {} ({} left out for another image_source, {} without the prefix); release {} reads {}",
+        rules.release,
+        out.other_sources.len(),
+        out.without_prefix.len(),
+        rules.release,
+        rules.containers_path
+    ));
+    reason
 }
 
 /// A mapping entry by key, comparing keys as text (`17.1:` is a number key in YAML).
@@ -172,17 +315,11 @@ fn names_of(source: &str, path: &str, v: &Value) -> Result<Vec<String>> {
 /// One exclude section (`exclude_containers` or `exclude_ppc_containers`) resolved for a release
 /// and distro: `{release: {distro: [names]}}` or the older `{release: [names]}`; a release the
 /// section does not name gets master's excludes (logged).
-fn resolve_section(
-    source: &str,
-    doc: &Value,
-    section: &str,
-    release: &str,
-    distro: &str,
-) -> Result<(Vec<String>, Option<String>)> {
+fn resolve_section(source: &str, doc: &Value, section: &str, release: &str, distro: &str) -> Result<Section> {
     let map = match doc.get(section) {
         None | Some(Value::Null) => {
             tracing::debug!(source, section, "no such exclude section");
-            return Ok((Vec::new(), None));
+            return Ok(Section::none(false));
         }
         Some(Value::Mapping(m)) => m,
         Some(_) => {
@@ -212,16 +349,21 @@ fn resolve_section(
                     release,
                     "neither the release nor master in the exclude lists; excluding nothing"
                 );
-                return Ok((Vec::new(), None));
+                return Ok(Section::none(false));
             }
         },
     };
+    let defaulted = release_used != release;
+    let found = |path: String, v: &Value| {
+        Ok(Section {
+            names: names_of(source, &path, v)?,
+            from: Some(path),
+            defaulted,
+        })
+    };
     match entry {
         Value::Mapping(distros) => match lookup(distros, distro) {
-            Some(v) => {
-                let path = format!("{section}.{release_used}.{distro}");
-                Ok((names_of(source, &path, v)?, Some(path)))
-            }
+            Some(v) => found(format!("{section}.{release_used}.{distro}"), v),
             None => {
                 tracing::info!(
                     source,
@@ -230,13 +372,10 @@ fn resolve_section(
                     distro,
                     "no excludes for this distro"
                 );
-                Ok((Vec::new(), None))
+                Ok(Section::none(defaulted))
             }
         },
-        other => {
-            let path = format!("{section}.{release_used}");
-            Ok((names_of(source, &path, other)?, Some(path)))
-        }
+        other => found(format!("{section}.{release_used}"), other),
     }
 }
 
@@ -252,16 +391,17 @@ pub fn parse_excludes(source: &str, yaml: &str, release: &str, distro: &str) -> 
             "expected a YAML mapping with exclude_containers / exclude_ppc_containers",
         ));
     }
-    let (containers, containers_from) = resolve_section(source, &doc, "exclude_containers", release, distro)?;
-    let (ppc_containers, ppc_containers_from) =
-        resolve_section(source, &doc, "exclude_ppc_containers", release, distro)?;
+    let x86 = resolve_section(source, &doc, "exclude_containers", release, distro)?;
+    let ppc = resolve_section(source, &doc, "exclude_ppc_containers", release, distro)?;
     Ok(Excludes {
         release: release.to_string(),
         distro: distro.to_string(),
-        containers,
-        ppc_containers,
-        containers_from,
-        ppc_containers_from,
+        containers: x86.names,
+        ppc_containers: ppc.names,
+        containers_from: x86.from,
+        ppc_containers_from: ppc.from,
+        containers_defaulted: x86.defaulted,
+        ppc_containers_defaulted: ppc.defaulted,
     })
 }
 
@@ -292,6 +432,20 @@ pub fn apply_excludes(source: &str, names: &[String], excludes: &Excludes) -> Re
         containers,
         ppc_containers: Some(ppc),
     })
+}
+
+/// The promoter's `ppc_containers_list`: when the release has ppc excludes of its own, the full list
+/// (before the x86 excludes) minus them; otherwise empty (the promoter then passes
+/// `ppc_containers_list: []`).
+pub fn promoter_ppc_list(names: &[String], excludes: &Excludes) -> Vec<String> {
+    if excludes.ppc_containers.is_empty() || excludes.ppc_containers_defaulted {
+        return Vec::new();
+    }
+    names
+        .iter()
+        .filter(|n| !excludes.ppc_containers.contains(n))
+        .cloned()
+        .collect()
 }
 
 /// Split one CSV line (RFC 4180 quoting, no embedded newlines).
@@ -376,14 +530,12 @@ pub fn versions_csv_url(repo_url: &str, commit_dir: &str) -> Result<Url> {
     }
 }
 
-/// `<tripleo-common base>/raw/commit/<sha>/container-images/tripleo_containers.yaml`.
-pub fn tripleo_containers_url(tripleo_common_base: &str, sha: &str) -> Result<Url> {
+/// `<tripleo-common base>/raw/commit/<sha>/<path>`, `path` being the release's
+/// [`ReleaseRules::containers_path`].
+pub fn tripleo_containers_url(tripleo_common_base: &str, sha: &str, path: &str) -> Result<Url> {
     validate_git_sha("tripleo-common commit", sha)?;
     let base = base_url("tripleo-common URL", tripleo_common_base)?;
-    join(
-        &base,
-        &format!("raw/commit/{sha}/container-images/tripleo_containers.yaml"),
-    )
+    join(&base, &format!("raw/commit/{sha}/{path}"))
 }
 
 /// Read a `versions.csv` and return tripleo-common's commit.
@@ -395,45 +547,81 @@ pub async fn fetch_tripleo_common_sha(fetcher: &Fetcher, versions_csv: &Url) -> 
 /// What [`fetch_container_lists`] reads.
 #[derive(Clone, Debug)]
 pub struct TripleoCommonQuery {
-    /// `tripleo_containers.yaml`: a URL or a path.
+    /// tripleo-common's list file: a URL or a path.
     pub containers_yaml: String,
     /// The build-containers vars YAML: a URL or a path; `None` excludes nothing.
     pub excludes_yaml: Option<String>,
+    /// The release as the promoter names it (`master`, `train`, `osp17-1`).
     pub release: String,
     pub distro: String,
-    /// Keep every `image_source` (old releases).
-    pub keep_all_sources: bool,
+    /// Overrides the release's `image_source` filter: `true` keeps every source.
+    pub keep_all_sources: Option<bool>,
+}
+
+impl TripleoCommonQuery {
+    /// The release's rules with the `keep_all_sources` override applied.
+    pub fn rules(&self) -> Result<ReleaseRules> {
+        let mut rules = ReleaseRules::for_release(&self.release)?;
+        if let Some(keep_all) = self.keep_all_sources {
+            rules.filter_sources = !keep_all;
+        }
+        Ok(rules)
+    }
+}
+
+/// A file's name (for messages) and text.
+pub type Named<'a> = (&'a str, &'a str);
+
+/// The lists from tripleo-common's file and the exclude file's text (`None`: nothing excluded), by
+/// `rules`, for `distro` (`centos9`).
+pub fn combine(
+    containers: Named<'_>,
+    excludes: Option<Named<'_>>,
+    rules: &ReleaseRules,
+    distro: &str,
+) -> Result<TripleoCommonLists> {
+    let (source, text) = containers;
+    let parsed = parse_tripleo_containers(source, text, rules)?;
+    let excludes_release = &rules.excludes_release;
+    let ex = match excludes {
+        Some((ex_source, ex_text)) => parse_excludes(ex_source, ex_text, excludes_release, distro)?,
+        None => Excludes {
+            release: excludes_release.clone(),
+            distro: distro.to_string(),
+            ..Excludes::default()
+        },
+    };
+    let lists = apply_excludes(source, &parsed.names, &ex)?;
+    let promoter_ppc_containers = promoter_ppc_list(&parsed.names, &ex);
+    if !parsed.without_prefix.is_empty() {
+        tracing::info!(source, left_out = ?parsed.without_prefix, prefix = %rules.name_prefix,
+            "images without the prefix left out, as the promoter does");
+    }
+    Ok(TripleoCommonLists {
+        lists,
+        promoter_ppc_containers,
+        excludes: ex,
+        rules: rules.clone(),
+        listed: parsed.names.len(),
+        without_prefix: parsed.without_prefix,
+        containers_source: source.to_string(),
+        excludes_source: excludes.map(|(s, _)| s.to_string()),
+    })
 }
 
 /// Read tripleo-common's list and the exclude lists and combine them.
 pub async fn fetch_container_lists(fetcher: &Fetcher, q: &TripleoCommonQuery) -> Result<TripleoCommonLists> {
+    let rules = q.rules()?;
     let yaml = fetcher.fetch_location(&q.containers_yaml).await?;
-    let names = parse_tripleo_containers(&yaml.source, yaml.text()?, q.keep_all_sources)?;
-    let (excludes, excludes_source) = match &q.excludes_yaml {
-        Some(loc) => {
-            let ex = fetcher.fetch_location(loc).await?;
-            (
-                parse_excludes(&ex.source, ex.text()?, &q.release, &q.distro)?,
-                Some(ex.source),
-            )
-        }
-        None => (
-            Excludes {
-                release: q.release.clone(),
-                distro: q.distro.clone(),
-                ..Excludes::default()
-            },
-            None,
-        ),
+    let ex = match &q.excludes_yaml {
+        Some(loc) => Some(fetcher.fetch_location(loc).await?),
+        None => None,
     };
-    let lists = apply_excludes(&yaml.source, &names, &excludes)?;
-    Ok(TripleoCommonLists {
-        lists,
-        excludes,
-        listed: names.len(),
-        containers_source: yaml.source,
-        excludes_source,
-    })
+    let ex_named = match &ex {
+        Some(f) => Some((f.source.as_str(), f.text()?)),
+        None => None,
+    };
+    combine((&yaml.source, yaml.text()?), ex_named, &rules, &q.distro)
 }
 
 #[cfg(test)]
@@ -444,31 +632,84 @@ mod tests {
     const EXCLUDES: &str = include_str!("../../tests/fixtures/tripleo-ci/build-containers-vars-main.yaml");
     const VERSIONS: &str = include_str!("../../tests/fixtures/dlrn/versions.csv");
 
+    fn rules(release: &str) -> ReleaseRules {
+        ReleaseRules::for_release(release).unwrap()
+    }
+
     #[test]
-    fn fixture_keeps_tripleo_images_only() {
-        let names = parse_tripleo_containers("tc.yaml", CONTAINERS, false).unwrap();
-        assert_eq!(names.len(), 87);
-        assert_eq!(names[0], "aodh-api");
-        assert!(names.iter().all(|n| !n.starts_with("openstack-")));
+    fn fixture_keeps_tripleo_images_with_the_prefix_only() {
+        let p = parse_tripleo_containers("tc.yaml", CONTAINERS, &rules("master")).unwrap();
+        assert_eq!(p.names.len(), 86);
+        assert_eq!(p.names[0], "aodh-api");
+        assert!(p.names.iter().all(|n| !n.starts_with("openstack-")));
         for other in [
             "pushgateway",
             "prometheus",
             "ceph-grafana",
             "keepalived",
             "daemon",
+            "tripleo-ansible-ee",
         ] {
-            assert!(!names.contains(&other.to_string()), "{other}");
+            assert!(!p.names.contains(&other.to_string()), "{other}");
         }
+        // tripleo's image_source, but no openstack- prefix: left out as the promoter leaves it.
+        assert_eq!(p.without_prefix, ["tripleo-ansible-ee"]);
+        assert_eq!(p.other_sources.len(), 96 - 87);
         // tripleo's own haproxy stays.
-        assert!(names.contains(&"haproxy".to_string()));
-        assert!(names.contains(&"neutron-mlnx-agent".to_string()));
-        assert!(names.contains(&"ironic-pxe".to_string()));
-        // Keeping every source: the duplicated pushgateway entry appears once; tripleo's own
-        // haproxy image and ceph's share the name "haproxy".
-        let all = parse_tripleo_containers("tc.yaml", CONTAINERS, true).unwrap();
-        assert_eq!(all.len(), 94);
-        assert!(all.contains(&"daemon".to_string()));
-        assert_eq!(all.iter().filter(|n| *n == "pushgateway").count(), 1);
+        assert!(p.names.contains(&"haproxy".to_string()));
+        assert!(p.names.contains(&"neutron-mlnx-agent".to_string()));
+        assert!(p.names.contains(&"ironic-pxe".to_string()));
+        // Every source kept: third-party images have no openstack- prefix, so nothing is added.
+        let mut all = rules("master");
+        all.filter_sources = false;
+        let p = parse_tripleo_containers("tc.yaml", CONTAINERS, &all).unwrap();
+        assert_eq!(p.names.len(), 86);
+        assert_eq!(p.without_prefix.len(), 96 - 86);
+        // An old release's rules on a current file: nothing named centos-binary-*.
+        let e = parse_tripleo_containers("tc.yaml", CONTAINERS, &rules("train"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("*centos-binary-*") && e.contains("overcloud_containers.yaml"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn release_rules() {
+        let r = rules("master");
+        assert_eq!(
+            (
+                r.name_prefix.as_str(),
+                r.containers_path.as_str(),
+                r.filter_sources
+            ),
+            ("openstack-", CONTAINERS_PATH, true)
+        );
+        assert_eq!(r.excludes_release, "master");
+        for old in OLD_RELEASES {
+            let r = rules(old);
+            assert_eq!(
+                (
+                    r.name_prefix.as_str(),
+                    r.containers_path.as_str(),
+                    r.filter_sources
+                ),
+                ("centos-binary-", OLD_CONTAINERS_PATH, false),
+                "{old}"
+            );
+            assert_eq!(default_prefix(old), "centos-binary");
+        }
+        assert_eq!(rules("osp16-2").excludes_release, "rhos-16.2");
+        assert_eq!(rules("osp17").excludes_release, "rhos-17");
+        assert_eq!(rules("osp17-1").excludes_release, "rhos-17.1");
+        assert_eq!(rules("osp18").excludes_release, "rhos-18");
+        assert!(rules("osp18").filter_sources);
+        assert_eq!(rules("rhos-17.1").excludes_release, "rhos-17.1");
+        assert_eq!(rules("wallaby").excludes_release, "wallaby");
+        assert_eq!(default_prefix("wallaby"), "openstack");
+        let e = ReleaseRules::for_release("osp13").unwrap_err().to_string();
+        assert!(e.contains("osp13") && e.contains("osp17-1"), "{e}");
     }
 
     #[test]
@@ -502,11 +743,20 @@ mod tests {
             ex.containers_from.as_deref(),
             Some("exclude_containers.master.centos9")
         );
+        assert!(ex.containers_defaulted && ex.ppc_containers.is_empty());
         let ex = parse_excludes("main.yaml", EXCLUDES, "antelope", "centos8").unwrap();
         assert_eq!(
             ex.ppc_containers_from.as_deref(),
             Some("exclude_ppc_containers.master.centos8")
         );
+        assert!(ex.ppc_containers_defaulted);
+        // The promoter takes no default: master's ppc excludes do not make a promoter ppc list.
+        assert!(promoter_ppc_list(&["ironic-pxe".into(), "a".into()], &ex).is_empty());
+        // A release named for x86 but not for ppc: master's ppc excludes, marked as such.
+        let ex = parse_excludes("main.yaml", EXCLUDES, "wallaby", "centos8").unwrap();
+        assert!(!ex.containers_defaulted && ex.ppc_containers_defaulted);
+        let ex = parse_excludes("main.yaml", EXCLUDES, "master", "centos8").unwrap();
+        assert!(!ex.containers_defaulted && !ex.ppc_containers_defaulted);
     }
 
     #[test]
@@ -548,17 +798,47 @@ mod tests {
 
     #[test]
     fn lists_from_fixtures() {
-        let names = parse_tripleo_containers("tc.yaml", CONTAINERS, false).unwrap();
-        let ex = parse_excludes("main.yaml", EXCLUDES, "master", "centos9").unwrap();
-        let l = apply_excludes("tc.yaml", &names, &ex).unwrap();
-        assert_eq!(l.containers.len(), 86);
-        assert!(!l.containers.contains(&"neutron-mlnx-agent".to_string()));
-        assert_eq!(l.ppc_containers.as_ref().unwrap().len(), 86);
-        let ex = parse_excludes("main.yaml", EXCLUDES, "master", "centos8").unwrap();
-        let l = apply_excludes("tc.yaml", &names, &ex).unwrap();
-        let ppc = l.ppc_containers.unwrap();
-        assert_eq!(ppc.len(), 85);
+        let l = combine(
+            ("tc.yaml", CONTAINERS),
+            Some(("main.yaml", EXCLUDES)),
+            &rules("master"),
+            "centos9",
+        )
+        .unwrap();
+        assert_eq!(l.listed, 86);
+        assert_eq!(l.lists.containers.len(), 85);
+        assert!(!l.lists.containers.contains(&"neutron-mlnx-agent".to_string()));
+        assert_eq!(l.lists.ppc_containers.as_ref().unwrap().len(), 85);
+        // master/centos9 has no ppc excludes: the promoter passes an empty ppc list.
+        assert!(l.promoter_ppc_containers.is_empty());
+        let l = combine(
+            ("tc.yaml", CONTAINERS),
+            Some(("main.yaml", EXCLUDES)),
+            &rules("master"),
+            "centos8",
+        )
+        .unwrap();
+        let ppc = l.lists.ppc_containers.unwrap();
+        assert_eq!(ppc.len(), 84);
         assert!(!ppc.contains(&"ironic-pxe".to_string()));
+        assert_eq!(l.promoter_ppc_containers, ppc);
+        // No exclude file: nothing excluded, and no ppc list for the promoter.
+        let l = combine(("tc.yaml", CONTAINERS), None, &rules("master"), "centos9").unwrap();
+        assert_eq!(l.lists.containers.len(), 86);
+        assert_eq!(l.excludes_source, None);
+    }
+
+    #[test]
+    fn promoter_ppc_list_keeps_x86_excluded_names() {
+        let names: Vec<String> = ["a", "b", "c"].map(String::from).to_vec();
+        let ex = Excludes {
+            containers: vec!["a".into()],
+            ppc_containers: vec!["b".into()],
+            ..Excludes::default()
+        };
+        assert_eq!(promoter_ppc_list(&names, &ex), ["a", "c"]);
+        let l = apply_excludes("x", &names, &ex).unwrap();
+        assert_eq!(l.ppc_containers.unwrap(), ["c"]);
     }
 
     #[test]
@@ -584,43 +864,63 @@ mod tests {
             ("container_images: []\n", "no container images"),
             (
                 "container_images:\n- imagename: q/ns/openstack-a:t\n  image_source: prom\n",
-                "no container images with image_source",
+                "with image_source tripleo/kolla",
+            ),
+            (
+                "container_images:\n- imagename: q/ns/tripleo-ansible-ee:t\n  image_source: tripleo\n",
+                "1 without the prefix",
             ),
             ("container_images:\n- image_source: tripleo\n", "has no imagename"),
             (
                 "container_images:\n- imagename: [x]\n  image_source: tripleo\n",
-                "not a string",
+                "imagename is not a string",
+            ),
+            (
+                "container_images:\n- imagename: q/ns/openstack-a:t\n  image_source: [tripleo]\n",
+                "image_source is not a string",
             ),
             ("container_images:\n- just-a-string\n", "not a mapping"),
             (
                 "container_images:\n- imagename: q/ns/openstack-Bad:t\n  image_source: tripleo\n",
                 "container name",
             ),
+            (
+                "container_images:\n- imagename: q/ns/openstack-:t\n  image_source: tripleo\n",
+                "container name",
+            ),
             ("container_images: [\n", "not valid YAML"),
         ] {
-            let e = parse_tripleo_containers("tc.yaml", y, false)
+            let e = parse_tripleo_containers("tc.yaml", y, &rules("master"))
                 .unwrap_err()
                 .to_string();
             assert!(e.contains(want) && e.contains("tc.yaml"), "{y:?}: {e}");
         }
-        // Old releases: no image_source at all, keep everything.
+        // Old releases: no image_source at all, every source kept, centos-binary- stripped.
         let y =
-            "container_images:\n- imagename: docker.io/tripleotrain/centos-binary-nova-api:current-tripleo\n";
-        assert_eq!(
-            parse_tripleo_containers("x", y, true).unwrap(),
-            ["centos-binary-nova-api"]
-        );
+            "container_images:\n- imagename: docker.io/tripleotrain/centos-binary-nova-api:current-tripleo\n\
+                 - imagename: docker.io/ceph/daemon:v4.0.12\n";
+        let p = parse_tripleo_containers("x", y, &rules("train")).unwrap();
+        assert_eq!(p.names, ["nova-api"]);
+        assert_eq!(p.without_prefix, ["daemon"]);
     }
 
     #[test]
     fn image_names() {
+        let n = |i| image_name(i, NAME_PREFIX);
         assert_eq!(
-            image_name("quay.io/tripleomaster/openstack-aodh-api:current-tripleo"),
-            "aodh-api"
+            n("quay.io/tripleomaster/openstack-aodh-api:current-tripleo"),
+            Some("aodh-api")
         );
-        assert_eq!(image_name("localhost:5000/ns/openstack-base@sha256:abc"), "base");
-        assert_eq!(image_name("quay.io/ceph/ceph:v17"), "ceph");
-        assert_eq!(image_name("openstack-cron"), "cron");
+        assert_eq!(n("localhost:5000/ns/openstack-base@sha256:abc"), Some("base"));
+        assert_eq!(n("quay.io/ceph/ceph:v17"), None);
+        assert_eq!(n("quay.io/tripleomastercentos9/tripleo-ansible-ee:x"), None);
+        assert_eq!(n("openstack-cron"), Some("cron"));
+        // The namespace does not count, only the image's own name.
+        assert_eq!(n("quay.io/openstack-ns/cron:x"), None);
+        assert_eq!(
+            image_name("docker.io/tripleou/centos-binary-nova-api:t", OLD_NAME_PREFIX),
+            Some("nova-api")
+        );
     }
 
     #[test]
@@ -687,11 +987,25 @@ mod tests {
         assert!(versions_csv_url("https://t/", "a?b").is_err());
         assert!(versions_csv_url("file:///etc", "a").is_err());
         assert_eq!(
-            tripleo_containers_url(DEFAULT_TRIPLEO_COMMON_URL, "9fca209d49497c11558b2537eddba1750c38ad94")
-                .unwrap()
+            tripleo_containers_url(
+                DEFAULT_TRIPLEO_COMMON_URL,
+                "9fca209d49497c11558b2537eddba1750c38ad94",
+                CONTAINERS_PATH
+            )
+            .unwrap()
                 .as_str(),
             "https://opendev.org/openstack/tripleo-common/raw/commit/9fca209d49497c11558b2537eddba1750c38ad94/container-images/tripleo_containers.yaml"
         );
-        assert!(tripleo_containers_url(DEFAULT_TRIPLEO_COMMON_URL, "master").is_err());
+        assert!(tripleo_containers_url(DEFAULT_TRIPLEO_COMMON_URL, "master", CONTAINERS_PATH).is_err());
+        assert!(tripleo_containers_url(
+            DEFAULT_TRIPLEO_COMMON_URL,
+            "9fca209d49497c11558b2537eddba1750c38ad94",
+            OLD_CONTAINERS_PATH
+        )
+        .unwrap()
+        .as_str()
+        .ends_with(
+            "/raw/commit/9fca209d49497c11558b2537eddba1750c38ad94/container-images/overcloud_containers.yaml"
+        ));
     }
 }
