@@ -260,8 +260,17 @@ async fn a_client_certificate_comes_from_the_cert_pair_in_certs_d() {
     .unwrap();
     let (src, img) = source().await;
 
-    let msg = tls_error(with_ca_file(&reg, &cert.cert).ping().await);
-    assert!(msg.contains("client certificate"), "{msg}");
+    // Refused at once: no retries for what will not heal.
+    let mut c = bare_config(&reg);
+    c.ca_file = Some(cert.cert.clone());
+    c.retry.attempts = 4;
+    let refused = Registry::new(c).unwrap();
+    let msg = tls_error(refused.ping().await);
+    assert!(
+        msg.contains("client certificate") && msg.contains("certs.d"),
+        "{msg}"
+    );
+    assert_eq!(refused.transport().stats().retries, 0);
 
     let dir = t.path().join("certs.d").join(reg.host());
     std::fs::create_dir_all(&dir).unwrap();

@@ -292,7 +292,8 @@ impl Transport {
             let auth = self.auth_header(&req.scopes).await?;
             match self.execute(&req, auth).await {
                 Err(e) => {
-                    if retryable_error(&e) && attempt < attempts {
+                    // A registry that wants a client certificate we lack will not change its mind.
+                    if retryable_error(&e) && attempt < attempts && !self.client_cert_wanted.get() {
                         let delay = self.config.retry.backoff(attempt);
                         self.note_retry(&req, &short_error(&e), delay);
                         tokio::time::sleep(delay).await;
@@ -638,7 +639,7 @@ impl Transport {
                     tokio::time::sleep(self.config.retry.delay_for(attempt, ra.as_deref())).await;
                 }
                 Ok(r) => break r,
-                Err(e) if retryable_error(&e) && attempt < attempts => {
+                Err(e) if retryable_error(&e) && attempt < attempts && !self.client_cert_wanted.get() => {
                     tokio::time::sleep(self.config.retry.backoff(attempt)).await;
                 }
                 Err(e) => {
