@@ -542,9 +542,14 @@ fn rel_location(base: Option<&Path>, s: &mut String) {
 }
 
 fn rel_registry(base: Option<&Path>, r: &mut RegistryArgs) {
-    for p in [&mut r.authfile, &mut r.ca_file, &mut r.token_file]
-        .into_iter()
-        .flatten()
+    for p in [
+        &mut r.authfile,
+        &mut r.ca_file,
+        &mut r.cert_dir,
+        &mut r.token_file,
+    ]
+    .into_iter()
+    .flatten()
     {
         rel_path(base, p);
     }

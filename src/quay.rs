@@ -23,6 +23,7 @@ use crate::error::{Error, Result};
 use crate::promote::RegistryArgs;
 use crate::reference::validate_repository;
 use crate::sources::http::{base_url, join, redact};
+use crate::transport::certs_d::CertsDir;
 use crate::transport::retry::{retryable_status, RetryPolicy};
 use crate::transport::{error_chain, retryable_error, tls, Secret};
 
@@ -43,6 +44,9 @@ pub struct QuaySpec {
     pub token: Secret,
     pub description: String,
     pub ca_file: Option<PathBuf>,
+    /// The registry's `cert_dir` (else its certs.d directory is searched for, see
+    /// [`crate::transport::certs_d`]).
+    pub cert_dir: Option<PathBuf>,
     pub tls_verify: bool,
     pub retry: RetryPolicy,
     pub timeout: Duration,
@@ -93,6 +97,7 @@ impl QuaySpec {
             token,
             description: DEFAULT_DESCRIPTION.into(),
             ca_file: args.ca_file.clone(),
+            cert_dir: args.cert_dir.clone(),
             tls_verify: args.tls_verify.unwrap_or(true),
             retry: RetryPolicy {
                 attempts: 4,
@@ -192,7 +197,22 @@ impl std::fmt::Debug for Quay {
 
 impl Quay {
     pub fn new(spec: QuaySpec) -> Result<Quay> {
-        let tls = tls::client_config(&spec.registry, spec.ca_file.as_deref(), spec.tls_verify)?;
+        let host = spec.api.host_str().unwrap_or_default();
+        let api_host = match spec.api.port() {
+            Some(p) => format!("{host}:{p}"),
+            None => host.to_string(),
+        };
+        let certs_dir = match &spec.cert_dir {
+            Some(d) => CertsDir::Dir(d),
+            None => CertsDir::Host(&api_host),
+        };
+        let opts = tls::TlsOptions {
+            ca_file: spec.ca_file.as_deref(),
+            certs_dir,
+            verify: spec.tls_verify,
+            client_cert_wanted: None,
+        };
+        let tls = tls::client_config(&spec.registry, &opts)?;
         let client = reqwest::Client::builder()
             .tls_backend_preconfigured(tls)
             .connect_timeout(Duration::from_secs(15))

@@ -26,6 +26,10 @@ pub struct InspectArgs {
     pub no_tls_verify: bool,
     #[arg(long)]
     pub ca_file: Option<PathBuf>,
+    /// certs.d directory of this registry (`*.crt` CAs, `*.cert`/`*.key` client pair), as skopeo's
+    /// `--cert-dir`; default: `<host[:port]>` in /etc/containers/certs.d, /etc/docker/certs.d.
+    #[arg(long)]
+    pub cert_dir: Option<PathBuf>,
     #[arg(long)]
     pub username: Option<String>,
     /// Name of the environment variable holding the password.
@@ -50,6 +54,10 @@ pub struct CopyArgs {
     pub src_no_tls_verify: bool,
     #[arg(long)]
     pub src_ca_file: Option<PathBuf>,
+    /// certs.d directory of this registry (`*.crt` CAs, `*.cert`/`*.key` client pair), as skopeo's
+    /// `--src-cert-dir`; default: `<host[:port]>` in /etc/containers/certs.d, /etc/docker/certs.d.
+    #[arg(long)]
+    pub src_cert_dir: Option<PathBuf>,
     #[arg(long)]
     pub src_username: Option<String>,
     #[arg(long)]
@@ -60,6 +68,10 @@ pub struct CopyArgs {
     pub dest_no_tls_verify: bool,
     #[arg(long)]
     pub dest_ca_file: Option<PathBuf>,
+    /// certs.d directory of this registry (`*.crt` CAs, `*.cert`/`*.key` client pair), as skopeo's
+    /// `--dest-cert-dir`; default: `<host[:port]>` in /etc/containers/certs.d, /etc/docker/certs.d.
+    #[arg(long)]
+    pub dest_cert_dir: Option<PathBuf>,
     #[arg(long)]
     pub dest_username: Option<String>,
     #[arg(long)]
@@ -81,6 +93,7 @@ pub async fn inspect(a: InspectArgs) -> anyhow::Result<i32> {
         insecure: a.insecure,
         no_tls_verify: a.no_tls_verify,
         ca_file: a.ca_file,
+        cert_dir: a.cert_dir,
         username: a.username,
         password_env: a.password_env,
         authfile: a.authfile,
@@ -167,6 +180,7 @@ pub async fn copy(a: CopyArgs) -> anyhow::Result<i32> {
         insecure: a.src_insecure,
         no_tls_verify: a.src_no_tls_verify,
         ca_file: a.src_ca_file,
+        cert_dir: a.src_cert_dir,
         username: a.src_username,
         password_env: a.src_password_env,
         authfile: a.authfile.clone(),
@@ -176,6 +190,7 @@ pub async fn copy(a: CopyArgs) -> anyhow::Result<i32> {
         insecure: a.dest_insecure,
         no_tls_verify: a.dest_no_tls_verify,
         ca_file: a.dest_ca_file,
+        cert_dir: a.dest_cert_dir,
         username: a.dest_username,
         password_env: a.dest_password_env,
         authfile: a.authfile,

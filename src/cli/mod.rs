@@ -68,6 +68,8 @@ pub struct Side {
     pub no_tls_verify: bool,
     /// CA bundle (PEM) trusted for this registry.
     pub ca_file: Option<PathBuf>,
+    /// certs.d directory of this registry (else `<root>/<host>` in the certs.d roots).
+    pub cert_dir: Option<PathBuf>,
     /// Username; the password comes from the environment variable named by `password_env`.
     pub username: Option<String>,
     pub password_env: Option<String>,
@@ -84,6 +86,7 @@ impl Side {
         cfg.insecure = self.insecure;
         cfg.tls_verify = !self.no_tls_verify;
         cfg.ca_file = self.ca_file.clone();
+        cfg.cert_dir = self.cert_dir.clone();
         if let Some(n) = self.retries {
             cfg.retry.attempts = n.max(1);
         }

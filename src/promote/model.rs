@@ -55,6 +55,11 @@ pub struct RegistryArgs {
     pub tls_verify: Option<bool>,
     #[serde(default)]
     pub ca_file: Option<PathBuf>,
+    /// This registry's certs.d directory (`*.crt`, `*.cert`/`*.key`), as skopeo's `--cert-dir`;
+    /// without it `<root>/<host>` is searched in the certs.d roots (see
+    /// [`crate::transport::certs_d`]).
+    #[serde(default)]
+    pub cert_dir: Option<PathBuf>,
     /// Quay API token (for creating repositories).
     #[serde(default)]
     pub token: Option<Secret>,
@@ -155,6 +160,12 @@ impl RegistryArgs {
         if let Some(ca) = &config.ca_file {
             if !ca.is_file() {
                 return Err(bad(format!("ca_file {} does not exist", ca.display())));
+            }
+        }
+        config.cert_dir = self.cert_dir.clone();
+        if let Some(dir) = &config.cert_dir {
+            if !dir.is_dir() {
+                return Err(bad(format!("cert_dir {} is not a directory", dir.display())));
             }
         }
         let username = self.username.clone().filter(|u| !unused(u));

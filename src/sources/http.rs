@@ -187,7 +187,13 @@ pub struct Fetcher {
 
 impl Fetcher {
     pub fn new(opts: HttpOptions) -> Result<Fetcher> {
-        let tls = tls::client_config("HTTP sources", opts.ca_file.as_deref(), opts.tls_verify)?;
+        let tls_opts = tls::TlsOptions {
+            ca_file: opts.ca_file.as_deref(),
+            certs_dir: crate::transport::certs_d::CertsDir::None,
+            verify: opts.tls_verify,
+            client_cert_wanted: None,
+        };
+        let tls = tls::client_config("HTTP sources", &tls_opts)?;
         let client = reqwest::Client::builder()
             .tls_backend_preconfigured(tls)
             .connect_timeout(opts.connect_timeout)

@@ -3,6 +3,7 @@
 //! `insufficient_scope`), retries with backoff and `Retry-After`, redirects that drop credentials when
 //! they leave the host, Docker Hub's pull rate limit, and request counters.
 
+pub mod certs_d;
 pub mod challenge;
 pub mod creds;
 pub mod retry;
@@ -11,6 +12,7 @@ pub mod tls;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -38,6 +40,9 @@ pub struct RegistryConfig {
     pub tls_verify: bool,
     /// Extra CA certificates (PEM) trusted for this registry.
     pub ca_file: Option<PathBuf>,
+    /// This registry's certs.d directory (as skopeo's `--cert-dir`); `None` searches the certs.d
+    /// roots for `host` (see [`certs_d`]).
+    pub cert_dir: Option<PathBuf>,
     pub credentials: Credentials,
     pub retry: RetryPolicy,
     /// Connect timeout.
@@ -57,6 +62,7 @@ impl RegistryConfig {
             insecure: false,
             tls_verify: true,
             ca_file: None,
+            cert_dir: None,
             credentials: Credentials::Anonymous,
             retry: RetryPolicy::default(),
             connect_timeout: Duration::from_secs(15),
@@ -150,6 +156,7 @@ pub struct Transport {
     client: reqwest::Client,
     auth: Mutex<AuthState>,
     rate: std::sync::Mutex<RateState>,
+    client_cert_wanted: Arc<tls::ClientCertWanted>,
     pub stats: Stats,
 }
 
@@ -208,8 +215,19 @@ impl Transport {
             .pool_max_idle_per_host(32)
             .tcp_nodelay(true)
             .user_agent(concat!("copy-containers/", env!("CARGO_PKG_VERSION")));
+        let client_cert_wanted = Arc::new(tls::ClientCertWanted::default());
         if !config.insecure {
-            let tls = tls::client_config(&config.host, config.ca_file.as_deref(), config.tls_verify)?;
+            let certs_dir = match &config.cert_dir {
+                Some(d) => certs_d::CertsDir::Dir(d),
+                None => certs_d::CertsDir::Host(&config.host),
+            };
+            let opts = tls::TlsOptions {
+                ca_file: config.ca_file.as_deref(),
+                certs_dir,
+                verify: config.tls_verify,
+                client_cert_wanted: Some(&client_cert_wanted),
+            };
+            let tls = tls::client_config(&config.host, &opts)?;
             builder = builder.tls_backend_preconfigured(tls);
         }
         let client = builder
@@ -221,6 +239,7 @@ impl Transport {
             client,
             auth: Mutex::new(AuthState::default()),
             rate: std::sync::Mutex::new(RateState::default()),
+            client_cert_wanted,
             stats: Stats::default(),
         })
     }
@@ -273,7 +292,8 @@ impl Transport {
             let auth = self.auth_header(&req.scopes).await?;
             match self.execute(&req, auth).await {
                 Err(e) => {
-                    if retryable_error(&e) && attempt < attempts {
+                    // A registry that wants a client certificate we lack will not change its mind.
+                    if retryable_error(&e) && attempt < attempts && !self.client_cert_wanted.get() {
                         let delay = self.config.retry.backoff(attempt);
                         self.note_retry(&req, &short_error(&e), delay);
                         tokio::time::sleep(delay).await;
@@ -452,15 +472,16 @@ impl Transport {
         let chain = error_chain(&e);
         let lower = chain.to_lowercase();
         let registry = self.name().to_string();
-        if lower.contains("certificate") || lower.contains("unknownissuer") || lower.contains("invalid peer")
-        {
-            let hint = if lower.contains("unknownissuer") || lower.contains("unknown issuer") {
-                "the server certificate is signed by an unknown CA: give this registry's CA bundle (ca_file), or opt out with tls_verify: false for this registry only"
-            } else if lower.contains("notvalidforname") || lower.contains("not valid for name") {
-                "the server certificate is not valid for this host name"
-            } else {
-                "the server certificate was refused"
+        if self.client_cert_wanted.get() && !e.is_timeout() {
+            return Error::Tls {
+                registry,
+                detail: format!(
+                    "the registry asked for a client certificate and none is configured: put a *.cert/*.key pair in its certs.d directory (or cert_dir) ({})",
+                    short_chain(&chain)
+                ),
             };
+        }
+        if let Some(hint) = tls_hint(&lower) {
             return Error::Tls {
                 registry,
                 detail: format!("{hint} ({})", short_chain(&chain)),
@@ -618,7 +639,7 @@ impl Transport {
                     tokio::time::sleep(self.config.retry.delay_for(attempt, ra.as_deref())).await;
                 }
                 Ok(r) => break r,
-                Err(e) if retryable_error(&e) && attempt < attempts => {
+                Err(e) if retryable_error(&e) && attempt < attempts && !self.client_cert_wanted.get() => {
                     tokio::time::sleep(self.config.retry.backoff(attempt)).await;
                 }
                 Err(e) => {
@@ -761,6 +782,31 @@ pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
     parts.join(": ")
 }
 
+/// What a TLS failure means for the user, from the lower-cased error chain (`None`: not a
+/// certificate problem).
+fn tls_hint(lower: &str) -> Option<&'static str> {
+    if lower.contains("received fatal alert") && lower.contains("certificate") {
+        // The registry's alert about *our* certificate (`CertificateRequired`, `BadCertificate`…).
+        return Some("the registry refused the client certificate or requires one: put a *.cert/*.key pair in its certs.d directory (or cert_dir)");
+    }
+    if !(lower.contains("certificate") || lower.contains("unknownissuer") || lower.contains("invalid peer")) {
+        return None;
+    }
+    Some(
+        if lower.contains("unknownissuer") || lower.contains("unknown issuer") {
+            "the server certificate is signed by an unknown CA: give this registry's CA bundle (ca_file, or a *.crt in its certs.d directory), or opt out with tls_verify: false for this registry only"
+        } else if lower.contains("notvalidforname") || lower.contains("not valid for name") {
+            "the server certificate is not valid for this host name"
+        } else if lower.contains("certificate expired") {
+            "the server certificate has expired"
+        } else if lower.contains("not valid yet") {
+            "the server certificate is not valid yet (check this machine's clock)"
+        } else {
+            "the server certificate was refused"
+        },
+    )
+}
+
 fn short_chain(chain: &str) -> String {
     // reqwest's top message repeats the URL; keep the causes.
     let parts: Vec<&str> = chain.split(": ").collect();
@@ -778,6 +824,27 @@ fn short_error(e: &reqwest::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tls_failures_are_explained() {
+        let hint = |s: &str| tls_hint(&s.to_lowercase());
+        assert!(
+            hint("client error (Connect): received fatal alert: BadCertificate")
+                .unwrap()
+                .contains("*.cert/*.key")
+        );
+        assert!(hint("invalid peer certificate: UnknownIssuer")
+            .unwrap()
+            .contains("certs.d"));
+        assert!(hint("invalid peer certificate: certificate expired: verification time 2 (UNIX), but certificate is not valid after 1 (1 seconds ago)").unwrap().contains("expired"));
+        assert!(hint("invalid peer certificate: certificate not valid yet: verification time 1 (UNIX), but certificate is not valid before 2 (1 seconds in future)").unwrap().contains("clock"));
+        assert!(hint(
+            "invalid peer certificate: certificate not valid for name \"a\"; certificate is only valid for b"
+        )
+        .unwrap()
+        .contains("host name"));
+        assert_eq!(hint("connection reset by peer"), None);
+    }
 
     #[test]
     fn scope_keys_are_order_free() {

@@ -25,7 +25,8 @@
 //! Registry::tls_htpasswd(user, pass) -> Result<Registry>      // https + htpasswd (bcrypt)
 //! Registry::token(user, pass) -> Result<Registry>             // https + auth.token (our TokenServer)
 //! Registry::with_options(RegistryOptions { tls, auth: Auth::{None, Htpasswd(..), Token(TokenServerOptions)},
-//!                                          port, dir, ca, log_level, startup_timeout }) -> Result<Registry>
+//!                                          port, dir, ca, log_level, startup_timeout,
+//!                                          server_cert: Option<CertFiles>, client_cas: Vec<PathBuf> }) -> Result<Registry>
 //! reg.host() -> "127.0.0.1:PORT"      reg.url() -> "http(s)://127.0.0.1:PORT"     reg.port()
 //! reg.ca_pem_path() -> Option<PathBuf>    reg.cert_dir() -> Option<PathBuf> (holds ca.crt; skopeo --cert-dir)
 //! reg.client_config() -> Result<Option<Arc<rustls::ClientConfig>>>    reg.ca() -> Option<&Arc<TestCa>>
@@ -38,7 +39,11 @@
 //! `storage.delete.enabled: true`, redirects disabled, a random
 //! `http.secret`, log level `warn` (access log off) into `registry.log`.
 //! Start waits until `GET /v2/` answers (any status); a timeout or an early
-//! exit is an error carrying the tail of the registry log.
+//! exit is an error carrying the tail of the registry log. With `server_cert`
+//! (a certificate of the test's own, e.g. [`openssl::docker_self_signed`]) or
+//! `client_cas` (`http.tls.clientcas`: client certificates required, see
+//! [`TestCa::issue_client`]) it waits for the port to accept connections
+//! instead, since the testkit's own client may not pass that handshake.
 //!
 //! ## Token server — [`TokenServer`]
 //!
@@ -144,6 +149,7 @@
 mod endpoint;
 mod fake;
 pub mod http;
+pub mod openssl;
 mod proxy;
 mod registry;
 mod rt;
@@ -156,6 +162,7 @@ mod util;
 
 pub use endpoint::{Endpoint, RawClient};
 pub use fake::{FakeHttp, RecordedRequest, RedirectSink, Route};
+pub use openssl::CertFiles;
 pub use proxy::{
     FaultAction, FaultCounts, FaultKind, FaultRule, PathKind, Proxy, ProxyOptions, RequestRecord, Times,
 };

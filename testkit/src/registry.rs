@@ -1,5 +1,6 @@
 //! Real `docker-registry` (distribution 2.8) processes on loopback.
 
+use crate::openssl::CertFiles;
 use crate::tls::TestCa;
 use crate::token::{TokenServer, TokenServerOptions};
 use crate::util::{free_port, tail};
@@ -47,6 +48,12 @@ pub struct RegistryOptions {
     pub log_level: String,
     /// How long to wait for `GET /v2/` to answer (default 30 s).
     pub startup_timeout: Duration,
+    /// Serve this certificate and key (`tls` must be set) instead of one issued by the CA.
+    /// [`Registry::ca_pem_path`] and [`Registry::cert_dir`] then hold this certificate itself,
+    /// what users trust for a self-signed one.
+    pub server_cert: Option<CertFiles>,
+    /// `http.tls.clientcas`: require client certificates signed by one of these CA files.
+    pub client_cas: Vec<PathBuf>,
 }
 
 impl Default for RegistryOptions {
@@ -59,6 +66,8 @@ impl Default for RegistryOptions {
             ca: None,
             log_level: "warn".into(),
             startup_timeout: Duration::from_secs(30),
+            server_cert: None,
+            client_cas: Vec::new(),
         }
     }
 }
@@ -83,6 +92,10 @@ pub struct Registry {
     port: u16,
     tls: bool,
     ca: Option<Arc<TestCa>>,
+    /// `ca.pem` and `certs.d/ca.crt` exist (a CA, or the served certificate itself).
+    trust_files: bool,
+    /// Readiness is the port accepting connections (the testkit's client may fail the handshake).
+    probe_tcp: bool,
     credentials: Option<(String, String)>,
     token_server: Option<TokenServer>,
     child: Mutex<Option<Child>>,
@@ -130,6 +143,42 @@ fn find_registry_binary(
     bail!("{INSTALL_HINT}")
 }
 
+/// The `http.tls` section; writes the served certificate (and what clients trust: `ca.pem`,
+/// `certs.d/ca.crt`) into `root`.
+fn tls_yaml(root: &Path, opts: &RegistryOptions, ca: Option<&TestCa>) -> Result<String> {
+    let (cert, key) = match (&opts.server_cert, ca) {
+        (Some(own), _) => {
+            let certs_d = root.join("certs.d");
+            std::fs::create_dir_all(&certs_d)?;
+            std::fs::copy(&own.cert, root.join("ca.pem"))?;
+            std::fs::copy(&own.cert, certs_d.join("ca.crt"))?;
+            (own.cert.clone(), own.key.clone())
+        }
+        (None, Some(ca)) => {
+            let server = ca.issue_loopback()?;
+            std::fs::write(
+                root.join("server.crt"),
+                format!("{}{}", server.cert_pem, ca.ca_pem()),
+            )?;
+            std::fs::write(root.join("server.key"), &server.key_pem)?;
+            (root.join("server.crt"), root.join("server.key"))
+        }
+        (None, None) => bail!("tls implies a CA or a server_cert"),
+    };
+    let mut yaml = format!(
+        "  tls:\n    certificate: {}\n    key: {}\n",
+        cert.display(),
+        key.display()
+    );
+    if !opts.client_cas.is_empty() {
+        yaml.push_str("    clientcas:\n");
+        for c in &opts.client_cas {
+            yaml.push_str(&format!("      - {}\n", c.display()));
+        }
+    }
+    Ok(yaml)
+}
+
 impl Registry {
     /// Plain HTTP, anonymous.
     pub fn plain() -> Result<Registry> {
@@ -174,7 +223,10 @@ impl Registry {
         let root = dir.path().to_path_buf();
         std::fs::create_dir_all(root.join("storage"))?;
 
-        let needs_ca = opts.tls || matches!(opts.auth, Auth::Token(_));
+        if opts.server_cert.is_some() && !opts.tls {
+            bail!("RegistryOptions::server_cert needs tls: true");
+        }
+        let needs_ca = (opts.tls && opts.server_cert.is_none()) || matches!(opts.auth, Auth::Token(_));
         let ca = match (&opts.ca, needs_ca) {
             (Some(ca), true) => Some(ca.clone()),
             (None, true) => Some(Arc::new(TestCa::new()?)),
@@ -187,21 +239,11 @@ impl Registry {
             ca.write_ca(&root.join("ca.pem"))?;
         }
 
-        let mut yaml_tls = String::new();
-        if opts.tls {
-            let ca = ca.as_ref().expect("tls implies a CA");
-            let server = ca.issue_loopback()?;
-            std::fs::write(
-                root.join("server.crt"),
-                format!("{}{}", server.cert_pem, ca.ca_pem()),
-            )?;
-            std::fs::write(root.join("server.key"), &server.key_pem)?;
-            yaml_tls = format!(
-                "  tls:\n    certificate: {}\n    key: {}\n",
-                root.join("server.crt").display(),
-                root.join("server.key").display()
-            );
-        }
+        let yaml_tls = if opts.tls {
+            tls_yaml(&root, &opts, ca.as_deref())?
+        } else {
+            String::new()
+        };
 
         let mut credentials = None;
         let mut token_server = None;
@@ -264,6 +306,8 @@ impl Registry {
                 port,
                 tls: opts.tls,
                 ca: ca.clone(),
+                trust_files: ca.is_some() || opts.server_cert.is_some(),
+                probe_tcp: opts.server_cert.is_some() || !opts.client_cas.is_empty(),
                 credentials: credentials.clone(),
                 token_server,
                 child: Mutex::new(None),
@@ -330,6 +374,9 @@ impl Registry {
     }
 
     fn wait_ready(&self) -> Result<()> {
+        if self.probe_tcp {
+            return self.wait_listening();
+        }
         let deadline = Instant::now() + self.startup_timeout;
         let url = format!("{}/v2/", self.url());
         let tls = self.client_config()?;
@@ -374,6 +421,37 @@ impl Registry {
         }
     }
 
+    /// Readiness for registries our client cannot complete a handshake with: the port accepts
+    /// connections (docker-registry listens once its configuration is loaded).
+    fn wait_listening(&self) -> Result<()> {
+        let deadline = Instant::now() + self.startup_timeout;
+        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], self.port));
+        loop {
+            if let Some(status) = self
+                .lock_child()
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
+                bail!(
+                    "docker-registry exited during startup ({status}); log tail:\n{}",
+                    tail(&self.log_path(), 30)
+                );
+            }
+            if std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(1)).is_ok() {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                self.kill();
+                bail!(
+                    "docker-registry did not listen on {addr} within {:?}; log tail:\n{}",
+                    self.startup_timeout,
+                    tail(&self.log_path(), 30)
+                );
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     fn kill(&self) {
         if let Some(mut child) = self.lock_child().take() {
             let _ = child.kill();
@@ -403,12 +481,12 @@ impl Registry {
 
     /// The CA (PEM file) clients must trust, when TLS or token auth is used.
     pub fn ca_pem_path(&self) -> Option<PathBuf> {
-        self.ca.as_ref().map(|_| self.dir.path().join("ca.pem"))
+        self.trust_files.then(|| self.dir.path().join("ca.pem"))
     }
 
     /// A directory holding `ca.crt` (usable as skopeo/podman `--cert-dir`).
     pub fn cert_dir(&self) -> Option<PathBuf> {
-        self.ca.as_ref().map(|_| self.dir.path().join("certs.d"))
+        self.trust_files.then(|| self.dir.path().join("certs.d"))
     }
 
     /// The CA itself (to issue more certificates or build client configs).
@@ -416,10 +494,12 @@ impl Registry {
         self.ca.as_ref()
     }
 
-    /// A rustls client config trusting the registry's CA (None for plain HTTP
+    /// A rustls client config trusting [`Self::ca_pem_path`] (None for plain HTTP
     /// registries without token auth).
     pub fn client_config(&self) -> Result<Option<Arc<rustls::ClientConfig>>> {
-        self.ca.as_ref().map(|ca| ca.client_config()).transpose()
+        self.ca_pem_path()
+            .map(|p| crate::tls::client_config_from_file(&p))
+            .transpose()
     }
 
     /// `(user, password)` clients must use, if any.

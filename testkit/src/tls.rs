@@ -26,6 +26,19 @@ pub struct CertifiedKey {
     pub key_pem: String,
 }
 
+impl CertifiedKey {
+    /// Writes the certificate to `cert` and the key to `key` (e.g. a certs.d `client.cert` and
+    /// `client.key`).
+    pub fn write(&self, cert: &Path, key: &Path) -> Result<crate::CertFiles> {
+        std::fs::write(cert, &self.cert_pem).with_context(|| format!("writing {}", cert.display()))?;
+        std::fs::write(key, &self.key_pem).with_context(|| format!("writing {}", key.display()))?;
+        Ok(crate::CertFiles {
+            cert: cert.to_path_buf(),
+            key: key.to_path_buf(),
+        })
+    }
+}
+
 /// A certificate authority created for one test (or one `cc-testkit up`).
 pub struct TestCa {
     ca_pem: String,
@@ -83,6 +96,21 @@ impl TestCa {
         params.is_ca = IsCa::ExplicitNoCa;
         params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+        let cert = params.signed_by(&key, &self.issuer)?;
+        Ok(CertifiedKey {
+            cert_pem: cert.pem(),
+            key_pem: key.serialize_pem(),
+        })
+    }
+
+    /// Issues a client certificate (extended key usage `clientAuth`) for the subject `cn`.
+    pub fn issue_client(&self, cn: &str) -> Result<CertifiedKey> {
+        let key = KeyPair::generate()?;
+        let mut params = CertificateParams::new(Vec::<String>::new())?;
+        params.distinguished_name.push(DnType::CommonName, cn);
+        params.is_ca = IsCa::ExplicitNoCa;
+        params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
         let cert = params.signed_by(&key, &self.issuer)?;
         Ok(CertifiedKey {
             cert_pem: cert.pem(),
