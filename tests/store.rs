@@ -1034,6 +1034,16 @@ async fn the_lock_blocks_a_second_holder_and_a_second_process() {
     );
     let out = bin_local(&f.root, &["fsck"]);
     assert_eq!(out.status.code(), Some(1), "{out:?}");
+    // One message naming the holder; --lock-timeout waits, then says so.
+    let started = std::time::Instant::now();
+    let out = bin_local(&f.root, &["delete", "--all", "--lock-timeout", "1"]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(started.elapsed() >= Duration::from_secs(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("PID {}", std::process::id())) && err.contains("waited 1s"),
+        "{err}"
+    );
     assert_eq!(snapshot(&f.root), before);
 
     // The holder itself goes on (the lock is re-entrant within a store).

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use super::fsutil::{file_len, hash_file, read_small, TMP_PREFIX};
 use super::index::{
     check_oci_layout, IndexEntry, IndexFile, ANN_CREATED, ANN_HASH, ANN_NAME, ANN_REPOSITORY, ANN_SOURCE,
+    INDEX_JSON, OCI_LAYOUT,
 };
 use super::layout::MANIFEST_LIMIT;
 use super::root::{self, MARKER_FILE};
@@ -342,6 +343,11 @@ impl Store {
                 d.report
                     .warnings
                     .push(format!("{}: ignored (not a release folder name)", path.display()));
+            } else if !path.join(OCI_LAYOUT).exists() && !path.join(INDEX_JSON).exists() {
+                d.report.warnings.push(format!(
+                    "{}: not an OCI layout (no oci-layout, no index.json): ignored, never deleted",
+                    path.display()
+                ));
             } else {
                 names.push(name);
             }
