@@ -5,18 +5,24 @@
 //! ## On disk
 //!
 //! ```text
-//! <root>/.lock                          exclusive lock of writers (shared lock of fsck)
+//! <root>/.copy-containers-store         the marker: this folder is a store (see [`MARKER_FILE`])
+//! <root>/.lock                          exclusive lock of writers (shared lock of readers); names its holder
 //! <root>/<release>/oci-layout           {"imageLayoutVersion": "1.0.0"}
 //! <root>/<release>/index.json           OCI image index: one descriptor per reference
 //! <root>/<release>/blobs/sha256/<hex>   manifests, configs, layers, list children (shared in a release)
 //! <root>/<release>/labels.json          label moves recorded for rollback (see [`Store::record_label`])
 //! ```
 //!
-//! The root defaults to `$XDG_DATA_HOME/copy-containers` or `~/.local/share/copy-containers`
-//! ([`default_root`]). Each reference in `index.json` carries `org.opencontainers.image.ref.name` =
-//! `<last element of the repository>:<tag>` (`openstack-nova-compute:<hash>`), so
-//! `skopeo inspect oci:<root>/<release>:openstack-nova-compute:<hash>` reads it, plus the release,
-//! hash, source repository and creation time ([`ANN_RELEASE`], [`ANN_HASH`], [`ANN_REPOSITORY`],
+//! The root is resolved the same way by every command ([`resolve_root`]): config `local_store`, then
+//! `$COPY_CONTAINERS_LOCAL_ROOT`, then `$XDG_DATA_HOME/copy-containers` or
+//! `~/.local/share/copy-containers` ([`default_root`]). A promotion's copies are written through a layout
+//! given the source host ([`Layout::with_source`]): each reference carries
+//! `org.opencontainers.image.ref.name` = `<host>/<repository>:<tag>`
+//! (`quay.io/tripleomaster/openstack-nova-compute:<hash>`), so copies of different sources or
+//! namespaces never replace or stand in for each other, and
+//! `skopeo inspect oci:<root>/<release>:<that name>` reads it; without a source the name is
+//! `<last element of the repository>:<tag>`. References also record the release, hash, source host,
+//! repository and creation time ([`ANN_RELEASE`], [`ANN_HASH`], [`ANN_SOURCE`], [`ANN_REPOSITORY`],
 //! [`ANN_CREATED`]). A manifest list is the referenced manifest; its children are blobs.
 //! Descriptors keep the manifests' real media types (Docker or OCI), since the bytes are kept exactly.
 //!
@@ -27,21 +33,26 @@
 //!   disk and only renamed into place when digest and size match.
 //! - A manifest is only accepted when everything it references (config, layers, children and their
 //!   blobs) is already present, so every reference in `index.json` is complete.
-//! - Writers hold an exclusive lock on `<root>/.lock` ([`Store::lock`]); a second run gets "the local
-//!   store ROOT is in use by another copy-containers run". Locks are re-entrant within one [`Store`]
-//!   value (and its clones): a run takes `lock()` once and every write and `delete` under it reuses it;
-//!   without it each write takes the lock for itself. Use one `Store` per root per process.
+//! - Only a store is written to, read or deleted from: a root without the marker that holds other
+//!   files is refused, nothing touched; old stores without it are adopted (see `root.rs`).
+//! - Writers hold an exclusive lock on `<root>/.lock` ([`Store::lock`]); a second run gets one message
+//!   naming the holder (PID, command, since when) and may wait for it ([`Store::lock_wait`]). Locks
+//!   are re-entrant within one [`Store`] value (and its clones): a run takes `lock()` once and every
+//!   write and `delete` under it reuses it; without it each write takes the lock for itself. Use one
+//!   `Store` per root per process. Taking the exclusive lock removes dead runs' temporary files.
 //! - `list` reads without locking (files are replaced atomically); `fsck` and dry-run deletes take a
 //!   shared lock.
 //!
 //! ## Deleting
 //!
-//! [`Store::delete`] removes references ([`DeleteScope`]), garbage-collects the blobs of the touched
-//! releases that nothing references any more, removes a release folder once it holds nothing (label
-//! history keeps it), then verifies the whole store ([`FsckReport`]) and that the deleted references
-//! are gone and no orphan blob is left in the touched releases. A container matches by its full name
+//! [`Store::delete_with`] (in `delete.rs`) is the one delete: it removes references
+//! ([`DeleteScope`]), garbage-collects the blobs of the touched releases that nothing references any
+//! more, removes a release folder once it holds nothing (label history keeps it; only the names the
+//! store writes are removed, never recursively), then verifies the touched releases ([`FsckReport`]):
+//! the deleted references are gone and no orphan blob is left. A container matches by its full name
 //! (`openstack-nova-compute`), by its name without prefix (`nova-compute`: what follows the first `-`,
-//! or the name recorded with [`Layout::with_prefix`]).
+//! or the name recorded with [`Layout::with_prefix`]); a promotion's own copies by
+//! [`DeleteScope::Copies`].
 
 mod delete;
 mod fsutil;
