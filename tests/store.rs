@@ -1216,3 +1216,40 @@ async fn local_reads_the_root_from_config_then_the_environment() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["root"], f.root.display().to_string());
 }
+
+/// `local ARGS` on a pseudo-terminal (util-linux `script`), `input` typed on it.
+fn on_terminal(root: &Path, args: &str, input: &str) -> String {
+    use std::io::Write;
+    let cmd = format!(
+        "{} local --root '{}' {args}",
+        env!("CARGO_BIN_EXE_copy-containers"),
+        root.display()
+    );
+    let mut child = std::process::Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .env_remove("COPY_CONTAINERS_LOCAL_ROOT")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("util-linux script");
+    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delete_all_on_a_terminal_shows_what_goes_and_asks() {
+    let f = fixture().await;
+    let out = on_terminal(&f.root, "delete --all", "n\n");
+    assert!(
+        out.contains("Would delete 5 image(s)") && out.contains("[y/N]") && out.contains("Nothing deleted"),
+        "{out}"
+    );
+    assert_eq!(f.st.list().unwrap().len(), 5);
+    let out = on_terminal(&f.root, "delete --all", "y\n");
+    assert!(out.contains("Deleted 5 image(s)"), "{out}");
+    assert!(f.st.list().unwrap().is_empty());
+    // --yes (and scripts, without a terminal) do not ask.
+    let out = on_terminal(&f.root, "delete --all --yes", "");
+    assert!(!out.contains("[y/N]"), "{out}");
+}
