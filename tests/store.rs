@@ -1215,6 +1215,26 @@ async fn local_reads_the_root_from_config_then_the_environment() {
         .unwrap();
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["root"], f.root.display().to_string());
+    // A releases file: its local_store, and --release naming an entry means the entry's release.
+    let rel = d.path().join("releases.yml");
+    std::fs::write(
+        &rel,
+        format!(
+            "source_registry: {{host: quay.io}}\ntarget_registries: [{{host: q2.io}}]\n\
+             local_store: {}\nreleases:\n  - {{name: mastercentos9, release: master, containers: [a]}}\n",
+            f.root.display()
+        ),
+    )
+    .unwrap();
+    let out = common::bin()
+        .args(["local", "--config"])
+        .arg(&rel)
+        .args(["list", "--json", "--release", "mastercentos9"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["images"].as_array().unwrap().len(), 4, "{v}");
 }
 
 /// `local ARGS` on a pseudo-terminal (util-linux `script`), `input` typed on it.
