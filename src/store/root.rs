@@ -134,17 +134,22 @@ pub(crate) fn write_marker(root: &Path) -> Result<()> {
 
 /// Who holds the lock: written into the lock file by the exclusive holder.
 pub(crate) fn holder_line() -> String {
-    let command = std::env::args()
-        .next()
+    // `args_os`: an argument that is not UTF-8 must not panic here.
+    let args: Vec<String> = std::env::args_os()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    let command = args
+        .first()
         .map(|a| {
-            Path::new(&a)
+            Path::new(a)
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or(a)
+                .unwrap_or_else(|| a.clone())
         })
         .unwrap_or_else(|| "copy-containers".into());
     // Only the program and its verb: arguments may name files or values that are nobody's business.
-    let verb = std::env::args()
+    let verb = args
+        .iter()
         .skip(1)
         .find(|a| !a.starts_with('-'))
         .filter(|a| {
