@@ -223,46 +223,14 @@ impl Store {
             .iter()
             .filter_map(|e| e.ref_name().map(str::to_string))
             .collect();
-        let mut w = Walk::default();
-        for e in &keep {
-            walk(
-                &dir,
-                &entry_descriptor(e),
-                "manifest",
-                &ctx_of(release, e),
-                0,
-                &mut w,
-            );
-        }
-        let gc = !w.blind;
-        if w.blind {
-            warnings.push(format!(
-                "release {release}: some remaining references cannot be read ({}); no blob collected",
-                w.problems.join("; ")
-            ));
-        }
-        let blobs: Vec<(PathBuf, u64)> = match gc {
-            true => scan_blobs(&dir)
-                .blobs
-                .into_iter()
-                .filter(|(d, _)| !w.reachable.contains_key(d))
-                .map(|(_, pn)| pn)
-                .collect(),
-            false => vec![],
-        };
+        let collected = collectable(&dir, release, &keep, warnings);
         let has_labels = labels::load(&dir).map(|r| !r.is_empty()).unwrap_or(true);
-        let mut remove_dir = keep.is_empty() && gc && !has_labels;
-        if remove_dir {
-            let others = not_ours(&dir, &blobs);
-            if !others.is_empty() {
-                warnings.push(format!(
-                    "{}: holds files the store did not write ({}); the folder stays",
-                    dir.display(),
-                    others.join(", ")
-                ));
-                remove_dir = false;
-            }
-        }
+        let remove_dir = keep.is_empty()
+            && !has_labels
+            && collected
+                .as_ref()
+                .is_some_and(|blobs| only_ours(&dir, blobs, warnings));
+        let blobs = collected.unwrap_or_default();
         let new_index = (!remove.is_empty() || unreadable).then(|| IndexFile {
             manifests: keep,
             ..if unreadable {
@@ -364,6 +332,56 @@ fn unreadable_index(dir: &Path, release: &str, e: Error) -> Error {
             ),
         ),
     )
+}
+
+/// The blobs of `dir` nothing in `keep` references; `None` (with a warning) when a kept reference
+/// cannot be read, so what it needs is unknown.
+fn collectable(
+    dir: &Path,
+    release: &str,
+    keep: &[IndexEntry],
+    warnings: &mut Vec<String>,
+) -> Option<Vec<(PathBuf, u64)>> {
+    let mut w = Walk::default();
+    for e in keep {
+        walk(
+            dir,
+            &entry_descriptor(e),
+            "manifest",
+            &ctx_of(release, e),
+            0,
+            &mut w,
+        );
+    }
+    if w.blind {
+        warnings.push(format!(
+            "release {release}: some remaining references cannot be read ({}); no blob collected",
+            w.problems.join("; ")
+        ));
+        return None;
+    }
+    Some(
+        scan_blobs(dir)
+            .blobs
+            .into_iter()
+            .filter(|(d, _)| !w.reachable.contains_key(d))
+            .map(|(_, pn)| pn)
+            .collect(),
+    )
+}
+
+/// May an emptied release folder go? Only when it holds nothing but what the store wrote (and the
+/// blobs being collected); otherwise a warning names the rest and the folder stays.
+fn only_ours(dir: &Path, collected: &[(PathBuf, u64)], warnings: &mut Vec<String>) -> bool {
+    let others = not_ours(dir, collected);
+    if !others.is_empty() {
+        warnings.push(format!(
+            "{}: holds files the store did not write ({}); the folder stays",
+            dir.display(),
+            others.join(", ")
+        ));
+    }
+    others.is_empty()
 }
 
 /// The files of a release folder the store did not write (and a delete would not remove): all but
