@@ -93,7 +93,9 @@ pub fn default_root() -> Result<PathBuf> {
     match std::env::var_os("HOME").filter(|h| !h.is_empty()) {
         Some(h) => Ok(PathBuf::from(h).join(".local/share/copy-containers")),
         None => Err(Error::Config(
-            "no local store root: neither XDG_DATA_HOME nor HOME is set; pass --root".into(),
+            "no local store root: neither XDG_DATA_HOME nor HOME is set; set local_store (--local-store, \
+             --root) or COPY_CONTAINERS_LOCAL_ROOT"
+                .into(),
         )),
     }
 }
@@ -344,9 +346,10 @@ impl Store {
         root::check_ours(&self.inner.root).map(|_| ())
     }
 
-    /// The store at [`default_root`].
+    /// The store at [`resolve_root`] with nothing configured: `$COPY_CONTAINERS_LOCAL_ROOT`, else
+    /// [`default_root`].
     pub fn open_default() -> Result<Store> {
-        Store::open(default_root()?)
+        Store::open(resolve_root(None)?)
     }
 
     pub fn root(&self) -> &Path {
