@@ -65,6 +65,9 @@ fn release_is_ours(dir: &Path) -> bool {
 
 /// Look at the root without changing anything.
 pub(crate) fn root_state(root: &Path) -> Result<RootState> {
+    if root.join(MARKER_FILE).is_file() {
+        return Ok(RootState::Marked);
+    }
     let rd = match std::fs::read_dir(root) {
         Ok(rd) => rd,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(RootState::Fresh),
@@ -76,9 +79,6 @@ pub(crate) fn root_state(root: &Path) -> Result<RootState> {
         let entry = entry.map_err(|e| Error::io(root.display(), e))?;
         any = true;
         let name = entry.file_name().to_string_lossy().into_owned();
-        if name == MARKER_FILE {
-            return Ok(RootState::Marked);
-        }
         let path = entry.path();
         let ours = if path.is_dir() {
             validate_release(&name).is_ok() && release_is_ours(&path)
