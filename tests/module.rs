@@ -359,3 +359,91 @@ async fn module_refuses_a_local_store_that_is_not_a_store_and_reuses_only_the_sa
         assert_eq!(r["local"]["reused"], json!([]), "{r:#}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_success_keeps_another_hashs_copies_through_the_module_and_the_cli() {
+    const FH2: &str = "0123456789abcdef0123456789abcdef";
+    let src = tk::Registry::plain().unwrap();
+    let tgt = tk::Registry::plain().unwrap();
+    stage(&client(&src), &["base", "nova-compute"], &[]).await;
+    let opts = copy_containers::stage::StageOptions {
+        names: vec!["base".into(), "nova-compute".into()],
+        full_hash: FH2.into(),
+        base_layer_size: 16 << 10,
+        unique_layer_size: 4 << 10,
+        seed: 2,
+        ..Default::default()
+    };
+    copy_containers::stage::stage(&client(&src), &opts).await.unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let store = tmp.path().join("store");
+    let st = copy_containers::store::Store::open(&store).unwrap();
+    let hashes = || -> Vec<String> {
+        let mut v: Vec<String> = st
+            .list_release("master")
+            .unwrap()
+            .into_iter()
+            .filter_map(|i| i.hash)
+            .collect();
+        v.dedup();
+        v
+    };
+    // Hash A's copies kept (as a failed push would keep them).
+    let a = json!({
+        "full_hash": FH, "named_label": "current-tripleo", "containers_list": ["nova-compute"],
+        "source_registry": reg(&src), "target_registries": [reg(&tgt)],
+        "tmp_file_root": tmp.path(), "keep_local": "always", "local_store": store,
+    });
+    let (r, _, _) = run_module(tmp.path(), &a);
+    assert_eq!(r["failed"], json!(false), "{r:#}");
+    assert_eq!(hashes(), [FH]);
+    // Hash B succeeds (check mode, then for real): A's copies stay.
+    let mut b = a.clone();
+    b["full_hash"] = json!(FH2);
+    b["keep_local"] = json!("on_failure");
+    for check in [true, false] {
+        b["_ansible_check_mode"] = json!(check);
+        let (r, _, _) = run_module(tmp.path(), &b);
+        assert_eq!(r["failed"], json!(false), "{r:#}");
+        assert_eq!(r["local"]["removed"], json!([]), "{r:#}");
+        assert_eq!(hashes(), [FH], "check={check}");
+    }
+    // The same from the command line.
+    let cli = |hash: &str, dry: bool| {
+        let mut c = bin();
+        c.args([
+            "promote",
+            "--json",
+            "--hash",
+            hash,
+            "--named-label",
+            "current-tripleo",
+        ])
+        .args(["--containers", "nova-compute", "--keep-local", "on_failure"])
+        .arg("--local-store")
+        .arg(&store)
+        .args([
+            "--source",
+            &format!("host={},namespace={NS},insecure=true", src.host()),
+        ])
+        .args([
+            "--target",
+            &format!("host={},namespace={NS},insecure=true", tgt.host()),
+        ])
+        .arg("--tmp-file-root")
+        .arg(tmp.path());
+        if dry {
+            c.arg("--dry-run");
+        }
+        let out = c.output().unwrap();
+        assert!(out.status.success(), "{out:?}");
+    };
+    cli(FH2, true);
+    cli(FH2, false);
+    assert_eq!(hashes(), [FH]);
+    // A's own success removes A's copies.
+    cli(FH, true);
+    assert_eq!(hashes(), [FH], "a dry run removes nothing");
+    cli(FH, false);
+    assert!(hashes().is_empty());
+}
