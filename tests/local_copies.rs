@@ -1,6 +1,7 @@
 //! Local copies in the promotion: kept whole when a push fails, used as the source of the rerun
 //! (with the source registry stopped), removed after a verified success; `always` keeps them; the
-//! store's lock blocks a concurrent run.
+//! store's lock blocks a concurrent run. A success removes only its own hash's copies, a namespace
+//! typo finds no local copy, a `local_store` that is not a store is refused untouched.
 
 mod common;
 
@@ -149,7 +150,11 @@ async fn always_keeps_and_the_lock_blocks_a_concurrent_run() {
     let out = tk::run_skopeo(&[
         "inspect".into(),
         "--raw".into(),
-        format!("oci:{}:openstack-nova-compute:{FH}", dir.display()),
+        format!(
+            "oci:{}:{}/{NS}/openstack-nova-compute:{FH}",
+            dir.display(),
+            src.host()
+        ),
     ])
     .unwrap();
     let nova = staged.iter().find(|s| s.name == "nova-compute").unwrap();
@@ -180,4 +185,163 @@ async fn always_keeps_and_the_lock_blocks_a_concurrent_run() {
     a.keep_local = Some("sometimes".into());
     let e = a.resolve(promote::model::read_list_file).unwrap_err().to_string();
     assert!(e.contains("keep_local") && e.contains("on_failure"), "{e}");
+}
+
+/// The promotion of `hash` from `ns` on `src` to `tgt`, its store under `tmp`.
+fn promotion(
+    src: &tk::Registry,
+    ns: &str,
+    tgt: copy_containers::promote::RegistryArgs,
+    hash: &str,
+    tmp: &std::path::Path,
+) -> copy_containers::promote::Promotion {
+    let mut a = promote_args(registry_args(src, ns), vec![tgt], &["nova-compute"], tmp);
+    a.full_hash = Some(hash.into());
+    a.resolve(promote::model::read_list_file).unwrap()
+}
+
+/// (tag, source, repository) of every kept reference.
+fn kept(store: &Store) -> Vec<(String, Option<String>, Option<String>)> {
+    let mut v: Vec<_> = store
+        .list_release("master")
+        .unwrap()
+        .into_iter()
+        .map(|i| (i.tag, i.source, i.repository))
+        .collect();
+    v.sort();
+    v
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_success_removes_only_its_own_copies_and_a_namespace_typo_reuses_nothing() {
+    const FH2: &str = "0123456789abcdef0123456789abcdef";
+    let src = tk::Registry::plain().unwrap();
+    let t1 = tk::Registry::plain().unwrap();
+    stage(&client(&src), &["base", "nova-compute"], &["nova-compute"]).await;
+    let opts = copy_containers::stage::StageOptions {
+        names: vec!["base".into(), "nova-compute".into()],
+        full_hash: FH2.into(),
+        base_layer_size: 16 << 10,
+        unique_layer_size: 4 << 10,
+        seed: 2,
+        ..Default::default()
+    };
+    copy_containers::stage::stage(&client(&src), &opts).await.unwrap();
+    let p1 = Proxy::for_registry(&t1).unwrap();
+    p1.add_rule(
+        FaultRule::status(500)
+            .method("PUT")
+            .path_contains("/manifests/")
+            .always(),
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let store = Store::open(tmp.path().join("store")).unwrap();
+    // Hash A fails: its copies are kept.
+    let a = promotion(&src, NS, proxy_args(&p1.host(), NS), FH, tmp.path());
+    let r = promote::run(&a, &RunOptions::default()).await;
+    assert!(!r.ok && r.local_kept.len() == 2, "{r:#?}");
+    let after_a = kept(&store);
+    assert!(after_a
+        .iter()
+        .all(|(t, s, _)| t.starts_with(FH) && s.as_deref() == Some(&*src.host())));
+    // A namespace typo: the kept copies do not stand in for a source that has nothing.
+    let typo = promotion(&src, "tripleomastr", registry_args(&t1, NS), FH, tmp.path());
+    let r = promote::run(&typo, &RunOptions::default()).await;
+    assert!(!r.ok);
+    assert!(r.found.is_empty() && r.local_reused.is_empty(), "{r:#?}");
+    assert_eq!(r.missing.len(), 2, "{r:#?}");
+    assert_eq!(kept(&store), after_a, "a failed typo run loses nothing");
+    // Hash B succeeds: A's copies stay.
+    p1.clear_rules();
+    let b = promotion(&src, NS, proxy_args(&p1.host(), NS), FH2, tmp.path());
+    let r = promote::run(&b, &RunOptions::default()).await;
+    assert!(r.ok, "{:#?}", r.errors);
+    assert!(r.local_removed.is_empty(), "{r:#?}");
+    assert_eq!(kept(&store), after_a, "another hash's success removed A's copies");
+    // A's own success removes exactly A's copies (reused from the store).
+    let r = promote::run(&a, &RunOptions::default()).await;
+    assert!(r.ok, "{:#?}", r.errors);
+    assert_eq!(r.local_reused.len(), 2, "{r:#?}");
+    assert_eq!(r.local_removed.len(), 2, "{r:#?}");
+    assert!(kept(&store).is_empty());
+    assert!(store.fsck().unwrap().ok);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_local_store_that_is_not_a_store_is_refused_untouched() {
+    let src = tk::Registry::plain().unwrap();
+    let t1 = tk::Registry::plain().unwrap();
+    stage(&client(&src), &["base", "nova-compute"], &[]).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let home = tmp.path().join("home");
+    std::fs::create_dir_all(home.join("projects")).unwrap();
+    std::fs::write(home.join("projects/notes.txt"), b"mine").unwrap();
+    let mut a = promote_args(
+        registry_args(&src, NS),
+        vec![registry_args(&t1, NS)],
+        &["nova-compute"],
+        tmp.path(),
+    );
+    a.local_store = Some(home.clone());
+    let p = a.resolve(promote::model::read_list_file).unwrap();
+    for dry_run in [true, false] {
+        let r = promote::run(
+            &p,
+            &RunOptions {
+                dry_run,
+                ..Default::default()
+            },
+        )
+        .await;
+        assert!(!r.ok);
+        assert!(
+            r.errors
+                .iter()
+                .any(|e| e.contains("not a copy-containers local store")),
+            "{:#?}",
+            r.errors
+        );
+    }
+    let names: Vec<_> = std::fs::read_dir(&home)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert_eq!(names, ["projects"]);
+    assert!(
+        client(&t1).catalog(10).await.unwrap().is_empty(),
+        "nothing pushed"
+    );
+    // The same from the command line, with --local-store and --keep-local.
+    let out = bin()
+        .args(["promote", "--json", "--keep-local", "always", "--local-store"])
+        .arg(&home)
+        .args([
+            "--hash",
+            FH,
+            "--named-label",
+            "current-tripleo",
+            "--containers",
+            "nova-compute",
+        ])
+        .args([
+            "--source",
+            &format!("host={},namespace={NS},insecure=true", src.host()),
+        ])
+        .args([
+            "--target",
+            &format!("host={},namespace={NS},insecure=true", t1.host()),
+        ])
+        .arg("--tmp-file-root")
+        .arg(tmp.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("not a copy-containers local store"));
+    let names: Vec<_> = std::fs::read_dir(&home)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert_eq!(names, ["projects"]);
 }

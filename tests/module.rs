@@ -232,13 +232,15 @@ async fn module_keeps_local_copies_deletes_them_verified_and_rolls_back() {
     );
     assert!(r["freed_bytes"].as_u64().unwrap() > 0);
     assert_eq!(r["deleted"][0]["verification"]["ok"], json!(true));
-    // again: a no-op, not an error
+    // again: a no-op, not an error; a warning says what the store holds instead
     let (r, _, _) = run_module(tmp.path(), &del);
     assert_eq!(
         (r["failed"].clone(), r["changed"].clone()),
         (json!(false), json!(false)),
         "{r:#}"
     );
+    let w = r["warnings"][0].as_str().unwrap_or_default();
+    assert!(w.contains("matches") && w.contains("openstack-base"), "{r:#}");
     // scope container without names: Ansible-style error
     let (r, _, _) = run_module(
         tmp.path(),
@@ -401,4 +403,181 @@ async fn module_push_hash_pushes_verifies_and_tags_under_it() {
     verify.as_object_mut().unwrap().remove("push_hash");
     let (r, all, code) = run_module(tmp.path(), &verify);
     assert_eq!((code, &r["failed"]), (1, &json!(true)), "{all}");
+}
+
+/// Every file under `dir`, with its bytes.
+fn tree(dir: &std::path::Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                todo.push(p.clone());
+                out.push((p, vec![]));
+            } else {
+                out.push((p.clone(), std::fs::read(&p).unwrap()));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn module_refuses_a_local_store_that_is_not_a_store_and_reuses_only_the_same_source() {
+    let tmp = tempfile::tempdir().unwrap();
+    let home = tmp.path().join("home");
+    std::fs::create_dir_all(home.join("important")).unwrap();
+    std::fs::write(home.join("important/thesis.txt"), b"years of work").unwrap();
+    std::fs::create_dir_all(home.join("master/blobs/sha256")).unwrap();
+    let before = tree(&home);
+    for (scope, extra) in [
+        ("all", json!({})),
+        ("release", json!({"release": "master"})),
+        ("container", json!({"containers_list": ["important"]})),
+    ] {
+        for check in [true, false] {
+            let mut a = json!({"action": "delete_local", "scope": scope, "local_store": home,
+                               "_ansible_check_mode": check});
+            a.as_object_mut()
+                .unwrap()
+                .extend(extra.as_object().unwrap().clone());
+            let (r, _, code) = run_module(tmp.path(), &a);
+            assert_eq!(r["failed"], json!(true), "{scope} check={check}: {r:#}");
+            assert_ne!(code, 0);
+            assert!(
+                r["msg"]
+                    .as_str()
+                    .unwrap()
+                    .contains("not a copy-containers local store"),
+                "{r:#}"
+            );
+            assert_eq!(tree(&home), before, "{scope} check={check} touched the folder");
+        }
+    }
+    // A promotion pointed at it: refused too, in check mode and for real.
+    let src = tk::Registry::plain().unwrap();
+    let tgt = tk::Registry::plain().unwrap();
+    stage(&client(&src), &["base", "nova-compute"], &[]).await;
+    let args = json!({
+        "full_hash": FH, "named_label": "current-tripleo", "containers_list": ["nova-compute"],
+        "source_registry": reg(&src), "target_registries": [reg(&tgt)],
+        "tmp_file_root": tmp.path(), "keep_local": "always", "local_store": home,
+    });
+    for check in [true, false] {
+        let mut a = args.clone();
+        a["_ansible_check_mode"] = json!(check);
+        let (r, _, _) = run_module(tmp.path(), &a);
+        assert_eq!(r["failed"], json!(true), "{r:#}");
+        assert!(
+            r["msg"].to_string().contains("not a copy-containers local store"),
+            "{r:#}"
+        );
+        assert_eq!(tree(&home), before);
+    }
+    // Kept copies of the real namespace do not stand in for a namespace typo.
+    let store = tmp.path().join("store");
+    let mut a = args.clone();
+    a["local_store"] = json!(store);
+    let (r, _, _) = run_module(tmp.path(), &a);
+    assert_eq!(r["failed"], json!(false), "{r:#}");
+    assert_eq!(r["local"]["kept"], json!(["nova-compute", "base"]));
+    for check in [true, false] {
+        let mut typo = a.clone();
+        typo["source_registry"]["namespace"] = json!("tripleomastr");
+        typo["_ansible_check_mode"] = json!(check);
+        let (r, _, _) = run_module(tmp.path(), &typo);
+        assert_eq!(r["failed"], json!(true), "{r:#}");
+        assert_eq!(r["found"], json!([]), "{r:#}");
+        assert_eq!(r["local"]["reused"], json!([]), "{r:#}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_success_keeps_another_hashs_copies_through_the_module_and_the_cli() {
+    const FH2: &str = "0123456789abcdef0123456789abcdef";
+    let src = tk::Registry::plain().unwrap();
+    let tgt = tk::Registry::plain().unwrap();
+    stage(&client(&src), &["base", "nova-compute"], &[]).await;
+    let opts = copy_containers::stage::StageOptions {
+        names: vec!["base".into(), "nova-compute".into()],
+        full_hash: FH2.into(),
+        base_layer_size: 16 << 10,
+        unique_layer_size: 4 << 10,
+        seed: 2,
+        ..Default::default()
+    };
+    copy_containers::stage::stage(&client(&src), &opts).await.unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let store = tmp.path().join("store");
+    let st = copy_containers::store::Store::open(&store).unwrap();
+    let hashes = || -> Vec<String> {
+        let mut v: Vec<String> = st
+            .list_release("master")
+            .unwrap()
+            .into_iter()
+            .filter_map(|i| i.hash)
+            .collect();
+        v.dedup();
+        v
+    };
+    // Hash A's copies kept (as a failed push would keep them).
+    let a = json!({
+        "full_hash": FH, "named_label": "current-tripleo", "containers_list": ["nova-compute"],
+        "source_registry": reg(&src), "target_registries": [reg(&tgt)],
+        "tmp_file_root": tmp.path(), "keep_local": "always", "local_store": store,
+    });
+    let (r, _, _) = run_module(tmp.path(), &a);
+    assert_eq!(r["failed"], json!(false), "{r:#}");
+    assert_eq!(hashes(), [FH]);
+    // Hash B succeeds (check mode, then for real): A's copies stay.
+    let mut b = a.clone();
+    b["full_hash"] = json!(FH2);
+    b["keep_local"] = json!("on_failure");
+    for check in [true, false] {
+        b["_ansible_check_mode"] = json!(check);
+        let (r, _, _) = run_module(tmp.path(), &b);
+        assert_eq!(r["failed"], json!(false), "{r:#}");
+        assert_eq!(r["local"]["removed"], json!([]), "{r:#}");
+        assert_eq!(hashes(), [FH], "check={check}");
+    }
+    // The same from the command line.
+    let cli = |hash: &str, dry: bool| {
+        let mut c = bin();
+        c.args([
+            "promote",
+            "--json",
+            "--hash",
+            hash,
+            "--named-label",
+            "current-tripleo",
+        ])
+        .args(["--containers", "nova-compute", "--keep-local", "on_failure"])
+        .arg("--local-store")
+        .arg(&store)
+        .args([
+            "--source",
+            &format!("host={},namespace={NS},insecure=true", src.host()),
+        ])
+        .args([
+            "--target",
+            &format!("host={},namespace={NS},insecure=true", tgt.host()),
+        ])
+        .arg("--tmp-file-root")
+        .arg(tmp.path());
+        if dry {
+            c.arg("--dry-run");
+        }
+        let out = c.output().unwrap();
+        assert!(out.status.success(), "{out:?}");
+    };
+    cli(FH2, true);
+    cli(FH2, false);
+    assert_eq!(hashes(), [FH]);
+    // A's own success removes A's copies.
+    cli(FH, true);
+    assert_eq!(hashes(), [FH], "a dry run removes nothing");
+    cli(FH, false);
+    assert!(hashes().is_empty());
 }

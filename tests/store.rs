@@ -5,6 +5,7 @@ mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use bytes::Bytes;
 use copy_containers::digest::Digest;
@@ -738,9 +739,22 @@ async fn delete_container_keeps_shared_blobs_until_the_last_user_goes() {
         );
         assert_eq!(snapshot(&f.root), before, "{scope}");
     }
-    let out = bin_local(&f.root, &["delete", "--container", "glance-api"]);
-    assert!(out.status.success(), "{out:?}");
-    assert!(String::from_utf8_lossy(&out.stdout).contains("no change"));
+    // On the command line a scope matching nothing is an error listing what exists, nothing touched.
+    let before = snapshot(&f.root);
+    for args in [
+        &["delete", "--container", "glance-api"][..],
+        &["delete", "--release", "mastr"],
+        &["delete", "--release", "mastr", "--dry-run"],
+    ] {
+        let out = bin_local(&f.root, args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {out:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("matches") && err.contains("release wallaby: openstack-nova-compute"),
+            "{err}"
+        );
+    }
+    assert_eq!(snapshot(&f.root), before);
     // Bad input is an error, not a panic.
     assert!(f.st.delete(&DeleteScope::Release("../x".into()), false).is_err());
     assert!(f.st.delete(&DeleteScope::container("", None), false).is_err());
@@ -814,7 +828,8 @@ async fn delete_release_and_all_with_verification() {
     assert!(!r.changed, "{r:?}");
     // A store that does not exist: a no-op that creates nothing.
     let nowhere = f.root.join("not-there");
-    let r = store::delete_verified(&nowhere, &DeleteScope::All, false).unwrap();
+    let opts = store::DeleteOptions::default();
+    let r = store::delete_verified(&nowhere, &DeleteScope::All, opts, Duration::ZERO).unwrap();
     assert!(!r.changed && r.verification.ok);
     assert!(!nowhere.exists());
 }
@@ -898,13 +913,16 @@ async fn corruption_is_detected_by_fsck_get_blob_and_delete_verification() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["ok"], false);
 
-    // Deleting something else: done, but the verification reports the remaining corruption.
+    // Deleting something else: the verification checks what the delete touched (another release),
+    // without re-hashing the whole store; `fsck` still reports the corruption.
     let r =
         f.st.delete(&DeleteScope::Release("wallaby".into()), false)
             .unwrap();
-    assert!(r.changed && !r.verification.ok, "{r:?}");
+    assert!(r.changed && r.verification.ok, "{r:?}");
+    assert!(!f.st.fsck().unwrap().ok);
     let out = bin_local(&f.root, &["delete", "--container", "nova-scheduler"]);
-    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Verification of the releases touched: OK"));
     // Deleting the corrupt image's container repairs the store.
     let r =
         f.st.delete(&DeleteScope::container("nova-api", None), false)
@@ -938,6 +956,9 @@ async fn corruption_is_detected_by_fsck_get_blob_and_delete_verification() {
             .any(|p| p.contains(&mpath.display().to_string())),
         "{r:?}"
     );
+    // A delete touching that release finds the missing layer too.
+    let r = f.st.delete(&DeleteScope::Release("master".into()), true).unwrap();
+    assert!(!r.verification.ok, "{r:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1013,6 +1034,16 @@ async fn the_lock_blocks_a_second_holder_and_a_second_process() {
     );
     let out = bin_local(&f.root, &["fsck"]);
     assert_eq!(out.status.code(), Some(1), "{out:?}");
+    // One message naming the holder; --lock-timeout waits, then says so.
+    let started = std::time::Instant::now();
+    let out = bin_local(&f.root, &["delete", "--all", "--lock-timeout", "1"]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(started.elapsed() >= Duration::from_secs(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("PID {}", std::process::id())) && err.contains("waited 1s"),
+        "{err}"
+    );
     assert_eq!(snapshot(&f.root), before);
 
     // The holder itself goes on (the lock is re-entrant within a store).
@@ -1074,4 +1105,171 @@ async fn label_history_is_recorded_and_read_back() {
         .is_err());
     assert_eq!(std::fs::read(&p).unwrap(), b"{\"records\": [");
     assert!(!st.fsck().unwrap().ok);
+}
+
+/// Every file and folder under `dir` (a snapshot of a folder that is not a store).
+fn unrelated_tree(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    std::fs::create_dir_all(dir.join("important")).unwrap();
+    std::fs::write(dir.join("important/thesis.txt"), b"years of work").unwrap();
+    std::fs::create_dir_all(dir.join("projects/src")).unwrap();
+    std::fs::write(dir.join("projects/src/main.rs"), b"fn main() {}").unwrap();
+    // Looks like a release folder, but is not one we wrote.
+    std::fs::create_dir_all(dir.join("master/blobs/sha256")).unwrap();
+    std::fs::write(dir.join("master/notes"), b"n").unwrap();
+    snapshot(dir)
+}
+
+#[test]
+fn a_folder_that_is_not_a_store_is_refused_and_left_untouched() {
+    let d = tempfile::tempdir().unwrap();
+    let before = unrelated_tree(d.path());
+    for args in [
+        &["delete", "--all", "--dry-run"][..],
+        &["delete", "--all"],
+        &["delete", "--all", "--yes", "--json"],
+        &["delete", "--release", "master"],
+        &["delete", "--container", "important"],
+        &["fsck"],
+        &["list"],
+    ] {
+        let out = bin_local(d.path(), args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {out:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("is not a copy-containers local store") && err.contains("important"),
+            "{args:?}: {err}"
+        );
+        assert_eq!(snapshot(d.path()), before, "{args:?} touched the folder");
+    }
+    // The library refuses the same way (the module and a promotion's cleanup go through it).
+    let st = Store::open(d.path()).unwrap();
+    for dry_run in [true, false] {
+        let e = st.delete(&DeleteScope::All, dry_run).unwrap_err();
+        assert!(e.to_string().contains(store::MARKER_FILE), "{e}");
+    }
+    assert_eq!(snapshot(d.path()), before);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delete_removes_only_what_the_store_wrote() {
+    let f = fixture().await;
+    assert!(
+        f.root.join(store::MARKER_FILE).is_file(),
+        "marker written at creation"
+    );
+    // Someone's folder inside the store, and someone's file inside a release folder.
+    std::fs::create_dir_all(f.root.join("scratch/sub")).unwrap();
+    std::fs::write(f.root.join("scratch/sub/keep.txt"), b"k").unwrap();
+    std::fs::write(f.root.join("wallaby/README"), b"mine").unwrap();
+    for dry_run in [true, false] {
+        let r = f.st.delete(&DeleteScope::All, dry_run).unwrap();
+        assert!(r.changed, "{r:?}");
+        assert!(
+            r.warnings
+                .iter()
+                .any(|w| w.contains("scratch") && w.contains("left alone")),
+            "{r:?}"
+        );
+        assert!(
+            r.warnings
+                .iter()
+                .any(|w| w.contains("README") && w.contains("stays")),
+            "{r:?}"
+        );
+    }
+    assert_eq!(std::fs::read(f.root.join("scratch/sub/keep.txt")).unwrap(), b"k");
+    assert_eq!(std::fs::read(f.root.join("wallaby/README")).unwrap(), b"mine");
+    assert!(f.st.list().unwrap().is_empty());
+    assert!(!f.root.join("master").exists(), "a folder of ours only goes");
+    // A release named like the foreign folder: reported, not removed.
+    let out = bin_local(&f.root, &["delete", "--release", "scratch"]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not an OCI layout"));
+    assert!(f.root.join("scratch/sub/keep.txt").is_file());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn local_reads_the_root_from_config_then_the_environment() {
+    let f = fixture().await;
+    let d = tempfile::tempdir().unwrap();
+    let cfg = d.path().join("promote.yml");
+    std::fs::write(
+        &cfg,
+        format!("release: master\nlocal_store: {}\n", f.root.display()),
+    )
+    .unwrap();
+    let out = common::bin()
+        .args(["local", "--config"])
+        .arg(&cfg)
+        .args(["list", "--json"])
+        .env("COPY_CONTAINERS_LOCAL_ROOT", d.path().join("elsewhere"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["images"].as_array().unwrap().len(), 5, "{v}");
+    let out = common::bin()
+        .args(["local", "list", "--json"])
+        .env("COPY_CONTAINERS_LOCAL_ROOT", &f.root)
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["root"], f.root.display().to_string());
+    // A releases file: its local_store, and --release naming an entry means the entry's release.
+    let rel = d.path().join("releases.yml");
+    std::fs::write(
+        &rel,
+        format!(
+            "source_registry: {{host: quay.io}}\ntarget_registries: [{{host: q2.io}}]\n\
+             local_store: {}\nreleases:\n  - {{name: mastercentos9, release: master, containers: [a]}}\n",
+            f.root.display()
+        ),
+    )
+    .unwrap();
+    let out = common::bin()
+        .args(["local", "--config"])
+        .arg(&rel)
+        .args(["list", "--json", "--release", "mastercentos9"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["images"].as_array().unwrap().len(), 4, "{v}");
+}
+
+/// `local ARGS` on a pseudo-terminal (util-linux `script`), `input` typed on it.
+fn on_terminal(root: &Path, args: &str, input: &str) -> String {
+    use std::io::Write;
+    let cmd = format!(
+        "{} local --root '{}' {args}",
+        env!("CARGO_BIN_EXE_copy-containers"),
+        root.display()
+    );
+    let mut child = std::process::Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .env_remove("COPY_CONTAINERS_LOCAL_ROOT")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("util-linux script");
+    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delete_all_on_a_terminal_shows_what_goes_and_asks() {
+    let f = fixture().await;
+    let out = on_terminal(&f.root, "delete --all", "n\n");
+    assert!(
+        out.contains("Would delete 5 image(s)") && out.contains("[y/N]") && out.contains("Nothing deleted"),
+        "{out}"
+    );
+    assert_eq!(f.st.list().unwrap().len(), 5);
+    let out = on_terminal(&f.root, "delete --all", "y\n");
+    assert!(out.contains("Deleted 5 image(s)"), "{out}");
+    assert!(f.st.list().unwrap().is_empty());
+    // --yes (and scripts, without a terminal) do not ask.
+    let out = on_terminal(&f.root, "delete --all --yes", "");
+    assert!(!out.contains("[y/N]"), "{out}");
 }

@@ -1,17 +1,32 @@
 //! `copy-containers local …`: the local store (images kept on this machine): list, delete with
 //! verification, fsck.
+//!
+//! The store root is resolved as every other command resolves it (`crate::store::resolve_root`):
+//! `--root`, else the `local_store` of `--config FILE` (a promotion file or a releases file, as
+//! `promote --config` reads), else `$COPY_CONTAINERS_LOCAL_ROOT`, else the XDG default.
 
+use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{ArgGroup, Args, Subcommand};
 
-use crate::store::{DeleteReport, DeleteScope, FsckReport, LocalImage, Store};
+use crate::config::{self, ConfigFile};
+use crate::store::{DeleteOptions, DeleteReport, DeleteScope, FsckReport, LocalImage, Store};
 
 #[derive(Args, Debug)]
 pub struct LocalArgs {
-    /// Local store root [default: $XDG_DATA_HOME/copy-containers or ~/.local/share/copy-containers].
-    #[arg(long, global = true, env = "COPY_CONTAINERS_LOCAL_ROOT", value_name = "DIR")]
+    /// Local store root [default: `local_store` of --config, else $COPY_CONTAINERS_LOCAL_ROOT, else
+    /// $XDG_DATA_HOME/copy-containers or ~/.local/share/copy-containers].
+    #[arg(long, global = true, value_name = "DIR")]
     pub root: Option<PathBuf>,
+    /// The promotion or releases file whose `local_store` names the store (as `promote --config`);
+    /// with a releases file, `--release ENTRY` names the entry's release.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Seconds to wait while another run holds the store (default: do not wait).
+    #[arg(long, global = true, value_name = "SECS", default_value_t = 0)]
+    pub lock_timeout: u64,
     #[command(subcommand)]
     pub command: LocalCommand,
 }
@@ -21,7 +36,8 @@ pub enum LocalCommand {
     /// The images kept locally: release, container, tag, digest, size.
     List(ListArgs),
     /// Delete images (a container, a release, or everything), collect the blobs nothing uses any
-    /// more, then verify the store. Deleting what does not exist changes nothing and succeeds.
+    /// more, then verify what was touched. A scope matching nothing is an error listing what the
+    /// store holds; `--all` on a terminal asks first (`--yes` does not).
     Delete(DeleteArgs),
     /// Verify the whole store: every reference complete, every blob's content matching its digest.
     Fsck(FsckArgs),
@@ -49,6 +65,9 @@ pub struct DeleteArgs {
     /// Every release.
     #[arg(long, conflicts_with_all = ["container", "release"])]
     pub all: bool,
+    /// Do not ask before `--all` on a terminal.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
     /// Show what would be deleted and the bytes freed; change nothing.
     #[arg(long)]
     pub dry_run: bool,
@@ -64,21 +83,62 @@ pub struct FsckArgs {
     pub json: bool,
 }
 
-fn open(root: Option<PathBuf>) -> anyhow::Result<Store> {
-    Ok(match root {
-        Some(r) => Store::open(r)?,
-        None => Store::open_default()?,
+/// What `--config FILE` says: the store root, and the release an entry name stands for.
+struct FromConfig {
+    local_store: Option<PathBuf>,
+    releases: Option<config::ReleasesConfig>,
+}
+
+fn read_config(path: Option<&PathBuf>) -> anyhow::Result<FromConfig> {
+    let Some(path) = path else {
+        return Ok(FromConfig {
+            local_store: None,
+            releases: None,
+        });
+    };
+    Ok(match config::load(path)? {
+        ConfigFile::Promote(a) => FromConfig {
+            local_store: a.local_store.clone(),
+            releases: None,
+        },
+        ConfigFile::Releases(c) => FromConfig {
+            local_store: c.local_store.clone(),
+            releases: Some(*c),
+        },
     })
+}
+
+impl FromConfig {
+    /// A releases file's entry name → its release (the store's folder); other names as given.
+    fn release(&self, name: Option<String>) -> Option<String> {
+        let name = name?;
+        let Some(c) = &self.releases else {
+            return Some(name);
+        };
+        match c.entry(&name) {
+            Ok((_, e)) => c.entry_args(e).release.or(Some(name)),
+            Err(_) => Some(name),
+        }
+    }
 }
 
 /// Run a `local` subcommand; returns the exit code.
 pub async fn local_cmd(a: LocalArgs) -> anyhow::Result<i32> {
-    let st = open(a.root)?;
+    let cfg = read_config(a.config.as_ref())?;
+    let configured = a.root.clone().or(cfg.local_store.clone());
+    let st = Store::open(crate::store::resolve_root(configured.as_deref())?)?;
+    let wait = Duration::from_secs(a.lock_timeout.min(86_400));
     // The verbs read and hash files: off the async workers.
     tokio::task::spawn_blocking(move || match a.command {
-        LocalCommand::List(l) => list(&st, l),
-        LocalCommand::Delete(d) => delete(&st, d),
-        LocalCommand::Fsck(f) => fsck(&st, f),
+        LocalCommand::List(mut l) => {
+            l.release = cfg.release(l.release);
+            list(&st, l)
+        }
+        LocalCommand::Delete(mut d) => {
+            d.release = cfg.release(d.release);
+            delete(&st, d, wait)
+        }
+        LocalCommand::Fsck(f) => fsck(&st, f, wait),
     })
     .await?
 }
@@ -173,16 +233,17 @@ fn list(st: &Store, a: ListArgs) -> anyhow::Result<i32> {
     Ok(0)
 }
 
-fn print_verification(v: &FsckReport) {
+fn print_verification(v: &FsckReport, what: &str, rehashed: bool) {
     if v.ok {
         println!(
-            "Verification: OK ({} reference(s) complete, {} blob(s), {} re-hashed)",
+            "{what}: OK ({} reference(s) complete, {} blob(s), {}{})",
             v.references,
             v.blobs,
-            human_bytes(v.bytes)
+            human_bytes(v.bytes),
+            if rehashed { " re-hashed" } else { "" }
         );
     } else {
-        println!("Verification: FAILED ({} problem(s))", v.problems.len());
+        println!("{what}: FAILED ({} problem(s))", v.problems.len());
     }
     for p in &v.problems {
         println!("  problem: {p}");
@@ -192,20 +253,55 @@ fn print_verification(v: &FsckReport) {
     }
 }
 
-fn delete(st: &Store, a: DeleteArgs) -> anyhow::Result<i32> {
-    let scope = match (a.all, a.container, a.release) {
+fn delete(st: &Store, a: DeleteArgs, wait: Duration) -> anyhow::Result<i32> {
+    let scope = match (a.all, a.container.clone(), a.release.clone()) {
         (true, _, _) => DeleteScope::All,
         (false, Some(name), release) => DeleteScope::Container { name, release },
         (false, None, Some(r)) => DeleteScope::Release(r),
         (false, None, None) => anyhow::bail!("give --container NAME, --release NAME or --all"),
     };
-    let r = st.delete(&scope, a.dry_run)?;
+    let opts = DeleteOptions {
+        dry_run: a.dry_run,
+        require_match: true,
+    };
+    let ask = a.all && !a.yes && !a.dry_run && !a.json && std::io::stdin().is_terminal();
+    if ask && !confirm(st, &scope, wait)? {
+        println!("Nothing deleted.");
+        return Ok(1);
+    }
+    let r = crate::store::delete_verified(st.root(), &scope, opts, wait)?;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&r)?);
     } else {
         print_delete(st, &r);
     }
     Ok(if r.ok() { 0 } else { 1 })
+}
+
+/// Show what `scope` would delete and ask; `true` to go on.
+fn confirm(st: &Store, scope: &DeleteScope, wait: Duration) -> anyhow::Result<bool> {
+    let plan = crate::store::delete_verified(
+        st.root(),
+        scope,
+        DeleteOptions {
+            dry_run: true,
+            require_match: true,
+        },
+        wait,
+    )?;
+    if !plan.changed {
+        return Ok(true);
+    }
+    print_delete(st, &plan);
+    print!(
+        "Delete these {} image(s) from {}? [y/N] ",
+        plan.removed.len(),
+        st.root().display()
+    );
+    std::io::stdout().flush()?;
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer)?;
+    Ok(matches!(answer.trim(), "y" | "Y" | "yes" | "YES" | "Yes"))
 }
 
 fn print_delete(st: &Store, r: &DeleteReport) {
@@ -244,16 +340,20 @@ fn print_delete(st: &Store, r: &DeleteReport) {
     if r.dry_run {
         print!("(dry run: nothing changed) ");
     }
-    print_verification(&r.verification);
+    print_verification(&r.verification, "Verification of the releases touched", false);
 }
 
-fn fsck(st: &Store, a: FsckArgs) -> anyhow::Result<i32> {
+fn fsck(st: &Store, a: FsckArgs, wait: Duration) -> anyhow::Result<i32> {
+    let _lock = match st.root().is_dir() {
+        true => Some(st.lock_wait(false, wait)?),
+        false => None,
+    };
     let r = st.fsck()?;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&r)?);
     } else {
         println!("Local store {}:", st.root().display());
-        print_verification(&r);
+        print_verification(&r, "Verification", true);
     }
     Ok(if r.ok { 0 } else { 1 })
 }

@@ -76,6 +76,17 @@ pub struct PromoteFlags {
     /// Attempts per request.
     #[arg(long)]
     pub retries: Option<u64>,
+    /// Local copies: `on_failure` (default: kept when a push fails, removed by the promotion's
+    /// verified success), `always`, `never`.
+    #[arg(long, value_name = "POLICY")]
+    pub keep_local: Option<String>,
+    /// Root of the local store [default: config `local_store`, else $COPY_CONTAINERS_LOCAL_ROOT,
+    /// else $XDG_DATA_HOME/copy-containers or ~/.local/share/copy-containers].
+    #[arg(long, value_name = "DIR")]
+    pub local_store: Option<PathBuf>,
+    /// Seconds to wait while another run holds the local store (default 600).
+    #[arg(long, value_name = "SECS")]
+    pub lock_timeout: Option<u64>,
     /// Plan and read only; change nothing.
     #[arg(long)]
     pub dry_run: bool,
@@ -168,6 +179,9 @@ impl PromoteFlags {
             report_html: self.report_html.clone(),
             per_registry_concurrency: self.per_registry,
             retries: self.retries,
+            keep_local: self.keep_local.clone(),
+            local_store: self.local_store.clone(),
+            lock_timeout: self.lock_timeout,
             ..Default::default()
         };
         Ok(match &self.config {

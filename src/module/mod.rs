@@ -301,14 +301,17 @@ async fn run_params(params: args::Params, secrets: &[String]) -> Value {
 
 /// `action: delete_local`: remove local copies by scope, verify, report freed bytes.
 fn delete_local(values: &Map<String, Value>, scope: &str, dry_run: bool, secrets: &[String]) -> Value {
-    use crate::store::DeleteScope;
-    let root = match values.get("local_store").and_then(Value::as_str) {
-        Some(r) => std::path::PathBuf::from(r),
-        None => match crate::store::default_root() {
-            Ok(r) => r,
-            Err(e) => return failed(&e.to_string(), secrets),
-        },
+    use crate::store::{DeleteOptions, DeleteScope};
+    let configured = values
+        .get("local_store")
+        .and_then(Value::as_str)
+        .map(std::path::Path::new);
+    let root = match crate::store::resolve_root(configured) {
+        Ok(r) => r,
+        Err(e) => return failed(&e.to_string(), secrets),
     };
+    let wait = values.get("lock_timeout").and_then(Value::as_u64).unwrap_or(600);
+    let wait = std::time::Duration::from_secs(wait.min(86_400));
     let release = values.get("release").and_then(Value::as_str).map(str::to_string);
     let scopes: Vec<DeleteScope> = match scope {
         "all" => vec![DeleteScope::All],
@@ -324,13 +327,20 @@ fn delete_local(values: &Map<String, Value>, scope: &str, dry_run: bool, secrets
             })
             .unwrap_or_default(),
     };
+    // Not `require_match`: a re-run deletes nothing and is fine; a scope matching nothing gets a
+    // warning naming what the store holds (Ansible shows `warnings`).
+    let opts = DeleteOptions {
+        dry_run,
+        require_match: false,
+    };
     let mut reports = Vec::new();
     for sc in &scopes {
-        match crate::store::delete_verified(&root, sc, dry_run) {
+        match crate::store::delete_verified(&root, sc, opts, wait) {
             Ok(r) => reports.push(r),
             Err(e) => return failed(&format!("delete_local ({scope}): {e}"), secrets),
         }
     }
+    let warnings: Vec<&String> = reports.iter().flat_map(|r| &r.warnings).collect();
     let changed = reports.iter().any(|r| r.changed);
     let ok = reports.iter().all(|r| r.ok());
     let freed: u64 = reports.iter().map(|r| r.freed_bytes).sum();
@@ -348,6 +358,7 @@ fn delete_local(values: &Map<String, Value>, scope: &str, dry_run: bool, secrets
             if ok { "passed" } else { "FAILED" }
         ),
         "freed_bytes": freed,
+        "warnings": warnings,
         "deleted": reports,
         "local_store": root,
     })

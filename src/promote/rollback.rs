@@ -155,12 +155,8 @@ fn history(p: &Promotion) -> Vec<LabelRecord> {
     if p.keep_local == KeepLocal::Never {
         return vec![];
     }
-    let root = match &p.local_store {
-        Some(r) => r.clone(),
-        None => match crate::store::default_root() {
-            Ok(r) => r,
-            Err(_) => return vec![],
-        },
+    let Ok(root) = crate::store::resolve_root(p.local_store.as_deref()) else {
+        return vec![];
     };
     if !root.join(&p.release).is_dir() {
         return vec![];

@@ -646,35 +646,21 @@ fn open_local(p: &Promotion, opts: &RunOptions) -> crate::Result<Option<Local>> 
     if p.keep_local == KeepLocal::Never {
         return Ok(None);
     }
-    let root = match &p.local_store {
-        Some(r) => r.clone(),
-        None => crate::store::default_root()?,
-    };
-    let store = Store::open(root)?;
+    let store = Store::open(crate::store::resolve_root(p.local_store.as_deref())?)?;
+    store.check_root()?;
     let read_only = opts.dry_run || opts.verify_only;
     if read_only && !store.release_dir(&p.release).is_dir() {
         return Ok(None);
     }
     // Another run holding the store (another release's promotion on this host): wait for it.
-    let started = Instant::now();
-    let lock = loop {
-        let attempt = if read_only {
-            store.lock_shared()
-        } else {
-            store.lock()
-        };
-        match attempt {
-            Err(e) if crate::store::is_lock_conflict(&e) && started.elapsed() < p.lock_timeout => {
-                tracing::info!(store = %store.root().display(), "the local store is in use by another run; waiting");
-                std::thread::sleep(std::time::Duration::from_millis(500));
-            }
-            other => break other?,
-        }
-    };
+    let lock = store.lock_wait(!read_only, p.lock_timeout)?;
+    // Copies are named and annotated by what they are (source host, namespace, repository, tag,
+    // hash): a copy of another source or namespace is never found here.
     let layout = store
         .layout(&p.release)?
         .with_hash(p.full_hash.clone())
-        .with_prefix(p.prefix.clone());
+        .with_prefix(p.prefix.clone())
+        .with_source(p.source.host.clone());
     Ok(Some(Local {
         store,
         layout,
@@ -764,19 +750,40 @@ fn record_labels(p: &Promotion, local: &Local, containers: &[ContainerReport], r
     }
 }
 
-/// After a fully verified success, this release's copies of these containers go (unless `always`);
-/// then the report says what the store holds.
+/// After a fully verified success, the copies of this promotion go (unless `always`): this hash,
+/// from this source, of these repositories — another hash's or namespace's copies stay. Then the
+/// report says what the store holds.
 fn clean_local(p: &Promotion, local: &Local, facts: &[Facts], report: &mut Report) {
-    if report.errors.is_empty() && p.keep_local != KeepLocal::Always {
-        for f in facts {
-            let scope = DeleteScope::container(format!("{}-{}", p.prefix, f.name), Some(p.release.clone()));
-            match local.store.delete(&scope, false) {
-                Ok(d) if d.changed => report.local_removed.push(f.name.clone()),
-                Ok(_) => {}
-                Err(e) => report
-                    .errors
-                    .push(format!("removing the local copy of {}: {e}", f.name)),
+    if report.errors.is_empty() && p.keep_local != KeepLocal::Always && !facts.is_empty() {
+        let scope = DeleteScope::Copies {
+            release: p.release.clone(),
+            source: p.source.host.clone(),
+            hash: p.full_hash.clone(),
+            repositories: facts.iter().map(|f| f.repo.clone()).collect(),
+        };
+        match local.store.delete(&scope, false) {
+            Ok(d) => {
+                let mut gone: Vec<String> = facts
+                    .iter()
+                    .filter(|f| {
+                        d.removed
+                            .iter()
+                            .any(|i| i.repository.as_deref() == Some(f.repo.as_str()))
+                    })
+                    .map(|f| f.name.clone())
+                    .collect();
+                gone.dedup();
+                report.local_removed = gone;
+                if !d.ok() {
+                    report.errors.push(format!(
+                        "removing this promotion's local copies: verification failed: {}",
+                        d.verification.problems.join("; ")
+                    ));
+                }
             }
+            Err(e) => report
+                .errors
+                .push(format!("removing this promotion's local copies: {e}")),
         }
     }
     report.local_root = Some(local.store.root().display().to_string());

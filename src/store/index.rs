@@ -22,6 +22,9 @@ pub const ANN_RELEASE: &str = "io.rdoproject.copy-containers.release";
 pub const ANN_HASH: &str = "io.rdoproject.copy-containers.hash";
 /// The registry repository path the image was written for (`tripleomaster/openstack-nova-compute`).
 pub const ANN_REPOSITORY: &str = "io.rdoproject.copy-containers.repository";
+/// The registry host the image was read from (`quay.io`), when the layout was given it: with the
+/// repository and the hash, what a kept copy is (reuse and cleanup match all three).
+pub const ANN_SOURCE: &str = "io.rdoproject.copy-containers.source";
 /// The container name without prefix (`nova-compute`), when the prefix was given.
 pub const ANN_NAME: &str = "io.rdoproject.copy-containers.name";
 
@@ -122,17 +125,24 @@ impl IndexEntry {
         self.annotations.get(ANN_REF_NAME).map(String::as_str)
     }
 
-    /// (container, tag) from the reference name: `openstack-nova-compute:tag` →
-    /// (`openstack-nova-compute`, `tag`); a name without ':' is all tag (what `skopeo copy … oci:dir:tag`
-    /// writes); no name → ("", "").
+    /// (container, tag) from the reference name: `openstack-nova-compute:tag` and
+    /// `quay.io/tripleomaster/openstack-nova-compute:tag` → (`openstack-nova-compute`, `tag`); a name
+    /// without ':' is all tag (what `skopeo copy … oci:dir:tag` writes); no name → ("", "").
     pub fn container_and_tag(&self) -> (String, String) {
         match self.ref_name() {
             None => (String::new(), String::new()),
             Some(r) => match r.rsplit_once(':') {
-                Some((c, t)) => (c.to_string(), t.to_string()),
-                None => (String::new(), r.to_string()),
+                Some((c, t)) if !t.contains('/') => {
+                    (c.rsplit('/').next().unwrap_or(c).to_string(), t.to_string())
+                }
+                _ => (String::new(), r.to_string()),
             },
         }
+    }
+
+    /// An annotation's value.
+    pub fn ann(&self, key: &str) -> Option<&str> {
+        self.annotations.get(key).map(String::as_str)
     }
 }
 

@@ -15,7 +15,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use super::fsutil::{self, corrupt, file_len, hash_file, read_small, TempPath};
 use super::index::{
     ensure_layout, IndexEntry, IndexFile, ANN_CREATED, ANN_HASH, ANN_NAME, ANN_REF_NAME, ANN_RELEASE,
-    ANN_REPOSITORY,
+    ANN_REPOSITORY, ANN_SOURCE,
 };
 use super::Store;
 use crate::digest::Digest;
@@ -40,6 +40,7 @@ pub struct Layout {
     name: String,
     hash: Option<String>,
     prefix: Option<String>,
+    source: Option<String>,
 }
 
 enum Ref {
@@ -73,7 +74,17 @@ impl Layout {
             dir,
             hash: None,
             prefix: None,
+            source: None,
         }
+    }
+
+    /// The source registry host (`quay.io`) the images come from: references are then named
+    /// `<host>/<repo>:<tag>` (`quay.io/tripleomaster/openstack-nova-compute:<hash>`) and record it
+    /// ([`super::ANN_SOURCE`]), so copies of different sources or namespaces never replace or stand
+    /// in for each other. Without it, references are `<last element of repo>:<tag>`.
+    pub fn with_source(mut self, host: impl Into<String>) -> Layout {
+        self.source = Some(host.into());
+        self
     }
 
     /// Annotate references written from now on with this hash ([`super::ANN_HASH`]); without it the
@@ -108,10 +119,25 @@ impl Layout {
         &self.store
     }
 
-    /// The `index.json` reference name of `repo:tag`: `<last element of repo>:<tag>`.
-    pub fn ref_name(repo: &str, tag: &str) -> Result<String> {
+    /// The `index.json` reference name of `repo:tag`: `<last element of repo>:<tag>`, or
+    /// `<source host>/<repo>:<tag>` with [`Layout::with_source`].
+    pub fn ref_name(&self, repo: &str, tag: &str) -> Result<String> {
         validate_tag(tag)?;
-        Ok(format!("{}:{tag}", last_element(repo)?))
+        Ok(format!("{}{tag}", self.ref_prefix(repo)?))
+    }
+
+    /// What the reference names of `repo` start with (up to the tag).
+    fn ref_prefix(&self, repo: &str) -> Result<String> {
+        let last = last_element(repo)?;
+        match &self.source {
+            None => Ok(format!("{last}:")),
+            Some(host) => {
+                for c in repo.split('/') {
+                    validate_component(c).map_err(|r| Error::invalid("repository name", repo, r))?;
+                }
+                Ok(format!("{host}/{repo}:"))
+            }
+        }
     }
 
     /// Where the blob `digest` lives (whether or not it exists).
@@ -180,7 +206,7 @@ impl Layout {
     pub async fn get_manifest_opt(&self, repo: &str, reference: &str) -> Result<Option<Manifest>> {
         match parse_reference(reference)? {
             Ref::Tag(tag) => {
-                let ref_name = Layout::ref_name(repo, &tag)?;
+                let ref_name = self.ref_name(repo, &tag)?;
                 let idx = self.read_index()?;
                 let Some(entry) = idx.position(&ref_name).map(|i| &idx.manifests[i]) else {
                     return Ok(None);
@@ -288,6 +314,7 @@ impl Layout {
     ) -> Result<Digest> {
         let r = parse_reference(reference)?;
         let last = last_element(repo)?;
+        let prefix = self.ref_prefix(repo)?;
         let digest = Digest::sha256(&bytes);
         let what = match &r {
             Ref::Tag(t) => format!("{repo}:{t}"),
@@ -327,7 +354,7 @@ impl Layout {
             fsutil::write_atomic(&path, &bytes)?;
         }
         if let Ref::Tag(tag) = r {
-            let ref_name = format!("{last}:{tag}");
+            let ref_name = format!("{prefix}{tag}");
             let mut idx = self.read_index()?;
             let mut annotations = std::collections::BTreeMap::new();
             annotations.insert(ANN_REF_NAME.to_string(), ref_name.clone());
@@ -338,6 +365,9 @@ impl Layout {
                 self.hash.clone().unwrap_or_else(|| tag.clone()),
             );
             annotations.insert(ANN_REPOSITORY.to_string(), repo.to_string());
+            if let Some(host) = &self.source {
+                annotations.insert(ANN_SOURCE.to_string(), host.clone());
+            }
             if let Some(name) = self
                 .prefix
                 .as_deref()
@@ -508,7 +538,7 @@ impl Layout {
 
     /// Tags of a repository (its `<last element>:*` references), sorted; empty when none.
     pub async fn list_tags(&self, repo: &str) -> Result<Vec<String>> {
-        let prefix = format!("{}:", last_element(repo)?);
+        let prefix = self.ref_prefix(repo)?;
         let mut tags: Vec<String> = self
             .read_index()?
             .manifests
@@ -523,7 +553,7 @@ impl Layout {
     /// Remove the references of `repo` pointing at `digest` (blobs stay until a `delete` collects
     /// them). Not found when there is neither such a reference nor such a manifest.
     pub async fn delete_manifest(&self, repo: &str, digest: &Digest) -> Result<()> {
-        let prefix = format!("{}:", last_element(repo)?);
+        let prefix = self.ref_prefix(repo)?;
         let _lock = self.store.lock()?;
         let mutex = self.store.meta_mutex(&self.release);
         let _g = mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner);

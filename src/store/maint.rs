@@ -1,15 +1,17 @@
-//! Maintenance verbs: list, size, fsck, and verified deletes with garbage collection.
+//! Maintenance verbs: list, size, fsck, and the walks and scans the delete ([`super::delete`]) uses.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io;
 use std::path::{Path, PathBuf};
 
-use super::fsutil::{file_len, hash_file, read_small, sync_dir, temp_owner_pid, TMP_PREFIX};
+use super::fsutil::{file_len, hash_file, read_small, TMP_PREFIX};
 use super::index::{
-    check_oci_layout, IndexEntry, IndexFile, ANN_CREATED, ANN_HASH, ANN_NAME, ANN_REPOSITORY,
+    check_oci_layout, IndexEntry, IndexFile, ANN_CREATED, ANN_HASH, ANN_NAME, ANN_REPOSITORY, ANN_SOURCE,
+    INDEX_JSON, OCI_LAYOUT,
 };
 use super::layout::MANIFEST_LIMIT;
-use super::{labels, validate_release, DeleteReport, DeleteScope, FsckReport, LocalImage, Store, LOCK_FILE};
+use super::root::{self, MARKER_FILE};
+use super::{labels, validate_release, DeleteScope, FsckReport, LocalImage, Store, LOCK_FILE};
 use crate::digest::Digest;
 use crate::error::{Error, Result};
 use crate::manifest::{media, parse_content, Content, Descriptor};
@@ -17,18 +19,18 @@ use crate::manifest::{media, parse_content, Content, Descriptor};
 /// Deepest nesting of indexes we follow.
 const MAX_DEPTH: usize = 8;
 
-fn blob_path(dir: &Path, d: &Digest) -> PathBuf {
+pub(super) fn blob_path(dir: &Path, d: &Digest) -> PathBuf {
     dir.join("blobs").join(d.algorithm()).join(d.hex())
 }
 
 /// What a walk from references found.
 #[derive(Default)]
-struct Walk {
+pub(super) struct Walk {
     /// Every digest reachable, with the size its descriptor announces.
-    reachable: BTreeMap<Digest, u64>,
-    problems: Vec<String>,
+    pub(super) reachable: BTreeMap<Digest, u64>,
+    pub(super) problems: Vec<String>,
     /// A manifest could not be read or parsed: what it references is unknown.
-    blind: bool,
+    pub(super) blind: bool,
 }
 
 impl Walk {
@@ -38,7 +40,7 @@ impl Walk {
 }
 
 /// Follow a descriptor: a manifest (its config, layers, children), or a plain blob.
-fn walk(dir: &Path, d: &Descriptor, kind: &str, ctx: &str, depth: usize, w: &mut Walk) {
+pub(super) fn walk(dir: &Path, d: &Descriptor, kind: &str, ctx: &str, depth: usize, w: &mut Walk) {
     if w.reachable.contains_key(&d.digest) {
         return;
     }
@@ -120,7 +122,7 @@ fn walk(dir: &Path, d: &Descriptor, kind: &str, ctx: &str, depth: usize, w: &mut
     }
 }
 
-fn entry_descriptor(e: &IndexEntry) -> Descriptor {
+pub(super) fn entry_descriptor(e: &IndexEntry) -> Descriptor {
     Descriptor {
         media_type: e.media_type.clone(),
         digest: e.digest.clone(),
@@ -128,7 +130,7 @@ fn entry_descriptor(e: &IndexEntry) -> Descriptor {
     }
 }
 
-fn ctx_of(release: &str, e: &IndexEntry) -> String {
+pub(super) fn ctx_of(release: &str, e: &IndexEntry) -> String {
     format!(
         "release {release}, {}",
         e.ref_name().unwrap_or("(unnamed reference)")
@@ -136,7 +138,7 @@ fn ctx_of(release: &str, e: &IndexEntry) -> String {
 }
 
 /// The image of one `index.json` entry, its size from a walk.
-fn local_image(release: &str, dir: &Path, e: &IndexEntry) -> LocalImage {
+pub(super) fn local_image(release: &str, dir: &Path, e: &IndexEntry) -> LocalImage {
     let mut w = Walk::default();
     walk(
         dir,
@@ -158,6 +160,7 @@ fn local_image(release: &str, dir: &Path, e: &IndexEntry) -> LocalImage {
         media_type: e.media_type.clone(),
         size: w.total(),
         repository: e.annotations.get(ANN_REPOSITORY).cloned(),
+        source: e.annotations.get(ANN_SOURCE).cloned(),
         hash: e.annotations.get(ANN_HASH).cloned(),
         created: e.annotations.get(ANN_CREATED).cloned(),
     }
@@ -165,14 +168,14 @@ fn local_image(release: &str, dir: &Path, e: &IndexEntry) -> LocalImage {
 
 /// The files under `<dir>/blobs`.
 #[derive(Default)]
-struct BlobFiles {
-    blobs: BTreeMap<Digest, (PathBuf, u64)>,
-    temps: Vec<(PathBuf, u64)>,
+pub(super) struct BlobFiles {
+    pub(super) blobs: BTreeMap<Digest, (PathBuf, u64)>,
+    pub(super) temps: Vec<(PathBuf, u64)>,
     strays: Vec<PathBuf>,
     problems: Vec<String>,
 }
 
-fn scan_blobs(dir: &Path) -> BlobFiles {
+pub(super) fn scan_blobs(dir: &Path) -> BlobFiles {
     let mut out = BlobFiles::default();
     let blobs = dir.join("blobs");
     let rd = match std::fs::read_dir(&blobs) {
@@ -223,6 +226,25 @@ fn scan_blobs(dir: &Path) -> BlobFiles {
     out
 }
 
+/// Is an entry in `scope` (within a release the scope covers)?
+pub(super) fn in_scope(e: &IndexEntry, scope: &DeleteScope) -> bool {
+    match scope {
+        DeleteScope::All | DeleteScope::Release(_) => true,
+        DeleteScope::Container { name, .. } => container_matches(e, name),
+        DeleteScope::Copies {
+            source,
+            hash,
+            repositories,
+            ..
+        } => {
+            e.ann(ANN_HASH) == Some(hash)
+                && e.ann(ANN_REPOSITORY)
+                    .is_some_and(|r| repositories.iter().any(|x| x == r))
+                && e.ann(ANN_SOURCE).is_none_or(|s| s == source)
+        }
+    }
+}
+
 /// Does an entry belong to container `wanted`? Its full name (`openstack-nova-compute`), its recorded
 /// name without prefix, or what follows the first '-' of its name (`nova-compute`).
 fn container_matches(e: &IndexEntry, wanted: &str) -> bool {
@@ -232,38 +254,20 @@ fn container_matches(e: &IndexEntry, wanted: &str) -> bool {
         || c.split_once('-').is_some_and(|(_, rest)| rest == wanted)
 }
 
-/// What a delete does in one release.
-struct Plan {
-    release: String,
-    dir: PathBuf,
-    removed: Vec<LocalImage>,
-    removed_refs: Vec<String>,
-    new_index: Option<IndexFile>,
-    blobs: Vec<(PathBuf, u64)>,
-    temps: Vec<PathBuf>,
-    remove_dir: bool,
-    warnings: Vec<String>,
-}
-
-impl Plan {
-    fn changes(&self) -> bool {
-        !self.removed.is_empty() || !self.blobs.is_empty() || !self.temps.is_empty() || self.remove_dir
-    }
-}
-
 /// fsck results plus what delete verification needs.
-struct FsckDetail {
-    report: FsckReport,
+pub(super) struct FsckDetail {
+    pub(super) report: FsckReport,
     /// Orphan blob paths per release.
-    orphans: BTreeMap<String, Vec<String>>,
+    pub(super) orphans: BTreeMap<String, Vec<String>>,
     /// Reference names per release.
-    refs: BTreeMap<String, BTreeSet<String>>,
+    pub(super) refs: BTreeMap<String, BTreeSet<String>>,
 }
 
 impl Store {
     /// Every image of every release, sorted by release, container, tag. Reads without locking.
     /// A release whose `index.json` cannot be read is an error naming the file.
     pub fn list(&self) -> Result<Vec<LocalImage>> {
+        root::check_ours(self.root())?;
         let mut out = Vec::new();
         for r in self.releases()? {
             out.extend(self.list_release(&r)?);
@@ -310,7 +314,7 @@ impl Store {
         Ok(self.fsck_detail()?.report)
     }
 
-    fn fsck_detail(&self) -> Result<FsckDetail> {
+    pub(super) fn fsck_detail(&self) -> Result<FsckDetail> {
         let mut d = FsckDetail {
             report: FsckReport::default(),
             orphans: BTreeMap::new(),
@@ -327,7 +331,7 @@ impl Store {
             let entry = entry.map_err(|e| Error::io(root.display(), e))?;
             let name = entry.file_name().to_string_lossy().into_owned();
             let path = entry.path();
-            if name == LOCK_FILE {
+            if name == LOCK_FILE || name == MARKER_FILE {
                 continue;
             }
             if !path.is_dir() {
@@ -339,19 +343,41 @@ impl Store {
                 d.report
                     .warnings
                     .push(format!("{}: ignored (not a release folder name)", path.display()));
+            } else if !path.join(OCI_LAYOUT).exists() && !path.join(INDEX_JSON).exists() {
+                d.report.warnings.push(format!(
+                    "{}: not an OCI layout (no oci-layout, no index.json): ignored, never deleted",
+                    path.display()
+                ));
             } else {
                 names.push(name);
             }
         }
         names.sort();
         for r in names {
-            self.fsck_release(&r, &mut d);
+            self.fsck_release(&r, &mut d, true);
         }
         d.report.ok = d.report.problems.is_empty();
         Ok(d)
     }
 
-    fn fsck_release(&self, release: &str, d: &mut FsckDetail) {
+    /// The checks of these releases only, without re-hashing blob contents (what a delete touched).
+    pub(super) fn check_releases(&self, releases: &[String]) -> FsckDetail {
+        let mut d = FsckDetail {
+            report: FsckReport::default(),
+            orphans: BTreeMap::new(),
+            refs: BTreeMap::new(),
+        };
+        for r in releases {
+            if self.release_dir(r).is_dir() {
+                self.fsck_release(r, &mut d, false);
+            }
+        }
+        d.report.ok = d.report.problems.is_empty();
+        d
+    }
+
+    /// Check one release; `rehash`: also hash every blob's content.
+    fn fsck_release(&self, release: &str, d: &mut FsckDetail, rehash: bool) {
         let dir = self.release_dir(release);
         let rep = &mut d.report;
         if let Err(p) = check_oci_layout(&dir) {
@@ -401,6 +427,9 @@ impl Store {
         for (digest, (path, len)) in &files.blobs {
             rep.blobs += 1;
             rep.bytes += len;
+            if !rehash {
+                continue;
+            }
             match hash_file(path, digest) {
                 Ok((true, _)) => {}
                 Ok((false, _)) => rep.problems.push(format!(
@@ -438,271 +467,4 @@ impl Store {
             rep.problems.push(e.to_string());
         }
     }
-
-    /// Delete the references in `scope` (nothing with `dry_run`), collect the blobs nothing
-    /// references any more in the releases touched, remove releases left empty (label history keeps
-    /// a release), then verify. Deleting what does not exist is a no-op (`changed: false`).
-    pub fn delete(&self, scope: &DeleteScope, dry_run: bool) -> Result<DeleteReport> {
-        let scope = normalize(scope)?;
-        let mut report = DeleteReport {
-            scope: scope.to_string(),
-            removed: vec![],
-            freed_bytes: 0,
-            blobs_removed: 0,
-            releases_removed: vec![],
-            verification: FsckReport {
-                ok: true,
-                ..Default::default()
-            },
-            changed: false,
-            dry_run,
-            warnings: vec![],
-        };
-        if !self.root().exists() {
-            return Ok(report);
-        }
-        let _lock = if dry_run {
-            self.lock_shared()?
-        } else {
-            self.lock()?
-        };
-        let releases = match &scope {
-            DeleteScope::All | DeleteScope::Container { release: None, .. } => self.releases()?,
-            DeleteScope::Release(r) | DeleteScope::Container { release: Some(r), .. } => vec![r.clone()],
-        };
-        let mut plans = Vec::new();
-        for r in &releases {
-            if let Some(p) = self.plan_release(r, &scope)? {
-                plans.push(p);
-            }
-        }
-        for p in &plans {
-            report.removed.extend(p.removed.iter().cloned());
-            report.freed_bytes += p.blobs.iter().map(|(_, n)| n).sum::<u64>();
-            report.blobs_removed += p.blobs.len();
-            if p.remove_dir {
-                report.releases_removed.push(p.release.clone());
-            }
-            report.changed |= p.changes();
-            report.warnings.extend(p.warnings.iter().cloned());
-        }
-        if dry_run {
-            report.verification = self.fsck_detail()?.report;
-        } else {
-            for p in plans.iter().filter(|p| p.changes()) {
-                self.apply(p, &mut report.warnings)?;
-            }
-            report.verification = self.verify_after(&plans)?;
-        }
-        tracing::info!(
-            scope = %report.scope,
-            dry_run,
-            removed = report.removed.len(),
-            freed_bytes = report.freed_bytes,
-            verified = report.verification.ok,
-            "local store delete"
-        );
-        Ok(report)
-    }
-
-    fn plan_release(&self, release: &str, scope: &DeleteScope) -> Result<Option<Plan>> {
-        let dir = self.release_dir(release);
-        if !dir.is_dir() {
-            return Ok(None);
-        }
-        let whole = matches!(scope, DeleteScope::All | DeleteScope::Release(_));
-        let mut warnings = Vec::new();
-        let (idx, unreadable) = match IndexFile::load(&dir) {
-            Ok(Some(i)) => (i, false),
-            Ok(None) => (IndexFile::empty(), false),
-            Err(e) if whole => {
-                warnings.push(format!("release {release}: {e}; removing the whole release"));
-                (IndexFile::empty(), true)
-            }
-            Err(e) => {
-                return Err(Error::io(
-                    dir.join("index.json").display(),
-                    io::Error::new(
-                        io::ErrorKind::InvalidData,
-                        format!(
-                            "{e}; cannot delete single containers from this release \
-                             (`copy-containers local delete --release {release}` removes it whole)"
-                        ),
-                    ),
-                ))
-            }
-        };
-        let (remove, keep): (Vec<IndexEntry>, Vec<IndexEntry>) =
-            idx.manifests.iter().cloned().partition(|e| match scope {
-                DeleteScope::Container { name, .. } => container_matches(e, name),
-                _ => true,
-            });
-        if !whole && remove.is_empty() {
-            return Ok(None);
-        }
-        let removed: Vec<LocalImage> = remove.iter().map(|e| local_image(release, &dir, e)).collect();
-        let removed_refs = remove
-            .iter()
-            .filter_map(|e| e.ref_name().map(str::to_string))
-            .collect();
-        let mut w = Walk::default();
-        for e in &keep {
-            walk(
-                &dir,
-                &entry_descriptor(e),
-                "manifest",
-                &ctx_of(release, e),
-                0,
-                &mut w,
-            );
-        }
-        let gc = !w.blind;
-        if w.blind {
-            warnings.push(format!(
-                "release {release}: some remaining references cannot be read ({}); no blob collected",
-                w.problems.join("; ")
-            ));
-        }
-        let files = scan_blobs(&dir);
-        let blobs: Vec<(PathBuf, u64)> = if gc {
-            files
-                .blobs
-                .iter()
-                .filter(|(d, _)| !w.reachable.contains_key(*d))
-                .map(|(_, (p, n))| (p.clone(), *n))
-                .collect()
-        } else {
-            vec![]
-        };
-        let me = std::process::id();
-        let temps = files
-            .temps
-            .iter()
-            .filter(|(p, _)| {
-                p.file_name()
-                    .and_then(|n| n.to_str())
-                    .and_then(temp_owner_pid)
-                    .is_none_or(|pid| pid != me)
-            })
-            .map(|(p, _)| p.clone())
-            .collect();
-        let has_labels = labels::load(&dir).map(|r| !r.is_empty()).unwrap_or(true);
-        let remove_dir = keep.is_empty() && gc && !has_labels;
-        let new_index = (!remove.is_empty() || unreadable).then(|| IndexFile {
-            manifests: keep,
-            ..if unreadable {
-                IndexFile::empty()
-            } else {
-                idx.clone()
-            }
-        });
-        Ok(Some(Plan {
-            release: release.to_string(),
-            dir,
-            removed,
-            removed_refs,
-            new_index,
-            blobs,
-            temps,
-            remove_dir,
-            warnings,
-        }))
-    }
-
-    /// Carry out a plan: references first (one atomic index rewrite), then blobs, then the folder.
-    fn apply(&self, p: &Plan, warnings: &mut Vec<String>) -> Result<()> {
-        let mutex = self.meta_mutex(&p.release);
-        let _g = mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some(idx) = &p.new_index {
-            idx.save(&p.dir)?;
-        }
-        let mut dirs = BTreeSet::new();
-        for (path, _) in &p.blobs {
-            match std::fs::remove_file(path) {
-                Ok(()) => {}
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                Err(e) => warnings.push(format!("{}: cannot remove: {e}", path.display())),
-            }
-            if let Some(parent) = path.parent() {
-                dirs.insert(parent.to_path_buf());
-            }
-        }
-        for t in &p.temps {
-            let _ = std::fs::remove_file(t);
-        }
-        for d in dirs {
-            sync_dir(&d);
-        }
-        if p.remove_dir {
-            if let Err(e) = std::fs::remove_dir_all(&p.dir) {
-                warnings.push(format!(
-                    "{}: cannot remove the release folder: {e}",
-                    p.dir.display()
-                ));
-            }
-            sync_dir(self.root());
-        }
-        Ok(())
-    }
-
-    /// fsck plus: the deleted references are gone, no orphan blob is left in the touched releases,
-    /// emptied release folders are gone.
-    fn verify_after(&self, plans: &[Plan]) -> Result<FsckReport> {
-        let d = self.fsck_detail()?;
-        let mut rep = d.report;
-        for p in plans {
-            if p.remove_dir && p.dir.exists() {
-                rep.problems.push(format!(
-                    "{}: release folder still exists after delete",
-                    p.dir.display()
-                ));
-            }
-            if let Some(now) = d.refs.get(&p.release) {
-                for r in p.removed_refs.iter().filter(|r| now.contains(*r)) {
-                    rep.problems.push(format!(
-                        "release {}: reference {r} still present after delete",
-                        p.release
-                    ));
-                }
-            }
-            for o in d.orphans.get(&p.release).into_iter().flatten() {
-                rep.problems
-                    .push(format!("{o}: orphan blob still present after delete"));
-            }
-        }
-        rep.ok = rep.problems.is_empty();
-        Ok(rep)
-    }
-}
-
-/// Validate a scope; a container given as a repository path keeps its last element.
-fn normalize(scope: &DeleteScope) -> Result<DeleteScope> {
-    Ok(match scope {
-        DeleteScope::All => DeleteScope::All,
-        DeleteScope::Release(r) => {
-            validate_release(r)?;
-            DeleteScope::Release(r.clone())
-        }
-        DeleteScope::Container { name, release } => {
-            if let Some(r) = release {
-                validate_release(r)?;
-            }
-            let n = name.trim().trim_end_matches('/');
-            let n = n.rsplit('/').next().unwrap_or(n);
-            if n.is_empty() {
-                return Err(Error::invalid("container name", name, "empty"));
-            }
-            if n.contains(':') || n.contains('@') {
-                return Err(Error::invalid(
-                    "container name",
-                    name,
-                    "give the name without tag or digest (every tag of the container is deleted)",
-                ));
-            }
-            DeleteScope::Container {
-                name: n.to_string(),
-                release: release.clone(),
-            }
-        }
-    })
 }

@@ -5,18 +5,24 @@
 //! ## On disk
 //!
 //! ```text
-//! <root>/.lock                          exclusive lock of writers (shared lock of fsck)
+//! <root>/.copy-containers-store         the marker: this folder is a store (see [`MARKER_FILE`])
+//! <root>/.lock                          exclusive lock of writers (shared lock of readers); names its holder
 //! <root>/<release>/oci-layout           {"imageLayoutVersion": "1.0.0"}
 //! <root>/<release>/index.json           OCI image index: one descriptor per reference
 //! <root>/<release>/blobs/sha256/<hex>   manifests, configs, layers, list children (shared in a release)
 //! <root>/<release>/labels.json          label moves recorded for rollback (see [`Store::record_label`])
 //! ```
 //!
-//! The root defaults to `$XDG_DATA_HOME/copy-containers` or `~/.local/share/copy-containers`
-//! ([`default_root`]). Each reference in `index.json` carries `org.opencontainers.image.ref.name` =
-//! `<last element of the repository>:<tag>` (`openstack-nova-compute:<hash>`), so
-//! `skopeo inspect oci:<root>/<release>:openstack-nova-compute:<hash>` reads it, plus the release,
-//! hash, source repository and creation time ([`ANN_RELEASE`], [`ANN_HASH`], [`ANN_REPOSITORY`],
+//! The root is resolved the same way by every command ([`resolve_root`]): config `local_store`, then
+//! `$COPY_CONTAINERS_LOCAL_ROOT`, then `$XDG_DATA_HOME/copy-containers` or
+//! `~/.local/share/copy-containers` ([`default_root`]). A promotion's copies are written through a layout
+//! given the source host ([`Layout::with_source`]): each reference carries
+//! `org.opencontainers.image.ref.name` = `<host>/<repository>:<tag>`
+//! (`quay.io/tripleomaster/openstack-nova-compute:<hash>`), so copies of different sources or
+//! namespaces never replace or stand in for each other, and
+//! `skopeo inspect oci:<root>/<release>:<that name>` reads it; without a source the name is
+//! `<last element of the repository>:<tag>`. References also record the release, hash, source host,
+//! repository and creation time ([`ANN_RELEASE`], [`ANN_HASH`], [`ANN_SOURCE`], [`ANN_REPOSITORY`],
 //! [`ANN_CREATED`]). A manifest list is the referenced manifest; its children are blobs.
 //! Descriptors keep the manifests' real media types (Docker or OCI), since the bytes are kept exactly.
 //!
@@ -27,27 +33,34 @@
 //!   disk and only renamed into place when digest and size match.
 //! - A manifest is only accepted when everything it references (config, layers, children and their
 //!   blobs) is already present, so every reference in `index.json` is complete.
-//! - Writers hold an exclusive lock on `<root>/.lock` ([`Store::lock`]); a second run gets "the local
-//!   store ROOT is in use by another copy-containers run". Locks are re-entrant within one [`Store`]
-//!   value (and its clones): a run takes `lock()` once and every write and `delete` under it reuses it;
-//!   without it each write takes the lock for itself. Use one `Store` per root per process.
+//! - Only a store is written to, read or deleted from: a root without the marker that holds other
+//!   files is refused, nothing touched; old stores without it are adopted (see `root.rs`).
+//! - Writers hold an exclusive lock on `<root>/.lock` ([`Store::lock`]); a second run gets one message
+//!   naming the holder (PID, command, since when) and may wait for it ([`Store::lock_wait`]). Locks
+//!   are re-entrant within one [`Store`] value (and its clones): a run takes `lock()` once and every
+//!   write and `delete` under it reuses it; without it each write takes the lock for itself. Use one
+//!   `Store` per root per process. Taking the exclusive lock removes dead runs' temporary files.
 //! - `list` reads without locking (files are replaced atomically); `fsck` and dry-run deletes take a
 //!   shared lock.
 //!
 //! ## Deleting
 //!
-//! [`Store::delete`] removes references ([`DeleteScope`]), garbage-collects the blobs of the touched
-//! releases that nothing references any more, removes a release folder once it holds nothing (label
-//! history keeps it), then verifies the whole store ([`FsckReport`]) and that the deleted references
-//! are gone and no orphan blob is left in the touched releases. A container matches by its full name
+//! [`Store::delete_with`] (in `delete.rs`) is the one delete: it removes references
+//! ([`DeleteScope`]), garbage-collects the blobs of the touched releases that nothing references any
+//! more, removes a release folder once it holds nothing (label history keeps it; only the names the
+//! store writes are removed, never recursively), then verifies the touched releases ([`FsckReport`]):
+//! the deleted references are gone and no orphan blob is left. A container matches by its full name
 //! (`openstack-nova-compute`), by its name without prefix (`nova-compute`: what follows the first `-`,
-//! or the name recorded with [`Layout::with_prefix`]).
+//! or the name recorded with [`Layout::with_prefix`]); a promotion's own copies by
+//! [`DeleteScope::Copies`].
 
+mod delete;
 mod fsutil;
 mod index;
 mod labels;
 mod layout;
 mod maint;
+mod root;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -55,13 +68,16 @@ use std::fs::{File, OpenOptions, TryLockError};
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
+pub use delete::DeleteOptions;
 pub use fsutil::validate_release;
-pub use index::{ANN_CREATED, ANN_HASH, ANN_NAME, ANN_REF_NAME, ANN_RELEASE, ANN_REPOSITORY};
+pub use index::{ANN_CREATED, ANN_HASH, ANN_NAME, ANN_REF_NAME, ANN_RELEASE, ANN_REPOSITORY, ANN_SOURCE};
 pub use labels::LabelRecord;
 pub use layout::Layout;
+pub use root::{resolve_root, MARKER_FILE, ROOT_ENV};
 
 use crate::digest::Digest;
 use crate::error::{Error, Result};
@@ -77,7 +93,9 @@ pub fn default_root() -> Result<PathBuf> {
     match std::env::var_os("HOME").filter(|h| !h.is_empty()) {
         Some(h) => Ok(PathBuf::from(h).join(".local/share/copy-containers")),
         None => Err(Error::Config(
-            "no local store root: neither XDG_DATA_HOME nor HOME is set; pass --root".into(),
+            "no local store root: neither XDG_DATA_HOME nor HOME is set; set local_store (--local-store, \
+             --root) or COPY_CONTAINERS_LOCAL_ROOT"
+                .into(),
         )),
     }
 }
@@ -96,6 +114,9 @@ pub struct LocalImage {
     /// The repository it was written for (`tripleomaster/openstack-nova-compute`), when recorded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repository: Option<String>,
+    /// The source registry host it was read from, when recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
     /// The hash annotation, when recorded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hash: Option<String>,
@@ -114,6 +135,15 @@ pub enum DeleteScope {
     Release(String),
     /// One container (every tag), in one release or in all.
     Container { name: String, release: Option<String> },
+    /// The copies one promotion kept (its cleanup after a verified success): references of this
+    /// hash, read from this source registry host, of these repositories (`namespace/name`).
+    /// References written before sources were recorded match by repository and hash alone.
+    Copies {
+        release: String,
+        source: String,
+        hash: String,
+        repositories: Vec<String>,
+    },
 }
 
 impl DeleteScope {
@@ -136,6 +166,16 @@ impl fmt::Display for DeleteScope {
                 release: Some(r),
             } => write!(f, "container {name} in release {r}"),
             DeleteScope::Container { name, release: None } => write!(f, "container {name} in every release"),
+            DeleteScope::Copies {
+                release,
+                source,
+                hash,
+                repositories,
+            } => write!(
+                f,
+                "the copies of hash {hash} from {source} ({} repositories) in release {release}",
+                repositories.len()
+            ),
         }
     }
 }
@@ -188,9 +228,20 @@ impl DeleteReport {
 }
 
 /// Delete with verification, for the CLI and the module (`action: delete_local`): opens the store at
-/// `root`, takes the lock, deletes (or plans, with `dry_run`), verifies.
-pub fn delete_verified(root: &Path, scope: &DeleteScope, dry_run: bool) -> Result<DeleteReport> {
-    Store::open(root)?.delete(scope, dry_run)
+/// `root`, takes the lock (waiting up to `lock_timeout` for another run), deletes (or plans, with
+/// `dry_run`), verifies. A root that does not exist is not created.
+pub fn delete_verified(
+    root: &Path,
+    scope: &DeleteScope,
+    opts: DeleteOptions,
+    lock_timeout: Duration,
+) -> Result<DeleteReport> {
+    let st = Store::open(root)?;
+    let _lock = match root::check_ours(root)? {
+        root::RootState::Fresh => None,
+        _ => Some(st.lock_wait(!opts.dry_run, lock_timeout)?),
+    };
+    st.delete_with(scope, opts)
 }
 
 /// Is `e` the "store in use by another run" error of [`Store::lock`]?
@@ -236,6 +287,9 @@ impl Drop for LockInner {
         // Another thread may have taken the lock again on the same description after our last
         // reference went (a no-op conversion for flock): then it is theirs now.
         if held.upgrade().is_none() {
+            if self.exclusive {
+                root::clear_holder(file);
+            }
             // `File::unlock` is stable since Rust 1.89; Cargo.toml's rust-version (1.85) predates it.
             #[allow(clippy::incompatible_msrv)]
             let _ = file.unlock();
@@ -286,9 +340,16 @@ impl Store {
         })
     }
 
-    /// The store at [`default_root`].
+    /// Refuse a root that is not a store ([`MARKER_FILE`] missing, other files present), touching
+    /// nothing: what a dry run checks before the real run would fail.
+    pub fn check_root(&self) -> Result<()> {
+        root::check_ours(&self.inner.root).map(|_| ())
+    }
+
+    /// The store at [`resolve_root`] with nothing configured: `$COPY_CONTAINERS_LOCAL_ROOT`, else
+    /// [`default_root`].
     pub fn open_default() -> Result<Store> {
-        Store::open(default_root()?)
+        Store::open(resolve_root(None)?)
     }
 
     pub fn root(&self) -> &Path {
@@ -307,12 +368,14 @@ impl Store {
     }
 
     fn in_use(&self, path: &Path) -> Error {
+        let holder =
+            root::read_holder(path).unwrap_or_else(|| "a reader such as `local fsck` or a dry run".into());
         Error::io(
             path.display(),
             io::Error::new(
                 io::ErrorKind::WouldBlock,
                 format!(
-                    "the local store {} is in use by another copy-containers run; wait for it to finish",
+                    "the local store {} is in use by another copy-containers run ({holder}); wait for it to finish",
                     self.inner.root.display()
                 ),
             ),
@@ -363,6 +426,9 @@ impl Store {
             Err(TryLockError::WouldBlock) => return Err(self.in_use(&path)),
             Err(TryLockError::Error(e)) => return Err(Error::io(path.display(), e)),
         }
+        if exclusive {
+            root::write_holder(&file);
+        }
         let inner = Arc::new(LockInner {
             store: self.inner.clone(),
             file: Some(file),
@@ -373,8 +439,13 @@ impl Store {
         Ok(StoreLock { inner })
     }
 
-    /// Take the exclusive lock (non-blocking): an error naming the root when another run holds it.
-    /// Re-entrant: while a lock from this store is alive, this returns it.
+    /// Take the exclusive lock (non-blocking): an error naming the root and the holder when another
+    /// run holds it. Re-entrant: while a lock from this store is alive, this returns it.
+    ///
+    /// A root that is not a store ([`MARKER_FILE`] missing and other files present) is refused with
+    /// nothing touched; a missing or empty root becomes a store (the marker is written), and so does
+    /// a store of an earlier version. Taking the lock afresh removes the temporary files dead runs
+    /// left behind.
     pub fn lock(&self) -> Result<StoreLock> {
         let mut held = self.inner.held.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(h) = held.upgrade() {
@@ -386,17 +457,59 @@ impl Store {
                 self.inner.root.display()
             )));
         }
-        fsutil::create_dir_all(&self.inner.root)?;
-        self.acquire(&mut held, true)
+        let root = &self.inner.root;
+        root::check_ours(root)?;
+        fsutil::create_dir_all(root)?;
+        let lock = self.acquire(&mut held, true)?;
+        // Under the lock: another run may have changed the root since we looked.
+        match root::root_state(root)? {
+            root::RootState::Marked => {}
+            root::RootState::Foreign(f) => return Err(root::not_a_store(root, &f)),
+            _ => root::write_marker(root)?,
+        }
+        root::sweep_temps(root, &self.releases()?);
+        Ok(lock)
+    }
+
+    /// [`Store::lock`] (or [`Store::lock_shared`]), waiting up to `timeout` while another run holds
+    /// the store: one message naming the holder when the wait starts, an error naming it at the end.
+    pub fn lock_wait(&self, exclusive: bool, timeout: Duration) -> Result<StoreLock> {
+        let started = Instant::now();
+        let mut told = false;
+        loop {
+            let attempt = if exclusive {
+                self.lock()
+            } else {
+                self.lock_shared()
+            };
+            match attempt {
+                Err(e) if is_lock_conflict(&e) && started.elapsed() < timeout => {
+                    if !told {
+                        tracing::info!("{e}; waiting up to {}s", timeout.as_secs());
+                        told = true;
+                    }
+                    std::thread::sleep(Duration::from_millis(200));
+                }
+                Err(e) if is_lock_conflict(&e) && !timeout.is_zero() => {
+                    return Err(Error::Config(format!(
+                        "{e} (waited {}s; a longer --lock-timeout / lock_timeout waits more)",
+                        timeout.as_secs()
+                    )))
+                }
+                other => return other,
+            }
+        }
     }
 
     /// Take a shared lock (non-blocking): readers exclude writers, not each other. Returns the lock
-    /// this store already holds, if any. A root that does not exist is not created.
+    /// this store already holds, if any. A root that does not exist is not created; a root that is
+    /// not a store is refused.
     pub fn lock_shared(&self) -> Result<StoreLock> {
         let mut held = self.inner.held.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(h) = held.upgrade() {
             return Ok(StoreLock { inner: h });
         }
+        root::check_ours(&self.inner.root)?;
         if !self.inner.root.is_dir() {
             return Ok(StoreLock {
                 inner: Arc::new(LockInner {
@@ -478,6 +591,58 @@ mod tests {
         );
         drop((s1, s2));
         a.lock().unwrap();
+    }
+
+    #[test]
+    fn the_conflict_names_the_holder_and_the_wait_gives_up() {
+        let d = tempfile::tempdir().unwrap();
+        let a = Store::open(d.path()).unwrap();
+        let b = Store::open(d.path()).unwrap();
+        let g = a.lock().unwrap();
+        let msg = b.lock().unwrap_err().to_string();
+        let pid = format!("PID {}", std::process::id());
+        assert!(msg.contains(&pid) && msg.contains("since 20"), "{msg}");
+        let started = Instant::now();
+        let err = b
+            .lock_wait(true, Duration::from_millis(600))
+            .unwrap_err()
+            .to_string();
+        assert!(started.elapsed() >= Duration::from_millis(600));
+        assert!(err.contains(&pid) && err.contains("lock-timeout"), "{err}");
+        drop(g);
+        assert!(root::read_holder(&d.path().join(LOCK_FILE)).is_none());
+        b.lock_wait(true, Duration::from_secs(5)).unwrap();
+    }
+
+    #[test]
+    fn a_foreign_root_is_refused_untouched_and_an_old_store_is_adopted() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("notes.txt"), b"mine").unwrap();
+        let s = Store::open(d.path()).unwrap();
+        for e in [
+            s.lock().unwrap_err(),
+            s.lock_shared().unwrap_err(),
+            s.list().unwrap_err(),
+        ] {
+            assert!(e.to_string().contains("not a copy-containers local store"), "{e}");
+        }
+        let names: Vec<_> = std::fs::read_dir(d.path())
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+        assert_eq!(names, ["notes.txt"], "nothing created");
+        // A store of an earlier version: a layout we wrote, a dead run's temporary file, no marker.
+        let old = tempfile::tempdir().unwrap();
+        index::ensure_layout(&old.path().join("master")).unwrap();
+        let dead = old.path().join("master/blobs/sha256/.tmp-4000000-0-00000000-x");
+        std::fs::write(&dead, b"partial").unwrap();
+        let s = Store::open(old.path()).unwrap();
+        s.lock_shared().unwrap();
+        assert!(!old.path().join(MARKER_FILE).exists(), "readers write nothing");
+        let _l = s.lock().unwrap();
+        assert!(old.path().join(MARKER_FILE).is_file(), "adopted by the writer");
+        assert!(!dead.exists(), "the dead run's temporary file is removed");
     }
 
     #[test]
