@@ -11,6 +11,13 @@ pub enum LogFormat {
     Json,
 }
 
+/// Colour only for a person at a terminal: never in a redirected stderr (CI logs, files), never with
+/// `NO_COLOR` set (no-color.org).
+fn colour() -> bool {
+    use std::io::IsTerminal;
+    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
 /// Install the global subscriber. `verbosity`: 0 = info, 1 = debug, 2+ = trace, negative = warn/error.
 pub fn init(format: LogFormat, verbosity: i8) {
     let level = match verbosity {
@@ -27,6 +34,7 @@ pub fn init(format: LogFormat, verbosity: i8) {
     });
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(colour())
         .with_writer(std::io::stderr);
     let _ = match format {
         LogFormat::Human => builder.with_target(false).try_init(),

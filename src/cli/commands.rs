@@ -168,12 +168,14 @@ pub async fn copy(a: CopyArgs) -> anyhow::Result<i32> {
     let src: Reference = a.src.parse()?;
     let mut dst: Reference = a.dst.parse()?;
     if dst.digest.is_some() {
-        anyhow::bail!("the destination {dst} must name a tag, not a digest");
+        return Err(usage!("the destination {dst} must name a tag, not a digest"));
     }
     if dst.tag.is_none() {
         dst.tag = Some(src.tag.clone().unwrap_or_else(|| "latest".into()));
         if src.tag.is_none() && src.digest.is_some() {
-            anyhow::bail!("the source is given by digest: give the destination a tag");
+            return Err(usage!(
+                "the source is given by digest: give the destination a tag"
+            ));
         }
     }
     let src_side = Side {

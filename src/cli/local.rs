@@ -258,7 +258,7 @@ fn delete(st: &Store, a: DeleteArgs, wait: Duration) -> anyhow::Result<i32> {
         (true, _, _) => DeleteScope::All,
         (false, Some(name), release) => DeleteScope::Container { name, release },
         (false, None, Some(r)) => DeleteScope::Release(r),
-        (false, None, None) => anyhow::bail!("give --container NAME, --release NAME or --all"),
+        (false, None, None) => return Err(usage!("give --container NAME, --release NAME or --all")),
     };
     let opts = DeleteOptions {
         dry_run: a.dry_run,

@@ -1,6 +1,14 @@
 //! The command-line face: parses flags, builds registry clients, runs a verb, prints results.
 //! Results go to stdout; logs to stderr.
 
+/// A usage or configuration error of the command line (exit status 2, like clap's own): the input
+/// was wrong, nothing was attempted.
+macro_rules! usage {
+    ($($t:tt)*) => {
+        anyhow::Error::from($crate::Error::Config(format!($($t)*)))
+    };
+}
+
 mod commands;
 mod local;
 mod promote;
@@ -96,7 +104,7 @@ impl Side {
         cfg.credentials = match (&self.username, &self.password_env) {
             (Some(u), Some(var)) => {
                 let p = std::env::var(var).map_err(|_| {
-                    anyhow::anyhow!(
+                    usage!(
                         "the environment variable {var} (password for {}) is not set",
                         r.registry
                     )
@@ -106,16 +114,34 @@ impl Side {
                     password: Secret::new(p),
                 }
             }
-            (Some(_), None) => anyhow::bail!(
-                "--*-username needs --*-password-env naming the variable that holds the password"
-            ),
-            (None, Some(_)) => anyhow::bail!("--*-password-env needs --*-username"),
+            (Some(_), None) => {
+                return Err(usage!(
+                    "--*-username needs --*-password-env naming the variable that holds the password"
+                ))
+            }
+            (None, Some(_)) => return Err(usage!("--*-password-env needs --*-username")),
             (None, None) => match &self.authfile {
                 Some(f) => creds::lookup_in(&r.registry, std::slice::from_ref(f))?,
                 None => creds::lookup(&r.registry)?,
             },
         };
         Ok(Registry::new(cfg)?)
+    }
+}
+
+/// Exit status of a command that could not run: 2 when what it was given is wrong (a config file,
+/// a flag's value: the same status clap gives usage errors), 1 for everything else.
+fn exit_code_of(e: &anyhow::Error) -> i32 {
+    let usage = e.chain().any(|c| {
+        matches!(
+            c.downcast_ref::<crate::Error>(),
+            Some(crate::Error::Config(_) | crate::Error::Invalid { .. })
+        )
+    });
+    if usage {
+        2
+    } else {
+        1
     }
 }
 
@@ -147,7 +173,7 @@ pub fn run(cli: Cli) -> i32 {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
-            1
+            exit_code_of(&e)
         }
     }
 }

@@ -100,7 +100,7 @@ pub fn parse_registry_spec(s: &str) -> anyhow::Result<RegistryArgs> {
     if !s.contains('=') {
         let s = s.trim_start_matches("https://").trim_start_matches("http://");
         let (host, ns) = s.split_once('/').ok_or_else(|| {
-            anyhow::anyhow!("registry {s:?}: give host/namespace or key=value pairs (host=…,namespace=…)")
+            usage!("registry {s:?}: give host/namespace or key=value pairs (host=…,namespace=…)")
         })?;
         return Ok(RegistryArgs {
             host: host.to_string(),
@@ -112,17 +112,19 @@ pub fn parse_registry_spec(s: &str) -> anyhow::Result<RegistryArgs> {
     for part in s.split(',') {
         let (k, v) = part
             .split_once('=')
-            .ok_or_else(|| anyhow::anyhow!("registry spec: {part:?} is not key=value"))?;
+            .ok_or_else(|| usage!("registry spec: {part:?} is not key=value"))?;
         map.insert(
             k.trim().to_string(),
             serde_json::Value::String(v.trim().to_string()),
         );
     }
     if map.contains_key("password") {
-        anyhow::bail!("registry spec: give password_env=VARIABLE, not a password on the command line");
+        return Err(usage!(
+            "registry spec: give password_env=VARIABLE, not a password on the command line"
+        ));
     }
     serde_json::from_value(serde_json::Value::Object(map.into_iter().collect())).map_err(|e| {
-        anyhow::anyhow!(
+        usage!(
             "registry spec {:?}: {e}",
             s.split(',')
                 .map(|p| p.split('=').next().unwrap_or(""))
@@ -134,16 +136,13 @@ pub fn parse_registry_spec(s: &str) -> anyhow::Result<RegistryArgs> {
 
 /// Read a YAML config of promotion fields.
 pub fn read_config(path: &Path) -> anyhow::Result<PromoteArgs> {
-    let text = std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-    serde_norway::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+    let text = std::fs::read_to_string(path).map_err(|e| usage!("{}: {e}", path.display()))?;
+    serde_norway::from_str(&text).map_err(|e| usage!("{}: {e}", path.display()))
 }
 
 fn flag_bool(name: &str, v: &Option<String>) -> anyhow::Result<Option<bool>> {
     v.as_deref()
-        .map(|s| {
-            promote::flexible::parse_bool(s)
-                .ok_or_else(|| anyhow::anyhow!("--{name}: {s:?} is not a boolean"))
-        })
+        .map(|s| promote::flexible::parse_bool(s).ok_or_else(|| usage!("--{name}: {s:?} is not a boolean")))
         .transpose()
 }
 
@@ -440,7 +439,7 @@ pub async fn tag_cmd(a: TagArgs) -> anyhow::Result<i32> {
         vec![args
             .source_registry
             .clone()
-            .ok_or_else(|| anyhow::anyhow!("give --registry (or --source)"))?]
+            .ok_or_else(|| usage!("give --registry (or --source)"))?]
     } else {
         a.registries
             .iter()

@@ -66,7 +66,7 @@ impl ReleaseOutcome {
 
 fn read_shape(path: &Path) -> anyhow::Result<Shape> {
     let file = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("{file}: cannot read it: {e}"))?;
+    let text = std::fs::read_to_string(path).map_err(|e| usage!("{file}: cannot read it: {e}"))?;
     Ok(config::shape_of(&file, &text)?)
 }
 
@@ -81,7 +81,7 @@ pub async fn promote_hook(f: &PromoteFlags, verify_only: bool) -> anyhow::Result
     }
     let cfg = config::load_releases(path)?;
     let which = f.release.as_deref().ok_or_else(|| {
-        anyhow::anyhow!(
+        usage!(
             "{} is a releases file: give --release NAME or --release all (it has: {})",
             path.display(),
             cfg.names().join(", ")

@@ -209,13 +209,34 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 }
 
 /// Now as an HTTP date (RFC 1123, UTC).
+/// Now, as RFC 3339 in UTC (`2026-11-29T04:57:08Z`): what JSON consumers and people sort by.
 pub fn now_string() -> String {
-    httpdate::fmt_http_date(std::time::SystemTime::now())
+    rfc3339(std::time::SystemTime::now())
+}
+
+/// A time as RFC 3339 in UTC, to the second.
+pub fn rfc3339(t: std::time::SystemTime) -> String {
+    let t = time::OffsetDateTime::from(t)
+        .replace_nanosecond(0)
+        .unwrap_or_else(|_| t.into());
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|_| httpdate::fmt_http_date(t.into()))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn times_are_rfc3339_utc() {
+        let t = std::time::UNIX_EPOCH + std::time::Duration::from_millis(1_795_928_228_750);
+        assert_eq!(rfc3339(t), "2026-11-29T04:57:08Z");
+        let now = now_string();
+        assert!(
+            now.len() == 20 && now.ends_with('Z') && now.as_bytes()[10] == b'T',
+            "{now}"
+        );
+    }
 
     #[test]
     fn scrubs_secrets() {

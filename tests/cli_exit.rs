@@ -1,0 +1,95 @@
+//! What a person or a script sees of the command line besides results: the exit status says whether
+//! the input was wrong (2, like clap's usage errors) or the run failed (1); stderr carries no colour
+//! codes when it is not a terminal (CI logs, files).
+
+mod common;
+
+use common::bin;
+
+fn run(args: &[&str]) -> (Option<i32>, String) {
+    let out = bin().args(args).env_remove("NO_COLOR").output().unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr),
+    )
+}
+
+#[test]
+fn usage_and_config_errors_exit_2_run_failures_exit_1() {
+    let tmp = tempfile::tempdir().unwrap();
+    let bad = tmp.path().join("bad.yaml");
+    std::fs::write(&bad, "full_hash: d7c3cd922f91d83aacb5d7555de9d5bc\nbogus: 1\n").unwrap();
+    let missing = tmp.path().join("missing.yaml");
+    let cases: Vec<Vec<String>> = vec![
+        vec!["promote".into(), "--config".into(), bad.display().to_string()],
+        vec!["promote".into(), "--config".into(), missing.display().to_string()],
+        vec!["verify".into(), "--config".into(), bad.display().to_string()],
+        vec![
+            "promote".into(),
+            "--full-hash".into(),
+            "d7c3cd922f91d83aacb5d7555de9d5bc".into(),
+            "--named-label".into(),
+            "current-tripleo".into(),
+            "--source".into(),
+            "no-namespace".into(),
+            "--containers".into(),
+            "base".into(),
+        ],
+        vec![
+            "promote".into(),
+            "--full-hash".into(),
+            "not-a-hash".into(),
+            "--named-label".into(),
+            "current-tripleo".into(),
+            "--source".into(),
+            "127.0.0.1:9/ns".into(),
+            "--containers".into(),
+            "base".into(),
+        ],
+        vec![
+            "copy".into(),
+            "127.0.0.1:9/ns/a@sha256:0000000000000000000000000000000000000000000000000000000000000000".into(),
+            "127.0.0.1:9/ns/b@sha256:0000000000000000000000000000000000000000000000000000000000000000".into(),
+        ],
+        vec!["no-such-command".into()],
+    ];
+    for args in &cases {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let (code, text) = run(&args);
+        assert_eq!(code, Some(2), "{args:?}: {text}");
+        assert!(text.contains("error"), "{args:?}: {text}");
+    }
+    // A run that fails (nothing listens on port 9) is 1, not 2.
+    let (code, text) = run(&[
+        "--quiet",
+        "promote",
+        "--full-hash",
+        "d7c3cd922f91d83aacb5d7555de9d5bc",
+        "--named-label",
+        "current-tripleo",
+        "--source",
+        "host=127.0.0.1:9,namespace=ns,insecure=true",
+        "--containers",
+        "base",
+        "--target",
+        "host=127.0.0.1:9,namespace=ns,insecure=true",
+        "--retries",
+        "1",
+        "--tmp-file-root",
+        tmp.path().to_str().unwrap(),
+    ]);
+    assert_eq!(code, Some(1), "{text}");
+    // `-q` still shows the failure.
+    assert!(text.contains("127.0.0.1:9"), "{text}");
+}
+
+#[test]
+fn no_colour_codes_in_redirected_stderr() {
+    // A warning is logged (TLS verification off) and stderr is a pipe here.
+    let (_, text) = run(&["inspect", "--no-tls-verify", "127.0.0.1:9/ns/app:v1"]);
+    assert!(text.contains("WARN"), "{text}");
+    assert!(
+        !text.contains('\u{1b}'),
+        "colour codes in redirected output: {text:?}"
+    );
+}
