@@ -581,3 +581,100 @@ async fn a_success_keeps_another_hashs_copies_through_the_module_and_the_cli() {
     cli(FH, false);
     assert!(hashes().is_empty());
 }
+
+/// Review findings: an all-digit password (YAML gives an integer) is accepted and censored; a password
+/// written with JSON escapes inside a JSON-string argument is censored even when another argument is
+/// wrong; `verify` under check mode writes no report.
+#[test]
+fn module_censors_numeric_and_escaped_passwords_and_check_mode_writes_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let reports = tmp.path().join("reports");
+    let args = json!({
+        "action": "verify", "full_hash": FH, "named_label": "current-tripleo",
+        "containers_list": "nova-compute", "retries": "1",
+        "source_registry": {"host": "127.0.0.1:9", "namespace": "ns", "insecure": true},
+        "target_registries": [{"host": "127.0.0.1:9", "namespace": "ns", "insecure": true,
+                               "username": "robot", "password": 87654321987u64}],
+        "tmp_file_root": &reports, "local_store": tmp.path().join("store"),
+        "_ansible_check_mode": true,
+    });
+    let (v, all, _) = run_module(tmp.path(), &args);
+    assert_eq!(v["failed"], json!(true), "{v}"); // nothing listens on port 9: verified, and failed
+    assert!(!v["msg"].as_str().unwrap().contains("invalid type"), "{v}");
+    assert!(!all.contains("87654321987"), "secret printed: {all}");
+    assert_eq!(
+        v["invocation"]["module_args"]["target_registries"][0]["password"],
+        json!("VALUE_SPECIFIED_IN_NO_LOG_PARAMETER")
+    );
+    assert!(
+        !reports.exists() || std::fs::read_dir(&reports).unwrap().next().is_none(),
+        "check mode wrote {:?}",
+        std::fs::read_dir(&reports).map(|d| d.count())
+    );
+
+    let escaped =
+        r#"[{"host":"127.0.0.1:9","namespace":"ns","username":"robot","password":"Plain\u0050wSecret77"}]"#;
+    let bad = json!({
+        "action": "verify", "full_hash": FH, "named_label": "current-tripleo",
+        "containers_list": "nova-compute", "unknown_opt": "1",
+        "source_registry": {"host": "127.0.0.1:9", "namespace": "ns"},
+        "target_registries": escaped,
+    });
+    let (v, all, _) = run_module(tmp.path(), &bad);
+    assert!(
+        v["msg"].as_str().unwrap().contains("Unsupported parameters"),
+        "{v}"
+    );
+    assert!(
+        !all.contains("Plain\\u0050wSecret77") && !all.contains("PlainPwSecret77"),
+        "{all}"
+    );
+    assert_eq!(
+        v["invocation"]["module_args"]["target_registries"][0]["password"],
+        json!("VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"),
+        "{v}"
+    );
+}
+
+/// The promoter's staging switch read by the module: `stage_info` gives the registries (with a
+/// password Ansible never sees, here one that looks like a Jinja template) and the hash.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn module_reads_the_stage_info_file() {
+    let src = tk::Registry::plain().unwrap();
+    let tgt = tk::Registry::tls_htpasswd("robot", "Pw{{zz9-stage").unwrap();
+    stage(&client(&src), &["base", "nova-compute"], &[]).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let info = tmp.path().join("stage-info.yaml");
+    std::fs::write(
+        &info,
+        format!(
+            "main: {{distro_name: centos, distro_version: 8, release: master}}\n\
+             dlrn:\n  promotions:\n    promotion_candidate: {{full_hash: {FH}, name: tripleo-ci-staging}}\n\
+             registries:\n  source: {{name: src, host: '{}', port: 1, namespace: {NS}, username: unused, password: unused, secure: false, schema: v2_s2}}\n\
+             \x20 targets:\n  - {{name: sec, host: '{}', namespace: {NS}, username: robot, password: 'Pw{{{{zz9-stage', auth_url: '{}', ca_file: '{}', schema: v2_s2}}\n",
+            src.host(),
+            tgt.host(),
+            tgt.url(),
+            tgt.ca_pem_path().unwrap().display()
+        ),
+    )
+    .unwrap();
+    let args = json!({
+        "named_label": "current-tripleo",
+        "containers_list": ["nova-compute"],
+        // what the playbook passes in production too; the stage-info file wins
+        "source_registry": {"host": "quay.rdoproject.org", "namespace": NS},
+        "stage_info": &info,
+        "tmp_file_root": tmp.path(), "local_store": tmp.path().join("store"),
+        "_ansible_verbosity": 3,
+    });
+    let (v, all, _) = run_module(tmp.path(), &args);
+    assert_eq!(v["failed"], json!(false), "{v}");
+    assert_eq!(v["full_hash"], json!(FH), "{v}");
+    assert!(!all.contains("Pw{{zz9-stage"), "secret printed: {all}");
+    // A broken stage-info file is a clear failure naming it.
+    std::fs::write(&info, "registries: {}\n").unwrap();
+    let (v, _, _) = run_module(tmp.path(), &args);
+    assert_eq!(v["failed"], json!(true), "{v}");
+    assert!(v["msg"].as_str().unwrap().contains("registries.source"), "{v}");
+}

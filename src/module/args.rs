@@ -93,6 +93,7 @@ pub const SPEC: &[Opt] = &[
     opt("manifest_push", Kind::Bool),
     opt("ppc_manifests", Kind::Bool),
     opt("label_source", Kind::Bool),
+    opt("stage_info", Kind::Path),
     opt("tmp_file_root", Kind::Path),
     opt("x86_tag", Kind::Str),
     opt("ppc_tag", Kind::Str),
@@ -322,6 +323,10 @@ pub fn validate(raw: Map<String, Value>) -> Result<Params, String> {
     };
     if matches!(action.as_str(), "promote" | "verify" | "rollback") {
         required.push("source_registry");
+    }
+    // A stage-info file gives the hash and the registries.
+    if p.values.contains_key("stage_info") {
+        required.retain(|r| !matches!(*r, "full_hash" | "source_registry"));
     }
     if action == "delete_local" {
         match p.values.get("scope").and_then(|v| v.as_str()) {

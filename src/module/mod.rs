@@ -5,6 +5,7 @@
 //! something panics.
 
 pub mod args;
+pub mod stage_info;
 
 use std::path::Path;
 use std::sync::OnceLock;
@@ -63,10 +64,14 @@ fn collect_secrets(v: &Value, out: &mut Vec<String>) {
         Value::Object(m) => {
             for (k, x) in m {
                 if args::SECRET_KEYS.contains(&k.as_str()) {
-                    if let Some(s) = x.as_str() {
-                        if !s.is_empty() && s != "unused" {
-                            out.push(s.to_string());
-                        }
+                    // Strings, and numbers (an all-digit password in YAML is an integer).
+                    let text = match x {
+                        Value::String(s) => Some(s.clone()),
+                        Value::Number(n) => Some(n.to_string()),
+                        _ => None,
+                    };
+                    if let Some(s) = text.filter(|s| !s.is_empty() && s != "unused") {
+                        out.push(s);
                     }
                 }
                 collect_secrets(x, out);
@@ -81,6 +86,13 @@ fn collect_secrets(v: &Value, out: &mut Vec<String>) {
 /// values that hold JSON (ad hoc `-a 'target_registries=[{"password": …}]'`).
 fn secrets_of(raw: &Map<String, Value>) -> Vec<String> {
     let mut secrets = Vec::new();
+    if let Some(info) = raw
+        .get("stage_info")
+        .and_then(Value::as_str)
+        .and_then(|p| stage_info::load(Path::new(p)).ok())
+    {
+        collect_secrets(&json!({"s": info.source, "t": info.targets}), &mut secrets);
+    }
     for v in raw.values() {
         collect_secrets(v, &mut secrets);
         if let Some(parsed) = v.as_str().and_then(|s| serde_json::from_str::<Value>(s).ok()) {
@@ -102,11 +114,20 @@ fn censor_unparsed(args: &Map<String, Value>) -> Value {
             && serde_json::from_str::<Value>(s).is_err()
             && args::SECRET_KEYS.iter().any(|k| s.contains(k))
     };
+    // A dictionary or list given as a JSON string is shown parsed, so that its secret keys are
+    // censored whatever escapes the string used (`\u0050`, `\"`).
+    let parsed = |s: &str| {
+        let t = s.trim_start();
+        (t.starts_with('{') || t.starts_with('['))
+            .then(|| serde_json::from_str::<Value>(s).ok())
+            .flatten()
+    };
     Value::Object(
         args.iter()
             .map(|(k, v)| match v.as_str() {
                 Some(s) if hide(s) => (k.clone(), json!("VALUE_SPECIFIED_IN_NO_LOG_PARAMETER")),
-                _ => (k.clone(), v.clone()),
+                Some(s) => (k.clone(), parsed(s).unwrap_or_else(|| v.clone())),
+                None => (k.clone(), v.clone()),
             })
             .collect(),
     )
@@ -119,7 +140,7 @@ fn censor(v: &Value, secrets: &[String]) -> Value {
             m.iter()
                 .map(|(k, x)| {
                     let x = if args::SECRET_KEYS.contains(&k.as_str())
-                        && x.is_string()
+                        && (x.is_string() || x.is_number())
                         && x.as_str() != Some("unused")
                     {
                         Value::String("VALUE_SPECIFIED_IN_NO_LOG_PARAMETER".into())
@@ -211,6 +232,18 @@ async fn run_params(params: args::Params, secrets: &[String]) -> Value {
             secrets,
         );
     }
+    // The promoter's staging switch: its registries and hash replace the production ones.
+    if let Some(path) = values.remove("stage_info") {
+        let path = path.as_str().unwrap_or_default().to_string();
+        match stage_info::load(Path::new(&path)) {
+            Ok(info) => {
+                values.insert("source_registry".into(), info.source);
+                values.insert("target_registries".into(), info.targets);
+                values.insert("full_hash".into(), Value::String(info.full_hash));
+            }
+            Err(e) => return failed(&e, secrets),
+        }
+    }
     let pa: PromoteArgs = match serde_json::from_value(Value::Object(values)) {
         Ok(a) => a,
         Err(e) => return failed(&format!("bad arguments: {e}"), secrets),
@@ -287,7 +320,8 @@ async fn run_params(params: args::Params, secrets: &[String]) -> Value {
                 verify_only: action == "verify",
             };
             let mut r = promote::run(&p, &opts).await;
-            if !dry_run {
+            // Check mode writes nothing, not even the reports of a `verify` it really ran.
+            if !params.check_mode {
                 crate::cli::write_reports(&p, &mut r);
             }
             let ppc = p.ppc_manifests && r.ppc_missing.is_empty();

@@ -104,6 +104,11 @@ pub fn opt_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::
     d.deserialize_any(StringVisitor)
 }
 
+/// A secret from a string or a number (YAML `password: 20261129` is an integer); `null` = None.
+pub fn opt_secret<'de, D: Deserializer<'de>>(d: D) -> Result<Option<crate::transport::Secret>, D::Error> {
+    Ok(opt_string(d)?.map(crate::transport::Secret::new))
+}
+
 /// `Option<u64>` from a number or a numeric string.
 pub fn opt_u64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
     match opt_string(d)? {

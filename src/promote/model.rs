@@ -25,7 +25,8 @@ pub struct RegistryArgs {
     pub namespace: Option<String>,
     #[serde(default, deserialize_with = "opt_string")]
     pub username: Option<String>,
-    #[serde(default)]
+    /// A string, or a number as YAML gives an all-digit password.
+    #[serde(default, deserialize_with = "flexible::opt_secret")]
     pub password: Option<Secret>,
     /// Name of an environment variable holding the password (config files never need inline secrets).
     #[serde(default)]
@@ -61,7 +62,7 @@ pub struct RegistryArgs {
     #[serde(default)]
     pub cert_dir: Option<PathBuf>,
     /// Quay API token (for creating repositories).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "flexible::opt_secret")]
     pub token: Option<Secret>,
     #[serde(default, deserialize_with = "opt_bool")]
     pub create_repo: Option<bool>,

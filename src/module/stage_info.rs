@@ -1,0 +1,90 @@
+//! The promoter's staging switch, read by the module itself. When `/tmp/stage-info.yaml` exists, the
+//! promoter's staging environment (its own registries on localhost, a TLS + htpasswd one among them)
+//! replaces the production registries and the hash. The playbook used to load that file into Ansible
+//! variables; that put registry passwords through Ansible's templating (a `{{` in a password broke the
+//! run and showed the line on ansible-core 2.19) and needed filters Ansible 2.9 lacks. The playbook now
+//! passes the file's path (`stage_info`) and only this module reads it.
+
+use std::path::Path;
+
+use serde_json::Value;
+
+/// What a promotion takes from a stage-info file.
+#[derive(Debug)]
+pub struct StageInfo {
+    /// `registries.source`, a registry dictionary.
+    pub source: Value,
+    /// `registries.targets`, a list of registry dictionaries.
+    pub targets: Value,
+    /// `dlrn.promotions.promotion_candidate.full_hash`.
+    pub full_hash: String,
+}
+
+/// The largest stage-info file read (the real ones are a few KiB).
+const MAX_BYTES: u64 = 1 << 20;
+
+/// Read and check a stage-info file. Errors name the file and the key.
+pub fn load(path: &Path) -> Result<StageInfo, String> {
+    let file = path.display();
+    let meta = std::fs::metadata(path).map_err(|e| format!("stage_info {file}: {e}"))?;
+    if !meta.is_file() {
+        return Err(format!("stage_info {file}: not a regular file"));
+    }
+    if meta.len() > MAX_BYTES {
+        return Err(format!("stage_info {file}: larger than {MAX_BYTES} bytes"));
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| format!("stage_info {file}: {e}"))?;
+    let doc: Value = serde_norway::from_str(&text).map_err(|e| {
+        // serde_norway's messages quote no values, only positions and types.
+        format!("stage_info {file}: not valid YAML: {e}")
+    })?;
+    let at = |keys: &[&str]| -> Option<&Value> { keys.iter().try_fold(&doc, |v, k| v.get(k)) };
+    let source = at(&["registries", "source"])
+        .filter(|v| v.is_object())
+        .ok_or_else(|| format!("stage_info {file}: registries.source must be a registry dictionary"))?;
+    let targets = at(&["registries", "targets"])
+        .filter(|v| v.as_array().is_some_and(|a| a.iter().all(Value::is_object)))
+        .ok_or_else(|| {
+            format!("stage_info {file}: registries.targets must be a list of registry dictionaries")
+        })?;
+    let full_hash = at(&["dlrn", "promotions", "promotion_candidate", "full_hash"])
+        .and_then(Value::as_str)
+        .ok_or_else(|| {
+            format!("stage_info {file}: dlrn.promotions.promotion_candidate.full_hash must be a string")
+        })?;
+    Ok(StageInfo {
+        source: source.clone(),
+        targets: targets.clone(),
+        full_hash: full_hash.to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_the_promoters_shape_and_names_what_is_wrong() {
+        let d = tempfile::tempdir().unwrap();
+        let f = d.path().join("stage-info.yaml");
+        std::fs::write(
+            &f,
+            "main: {distro_name: centos}\ndlrn:\n  promotions:\n    promotion_candidate: {full_hash: abc_12345678, name: x}\n\
+             registries:\n  source: {host: 'localhost:6000', namespace: tripleomaster, password: unused, port: 6000}\n\
+             \x20 targets:\n  - {host: 'localhost:6500', namespace: tripleomaster, password: 20261129}\n",
+        )
+        .unwrap();
+        let s = load(&f).unwrap();
+        assert_eq!(s.full_hash, "abc_12345678");
+        assert_eq!(s.source["host"], "localhost:6000");
+        assert_eq!(s.targets[0]["password"], 20261129);
+
+        std::fs::write(&f, "registries: {source: {host: h}, targets: []}\n").unwrap();
+        let e = load(&f).unwrap_err();
+        assert!(e.contains("promotion_candidate.full_hash"), "{e}");
+        std::fs::write(&f, "registries: {source: [], targets: []}\n").unwrap();
+        assert!(load(&f).unwrap_err().contains("registries.source"));
+        assert!(load(d.path()).unwrap_err().contains("not a regular file"));
+        assert!(load(&d.path().join("nope")).is_err());
+    }
+}
