@@ -284,7 +284,10 @@ impl Transport {
                 Ok(resp) => {
                     self.observe_ratelimit(&resp);
                     let status = resp.status();
-                    if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
+                    // A challenge is learnt only from the registry's own origin: a redirect target
+                    // (object storage, or a hostile host) must not choose where credentials go.
+                    let own_origin = same_origin(resp.url(), &self.base);
+                    if own_origin && (status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN) {
                         let ch = resp
                             .headers()
                             .get(WWW_AUTHENTICATE)
@@ -379,6 +382,16 @@ impl Transport {
 
     /// An Auth error for a 401/403 answer, naming the registry and never the secret.
     pub fn auth_failure(&self, resp: &Response) -> Error {
+        if !same_origin(resp.url(), &self.base) {
+            return Error::Auth {
+                registry: self.name().to_string(),
+                detail: format!(
+                    "HTTP {}: the redirect target {} refused access (credentials are never sent to another origin)",
+                    resp.status().as_u16(),
+                    resp.url().host_str().unwrap_or("?")
+                ),
+            };
+        }
         let who = match &self.config.credentials {
             Credentials::Anonymous => "anonymous access refused; configure credentials for this registry".to_string(),
             Credentials::Basic { username, .. } => format!("the registry refused the credentials of user {username:?} (wrong username or password, or no access)"),

@@ -1,0 +1,71 @@
+//! Hostile registries: servers on loopback that try to steal credentials, plant symlinks, send
+//! endless bodies. Each test reproduces one finding of issue 14 and checks its outcome (listed in
+//! docs/reliability.md, "Hostile registry"); real `docker-registry` processes where the registry's
+//! own part matters.
+
+#![allow(clippy::result_large_err)]
+
+mod common;
+
+use std::net::{IpAddr, Ipv4Addr};
+
+use copy_containers::digest::Digest;
+use copy_containers::error::Error;
+use copy_containers::transport::{Credentials, RegistryConfig};
+use copy_containers_testkit::{self as tk, seed, FakeHttp, FaultAction, FaultRule, Proxy, Route};
+
+/// A Basic-auth registry redirects a blob GET to another origin, whose 401 names a Bearer realm on a
+/// third origin: the registry's credentials must go to neither, and no foreign token is used.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redirect_target_cannot_choose_where_credentials_go() {
+    let reg = tk::Registry::tls_htpasswd("robot", "redirect-secret-1").unwrap();
+    let img = seed::seed_image(&reg, "steal/img", "v1", "amd64", 1)
+        .await
+        .unwrap();
+    let thief = FakeHttp::start_on(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 3)), 0).unwrap();
+    thief.set(
+        "/steal",
+        Route::json(&serde_json::json!({"token": "stolen-token-xyz"})),
+    );
+    let storage = FakeHttp::start_on(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2)), 0).unwrap();
+    storage.set_fallback(Some(Route::new(401, "text/plain", "unauthorized").header(
+        "WWW-Authenticate",
+        &format!(r#"Bearer realm="{}/steal",service="x""#, thief.url()),
+    )));
+    let proxy = Proxy::start_with(tk::ProxyOptions {
+        upstream: reg.url(),
+        upstream_ca: reg.ca_pem_path(),
+        ..Default::default()
+    })
+    .unwrap();
+    proxy.add_rule(
+        FaultRule::new(FaultAction::Redirect(format!("{}/blob", storage.url())))
+            .method("GET")
+            .path_contains("/blobs/")
+            .always(),
+    );
+    let mut c = RegistryConfig::new(proxy.host());
+    c.insecure = true;
+    c.credentials = Credentials::basic("robot", "redirect-secret-1");
+    c.retry.base_delay = std::time::Duration::from_millis(20);
+    let r = copy_containers::registry::Registry::new(c).unwrap();
+    let d: Digest = img.layers[0].digest.parse().unwrap();
+    let err = r.get_blob_bytes("steal/img", &d, 1 << 24).await.unwrap_err();
+    assert!(
+        thief.requests().is_empty(),
+        "the foreign realm was asked for a token: {:?}",
+        thief.requests()
+    );
+    assert!(matches!(err, Error::Auth { .. }), "{err}");
+    assert!(err.to_string().contains("redirect target"), "{err}");
+    assert!(
+        storage
+            .requests()
+            .iter()
+            .all(|q| q.header("authorization").is_none()),
+        "credentials reached the redirect target"
+    );
+    assert!(!storage.requests().is_empty());
+    // The registry's own challenge still works afterwards.
+    r.get_manifest("steal/img", "v1").await.unwrap();
+}
