@@ -69,3 +69,67 @@ async fn a_redirect_target_cannot_choose_where_credentials_go() {
     // The registry's own challenge still works afterwards.
     r.get_manifest("steal/img", "v1").await.unwrap();
 }
+
+/// Someone who can write to `tmp_file_root` plants symlinks at the names the tool used to write
+/// through (`<path>.tmp.<pid>`) and at the destinations themselves: every list file and report is
+/// still written, and the files the symlinks point at are untouched.
+#[test]
+fn symlinks_planted_in_tmp_file_root_are_not_followed() {
+    use copy_containers::report::{self, listfiles::ListFiles, Report};
+    use std::os::unix::fs::symlink;
+    let root = tempfile::tempdir().unwrap();
+    let victims = tempfile::tempdir().unwrap();
+    let files = ListFiles::new(root.path(), "centos-9-master");
+    let report_json = root.path().join("report.json");
+    let report_html = root.path().join("report.html");
+    let mut targets: Vec<std::path::PathBuf> = files.all().iter().map(|p| p.to_path_buf()).collect();
+    targets.push(report_json.clone());
+    targets.push(report_html.clone());
+    let mut planted = Vec::new();
+    for (i, t) in targets.iter().enumerate() {
+        let old_tmp = t.with_extension(format!("tmp.{}", std::process::id()));
+        if old_tmp.symlink_metadata().is_ok() {
+            continue; // report.json and report.html share it
+        }
+        let victim = victims.path().join(format!("victim-{i}"));
+        std::fs::write(&victim, "precious\n").unwrap();
+        symlink(&victim, &old_tmp).unwrap();
+        planted.push(victim);
+    }
+    // The destination itself a symlink: replaced, not written through.
+    let dest_victim = victims.path().join("dest-victim");
+    std::fs::write(&dest_victim, "precious\n").unwrap();
+    symlink(&dest_victim, &files.pushed).unwrap();
+
+    files.truncate_all().unwrap();
+    report::listfiles::write(&files.pushed, "openstack", &["nova-compute".into()]).unwrap();
+    let r = Report::default();
+    r.write_json(&report_json).unwrap();
+    report::html::write(&r, &report_html).unwrap();
+
+    for v in planted.iter().chain([&dest_victim]) {
+        assert_eq!(
+            std::fs::read_to_string(v).unwrap(),
+            "precious\n",
+            "{} was written through a symlink",
+            v.display()
+        );
+    }
+    let meta = std::fs::symlink_metadata(&files.pushed).unwrap();
+    assert!(
+        meta.file_type().is_file(),
+        "the destination symlink was written through"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&files.pushed).unwrap(),
+        "openstack-nova-compute\n"
+    );
+    assert!(std::fs::read_to_string(&report_json).unwrap().starts_with('{'));
+    // No temporary file is left behind (the planted symlinks are all that remains besides the outputs).
+    let left: Vec<String> = std::fs::read_dir(root.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".tmp-"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}

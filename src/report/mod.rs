@@ -198,14 +198,17 @@ pub fn scrub(s: &str, secrets: &[String]) -> String {
     out
 }
 
-/// Write a file through a temporary file and a rename, creating parent folders.
+/// Write a file through a temporary file and a rename, creating parent folders. The temporary file
+/// is the store's (a random name created with `create_new`, so a symlink planted in a shared folder
+/// such as `tmp_file_root` is never followed); the rename replaces a symlink at `path` instead of
+/// writing through it.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir.display(), e))?;
-    }
-    let tmp = path.with_extension(format!("tmp.{}", std::process::id()));
-    std::fs::write(&tmp, bytes).map_err(|e| Error::io(tmp.display(), e))?;
-    std::fs::rename(&tmp, path).map_err(|e| Error::io(path.display(), e))
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir.display(), e))?;
+    crate::store::write_atomic(path, bytes)
 }
 
 /// Now as an HTTP date (RFC 1123, UTC).

@@ -59,6 +59,7 @@ use std::sync::{Arc, Mutex, PoisonError, Weak};
 use serde::{Deserialize, Serialize};
 
 pub use fsutil::validate_release;
+pub(crate) use fsutil::write_atomic;
 pub use index::{ANN_CREATED, ANN_HASH, ANN_NAME, ANN_REF_NAME, ANN_RELEASE, ANN_REPOSITORY};
 pub use labels::LabelRecord;
 pub use layout::Layout;
