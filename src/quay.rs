@@ -31,6 +31,8 @@ pub const DEFAULT_DESCRIPTION: &str = "TripleO container image (created by copy-
 
 /// Longest listing we follow (pages of 100 repositories).
 pub const MAX_PAGES: usize = 1000;
+/// Largest API answer read (a page of the repository listing is a few KiB).
+pub const MAX_ANSWER_BYTES: usize = 16 << 20;
 
 /// How to reach one Quay organisation.
 #[derive(Clone, Debug)]
@@ -271,10 +273,13 @@ impl Quay {
                 tokio::time::sleep(wait).await;
                 continue;
             }
-            let bytes = resp.bytes().await.map_err(|e| Error::Network {
-                registry: self.host(),
-                detail: format!("{method} {shown}: reading the body: {}", error_chain(&e)),
-            })?;
+            if !(200..300).contains(&status) {
+                // Only the start of an error body is shown: a huge or endless one is not read on.
+                let bytes = crate::registry::read_prefix(resp, crate::registry::ERROR_BODY_CAP).await;
+                return Ok((status, bytes.to_vec()));
+            }
+            let what = format!("{method} {shown}");
+            let bytes = crate::registry::read_limited(resp, MAX_ANSWER_BYTES, &self.host(), &what).await?;
             return Ok((status, bytes.to_vec()));
         }
     }

@@ -133,3 +133,96 @@ fn symlinks_planted_in_tmp_file_root_are_not_followed() {
         .collect();
     assert!(left.is_empty(), "{left:?}");
 }
+
+const HUGE: u64 = 256 << 20;
+/// Loopback socket buffers hold a few MiB: a client that stops reading at its cap lets the server
+/// write no more than that.
+const READ_AT_MOST: u64 = 32 << 20;
+
+async fn sent_after_settling(h: &tk::HostileHttp) -> u64 {
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    h.body_bytes()
+}
+
+/// A registry's 400 with a 256 MiB body: the error names the status, is short, and the client read
+/// only the start of the body.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_huge_registry_error_body_is_not_read_whole() {
+    let h = tk::HostileHttp::start(tk::Misbehaviour::HugeBody {
+        status: 400,
+        len: Some(HUGE),
+    })
+    .unwrap();
+    let r = common::plain_client(&h.host());
+    let err = r.get_manifest("ns/app", "v1").await.unwrap_err();
+    let msg = err.to_string();
+    assert!(msg.contains("400"), "{msg}");
+    assert!(msg.len() < 1000, "{} characters", msg.len());
+    let sent = sent_after_settling(&h).await;
+    assert!(
+        sent < READ_AT_MOST,
+        "the client read {sent} bytes of an error body"
+    );
+    // An endless one ends too.
+    let endless = tk::HostileHttp::start(tk::Misbehaviour::HugeBody {
+        status: 400,
+        len: None,
+    })
+    .unwrap();
+    let r = common::plain_client(&endless.host());
+    let err = r.get_manifest("ns/app", "v1").await.unwrap_err();
+    assert!(err.to_string().contains("400"), "{err}");
+    assert!(sent_after_settling(&endless).await < READ_AT_MOST);
+}
+
+/// The same from an HTTP source (Zuul, DLRN, opendev).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_huge_source_error_body_is_not_read_whole() {
+    use copy_containers::sources::http::{Fetcher, HttpOptions};
+    let h = tk::HostileHttp::start(tk::Misbehaviour::HugeBody {
+        status: 400,
+        len: Some(HUGE),
+    })
+    .unwrap();
+    let f = Fetcher::new(HttpOptions::default()).unwrap();
+    let url = url::Url::parse(&format!("{}/api/builds", h.url())).unwrap();
+    let err = f.get(&url).await.unwrap_err();
+    let msg = err.to_string();
+    assert!(msg.contains("400") && msg.len() < 1000, "{msg}");
+    let sent = sent_after_settling(&h).await;
+    assert!(
+        sent < READ_AT_MOST,
+        "the client read {sent} bytes of an error body"
+    );
+}
+
+/// And from the Quay API.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_huge_quay_error_body_is_not_read_whole() {
+    use copy_containers::promote::RegistryArgs;
+    use copy_containers::quay::{Quay, QuaySpec};
+    let h = tk::HostileHttp::start(tk::Misbehaviour::HugeBody {
+        status: 400,
+        len: Some(HUGE),
+    })
+    .unwrap();
+    let args = RegistryArgs {
+        host: "quay.example.org".into(),
+        namespace: Some("ns".into()),
+        create_repo: Some(true),
+        token: Some(copy_containers::transport::Secret::new("quay-token-123456")),
+        quay_api: Some(format!("{}/api/v1/", h.url())),
+        ..Default::default()
+    };
+    let spec = QuaySpec::from_registry_args(&args, "target_registries[0]", None)
+        .unwrap()
+        .unwrap();
+    let err = Quay::new(spec).unwrap().list_repositories().await.unwrap_err();
+    let msg = err.to_string();
+    assert!(msg.contains("400") && msg.len() < 1000, "{msg}");
+    let sent = sent_after_settling(&h).await;
+    assert!(
+        sent < READ_AT_MOST,
+        "the client read {sent} bytes of an error body"
+    );
+}

@@ -11,7 +11,7 @@ use reqwest::Response;
 use serde::Deserialize;
 
 pub use blob::{BlobStream, MountResult};
-pub use manifest::read_limited;
+pub use manifest::{read_limited, read_prefix, ERROR_BODY_CAP};
 
 use crate::error::{Error, Result};
 use crate::transport::{RegistryConfig, Transport};
@@ -51,7 +51,7 @@ impl Registry {
             return self.transport.auth_failure(&resp);
         }
         let method_path = (String::new(), resp.url().path().to_string());
-        let body = resp.bytes().await.unwrap_or_default();
+        let body = read_prefix(resp, ERROR_BODY_CAP).await;
         let (code, message) = parse_error_body(&body);
         if status == 404 {
             return Error::NotFound {

@@ -347,10 +347,8 @@ enum BodyError {
 
 /// The start of an error body, on one line, for messages.
 async fn error_snippet(resp: reqwest::Response) -> String {
-    let body = match resp.bytes().await {
-        Ok(b) => b,
-        Err(_) => return String::from("(no readable body)"),
-    };
+    // Only the start is shown: a huge or endless error body is not read further.
+    let body = crate::registry::read_prefix(resp, crate::registry::ERROR_BODY_CAP).await;
     let text = String::from_utf8_lossy(&body[..body.len().min(300)]);
     let one_line: String = text
         .chars()

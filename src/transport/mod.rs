@@ -362,7 +362,8 @@ impl Transport {
             200..=299 => Ok(()),
             401 | 403 => Err(self.auth_failure(&resp)),
             status => {
-                let body = resp.text().await.unwrap_or_default();
+                let body = crate::registry::read_prefix(resp, crate::registry::ERROR_BODY_CAP).await;
+                let body = String::from_utf8_lossy(&body);
                 let hint = if body.contains("HTTP request to an HTTPS server") {
                     ": the registry speaks HTTPS; do not mark it insecure".to_string()
                 } else {

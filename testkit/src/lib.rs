@@ -89,6 +89,16 @@
 //! sink.hits()  sink.any_authorization()  sink.authorization_flags()
 //! ```
 //!
+//! ## Hostile servers — [`HostileHttp`]
+//!
+//! Raw TCP on 127.0.0.1, below what hyper lets the fakes express:
+//!
+//! ```text
+//! let h = HostileHttp::start(Misbehaviour::HugeBody{status: 400, len: Some(n) /* None: endless */}
+//!                            | Misbehaviour::Trickle{status, len, every} | Misbehaviour::Reset)?;
+//! h.host()  h.url()  h.connections()  h.body_bytes()
+//! ```
+//!
 //! ## Seeding — [`seed`]
 //!
 //! Async functions (with identical blocking twins in [`seed::blocking`])
@@ -143,6 +153,7 @@
 
 mod endpoint;
 mod fake;
+mod hostile;
 pub mod http;
 mod proxy;
 mod registry;
@@ -156,6 +167,7 @@ mod util;
 
 pub use endpoint::{Endpoint, RawClient};
 pub use fake::{FakeHttp, RecordedRequest, RedirectSink, Route};
+pub use hostile::{HostileHttp, Misbehaviour};
 pub use proxy::{
     FaultAction, FaultCounts, FaultKind, FaultRule, PathKind, Proxy, ProxyOptions, RequestRecord, Times,
 };
