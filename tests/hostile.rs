@@ -226,3 +226,74 @@ async fn a_huge_quay_error_body_is_not_read_whole() {
         "the client read {sent} bytes of an error body"
     );
 }
+
+/// A listener that resets every connection: a manifest GET and a config-blob GET each make exactly
+/// the policy's attempts (5), not attempts × attempts, and the error says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retries_are_applied_once_per_request() {
+    let h = tk::HostileHttp::start(tk::Misbehaviour::Reset).unwrap();
+    let r = common::plain_client(&h.host());
+    let err = r.get_manifest("ns/app", "v1").await.unwrap_err();
+    assert_eq!(h.connections(), 5, "{err}");
+    assert!(err.to_string().contains("after 5 attempt(s)"), "{err}");
+    let d: Digest = format!("sha256:{}", "a".repeat(64)).parse().unwrap();
+    let err = r.get_blob_bytes("ns/app", &d, 1 << 20).await.unwrap_err();
+    assert_eq!(h.connections(), 10, "{err}");
+    assert!(err.to_string().contains("after 5 attempt(s)"), "{err}");
+}
+
+fn hostile_config(host: &str) -> RegistryConfig {
+    let mut c = RegistryConfig::new(host);
+    c.insecure = true;
+    c.retry.base_delay = std::time::Duration::from_millis(20);
+    c
+}
+
+/// A manifest trickled one byte a second never lets the read timeout (60 s) fire; the overall
+/// request deadline ends it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trickled_manifest_ends_at_the_request_deadline() {
+    let h = tk::HostileHttp::start(tk::Misbehaviour::Trickle {
+        status: 200,
+        len: 120,
+        every: std::time::Duration::from_secs(1),
+    })
+    .unwrap();
+    let mut c = hostile_config(&h.host());
+    c.retry.attempts = 2;
+    c.request_timeout = std::time::Duration::from_secs(3);
+    let r = copy_containers::registry::Registry::new(c).unwrap();
+    let started = std::time::Instant::now();
+    let err = r.get_manifest("ns/app", "v1").await.unwrap_err();
+    let took = started.elapsed();
+    assert!(matches!(err, Error::Network { .. }), "{err}");
+    assert!(took < std::time::Duration::from_secs(12), "took {took:?}: {err}");
+    assert_eq!(h.connections(), 2, "{err}");
+}
+
+/// A token server that answers its headers and then trickles its body: the token deadline ends the
+/// whole exchange, retries included.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hung_token_server_costs_the_token_deadline_once() {
+    let ts = tk::HostileHttp::start(tk::Misbehaviour::Trickle {
+        status: 200,
+        len: 120,
+        every: std::time::Duration::from_secs(1),
+    })
+    .unwrap();
+    let reg = FakeHttp::start().unwrap();
+    reg.set_fallback(Some(Route::new(401, "application/json", "{}").header(
+        "WWW-Authenticate",
+        &format!(r#"Bearer realm="{}/token",service="reg""#, ts.url()),
+    )));
+    let mut c = hostile_config(&reg.addr().to_string());
+    c.credentials = Credentials::basic("robot", "token-deadline-pw");
+    c.token_timeout = std::time::Duration::from_secs(3);
+    let r = copy_containers::registry::Registry::new(c).unwrap();
+    let started = std::time::Instant::now();
+    let err = r.get_manifest("ns/app", "v1").await.unwrap_err();
+    let took = started.elapsed();
+    assert!(err.to_string().contains("did not give a token within"), "{err}");
+    assert!(took < std::time::Duration::from_secs(8), "took {took:?}: {err}");
+    assert_eq!(ts.connections(), 1);
+}

@@ -528,7 +528,10 @@ impl PromoteArgs {
             .clone()
             .unwrap_or_else(|| "openstack".into());
         validate_component(&prefix).map_err(|r| Error::invalid("container_name_prefix", &prefix, r))?;
-        let retries = self.retries.unwrap_or(5).clamp(1, 50) as u32;
+        let retries = self
+            .retries
+            .unwrap_or(5)
+            .clamp(1, crate::transport::retry::MAX_ATTEMPTS as u64) as u32;
         let source = self
             .source_registry
             .as_ref()
