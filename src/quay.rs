@@ -194,6 +194,7 @@ impl std::fmt::Debug for Quay {
 
 impl Quay {
     pub fn new(spec: QuaySpec) -> Result<Quay> {
+        crate::report::remember_secret(spec.token.expose());
         let tls = tls::client_config(&spec.registry, spec.ca_file.as_deref(), spec.tls_verify)?;
         let client = reqwest::Client::builder()
             .tls_backend_preconfigured(tls)

@@ -297,3 +297,93 @@ async fn a_hung_token_server_costs_the_token_deadline_once() {
     assert!(took < std::time::Duration::from_secs(8), "took {took:?}: {err}");
     assert_eq!(ts.connections(), 1);
 }
+
+fn basic_forms(user: &str, password: &str) -> Vec<String> {
+    use base64::Engine;
+    let pair = format!("{user}:{password}");
+    let b64 = base64::engine::general_purpose::STANDARD.encode(&pair);
+    vec![password.to_string(), pair, b64.trim_end_matches('=').to_string()]
+}
+
+fn assert_clean(what: &str, out: &std::process::Output, secrets: &[String]) {
+    let all = format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        all.contains("denied"),
+        "{what}: the echo did not come through: {all}"
+    );
+    for s in secrets {
+        assert!(!all.contains(s.as_str()), "{what} printed {s:?}: {all}");
+    }
+}
+
+/// A registry that echoes the Authorization header (and the decoded `user:password`) in its error:
+/// `inspect` and `copy` (text and JSON) print the error without the password, `user:password` or
+/// its base64.
+#[test]
+fn cli_scrubs_credentials_a_registry_echoes() {
+    let h = tk::HostileHttp::start(tk::Misbehaviour::EchoAuth { bearer_realm: None }).unwrap();
+    let secrets = basic_forms("robot", "echo-pass-5150");
+    let image = format!("{}/ns/app:v1", h.host());
+    let out = common::bin()
+        .args([
+            "inspect",
+            &image,
+            "--insecure",
+            "--username",
+            "robot",
+            "--password-env",
+            "CC_ECHO_PW",
+        ])
+        .env("CC_ECHO_PW", "echo-pass-5150")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert_clean("inspect", &out, &secrets);
+    for json in [false, true] {
+        let mut cmd = common::bin();
+        cmd.args([
+            "copy",
+            &image,
+            "127.0.0.1:9/ns/app:v1",
+            "--src-insecure",
+            "--dest-insecure",
+        ])
+        .args(["--src-username", "robot", "--src-password-env", "CC_ECHO_PW"])
+        .env("CC_ECHO_PW", "echo-pass-5150");
+        if json {
+            cmd.arg("--json");
+        }
+        let out = cmd.output().unwrap();
+        assert!(!out.status.success());
+        assert_clean(&format!("copy (json: {json})"), &out, &secrets);
+    }
+}
+
+/// The same with a Bearer token obtained during the run: the token is scrubbed too.
+#[test]
+fn cli_scrubs_a_token_a_registry_echoes() {
+    let ts = FakeHttp::start().unwrap();
+    ts.set(
+        "/token",
+        Route::json(&serde_json::json!({"token": "tok-echoed-8a7b6c5d"})),
+    );
+    let h = tk::HostileHttp::start(tk::Misbehaviour::EchoAuth {
+        bearer_realm: Some(format!("{}/token", ts.url())),
+    })
+    .unwrap();
+    let mut secrets = basic_forms("robot", "echo-pass-6160");
+    secrets.push("tok-echoed-8a7b6c5d".into());
+    let out = common::bin()
+        .args(["inspect", &format!("{}/ns/app:v1", h.host()), "--insecure"])
+        .args(["--username", "robot", "--password-env", "CC_ECHO_PW", "-vv"])
+        .env("CC_ECHO_PW", "echo-pass-6160")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert_eq!(ts.requests_to("/token").len(), 1);
+    assert_clean("inspect", &out, &secrets);
+}

@@ -143,7 +143,7 @@ pub fn run(cli: Cli) -> i32 {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", crate::report::scrub(&format!("{e:#}"), &[]));
             1
         }
     }

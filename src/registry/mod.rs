@@ -24,6 +24,10 @@ pub struct Registry {
 
 impl Registry {
     pub fn new(config: RegistryConfig) -> Result<Registry> {
+        // Whatever a registry echoes back, no output of this run shows these.
+        for s in config.credentials.secrets() {
+            crate::report::remember_secret(&s);
+        }
         Ok(Registry {
             transport: Arc::new(Transport::new(config)?),
         })

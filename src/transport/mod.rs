@@ -685,6 +685,7 @@ impl Transport {
             .filter(|t| !t.is_empty())
             .or(tr.access_token.filter(|t| !t.is_empty()))
             .ok_or_else(|| auth_err(format!("token server {realm_host} gave no token")))?;
+        crate::report::remember_secret(&value);
         if HeaderValue::from_str(&format!("Bearer {value}")).is_err() {
             return Err(auth_err(format!(
                 "token server {realm_host} gave a token with invalid characters"

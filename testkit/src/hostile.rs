@@ -37,6 +37,14 @@ pub enum Misbehaviour {
     /// Read the request, then reset the connection (`SO_LINGER=0`) without
     /// answering.
     Reset,
+    /// A registry that echoes credentials: without `Authorization`, `401`
+    /// with a Basic challenge (or a Bearer one naming `bearer_realm`); with
+    /// it, `400` with a distribution error whose message repeats the header
+    /// and, for Basic, the decoded `user:password`.
+    EchoAuth {
+        /// Token realm URL for a Bearer challenge; `None`: Basic.
+        bearer_realm: Option<String>,
+    },
 }
 
 #[derive(Default)]
@@ -110,28 +118,64 @@ impl Drop for HostileHttp {
 }
 
 /// Read up to the end of the request head (bodies of the requests we get are
-/// ignored).
-fn read_head(conn: &mut TcpStream) -> bool {
+/// ignored); `None` when the client went away first.
+fn read_head(conn: &mut TcpStream) -> Option<String> {
     let _ = conn.set_read_timeout(Some(Duration::from_secs(10)));
     let mut head = Vec::new();
     let mut buf = [0u8; 4096];
     while !head.windows(4).any(|w| w == b"\r\n\r\n") {
         match conn.read(&mut buf) {
-            Ok(0) | Err(_) => return false,
+            Ok(0) | Err(_) => return None,
             Ok(n) => head.extend_from_slice(&buf[..n]),
         }
         if head.len() > 1 << 20 {
-            return false;
+            return None;
         }
     }
-    true
+    Some(String::from_utf8_lossy(&head).into_owned())
+}
+
+/// The `EchoAuth` answer to a request head.
+fn echo_auth(head: &str, bearer_realm: Option<&str>) -> String {
+    use base64::Engine;
+    let auth = head.lines().find_map(|l| {
+        let (k, v) = l.split_once(':')?;
+        k.trim()
+            .eq_ignore_ascii_case("authorization")
+            .then(|| v.trim().to_string())
+    });
+    let Some(auth) = auth else {
+        let challenge = match bearer_realm {
+            Some(r) => format!(r#"Bearer realm="{r}",service="echo""#),
+            None => r#"Basic realm="echo""#.to_string(),
+        };
+        let body = r#"{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}"#;
+        return format!(
+            "HTTP/1.1 401 Unauthorized\r\nConnection: close\r\nWWW-Authenticate: {challenge}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+    };
+    let decoded = auth
+        .strip_prefix("Basic ")
+        .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
+        .map(|d| String::from_utf8_lossy(&d).into_owned())
+        .unwrap_or_default();
+    let message = format!("denied: you sent {auth} ({decoded})");
+    let body = serde_json::json!({"errors": [{"code": "DENIED", "message": message}]}).to_string();
+    format!(
+        "HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
 }
 
 fn serve(mut conn: TcpStream, how: &Misbehaviour, c: &Counters) {
-    if !read_head(&mut conn) {
+    let Some(head) = read_head(&mut conn) else {
         return;
-    }
+    };
     match how {
+        Misbehaviour::EchoAuth { bearer_realm } => {
+            let _ = conn.write_all(echo_auth(&head, bearer_realm.as_deref()).as_bytes());
+        }
         Misbehaviour::Reset => {
             crate::server::set_zero_linger(std::os::fd::AsRawFd::as_raw_fd(&conn));
             drop(conn);
