@@ -387,3 +387,80 @@ fn cli_scrubs_a_token_a_registry_echoes() {
     assert_eq!(ts.requests_to("/token").len(), 1);
     assert_clean("inspect", &out, &secrets);
 }
+
+fn mkfifo(path: &std::path::Path) {
+    let st = std::process::Command::new("mkfifo").arg(path).status().unwrap();
+    assert!(st.success());
+}
+
+/// Run the binary with one argument; fail the test (killing it) if it blocks.
+fn module_with(arg: &std::path::Path) -> serde_json::Value {
+    let mut child = common::bin()
+        .arg(arg)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the module blocked on {}", arg.display());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    serde_json::from_str(stdout.trim()).unwrap_or_else(|e| {
+        panic!(
+            "not one JSON result ({e}): {stdout} {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+/// Any single file argument is a module run: not JSON, an array, empty, a FIFO each give `failed`
+/// JSON (not clap's "unrecognized subcommand", not a hang).
+#[test]
+fn any_single_file_argument_gets_a_failed_module_result() {
+    let d = tempfile::tempdir().unwrap();
+    let cases: [(&str, &[u8]); 4] = [
+        ("not-json", b"full_hash=abc named_label=x"),
+        ("array.json", b"[1, 2]"),
+        ("empty.json", b""),
+        ("spaces.json", b"  \n"),
+    ];
+    for (name, bytes) in cases {
+        let p = d.path().join(name);
+        std::fs::write(&p, bytes).unwrap();
+        let r = module_with(&p);
+        assert_eq!(r["failed"], true, "{name}: {r}");
+        assert!(
+            r["msg"].as_str().unwrap().contains("module arguments"),
+            "{name}: {r}"
+        );
+    }
+    let fifo = d.path().join("args.fifo");
+    mkfifo(&fifo);
+    let r = module_with(&fifo);
+    assert_eq!(r["failed"], true, "{r}");
+    assert!(r["msg"].as_str().unwrap().contains("not a regular file"), "{r}");
+}
+
+/// A FIFO as `containers_list_file` is refused at once.
+#[test]
+fn a_fifo_as_the_container_list_file_is_refused() {
+    let d = tempfile::tempdir().unwrap();
+    let fifo = d.path().join("list.fifo");
+    mkfifo(&fifo);
+    let (tx, rx) = std::sync::mpsc::channel();
+    let f = fifo.clone();
+    std::thread::spawn(move || {
+        let _ = tx.send(copy_containers::promote::model::read_list_file(&f).map(|_| ()));
+    });
+    let r = rx
+        .recv_timeout(std::time::Duration::from_secs(10))
+        .expect("reading a FIFO blocked");
+    let err = r.unwrap_err().to_string();
+    assert!(err.contains("not a regular file"), "{err}");
+}
