@@ -88,6 +88,12 @@ impl QuaySpec {
         };
         let api = base_url("quay_api", &api_text).map_err(|e| bad(e.to_string()))?;
         let token = token_of(args).map_err(bad)?;
+        if api.scheme() == "http" && !crate::report::is_loopback_host(&base_url_host(&api)) {
+            crate::report::warn_once(&format!(
+                "Quay API {}: the token is sent over plain HTTP",
+                redact(&api)
+            ));
+        }
         Ok(Some(QuaySpec {
             registry: args.name.clone().unwrap_or_else(|| host.to_string()),
             api,
@@ -442,6 +448,15 @@ fn snippet(body: &[u8]) -> String {
         "(empty body)".into()
     } else {
         s
+    }
+}
+
+/// `host[:port]` of a URL, for the loopback check.
+fn base_url_host(u: &Url) -> String {
+    match (u.host_str(), u.port()) {
+        (Some(h), Some(p)) => format!("{h}:{p}"),
+        (Some(h), None) => h.to_string(),
+        _ => String::new(),
     }
 }
 

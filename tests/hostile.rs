@@ -464,3 +464,46 @@ fn a_fifo_as_the_container_list_file_is_refused() {
     let err = r.unwrap_err().to_string();
     assert!(err.contains("not a regular file"), "{err}");
 }
+
+/// Credentials over plain HTTP to another host, and TLS verification switched off: one warning per
+/// registry, in the module's `warnings` (which Ansible shows).
+#[test]
+fn the_module_warns_of_plain_http_credentials_and_unverified_tls() {
+    let d = tempfile::tempdir().unwrap();
+    let args = serde_json::json!({
+        "full_hash": "d7c3cd922f91d83aacb5d7555de9d5bc",
+        "named_label": "current-tripleo",
+        "containers_list": ["nova-compute"],
+        "retries": 1,
+        "tmp_file_root": d.path(),
+        "source_registry": {"host": "127.0.0.1:9", "namespace": "ns", "tls_verify": false},
+        "target_registries": [
+            {"host": "registry.invalid:5000", "namespace": "ns", "insecure": true,
+             "username": "robot", "password": "plain-http-pw-1"},
+            {"host": "127.0.0.1:9", "namespace": "other", "tls_verify": false},
+        ],
+        "_ansible_check_mode": true,
+    });
+    let p = d.path().join("args.json");
+    std::fs::write(&p, args.to_string()).unwrap();
+    let r = module_with(&p);
+    let warnings: Vec<String> = r["warnings"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no warnings: {r}"))
+        .iter()
+        .map(|w| w.as_str().unwrap().to_string())
+        .collect();
+    let tls: Vec<&String> = warnings
+        .iter()
+        .filter(|w| w.contains("verification is switched off"))
+        .collect();
+    assert_eq!(tls.len(), 1, "once per registry: {warnings:?}");
+    assert!(tls[0].contains("127.0.0.1:9"), "{warnings:?}");
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("registry.invalid:5000") && w.contains("plain HTTP")),
+        "{warnings:?}"
+    );
+    assert!(!r.to_string().contains("plain-http-pw-1"));
+}

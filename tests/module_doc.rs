@@ -24,7 +24,7 @@ const FH: &str = "d7c3cd922f91d83aacb5d7555de9d5bc";
 const NS: &str = "tripleomaster";
 
 /// Keys every Ansible module may return that modules do not document.
-const STANDARD_KEYS: &[&str] = &["failed", "invocation"];
+const STANDARD_KEYS: &[&str] = &["failed", "invocation", "warnings"];
 
 fn sidecar() -> Value {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("library/copy_containers.yml");

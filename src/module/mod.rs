@@ -194,6 +194,10 @@ pub fn run_bytes(bytes: &[u8]) -> Value {
     let invocation = json!({"module_args": censor(&shown_args, &secrets)});
     if let Value::Object(m) = &mut result {
         m.insert("invocation".into(), invocation);
+        let warnings = crate::report::warnings();
+        if !warnings.is_empty() {
+            m.insert("warnings".into(), json!(warnings));
+        }
     }
     scrub_value(&mut result, &secrets);
     result

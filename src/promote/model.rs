@@ -148,7 +148,9 @@ impl RegistryArgs {
         config.insecure = insecure;
         config.tls_verify = self.tls_verify.unwrap_or(true);
         if !config.tls_verify && !insecure {
-            tracing::warn!(registry = %host, "{what}: TLS certificate verification is switched off for this registry");
+            crate::report::warn_once(&format!(
+                "registry {host}: TLS certificate verification is switched off (tls_verify: false)"
+            ));
         }
         config.ca_file = self.ca_file.clone();
         config.retry.attempts = retry_attempts.max(1);
@@ -179,6 +181,11 @@ impl RegistryArgs {
                 None => Credentials::Anonymous,
             },
         };
+        if insecure && !config.credentials.is_anonymous() && !crate::report::is_loopback_host(host) {
+            crate::report::warn_once(&format!(
+                "registry {host}: credentials are sent over plain HTTP (insecure: true)"
+            ));
+        }
         let quay = crate::quay::QuaySpec::from_registry_args(self, what, default_namespace)?;
         Ok(RegistrySpec {
             name: self.name.clone().unwrap_or_else(|| host.to_string()),

@@ -187,6 +187,38 @@ impl Report {
     }
 }
 
+/// Warnings for people given during this run (each once), for the module's `warnings`.
+static WARNINGS: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+/// Log a warning once per run (the same text again is dropped) and keep it for the module's
+/// `warnings`, which Ansible shows.
+pub fn warn_once(msg: &str) {
+    let mut w = WARNINGS.lock().unwrap_or_else(|p| p.into_inner());
+    if !w.iter().any(|x| x == msg) {
+        w.push(msg.to_string());
+        tracing::warn!("{msg}");
+    }
+}
+
+/// The warnings given so far in this run.
+pub fn warnings() -> Vec<String> {
+    WARNINGS.lock().unwrap_or_else(|p| p.into_inner()).clone()
+}
+
+/// Is `host` (`name[:port]`) this machine? Credentials to it over plain HTTP stay local.
+pub fn is_loopback_host(host: &str) -> bool {
+    let name = match host.rsplit_once(':') {
+        Some((h, p)) if p.bytes().all(|b| b.is_ascii_digit()) => h,
+        _ => host,
+    };
+    let name = name.trim_start_matches('[').trim_end_matches(']');
+    name == "localhost"
+        || name
+            .parse::<std::net::IpAddr>()
+            .map(|ip| ip.is_loopback())
+            .unwrap_or(false)
+}
+
 /// Every secret of this run: registry passwords with their `user:password` and its base64 (see
 /// [`crate::transport::Credentials::secrets`]), identity and Quay tokens, and every token obtained.
 static KNOWN_SECRETS: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
@@ -266,6 +298,22 @@ mod tests {
         };
         r.scrub(&["s3cr3tpw".into()]);
         assert!(!serde_json::to_string(&r).unwrap().contains("s3cr3tpw"));
+    }
+
+    #[test]
+    fn loopback_hosts() {
+        for h in [
+            "localhost",
+            "localhost:5000",
+            "127.0.0.1:5000",
+            "127.0.0.2",
+            "[::1]:5000",
+        ] {
+            assert!(is_loopback_host(h), "{h}");
+        }
+        for h in ["quay.io", "10.0.0.1:5000", "localhost.example.org"] {
+            assert!(!is_loopback_host(h), "{h}");
+        }
     }
 
     #[test]
