@@ -507,3 +507,37 @@ fn the_module_warns_of_plain_http_credentials_and_unverified_tls() {
     );
     assert!(!r.to_string().contains("plain-http-pw-1"));
 }
+
+/// A source that resets every GET of one layer: the copy's transfer rounds and the transport's
+/// retries share one budget, so the layer is asked for the policy's 5 times, not 5 × 5.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_layer_is_fetched_only_the_policys_attempts() {
+    use copy_containers::copy::{copy_batch, CopyOptions, CopyRequest, Endpoint};
+    let src = tk::Registry::plain().unwrap();
+    let dst = tk::Registry::plain().unwrap();
+    let img = seed::seed_image(&src, "ns/app", "v1", "amd64", 1).await.unwrap();
+    let layer = img.layers[0].digest.clone();
+    let proxy = Proxy::for_registry(&src).unwrap();
+    proxy.add_rule(
+        FaultRule::new(FaultAction::ResetConnection)
+            .method("GET")
+            .path_contains(&layer)
+            .always(),
+    );
+    let s = common::plain_client(&proxy.host());
+    let d = common::client(&dst);
+    let req = CopyRequest {
+        source: Endpoint::new(&s, "ns/app"),
+        reference: "v1".into(),
+        dests: vec![(Endpoint::new(&d, "ns/app"), vec!["v1".into()])],
+        known: None,
+    };
+    let out = copy_batch(&[req], &CopyOptions::default()).await.remove(0);
+    assert!(!out.ok(), "the copy cannot succeed without the layer");
+    let gets = proxy
+        .log()
+        .iter()
+        .filter(|r| r.method == "GET" && r.path.contains(&layer))
+        .count();
+    assert_eq!(gets, 5, "{:?}", out.error);
+}

@@ -62,7 +62,7 @@ impl Registry {
 
     /// [`Registry::get_blob`] drawing on the caller's budget of attempts (`used`); `streamed`: the
     /// body is read at the caller's pace, without the overall request deadline.
-    async fn get_blob_counted(
+    pub async fn get_blob_counted(
         &self,
         repo: &str,
         digest: &Digest,
