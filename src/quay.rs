@@ -475,6 +475,24 @@ mod tests {
     }
 
     #[test]
+    fn a_plain_http_api_to_another_host_is_warned_of() {
+        let mut a = args();
+        a.quay_api = Some("http://quay-plain.example.org/api/v1/".into());
+        QuaySpec::from_registry_args(&a, "t", None).unwrap().unwrap();
+        let w = crate::report::warnings();
+        assert!(
+            w.iter()
+                .any(|w| w.contains("quay-plain.example.org") && w.contains("plain HTTP")),
+            "{w:?}"
+        );
+        a.quay_api = Some("http://127.0.0.1:8080/api/v1/".into());
+        QuaySpec::from_registry_args(&a, "t", None).unwrap().unwrap();
+        assert!(!crate::report::warnings()
+            .iter()
+            .any(|w| w.contains("127.0.0.1:8080")));
+    }
+
+    #[test]
     fn spec_from_args() {
         let s = QuaySpec::from_registry_args(&args(), "t", None).unwrap().unwrap();
         assert_eq!(s.api.as_str(), "https://quay.io/api/v1/");
