@@ -1,5 +1,7 @@
 //! Log setup shared by the CLI: human-readable lines by default, JSON lines with `--log-format json`,
-//! verbosity from `-v`/`-q` (or `RUST_LOG`). Logs go to stderr so stdout stays for results.
+//! verbosity from `-v`/`-q` (or `RUST_LOG`). Logs go to stderr so stdout stays for results, through
+//! the run's scrubber ([`crate::report::scrub`]): a log line quoting what a registry answered must not
+//! show a credential it echoed.
 
 use tracing_subscriber::EnvFilter;
 
@@ -35,7 +37,7 @@ pub fn init(format: LogFormat, verbosity: i8) {
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(colour())
-        .with_writer(std::io::stderr);
+        .with_writer(|| ScrubbedStderr);
     let _ = match format {
         LogFormat::Human => builder.with_target(false).try_init(),
         LogFormat::Json => builder
@@ -44,4 +46,20 @@ pub fn init(format: LogFormat, verbosity: i8) {
             .with_current_span(false)
             .try_init(),
     };
+}
+
+/// stderr, each write scrubbed. The formatter writes one event per `write_all`, so a secret is never
+/// split across two writes.
+struct ScrubbedStderr;
+
+impl std::io::Write for ScrubbedStderr {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let clean = crate::report::scrub(&String::from_utf8_lossy(buf), &[]);
+        std::io::stderr().write_all(clean.as_bytes())?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
+    }
 }

@@ -32,6 +32,8 @@ pub const DEFAULT_DESCRIPTION: &str = "TripleO container image (created by copy-
 
 /// Longest listing we follow (pages of 100 repositories).
 pub const MAX_PAGES: usize = 1000;
+/// Largest API answer read (a page of the repository listing is a few KiB).
+pub const MAX_ANSWER_BYTES: usize = 16 << 20;
 
 /// How to reach one Quay organisation.
 #[derive(Clone, Debug)]
@@ -90,6 +92,12 @@ impl QuaySpec {
         };
         let api = base_url("quay_api", &api_text).map_err(|e| bad(e.to_string()))?;
         let token = token_of(args).map_err(bad)?;
+        if api.scheme() == "http" && !crate::report::is_loopback_host(&base_url_host(&api)) {
+            crate::report::warn_once(&format!(
+                "Quay API {}: the token is sent over plain HTTP",
+                redact(&api)
+            ));
+        }
         Ok(Some(QuaySpec {
             registry: args.name.clone().unwrap_or_else(|| host.to_string()),
             api,
@@ -197,6 +205,7 @@ impl std::fmt::Debug for Quay {
 
 impl Quay {
     pub fn new(spec: QuaySpec) -> Result<Quay> {
+        crate::report::remember_secret(spec.token.expose());
         let host = spec.api.host_str().unwrap_or_default();
         let api_host = match spec.api.port() {
             Some(p) => format!("{host}:{p}"),
@@ -291,10 +300,13 @@ impl Quay {
                 tokio::time::sleep(wait).await;
                 continue;
             }
-            let bytes = resp.bytes().await.map_err(|e| Error::Network {
-                registry: self.host(),
-                detail: format!("{method} {shown}: reading the body: {}", error_chain(&e)),
-            })?;
+            if !(200..300).contains(&status) {
+                // Only the start of an error body is shown: a huge or endless one is not read on.
+                let bytes = crate::registry::read_prefix(resp, crate::registry::ERROR_BODY_CAP).await;
+                return Ok((status, bytes.to_vec()));
+            }
+            let what = format!("{method} {shown}");
+            let bytes = crate::registry::read_limited(resp, MAX_ANSWER_BYTES, &self.host(), &what).await?;
             return Ok((status, bytes.to_vec()));
         }
     }
@@ -459,6 +471,15 @@ fn snippet(body: &[u8]) -> String {
     }
 }
 
+/// `host[:port]` of a URL, for the loopback check.
+fn base_url_host(u: &Url) -> String {
+    match (u.host_str(), u.port()) {
+        (Some(h), Some(p)) => format!("{h}:{p}"),
+        (Some(h), None) => h.to_string(),
+        _ => String::new(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -471,6 +492,24 @@ mod tests {
             token: Some(Secret::new("inline-token-1")),
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn a_plain_http_api_to_another_host_is_warned_of() {
+        let mut a = args();
+        a.quay_api = Some("http://quay-plain.example.org/api/v1/".into());
+        QuaySpec::from_registry_args(&a, "t", None).unwrap().unwrap();
+        let w = crate::report::warnings();
+        assert!(
+            w.iter()
+                .any(|w| w.contains("quay-plain.example.org") && w.contains("plain HTTP")),
+            "{w:?}"
+        );
+        a.quay_api = Some("http://127.0.0.1:8080/api/v1/".into());
+        QuaySpec::from_registry_args(&a, "t", None).unwrap().unwrap();
+        assert!(!crate::report::warnings()
+            .iter()
+            .any(|w| w.contains("127.0.0.1:8080")));
     }
 
     #[test]

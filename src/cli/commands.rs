@@ -1,4 +1,6 @@
-//! The verbs behind the CLI's subcommands.
+//! The verbs behind the CLI's subcommands. What they print goes through the run's scrubber
+//! ([`crate::report::scrub`]): a registry can echo credentials in anything it answers (except
+//! `inspect --raw`, which prints the manifest's exact bytes).
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -9,6 +11,16 @@ use super::Side;
 use crate::copy::{self, Action, CopyOptions, CopyRequest, Endpoint};
 use crate::manifest::{config_platform, Content};
 use crate::reference::Reference;
+
+/// `println!` through the scrubber.
+macro_rules! out {
+    ($($t:tt)*) => { println!("{}", crate::report::scrub(&format!($($t)*), &[])) };
+}
+
+/// `eprintln!` through the scrubber.
+macro_rules! err {
+    ($($t:tt)*) => { eprintln!("{}", crate::report::scrub(&format!($($t)*), &[])) };
+}
 
 #[derive(Args, Debug)]
 pub struct InspectArgs {
@@ -126,18 +138,18 @@ pub async fn inspect(a: InspectArgs) -> anyhow::Result<i32> {
         }
     }
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&summary)?);
+        out!("{}", serde_json::to_string_pretty(&summary)?);
         return Ok(0);
     }
-    println!("Name:       {}", summary["name"].as_str().unwrap_or(""));
-    println!("Reference:  {}", summary["reference"].as_str().unwrap_or(""));
-    println!("Media type: {}", m.media_type);
-    println!("Digest:     {}", m.digest);
+    out!("Name:       {}", summary["name"].as_str().unwrap_or(""));
+    out!("Reference:  {}", summary["reference"].as_str().unwrap_or(""));
+    out!("Media type: {}", m.media_type);
+    out!("Digest:     {}", m.digest);
     match m.content()? {
         Content::Index { children } => {
-            println!("Manifests:  {}", children.len());
+            out!("Manifests:  {}", children.len());
             for c in children {
-                println!(
+                out!(
                     "  {}/{}{}  {}  {} bytes",
                     c.os.as_deref().unwrap_or("?"),
                     c.architecture.as_deref().unwrap_or("?"),
@@ -148,16 +160,16 @@ pub async fn inspect(a: InspectArgs) -> anyhow::Result<i32> {
             }
         }
         Content::Image { config, layers } => {
-            println!(
+            out!(
                 "Platform:   {}/{}",
                 summary["os"].as_str().unwrap_or("?"),
                 summary["architecture"].as_str().unwrap_or("?")
             );
-            println!("Config:     {} ({} bytes)", config.digest, config.size);
+            out!("Config:     {} ({} bytes)", config.digest, config.size);
             let total: u64 = layers.iter().map(|l| l.size).sum();
-            println!("Layers:     {} ({} bytes)", layers.len(), total);
+            out!("Layers:     {} ({} bytes)", layers.len(), total);
             for l in layers {
-                println!("  {}  {} bytes", l.digest, l.size);
+                out!("  {}  {} bytes", l.digest, l.size);
             }
         }
     }
@@ -217,10 +229,10 @@ pub async fn copy(a: CopyArgs) -> anyhow::Result<i32> {
         .await
         .remove(0);
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&outcome)?);
+        out!("{}", serde_json::to_string_pretty(&outcome)?);
     } else {
         if let Some(e) = &outcome.error {
-            eprintln!("error: {e}");
+            err!("error: {e}");
         }
         for d in &outcome.dests {
             for (tag, action) in &d.tags {
@@ -230,7 +242,7 @@ pub async fn copy(a: CopyArgs) -> anyhow::Result<i32> {
                     Action::WouldCopy => "would copy",
                     Action::Failed => "FAILED",
                 };
-                println!(
+                out!(
                     "{}:{tag}  {}  {what}  (blobs: {} uploaded, {} mounted, {} present; {} bytes)",
                     d.destination,
                     d.digest.as_ref().map(|d| d.as_str()).unwrap_or("?"),
@@ -241,7 +253,7 @@ pub async fn copy(a: CopyArgs) -> anyhow::Result<i32> {
                 );
             }
             if let Some(e) = &d.error {
-                eprintln!("error: {}: {e}", d.destination);
+                err!("error: {}: {e}", d.destination);
             }
         }
     }

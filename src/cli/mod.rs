@@ -172,7 +172,7 @@ pub fn run(cli: Cli) -> i32 {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", crate::report::scrub(&format!("{e:#}"), &[]));
             exit_code_of(&e)
         }
     }

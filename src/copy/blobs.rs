@@ -184,12 +184,15 @@ async fn transfer_one(
             }
         }
     }
-    // One source GET, teed to every upload; failed ones are tried again (fetching again).
+    // One source GET, teed to every upload; failed ones are tried again (fetching again). The source
+    // GETs of every round draw on one budget of attempts (the transport retries a failing GET itself:
+    // a round must not multiply those).
     let mut pending = to_upload;
     let mut attempt = 0;
+    let mut src_used = 0;
     let mut last_err: HashMap<usize, String> = HashMap::new();
     let mut wait_hint: Option<std::time::Duration> = None;
-    while !pending.is_empty() && attempt < attempts {
+    while !pending.is_empty() && attempt < attempts && src_used < attempts {
         attempt += 1;
         if attempt > 1 {
             let policy = source.registry.retry();
@@ -200,7 +203,7 @@ async fn transfer_one(
             };
             tokio::time::sleep(delay).await;
         }
-        let results = tee_upload(needs, &pending, limits, fetched).await;
+        let results = tee_upload(needs, &pending, limits, fetched, &mut src_used).await;
         pending.clear();
         for (i, r) in results {
             match r {
@@ -225,7 +228,7 @@ async fn transfer_one(
                 }
             }
         }
-        if !pending.is_empty() && attempt < attempts {
+        if !pending.is_empty() && attempt < attempts && src_used < attempts {
             tracing::info!(%digest, targets = pending.len(), attempt, "blob transfer failed; trying again");
         }
     }
@@ -250,7 +253,7 @@ async fn transfer_one(
             Ok(Mount::Upload(_)) | Err(_) => {
                 // The registry would not mount: fetch again for this one.
                 let mut r = Err("upload failed".to_string());
-                for (_, res) in tee_upload(needs, &[i], limits, fetched).await {
+                for (_, res) in tee_upload(needs, &[i], limits, fetched, &mut 0).await {
                     r = res.map(BlobOutcome::Uploaded).map_err(|e| e.to_string());
                 }
                 r
@@ -274,6 +277,7 @@ async fn tee_upload(
     targets: &[usize],
     limits: &Limits,
     fetched: &FetchedBlobs,
+    src_used: &mut u32,
 ) -> Vec<(usize, Result<u64>)> {
     let src = &needs[targets[0]].source;
     let desc = needs[targets[0]].descriptor.clone();
@@ -315,7 +319,7 @@ async fn tee_upload(
             Some(bytes) => Box::pin(stream::iter(std::iter::once(Ok(bytes)))),
             None => {
                 src.registry
-                    .get_blob(&src.repo, &desc.digest, Some(desc.size))
+                    .get_blob_counted(&src.repo, &desc.digest, Some(desc.size), src_used)
                     .await?
             }
         };

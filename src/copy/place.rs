@@ -153,6 +153,23 @@ impl Place {
         }
     }
 
+    /// [`Place::get_blob`] drawing on the caller's budget of attempts (`used`; a layout counts one).
+    pub async fn get_blob_counted(
+        &self,
+        repo: &str,
+        digest: &Digest,
+        size: Option<u64>,
+        used: &mut u32,
+    ) -> Result<BlobStream> {
+        match self {
+            Place::Registry(r) => r.get_blob_counted(repo, digest, size, true, used).await,
+            Place::Layout(l) => {
+                *used += 1;
+                l.get_blob(repo, digest, size).await
+            }
+        }
+    }
+
     pub async fn get_blob(&self, repo: &str, digest: &Digest, size: Option<u64>) -> Result<BlobStream> {
         match self {
             Place::Registry(r) => r.get_blob(repo, digest, size).await,

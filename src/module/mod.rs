@@ -18,19 +18,25 @@ use crate::report::{Report, TagAction};
 /// The secrets seen in the arguments, for the panic hook.
 static SECRETS: OnceLock<Vec<String>> = OnceLock::new();
 
-/// Does argv look like a module invocation (one argument: an existing JSON file)?
+/// Does argv look like a module invocation? One argument that is not an option nor a subcommand,
+/// naming something that exists: whatever it holds (not JSON, an array, nothing, a FIFO), the answer
+/// is a module result (`failed` when it is not a JSON object), never the CLI's usage error.
 pub fn is_module_invocation(args: &[String]) -> bool {
-    args.len() == 2 && !args[1].starts_with('-') && Path::new(&args[1]).is_file() && {
-        std::fs::read(&args[1])
-            .map(|b| b.iter().find(|c| !c.is_ascii_whitespace()) == Some(&b'{'))
-            .unwrap_or(false)
-    }
+    use clap::CommandFactory;
+    args.len() == 2
+        && !args[1].starts_with('-')
+        && args[1] != "help"
+        && crate::cli::Cli::command().find_subcommand(&args[1]).is_none()
+        && std::fs::metadata(&args[1]).is_ok()
 }
 
 /// Run as a module: returns the JSON text to print (exactly one object) and whether it failed.
 pub fn main_with_file(path: &Path) -> (String, bool) {
     install_panic_hook();
-    let result = match std::fs::read(path) {
+    let read = crate::sources::http::ensure_regular_file(path, "module arguments file")
+        .map_err(|e| e.to_string())
+        .and_then(|_| std::fs::read(path).map_err(|e| e.to_string()));
+    let result = match read {
         Ok(bytes) => run_bytes(&bytes),
         Err(e) => failed(
             &format!("cannot read the module arguments {}: {e}", path.display()),
@@ -209,6 +215,10 @@ pub fn run_bytes(bytes: &[u8]) -> Value {
     let invocation = json!({"module_args": censor(&shown_args, &secrets)});
     if let Value::Object(m) = &mut result {
         m.insert("invocation".into(), invocation);
+        let warnings = crate::report::warnings();
+        if !warnings.is_empty() {
+            m.insert("warnings".into(), json!(warnings));
+        }
     }
     scrub_value(&mut result, &secrets);
     result

@@ -154,7 +154,9 @@ impl RegistryArgs {
         config.insecure = insecure;
         config.tls_verify = self.tls_verify.unwrap_or(true);
         if !config.tls_verify && !insecure {
-            tracing::warn!(registry = %host, "{what}: TLS certificate verification is switched off for this registry");
+            crate::report::warn_once(&format!(
+                "registry {host}: TLS certificate verification is switched off (tls_verify: false)"
+            ));
         }
         config.ca_file = self.ca_file.clone();
         config.retry.attempts = retry_attempts.max(1);
@@ -191,6 +193,11 @@ impl RegistryArgs {
                 None => Credentials::Anonymous,
             },
         };
+        if insecure && !config.credentials.is_anonymous() && !crate::report::is_loopback_host(host) {
+            crate::report::warn_once(&format!(
+                "registry {host}: credentials are sent over plain HTTP (insecure: true)"
+            ));
+        }
         let quay = crate::quay::QuaySpec::from_registry_args(self, what, default_namespace)?;
         Ok(RegistrySpec {
             name: self.name.clone().unwrap_or_else(|| host.to_string()),
@@ -540,7 +547,10 @@ impl PromoteArgs {
             .clone()
             .unwrap_or_else(|| "openstack".into());
         validate_component(&prefix).map_err(|r| Error::invalid("container_name_prefix", &prefix, r))?;
-        let retries = self.retries.unwrap_or(5).clamp(1, 50) as u32;
+        let retries = self
+            .retries
+            .unwrap_or(5)
+            .clamp(1, crate::transport::retry::MAX_ATTEMPTS as u64) as u32;
         let source = self
             .source_registry
             .as_ref()

@@ -57,12 +57,26 @@ impl Registry {
 
     /// GET a blob as a stream, verified against `digest` (and `size` when given) as it flows.
     pub async fn get_blob(&self, repo: &str, digest: &Digest, size: Option<u64>) -> Result<BlobStream> {
-        let req = Request::new(
+        self.get_blob_counted(repo, digest, size, true, &mut 0).await
+    }
+
+    /// [`Registry::get_blob`] drawing on the caller's budget of attempts (`used`); `streamed`: the
+    /// body is read at the caller's pace, without the overall request deadline.
+    pub async fn get_blob_counted(
+        &self,
+        repo: &str,
+        digest: &Digest,
+        size: Option<u64>,
+        streamed: bool,
+        used: &mut u32,
+    ) -> Result<BlobStream> {
+        let mut req = Request::new(
             Method::GET,
             self.blob_url(repo, digest)?,
             vec![repo_scope(repo, false)],
         );
-        let resp = self.transport().send(req).await?;
+        req.streamed = streamed;
+        let resp = self.transport().send_counted(req, used).await?;
         let what = format!("blob {repo}@{digest}");
         if !resp.status().is_success() {
             return Err(self.error_for(resp, &what).await);
@@ -77,14 +91,15 @@ impl Registry {
         }))
     }
 
-    /// GET a whole (small) blob into memory, verified. For configs, never for layers.
+    /// GET a whole (small) blob into memory, verified. For configs, never for layers. A body cut
+    /// off mid-way is fetched again, within the same budget of attempts as the request itself.
     pub async fn get_blob_bytes(&self, repo: &str, digest: &Digest, limit: usize) -> Result<Bytes> {
-        let attempts = self.transport().config().retry.attempts.max(1);
-        let mut attempt = 0;
+        let mut used = 0;
         loop {
-            attempt += 1;
             let r = async {
-                let mut s = self.get_blob(repo, digest, None).await?;
+                let mut s = self
+                    .get_blob_counted(repo, digest, None, false, &mut used)
+                    .await?;
                 let mut buf = Vec::new();
                 while let Some(c) = s.next().await {
                     buf.extend_from_slice(&c?);
@@ -100,8 +115,8 @@ impl Registry {
             }
             .await;
             match r {
-                Err(Error::Network { .. }) if attempt < attempts => {
-                    tokio::time::sleep(self.transport().config().retry.backoff(attempt)).await
+                Err(Error::Network { .. }) if used < self.transport().attempts() => {
+                    tokio::time::sleep(self.transport().config().retry.backoff(used)).await
                 }
                 other => return other,
             }
@@ -128,9 +143,13 @@ impl Registry {
 
     /// Open an upload session.
     pub async fn start_upload(&self, repo: &str) -> Result<Url> {
+        self.start_upload_counted(repo, &mut 0).await
+    }
+
+    async fn start_upload_counted(&self, repo: &str, used: &mut u32) -> Result<Url> {
         let url = self.transport().url(&format!("v2/{repo}/blobs/uploads/"))?;
         let req = Request::new(Method::POST, url, vec![repo_scope(repo, true)]).header(CONTENT_LENGTH, "0");
-        let resp = self.transport().send(req).await?;
+        let resp = self.transport().send_counted(req, used).await?;
         if resp.status().as_u16() != 202 {
             return Err(self.error_for(resp, &format!("start upload to {repo}")).await);
         }
@@ -208,20 +227,19 @@ impl Registry {
         Ok(())
     }
 
-    /// Upload bytes held in memory (replayable: retried as a whole).
+    /// Upload bytes held in memory (replayable: retried as a whole, the session's POST and the PUT
+    /// drawing on one budget of attempts).
     pub async fn upload_bytes(&self, repo: &str, digest: &Digest, bytes: Bytes) -> Result<()> {
         digest.verify(&format!("blob for {repo}"), &bytes)?;
-        let attempts = self.transport().config().retry.attempts.max(1);
-        let mut attempt = 0;
+        let mut used = 0;
         loop {
-            attempt += 1;
             let r = async {
-                let mut url = self.start_upload(repo).await?;
+                let mut url = self.start_upload_counted(repo, &mut used).await?;
                 url.query_pairs_mut().append_pair("digest", digest.as_str());
                 let req = Request::new(Method::PUT, url, vec![repo_scope(repo, true)])
                     .header(CONTENT_TYPE, "application/octet-stream")
                     .body(bytes.clone());
-                let resp = self.transport().send(req).await?;
+                let resp = self.transport().send_counted(req, &mut used).await?;
                 if !resp.status().is_success() {
                     return Err(self.error_for(resp, &format!("PUT blob {repo}@{digest}")).await);
                 }
@@ -229,8 +247,8 @@ impl Registry {
             }
             .await;
             match r {
-                Err(Error::Network { .. }) if attempt < attempts => {
-                    tokio::time::sleep(self.transport().config().retry.backoff(attempt)).await
+                Err(Error::Network { .. }) if used < self.transport().attempts() => {
+                    tokio::time::sleep(self.transport().config().retry.backoff(used)).await
                 }
                 other => return other,
             }

@@ -80,27 +80,31 @@ impl Registry {
             })
     }
 
-    /// GET a manifest, checking its digest; `None` when absent. A body cut off mid-way is fetched again.
+    /// GET a manifest, checking its digest; `None` when absent. A body cut off mid-way is fetched
+    /// again, within the same budget of attempts as the request itself.
     pub async fn get_manifest_opt(&self, repo: &str, reference: &str) -> Result<Option<Manifest>> {
-        let attempts = self.transport().config().retry.attempts.max(1);
-        let mut attempt = 0;
+        let mut used = 0;
         loop {
-            attempt += 1;
-            match self.get_manifest_once(repo, reference).await {
-                Err(Error::Network { .. }) if attempt < attempts => {
-                    tokio::time::sleep(self.transport().config().retry.backoff(attempt)).await;
+            match self.get_manifest_once(repo, reference, &mut used).await {
+                Err(Error::Network { .. }) if used < self.transport().attempts() => {
+                    tokio::time::sleep(self.transport().config().retry.backoff(used)).await;
                 }
                 other => return other,
             }
         }
     }
 
-    async fn get_manifest_once(&self, repo: &str, reference: &str) -> Result<Option<Manifest>> {
+    async fn get_manifest_once(
+        &self,
+        repo: &str,
+        reference: &str,
+        used: &mut u32,
+    ) -> Result<Option<Manifest>> {
         let url = self.manifest_url(repo, reference)?;
         let mut req =
             Request::new(Method::GET, url, vec![repo_scope(repo, false)]).header(ACCEPT, media::ACCEPT);
         req.counts_as_pull = true;
-        let resp = self.transport().send(req).await?;
+        let resp = self.transport().send_counted(req, used).await?;
         let what = format!("manifest {repo}:{reference}");
         if resp.status().as_u16() == 404 {
             return Ok(None);
@@ -211,6 +215,26 @@ impl Registry {
             .error_for(resp, &format!("DELETE manifest {repo}@{digest}"))
             .await)
     }
+}
+
+/// How much of an error body is ever read: only its first few hundred bytes are shown, so a huge or
+/// endless error body must not cost more memory than this.
+pub const ERROR_BODY_CAP: usize = 64 << 10;
+
+/// The first `cap` bytes of a body (an error answer, of which only the start is shown): reading stops
+/// there and the rest is never fetched; a body that breaks off gives what arrived.
+pub async fn read_prefix(mut resp: reqwest::Response, cap: usize) -> Bytes {
+    let mut buf = Vec::new();
+    while buf.len() < cap {
+        match resp.chunk().await {
+            Ok(Some(c)) => {
+                let take = c.len().min(cap - buf.len());
+                buf.extend_from_slice(&c[..take]);
+            }
+            _ => break,
+        }
+    }
+    Bytes::from(buf)
 }
 
 /// Read a (small) body, refusing more than `limit` bytes.

@@ -11,7 +11,7 @@ use reqwest::Response;
 use serde::Deserialize;
 
 pub use blob::{BlobStream, MountResult};
-pub use manifest::read_limited;
+pub use manifest::{read_limited, read_prefix, ERROR_BODY_CAP};
 
 use crate::error::{Error, Result};
 use crate::transport::{RegistryConfig, Transport};
@@ -24,6 +24,10 @@ pub struct Registry {
 
 impl Registry {
     pub fn new(config: RegistryConfig) -> Result<Registry> {
+        // Whatever a registry echoes back, no output of this run shows these.
+        for s in config.credentials.secrets() {
+            crate::report::remember_secret(&s);
+        }
         Ok(Registry {
             transport: Arc::new(Transport::new(config)?),
         })
@@ -51,7 +55,7 @@ impl Registry {
             return self.transport.auth_failure(&resp);
         }
         let method_path = (String::new(), resp.url().path().to_string());
-        let body = resp.bytes().await.unwrap_or_default();
+        let body = read_prefix(resp, ERROR_BODY_CAP).await;
         let (code, message) = parse_error_body(&body);
         if status == 404 {
             return Error::NotFound {

@@ -187,10 +187,68 @@ impl Report {
     }
 }
 
-/// Mask secrets (≥4 characters, to avoid masking everything) in a string.
+/// Warnings for people given during this run (each once), for the module's `warnings`.
+static WARNINGS: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+/// Log a warning once per run (the same text again is dropped) and keep it for the module's
+/// `warnings`, which Ansible shows.
+pub fn warn_once(msg: &str) {
+    let mut w = WARNINGS.lock().unwrap_or_else(|p| p.into_inner());
+    if !w.iter().any(|x| x == msg) {
+        w.push(msg.to_string());
+        tracing::warn!("{msg}");
+    }
+}
+
+/// The warnings given so far in this run.
+pub fn warnings() -> Vec<String> {
+    WARNINGS.lock().unwrap_or_else(|p| p.into_inner()).clone()
+}
+
+/// Is `host` (`name[:port]`) this machine? Credentials to it over plain HTTP stay local.
+pub fn is_loopback_host(host: &str) -> bool {
+    let name = match host.rsplit_once(':') {
+        Some((h, p)) if p.bytes().all(|b| b.is_ascii_digit()) => h,
+        _ => host,
+    };
+    let name = name.trim_start_matches('[').trim_end_matches(']');
+    name == "localhost"
+        || name
+            .parse::<std::net::IpAddr>()
+            .map(|ip| ip.is_loopback())
+            .unwrap_or(false)
+}
+
+/// Every secret of this run: registry passwords with their `user:password` and its base64 (see
+/// [`crate::transport::Credentials::secrets`]), identity and Quay tokens, and every token obtained.
+static KNOWN_SECRETS: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+/// Remember a secret, so that every later [`scrub`] masks it (whatever output it is for).
+pub fn remember_secret(secret: &str) {
+    if secret.len() < 4 {
+        return;
+    }
+    let mut known = KNOWN_SECRETS.lock().unwrap_or_else(|p| p.into_inner());
+    if !known.iter().any(|k| k == secret) {
+        known.push(secret.to_string());
+    }
+}
+
+/// Mask secrets (≥4 characters, to avoid masking everything) in a string: those given and every one
+/// remembered in this run ([`remember_secret`]), longest first. The one scrubber of every output:
+/// reports, list files, the module result, CLI output and errors, logs.
 pub fn scrub(s: &str, secrets: &[String]) -> String {
+    let mut all: Vec<String> = secrets.to_vec();
+    all.extend(
+        KNOWN_SECRETS
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .cloned(),
+    );
+    all.sort_by_key(|x| std::cmp::Reverse(x.len()));
     let mut out = s.to_string();
-    for sec in secrets {
+    for sec in &all {
         if sec.len() >= 4 && out.contains(sec.as_str()) {
             out = out.replace(sec.as_str(), "********");
         }
@@ -198,14 +256,17 @@ pub fn scrub(s: &str, secrets: &[String]) -> String {
     out
 }
 
-/// Write a file through a temporary file and a rename, creating parent folders.
+/// Write a file through a temporary file and a rename, creating parent folders. The temporary file
+/// is the store's (a random name created with `create_new`, so a symlink planted in a shared folder
+/// such as `tmp_file_root` is never followed); the rename replaces a symlink at `path` instead of
+/// writing through it.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir.display(), e))?;
-    }
-    let tmp = path.with_extension(format!("tmp.{}", std::process::id()));
-    std::fs::write(&tmp, bytes).map_err(|e| Error::io(tmp.display(), e))?;
-    std::fs::rename(&tmp, path).map_err(|e| Error::io(path.display(), e))
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir.display(), e))?;
+    crate::store::write_atomic(path, bytes)
 }
 
 /// Now as an HTTP date (RFC 1123, UTC).
@@ -245,12 +306,35 @@ mod tests {
             "login ******** failed"
         );
         assert_eq!(scrub("abc", &["ab".into()]), "abc");
+        // Remembered secrets are masked without being passed, longest first.
+        remember_secret("tok-remembered-1234");
+        remember_secret("tok-remembered-1234-longer");
+        assert_eq!(
+            scrub("a tok-remembered-1234-longer b tok-remembered-1234", &[]),
+            "a ******** b ********"
+        );
         let mut r = Report {
             errors: vec!["x s3cr3tpw y".into()],
             ..Default::default()
         };
         r.scrub(&["s3cr3tpw".into()]);
         assert!(!serde_json::to_string(&r).unwrap().contains("s3cr3tpw"));
+    }
+
+    #[test]
+    fn loopback_hosts() {
+        for h in [
+            "localhost",
+            "localhost:5000",
+            "127.0.0.1:5000",
+            "127.0.0.2",
+            "[::1]:5000",
+        ] {
+            assert!(is_loopback_host(h), "{h}");
+        }
+        for h in ["quay.io", "10.0.0.1:5000", "localhost.example.org"] {
+            assert!(!is_loopback_host(h), "{h}");
+        }
     }
 
     #[test]

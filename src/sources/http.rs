@@ -353,10 +353,8 @@ enum BodyError {
 
 /// The start of an error body, on one line, for messages.
 async fn error_snippet(resp: reqwest::Response) -> String {
-    let body = match resp.bytes().await {
-        Ok(b) => b,
-        Err(_) => return String::from("(no readable body)"),
-    };
+    // Only the start is shown: a huge or endless error body is not read further.
+    let body = crate::registry::read_prefix(resp, crate::registry::ERROR_BODY_CAP).await;
     let text = String::from_utf8_lossy(&body[..body.len().min(300)]);
     let one_line: String = text
         .chars()
@@ -372,10 +370,31 @@ async fn error_snippet(resp: reqwest::Response) -> String {
     }
 }
 
+/// Refuse anything but a regular file (after symlinks) as an input, before opening it: opening a
+/// FIFO blocks until someone writes to it, a device can be endless, a folder is no file.
+pub fn ensure_regular_file(path: &Path, what: &'static str) -> Result<()> {
+    let shown = path.display().to_string();
+    let meta = std::fs::metadata(path).map_err(|e| Error::io(&shown, e))?;
+    if meta.is_file() {
+        return Ok(());
+    }
+    let kind = if meta.is_dir() {
+        "a directory"
+    } else {
+        "not a regular file (a FIFO, socket or device)"
+    };
+    Err(Error::invalid(
+        what,
+        &shown,
+        format!("is {kind}, expected a file"),
+    ))
+}
+
 /// Read a file of at most `cap` bytes.
 pub async fn read_file_capped(path: &Path, cap: u64) -> Result<Fetched> {
     use tokio::io::AsyncReadExt;
     let shown = path.display().to_string();
+    ensure_regular_file(path, "file")?;
     let file = tokio::fs::File::open(path)
         .await
         .map_err(|e| Error::io(&shown, e))?;

@@ -27,6 +27,7 @@ pub struct ContainerLists {
 /// Read and parse a list file (extra-vars YAML or plain list; see [`parse_list_text`]).
 pub fn parse_list_file(path: &Path) -> Result<ContainerLists> {
     let shown = path.display().to_string();
+    crate::sources::http::ensure_regular_file(path, "container list file")?;
     let file = std::fs::File::open(path).map_err(|e| Error::io(&shown, e))?;
     let meta = file.metadata().map_err(|e| Error::io(&shown, e))?;
     if meta.is_dir() {

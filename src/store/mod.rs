@@ -74,6 +74,7 @@ use serde::{Deserialize, Serialize};
 
 pub use delete::DeleteOptions;
 pub use fsutil::validate_release;
+pub(crate) use fsutil::write_atomic;
 pub use index::{ANN_CREATED, ANN_HASH, ANN_NAME, ANN_REF_NAME, ANN_RELEASE, ANN_REPOSITORY, ANN_SOURCE};
 pub use labels::LabelRecord;
 pub use layout::Layout;

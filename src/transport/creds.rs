@@ -80,7 +80,17 @@ impl Credentials {
     pub fn secrets(&self) -> Vec<String> {
         match self {
             Credentials::Anonymous => vec![],
-            Credentials::Basic { password, .. } => vec![password.expose().to_string()],
+            Credentials::Basic { username, password } => {
+                // What goes on the wire (and what a registry may echo): `user:password` in base64,
+                // unpadded so that the padded form is masked too.
+                let pair = format!("{username}:{}", password.expose());
+                let b64 = base64::engine::general_purpose::STANDARD.encode(&pair);
+                vec![
+                    password.expose().to_string(),
+                    b64.trim_end_matches('=').to_string(),
+                    pair,
+                ]
+            }
             Credentials::IdentityToken { token, .. } => vec![token.expose().to_string()],
         }
     }
@@ -331,7 +341,15 @@ mod tests {
             serde_json::to_string(&Secret::new("abc")).unwrap(),
             "\"********\""
         );
-        assert_eq!(c.secrets(), vec!["hunter2-secret".to_string()]);
+        // The password, and the Basic header's `user:password` in base64 and in clear.
+        assert_eq!(
+            c.secrets(),
+            vec![
+                "hunter2-secret".to_string(),
+                "cm9ib3Q6aHVudGVyMi1zZWNyZXQ".to_string(),
+                "robot:hunter2-secret".to_string()
+            ]
+        );
     }
 
     #[test]

@@ -2,6 +2,12 @@
 //! the auth handshake (anonymous, Basic, Bearer tokens cached per scope set, one re-auth on 401 or
 //! `insufficient_scope`), retries with backoff and `Retry-After`, redirects that drop credentials when
 //! they leave the host, Docker Hub's pull rate limit, and request counters.
+//!
+//! Against a hostile or broken server: challenges are learnt only from the registry's own origin
+//! (a redirect target cannot pick the realm credentials go to); retries are applied once per request
+//! (callers that re-read a body share the request's budget through [`Transport::send_counted`]) and
+//! clamped to [`retry::MAX_ATTEMPTS`]; each attempt has an overall deadline covering headers and
+//! body (`request_timeout`), the token exchange one of its own (`token_timeout`).
 
 pub mod certs_d;
 pub mod challenge;
@@ -53,6 +59,11 @@ pub struct RegistryConfig {
     pub ratelimit_reserve: u64,
     /// Longest pause for the rate limit before failing.
     pub ratelimit_max_wait: Duration,
+    /// Longest time for one attempt of a request, headers and body (a body trickled a byte at a
+    /// time does not restart it); layer streams, read at the copy's pace, are exempt.
+    pub request_timeout: Duration,
+    /// Longest time for getting a token, every attempt included.
+    pub token_timeout: Duration,
 }
 
 impl RegistryConfig {
@@ -69,6 +80,8 @@ impl RegistryConfig {
             read_timeout: Duration::from_secs(60),
             ratelimit_reserve: 5,
             ratelimit_max_wait: Duration::from_secs(600),
+            request_timeout: Duration::from_secs(300),
+            token_timeout: Duration::from_secs(120),
         }
     }
 }
@@ -84,6 +97,8 @@ pub struct Request {
     pub scopes: Vec<String>,
     /// A manifest GET, which Docker Hub counts against the pull limit.
     pub counts_as_pull: bool,
+    /// The caller streams the response body at its own pace (a layer): no overall deadline.
+    pub streamed: bool,
 }
 
 impl Request {
@@ -95,6 +110,7 @@ impl Request {
             body: None,
             scopes,
             counts_as_pull: false,
+            streamed: false,
         }
     }
 
@@ -281,15 +297,35 @@ impl Transport {
     /// response whatever its status (the caller maps statuses); errors only for network failures
     /// after all retries and for auth-handshake failures.
     pub async fn send(&self, req: Request) -> Result<Response> {
-        let attempts = self.config.retry.attempts.max(1);
-        let mut attempt = 0;
+        self.send_counted(req, &mut 0).await
+    }
+
+    /// The number of attempts a request may make in all (the retry policy's, clamped).
+    pub fn attempts(&self) -> u32 {
+        self.config.retry.attempts.clamp(1, retry::MAX_ATTEMPTS)
+    }
+
+    /// [`Transport::send`] drawing on a budget of attempts shared with the caller: `used` counts
+    /// every attempt made so far, so a caller that also retries what follows the answer (a body cut
+    /// off mid-way) stays within [`Transport::attempts`] in all instead of multiplying them.
+    pub async fn send_counted(&self, req: Request, used: &mut u32) -> Result<Response> {
+        let attempts = self.attempts();
         let mut reauthed = false;
         loop {
-            attempt += 1;
+            *used += 1;
+            let attempt = *used;
             if req.counts_as_pull {
                 self.pull_gate().await?;
             }
-            let auth = self.auth_header(&req.scopes).await?;
+            let auth = match self.auth_header(&req.scopes).await {
+                Ok(a) => a,
+                Err(e) => {
+                    // The token exchange has had its own retries and deadline: a caller's budget
+                    // must not run it again.
+                    *used = attempts;
+                    return Err(e);
+                }
+            };
             match self.execute(&req, auth).await {
                 Err(e) => {
                     // A registry that wants a client certificate we lack will not change its mind.
@@ -299,12 +335,15 @@ impl Transport {
                         tokio::time::sleep(delay).await;
                         continue;
                     }
-                    return Err(self.network_error(&req, e));
+                    return Err(self.network_error(&req, e, attempt));
                 }
                 Ok(resp) => {
                     self.observe_ratelimit(&resp);
                     let status = resp.status();
-                    if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
+                    // A challenge is learnt only from the registry's own origin: a redirect target
+                    // (object storage, or a hostile host) must not choose where credentials go.
+                    let own_origin = same_origin(resp.url(), &self.base);
+                    if own_origin && (status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN) {
                         let ch = resp
                             .headers()
                             .get(WWW_AUTHENTICATE)
@@ -316,7 +355,7 @@ impl Transport {
                         };
                         if retry_auth && !reauthed {
                             reauthed = true;
-                            attempt -= 1;
+                            *used -= 1;
                             self.learn_challenge(ch.expect("checked"), &req.scopes).await;
                             continue;
                         }
@@ -367,7 +406,7 @@ impl Transport {
         tracing::trace!(registry = %self.name(), %method, path = url.path(), "request (streaming body)");
         rb.send().await.map_err(|e| {
             let req = Request::new(method, url, scopes.to_vec());
-            self.network_error(&req, e)
+            self.network_error(&req, e, 1)
         })
     }
 
@@ -379,7 +418,8 @@ impl Transport {
             200..=299 => Ok(()),
             401 | 403 => Err(self.auth_failure(&resp)),
             status => {
-                let body = resp.text().await.unwrap_or_default();
+                let body = crate::registry::read_prefix(resp, crate::registry::ERROR_BODY_CAP).await;
+                let body = String::from_utf8_lossy(&body);
                 let hint = if body.contains("HTTP request to an HTTPS server") {
                     ": the registry speaks HTTPS; do not mark it insecure".to_string()
                 } else {
@@ -399,6 +439,16 @@ impl Transport {
 
     /// An Auth error for a 401/403 answer, naming the registry and never the secret.
     pub fn auth_failure(&self, resp: &Response) -> Error {
+        if !same_origin(resp.url(), &self.base) {
+            return Error::Auth {
+                registry: self.name().to_string(),
+                detail: format!(
+                    "HTTP {}: the redirect target {} refused access (credentials are never sent to another origin)",
+                    resp.status().as_u16(),
+                    resp.url().host_str().unwrap_or("?")
+                ),
+            };
+        }
         let who = match &self.config.credentials {
             Credentials::Anonymous => "anonymous access refused; configure credentials for this registry".to_string(),
             Credentials::Basic { username, .. } => format!("the registry refused the credentials of user {username:?} (wrong username or password, or no access)"),
@@ -438,6 +488,10 @@ impl Transport {
                 self.stats.bytes_sent.fetch_add(b.len() as u64, Ordering::Relaxed);
                 rb = rb.body(b.clone());
             }
+            if !req.streamed {
+                // reqwest's timeout runs until the body is read: headers and body, not per byte.
+                rb = rb.timeout(self.config.request_timeout);
+            }
             self.stats.requests.fetch_add(1, Ordering::Relaxed);
             tracing::trace!(registry = %self.name(), %method, path = url.path(), "request");
             let resp = rb.send().await?;
@@ -468,7 +522,8 @@ impl Transport {
         tracing::info!(registry = %self.name(), method = %req.method, path = req.url.path(), reason = why, delay_ms = delay.as_millis() as u64, "retrying");
     }
 
-    fn network_error(&self, req: &Request, e: reqwest::Error) -> Error {
+    /// A network failure after `attempts` attempts, said as it is.
+    fn network_error(&self, req: &Request, e: reqwest::Error, attempts: u32) -> Error {
         let chain = error_chain(&e);
         let lower = chain.to_lowercase();
         let registry = self.name().to_string();
@@ -509,7 +564,7 @@ impl Transport {
                 "{} {}: {what} after {} attempt(s): {}",
                 req.method,
                 req.url.path(),
-                self.config.retry.attempts.max(1),
+                attempts,
                 short_chain(&chain)
             ),
         }
@@ -571,7 +626,7 @@ impl Transport {
         let realm_s = ch
             .param("realm")
             .ok_or_else(|| auth_err("the Bearer challenge has no realm".into()))?;
-        let mut realm =
+        let realm =
             Url::parse(realm_s).map_err(|_| auth_err(format!("the token realm {realm_s:?} is not a URL")))?;
         if realm.scheme() != "https"
             && !self.config.insecure
@@ -583,71 +638,36 @@ impl Transport {
                 realm.host_str().unwrap_or("?")
             )));
         }
-        let service = ch.param("service").map(str::to_string);
-        let creds = &self.config.credentials;
-        let realm_client = &self.client;
-        let attempts = self.config.retry.attempts.max(1);
-        let mut attempt = 0;
-        let resp = loop {
-            attempt += 1;
-            self.stats.token_fetches.fetch_add(1, Ordering::Relaxed);
-            self.stats.requests.fetch_add(1, Ordering::Relaxed);
-            let rb = match creds {
-                Credentials::IdentityToken { token, .. } => {
-                    let mut form = vec![
-                        ("grant_type", "refresh_token".to_string()),
-                        ("refresh_token", token.expose().to_string()),
-                        ("client_id", "copy-containers".to_string()),
-                        ("scope", scopes.join(" ")),
-                    ];
-                    if let Some(s) = &service {
-                        form.push(("service", s.clone()));
-                    }
-                    let body = url::form_urlencoded::Serializer::new(String::new())
-                        .extend_pairs(form)
-                        .finish();
-                    realm_client
-                        .post(realm.clone())
-                        .header(reqwest::header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-                        .body(body)
-                }
-                _ => {
-                    {
-                        let mut q = realm.query_pairs_mut();
-                        q.clear();
-                        if let Some(s) = &service {
-                            q.append_pair("service", s);
-                        }
-                        for s in scopes {
-                            q.append_pair("scope", s);
-                        }
-                    }
-                    let mut rb = realm_client.get(realm.clone());
-                    if let Some(h) = self.basic_header() {
-                        rb = rb.header(AUTHORIZATION, h);
-                    }
-                    rb
-                }
-            };
-            match rb.send().await {
-                Ok(r) if retry::retryable_status(r.status().as_u16()) && attempt < attempts => {
-                    let ra = r
-                        .headers()
-                        .get(RETRY_AFTER)
-                        .and_then(|v| v.to_str().ok())
-                        .map(str::to_string);
-                    tokio::time::sleep(self.config.retry.delay_for(attempt, ra.as_deref())).await;
-                }
-                Ok(r) => break r,
-                Err(e) if retryable_error(&e) && attempt < attempts && !self.client_cert_wanted.get() => {
-                    tokio::time::sleep(self.config.retry.backoff(attempt)).await;
-                }
-                Err(e) => {
-                    let req = Request::new(Method::GET, realm.clone(), scopes.to_vec());
-                    return Err(self.network_error(&req, e));
-                }
-            }
+        let service = ch.param("service");
+        let limit = self.config.token_timeout;
+        // One deadline for the whole exchange (every attempt and the body): a hung or trickling
+        // token server costs at most this, once.
+        match tokio::time::timeout(limit, self.token_exchange(realm.clone(), service, scopes)).await {
+            Ok(r) => r,
+            Err(_) => Err(Error::Network {
+                registry,
+                detail: format!(
+                    "token server {} did not give a token within {limit:?}",
+                    realm.host_str().unwrap_or("?")
+                ),
+            }),
+        }
+    }
+
+    /// The token request itself (retried on 5xx and network failures), its answer checked and read.
+    async fn token_exchange(
+        &self,
+        realm: Url,
+        service: Option<&str>,
+        scopes: &[String],
+    ) -> Result<CachedToken> {
+        let registry = self.name().to_string();
+        let auth_err = |detail: String| Error::Auth {
+            registry: registry.clone(),
+            detail,
         };
+        let creds = &self.config.credentials;
+        let resp = self.token_request(realm.clone(), service, scopes).await?;
         let status = resp.status().as_u16();
         let realm_host = realm.host_str().unwrap_or("?").to_string();
         if status == 401 || status == 403 {
@@ -686,6 +706,7 @@ impl Transport {
             .filter(|t| !t.is_empty())
             .or(tr.access_token.filter(|t| !t.is_empty()))
             .ok_or_else(|| auth_err(format!("token server {realm_host} gave no token")))?;
+        crate::report::remember_secret(&value);
         if HeaderValue::from_str(&format!("Bearer {value}")).is_err() {
             return Err(auth_err(format!(
                 "token server {realm_host} gave a token with invalid characters"
@@ -698,6 +719,79 @@ impl Transport {
             value: Secret::new(value),
             expires: Instant::now() + Duration::from_secs(ttl - margin),
         })
+    }
+
+    /// Send the token request: OAuth2 refresh grant for an identity token, else a GET with Basic
+    /// credentials (or none). Retried under the registry's policy.
+    async fn token_request(
+        &self,
+        mut realm: Url,
+        service: Option<&str>,
+        scopes: &[String],
+    ) -> Result<Response> {
+        let creds = &self.config.credentials;
+        let attempts = self.attempts();
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            self.stats.token_fetches.fetch_add(1, Ordering::Relaxed);
+            self.stats.requests.fetch_add(1, Ordering::Relaxed);
+            let rb = match creds {
+                Credentials::IdentityToken { token, .. } => {
+                    let mut form = vec![
+                        ("grant_type", "refresh_token".to_string()),
+                        ("refresh_token", token.expose().to_string()),
+                        ("client_id", "copy-containers".to_string()),
+                        ("scope", scopes.join(" ")),
+                    ];
+                    if let Some(s) = service {
+                        form.push(("service", s.to_string()));
+                    }
+                    let body = url::form_urlencoded::Serializer::new(String::new())
+                        .extend_pairs(form)
+                        .finish();
+                    self.client
+                        .post(realm.clone())
+                        .header(reqwest::header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                        .body(body)
+                }
+                _ => {
+                    {
+                        let mut q = realm.query_pairs_mut();
+                        q.clear();
+                        if let Some(s) = service {
+                            q.append_pair("service", s);
+                        }
+                        for s in scopes {
+                            q.append_pair("scope", s);
+                        }
+                    }
+                    let mut rb = self.client.get(realm.clone());
+                    if let Some(h) = self.basic_header() {
+                        rb = rb.header(AUTHORIZATION, h);
+                    }
+                    rb
+                }
+            };
+            match rb.send().await {
+                Ok(r) if retry::retryable_status(r.status().as_u16()) && attempt < attempts => {
+                    let ra = r
+                        .headers()
+                        .get(RETRY_AFTER)
+                        .and_then(|v| v.to_str().ok())
+                        .map(str::to_string);
+                    tokio::time::sleep(self.config.retry.delay_for(attempt, ra.as_deref())).await;
+                }
+                Ok(r) => return Ok(r),
+                Err(e) if retryable_error(&e) && attempt < attempts && !self.client_cert_wanted.get() => {
+                    tokio::time::sleep(self.config.retry.backoff(attempt)).await;
+                }
+                Err(e) => {
+                    let req = Request::new(Method::GET, realm.clone(), scopes.to_vec());
+                    return Err(self.network_error(&req, e, attempt));
+                }
+            }
+        }
     }
 
     fn observe_ratelimit(&self, resp: &Response) {
@@ -862,6 +956,15 @@ mod tests {
         assert!(!same_origin(&a, &Url::parse("http://r/v2/").unwrap()));
         assert!(is_loopback(&Url::parse("http://127.0.0.1:5/").unwrap()));
         assert!(!is_loopback(&Url::parse("http://10.0.0.1/").unwrap()));
+    }
+
+    #[test]
+    fn attempts_are_clamped() {
+        let mut c = RegistryConfig::new("127.0.0.1:5000");
+        c.retry.attempts = 1_000_000_000;
+        assert_eq!(Transport::new(c.clone()).unwrap().attempts(), retry::MAX_ATTEMPTS);
+        c.retry.attempts = 0;
+        assert_eq!(Transport::new(c).unwrap().attempts(), 1);
     }
 
     #[test]

@@ -3,10 +3,14 @@
 
 use std::time::{Duration, SystemTime};
 
+/// Most attempts a request makes, whatever is asked (`retries: 1000000000` must not mean hours of
+/// hammering a dead registry).
+pub const MAX_ATTEMPTS: u32 = 20;
+
 /// Retry settings, per registry.
 #[derive(Clone, Debug)]
 pub struct RetryPolicy {
-    /// Attempts in all (1 = no retry).
+    /// Attempts in all (1 = no retry; at most [`MAX_ATTEMPTS`]).
     pub attempts: u32,
     pub base_delay: Duration,
     pub max_delay: Duration,

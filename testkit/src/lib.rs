@@ -94,6 +94,17 @@
 //! sink.hits()  sink.any_authorization()  sink.authorization_flags()
 //! ```
 //!
+//! ## Hostile servers — [`HostileHttp`]
+//!
+//! Raw TCP on 127.0.0.1, below what hyper lets the fakes express:
+//!
+//! ```text
+//! let h = HostileHttp::start(Misbehaviour::HugeBody{status: 400, len: Some(n) /* None: endless */}
+//!                            | Misbehaviour::Trickle{status, len, every} | Misbehaviour::Reset
+//!                            | Misbehaviour::EchoAuth{bearer_realm})?;
+//! h.host()  h.url()  h.connections()  h.body_bytes()
+//! ```
+//!
 //! ## Seeding — [`seed`]
 //!
 //! Async functions (with identical blocking twins in [`seed::blocking`])
@@ -148,6 +159,7 @@
 
 mod endpoint;
 mod fake;
+mod hostile;
 pub mod http;
 pub mod openssl;
 mod proxy;
@@ -162,6 +174,7 @@ mod util;
 
 pub use endpoint::{Endpoint, RawClient};
 pub use fake::{FakeHttp, RecordedRequest, RedirectSink, Route};
+pub use hostile::{HostileHttp, Misbehaviour};
 pub use openssl::CertFiles;
 pub use proxy::{
     FaultAction, FaultCounts, FaultKind, FaultRule, PathKind, Proxy, ProxyOptions, RequestRecord, Times,

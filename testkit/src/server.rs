@@ -65,7 +65,7 @@ impl ConnCtx {
     }
 }
 
-fn set_zero_linger(fd: RawFd) {
+pub(crate) fn set_zero_linger(fd: RawFd) {
     let lin = libc::linger {
         l_onoff: 1,
         l_linger: 0,

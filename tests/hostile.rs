@@ -1,0 +1,543 @@
+//! Hostile registries: servers on loopback that try to steal credentials, plant symlinks, send
+//! endless bodies. Each test reproduces one finding of issue 14 and checks its outcome (listed in
+//! docs/reliability.md, "Hostile registry"); real `docker-registry` processes where the registry's
+//! own part matters.
+
+#![allow(clippy::result_large_err)]
+
+mod common;
+
+use std::net::{IpAddr, Ipv4Addr};
+
+use copy_containers::digest::Digest;
+use copy_containers::error::Error;
+use copy_containers::transport::{Credentials, RegistryConfig};
+use copy_containers_testkit::{self as tk, seed, FakeHttp, FaultAction, FaultRule, Proxy, Route};
+
+/// A Basic-auth registry redirects a blob GET to another origin, whose 401 names a Bearer realm on a
+/// third origin: the registry's credentials must go to neither, and no foreign token is used.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redirect_target_cannot_choose_where_credentials_go() {
+    let reg = tk::Registry::tls_htpasswd("robot", "redirect-secret-1").unwrap();
+    let img = seed::seed_image(&reg, "steal/img", "v1", "amd64", 1)
+        .await
+        .unwrap();
+    let thief = FakeHttp::start_on(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 3)), 0).unwrap();
+    thief.set(
+        "/steal",
+        Route::json(&serde_json::json!({"token": "stolen-token-xyz"})),
+    );
+    let storage = FakeHttp::start_on(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2)), 0).unwrap();
+    storage.set_fallback(Some(Route::new(401, "text/plain", "unauthorized").header(
+        "WWW-Authenticate",
+        &format!(r#"Bearer realm="{}/steal",service="x""#, thief.url()),
+    )));
+    let proxy = Proxy::start_with(tk::ProxyOptions {
+        upstream: reg.url(),
+        upstream_ca: reg.ca_pem_path(),
+        ..Default::default()
+    })
+    .unwrap();
+    proxy.add_rule(
+        FaultRule::new(FaultAction::Redirect(format!("{}/blob", storage.url())))
+            .method("GET")
+            .path_contains("/blobs/")
+            .always(),
+    );
+    let mut c = RegistryConfig::new(proxy.host());
+    c.insecure = true;
+    c.credentials = Credentials::basic("robot", "redirect-secret-1");
+    c.retry.base_delay = std::time::Duration::from_millis(20);
+    let r = copy_containers::registry::Registry::new(c).unwrap();
+    let d: Digest = img.layers[0].digest.parse().unwrap();
+    let err = r.get_blob_bytes("steal/img", &d, 1 << 24).await.unwrap_err();
+    assert!(
+        thief.requests().is_empty(),
+        "the foreign realm was asked for a token: {:?}",
+        thief.requests()
+    );
+    assert!(matches!(err, Error::Auth { .. }), "{err}");
+    assert!(err.to_string().contains("redirect target"), "{err}");
+    assert!(
+        storage
+            .requests()
+            .iter()
+            .all(|q| q.header("authorization").is_none()),
+        "credentials reached the redirect target"
+    );
+    assert!(!storage.requests().is_empty());
+    // The registry's own challenge still works afterwards.
+    r.get_manifest("steal/img", "v1").await.unwrap();
+}
+
+/// Someone who can write to `tmp_file_root` plants symlinks at the names the tool used to write
+/// through (`<path>.tmp.<pid>`) and at the destinations themselves: every list file and report is
+/// still written, and the files the symlinks point at are untouched.
+#[test]
+fn symlinks_planted_in_tmp_file_root_are_not_followed() {
+    use copy_containers::report::{self, listfiles::ListFiles, Report};
+    use std::os::unix::fs::symlink;
+    let root = tempfile::tempdir().unwrap();
+    let victims = tempfile::tempdir().unwrap();
+    let files = ListFiles::new(root.path(), "centos-9-master");
+    let report_json = root.path().join("report.json");
+    let report_html = root.path().join("report.html");
+    let mut targets: Vec<std::path::PathBuf> = files.all().iter().map(|p| p.to_path_buf()).collect();
+    targets.push(report_json.clone());
+    targets.push(report_html.clone());
+    let mut planted = Vec::new();
+    for (i, t) in targets.iter().enumerate() {
+        let old_tmp = t.with_extension(format!("tmp.{}", std::process::id()));
+        if old_tmp.symlink_metadata().is_ok() {
+            continue; // report.json and report.html share it
+        }
+        let victim = victims.path().join(format!("victim-{i}"));
+        std::fs::write(&victim, "precious\n").unwrap();
+        symlink(&victim, &old_tmp).unwrap();
+        planted.push(victim);
+    }
+    // The destination itself a symlink: replaced, not written through.
+    let dest_victim = victims.path().join("dest-victim");
+    std::fs::write(&dest_victim, "precious\n").unwrap();
+    symlink(&dest_victim, &files.pushed).unwrap();
+
+    files.truncate_all().unwrap();
+    report::listfiles::write(&files.pushed, "openstack", &["nova-compute".into()]).unwrap();
+    let r = Report::default();
+    r.write_json(&report_json).unwrap();
+    report::html::write(&r, &report_html).unwrap();
+
+    for v in planted.iter().chain([&dest_victim]) {
+        assert_eq!(
+            std::fs::read_to_string(v).unwrap(),
+            "precious\n",
+            "{} was written through a symlink",
+            v.display()
+        );
+    }
+    let meta = std::fs::symlink_metadata(&files.pushed).unwrap();
+    assert!(
+        meta.file_type().is_file(),
+        "the destination symlink was written through"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&files.pushed).unwrap(),
+        "openstack-nova-compute\n"
+    );
+    assert!(std::fs::read_to_string(&report_json).unwrap().starts_with('{'));
+    // No temporary file is left behind (the planted symlinks are all that remains besides the outputs).
+    let left: Vec<String> = std::fs::read_dir(root.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".tmp-"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}
+
+const HUGE: u64 = 256 << 20;
+/// Loopback socket buffers hold a few MiB: a client that stops reading at its cap lets the server
+/// write no more than that.
+const READ_AT_MOST: u64 = 32 << 20;
+
+async fn sent_after_settling(h: &tk::HostileHttp) -> u64 {
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    h.body_bytes()
+}
+
+/// A registry's 400 with a 256 MiB body: the error names the status, is short, and the client read
+/// only the start of the body.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_huge_registry_error_body_is_not_read_whole() {
+    let h = tk::HostileHttp::start(tk::Misbehaviour::HugeBody {
+        status: 400,
+        len: Some(HUGE),
+    })
+    .unwrap();
+    let r = common::plain_client(&h.host());
+    let err = r.get_manifest("ns/app", "v1").await.unwrap_err();
+    let msg = err.to_string();
+    assert!(msg.contains("400"), "{msg}");
+    assert!(msg.len() < 1000, "{} characters", msg.len());
+    let sent = sent_after_settling(&h).await;
+    assert!(
+        sent < READ_AT_MOST,
+        "the client read {sent} bytes of an error body"
+    );
+    // An endless one ends too.
+    let endless = tk::HostileHttp::start(tk::Misbehaviour::HugeBody {
+        status: 400,
+        len: None,
+    })
+    .unwrap();
+    let r = common::plain_client(&endless.host());
+    let err = r.get_manifest("ns/app", "v1").await.unwrap_err();
+    assert!(err.to_string().contains("400"), "{err}");
+    assert!(sent_after_settling(&endless).await < READ_AT_MOST);
+}
+
+/// The same from an HTTP source (Zuul, DLRN, opendev).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_huge_source_error_body_is_not_read_whole() {
+    use copy_containers::sources::http::{Fetcher, HttpOptions};
+    let h = tk::HostileHttp::start(tk::Misbehaviour::HugeBody {
+        status: 400,
+        len: Some(HUGE),
+    })
+    .unwrap();
+    let f = Fetcher::new(HttpOptions::default()).unwrap();
+    let url = url::Url::parse(&format!("{}/api/builds", h.url())).unwrap();
+    let err = f.get(&url).await.unwrap_err();
+    let msg = err.to_string();
+    assert!(msg.contains("400") && msg.len() < 1000, "{msg}");
+    let sent = sent_after_settling(&h).await;
+    assert!(
+        sent < READ_AT_MOST,
+        "the client read {sent} bytes of an error body"
+    );
+}
+
+/// And from the Quay API.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_huge_quay_error_body_is_not_read_whole() {
+    use copy_containers::promote::RegistryArgs;
+    use copy_containers::quay::{Quay, QuaySpec};
+    let h = tk::HostileHttp::start(tk::Misbehaviour::HugeBody {
+        status: 400,
+        len: Some(HUGE),
+    })
+    .unwrap();
+    let args = RegistryArgs {
+        host: "quay.example.org".into(),
+        namespace: Some("ns".into()),
+        create_repo: Some(true),
+        token: Some(copy_containers::transport::Secret::new("quay-token-123456")),
+        quay_api: Some(format!("{}/api/v1/", h.url())),
+        ..Default::default()
+    };
+    let spec = QuaySpec::from_registry_args(&args, "target_registries[0]", None)
+        .unwrap()
+        .unwrap();
+    let err = Quay::new(spec).unwrap().list_repositories().await.unwrap_err();
+    let msg = err.to_string();
+    assert!(msg.contains("400") && msg.len() < 1000, "{msg}");
+    let sent = sent_after_settling(&h).await;
+    assert!(
+        sent < READ_AT_MOST,
+        "the client read {sent} bytes of an error body"
+    );
+}
+
+/// A listener that resets every connection: a manifest GET and a config-blob GET each make exactly
+/// the policy's attempts (5), not attempts × attempts, and the error says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retries_are_applied_once_per_request() {
+    let h = tk::HostileHttp::start(tk::Misbehaviour::Reset).unwrap();
+    let r = common::plain_client(&h.host());
+    let err = r.get_manifest("ns/app", "v1").await.unwrap_err();
+    assert_eq!(h.connections(), 5, "{err}");
+    assert!(err.to_string().contains("after 5 attempt(s)"), "{err}");
+    let d: Digest = format!("sha256:{}", "a".repeat(64)).parse().unwrap();
+    let err = r.get_blob_bytes("ns/app", &d, 1 << 20).await.unwrap_err();
+    assert_eq!(h.connections(), 10, "{err}");
+    assert!(err.to_string().contains("after 5 attempt(s)"), "{err}");
+}
+
+fn hostile_config(host: &str) -> RegistryConfig {
+    let mut c = RegistryConfig::new(host);
+    c.insecure = true;
+    c.retry.base_delay = std::time::Duration::from_millis(20);
+    c
+}
+
+/// A manifest trickled one byte a second never lets the read timeout (60 s) fire; the overall
+/// request deadline ends it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trickled_manifest_ends_at_the_request_deadline() {
+    let h = tk::HostileHttp::start(tk::Misbehaviour::Trickle {
+        status: 200,
+        len: 120,
+        every: std::time::Duration::from_secs(1),
+    })
+    .unwrap();
+    let mut c = hostile_config(&h.host());
+    c.retry.attempts = 2;
+    c.request_timeout = std::time::Duration::from_secs(3);
+    let r = copy_containers::registry::Registry::new(c).unwrap();
+    let started = std::time::Instant::now();
+    let err = r.get_manifest("ns/app", "v1").await.unwrap_err();
+    let took = started.elapsed();
+    assert!(matches!(err, Error::Network { .. }), "{err}");
+    assert!(took < std::time::Duration::from_secs(12), "took {took:?}: {err}");
+    assert_eq!(h.connections(), 2, "{err}");
+}
+
+/// A token server that answers its headers and then trickles its body: the token deadline ends the
+/// whole exchange, retries included.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hung_token_server_costs_the_token_deadline_once() {
+    let ts = tk::HostileHttp::start(tk::Misbehaviour::Trickle {
+        status: 200,
+        len: 120,
+        every: std::time::Duration::from_secs(1),
+    })
+    .unwrap();
+    let reg = FakeHttp::start().unwrap();
+    reg.set_fallback(Some(Route::new(401, "application/json", "{}").header(
+        "WWW-Authenticate",
+        &format!(r#"Bearer realm="{}/token",service="reg""#, ts.url()),
+    )));
+    let mut c = hostile_config(&reg.addr().to_string());
+    c.credentials = Credentials::basic("robot", "token-deadline-pw");
+    c.token_timeout = std::time::Duration::from_secs(3);
+    let r = copy_containers::registry::Registry::new(c).unwrap();
+    let started = std::time::Instant::now();
+    let err = r.get_manifest("ns/app", "v1").await.unwrap_err();
+    let took = started.elapsed();
+    assert!(err.to_string().contains("did not give a token within"), "{err}");
+    assert!(took < std::time::Duration::from_secs(8), "took {took:?}: {err}");
+    assert_eq!(ts.connections(), 1);
+}
+
+fn basic_forms(user: &str, password: &str) -> Vec<String> {
+    use base64::Engine;
+    let pair = format!("{user}:{password}");
+    let b64 = base64::engine::general_purpose::STANDARD.encode(&pair);
+    vec![password.to_string(), pair, b64.trim_end_matches('=').to_string()]
+}
+
+fn assert_clean(what: &str, out: &std::process::Output, secrets: &[String]) {
+    let all = format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        all.contains("denied"),
+        "{what}: the echo did not come through: {all}"
+    );
+    for s in secrets {
+        assert!(!all.contains(s.as_str()), "{what} printed {s:?}: {all}");
+    }
+}
+
+/// A registry that echoes the Authorization header (and the decoded `user:password`) in its error:
+/// `inspect` and `copy` (text and JSON) print the error without the password, `user:password` or
+/// its base64.
+#[test]
+fn cli_scrubs_credentials_a_registry_echoes() {
+    let h = tk::HostileHttp::start(tk::Misbehaviour::EchoAuth { bearer_realm: None }).unwrap();
+    let secrets = basic_forms("robot", "echo-pass-5150");
+    let image = format!("{}/ns/app:v1", h.host());
+    let out = common::bin()
+        .args([
+            "inspect",
+            &image,
+            "--insecure",
+            "--username",
+            "robot",
+            "--password-env",
+            "CC_ECHO_PW",
+        ])
+        .env("CC_ECHO_PW", "echo-pass-5150")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert_clean("inspect", &out, &secrets);
+    for json in [false, true] {
+        let mut cmd = common::bin();
+        cmd.args([
+            "copy",
+            &image,
+            "127.0.0.1:9/ns/app:v1",
+            "--src-insecure",
+            "--dest-insecure",
+        ])
+        .args(["--src-username", "robot", "--src-password-env", "CC_ECHO_PW"])
+        .env("CC_ECHO_PW", "echo-pass-5150");
+        if json {
+            cmd.arg("--json");
+        }
+        let out = cmd.output().unwrap();
+        assert!(!out.status.success());
+        assert_clean(&format!("copy (json: {json})"), &out, &secrets);
+    }
+}
+
+/// The same with a Bearer token obtained during the run: the token is scrubbed too.
+#[test]
+fn cli_scrubs_a_token_a_registry_echoes() {
+    let ts = FakeHttp::start().unwrap();
+    ts.set(
+        "/token",
+        Route::json(&serde_json::json!({"token": "tok-echoed-8a7b6c5d"})),
+    );
+    let h = tk::HostileHttp::start(tk::Misbehaviour::EchoAuth {
+        bearer_realm: Some(format!("{}/token", ts.url())),
+    })
+    .unwrap();
+    let mut secrets = basic_forms("robot", "echo-pass-6160");
+    secrets.push("tok-echoed-8a7b6c5d".into());
+    let out = common::bin()
+        .args(["inspect", &format!("{}/ns/app:v1", h.host()), "--insecure"])
+        .args(["--username", "robot", "--password-env", "CC_ECHO_PW", "-vv"])
+        .env("CC_ECHO_PW", "echo-pass-6160")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert_eq!(ts.requests_to("/token").len(), 1);
+    assert_clean("inspect", &out, &secrets);
+}
+
+fn mkfifo(path: &std::path::Path) {
+    let st = std::process::Command::new("mkfifo").arg(path).status().unwrap();
+    assert!(st.success());
+}
+
+/// Run the binary with one argument; fail the test (killing it) if it blocks.
+fn module_with(arg: &std::path::Path) -> serde_json::Value {
+    let mut child = common::bin()
+        .arg(arg)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the module blocked on {}", arg.display());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    serde_json::from_str(stdout.trim()).unwrap_or_else(|e| {
+        panic!(
+            "not one JSON result ({e}): {stdout} {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+/// Any single file argument is a module run: not JSON, an array, empty, a FIFO each give `failed`
+/// JSON (not clap's "unrecognized subcommand", not a hang).
+#[test]
+fn any_single_file_argument_gets_a_failed_module_result() {
+    let d = tempfile::tempdir().unwrap();
+    let cases: [(&str, &[u8]); 4] = [
+        ("not-json", b"full_hash=abc named_label=x"),
+        ("array.json", b"[1, 2]"),
+        ("empty.json", b""),
+        ("spaces.json", b"  \n"),
+    ];
+    for (name, bytes) in cases {
+        let p = d.path().join(name);
+        std::fs::write(&p, bytes).unwrap();
+        let r = module_with(&p);
+        assert_eq!(r["failed"], true, "{name}: {r}");
+        assert!(
+            r["msg"].as_str().unwrap().contains("module arguments"),
+            "{name}: {r}"
+        );
+    }
+    let fifo = d.path().join("args.fifo");
+    mkfifo(&fifo);
+    let r = module_with(&fifo);
+    assert_eq!(r["failed"], true, "{r}");
+    assert!(r["msg"].as_str().unwrap().contains("not a regular file"), "{r}");
+}
+
+/// A FIFO as `containers_list_file` is refused at once.
+#[test]
+fn a_fifo_as_the_container_list_file_is_refused() {
+    let d = tempfile::tempdir().unwrap();
+    let fifo = d.path().join("list.fifo");
+    mkfifo(&fifo);
+    let (tx, rx) = std::sync::mpsc::channel();
+    let f = fifo.clone();
+    std::thread::spawn(move || {
+        let _ = tx.send(copy_containers::promote::model::read_list_file(&f).map(|_| ()));
+    });
+    let r = rx
+        .recv_timeout(std::time::Duration::from_secs(10))
+        .expect("reading a FIFO blocked");
+    let err = r.unwrap_err().to_string();
+    assert!(err.contains("not a regular file"), "{err}");
+}
+
+/// Credentials over plain HTTP to another host, and TLS verification switched off: one warning per
+/// registry, in the module's `warnings` (which Ansible shows).
+#[test]
+fn the_module_warns_of_plain_http_credentials_and_unverified_tls() {
+    let d = tempfile::tempdir().unwrap();
+    let args = serde_json::json!({
+        "full_hash": "d7c3cd922f91d83aacb5d7555de9d5bc",
+        "named_label": "current-tripleo",
+        "containers_list": ["nova-compute"],
+        "retries": 1,
+        "tmp_file_root": d.path(),
+        "source_registry": {"host": "127.0.0.1:9", "namespace": "ns", "tls_verify": false},
+        "target_registries": [
+            {"host": "registry.invalid:5000", "namespace": "ns", "insecure": true,
+             "username": "robot", "password": "plain-http-pw-1"},
+            {"host": "127.0.0.1:9", "namespace": "other", "tls_verify": false},
+        ],
+        "_ansible_check_mode": true,
+    });
+    let p = d.path().join("args.json");
+    std::fs::write(&p, args.to_string()).unwrap();
+    let r = module_with(&p);
+    let warnings: Vec<String> = r["warnings"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no warnings: {r}"))
+        .iter()
+        .map(|w| w.as_str().unwrap().to_string())
+        .collect();
+    let tls: Vec<&String> = warnings
+        .iter()
+        .filter(|w| w.contains("verification is switched off"))
+        .collect();
+    assert_eq!(tls.len(), 1, "once per registry: {warnings:?}");
+    assert!(tls[0].contains("127.0.0.1:9"), "{warnings:?}");
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("registry.invalid:5000") && w.contains("plain HTTP")),
+        "{warnings:?}"
+    );
+    assert!(!r.to_string().contains("plain-http-pw-1"));
+}
+
+/// A source that resets every GET of one layer: the copy's transfer rounds and the transport's
+/// retries share one budget, so the layer is asked for the policy's 5 times, not 5 × 5.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_layer_is_fetched_only_the_policys_attempts() {
+    use copy_containers::copy::{copy_batch, CopyOptions, CopyRequest, Endpoint};
+    let src = tk::Registry::plain().unwrap();
+    let dst = tk::Registry::plain().unwrap();
+    let img = seed::seed_image(&src, "ns/app", "v1", "amd64", 1).await.unwrap();
+    let layer = img.layers[0].digest.clone();
+    let proxy = Proxy::for_registry(&src).unwrap();
+    proxy.add_rule(
+        FaultRule::new(FaultAction::ResetConnection)
+            .method("GET")
+            .path_contains(&layer)
+            .always(),
+    );
+    let s = common::plain_client(&proxy.host());
+    let d = common::client(&dst);
+    let req = CopyRequest {
+        source: Endpoint::new(&s, "ns/app"),
+        reference: "v1".into(),
+        dests: vec![(Endpoint::new(&d, "ns/app"), vec!["v1".into()])],
+        known: None,
+    };
+    let out = copy_batch(&[req], &CopyOptions::default()).await.remove(0);
+    assert!(!out.ok(), "the copy cannot succeed without the layer");
+    let gets = proxy
+        .log()
+        .iter()
+        .filter(|r| r.method == "GET" && r.path.contains(&layer))
+        .count();
+    assert_eq!(gets, 5, "{:?}", out.error);
+}
