@@ -473,9 +473,9 @@ fn cli_copies_a_multi_arch_image_and_skopeo_agrees() {
         .output()
         .unwrap();
     assert_eq!(out.stdout, list.manifest);
-    // a bad reference is a clear error, exit 1, no panic
+    // a bad reference is a clear usage error, exit 2 (as clap's), no panic
     let out = bin().args(["copy", "Bad//Ref", "x/y"]).output().unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2));
     let e = String::from_utf8_lossy(&out.stderr);
     assert!(e.contains("invalid") && !e.contains("panicked"), "{e}");
 }

@@ -100,7 +100,7 @@ pub struct CopyArgs {
 }
 
 pub async fn inspect(a: InspectArgs) -> anyhow::Result<i32> {
-    let r: Reference = a.image.parse()?;
+    let r: Reference = a.image.parse().map_err(super::usage_err)?;
     let side = Side {
         insecure: a.insecure,
         no_tls_verify: a.no_tls_verify,
@@ -177,8 +177,8 @@ pub async fn inspect(a: InspectArgs) -> anyhow::Result<i32> {
 }
 
 pub async fn copy(a: CopyArgs) -> anyhow::Result<i32> {
-    let src: Reference = a.src.parse()?;
-    let mut dst: Reference = a.dst.parse()?;
+    let src: Reference = a.src.parse().map_err(super::usage_err)?;
+    let mut dst: Reference = a.dst.parse().map_err(super::usage_err)?;
     if dst.digest.is_some() {
         return Err(usage!("the destination {dst} must name a tag, not a digest"));
     }

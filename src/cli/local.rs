@@ -96,7 +96,7 @@ fn read_config(path: Option<&PathBuf>) -> anyhow::Result<FromConfig> {
             releases: None,
         });
     };
-    Ok(match config::load(path)? {
+    Ok(match config::load(path).map_err(super::usage_err)? {
         ConfigFile::Promote(a) => FromConfig {
             local_store: a.local_store.clone(),
             releases: None,

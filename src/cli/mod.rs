@@ -1,11 +1,11 @@
 //! The command-line face: parses flags, builds registry clients, runs a verb, prints results.
 //! Results go to stdout; logs to stderr.
 
-/// A usage or configuration error of the command line (exit status 2, like clap's own): the input
-/// was wrong, nothing was attempted.
+/// A usage or configuration error of the command line (exit status 2, like clap's own): a flag, a
+/// value or a config file was wrong, nothing was attempted.
 macro_rules! usage {
     ($($t:tt)*) => {
-        anyhow::Error::from($crate::Error::Config(format!($($t)*)))
+        anyhow::Error::new($crate::cli::Usage(format!($($t)*)))
     };
 }
 
@@ -129,16 +129,27 @@ impl Side {
     }
 }
 
-/// Exit status of a command that could not run: 2 when what it was given is wrong (a config file,
-/// a flag's value: the same status clap gives usage errors), 1 for everything else.
+/// What was given on the command line (or in the config file it names) is wrong: exit status 2.
+#[derive(Debug)]
+pub struct Usage(pub String);
+
+impl std::fmt::Display for Usage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Usage {}
+
+/// Mark an error reading or validating the input (flags, config file, references) as a usage error.
+pub(crate) fn usage_err(e: impl std::fmt::Display) -> anyhow::Error {
+    anyhow::Error::new(Usage(e.to_string()))
+}
+
+/// Exit status of a command that could not run: 2 when what it was given is wrong (the same status
+/// clap gives usage errors), 1 for everything else (a registry, the store, the network).
 fn exit_code_of(e: &anyhow::Error) -> i32 {
-    let usage = e.chain().any(|c| {
-        matches!(
-            c.downcast_ref::<crate::Error>(),
-            Some(crate::Error::Config(_) | crate::Error::Invalid { .. })
-        )
-    });
-    if usage {
+    if e.chain().any(|c| c.is::<Usage>()) {
         2
     } else {
         1

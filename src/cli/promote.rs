@@ -190,7 +190,9 @@ impl PromoteFlags {
     }
 
     pub fn promotion(&self) -> anyhow::Result<Promotion> {
-        Ok(self.to_args()?.resolve(crate::promote::model::read_list_file)?)
+        self.to_args()?
+            .resolve(crate::promote::model::read_list_file)
+            .map_err(super::usage_err)
     }
 }
 

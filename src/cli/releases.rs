@@ -67,7 +67,7 @@ impl ReleaseOutcome {
 fn read_shape(path: &Path) -> anyhow::Result<Shape> {
     let file = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|e| usage!("{file}: cannot read it: {e}"))?;
-    Ok(config::shape_of(&file, &text)?)
+    config::shape_of(&file, &text).map_err(super::usage_err)
 }
 
 /// The hook in `promote`/`verify`: handles `--config` files with `releases:` (or copy-quay's
@@ -79,7 +79,7 @@ pub async fn promote_hook(f: &PromoteFlags, verify_only: bool) -> anyhow::Result
     if read_shape(path)? == Shape::Promote {
         return Ok(None);
     }
-    let cfg = config::load_releases(path)?;
+    let cfg = config::load_releases(path).map_err(super::usage_err)?;
     let which = f.release.as_deref().ok_or_else(|| {
         usage!(
             "{} is a releases file: give --release NAME or --release all (it has: {})",
@@ -87,7 +87,7 @@ pub async fn promote_hook(f: &PromoteFlags, verify_only: bool) -> anyhow::Result
             cfg.names().join(", ")
         )
     })?;
-    let selected = cfg.select(which)?;
+    let selected = cfg.select(which).map_err(super::usage_err)?;
     let flags = PromoteFlags {
         config: None,
         release: None,
@@ -296,9 +296,9 @@ fn print_outcome(o: &ReleaseOutcome) {
 
 /// `releases --config FILE`.
 pub async fn releases_cmd(a: ReleasesArgs) -> anyhow::Result<i32> {
-    let cfg = config::load_releases(&a.config)?;
+    let cfg = config::load_releases(&a.config).map_err(super::usage_err)?;
     let which = a.release.as_deref().unwrap_or(config::ALL);
-    let selected = cfg.select(which)?;
+    let selected = cfg.select(which).map_err(super::usage_err)?;
     let ov = Overrides {
         full_hash: a.hash.clone(),
         ..Default::default()
