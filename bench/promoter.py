@@ -246,8 +246,13 @@ class PBench(B.Bench):
                 cnt = f" req/img {p['src']['per_image']:.1f}·{p['t1']['per_image']:.1f}·{p['t2']['per_image']:.1f}"
             log(f"  {scenario:8s} {step:8s} {tool:12s} {fig['wall']:7.2f}s{rss}{cnt} load {fig['load_before'][0]:.2f}"
                 + (f"  CHECK FAILED: {fig['problems'][:3]}" if fig["problems"] else ""))
+            self.save()  # the figures so far survive an interrupted run
             if fig["rc"] != 0:
                 break
+
+    def save(self):
+        with open(os.path.join(self.work, "promoter-results.json"), "w") as f:
+            json.dump(self.results, f, indent=1, default=str)
 
     def scenario(self, name):
         a = self.a
@@ -295,8 +300,7 @@ class PBench(B.Bench):
         finally:
             self.results["load_samples"] = self.load_samples
             self.stop()
-        with open(os.path.join(self.work, "promoter-results.json"), "w") as f:
-            json.dump(self.results, f, indent=1, default=str)
+        self.save()
         md = render(self.results, a)
         with open(os.path.join(self.work, "promoter-results.md"), "w") as f:
             f.write(md)

@@ -111,7 +111,8 @@ def full(res, L):
             what = STEP_TITLE[step] if sc == "full" else "cold, counted through the proxies"
             mod = r.get("module_wall")
             w(f"| copy-containers via the playbook, {what}{' **CHECK FAILED**' if r['problems'] else ''}"
-              f" | {r['wall']:.2f} | {r['wall'] / fl:.2f}× | {f(mod)} | {f(mod and mod / fl, '{:.2f}×')}"
+              f" | {r['wall']:.2f} | {f(r['wall'] / fl if step == 'cold' else None, '{:.2f}×')} | {f(mod)}"
+              f" | {f(mod / fl if mod and step == 'cold' else None, '{:.2f}×')}"
               f" | {f(r.get('max_rss_kb') and r['max_rss_kb'] / 1024, '{:.1f}')}"
               f" | {f(r.get('tool_cpu'))} | {sum(r['registry_cpu'].values()):.1f} |")
     for r in runs(res, "full-counted", "playbook", "cold"):
