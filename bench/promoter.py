@@ -357,8 +357,8 @@ def main():
     ap.add_argument("--base-layer-size", type=B.parse_size, default=8 * MIB, help="before gzip (default 8MiB)")
     ap.add_argument("--unique-layer-size", type=B.parse_size, default=1 * MIB, help="(default 1MiB)")
     ap.add_argument("--repeats", type=int, default=1, help="promoter scenario: sequences per tool (default 1)")
-    ap.add_argument("--wan-images", type=int, default=20, help="images of the headline release in the WAN "
-                    "scenario (default 20: the skopeo loop pays the latency ~15 times per process)")
+    ap.add_argument("--wan-images", type=int, default=16, help="images of the headline release in the WAN "
+                    "scenario (default 16: the skopeo loop pays the latency ~15 times per process)")
     ap.add_argument("--delay-ms", type=float, default=30.0, help="WAN: added per request and connection (30)")
     ap.add_argument("--full-images", type=int, default=150, help="full-size release images (default 150)")
     ap.add_argument("--full-base-layers", type=int, default=3, help="full-size shared base layers per arch (3)")
