@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """A counting HTTP/1.1 relay for the benchmarks (Python 3 stdlib only).
 
-    countproxy.py --listen 127.0.0.1:PORT --upstream 127.0.0.1:PORT --log FILE
+    countproxy.py --listen 127.0.0.1:PORT --upstream 127.0.0.1:PORT --log FILE [--delay-ms MS]
 
 Every client connection gets its own upstream connection; bytes are relayed unchanged (the Host
 header too, so the registry builds Location URLs that point back at the proxy). Both directions
@@ -16,6 +16,12 @@ CLOCK_MONOTONIC when the request head arrived and when the response ended; c = c
 It counts what cc-testkit's proxy counts (requests by method and path) plus the bytes, the times
 and the exact path of each request, which the benchmark needs for "each unique blob fetched once"
 and for where the time goes, for every tool.
+
+--delay-ms MS makes it a WAN stand-in (issue 16): each new connection waits MS before it is opened
+upstream (the TCP handshake's round trip) and each request waits MS before its head is forwarded
+(its round trip), so every request takes at least MS more, as against a registry MS away. Bodies are
+not slowed (bandwidth is not what a WAN costs a promotion; round trips are). Pipelined requests that
+arrive in one read share one wait (registry clients do not pipeline).
 """
 
 import argparse
@@ -162,12 +168,14 @@ class Conn:
         self.log = log
         self.pending = collections.deque()  # requests sent, awaiting their response
         self.current = None
+        self.requests = 0
 
     def req_head(self, line, headers):
         parts = line.split(b" ")
         rec = {"m": parts[0].decode("latin-1"), "p": parts[1].decode("latin-1") if len(parts) > 1 else "",
                "s": None, "qb": 0, "rb": 0, "t0": time.monotonic(), "t1": None, "c": self.id}
         self.current = rec
+        self.requests += 1
         self.pending.append(rec)
         self.log.append(rec)
         return None
@@ -195,13 +203,16 @@ class Conn:
             rec["t1"] = time.monotonic()
 
 
-async def pipe(reader, writer, parser):
+async def pipe(reader, writer, parser, conn=None, delay=0.0):
     try:
         while True:
             data = await reader.read(READ)
             if not data:
                 break
+            before = conn.requests if conn else 0
             parser.feed(data)
+            if delay and conn and conn.requests != before:
+                await asyncio.sleep(delay)  # a new request head: its round trip
             writer.write(data)
             await writer.drain()
     except (ConnectionError, asyncio.CancelledError):
@@ -214,8 +225,10 @@ async def pipe(reader, writer, parser):
             pass
 
 
-async def handle(creader, cwriter, upstream, log):
+async def handle(creader, cwriter, upstream, log, delay):
     host, port = upstream
+    if delay:
+        await asyncio.sleep(delay)  # the TCP handshake's round trip
     try:
         ureader, uwriter = await asyncio.open_connection(host, port)
     except OSError:
@@ -224,7 +237,7 @@ async def handle(creader, cwriter, upstream, log):
     c = Conn(log)
     reqp = Parser(c.req_head, c.req_done, is_response=False)
     resp = Parser(c.resp_head, c.resp_done, is_response=True)
-    t1 = asyncio.ensure_future(pipe(creader, uwriter, reqp))
+    t1 = asyncio.ensure_future(pipe(creader, uwriter, reqp, c, delay))
     t2 = asyncio.ensure_future(pipe(ureader, cwriter, resp))
     await asyncio.wait([t1, t2], return_when=asyncio.ALL_COMPLETED)
     for w in (uwriter, cwriter):
@@ -245,6 +258,7 @@ async def main():
     ap.add_argument("--listen", required=True)
     ap.add_argument("--upstream", required=True)
     ap.add_argument("--log", required=True)
+    ap.add_argument("--delay-ms", type=float, default=0.0, help="added to every connection and request")
     a = ap.parse_args()
     lhost, lport = split_hostport(a.listen)
     if not lhost.startswith("127.") and lhost != "localhost":
@@ -255,7 +269,7 @@ async def main():
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     server = await asyncio.start_server(
-        lambda r, w: handle(r, w, split_hostport(a.upstream), log), lhost, lport, reuse_address=True)
+        lambda r, w: handle(r, w, split_hostport(a.upstream), log, a.delay_ms / 1000), lhost, lport, reuse_address=True)
     print("ready", flush=True)
     await stop.wait()
     server.close()
