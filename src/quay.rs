@@ -24,7 +24,7 @@ use crate::promote::RegistryArgs;
 use crate::reference::validate_repository;
 use crate::sources::http::{base_url, join, redact};
 use crate::transport::certs_d::CertsDir;
-use crate::transport::retry::{retryable_status, RetryPolicy};
+use crate::transport::retry::{self, retryable_status, Attempt, RetryPolicy};
 use crate::transport::{error_chain, retryable_error, tls, Secret};
 
 /// Description given to the repositories we create.
@@ -258,57 +258,71 @@ impl Quay {
         body: Option<&serde_json::Value>,
     ) -> Result<(u16, Vec<u8>)> {
         let shown = redact(url);
-        let attempts = self.spec.retry.attempts.max(1);
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let last = attempt >= attempts;
-            let mut req = self
-                .client
-                .request(method.clone(), url.clone())
-                .header(ACCEPT, "application/json")
-                .header(AUTHORIZATION, format!("Bearer {}", self.spec.token.expose()));
-            if let Some(b) = body {
-                req = req
-                    .header(reqwest::header::CONTENT_TYPE, "application/json")
-                    .body(b.to_string());
-            }
-            let resp = match req.send().await {
-                Ok(r) => r,
-                Err(e) if !last && retryable_error(&e) => {
-                    let wait = self.spec.retry.backoff(attempt);
-                    tracing::warn!(url = %shown, attempt, error = %error_chain(&e), "Quay API request failed; retrying");
-                    tokio::time::sleep(wait).await;
-                    continue;
-                }
-                Err(e) => {
-                    return Err(Error::Network {
-                        registry: self.host(),
-                        detail: format!("{method} {shown}: {}", error_chain(&e)),
-                    })
-                }
-            };
-            let status = resp.status().as_u16();
-            if !last && retryable_status(status) {
-                let ra = resp
-                    .headers()
-                    .get(RETRY_AFTER)
-                    .and_then(|v| v.to_str().ok())
-                    .map(str::to_string);
-                let wait = self.spec.retry.delay_for(attempt, ra.as_deref());
-                tracing::warn!(url = %shown, attempt, status, "Quay API answered a retryable status; retrying");
-                tokio::time::sleep(wait).await;
-                continue;
-            }
-            if !(200..300).contains(&status) {
-                // Only the start of an error body is shown: a huge or endless one is not read on.
-                let bytes = crate::registry::read_prefix(resp, crate::registry::ERROR_BODY_CAP).await;
-                return Ok((status, bytes.to_vec()));
-            }
-            let what = format!("{method} {shown}");
-            let bytes = crate::registry::read_limited(resp, MAX_ANSWER_BYTES, &self.host(), &what).await?;
-            return Ok((status, bytes.to_vec()));
+        let what = format!("{method} {shown}");
+        retry::run(&self.spec.retry, &what, |_, last| {
+            self.send_once(&method, url, body, &shown, last)
+        })
+        .await
+        .0
+    }
+
+    /// One try of [`Quay::send`].
+    async fn send_once(
+        &self,
+        method: &reqwest::Method,
+        url: &Url,
+        body: Option<&serde_json::Value>,
+        shown: &str,
+        last: bool,
+    ) -> Attempt<Result<(u16, Vec<u8>)>> {
+        let mut req = self
+            .client
+            .request(method.clone(), url.clone())
+            .header(ACCEPT, "application/json")
+            .header(AUTHORIZATION, format!("Bearer {}", self.spec.token.expose()));
+        if let Some(b) = body {
+            req = req
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(b.to_string());
         }
+        let resp = match req.send().await {
+            Ok(r) => r,
+            Err(e) if !last && retryable_error(&e) => {
+                return Attempt::Again {
+                    why: error_chain(&e),
+                    retry_after: None,
+                }
+            }
+            Err(e) => {
+                return Attempt::Done(Err(Error::Network {
+                    registry: self.host(),
+                    detail: format!("{method} {shown}: {}", error_chain(&e)),
+                }))
+            }
+        };
+        let status = resp.status().as_u16();
+        if !last && retryable_status(status) {
+            let retry_after = resp
+                .headers()
+                .get(RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string);
+            return Attempt::Again {
+                why: format!("HTTP {status}"),
+                retry_after,
+            };
+        }
+        if !(200..300).contains(&status) {
+            // Only the start of an error body is shown: a huge or endless one is not read on.
+            let bytes = crate::registry::read_prefix(resp, crate::registry::ERROR_BODY_CAP).await;
+            return Attempt::Done(Ok((status, bytes.to_vec())));
+        }
+        let what = format!("{method} {shown}");
+        Attempt::Done(
+            crate::registry::read_limited(resp, MAX_ANSWER_BYTES, &self.host(), &what)
+                .await
+                .map(|b| (status, b.to_vec())),
+        )
     }
 
     fn http_error(&self, method: &str, url: &Url, status: u16, body: &[u8]) -> Error {

@@ -12,7 +12,7 @@ use reqwest::header::{ACCEPT, RETRY_AFTER};
 use url::Url;
 
 use crate::error::{Error, Result};
-use crate::transport::retry::{retryable_status, RetryPolicy};
+use crate::transport::retry::{self, retryable_status, Attempt, RetryPolicy};
 use crate::transport::{error_chain, retryable_error, tls};
 
 /// Settings of a [`Fetcher`].
@@ -223,81 +223,78 @@ impl Fetcher {
 
     async fn get_with(&self, url: &Url, accept: Option<&str>) -> Result<Fetched> {
         let shown = redact(url);
+        let what = format!("GET {shown}");
+        retry::run(&self.opts.retry, &what, |n, last| {
+            self.get_once(url, accept, &shown, n, last)
+        })
+        .await
+        .0
+    }
+
+    /// One try of [`Fetcher::get_with`].
+    async fn get_once(
+        &self,
+        url: &Url,
+        accept: Option<&str>,
+        shown: &str,
+        n: u32,
+        last: bool,
+    ) -> Attempt<Result<Fetched>> {
         let host = host_of(url);
-        let attempts = self.opts.retry.attempts.max(1);
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let last = attempt >= attempts;
-            let mut req = self.client.get(url.clone());
-            if let Some(a) = accept {
-                req = req.header(ACCEPT, a);
-            }
-            let resp = match req.send().await {
-                Ok(r) => r,
-                Err(e) if !last && retryable_error(&e) => {
-                    let wait = self.opts.retry.backoff(attempt);
-                    tracing::warn!(url = %shown, attempt, error = %error_chain(&e), wait_ms = wait.as_millis() as u64, "GET failed; retrying");
-                    tokio::time::sleep(wait).await;
-                    continue;
-                }
-                Err(e) => {
-                    return Err(Error::Network {
-                        registry: host,
-                        detail: format!("GET {shown}: {}{}", error_chain(&e), tries(attempt)),
-                    })
-                }
-            };
-            let status = resp.status().as_u16();
-            if (200..300).contains(&status) {
-                match self.read_body(resp, &shown).await {
-                    Ok(body) => return Ok(Fetched { source: shown, body }),
-                    Err(BodyError::TooLarge(e)) => return Err(e),
-                    Err(BodyError::Broken(e)) if !last && retryable_error(&e) => {
-                        let wait = self.opts.retry.backoff(attempt);
-                        tracing::warn!(url = %shown, attempt, error = %error_chain(&e), "reading the body failed; retrying");
-                        tokio::time::sleep(wait).await;
-                        continue;
-                    }
-                    Err(BodyError::Broken(e)) => {
-                        return Err(Error::Network {
-                            registry: host,
-                            detail: format!(
-                                "GET {shown}: reading the body: {}{}",
-                                error_chain(&e),
-                                tries(attempt)
-                            ),
-                        })
-                    }
-                }
-            }
-            if status == 404 || status == 410 {
-                return Err(Error::NotFound {
-                    registry: host,
-                    what: format!("{shown} (HTTP {status})"),
-                });
-            }
-            if !last && retryable_status(status) {
-                let retry_after = resp
-                    .headers()
-                    .get(RETRY_AFTER)
-                    .and_then(|v| v.to_str().ok())
-                    .map(str::to_string);
-                let wait = self.opts.retry.delay_for(attempt, retry_after.as_deref());
-                tracing::warn!(url = %shown, attempt, status, wait_ms = wait.as_millis() as u64, "GET answered a retryable status; retrying");
-                tokio::time::sleep(wait).await;
-                continue;
-            }
-            let message = error_snippet(resp).await;
-            return Err(Error::Http {
-                registry: host,
-                method: "GET".into(),
-                path: format!("{shown}{}", tries(attempt)),
-                status,
-                code: None,
-                message,
-            });
+        let mut req = self.client.get(url.clone());
+        if let Some(a) = accept {
+            req = req.header(ACCEPT, a);
         }
+        let resp = match req.send().await {
+            Ok(r) => r,
+            Err(e) if !last && retryable_error(&e) => return again(error_chain(&e), None),
+            Err(e) => {
+                return Attempt::Done(Err(Error::Network {
+                    registry: host,
+                    detail: format!("GET {shown}: {}{}", error_chain(&e), tries(n)),
+                }))
+            }
+        };
+        let status = resp.status().as_u16();
+        if (200..300).contains(&status) {
+            return match self.read_body(resp, shown).await {
+                Ok(body) => Attempt::Done(Ok(Fetched {
+                    source: shown.to_string(),
+                    body,
+                })),
+                Err(BodyError::TooLarge(e)) => Attempt::Done(Err(e)),
+                Err(BodyError::Broken(e)) if !last && retryable_error(&e) => {
+                    again(format!("reading the body: {}", error_chain(&e)), None)
+                }
+                Err(BodyError::Broken(e)) => Attempt::Done(Err(Error::Network {
+                    registry: host,
+                    detail: format!("GET {shown}: reading the body: {}{}", error_chain(&e), tries(n)),
+                })),
+            };
+        }
+        if status == 404 || status == 410 {
+            return Attempt::Done(Err(Error::NotFound {
+                registry: host,
+                what: format!("{shown} (HTTP {status})"),
+            }));
+        }
+        if !last && retryable_status(status) {
+            let retry_after = resp
+                .headers()
+                .get(RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string);
+            return again(format!("HTTP {status}"), retry_after);
+        }
+        let message = error_snippet(resp).await;
+        Attempt::Done(Err(Error::Http {
+            registry: host,
+            method: "GET".into(),
+            path: format!("{shown}{}", tries(n)),
+            status,
+            code: None,
+            message,
+        }))
     }
 
     async fn read_body(&self, mut resp: reqwest::Response, shown: &str) -> Result<Bytes, BodyError> {
@@ -336,6 +333,10 @@ impl Fetcher {
             Location::File(p) => self.read_file(&p).await,
         }
     }
+}
+
+fn again<T>(why: String, retry_after: Option<String>) -> Attempt<T> {
+    Attempt::Again { why, retry_after }
 }
 
 fn tries(attempt: u32) -> String {

@@ -3,6 +3,9 @@
 
 use std::time::{Duration, SystemTime};
 
+// `run` below is the shared loop; `Transport` keeps its own because it also renews tokens and shares
+// one budget with callers that re-read bodies.
+
 /// Most attempts a request makes, whatever is asked (`retries: 1000000000` must not mean hours of
 /// hammering a dead registry).
 pub const MAX_ATTEMPTS: u32 = 20;
@@ -50,6 +53,42 @@ impl RetryPolicy {
     }
 }
 
+/// What one try of a request came to, for [`run`].
+pub enum Attempt<T> {
+    /// Finished: the answer, or an error another try cannot fix.
+    Done(T),
+    /// Worth another try: why (for the log line), and the server's `Retry-After` if it sent one.
+    Again {
+        why: String,
+        retry_after: Option<String>,
+    },
+}
+
+/// The one retry loop of the small HTTP clients (sources, the Quay API; registries have theirs in
+/// `Transport`, applied once per request too): at most `policy.attempts` tries, the backoff or the
+/// server's `Retry-After` between them. `try_once(n, last)` makes try `n` (from 1); on the last one it
+/// must answer `Done`, turning a retryable failure into its error. Returns the answer and the number
+/// of tries it took, for messages that state it.
+pub async fn run<T, F, Fut>(policy: &RetryPolicy, what: &str, mut try_once: F) -> (T, u32)
+where
+    F: FnMut(u32, bool) -> Fut,
+    Fut: std::future::Future<Output = Attempt<T>>,
+{
+    let attempts = policy.attempts.clamp(1, MAX_ATTEMPTS);
+    let mut n = 0;
+    loop {
+        n += 1;
+        match try_once(n, n >= attempts).await {
+            Attempt::Done(t) => return (t, n),
+            Attempt::Again { why, retry_after } => {
+                let wait = policy.delay_for(n, retry_after.as_deref());
+                tracing::warn!(what, attempt = n, why = %why, wait_ms = wait.as_millis() as u64, "retrying");
+                tokio::time::sleep(wait).await;
+            }
+        }
+    }
+}
+
 /// Statuses worth another try.
 pub fn retryable_status(status: u16) -> bool {
     matches!(status, 408 | 425 | 429 | 500 | 502 | 503 | 504)
@@ -77,6 +116,59 @@ pub fn parse_ratelimit(v: &str) -> Option<(u64, Option<u64>)> {
 
 #[cfg(test)]
 mod tests {
+
+    #[tokio::test]
+    async fn run_tries_at_most_attempts_and_tells_the_last_try() {
+        let policy = RetryPolicy {
+            attempts: 3,
+            base_delay: Duration::from_millis(1),
+            max_delay: Duration::from_millis(2),
+            max_retry_after: Duration::from_millis(5),
+        };
+        let mut seen = Vec::new();
+        let (answer, tries) = run(&policy, "test", |n, last| {
+            seen.push((n, last));
+            async move {
+                if last {
+                    Attempt::Done(Err::<(), String>(format!("gave up after {n}")))
+                } else {
+                    Attempt::Again {
+                        why: "503".into(),
+                        retry_after: Some("1".into()), // capped to max_retry_after
+                    }
+                }
+            }
+        })
+        .await;
+        assert_eq!(answer, Err("gave up after 3".into()));
+        assert_eq!(tries, 3);
+        assert_eq!(seen, [(1, false), (2, false), (3, true)]);
+        // A success ends at once; an absurd policy is clamped.
+        let huge = RetryPolicy {
+            attempts: 1_000_000_000,
+            ..policy.clone()
+        };
+        let mut n_calls = 0;
+        let (answer, tries) = run(&huge, "test", |n, last| {
+            n_calls += 1;
+            async move {
+                if last {
+                    Attempt::Done(n)
+                } else {
+                    Attempt::Again {
+                        why: "reset".into(),
+                        retry_after: None,
+                    }
+                }
+            }
+        })
+        .await;
+        assert_eq!(
+            (answer, tries, n_calls),
+            (MAX_ATTEMPTS, MAX_ATTEMPTS, MAX_ATTEMPTS)
+        );
+    }
+
     use super::*;
 
     #[test]
