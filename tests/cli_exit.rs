@@ -93,3 +93,74 @@ fn no_colour_codes_in_redirected_stderr() {
         "colour codes in redirected output: {text:?}"
     );
 }
+
+/// A failed run logs its failures at ERROR (also with `-q` and JSON logs), and each run's reports get
+/// their own names (action, release, hash, time) beside a `latest` copy: two hashes do not overwrite
+/// each other.
+#[test]
+fn failures_reach_the_logs_and_reports_do_not_overwrite_each_other() {
+    let tmp = tempfile::tempdir().unwrap();
+    let hashes = [
+        "d7c3cd922f91d83aacb5d7555de9d5bc",
+        "0123456789abcdef0123456789abcdef",
+    ];
+    for h in hashes {
+        let out = bin()
+            .args([
+                "-q",
+                "--log-format",
+                "json",
+                "verify",
+                "--full-hash",
+                h,
+                "--named-label",
+                "current-tripleo",
+                "--source",
+                "host=127.0.0.1:9,namespace=ns,insecure=true",
+                "--target",
+                "host=127.0.0.1:9,namespace=ns,insecure=true",
+                "--containers",
+                "base",
+                "--retries",
+                "1",
+                "--tmp-file-root",
+                tmp.path().to_str().unwrap(),
+            ])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let errors: Vec<serde_json::Value> = stderr
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter(|v| v["level"] == "ERROR")
+            .collect();
+        assert!(!errors.is_empty(), "no ERROR event: {stderr}");
+        assert!(
+            errors
+                .iter()
+                .any(|v| v["full_hash"] == h && v.to_string().contains("127.0.0.1:9")),
+            "{errors:?}"
+        );
+    }
+    let names: Vec<String> = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    for h in hashes {
+        for ext in ["json", "html"] {
+            assert!(
+                names.iter().any(
+                    |n| n.starts_with(&format!("copy-containers-verify-master-{h}-")) && n.ends_with(ext)
+                ),
+                "{h}.{ext} in {names:?}"
+            );
+        }
+    }
+    let latest = std::fs::read_to_string(tmp.path().join("copy-containers-verify-latest.json")).unwrap();
+    assert!(latest.contains(hashes[1]), "latest is the newest run");
+    assert!(
+        names.contains(&"copy-containers-verify-latest.html".to_string()),
+        "{names:?}"
+    );
+}

@@ -196,28 +196,88 @@ impl PromoteFlags {
     }
 }
 
-/// Write the configured reports; returns their paths.
+/// Write the reports; returns their paths. Given paths (`report_json`, `report_html`) are used as
+/// they are; by default each run gets its own pair in `tmp_file_root`, named by action, release, hash
+/// and start time (`copy-containers-promote-master-<hash>-20261129T053532Z.json`), so that runs of
+/// other releases and hashes do not overwrite each other, plus `copy-containers-<action>-latest.*`,
+/// a copy of the newest.
 pub fn write_reports(p: &Promotion, report: &mut Report) -> Vec<String> {
-    let mut written = Vec::new();
-    let json = p.report_json.clone().unwrap_or_else(|| {
-        p.tmp_file_root
-            .join(format!("copy-containers-{}.json", report.action))
-    });
-    let html = p.report_html.clone().unwrap_or_else(|| {
-        p.tmp_file_root
-            .join(format!("copy-containers-{}.html", report.action))
-    });
-    report.files.push(json.display().to_string());
-    report.files.push(html.display().to_string());
-    match report.write_json(&json) {
-        Ok(()) => written.push(json.display().to_string()),
-        Err(e) => report.errors.push(format!("report: {e}")),
+    let stamp: String = report
+        .started_at
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .collect();
+    let base = format!(
+        "copy-containers-{}-{}-{}-{stamp}",
+        report.action, report.release, report.full_hash
+    );
+    let latest = format!("copy-containers-{}-latest", report.action);
+    let mut targets = vec![
+        (
+            p.report_json.clone(),
+            p.tmp_file_root.join(format!("{base}.json")),
+            true,
+        ),
+        (
+            p.report_html.clone(),
+            p.tmp_file_root.join(format!("{base}.html")),
+            false,
+        ),
+    ];
+    if p.report_json.is_none() {
+        targets.push((None, p.tmp_file_root.join(format!("{latest}.json")), true));
     }
-    match crate::report::html::write(report, &html) {
-        Ok(()) => written.push(html.display().to_string()),
-        Err(e) => report.errors.push(format!("report: {e}")),
+    if p.report_html.is_none() {
+        targets.push((None, p.tmp_file_root.join(format!("{latest}.html")), false));
+    }
+    let paths: Vec<(std::path::PathBuf, bool)> = targets
+        .into_iter()
+        .map(|(given, default, json)| (given.unwrap_or(default), json))
+        .collect();
+    for (path, _) in &paths {
+        report.files.push(path.display().to_string());
+    }
+    let mut written = Vec::new();
+    for (path, json) in paths {
+        let r = if json {
+            report.write_json(&path)
+        } else {
+            crate::report::html::write(report, &path)
+        };
+        match r {
+            Ok(()) => written.push(path.display().to_string()),
+            Err(e) => report.errors.push(format!("report: {e}")),
+        }
     }
     written
+}
+
+/// The end of a command that ran: the outcome decided, every failure logged at ERROR (the same
+/// message once, with how many times it came), the result printed; returns the exit status.
+pub fn finish(report: &mut Report, json: bool) -> anyhow::Result<i32> {
+    report.ok = report.errors.is_empty();
+    log_failures(report);
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print_summary(report);
+    }
+    Ok(if report.ok { 0 } else { 1 })
+}
+
+/// Each distinct failure of a report once at ERROR, so that logs (`--log-format json`, `-q`) carry
+/// what went wrong, not only the retries on the way.
+pub fn log_failures(report: &Report) {
+    let mut seen: Vec<(&str, usize)> = Vec::new();
+    for e in &report.errors {
+        match seen.iter_mut().find(|(m, _)| *m == e.as_str()) {
+            Some((_, n)) => *n += 1,
+            None => seen.push((e.as_str(), 1)),
+        }
+    }
+    for (msg, times) in seen {
+        tracing::error!(action = %report.action, full_hash = %report.full_hash, times, "{msg}");
+    }
 }
 
 /// A readable table of a report.
@@ -340,13 +400,7 @@ pub async fn promote_cmd(f: PromoteFlags, verify_only: bool) -> anyhow::Result<i
         write_reports(&p, &mut report);
     }
     report.scrub(&p.secrets());
-    report.ok = report.errors.is_empty();
-    if f.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
-    } else {
-        print_summary(&report);
-    }
-    Ok(if report.ok { 0 } else { 1 })
+    finish(&mut report, f.json)
 }
 
 #[derive(Args, Debug)]
@@ -468,13 +522,7 @@ pub async fn tag_cmd(a: TagArgs) -> anyhow::Result<i32> {
     if !a.promote.dry_run {
         write_reports(&p, &mut report);
     }
-    report.ok = report.errors.is_empty();
-    if a.promote.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
-    } else {
-        print_summary(&report);
-    }
-    Ok(if report.ok { 0 } else { 1 })
+    finish(&mut report, a.promote.json)
 }
 
 #[cfg(test)]

@@ -187,6 +187,7 @@ pub async fn run_release(
     }
     report.scrub(&secrets);
     report.ok = report.errors.is_empty();
+    super::promote::log_failures(&report);
     out.ok = report.ok;
     out.quay = report.quay.clone();
     out.report = Some(report);

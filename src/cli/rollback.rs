@@ -2,7 +2,7 @@
 
 use clap::Args;
 
-use super::promote::{print_summary, write_reports, PromoteFlags};
+use super::promote::{finish, write_reports, PromoteFlags};
 
 #[derive(Args, Debug)]
 pub struct RollbackArgs {
@@ -18,11 +18,5 @@ pub async fn rollback_cmd(a: RollbackArgs) -> anyhow::Result<i32> {
     if !a.promote.dry_run {
         write_reports(&p, &mut report);
     }
-    report.ok = report.errors.is_empty();
-    if a.promote.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
-    } else {
-        print_summary(&report);
-    }
-    Ok(if report.ok { 0 } else { 1 })
+    finish(&mut report, a.promote.json)
 }
