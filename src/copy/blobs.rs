@@ -186,13 +186,15 @@ async fn transfer_one(
     }
     // One source GET, teed to every upload; failed ones are tried again (fetching again). The source
     // GETs of every round draw on one budget of attempts (the transport retries a failing GET itself:
-    // a round must not multiply those).
+    // a round must not multiply those): once the source has failed a round with that budget spent,
+    // no further round. Failed uploads (a PUT cannot be replayed by the transport) get their rounds.
     let mut pending = to_upload;
     let mut attempt = 0;
     let mut src_used = 0;
+    let mut src_failed = false;
     let mut last_err: HashMap<usize, String> = HashMap::new();
     let mut wait_hint: Option<std::time::Duration> = None;
-    while !pending.is_empty() && attempt < attempts && src_used < attempts {
+    while !pending.is_empty() && attempt < attempts && !(src_failed && src_used >= attempts) {
         attempt += 1;
         if attempt > 1 {
             let policy = source.registry.retry();
@@ -203,7 +205,8 @@ async fn transfer_one(
             };
             tokio::time::sleep(delay).await;
         }
-        let results = tee_upload(needs, &pending, limits, fetched, &mut src_used).await;
+        src_failed = false;
+        let results = tee_upload(needs, &pending, limits, fetched, &mut src_used, &mut src_failed).await;
         pending.clear();
         for (i, r) in results {
             match r {
@@ -228,7 +231,7 @@ async fn transfer_one(
                 }
             }
         }
-        if !pending.is_empty() && attempt < attempts && src_used < attempts {
+        if !pending.is_empty() && attempt < attempts && !(src_failed && src_used >= attempts) {
             tracing::info!(%digest, targets = pending.len(), attempt, "blob transfer failed; trying again");
         }
     }
@@ -253,7 +256,7 @@ async fn transfer_one(
             Ok(Mount::Upload(_)) | Err(_) => {
                 // The registry would not mount: fetch again for this one.
                 let mut r = Err("upload failed".to_string());
-                for (_, res) in tee_upload(needs, &[i], limits, fetched, &mut 0).await {
+                for (_, res) in tee_upload(needs, &[i], limits, fetched, &mut 0, &mut false).await {
                     r = res.map(BlobOutcome::Uploaded).map_err(|e| e.to_string());
                 }
                 r
@@ -278,6 +281,7 @@ async fn tee_upload(
     limits: &Limits,
     fetched: &FetchedBlobs,
     src_used: &mut u32,
+    src_failed: &mut bool,
 ) -> Vec<(usize, Result<u64>)> {
     let src = &needs[targets[0]].source;
     let desc = needs[targets[0]].descriptor.clone();
@@ -363,6 +367,7 @@ async fn tee_upload(
         Ok(()) => out.extend(uploaded),
         Err(e) => {
             // The source failed: every upload fails with the source's error.
+            *src_failed = true;
             let msg = e.to_string();
             let kind_mismatch = matches!(e, Error::DigestMismatch { .. });
             for (i, up) in uploaded {
