@@ -690,3 +690,54 @@ async fn blobs_of_images_already_on_a_target_are_mounted_not_sent_again() {
         "only the unique layers and the config are sent: {fh:#?}"
     );
 }
+
+/// A target that refuses every connection is given up after a few refusals: the run does not retry
+/// every request of every image against it (hundreds of attempts with backoff), it fails at once with
+/// one cause that says what to check, and the other target is complete.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_target_refusing_every_connection_is_given_up_quickly() {
+    let src = tk::Registry::plain().unwrap();
+    let good = tk::Registry::plain().unwrap();
+    let names = [
+        "base",
+        "nova-compute",
+        "neutron-server",
+        "glance-api",
+        "keystone",
+        "cinder-api",
+        "heat-api",
+        "swift-proxy-server",
+    ];
+    stage(&client(&src), &names, &[]).await;
+    // A port nothing listens on.
+    let dead = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().to_string()
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let mut a = promote_args(
+        registry_args(&src, NS),
+        vec![registry_args(&good, NS), proxy_args(&dead, NS)],
+        &names[1..],
+        tmp.path(),
+    );
+    a.retries = Some(5);
+    let r = run(&a).await;
+    assert!(!r.ok);
+    let dead_stats = r
+        .registries
+        .iter()
+        .find(|s| s.registry == dead)
+        .expect("stats of the dead target");
+    // Without giving up: every request of 8 images tried 5 times (≈ 8 × 3 × 5 = 120 and more).
+    assert!(
+        dead_stats.requests <= 2 * u64::from(copy_containers::transport::GIVE_UP_AFTER) + 16,
+        "{dead_stats:?}"
+    );
+    assert!(r.errors.iter().any(|e| e.contains("given up")), "{:#?}", r.errors);
+    assert!(r.containers.iter().all(|c| c
+        .entries
+        .iter()
+        .filter(|e| e.registry == good.host())
+        .all(|e| e.verified == Some(true))));
+}

@@ -173,8 +173,15 @@ pub struct Transport {
     auth: Mutex<AuthState>,
     rate: std::sync::Mutex<RateState>,
     client_cert_wanted: Arc<tls::ClientCertWanted>,
+    /// Connections refused in a row (any request); reset by any answer. See [`GIVE_UP_AFTER`].
+    refused_in_a_row: std::sync::atomic::AtomicU32,
     pub stats: Stats,
 }
+
+/// A registry that refused this many connections in a row (nothing listening: down, or a wrong
+/// address) is given up for the rest of the run: each further request fails at once instead of
+/// retrying with backoff, so one dead target costs seconds and one message, not every image's retries.
+pub const GIVE_UP_AFTER: u32 = 8;
 
 impl std::fmt::Debug for Transport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -256,6 +263,7 @@ impl Transport {
             auth: Mutex::new(AuthState::default()),
             rate: std::sync::Mutex::new(RateState::default()),
             client_cert_wanted,
+            refused_in_a_row: std::sync::atomic::AtomicU32::new(0),
             stats: Stats::default(),
         })
     }
@@ -312,6 +320,7 @@ impl Transport {
         let attempts = self.attempts();
         let mut reauthed = false;
         loop {
+            self.check_given_up()?;
             *used += 1;
             let attempt = *used;
             if req.counts_as_pull {
@@ -326,8 +335,13 @@ impl Transport {
                     return Err(e);
                 }
             };
-            match self.execute(&req, auth).await {
+            let sent = self.execute(&req, auth).await;
+            self.note_connection(&sent);
+            match sent {
                 Err(e) => {
+                    if self.given_up() {
+                        return Err(self.network_error(&req, e, attempt));
+                    }
                     // A registry that wants a client certificate we lack will not change its mind.
                     if retryable_error(&e) && attempt < attempts && !self.client_cert_wanted.get() {
                         let delay = self.config.retry.backoff(attempt);
@@ -402,9 +416,12 @@ impl Transport {
                 rb = rb.header(AUTHORIZATION, a);
             }
         }
+        self.check_given_up()?;
         self.stats.requests.fetch_add(1, Ordering::Relaxed);
         tracing::trace!(registry = %self.name(), %method, path = url.path(), "request (streaming body)");
-        rb.send().await.map_err(|e| {
+        let sent = rb.send().await;
+        self.note_connection(&sent);
+        sent.map_err(|e| {
             let req = Request::new(method, url, scopes.to_vec());
             self.network_error(&req, e, 1)
         })
@@ -515,6 +532,38 @@ impl Transport {
             return Ok(resp);
         }
         unreachable!("the loop returns on its last hop")
+    }
+
+    /// Count refused connections in a row; any answer from the registry resets the count.
+    fn note_connection(&self, sent: &std::result::Result<Response, reqwest::Error>) {
+        match sent {
+            Ok(_) => self.refused_in_a_row.store(0, Ordering::Relaxed),
+            Err(e) if e.is_connect() && error_chain(e).to_lowercase().contains("refused") => {
+                let n = self.refused_in_a_row.fetch_add(1, Ordering::Relaxed) + 1;
+                if n == GIVE_UP_AFTER {
+                    tracing::warn!(registry = %self.name(), refused = n, "connections refused in a row: giving this registry up for the run");
+                }
+            }
+            Err(_) => {}
+        }
+    }
+
+    fn given_up(&self) -> bool {
+        self.refused_in_a_row.load(Ordering::Relaxed) >= GIVE_UP_AFTER
+    }
+
+    /// Fail at once for a registry given up (see [`GIVE_UP_AFTER`]).
+    fn check_given_up(&self) -> Result<()> {
+        if !self.given_up() {
+            return Ok(());
+        }
+        Err(Error::Network {
+            registry: self.name().to_string(),
+            detail: format!(
+                "unreachable: {GIVE_UP_AFTER} connections in a row were refused, so it was given up for \
+                 this run (is the registry running, and is the address right?)"
+            ),
+        })
     }
 
     fn note_retry(&self, req: &Request, why: &str, delay: Duration) {
