@@ -212,28 +212,23 @@ pub fn write_reports(p: &Promotion, report: &mut Report) -> Vec<String> {
         report.action, report.release, report.full_hash
     );
     let latest = format!("copy-containers-{}-latest", report.action);
-    let mut targets = vec![
-        (
-            p.report_json.clone(),
-            p.tmp_file_root.join(format!("{base}.json")),
-            true,
-        ),
-        (
-            p.report_html.clone(),
-            p.tmp_file_root.join(format!("{base}.html")),
-            false,
-        ),
-    ];
+    let root = &p.tmp_file_root;
+    let json = p
+        .report_json
+        .clone()
+        .unwrap_or_else(|| root.join(format!("{base}.json")));
+    let html = p
+        .report_html
+        .clone()
+        .unwrap_or_else(|| root.join(format!("{base}.html")));
+    // (path, is JSON)
+    let mut paths = vec![(json, true), (html, false)];
     if p.report_json.is_none() {
-        targets.push((None, p.tmp_file_root.join(format!("{latest}.json")), true));
+        paths.push((root.join(format!("{latest}.json")), true));
     }
     if p.report_html.is_none() {
-        targets.push((None, p.tmp_file_root.join(format!("{latest}.html")), false));
+        paths.push((root.join(format!("{latest}.html")), false));
     }
-    let paths: Vec<(std::path::PathBuf, bool)> = targets
-        .into_iter()
-        .map(|(given, default, json)| (given.unwrap_or(default), json))
-        .collect();
     for (path, _) in &paths {
         report.files.push(path.display().to_string());
     }

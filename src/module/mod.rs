@@ -114,26 +114,27 @@ fn secrets_of(raw: &Map<String, Value>) -> Vec<String> {
 /// dictionary or list naming a secret key but could not be read: its secret cannot be told apart,
 /// so the whole value is hidden.
 fn censor_unparsed(args: &Map<String, Value>) -> Value {
-    let hide = |s: &str| {
-        let t = s.trim_start();
-        (t.starts_with('{') || t.starts_with('['))
-            && serde_json::from_str::<Value>(s).is_err()
-            && args::SECRET_KEYS.iter().any(|k| s.contains(k))
-    };
     // A dictionary or list given as a JSON string is shown parsed, so that its secret keys are
-    // censored whatever escapes the string used (`\u0050`, `\"`).
-    let parsed = |s: &str| {
+    // censored whatever escapes the string used (`\u0050`, `\"`); one that cannot be parsed but
+    // names a secret key is hidden whole.
+    let shown = |s: &str| -> Option<Value> {
         let t = s.trim_start();
-        (t.starts_with('{') || t.starts_with('['))
-            .then(|| serde_json::from_str::<Value>(s).ok())
-            .flatten()
+        if !(t.starts_with('{') || t.starts_with('[')) {
+            return None;
+        }
+        match serde_json::from_str::<Value>(s) {
+            Ok(v) => Some(v),
+            Err(_) if args::SECRET_KEYS.iter().any(|k| s.contains(k)) => {
+                Some(json!("VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"))
+            }
+            Err(_) => None,
+        }
     };
     Value::Object(
         args.iter()
-            .map(|(k, v)| match v.as_str() {
-                Some(s) if hide(s) => (k.clone(), json!("VALUE_SPECIFIED_IN_NO_LOG_PARAMETER")),
-                Some(s) => (k.clone(), parsed(s).unwrap_or_else(|| v.clone())),
-                None => (k.clone(), v.clone()),
+            .map(|(k, v)| {
+                let v = v.as_str().and_then(shown).unwrap_or_else(|| v.clone());
+                (k.clone(), v)
             })
             .collect(),
     )
