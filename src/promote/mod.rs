@@ -1,11 +1,21 @@
 //! The promotion: what the old `containers-promote` role did with `docker pull/tag/push`, done
-//! registry to registry. [`model`] holds the typed inputs, [`run`] executes (or dry-runs) them,
-//! [`verify`] reads everything back.
+//! registry to registry. [`model`] holds the typed inputs (`PromoteArgs` → `Promotion`); [`run`]
+//! drives the steps, each a module with typed values in and out: `source` (what the source holds) →
+//! `plan` (pure: which tags go where, which lists, which checks) → `execute` (copies, lists) →
+//! [`verify`] → `label` → `local` (the store's part), their outcomes kept in a `ledger` and the report
+//! built once by `build`. [`tag`] and [`rollback`] reuse the label step.
 
+mod build;
+mod execute;
 pub mod flexible;
+mod label;
+mod ledger;
+mod local;
 pub mod model;
+mod plan;
 pub mod rollback;
 pub mod run;
+mod source;
 pub mod tag;
 pub mod verify;
 

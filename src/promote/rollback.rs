@@ -7,10 +7,11 @@ use std::time::Instant;
 
 use futures_util::stream::{self, StreamExt};
 
+use super::build;
+use super::label::{entry, set_label};
 use super::model::{KeepLocal, Promotion, RegistrySpec};
-use super::run::{entry, finish_per_registry, set_label};
 use crate::registry::Registry;
-use crate::report::{Report, TagAction, TagEntry};
+use crate::report::{Phase, Problem, Report, TagAction, TagEntry};
 use crate::store::LabelRecord;
 
 /// Roll the label back on the promotion's registries.
@@ -20,29 +21,19 @@ pub async fn run_rollback(p: &Promotion, dry_run: bool) -> Report {
     if p.label_source {
         specs.push(p.source.clone());
     }
-    let mut report = Report {
-        tool: concat!("copy-containers ", env!("CARGO_PKG_VERSION")).into(),
-        action: "rollback".into(),
-        started_at: crate::report::now_string(),
-        dry_run,
-        full_hash: p.full_hash.clone(),
-        named_label: p.named_label.clone(),
-        release: p.release.clone(),
-        distro: format!("{}-{}", p.distro_name, p.distro_version),
-        source: format!("{}/{}", p.source.host, p.source.namespace),
-        targets: specs
-            .iter()
-            .map(|t| format!("{}/{}", t.host, t.namespace))
-            .collect(),
-        ..Default::default()
+    let report = Report {
+        push: false,
+        manifest_push: false,
+        ..build::header(p, "rollback", dry_run, &specs)
     };
+    let mut problems = Vec::new();
     // The store's label history answers where no previous-<label> tag exists.
     let history: Vec<LabelRecord> = history(p);
     let mut clients: Vec<(RegistrySpec, Registry)> = Vec::new();
     for s in &specs {
         match s.client() {
             Ok(c) => clients.push((s.clone(), c)),
-            Err(e) => report.errors.push(format!("{}: {e}", s.name)),
+            Err(e) => problems.push(Problem::from_error(Phase::Setup, &s.name, &e).registry(&s.name)),
         }
     }
     let jobs: Vec<(usize, usize)> = (0..clients.len())
@@ -80,7 +71,7 @@ pub async fn run_rollback(p: &Promotion, dry_run: bool) -> Report {
     .buffer_unordered(p.per_registry)
     .collect()
     .await;
-    finish_per_registry(report, p, started, results, &clients)
+    build::per_registry(p, report, problems, started, results, &clients)
 }
 
 async fn roll_back_one(

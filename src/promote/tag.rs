@@ -7,33 +7,26 @@ use std::time::Instant;
 
 use futures_util::stream::{self, StreamExt};
 
+use super::build;
+use super::label::{entry, set_label};
 use super::model::{Promotion, RegistrySpec};
-use super::run::{entry, finish_per_registry, set_label};
-use crate::report::{Report, TagAction};
+use crate::report::{Phase, Problem, Report, TagAction};
 
 /// Label the images tagged `hash` as `p.named_label` on `registries`.
 pub async fn run_tag(p: &Promotion, registries: &[RegistrySpec], hash: &str, dry_run: bool) -> Report {
     let started = Instant::now();
-    let mut report = Report {
-        tool: concat!("copy-containers ", env!("CARGO_PKG_VERSION")).into(),
-        action: "tag".into(),
-        started_at: crate::report::now_string(),
-        dry_run,
-        full_hash: p.full_hash.clone(),
-        named_label: p.named_label.clone(),
-        release: p.release.clone(),
-        distro: format!("{}-{}", p.distro_name, p.distro_version),
-        targets: registries
-            .iter()
-            .map(|t| format!("{}/{}", t.host, t.namespace))
-            .collect(),
-        ..Default::default()
+    let report = Report {
+        source: String::new(),
+        push: false,
+        manifest_push: false,
+        ..build::header(p, "tag", dry_run, registries)
     };
+    let mut problems = Vec::new();
     let mut clients = Vec::new();
     for r in registries {
         match r.client() {
             Ok(c) => clients.push((r.clone(), c)),
-            Err(e) => report.errors.push(format!("{}: {e}", r.name)),
+            Err(e) => problems.push(Problem::from_error(Phase::Setup, &r.name, &e).registry(&r.name)),
         }
     }
     let jobs: Vec<(usize, usize)> = (0..clients.len())
@@ -77,5 +70,5 @@ pub async fn run_tag(p: &Promotion, registries: &[RegistrySpec], hash: &str, dry
     .buffer_unordered(p.per_registry)
     .collect()
     .await;
-    finish_per_registry(report, p, started, results, &clients)
+    build::per_registry(p, report, problems, started, results, &clients)
 }

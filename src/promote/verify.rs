@@ -6,9 +6,17 @@
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 
+use futures_util::stream::{self, StreamExt};
+
+use super::label::entry;
+use super::ledger::{Ledger, Verdict};
+use super::model::Promotion;
+use super::plan::{Plan, PlannedCheck};
+use super::source::Facts;
 use crate::digest::Digest;
 use crate::manifest::{Content, Manifest};
 use crate::registry::Registry;
+use crate::report::{TagAction, TagEntry};
 
 /// What a tag must look like.
 #[derive(Clone, Debug)]
@@ -121,4 +129,82 @@ async fn check_blobs(
         }
     }
     Ok(())
+}
+
+/// The verification step of a promotion: every planned check on its target, except tags this run
+/// found already pointing at the expected digest moments ago (that read is their verification);
+/// `verify` alone (`verify_only`) reads everything, deeply.
+pub(crate) async fn pass(
+    p: &Promotion,
+    plan: &Plan,
+    ledger: &Ledger,
+    targets: &[Registry],
+    verify_only: bool,
+) -> Vec<Verdict> {
+    crate::progress::phase("verify", plan.checks.len() as u64);
+    let (answered, jobs): (Vec<&PlannedCheck>, Vec<&PlannedCheck>) = plan.checks.iter().partition(|c| {
+        !verify_only && ledger.found_in_place(c.container, c.target, &c.expect.tag, &c.expect.digest)
+    });
+    let verdict = |c: &PlannedCheck, result| Verdict {
+        container: c.container,
+        target: c.target,
+        expect: c.expect.clone(),
+        result,
+    };
+    let mut verdicts: Vec<Verdict> = answered.into_iter().map(|c| verdict(c, Ok(()))).collect();
+    let memo = BlobMemo::default();
+    let checked: Vec<Verdict> = stream::iter(jobs.into_iter().map(|c| {
+        let memo = &memo;
+        async move {
+            let r = check(&targets[c.target], &c.expect, memo).await;
+            crate::progress::step();
+            verdict(c, r)
+        }
+    }))
+    .buffer_unordered(p.per_registry * targets.len().max(1))
+    .collect()
+    .await;
+    verdicts.extend(checked);
+    tracing::info!(
+        checks = verdicts.len(),
+        failed = verdicts.iter().filter(|v| v.result.is_err()).count(),
+        "verify"
+    );
+    verdicts
+}
+
+/// `verify` of a promotion that labels its source: the label there, per container.
+pub(crate) async fn source_labels(p: &Promotion, src: &Registry, facts: &[Facts]) -> Vec<(usize, TagEntry)> {
+    let memo = BlobMemo::default();
+    stream::iter(facts.iter().enumerate().map(|(ci, f)| {
+        let memo = &memo;
+        async move {
+            let mut en = entry(
+                &p.source.name,
+                &f.repo,
+                &p.named_label,
+                Some(&f.root.digest),
+                TagAction::AlreadyPresent,
+            );
+            let e = Expectation {
+                repo: f.repo.clone(),
+                tag: p.named_label.clone(),
+                digest: f.root.digest.clone(),
+                architectures: None,
+                deep: false,
+            };
+            match check(src, &e, memo).await {
+                Ok(()) => en.verified = Some(true),
+                Err(m) => {
+                    en.verified = Some(false);
+                    en.action = TagAction::Failed;
+                    en.error = Some(format!("verification: {m}"));
+                }
+            }
+            (ci, en)
+        }
+    }))
+    .buffer_unordered(p.per_registry)
+    .collect()
+    .await
 }

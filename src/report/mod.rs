@@ -4,6 +4,7 @@
 
 pub mod html;
 pub mod listfiles;
+pub mod problem;
 
 use std::path::Path;
 
@@ -11,6 +12,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::transport::StatsSnapshot;
+
+pub use problem::{Kind, Phase, Problem, ProblemGroup};
 
 /// What happened to one tag on one registry.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -130,6 +133,9 @@ pub struct Report {
     pub missed: Vec<String>,
     pub containers: Vec<ContainerReport>,
     pub errors: Vec<String>,
+    /// The same failures, typed: phase, kind, container, registry, tag (one per line of `errors`).
+    #[serde(default)]
+    pub problems: Vec<Problem>,
     pub registries: Vec<RegistryStats>,
     /// Files written (list files, reports).
     pub files: Vec<String>,
@@ -171,6 +177,10 @@ impl Report {
         let fix = |s: &mut String| *s = scrub(s, secrets);
         for e in &mut self.errors {
             fix(e);
+        }
+        for p in &mut self.problems {
+            fix(&mut p.message);
+            fix(&mut p.text);
         }
         for c in &mut self.containers {
             for e in &mut c.entries {

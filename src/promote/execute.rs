@@ -1,0 +1,197 @@
+//! Carrying out the plan's writes to the targets: every planned copy in one deduplicated batch
+//! ([`crate::copy::copy_batch`]), then each `<fh>_manifest` list where all of its images copied.
+//! Each step returns typed outcomes keyed by container and target, and the problems it met.
+
+use std::time::Instant;
+
+use futures_util::stream::{self, StreamExt};
+
+use super::label::entry;
+use super::ledger::Ledger;
+use super::model::Promotion;
+use super::plan::{Plan, PlannedCopy, PlannedList};
+use super::source::Facts;
+use crate::copy::{self, Action, CopyOptions, CopyOutcome, CopyRequest, Endpoint, Place};
+use crate::registry::Registry;
+use crate::report::{Kind, Phase, Problem, TagAction, TagEntry};
+
+/// An outcome of a write step: (container, target, entry).
+pub(crate) type Outcome = (usize, usize, TagEntry);
+
+/// The copy requests of planned copies from the sources to `dest(copy)`.
+pub(crate) fn requests(
+    planned: &[PlannedCopy],
+    facts: &[Facts],
+    sources: &[Place],
+    dest: impl Fn(&PlannedCopy) -> Endpoint,
+) -> Vec<CopyRequest> {
+    planned
+        .iter()
+        .map(|c| CopyRequest {
+            source: Endpoint::new(&sources[c.container], facts[c.container].repo.clone()),
+            reference: c.reference.clone(),
+            dests: vec![(dest(c), c.tags.clone())],
+            known: Some(c.known.clone()),
+        })
+        .collect()
+}
+
+/// Run the plan's copies to the targets.
+pub(crate) async fn copies(
+    p: &Promotion,
+    plan: &Plan,
+    facts: &[Facts],
+    sources: &[Place],
+    targets: &[Registry],
+    copts: &CopyOptions,
+) -> (Vec<Outcome>, Vec<Problem>) {
+    let requests = requests(&plan.copies, facts, sources, |c| {
+        let repo = p.targets[c.target].repo(&p.prefix, &facts[c.container].name);
+        Endpoint::new(&targets[c.target], repo)
+    });
+    let results = copy::copy_batch(&requests, copts).await;
+    tracing::info!(
+        images = requests.len(),
+        targets = targets.len(),
+        failed = results.iter().filter(|o| !o.ok()).count(),
+        bytes_uploaded = results
+            .iter()
+            .flat_map(|o| o.dests.iter())
+            .map(|d| d.bytes_uploaded)
+            .sum::<u64>(),
+        "copy"
+    );
+    let mut outcomes = Vec::new();
+    let mut problems = Vec::new();
+    for (o, c) in results.iter().zip(&plan.copies) {
+        let t = &p.targets[c.target];
+        let name = &facts[c.container].name;
+        if let Some(e) = &o.error {
+            let text = format!("{name}: source {}: {e}", o.source);
+            problems.push(
+                Problem::new(Phase::Copy, Kind::Other, e.clone(), text)
+                    .container(name)
+                    .registry(&p.source.name)
+                    .tag(&o.reference),
+            );
+        }
+        let repo = t.repo(&p.prefix, name);
+        for en in entries(o, &t.name, &repo) {
+            outcomes.push((c.container, c.target, en));
+        }
+        for d in o.dests.iter().filter(|d| d.error.is_some()) {
+            let e = d.error.clone().unwrap_or_default();
+            let text = format!("{name}: {}: {e}", d.destination);
+            problems.push(
+                Problem::new(Phase::Copy, Kind::Other, e, text)
+                    .container(name)
+                    .registry(&t.name)
+                    .tag(&o.reference),
+            );
+        }
+    }
+    (outcomes, problems)
+}
+
+/// The report entries of one copy on one target: one per tag (one failed entry when no tag was
+/// reached).
+fn entries(o: &CopyOutcome, registry: &str, repo: &str) -> Vec<TagEntry> {
+    let mut out = Vec::new();
+    for d in &o.dests {
+        for (tag, action) in &d.tags {
+            let action = match action {
+                Action::AlreadyPresent => TagAction::AlreadyPresent,
+                Action::WouldCopy => TagAction::WouldChange,
+                Action::Failed => TagAction::Failed,
+                Action::Copied if d.blobs_uploaded > 0 => TagAction::Copied,
+                Action::Copied if d.blobs_mounted > 0 => TagAction::Mounted,
+                Action::Copied => TagAction::Tagged,
+            };
+            let mut en = entry(registry, repo, tag, o.source_digest.as_ref(), action);
+            en.previous = d.previous.get(tag).cloned().flatten().map(|x| x.to_string());
+            en.blobs_uploaded = d.blobs_uploaded;
+            en.blobs_mounted = d.blobs_mounted;
+            en.blobs_present = d.blobs_present;
+            en.bytes_uploaded = d.bytes_uploaded;
+            en.seconds = o.seconds;
+            en.error = d.error.clone();
+            out.push(en);
+        }
+        if d.tags.is_empty() {
+            let mut en = entry(registry, repo, &o.reference, None, TagAction::Failed);
+            en.error = d.error.clone().or(o.error.clone());
+            out.push(en);
+        }
+    }
+    out
+}
+
+/// Push the plan's manifest lists, each only where all its images copied.
+pub(crate) async fn lists(
+    p: &Promotion,
+    plan: &Plan,
+    facts: &[Facts],
+    ledger: &Ledger,
+    targets: &[Registry],
+    dry_run: bool,
+) -> (Vec<Outcome>, Vec<Problem>) {
+    let results: Vec<(Outcome, Kind)> = stream::iter(plan.lists.iter().map(|l| {
+        let children_ok = ledger.copied(l.container, l.target);
+        let reg = &targets[l.target];
+        let name = &p.targets[l.target].name;
+        async move {
+            let mut en = entry(name, &l.repo, &l.tag, Some(&l.digest), TagAction::Skipped);
+            let kind = if !children_ok {
+                en.error = Some("not built: its images failed to copy".into());
+                Kind::NotAttempted
+            } else {
+                push_list(reg, l, &mut en, dry_run).await
+            };
+            ((l.container, l.target, en), kind)
+        }
+    }))
+    .buffer_unordered(p.per_registry)
+    .collect()
+    .await;
+    let problems = results
+        .iter()
+        .filter_map(|((ci, _, en), kind)| {
+            let e = en.error.as_ref()?;
+            let name = &facts[*ci].name;
+            let text = format!("{name}: {}:{}: {e}", en.registry, en.tag);
+            let problem = Problem::new(Phase::Lists, *kind, e.clone(), text);
+            Some(problem.container(name).registry(&en.registry).tag(&en.tag))
+        })
+        .collect();
+    (results.into_iter().map(|(o, _)| o).collect(), problems)
+}
+
+/// Push one list unless the tag already points at it (with `dry_run`, say what would happen); the
+/// kind of its failure, if it fails.
+async fn push_list(reg: &Registry, l: &PlannedList, en: &mut TagEntry, dry_run: bool) -> Kind {
+    let started = Instant::now();
+    let r: crate::Result<()> = async {
+        let prev = reg.head_manifest(&l.repo, &l.tag).await?;
+        en.previous = prev.as_ref().map(|h| h.digest.to_string());
+        if prev.map(|h| h.digest) == Some(l.digest.clone()) {
+            en.action = TagAction::AlreadyPresent;
+        } else if dry_run {
+            en.action = TagAction::WouldChange;
+        } else {
+            reg.put_manifest(&l.repo, &l.tag, &l.media_type, l.bytes.clone())
+                .await?;
+            en.action = TagAction::Tagged;
+        }
+        Ok(())
+    }
+    .await;
+    en.seconds = started.elapsed().as_secs_f64();
+    match r {
+        Ok(()) => Kind::Other,
+        Err(e) => {
+            en.action = TagAction::Failed;
+            en.error = Some(e.to_string());
+            Kind::of(&e)
+        }
+    }
+}

@@ -1,0 +1,184 @@
+//! Moving the label: the same manifest bytes put under `named_label` (no blob traffic), what it
+//! pointed at kept as `previous-<label>`, the move read back. Shared by the promotion (targets gated
+//! on verification, then the source), `tag` and `rollback`.
+
+use std::time::Instant;
+
+use futures_util::stream::{self, StreamExt};
+
+use super::ledger::{At, Ledger};
+use super::model::{Promotion, RegistrySpec};
+use super::source::Facts;
+use crate::digest::Digest;
+use crate::manifest::Manifest;
+use crate::registry::Registry;
+use crate::report::{Kind, TagAction, TagEntry};
+
+/// A report entry for one tag on one registry, nothing done yet.
+pub(crate) fn entry(
+    reg: &str,
+    repo: &str,
+    tag: &str,
+    digest: Option<&Digest>,
+    action: TagAction,
+) -> TagEntry {
+    TagEntry {
+        registry: reg.to_string(),
+        repository: repo.to_string(),
+        tag: tag.to_string(),
+        digest: digest.map(|d| d.to_string()),
+        previous: None,
+        action,
+        verified: None,
+        blobs_uploaded: 0,
+        blobs_mounted: 0,
+        blobs_present: 0,
+        bytes_uploaded: 0,
+        seconds: 0.0,
+        error: None,
+    }
+}
+
+/// Where the label moves: one registry of the promotion, its spec and client.
+pub(crate) struct LabelSite<'a> {
+    pub at: At,
+    pub spec: &'a RegistrySpec,
+    pub client: &'a Registry,
+}
+
+/// Move (or, with `dry_run`, predict) the label on every site for every container: on a target only
+/// where every tag of that image verified (`gate`, read from the ledger); elsewhere unconditionally.
+/// Returns (container, site, entry, kind of failure).
+pub(crate) async fn move_labels(
+    p: &Promotion,
+    sites: &[LabelSite<'_>],
+    facts: &[Facts],
+    ledger: &Ledger,
+    gate: bool,
+    dry_run: bool,
+) -> Vec<(usize, At, TagEntry, Kind)> {
+    let jobs = sites
+        .iter()
+        .flat_map(|s| facts.iter().enumerate().map(move |(ci, f)| (ci, f, s)));
+    stream::iter(jobs.map(|(ci, f, site)| {
+        let ready = match (gate, site.at) {
+            (true, At::Target(ti)) => ledger.verified(ci, ti),
+            _ => true,
+        };
+        async move {
+            let repo = site.spec.repo(&p.prefix, &f.name);
+            let mut en = entry(
+                &site.spec.name,
+                &repo,
+                &p.named_label,
+                Some(&f.root.digest),
+                TagAction::Skipped,
+            );
+            if !ready {
+                en.error = Some("label not moved: the image did not verify on this registry".into());
+                return (ci, site.at, en, Kind::NotAttempted);
+            }
+            let keep = if dry_run { None } else { p.previous_label() };
+            let kind = set_label(
+                site.client,
+                &repo,
+                &p.named_label,
+                &f.root,
+                &mut en,
+                dry_run,
+                keep.as_deref(),
+            )
+            .await;
+            if dry_run {
+                en.verified = None;
+            }
+            (ci, site.at, en, kind)
+        }
+    }))
+    .buffer_unordered(p.per_registry * sites.len().max(1))
+    .collect()
+    .await
+}
+
+/// Point `label` at `m` (same bytes), recording the previous digest, then read it back. Returns the
+/// kind of failure (meaningful when `en.error` is set).
+pub(crate) async fn set_label(
+    reg: &Registry,
+    repo: &str,
+    label: &str,
+    m: &Manifest,
+    en: &mut TagEntry,
+    dry_run: bool,
+    keep_previous: Option<&str>,
+) -> Kind {
+    let started = Instant::now();
+    let r = move_one(reg, repo, label, m, en, dry_run, keep_previous).await;
+    en.seconds = started.elapsed().as_secs_f64();
+    match r {
+        Ok(()) => Kind::Other,
+        Err((kind, e)) => {
+            en.action = TagAction::Failed;
+            en.verified = Some(false);
+            en.error = Some(e);
+            kind
+        }
+    }
+}
+
+async fn move_one(
+    reg: &Registry,
+    repo: &str,
+    label: &str,
+    m: &Manifest,
+    en: &mut TagEntry,
+    dry_run: bool,
+    keep_previous: Option<&str>,
+) -> Result<(), (Kind, String)> {
+    let typed = |e: crate::Error| (Kind::of(&e), e.to_string());
+    let prev = reg.head_manifest(repo, label).await.map_err(typed)?;
+    en.previous = prev.as_ref().map(|h| h.digest.to_string());
+    if prev.as_ref().map(|h| &h.digest) == Some(&m.digest) {
+        en.action = TagAction::AlreadyPresent;
+        en.verified = Some(true);
+        return Ok(());
+    }
+    if dry_run {
+        en.action = TagAction::WouldChange;
+        return Ok(());
+    }
+    if let (Some(prev), Some(keep)) = (&prev, keep_previous) {
+        // What the label pointed at stays reachable (and protected from pruning) as
+        // `previous-<label>`, for a rollback. Failing to keep it is a warning, not a stop.
+        let kept = async {
+            let old = reg.get_manifest(repo, prev.digest.as_str()).await?;
+            reg.put_manifest(repo, keep, &old.media_type, old.bytes).await
+        }
+        .await;
+        if let Err(e) = kept {
+            tracing::warn!(registry = %reg.name(), repo, tag = keep, error = %e, "could not keep the previous label");
+        }
+    }
+    let (_, confirmed) = reg
+        .put_manifest_acked(repo, label, &m.media_type, m.bytes.clone())
+        .await
+        .map_err(typed)?;
+    en.action = TagAction::Tagged;
+    // The registry's answer named the digest: that is the read-back. Otherwise, ask.
+    let now = if confirmed {
+        Some(m.digest.clone())
+    } else {
+        reg.head_manifest(repo, label)
+            .await
+            .map_err(typed)?
+            .map(|h| h.digest)
+    };
+    if now.as_ref() != Some(&m.digest) {
+        let now = now.map(|d| d.to_string()).unwrap_or_else(|| "nothing".into());
+        return Err((
+            Kind::Verification,
+            format!("after the push {label} points at {now}, expected {}", m.digest),
+        ));
+    }
+    en.verified = Some(true);
+    Ok(())
+}

@@ -1,0 +1,200 @@
+//! What the steps of a run did, keyed by container and registry: the typed state passed from one step
+//! to the next (lists are built where their images copied, labels move where everything verified)
+//! and, at the end, the source of the report's per-container entries.
+
+use super::verify::Expectation;
+use crate::digest::Digest;
+use crate::report::{TagAction, TagEntry};
+
+/// Which registry of the promotion: the source, or a target by its index in `Promotion::targets`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum At {
+    Source,
+    Target(usize),
+}
+
+#[derive(Clone, Debug)]
+struct Item {
+    container: usize,
+    at: At,
+    entry: TagEntry,
+}
+
+/// A verification result for one planned check.
+#[derive(Clone, Debug)]
+pub(crate) struct Verdict {
+    pub container: usize,
+    pub target: usize,
+    pub expect: Expectation,
+    pub result: Result<(), String>,
+}
+
+/// The outcomes of a run so far.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Ledger {
+    items: Vec<Item>,
+}
+
+impl Ledger {
+    pub fn record(&mut self, container: usize, at: At, entry: TagEntry) {
+        self.items.push(Item { container, at, entry });
+    }
+
+    /// The entries of one container on one registry.
+    pub fn at(&self, container: usize, at: At) -> impl Iterator<Item = &TagEntry> {
+        self.items
+            .iter()
+            .filter(move |i| i.container == container && i.at == at)
+            .map(|i| &i.entry)
+    }
+
+    /// Did every copy of this container to this target succeed?
+    pub fn copied(&self, container: usize, target: usize) -> bool {
+        self.at(container, At::Target(target))
+            .all(|e| e.action != TagAction::Failed && e.error.is_none())
+    }
+
+    /// Did every tag this run holds for this container on this target verify? (The label's gate.)
+    pub fn verified(&self, container: usize, target: usize) -> bool {
+        self.at(container, At::Target(target))
+            .all(|e| e.verified == Some(true))
+    }
+
+    /// Is this container promoted on this target: tags there, every one verified?
+    pub fn pushed(&self, container: usize, target: usize) -> bool {
+        self.at(container, At::Target(target)).next().is_some() && self.verified(container, target)
+    }
+
+    /// Did this run find `tag` already pointing at `digest` (and leave it alone)?
+    pub fn found_in_place(&self, container: usize, target: usize, tag: &str, digest: &Digest) -> bool {
+        self.at(container, At::Target(target)).any(|x| {
+            x.tag == tag
+                && x.action == TagAction::AlreadyPresent
+                && x.digest.as_deref() == Some(digest.as_str())
+        })
+    }
+
+    /// Put a verification result on the tag's entry (one that was only read gets an entry now).
+    pub fn apply(&mut self, v: &Verdict, registry: &str) {
+        let at = At::Target(v.target);
+        let found = self
+            .items
+            .iter()
+            .position(|i| i.container == v.container && i.at == at && i.entry.tag == v.expect.tag);
+        let idx = found.unwrap_or_else(|| {
+            let e = &v.expect;
+            let en = super::label::entry(
+                registry,
+                &e.repo,
+                &e.tag,
+                Some(&e.digest),
+                TagAction::AlreadyPresent,
+            );
+            self.record(v.container, at, en);
+            self.items.len() - 1
+        });
+        let en = &mut self.items[idx].entry;
+        en.digest = Some(v.expect.digest.to_string());
+        match &v.result {
+            Ok(()) => en.verified = Some(true),
+            Err(msg) => {
+                en.verified = Some(false);
+                if en.error.is_none() {
+                    en.error = Some(format!("verification: {msg}"));
+                }
+            }
+        }
+    }
+
+    /// Every entry of every container, in the order recorded, by container index.
+    pub fn into_entries(self, containers: usize) -> Vec<Vec<TagEntry>> {
+        let mut out = vec![Vec::new(); containers];
+        for i in self.items {
+            if let Some(v) = out.get_mut(i.container) {
+                v.push(i.entry);
+            }
+        }
+        out
+    }
+
+    /// Every entry with its container, in the order recorded.
+    pub fn entries(&self) -> impl Iterator<Item = (usize, &TagEntry)> {
+        self.items.iter().map(|i| (i.container, &i.entry))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::promote::label::entry;
+
+    fn d(c: char) -> Digest {
+        format!("sha256:{}", c.to_string().repeat(64)).parse().unwrap()
+    }
+
+    #[test]
+    fn gates_follow_the_outcomes() {
+        let mut l = Ledger::default();
+        l.record(
+            0,
+            At::Target(0),
+            entry("t", "r", "fh", Some(&d('a')), TagAction::Copied),
+        );
+        l.record(
+            0,
+            At::Target(1),
+            entry("u", "r", "fh", Some(&d('a')), TagAction::AlreadyPresent),
+        );
+        let mut failed = entry("t", "r", "fh_x86_64", None, TagAction::Failed);
+        failed.error = Some("boom".into());
+        l.record(1, At::Target(0), failed);
+        assert!(l.copied(0, 0) && l.copied(0, 1) && !l.copied(1, 0));
+        assert!(l.found_in_place(0, 1, "fh", &d('a')));
+        assert!(
+            !l.found_in_place(0, 0, "fh", &d('a')),
+            "copied, not found in place"
+        );
+        assert!(!l.verified(0, 0) && !l.pushed(0, 0), "nothing verified yet");
+        let expect = Expectation {
+            repo: "r".into(),
+            tag: "fh".into(),
+            digest: d('a'),
+            architectures: None,
+            deep: false,
+        };
+        l.apply(
+            &Verdict {
+                container: 0,
+                target: 0,
+                expect: expect.clone(),
+                result: Ok(()),
+            },
+            "t",
+        );
+        assert!(l.verified(0, 0) && l.pushed(0, 0));
+        // A tag only read (no entry yet) gets one; a failed check keeps the first error.
+        let label = Expectation {
+            tag: "current".into(),
+            ..expect
+        };
+        l.apply(
+            &Verdict {
+                container: 0,
+                target: 0,
+                expect: label,
+                result: Err("missing".into()),
+            },
+            "t",
+        );
+        assert!(!l.verified(0, 0));
+        assert!(
+            l.verified(2, 0) && !l.pushed(2, 0),
+            "no entries: nothing to gate, nothing pushed"
+        );
+        let all = l.into_entries(3);
+        assert_eq!(all[0].len(), 3);
+        assert_eq!(all[0][2].error.as_deref(), Some("verification: missing"));
+        assert_eq!(all[0][2].action, TagAction::AlreadyPresent);
+        assert!(all[2].is_empty());
+    }
+}

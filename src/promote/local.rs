@@ -1,0 +1,178 @@
+//! The local store's part in a promotion: earlier runs' copies stand in for the source (see
+//! [`super::source`]); this run keeps copies by policy (always, or the whole promotion when a push
+//! failed, so the rerun needs nothing from a source that may be down or pruned), records every label
+//! move for `rollback`, and after a verified success removes exactly this promotion's copies.
+
+use super::execute;
+use super::model::{KeepLocal, Promotion};
+use super::plan;
+use super::source::Facts;
+use crate::copy::{self, CopyOptions, Endpoint, Place};
+use crate::digest::Digest;
+use crate::report::{Kind, Phase, Problem, TagAction, TagEntry};
+use crate::store::{DeleteScope, Layout, Store, StoreLock};
+
+/// The local store for this run: a release's layout under the lock.
+pub(crate) struct Local {
+    pub store: Store,
+    pub layout: Layout,
+    _lock: StoreLock,
+}
+
+/// What the store step did.
+#[derive(Default)]
+pub(crate) struct LocalOutcome {
+    pub kept: Vec<String>,
+    pub removed: Vec<String>,
+    pub root: Option<String>,
+    pub bytes: u64,
+    pub problems: Vec<Problem>,
+}
+
+fn problem(context: &str, e: impl std::fmt::Display, kind: Kind) -> Problem {
+    let message = e.to_string();
+    let text = format!("{context}: {message}");
+    Problem::new(Phase::LocalStore, kind, message, text)
+}
+
+/// Open this release's local store (None: no store for this run). `read_only` runs (dry run,
+/// verify) do not create one.
+pub(crate) fn open(p: &Promotion, read_only: bool) -> crate::Result<Option<Local>> {
+    if p.keep_local == KeepLocal::Never {
+        return Ok(None);
+    }
+    let store = Store::open(crate::store::resolve_root(p.local_store.as_deref())?)?;
+    store.check_root()?;
+    if read_only && !store.release_dir(&p.release).is_dir() {
+        return Ok(None);
+    }
+    // Another run holding the store (another release's promotion on this host): wait for it.
+    let lock = store.lock_wait(!read_only, p.lock_timeout)?;
+    // Copies are named and annotated by what they are (source host, namespace, repository, tag,
+    // hash): a copy of another source or namespace is never found here.
+    let layout = store
+        .layout(&p.release)?
+        .with_hash(p.full_hash.clone())
+        .with_prefix(p.prefix.clone())
+        .with_source(p.source.host.clone());
+    Ok(Some(Local {
+        store,
+        layout,
+        _lock: lock,
+    }))
+}
+
+/// Keep the images of a failed push (or all, with `always`) in the local layout, under the source's
+/// own tag names.
+pub(crate) async fn keep(
+    p: &Promotion,
+    local: &Local,
+    facts: &[Facts],
+    sources: &[Place],
+    failed_push: bool,
+    out: &mut LocalOutcome,
+) {
+    if p.keep_local != KeepLocal::Always && !failed_push {
+        return;
+    }
+    let mut planned = Vec::new();
+    for (ci, f) in facts
+        .iter()
+        .enumerate()
+        .filter(|(ci, _)| !sources[*ci].is_local())
+    {
+        for c in plan::copies(p, f, &p.full_hash, true, false, |t: &str| t.to_string()) {
+            planned.push(plan::PlannedCopy { container: ci, ..c });
+        }
+    }
+    let dest = Place::Layout(local.layout.clone());
+    let requests = execute::requests(&planned, facts, sources, |c| {
+        Endpoint::new(&dest, facts[c.container].repo.clone())
+    });
+    if !requests.is_empty() {
+        let outcomes = copy::copy_batch(&requests, &CopyOptions::default()).await;
+        for o in outcomes.iter().filter(|o| !o.ok()) {
+            let e = o
+                .error
+                .clone()
+                .or_else(|| o.dests.iter().find_map(|d| d.error.clone()))
+                .unwrap_or_default();
+            let context = format!("keeping a local copy of {}", o.source);
+            out.problems.push(problem(&context, e, Kind::Other));
+        }
+    }
+    out.kept = facts.iter().map(|f| f.name.clone()).collect();
+    if !out.kept.is_empty() {
+        tracing::info!(containers = out.kept.len(), store = %local.layout.name(), "local copies kept");
+    }
+}
+
+/// Every label move of this run goes into the store's label history (for `rollback`).
+pub(crate) fn record_labels<'a>(
+    p: &Promotion,
+    local: &Local,
+    entries: impl Iterator<Item = &'a TagEntry>,
+    out: &mut LocalOutcome,
+) {
+    let host_of = |name: &str| {
+        std::iter::once(&p.source)
+            .chain(p.targets.iter())
+            .find(|s| s.name == name)
+            .map(|s| s.host.clone())
+            .unwrap_or_else(|| name.to_string())
+    };
+    for e in entries.filter(|e| e.tag == p.named_label && e.action == TagAction::Tagged) {
+        let (Some(new), previous) = (
+            e.digest.as_deref().and_then(|d| d.parse::<Digest>().ok()),
+            e.previous.as_deref().and_then(|d| d.parse::<Digest>().ok()),
+        ) else {
+            continue;
+        };
+        let host = host_of(&e.registry);
+        if let Err(err) =
+            local
+                .store
+                .record_label(&p.release, &host, &e.repository, &p.named_label, previous, new)
+        {
+            let context = "recording the label move in the local store";
+            out.problems.push(problem(context, &err, Kind::of(&err)));
+        }
+    }
+}
+
+/// After a fully verified success (`success`), the copies of this promotion go (unless `always`):
+/// this hash, from this source, of these repositories; another hash's or namespace's copies stay.
+/// Then the outcome says what the store holds.
+pub(crate) fn clean(p: &Promotion, local: &Local, facts: &[Facts], success: bool, out: &mut LocalOutcome) {
+    if success && p.keep_local != KeepLocal::Always && !facts.is_empty() {
+        let scope = DeleteScope::Copies {
+            release: p.release.clone(),
+            source: p.source.host.clone(),
+            hash: p.full_hash.clone(),
+            repositories: facts.iter().map(|f| f.repo.clone()).collect(),
+        };
+        let context = "removing this promotion's local copies";
+        match local.store.delete(&scope, false) {
+            Ok(d) => {
+                let removed = |f: &&Facts| {
+                    d.removed
+                        .iter()
+                        .any(|i| i.repository.as_deref() == Some(f.repo.as_str()))
+                };
+                out.removed = facts.iter().filter(removed).map(|f| f.name.clone()).collect();
+                out.removed.dedup();
+                if !d.ok() {
+                    let e = format!("verification failed: {}", d.verification.problems.join("; "));
+                    out.problems.push(problem(context, e, Kind::Verification));
+                }
+            }
+            Err(e) => out.problems.push(problem(context, &e, Kind::of(&e))),
+        }
+    }
+    out.root = Some(local.store.root().display().to_string());
+    out.bytes = local
+        .store
+        .list_release(&p.release)
+        .map(|imgs| imgs.iter().map(|i| i.size).sum())
+        .unwrap_or(0);
+}

@@ -1,0 +1,237 @@
+//! The first step of a promotion, and the only one that reads the source: does every container exist
+//! under the hash (from the source registry, or from a local copy an earlier run kept), and, when a
+//! target gets manifest lists, which per-architecture images make each list. Its output,
+//! [`Facts`] per container, is plain data the pure [`super::plan`] works from.
+
+use bytes::Bytes;
+use futures_util::stream::{self, StreamExt};
+
+use super::model::Promotion;
+use crate::copy::{FetchedBlobs, Place};
+use crate::digest::Digest;
+use crate::manifest::{build_docker_list, config_platform, ConfigPlatform, Content, Manifest};
+use crate::registry::Registry;
+use crate::report::{Kind, Phase, Problem};
+use crate::store::Layout;
+
+/// What the source holds for one container.
+#[derive(Clone, Debug)]
+pub(crate) struct Facts {
+    pub name: String,
+    /// Its repository at the source.
+    pub repo: String,
+    /// The image (or list) under the hash.
+    pub root: Manifest,
+    /// Tag at the source holding the x86 image, its manifest and platform.
+    pub x86: Option<(String, Manifest, ConfigPlatform)>,
+    pub ppc: Option<(Manifest, ConfigPlatform)>,
+    /// `<fh>_manifest` to push: bytes and the architectures in it.
+    pub list: Option<(Bytes, Vec<String>)>,
+    /// Why no list can be built for it.
+    pub arch_error: Option<String>,
+}
+
+impl Facts {
+    pub fn new(name: &str, repo: String, root: Manifest) -> Facts {
+        Facts {
+            name: name.to_string(),
+            repo,
+            root,
+            x86: None,
+            ppc: None,
+            list: None,
+            arch_error: None,
+        }
+    }
+
+    pub fn list_digest(&self) -> Option<Digest> {
+        self.list.as_ref().map(|(b, _)| Digest::sha256(b))
+    }
+}
+
+/// The source check's answer.
+pub(crate) struct Found {
+    /// Containers found, with their image and where it is read from (the source registry, or the
+    /// local copy kept by an earlier run).
+    pub found: Vec<(String, Manifest, Place)>,
+    pub missing: Vec<String>,
+    pub problems: Vec<Problem>,
+}
+
+/// Every `<prefix>-<name>:<fh>` at the source (or in the local copies).
+pub(crate) async fn check(p: &Promotion, src: &Registry, local: Option<&Layout>) -> Found {
+    crate::progress::phase("source check", p.containers.len() as u64);
+    let checked: Vec<(String, crate::Result<Option<Manifest>>, Place)> =
+        stream::iter(p.containers.iter().map(|name| {
+            let repo = p.source.repo(&p.prefix, name);
+            async move {
+                let r = check_one(p, src, local, &repo).await;
+                crate::progress::step();
+                (name.clone(), r.0, r.1)
+            }
+        }))
+        .buffered(p.per_registry)
+        .collect()
+        .await;
+    let mut out = Found {
+        found: vec![],
+        missing: vec![],
+        problems: vec![],
+    };
+    for (name, r, place) in checked {
+        match r {
+            Ok(Some(m)) => out.found.push((name, m, place)),
+            Ok(None) => out.missing.push(name),
+            Err(e) => {
+                let ctx = format!("source {}:{}", p.source.repo(&p.prefix, &name), p.full_hash);
+                out.problems.push(
+                    Problem::from_error(Phase::SourceCheck, &ctx, &e)
+                        .container(&name)
+                        .registry(&p.source.name)
+                        .tag(&p.full_hash),
+                );
+                out.missing.push(name);
+            }
+        }
+    }
+    if !out.missing.is_empty() {
+        let msg = format!(
+            "There are missing containers at the source {}/{} with tag {}: {}",
+            p.source.host,
+            p.source.namespace,
+            p.full_hash,
+            out.missing.join(", ")
+        );
+        let problem = Problem::new(Phase::SourceCheck, Kind::NotFound, msg.clone(), msg);
+        out.problems
+            .push(problem.registry(&p.source.name).tag(&p.full_hash));
+    }
+    out
+}
+
+async fn check_one(
+    p: &Promotion,
+    src: &Registry,
+    local: Option<&Layout>,
+    repo: &str,
+) -> (crate::Result<Option<Manifest>>, Place) {
+    let fh = &p.full_hash;
+    if let Some(layout) = local {
+        if let Ok(Some(m)) = layout.get_manifest_opt(repo, fh).await {
+            // The local copy stands in for the source unless the source serves another image
+            // under that tag; when the source is down or pruned it, local wins.
+            let remote = src.head_manifest(repo, fh).await;
+            let stale = matches!(&remote, Ok(Some(h)) if h.digest != m.digest);
+            if !stale {
+                tracing::info!(image = %format!("{repo}:{fh}"), store = %layout.name(), "using the local copy");
+                return (Ok(Some(m)), Place::Layout(layout.clone()));
+            }
+            tracing::warn!(image = %format!("{repo}:{fh}"), "the local copy differs from the source; using the source");
+        }
+    }
+    (src.get_manifest_opt(repo, fh).await, Place::Registry(src.clone()))
+}
+
+/// The facts of every found container; with `want_lists`, their architectures too.
+pub(crate) async fn facts(
+    p: &Promotion,
+    found: &[(String, Manifest, Place)],
+    want_lists: bool,
+    fetched: &FetchedBlobs,
+) -> Vec<Facts> {
+    stream::iter(found.iter().map(|(name, root, source)| async move {
+        let mut f = Facts::new(name, p.source.repo(&p.prefix, name), root.clone());
+        if want_lists {
+            if let Err(e) = discover_arches(source, p, &mut f, fetched).await {
+                f.arch_error = Some(e);
+            }
+        }
+        f
+    }))
+    .buffered(p.per_registry)
+    .collect()
+    .await
+}
+
+/// Which images make `<fh>_manifest` for one container.
+async fn discover_arches(
+    src: &Place,
+    p: &Promotion,
+    f: &mut Facts,
+    fetched: &FetchedBlobs,
+) -> Result<(), String> {
+    if f.root.is_index() {
+        // Already a list: copied whole, and `<fh>_manifest` is the same list.
+        let archs = match f.root.content().map_err(|e| e.to_string())? {
+            Content::Index { children } => children.iter().filter_map(|c| c.architecture.clone()).collect(),
+            _ => vec![],
+        };
+        f.list = Some((f.root.bytes.clone(), archs));
+        return Ok(());
+    }
+    let repo = f.repo.clone();
+    let x86 = match src
+        .get_manifest_opt(&repo, &p.x86_tag())
+        .await
+        .map_err(|e| e.to_string())?
+    {
+        Some(m) => {
+            let (m, plat) = platform(src, &repo, fetched, m).await?;
+            (p.x86_tag(), m, plat)
+        }
+        None => {
+            let (m, plat) = platform(src, &repo, fetched, f.root.clone()).await?;
+            if plat.architecture != "amd64" {
+                return Err(format!(
+                    "no {} tag at the source and {} is {} (not amd64): no manifest list can be built",
+                    p.x86_tag(),
+                    p.full_hash,
+                    plat.architecture
+                ));
+            }
+            (p.full_hash.clone(), m, plat)
+        }
+    };
+    if p.ppc_manifests && p.ppc_containers.contains(&f.name) {
+        if let Some(m) = src
+            .get_manifest_opt(&repo, &p.ppc_tag())
+            .await
+            .map_err(|e| e.to_string())?
+        {
+            f.ppc = Some(platform(src, &repo, fetched, m).await?);
+        }
+    }
+    f.x86 = Some(x86);
+    let mut children = Vec::new();
+    let mut archs = Vec::new();
+    let x86 = f.x86.as_ref().map(|(_, m, plat)| (m, plat));
+    for (m, plat) in x86.into_iter().chain(f.ppc.as_ref().map(|(m, p)| (m, p))) {
+        children.push((m.descriptor(), plat.clone()));
+        archs.push(plat.architecture.clone());
+    }
+    f.list = Some((build_docker_list(&children), archs));
+    Ok(())
+}
+
+/// An image's platform, from its config blob (fetched once per run).
+async fn platform(
+    src: &Place,
+    repo: &str,
+    fetched: &FetchedBlobs,
+    m: Manifest,
+) -> Result<(Manifest, ConfigPlatform), String> {
+    let cfg = match m.content().map_err(|e| e.to_string())? {
+        Content::Image { config, .. } => config,
+        Content::Index { .. } => return Err(format!("{} is a list, expected an image", m.digest)),
+    };
+    let bytes = match fetched.get(&cfg.digest) {
+        Some(b) => b,
+        None => src
+            .get_blob_bytes(repo, &cfg.digest, 8 << 20)
+            .await
+            .map_err(|e| e.to_string())?,
+    };
+    fetched.insert(cfg.digest.clone(), bytes.clone());
+    let plat = config_platform(&bytes).map_err(|e| e.to_string())?;
+    Ok((m, plat))
+}

@@ -1,0 +1,332 @@
+//! Typed problems: what went wrong in a run, where (container, registry, tag), in which phase, and of
+//! which kind. The engine records these instead of bare strings, so that faces can group them by cause
+//! ("127.0.0.1:5001 unreachable: 49 images") and machines can filter them; each keeps the one-line
+//! text the report's `errors` list has always carried.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::Error;
+
+/// The step of a run a problem arose in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    /// Reading options, making clients, opening the local store.
+    Setup,
+    /// Checking that every container exists at the source.
+    SourceCheck,
+    /// Finding the per-architecture images a manifest list is built from.
+    Architectures,
+    /// Creating Quay repositories before pushing.
+    Repositories,
+    /// Copying images to the targets.
+    Copy,
+    /// Pushing `<hash>_manifest` lists.
+    Lists,
+    /// Reading everything back.
+    Verify,
+    /// Moving the label on targets.
+    Label,
+    /// Moving the label on the source (last).
+    SourceLabel,
+    /// Keeping, recording or removing local copies.
+    LocalStore,
+    /// Writing the promoter's list files.
+    ListFiles,
+}
+
+/// What kind of failure: the cause people act on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    /// Could not reach the registry (refused, reset, timed out) after all retries.
+    Unreachable,
+    /// Credentials refused or missing.
+    Auth,
+    /// TLS handshake or certificate trouble.
+    Tls,
+    /// An HTTP error the registry answered.
+    Http,
+    /// The registry asked us to come back later and retries ran out.
+    Busy,
+    /// Something that should exist does not (at the source: a missing container).
+    NotFound,
+    /// Bytes did not match their digest.
+    DigestMismatch,
+    /// Content we refuse (schema 1, unknown media types, a list where an image was expected).
+    Unsupported,
+    /// Malformed input or configuration.
+    Invalid,
+    /// Local file system trouble.
+    Io,
+    /// Read back, the registry does not hold what was pushed.
+    Verification,
+    /// Not attempted because an earlier step failed (lists of failed images, withheld labels).
+    NotAttempted,
+    /// Anything else (errors that reach the engine as text from lower layers).
+    Other,
+}
+
+impl Kind {
+    /// The kind of a library error.
+    pub fn of(e: &Error) -> Kind {
+        match e {
+            Error::Invalid { .. } | Error::Config(_) => Kind::Invalid,
+            Error::Auth { .. } => Kind::Auth,
+            Error::Tls { .. } => Kind::Tls,
+            Error::Network { .. } => Kind::Unreachable,
+            Error::Http { .. } => Kind::Http,
+            Error::Busy { .. } => Kind::Busy,
+            Error::NotFound { .. } => Kind::NotFound,
+            Error::DigestMismatch { .. } => Kind::DigestMismatch,
+            Error::Unsupported { .. } => Kind::Unsupported,
+            Error::Io { .. } => Kind::Io,
+        }
+    }
+}
+
+/// One problem of a run.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Problem {
+    pub phase: Phase,
+    pub kind: Kind,
+    /// The container (short name) it concerns, when one.
+    pub container: Option<String>,
+    /// The registry (configured name) it concerns, when one.
+    pub registry: Option<String>,
+    pub tag: Option<String>,
+    /// The cause alone (what the lower layer said).
+    pub message: String,
+    /// The whole line, as the report's `errors` list carries it.
+    pub text: String,
+}
+
+impl Problem {
+    /// A problem whose line is `text`; narrow it with the builder methods.
+    pub fn new(phase: Phase, kind: Kind, message: impl Into<String>, text: impl Into<String>) -> Problem {
+        Problem {
+            phase,
+            kind,
+            container: None,
+            registry: None,
+            tag: None,
+            message: message.into(),
+            text: text.into(),
+        }
+    }
+
+    /// A problem from a library error, its line `context: error`.
+    pub fn from_error(phase: Phase, context: &str, e: &Error) -> Problem {
+        let message = e.to_string();
+        let text = if context.is_empty() {
+            message.clone()
+        } else {
+            format!("{context}: {message}")
+        };
+        Problem::new(phase, Kind::of(e), message, text)
+    }
+
+    pub fn container(mut self, name: &str) -> Problem {
+        self.container = Some(name.to_string());
+        self
+    }
+
+    pub fn registry(mut self, name: &str) -> Problem {
+        self.registry = Some(name.to_string());
+        self
+    }
+
+    pub fn tag(mut self, tag: &str) -> Problem {
+        self.tag = Some(tag.to_string());
+        self
+    }
+}
+
+/// Problems of one cause: one registry, one kind, one message once the per-image parts (repository
+/// paths, digests, the image's own name and tag) are taken out.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProblemGroup {
+    pub phase: Phase,
+    pub kind: Kind,
+    pub registry: Option<String>,
+    /// The shared cause, per-image parts replaced by `…`.
+    pub cause: String,
+    /// The containers affected, in the order met (empty: the problem concerns the run).
+    pub containers: Vec<String>,
+    /// How many problems the group holds.
+    pub count: usize,
+}
+
+impl ProblemGroup {
+    /// One line for people: `registry: cause (kind): N images: a, b, c and 46 more`.
+    pub fn headline(&self) -> String {
+        let mut s = String::new();
+        if let Some(r) = &self.registry {
+            if !self.cause.starts_with(r.as_str()) {
+                s.push_str(r);
+                s.push_str(": ");
+            }
+        }
+        s.push_str(&self.cause);
+        match self.containers.len() {
+            0 => {}
+            1 => s.push_str(&format!(" ({})", self.containers[0])),
+            n => s.push_str(&format!(" ({n} images: {})", compact(&self.containers, 4))),
+        }
+        s
+    }
+}
+
+/// `a, b, c, d and 46 more`.
+pub fn compact(names: &[String], show: usize) -> String {
+    if names.len() <= show + 1 {
+        return names.join(", ");
+    }
+    format!("{} and {} more", names[..show].join(", "), names.len() - show)
+}
+
+/// The cause of a problem: its message without what is particular to one image.
+pub fn cause(p: &Problem) -> String {
+    let mut words: Vec<String> = Vec::new();
+    let mut it = p.message.split(' ').peekable();
+    while let Some(w) = it.next() {
+        let method = matches!(w, "GET" | "HEAD" | "PUT" | "POST" | "PATCH" | "DELETE");
+        if method && it.peek().is_some_and(|n| n.starts_with('/')) {
+            // `PUT /v2/ns/repo/blobs/uploads/…:` names one request of one image.
+            let path = it.next().unwrap_or_default();
+            words.push(if path.ends_with(':') { "…:" } else { "…" }.to_string());
+            continue;
+        }
+        words.push(generic(w, p));
+    }
+    let mut out = words.join(" ");
+    while out.contains("…: …:") {
+        out = out.replace("…: …:", "…:");
+    }
+    out
+}
+
+/// One word of a message, with digests, the container's repository, name and tag replaced.
+fn generic(w: &str, p: &Problem) -> String {
+    if let Some(i) = w.find("sha256:") {
+        let end = w[i + 7..]
+            .find(|c: char| !c.is_ascii_hexdigit())
+            .map_or(w.len(), |e| i + 7 + e);
+        return format!("{}sha256:…{}", &w[..i], &w[end..]);
+    }
+    let image_part = |x: &str| {
+        p.container.as_deref().is_some_and(|c| x.contains(c)) || p.tag.as_deref().is_some_and(|t| x.contains(t))
+    };
+    if image_part(w) && (w.contains('/') || w.contains(':')) {
+        let tail = if w.ends_with(':') { ":" } else { "" };
+        return format!("…{tail}");
+    }
+    w.to_string()
+}
+
+/// Group problems by cause, biggest group first (ties: in the order met).
+pub fn group(problems: &[Problem]) -> Vec<ProblemGroup> {
+    let mut groups: Vec<ProblemGroup> = Vec::new();
+    for p in problems {
+        let cause = cause(p);
+        let same = |g: &&mut ProblemGroup| g.kind == p.kind && g.registry == p.registry && g.cause == cause;
+        match groups.iter_mut().find(same) {
+            Some(g) => {
+                g.count += 1;
+                if let Some(c) = &p.container {
+                    if !g.containers.contains(c) {
+                        g.containers.push(c.clone());
+                    }
+                }
+            }
+            None => groups.push(ProblemGroup {
+                phase: p.phase,
+                kind: p.kind,
+                registry: p.registry.clone(),
+                cause,
+                containers: p.container.iter().cloned().collect(),
+                count: 1,
+            }),
+        }
+    }
+    groups.sort_by_key(|g| std::cmp::Reverse(g.containers.len().max(1)));
+    groups
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_follow_the_error() {
+        let e = Error::Network {
+            registry: "127.0.0.1:5001".into(),
+            detail: "connection refused".into(),
+        };
+        let p = Problem::from_error(Phase::Copy, "nova: 127.0.0.1:5001/x", &e)
+            .container("nova")
+            .registry("target");
+        assert_eq!(p.kind, Kind::Unreachable);
+        assert_eq!(
+            p.text,
+            "nova: 127.0.0.1:5001/x: 127.0.0.1:5001: connection refused"
+        );
+        assert_eq!(p.message, "127.0.0.1:5001: connection refused");
+        assert_eq!(p.container.as_deref(), Some("nova"));
+        let auth = Error::Auth {
+            registry: "r".into(),
+            detail: "401".into(),
+        };
+        assert_eq!(Kind::of(&auth), Kind::Auth);
+        assert_eq!(Kind::of(&Error::Config("x".into())), Kind::Invalid);
+        let json = serde_json::to_value(&p).unwrap();
+        assert_eq!(json["phase"], "copy");
+        assert_eq!(json["kind"], "unreachable");
+    }
+
+    fn copy_problem(container: &str, method: &str, digest: char) -> Problem {
+        let path = format!("/v2/ns/openstack-{container}/blobs/sha256:{}", digest.to_string().repeat(64));
+        let message = format!("127.0.0.1:5001: {method} {path}: cannot connect after 5 attempt(s): connection refused");
+        let text = format!("{container}: 127.0.0.1:5001/ns/openstack-{container}: {message}");
+        Problem::new(Phase::Copy, Kind::Unreachable, message, text)
+            .container(container)
+            .registry("127.0.0.1:5001")
+            .tag("fh1")
+    }
+
+    #[test]
+    fn one_cause_is_one_group() {
+        let mut problems: Vec<Problem> = (0..49)
+            .map(|i| copy_problem(&format!("image-{i}"), if i % 2 == 0 { "PUT" } else { "HEAD" }, 'a'))
+            .collect();
+        // The same image twice (two tags) is one image in the group.
+        problems.push(copy_problem("image-0", "PUT", 'b'));
+        let verify = format!(
+            "127.0.0.1:5000/ns/openstack-nova:fh1 points at sha256:{}, expected sha256:{}",
+            "c".repeat(64),
+            "d".repeat(64)
+        );
+        problems.push(
+            Problem::new(Phase::Verify, Kind::Verification, verify.clone(), verify)
+                .container("nova")
+                .registry("127.0.0.1:5000")
+                .tag("fh1"),
+        );
+        let run = "not verified on every target: a, b";
+        problems.push(Problem::new(Phase::Verify, Kind::Verification, run, run));
+        let groups = group(&problems);
+        assert_eq!(groups.len(), 3, "{groups:#?}");
+        let down = &groups[0];
+        assert_eq!(down.count, 50);
+        assert_eq!(down.containers.len(), 49);
+        assert_eq!(down.cause, "127.0.0.1:5001: …: cannot connect after 5 attempt(s): connection refused");
+        assert_eq!(
+            down.headline(),
+            "127.0.0.1:5001: …: cannot connect after 5 attempt(s): connection refused \
+             (49 images: image-0, image-1, image-2, image-3 and 45 more)"
+        );
+        assert_eq!(groups[1].cause, "… points at sha256:…, expected sha256:…");
+        assert_eq!(groups[1].headline(), "127.0.0.1:5000: … points at sha256:…, expected sha256:… (nova)");
+        assert_eq!(groups[2].headline(), run);
+    }
+}
