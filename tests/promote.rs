@@ -254,6 +254,71 @@ async fn second_run_changes_nothing_counted_through_proxies() {
     assert_eq!(second.bytes_uploaded(), 0);
 }
 
+/// One cause, one message: a target down fails every tag of every image there, but people read a
+/// handful of lines, each naming the registry and the images; the JSON keeps every failure, typed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_target_down_reads_as_a_few_causes_not_one_line_per_tag() {
+    // `base` is added to every promotion's list.
+    let names: Vec<String> = (0..11)
+        .map(|i| format!("svc-{i:02}"))
+        .chain(["base".to_string()])
+        .collect();
+    let name_refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    let src = tk::Registry::plain().unwrap();
+    let good = tk::Registry::plain().unwrap();
+    let bad = tk::Registry::plain().unwrap();
+    stage(&client(&src), &name_refs, &[]).await;
+    let down = Proxy::for_registry(&bad).unwrap();
+    down.down();
+    let tmp = tempfile::tempdir().unwrap();
+    let mut a = promote_args(
+        registry_args(&src, NS),
+        vec![registry_args(&good, NS), proxy_args(&down.host(), NS)],
+        &name_refs,
+        tmp.path(),
+    );
+    a.manifest_push = Some(true);
+    a.ppc_containers = Some(names.clone());
+    a.retries = Some(1);
+    let r = run(&a).await;
+    assert!(!r.ok);
+    // Every failure is in the JSON, typed, one problem per line of `errors`.
+    assert_eq!(r.problems.len(), r.errors.len());
+    assert!(r.errors.len() >= 2 * names.len(), "{:#?}", r.errors);
+    let texts: Vec<&str> = r.problems.iter().map(|p| p.text.as_str()).collect();
+    assert_eq!(texts, r.errors.iter().map(String::as_str).collect::<Vec<_>>());
+    let about_down = r
+        .problems
+        .iter()
+        .filter(|p| p.registry.as_deref() == Some(down.host().as_str()));
+    assert!(about_down.count() >= names.len());
+    // People read a few causes, each naming the down registry, the biggest naming how many images.
+    let lines = r.failure_lines();
+    let causes: Vec<&String> = lines.iter().filter(|l| !l.starts_with("  ")).collect();
+    assert!(causes.len() <= 6, "{lines:#?}");
+    assert!(causes.len() < r.errors.len() / 3, "{lines:#?}");
+    assert!(
+        causes
+            .iter()
+            .all(|l| l.contains(&down.host()) || l.starts_with("not verified")),
+        "{lines:#?}"
+    );
+    assert!(
+        lines[0].contains("unreachable") || lines[0].contains("connect"),
+        "the cause first: {lines:#?}"
+    );
+    let consequence = lines
+        .iter()
+        .position(|l| l.contains("not built: its images failed to copy"));
+    assert!(
+        consequence.is_some_and(|i| i > 1 && lines[i].contains(&format!("({} images: ", names.len()))),
+        "lists not built, after the cause, for every image: {lines:#?}"
+    );
+    assert_eq!(r.problem_groups.len(), causes.len());
+    let grouped: usize = r.problem_groups.iter().map(|g| g.count).sum();
+    assert_eq!(grouped, r.errors.len(), "every problem in exactly one group");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unreachable_target_fails_alone_and_gets_no_label() {
     let src = tk::Registry::plain().unwrap();
@@ -331,7 +396,22 @@ async fn unreachable_target_fails_alone_and_gets_no_label() {
         "{}",
         String::from_utf8_lossy(&out.stdout)
     );
-    assert!(String::from_utf8_lossy(&out.stdout).contains("FAILED"));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("FAILED"));
+    // The summary prints causes, not one line per tag: each names the target, with one example.
+    let r: Report = serde_json::from_slice(
+        &std::fs::read(tmp.path().join("copy-containers-promote-latest.json")).unwrap(),
+    )
+    .unwrap();
+    let errors: Vec<&str> = stdout.lines().filter(|l| l.starts_with("error: ")).collect();
+    assert_eq!(errors.len(), r.problem_groups.len(), "{stdout}");
+    assert!(errors.len() < r.errors.len(), "{stdout}");
+    assert!(
+        errors
+            .iter()
+            .all(|l| l.contains(&bad_proxy.host()) || l.contains("not verified")),
+        "{stdout}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 
 use crate::promote::{self, PromoteArgs, Promotion, RegistryArgs, RunOptions};
-use crate::report::{Report, TagAction};
+use crate::report::{Kind, Phase, Report, TagAction};
 use crate::stage::{self, StageOptions};
 
 /// Flags shared by `promote` and `verify`.
@@ -241,7 +241,7 @@ pub fn write_reports(p: &Promotion, report: &mut Report) -> Vec<String> {
         };
         match r {
             Ok(()) => written.push(path.display().to_string()),
-            Err(e) => report.errors.push(format!("report: {e}")),
+            Err(e) => report.push_error(Phase::Reports, Kind::of(&e), format!("report: {e}")),
         }
     }
     written
@@ -260,18 +260,23 @@ pub fn finish(report: &mut Report, json: bool) -> anyhow::Result<i32> {
     Ok(if report.ok { 0 } else { 1 })
 }
 
-/// Each distinct failure of a report once at ERROR, so that logs (`--log-format json`, `-q`) carry
-/// what went wrong, not only the retries on the way.
+/// Each cause of failure once at ERROR, with structured fields (phase, kind, registry, how many
+/// problems and which images), so that logs (`--log-format json`, `-q`) carry what went wrong, not
+/// only the retries on the way.
 pub fn log_failures(report: &Report) {
-    let mut seen: Vec<(&str, usize)> = Vec::new();
-    for e in &report.errors {
-        match seen.iter_mut().find(|(m, _)| *m == e.as_str()) {
-            Some((_, n)) => *n += 1,
-            None => seen.push((e.as_str(), 1)),
-        }
-    }
-    for (msg, times) in seen {
-        tracing::error!(action = %report.action, full_hash = %report.full_hash, times, "{msg}");
+    for g in report.groups() {
+        tracing::error!(
+            action = %report.action,
+            full_hash = %report.full_hash,
+            phase = ?g.phase,
+            kind = ?g.kind,
+            registry = g.registry.as_deref().unwrap_or("-"),
+            times = g.count,
+            images = g.containers.len(),
+            containers = %g.containers.join(","),
+            "{}",
+            g.headline()
+        );
     }
 }
 
@@ -362,8 +367,11 @@ pub fn print_summary(report: &Report) {
             " (nothing changed)"
         }
     );
-    for e in &report.errors {
-        println!("error: {e}");
+    for line in report.failure_lines() {
+        match line.strip_prefix("  ") {
+            Some(example) => println!("       {example}"),
+            None => println!("error: {line}"),
+        }
     }
     for f in &report.files {
         println!("report: {f}");

@@ -456,7 +456,13 @@ pub fn result_of(r: &Report, diff: bool) -> Value {
             }
         )
     } else {
-        format!("{} failed: {}", r.action, r.errors.join("; "))
+        // One cause, one phrase: the full per-tag list stays in `errors` and `problems`.
+        let lines: Vec<String> = r
+            .failure_lines()
+            .iter()
+            .map(|l| l.trim_start().to_string())
+            .collect();
+        format!("{} failed: {}", r.action, lines.join("; "))
     };
     let mut v = json!({
         "changed": changed,
@@ -471,6 +477,8 @@ pub fn result_of(r: &Report, diff: bool) -> Value {
         "pushed": r.pushed,
         "missed": r.missed,
         "errors": r.errors,
+        "problems": r.problems,
+        "problem_groups": r.problem_groups,
         "containers": r.containers,
         "registries": r.registries,
         "report_files": r.files,

@@ -162,6 +162,7 @@ pub(crate) fn finish(
         .collect();
     report.errors = problems.iter().map(|x| x.text.clone()).collect();
     report.problems = problems;
+    report.problem_groups = report.groups();
     report.ok = report.errors.is_empty();
     report.changed = report
         .containers

@@ -247,7 +247,8 @@ mod tests {
             args[k] = v.clone();
         }
         let args: PromoteArgs = serde_json::from_value(args).unwrap();
-        args.resolve(|_| Err(crate::Error::Config("no file".into()))).unwrap()
+        args.resolve(|_| Err(crate::Error::Config("no file".into())))
+            .unwrap()
     }
 
     fn image(n: u8) -> Manifest {
@@ -271,7 +272,10 @@ mod tests {
         let mut nova = Facts::new("nova-compute", p.source.repo(&p.prefix, "nova-compute"), image(1));
         nova.x86 = Some((FH.into(), image(1), plat("amd64")));
         nova.ppc = Some((image(2), plat("ppc64le")));
-        nova.list = Some((Bytes::from_static(b"{list-1}"), vec!["amd64".into(), "ppc64le".into()]));
+        nova.list = Some((
+            Bytes::from_static(b"{list-1}"),
+            vec!["amd64".into(), "ppc64le".into()],
+        ));
         let mut base = Facts::new("base", p.source.repo(&p.prefix, "base"), image(3));
         base.x86 = Some((format!("{FH}_x86_64"), image(4), plat("amd64")));
         base.list = Some((Bytes::from_static(b"{list-3}"), vec!["amd64".into()]));
@@ -292,23 +296,38 @@ mod tests {
         // The x86 image is the hash image: its tag is folded into the hash copy, not copied twice.
         assert_eq!(
             copies_of(&plan, 0, 0),
-            vec![(FH.to_string(), vec![FH.to_string(), x86.clone()]), (ppc.clone(), vec![ppc.clone()])]
+            vec![
+                (FH.to_string(), vec![FH.to_string(), x86.clone()]),
+                (ppc.clone(), vec![ppc.clone()])
+            ]
         );
         assert_eq!(
             copies_of(&plan, 1, 0),
-            vec![(FH.to_string(), vec![FH.to_string()]), (x86.clone(), vec![x86.clone()])]
+            vec![
+                (FH.to_string(), vec![FH.to_string()]),
+                (x86.clone(), vec![x86.clone()])
+            ]
         );
         // The schema 1 target gets the hash image alone, and no list.
-        assert_eq!(copies_of(&plan, 0, 1), vec![(FH.to_string(), vec![FH.to_string()])]);
+        assert_eq!(
+            copies_of(&plan, 0, 1),
+            vec![(FH.to_string(), vec![FH.to_string()])]
+        );
         assert_eq!(plan.lists.len(), 2);
-        assert!(plan.lists.iter().all(|l| l.target == 0 && l.tag == format!("{FH}_manifest")));
+        assert!(plan
+            .lists
+            .iter()
+            .all(|l| l.target == 0 && l.tag == format!("{FH}_manifest")));
         assert_eq!(plan.lists[0].digest, Digest::sha256(b"{list-1}"));
         assert_eq!(plan.lists[0].media_type, media::DOCKER_LIST);
         let tags = |ci: usize, ti: usize| -> Vec<String> {
             let mine = plan.checks.iter().filter(|c| c.container == ci && c.target == ti);
             mine.map(|c| c.expect.tag.clone()).collect()
         };
-        assert_eq!(tags(0, 0), vec![FH.to_string(), x86, ppc, format!("{FH}_manifest")]);
+        assert_eq!(
+            tags(0, 0),
+            vec![FH.to_string(), x86, ppc, format!("{FH}_manifest")]
+        );
         assert_eq!(tags(0, 1), vec![FH.to_string()]);
         assert!(plan.unbuildable.is_empty());
     }
@@ -328,7 +347,10 @@ mod tests {
         assert!(verify.copies.is_empty() && verify.lists.is_empty());
         let label = verify.checks.iter().filter(|c| c.expect.tag == "current-tripleo");
         assert_eq!(label.count(), 4, "the label on both targets for both containers");
-        assert!(verify.checks.iter().any(|c| c.expect.tag == "abc123_manifest" && c.expect.deep));
+        assert!(verify
+            .checks
+            .iter()
+            .any(|c| c.expect.tag == "abc123_manifest" && c.expect.deep));
     }
 
     #[test]
@@ -338,10 +360,16 @@ mod tests {
         f[1].list = None;
         f[1].arch_error = Some("no x86 image".into());
         let plan = plan(&p, &f, false);
-        assert_eq!(copies_of(&plan, 1, 0), vec![(FH.to_string(), vec![FH.to_string()])]);
+        assert_eq!(
+            copies_of(&plan, 1, 0),
+            vec![(FH.to_string(), vec![FH.to_string()])]
+        );
         assert_eq!(plan.lists.iter().filter(|l| l.container == 1).count(), 0);
         assert_eq!(plan.unbuildable.len(), 1);
-        assert_eq!((plan.unbuildable[0].container, plan.unbuildable[0].target), (1, 0));
+        assert_eq!(
+            (plan.unbuildable[0].container, plan.unbuildable[0].target),
+            (1, 0)
+        );
         let no_push = promotion(serde_json::json!({"target_registries_push": false}));
         let plan = super::plan(&no_push, &facts(&no_push), false);
         assert!(plan.copies.is_empty() && plan.checks.is_empty() && plan.lists.is_empty());
@@ -352,9 +380,15 @@ mod tests {
         let p = promotion(serde_json::json!({"push_hash": "abc123"}));
         let f = facts(&p);
         let kept = copies(&p, &f[1], FH, true, false, |t: &str| t.to_string());
-        let refs: Vec<_> = kept.iter().map(|c| (c.reference.as_str(), c.tags.clone())).collect();
+        let refs: Vec<_> = kept
+            .iter()
+            .map(|c| (c.reference.as_str(), c.tags.clone()))
+            .collect();
         let x86 = format!("{FH}_x86_64");
-        assert_eq!(refs, vec![(FH, vec![FH.to_string()]), (x86.as_str(), vec![x86.clone()])]);
+        assert_eq!(
+            refs,
+            vec![(FH, vec![FH.to_string()]), (x86.as_str(), vec![x86.clone()])]
+        );
         // Not folded: the hash image is kept once, under the hash.
         let kept = copies(&p, &f[0], FH, true, false, |t: &str| t.to_string());
         assert_eq!(kept[0].tags, vec![FH.to_string()]);

@@ -136,6 +136,9 @@ pub struct Report {
     /// The same failures, typed: phase, kind, container, registry, tag (one per line of `errors`).
     #[serde(default)]
     pub problems: Vec<Problem>,
+    /// The failures grouped by cause (registry, kind, message without per-image parts).
+    #[serde(default)]
+    pub problem_groups: Vec<ProblemGroup>,
     pub registries: Vec<RegistryStats>,
     /// Files written (list files, reports).
     pub files: Vec<String>,
@@ -160,6 +163,45 @@ pub struct Report {
 }
 
 impl Report {
+    /// Add a failure found after the run (writing the report, say): a line and its problem.
+    pub fn push_error(&mut self, phase: Phase, kind: Kind, text: String) {
+        self.problems
+            .push(Problem::new(phase, kind, text.clone(), text.clone()));
+        self.errors.push(text);
+        self.ok = false;
+        self.problem_groups = self.groups();
+    }
+
+    /// The failures grouped by cause (see [`problem::group`]); lines without a typed problem (from
+    /// older reports) each make their own group.
+    pub fn groups(&self) -> Vec<ProblemGroup> {
+        let mut problems = self.problems.clone();
+        for e in &self.errors {
+            if !problems.iter().any(|p| &p.text == e) {
+                problems.push(Problem::new(Phase::Setup, Kind::Other, e.clone(), e.clone()));
+            }
+        }
+        problem::group(&problems)
+    }
+
+    /// One line per cause, for people: a group of one says it whole; a bigger group its headline
+    /// and one whole example.
+    pub fn failure_lines(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for g in self.groups() {
+            let first = self.problems.iter().find(|p| problem::same_group(p, &g));
+            match (g.count, first) {
+                (1, Some(p)) => out.push(p.text.clone()),
+                (_, Some(p)) => {
+                    out.push(g.headline());
+                    out.push(format!("  e.g. {}", p.text));
+                }
+                (_, None) => out.push(g.headline()),
+            }
+        }
+        out
+    }
+
     /// Total bytes uploaded to targets.
     pub fn bytes_uploaded(&self) -> u64 {
         self.containers
@@ -181,6 +223,9 @@ impl Report {
         for p in &mut self.problems {
             fix(&mut p.message);
             fix(&mut p.text);
+        }
+        for g in &mut self.problem_groups {
+            fix(&mut g.cause);
         }
         for c in &mut self.containers {
             for e in &mut c.entries {

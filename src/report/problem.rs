@@ -33,6 +33,8 @@ pub enum Phase {
     LocalStore,
     /// Writing the promoter's list files.
     ListFiles,
+    /// Writing the run's reports.
+    Reports,
 }
 
 /// What kind of failure: the cause people act on.
@@ -215,7 +217,8 @@ fn generic(w: &str, p: &Problem) -> String {
         return format!("{}sha256:…{}", &w[..i], &w[end..]);
     }
     let image_part = |x: &str| {
-        p.container.as_deref().is_some_and(|c| x.contains(c)) || p.tag.as_deref().is_some_and(|t| x.contains(t))
+        p.container.as_deref().is_some_and(|c| x.contains(c))
+            || p.tag.as_deref().is_some_and(|t| x.contains(t))
     };
     if image_part(w) && (w.contains('/') || w.contains(':')) {
         let tail = if w.ends_with(':') { ":" } else { "" };
@@ -224,13 +227,18 @@ fn generic(w: &str, p: &Problem) -> String {
     w.to_string()
 }
 
-/// Group problems by cause, biggest group first (ties: in the order met).
+/// Does `p` belong to group `g`?
+pub fn same_group(p: &Problem, g: &ProblemGroup) -> bool {
+    p.kind == g.kind && p.registry == g.registry && cause(p) == g.cause
+}
+
+/// Group problems by cause: causes first, biggest first, then what was not attempted because of them
+/// (ties: in the order met).
 pub fn group(problems: &[Problem]) -> Vec<ProblemGroup> {
     let mut groups: Vec<ProblemGroup> = Vec::new();
     for p in problems {
         let cause = cause(p);
-        let same = |g: &&mut ProblemGroup| g.kind == p.kind && g.registry == p.registry && g.cause == cause;
-        match groups.iter_mut().find(same) {
+        match groups.iter_mut().find(|g| same_group(p, g)) {
             Some(g) => {
                 g.count += 1;
                 if let Some(c) = &p.container {
@@ -249,7 +257,12 @@ pub fn group(problems: &[Problem]) -> Vec<ProblemGroup> {
             }),
         }
     }
-    groups.sort_by_key(|g| std::cmp::Reverse(g.containers.len().max(1)));
+    groups.sort_by_key(|g| {
+        (
+            g.kind == Kind::NotAttempted,
+            std::cmp::Reverse(g.containers.len().max(1)),
+        )
+    });
     groups
 }
 
@@ -285,8 +298,12 @@ mod tests {
     }
 
     fn copy_problem(container: &str, method: &str, digest: char) -> Problem {
-        let path = format!("/v2/ns/openstack-{container}/blobs/sha256:{}", digest.to_string().repeat(64));
-        let message = format!("127.0.0.1:5001: {method} {path}: cannot connect after 5 attempt(s): connection refused");
+        let path = format!(
+            "/v2/ns/openstack-{container}/blobs/sha256:{}",
+            digest.to_string().repeat(64)
+        );
+        let message =
+            format!("127.0.0.1:5001: {method} {path}: cannot connect after 5 attempt(s): connection refused");
         let text = format!("{container}: 127.0.0.1:5001/ns/openstack-{container}: {message}");
         Problem::new(Phase::Copy, Kind::Unreachable, message, text)
             .container(container)
@@ -297,7 +314,13 @@ mod tests {
     #[test]
     fn one_cause_is_one_group() {
         let mut problems: Vec<Problem> = (0..49)
-            .map(|i| copy_problem(&format!("image-{i}"), if i % 2 == 0 { "PUT" } else { "HEAD" }, 'a'))
+            .map(|i| {
+                copy_problem(
+                    &format!("image-{i}"),
+                    if i % 2 == 0 { "PUT" } else { "HEAD" },
+                    'a',
+                )
+            })
             .collect();
         // The same image twice (two tags) is one image in the group.
         problems.push(copy_problem("image-0", "PUT", 'b'));
@@ -319,14 +342,20 @@ mod tests {
         let down = &groups[0];
         assert_eq!(down.count, 50);
         assert_eq!(down.containers.len(), 49);
-        assert_eq!(down.cause, "127.0.0.1:5001: …: cannot connect after 5 attempt(s): connection refused");
+        assert_eq!(
+            down.cause,
+            "127.0.0.1:5001: …: cannot connect after 5 attempt(s): connection refused"
+        );
         assert_eq!(
             down.headline(),
             "127.0.0.1:5001: …: cannot connect after 5 attempt(s): connection refused \
              (49 images: image-0, image-1, image-2, image-3 and 45 more)"
         );
         assert_eq!(groups[1].cause, "… points at sha256:…, expected sha256:…");
-        assert_eq!(groups[1].headline(), "127.0.0.1:5000: … points at sha256:…, expected sha256:… (nova)");
+        assert_eq!(
+            groups[1].headline(),
+            "127.0.0.1:5000: … points at sha256:…, expected sha256:… (nova)"
+        );
         assert_eq!(groups[2].headline(), run);
     }
 }
