@@ -84,6 +84,9 @@ async fn module_promotes_is_idempotent_and_never_prints_secrets() {
     assert_eq!(r["failed"], json!(false), "{r:#}");
     assert_eq!(r["changed"], json!(true));
     assert!(r["msg"].as_str().unwrap().contains("check mode"));
+    // check mode shows the plan: per target, the images, lists, read-backs and label moves
+    assert_eq!(r["plan"]["targets"][0]["registry"], json!(tgt.host()), "{r:#}");
+    assert!(r["plan"]["targets"][0]["images"].as_u64().unwrap() >= 1, "{r:#}");
     assert!(client(&tgt).catalog(100).await.unwrap().is_empty());
     assert!(!all.contains("Module-S3cret-pw"));
     // the promotion

@@ -516,6 +516,42 @@ async fn no_push_labels_only_the_source_and_dry_run_changes_nothing() {
     )
     .await;
     assert!(dry.ok && dry.changed, "{:#?}", dry.errors);
+    let plan = dry.plan.as_ref().expect("the dry run reports its plan");
+    assert_eq!(plan.containers, 2);
+    assert_eq!((plan.targets[0].images, plan.targets[0].labels), (2, 2));
+    // The CLI's dry run prints the plan before the table.
+    let out = bin()
+        .args([
+            "promote",
+            "--dry-run",
+            "--full-hash",
+            FH,
+            "--named-label",
+            "current-tripleo",
+        ])
+        .args(["--containers", "nova-compute"])
+        .args([
+            "--source",
+            &format!("host={},namespace={NS},insecure=true", src.host()),
+        ])
+        .args([
+            "--target",
+            &format!("host={},namespace={NS},insecure=true", t1.host()),
+        ])
+        .args(["--tmp-file-root"])
+        .arg(tmp.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(stdout.starts_with("plan for 2 containers:\n"), "{stdout}");
+    assert!(
+        stdout.contains(&format!(
+            "  {}: 2 images under 2 tags, 2 tags read back, current-tripleo on 2 once verified",
+            t1.host()
+        )),
+        "{stdout}"
+    );
     assert!(client(&t1).catalog(100).await.unwrap().is_empty());
     assert!(client(&src)
         .head_manifest(&staged[0].repository, "current-tripleo")

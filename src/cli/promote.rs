@@ -317,6 +317,9 @@ pub fn print_summary(report: &Report) {
             }
         }
     }
+    if let (true, Some(plan)) = (report.dry_run, &report.plan) {
+        print_plan(plan, &report.named_label);
+    }
     let w = report
         .containers
         .iter()
@@ -376,6 +379,26 @@ pub fn print_summary(report: &Report) {
     for f in &report.files {
         println!("report: {f}");
     }
+}
+
+/// The dry run's plan, per target, before the table of what it found there.
+fn print_plan(plan: &crate::report::PlanSummary, label: &str) {
+    println!("plan for {} containers:", plan.containers);
+    for t in &plan.targets {
+        let mut parts = vec![format!("{} images under {} tags", t.images, t.tags)];
+        if t.lists > 0 {
+            parts.push(format!("{} manifest lists", t.lists));
+        }
+        parts.push(format!("{} tags read back", t.checks));
+        if t.labels > 0 {
+            parts.push(format!("{label} on {} once verified", t.labels));
+        }
+        println!("  {}: {}", t.registry, parts.join(", "));
+    }
+    if plan.source_label {
+        println!("  source: {label} last, when everything else succeeded");
+    }
+    println!();
 }
 
 fn truncate(s: &str, n: usize) -> String {

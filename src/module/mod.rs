@@ -479,6 +479,7 @@ pub fn result_of(r: &Report, diff: bool) -> Value {
         "errors": r.errors,
         "problems": r.problems,
         "problem_groups": r.problem_groups,
+        "plan": r.plan,
         "containers": r.containers,
         "registries": r.registries,
         "report_files": r.files,

@@ -27,6 +27,7 @@ pub(crate) struct Collected {
     pub facts: Vec<Facts>,
     pub ledger: Ledger,
     pub local: LocalOutcome,
+    pub plan: Option<crate::report::PlanSummary>,
 }
 
 impl Collected {
@@ -90,6 +91,7 @@ pub(crate) fn promotion(
     report.pushed = c.pushed;
     report.missed = c.missed;
     report.quay = c.quay;
+    report.plan = c.plan;
     report.local_kept = c.local.kept;
     report.local_removed = c.local.removed;
     report.local_root = c.local.root;

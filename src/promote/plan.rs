@@ -10,6 +10,7 @@ use super::source::Facts;
 use super::verify::Expectation;
 use crate::digest::Digest;
 use crate::manifest::{media, Manifest};
+use crate::report::{PlanSummary, TargetPlan};
 
 /// One image copy: `reference` at the source, put under `tags` on one destination.
 #[derive(Clone, Debug)]
@@ -61,6 +62,30 @@ pub(crate) struct Plan {
     pub lists: Vec<PlannedList>,
     pub checks: Vec<PlannedCheck>,
     pub unbuildable: Vec<Unbuildable>,
+    /// Labels move on the targets (a promotion that pushes; not `verify`).
+    pub moves_labels: bool,
+}
+
+impl Plan {
+    /// Per target, what this plan does there.
+    pub fn summary(&self, p: &Promotion, containers: usize) -> PlanSummary {
+        let targets = p.targets.iter().enumerate().map(|(ti, t)| {
+            let copies = self.copies.iter().filter(|c| c.target == ti);
+            TargetPlan {
+                registry: t.name.clone(),
+                images: copies.clone().count(),
+                tags: copies.map(|c| c.tags.len()).sum(),
+                lists: self.lists.iter().filter(|l| l.target == ti).count(),
+                checks: self.checks.iter().filter(|c| c.target == ti).count(),
+                labels: if self.moves_labels { containers } else { 0 },
+            }
+        });
+        PlanSummary {
+            containers,
+            targets: targets.collect(),
+            source_label: p.label_source,
+        }
+    }
 }
 
 /// Does target `t` get manifest lists?
@@ -70,7 +95,10 @@ pub(crate) fn lists_for(p: &Promotion, t: &RegistrySpec) -> bool {
 
 /// Plan a promotion (`verify_only`: the checks alone, the label's included).
 pub(crate) fn plan(p: &Promotion, facts: &[Facts], verify_only: bool) -> Plan {
-    let mut plan = Plan::default();
+    let mut plan = Plan {
+        moves_labels: p.push && !verify_only,
+        ..Plan::default()
+    };
     for (ti, t) in p.targets.iter().enumerate() {
         for (ci, f) in facts.iter().enumerate() {
             if p.push && !verify_only {
@@ -330,6 +358,14 @@ mod tests {
         );
         assert_eq!(tags(0, 1), vec![FH.to_string()]);
         assert!(plan.unbuildable.is_empty());
+        let summary = plan.summary(&p, 2);
+        let first = &summary.targets[0];
+        assert_eq!(
+            (first.images, first.tags, first.lists, first.checks, first.labels),
+            (4, 5, 2, 7, 2)
+        );
+        let old = &summary.targets[1];
+        assert_eq!((old.images, old.tags, old.lists, old.checks), (2, 2, 0, 2));
     }
 
     #[test]
@@ -345,6 +381,11 @@ mod tests {
         );
         let verify = super::plan(&p, &facts(&p), true);
         assert!(verify.copies.is_empty() && verify.lists.is_empty());
+        assert_eq!(
+            verify.summary(&p, 2).targets[0].labels,
+            0,
+            "verify moves no label"
+        );
         let label = verify.checks.iter().filter(|c| c.expect.tag == "current-tripleo");
         assert_eq!(label.count(), 4, "the label on both targets for both containers");
         assert!(verify

@@ -131,6 +131,7 @@ async fn steps(p: &Promotion, opts: &RunOptions, cl: &Clients, c: &mut Collected
         quay_repositories(p, opts.dry_run, c).await;
     }
     let plan = plan::plan(p, &c.facts, opts.verify_only);
+    c.plan = Some(plan.summary(p, c.facts.len()));
     let mut ledger = Ledger::default();
     if p.push && !opts.verify_only {
         write(p, &plan, &sources, cl, opts.dry_run, &fetched, &mut ledger, c).await;

@@ -77,6 +77,31 @@ pub struct ContainerReport {
     pub pushed: bool,
 }
 
+/// What a promotion planned for one target (before anything was read there).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct TargetPlan {
+    pub registry: String,
+    /// Images copied there (the hash image and, for lists, its per-architecture images).
+    pub images: usize,
+    /// Tags those copies put there.
+    pub tags: usize,
+    /// `<hash>_manifest` lists pushed there.
+    pub lists: usize,
+    /// Tags read back after the push.
+    pub checks: usize,
+    /// Containers whose label moves there once verified.
+    pub labels: usize,
+}
+
+/// The plan of a promotion, as the dry run and check mode show it.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct PlanSummary {
+    pub containers: usize,
+    pub targets: Vec<TargetPlan>,
+    /// The source's label moves last (`label_source`).
+    pub source_label: bool,
+}
+
 /// Per-registry request counters.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct RegistryStats {
@@ -136,6 +161,9 @@ pub struct Report {
     /// The same failures, typed: phase, kind, container, registry, tag (one per line of `errors`).
     #[serde(default)]
     pub problems: Vec<Problem>,
+    /// What the run planned (promotions that reached planning).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan: Option<PlanSummary>,
     /// The failures grouped by cause (registry, kind, message without per-image parts).
     #[serde(default)]
     pub problem_groups: Vec<ProblemGroup>,
