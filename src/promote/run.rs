@@ -378,7 +378,13 @@ async fn verify_and_label(
         list.push(f.name.clone());
     }
     if !c.missed.is_empty() {
-        let msg = format!("not verified on every target: {}", c.missed.join(", "));
+        // The names are in `missed`; the line says how many, and the first few.
+        let names = crate::report::problem::compact(&c.missed, 8);
+        let msg = format!(
+            "not verified on every target: {} of {}: {names}",
+            c.missed.len(),
+            c.facts.len()
+        );
         c.problems
             .push(Problem::new(Phase::Verify, Kind::Verification, msg.clone(), msg));
     }
