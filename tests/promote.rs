@@ -315,6 +315,22 @@ async fn a_target_down_reads_as_a_few_causes_not_one_line_per_tag() {
         "lists not built, after the cause, for every image: {lines:#?}"
     );
     assert_eq!(r.problem_groups.len(), causes.len());
+    // The registries by name, host and role, the source first.
+    assert_eq!(r.schema_version, copy_containers::report::SCHEMA_VERSION);
+    let roles: Vec<(&str, &str)> = r
+        .registries
+        .iter()
+        .map(|s| (s.host.as_str(), s.role.as_str()))
+        .collect();
+    let (src_host, good_host, down_host) = (src.host(), good.host(), down.host());
+    assert_eq!(
+        roles,
+        [
+            (src_host.as_str(), "source"),
+            (good_host.as_str(), "target"),
+            (down_host.as_str(), "target")
+        ]
+    );
     let grouped: usize = r.problem_groups.iter().map(|g| g.count).sum();
     assert_eq!(grouped, r.errors.len(), "every problem in exactly one group");
 }
@@ -843,7 +859,7 @@ async fn a_target_refusing_every_connection_is_given_up_quickly() {
     let dead_stats = r
         .registries
         .iter()
-        .find(|s| s.registry == dead)
+        .find(|s| s.name == dead)
         .expect("stats of the dead target");
     // Without giving up: every request of 8 images tried 5 times (≈ 8 × 3 × 5 = 120 and more).
     assert!(

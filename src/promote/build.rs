@@ -157,10 +157,11 @@ pub(crate) fn finish(
     started: Instant,
     regs: &Registries,
 ) -> Report {
+    report.schema_version = crate::report::SCHEMA_VERSION;
     report.seconds = started.elapsed().as_secs_f64();
     report.registries = regs
         .iter()
-        .map(|(n, role, r)| RegistryStats::new(n, role, r.transport().stats()))
+        .map(|(n, role, r)| RegistryStats::new(n, r.name(), role, r.transport().stats()))
         .collect();
     report.errors = problems.iter().map(|x| x.text.clone()).collect();
     report.problems = problems;

@@ -72,7 +72,7 @@ fn registries(r: &Report) -> Vec<(String, String)> {
     let mut out: Vec<(String, String)> = r
         .registries
         .iter()
-        .map(|s| (s.registry.clone(), s.role.clone()))
+        .map(|s| (s.name.clone(), s.role.clone()))
         .collect();
     for e in r.containers.iter().flat_map(|c| c.entries.iter()) {
         if !out.iter().any(|(n, _)| *n == e.registry) {
@@ -334,7 +334,7 @@ fn counters(h: &mut String, r: &Report) {
         let _ = writeln!(
             h,
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            esc(&s.registry),
+            esc(&s.name),
             esc(&s.role),
             s.requests,
             s.retries,

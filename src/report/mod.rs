@@ -102,10 +102,16 @@ pub struct PlanSummary {
     pub source_label: bool,
 }
 
-/// Per-registry request counters.
+/// A registry of the run (name, host, role) with its request counters, counted at the transport.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct RegistryStats {
-    pub registry: String,
+    /// The registry's configured name (the host unless named).
+    #[serde(alias = "registry")]
+    pub name: String,
+    /// Its host (`name[:port]`).
+    #[serde(default)]
+    pub host: String,
+    /// `source` or `target`.
     pub role: String,
     pub requests: u64,
     pub retries: u64,
@@ -115,9 +121,10 @@ pub struct RegistryStats {
 }
 
 impl RegistryStats {
-    pub fn new(registry: &str, role: &str, s: StatsSnapshot) -> RegistryStats {
+    pub fn new(name: &str, host: &str, role: &str, s: StatsSnapshot) -> RegistryStats {
         RegistryStats {
-            registry: registry.to_string(),
+            name: name.to_string(),
+            host: host.to_string(),
             role: role.to_string(),
             requests: s.requests,
             retries: s.retries,
@@ -128,9 +135,15 @@ impl RegistryStats {
     }
 }
 
+/// The version of the report's JSON shape; raised when a field changes meaning or goes away.
+pub const SCHEMA_VERSION: u32 = 2;
+
 /// The whole run.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct Report {
+    /// [`SCHEMA_VERSION`]: 2 (registries as `{name, host, role, …}`, problems, groups, plan).
+    #[serde(default)]
+    pub schema_version: u32,
     pub tool: String,
     pub action: String,
     pub started_at: String,
