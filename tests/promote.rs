@@ -568,6 +568,18 @@ async fn no_push_labels_only_the_source_and_dry_run_changes_nothing() {
         )),
         "{stdout}"
     );
+    // The table: within 100 columns, the source's column first and marked.
+    assert!(stdout.lines().all(|l| l.chars().count() <= 100), "{stdout}");
+    let head = stdout
+        .lines()
+        .find(|l| l.starts_with("container"))
+        .unwrap_or_else(|| panic!("{stdout}"));
+    let (s_at, t_at) = (head.find("*").unwrap(), head.rfind("127.0.0.1").unwrap());
+    assert!(s_at < t_at, "the source first: {head}");
+    assert!(
+        stdout.contains(&format!("registries: {} (* source)", src.host())),
+        "{stdout}"
+    );
     assert!(client(&t1).catalog(100).await.unwrap().is_empty());
     assert!(client(&src)
         .head_manifest(&staged[0].repository, "current-tripleo")

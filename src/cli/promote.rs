@@ -280,87 +280,76 @@ pub fn log_failures(report: &Report) {
     }
 }
 
-/// A readable table of a report.
+/// A readable table of a report: one row per container, one column per registry (the source first,
+/// marked `*`), within 100 columns.
 pub fn print_summary(report: &Report) {
-    let status = |c: &crate::report::ContainerReport, reg: &str| -> String {
-        let mine: Vec<_> = c.entries.iter().filter(|e| e.registry == reg).collect();
-        if mine.is_empty() {
-            return "-".into();
-        }
-        if mine
-            .iter()
-            .any(|e| e.action == TagAction::Failed || e.verified == Some(false))
-        {
-            return "FAILED".into();
-        }
-        if mine.iter().any(|e| e.action == TagAction::WouldChange) {
-            return "would change".into();
-        }
-        if mine.iter().any(|e| {
-            matches!(
-                e.action,
-                TagAction::Copied | TagAction::Mounted | TagAction::Tagged
-            )
-        }) {
-            return "changed, verified".into();
-        }
-        if mine.iter().all(|e| e.verified == Some(true)) {
-            return "verified".into();
-        }
-        "unchanged".into()
-    };
-    let mut regs: Vec<String> = Vec::new();
-    for c in &report.containers {
-        for e in &c.entries {
-            if !regs.contains(&e.registry) {
-                regs.push(e.registry.clone());
-            }
-        }
-    }
     if let (true, Some(plan)) = (report.dry_run, &report.plan) {
         print_plan(plan, &report.named_label);
     }
+    let regs = table_registries(report);
     let w = report
         .containers
         .iter()
-        .map(|c| c.name.len())
+        .map(|c| c.name.chars().count())
         .max()
         .unwrap_or(9)
-        .max(9);
-    print!("{:<w$}  {:<19}  {:<16}", "container", "digest", "manifest list");
-    for r in &regs {
-        print!("  {:<18}", truncate(r, 18));
+        .clamp(9, 24);
+    let mut head = format!("{:<w$}  {:<12}  {:<13}", "container", "digest", "architectures");
+    for (name, source) in &regs {
+        let mark = if *source { "*" } else { "" };
+        let name = format!("{}{mark}", truncate(name, 13 - mark.len()));
+        head.push_str(&format!("  {name:<13}"));
     }
-    println!();
+    println!("{}", head.trim_end());
     for c in &report.containers {
         let d = c.source_digest.as_deref().unwrap_or("-");
         let short = d
             .strip_prefix("sha256:")
             .map(|h| &h[..12.min(h.len())])
             .unwrap_or(d);
-        print!(
-            "{:<w$}  {:<19}  {:<16}",
-            c.name,
-            format!("sha256:{short}"),
-            c.manifest_architectures.join("+")
+        let mut row = format!(
+            "{:<w$}  {:<12}  {:<13}",
+            truncate(&c.name, w),
+            short,
+            truncate(&c.manifest_architectures.join("+"), 13)
         );
-        for r in &regs {
-            print!("  {:<18}", status(c, r));
+        for (name, _) in &regs {
+            row.push_str(&format!("  {:<13}", cell_status(c, name)));
         }
-        println!();
+        println!("{}", row.trim_end());
     }
     for m in &report.missing {
-        println!("{m:<w$}  MISSING at the source");
+        println!("{:<w$}  MISSING at the source", truncate(m, w));
+    }
+    let legend: Vec<String> = regs
+        .iter()
+        .filter(|(name, source)| *source || name.chars().count() + usize::from(*source) > 13)
+        .map(|(name, source)| format!("{name}{}", if *source { " (* source)" } else { "" }))
+        .collect();
+    if !legend.is_empty() && !report.containers.is_empty() {
+        println!("registries: {}", legend.join(", "));
     }
     println!();
+    let (done, not_done) = match report.action.as_str() {
+        "verify" => ("verified", "not verified"),
+        "tag" => ("labelled", "not labelled"),
+        "rollback" => ("rolled back", "not rolled back"),
+        _ => ("promoted", "missed"),
+    };
+    let sent: u64 = report
+        .registries
+        .iter()
+        .filter(|s| s.role == "target")
+        .map(|s| s.bytes_sent)
+        .sum();
     println!(
-        "{}: {} found, {} missing, {} pushed, {} missed, {} bytes uploaded, {:.1}s{}",
+        "{}: {} found, {} missing, {} {done}, {} {not_done}, {} sent to targets, {:.1}s{}",
         if report.ok { "OK" } else { "FAILED" },
         report.found.len(),
         report.missing.len(),
         report.pushed.len(),
         report.missed.len(),
-        report.bytes_uploaded(),
+        crate::report::human_bytes(sent),
         report.seconds,
         if report.dry_run {
             " (dry run: nothing changed)"
@@ -378,6 +367,57 @@ pub fn print_summary(report: &Report) {
     }
     for f in &report.files {
         println!("report: {f}");
+    }
+}
+
+/// The columns of the table: the registries in the report's order (source first), then any other
+/// that has entries; true for the source.
+fn table_registries(report: &Report) -> Vec<(String, bool)> {
+    let mut regs: Vec<(String, bool)> = report
+        .registries
+        .iter()
+        .map(|s| (s.name.clone(), s.role == "source"))
+        .collect();
+    for e in report.containers.iter().flat_map(|c| c.entries.iter()) {
+        if !regs.iter().any(|(n, _)| *n == e.registry) {
+            regs.push((e.registry.clone(), false));
+        }
+    }
+    // A registry this run wrote nothing to and read nothing about has no column.
+    regs.retain(|(n, _)| {
+        report
+            .containers
+            .iter()
+            .any(|c| c.entries.iter().any(|e| e.registry == *n))
+    });
+    regs
+}
+
+/// One container on one registry, in a word or two.
+fn cell_status(c: &crate::report::ContainerReport, reg: &str) -> &'static str {
+    let mine: Vec<_> = c.entries.iter().filter(|e| e.registry == reg).collect();
+    if mine.is_empty() {
+        "-"
+    } else if mine
+        .iter()
+        .any(|e| e.action == TagAction::Failed || e.verified == Some(false))
+    {
+        "FAILED"
+    } else if mine.iter().any(|e| e.error.is_some()) {
+        "not done"
+    } else if mine.iter().any(|e| e.action == TagAction::WouldChange) {
+        "would change"
+    } else if mine.iter().any(|e| {
+        matches!(
+            e.action,
+            TagAction::Copied | TagAction::Mounted | TagAction::Tagged
+        )
+    }) {
+        "changed ✓"
+    } else if mine.iter().all(|e| e.verified == Some(true)) {
+        "verified"
+    } else {
+        "unchanged"
     }
 }
 

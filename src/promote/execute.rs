@@ -98,7 +98,7 @@ pub(crate) async fn copies(
 fn entries(o: &CopyOutcome, registry: &str, repo: &str) -> Vec<TagEntry> {
     let mut out = Vec::new();
     for d in &o.dests {
-        for (tag, action) in &d.tags {
+        for (i, (tag, action)) in d.tags.iter().enumerate() {
             let action = match action {
                 Action::AlreadyPresent => TagAction::AlreadyPresent,
                 Action::WouldCopy => TagAction::WouldChange,
@@ -109,10 +109,14 @@ fn entries(o: &CopyOutcome, registry: &str, repo: &str) -> Vec<TagEntry> {
             };
             let mut en = entry(registry, repo, tag, o.source_digest.as_ref(), action);
             en.previous = d.previous.get(tag).cloned().flatten().map(|x| x.to_string());
-            en.blobs_uploaded = d.blobs_uploaded;
-            en.blobs_mounted = d.blobs_mounted;
-            en.blobs_present = d.blobs_present;
-            en.bytes_uploaded = d.bytes_uploaded;
+            if i == 0 {
+                // One image's blobs moved once, whatever the number of tags put on it: counted on
+                // its first tag, so that sums over entries are true.
+                en.blobs_uploaded = d.blobs_uploaded;
+                en.blobs_mounted = d.blobs_mounted;
+                en.blobs_present = d.blobs_present;
+                en.bytes_uploaded = d.bytes_uploaded;
+            }
             en.seconds = o.seconds;
             en.error = d.error.clone();
             out.push(en);
@@ -193,5 +197,52 @@ async fn push_list(reg: &Registry, l: &PlannedList, en: &mut TagEntry, dry_run: 
             en.error = Some(e.to_string());
             Kind::of(&e)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::copy::DestOutcome;
+
+    #[test]
+    fn an_image_under_two_tags_counts_its_bytes_once() {
+        let fh = "d7c3cd922f91d83aacb5d7555de9d5bc";
+        let tags: BTreeMap<String, Action> = [
+            (fh.to_string(), Action::Copied),
+            (format!("{fh}_x86_64"), Action::Copied),
+        ]
+        .into();
+        let o = CopyOutcome {
+            source: "src/ns/openstack-nova".into(),
+            reference: fh.into(),
+            source_digest: None,
+            media_type: None,
+            architectures: vec![],
+            error: None,
+            dests: vec![DestOutcome {
+                destination: "t/ns/openstack-nova".into(),
+                digest: None,
+                tags,
+                previous: BTreeMap::new(),
+                blobs_uploaded: 3,
+                blobs_mounted: 1,
+                blobs_present: 2,
+                bytes_uploaded: 4096,
+                error: None,
+            }],
+            seconds: 1.0,
+        };
+        let en = entries(&o, "t", "ns/openstack-nova");
+        assert_eq!(en.len(), 2);
+        assert!(en.iter().all(|e| e.action == TagAction::Copied));
+        let bytes: u64 = en.iter().map(|e| e.bytes_uploaded).sum();
+        let blobs: usize = en
+            .iter()
+            .map(|e| e.blobs_uploaded + e.blobs_mounted + e.blobs_present)
+            .sum();
+        assert_eq!((bytes, blobs), (4096, 6));
     }
 }

@@ -52,7 +52,8 @@ fn action_class(a: TagAction) -> (&'static str, &'static str) {
     }
 }
 
-fn human_bytes(n: u64) -> String {
+/// `1.5 KiB`.
+pub fn human_bytes(n: u64) -> String {
     const U: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
     let mut v = n as f64;
     let mut i = 0;
@@ -142,7 +143,7 @@ fn header(h: &mut String, r: &Report) {
         h,
         "<div class=\"facts\" id=\"summary\"><span><b>status</b> {status}</span><span><b>started</b> {}</span>\
          <span><b>duration</b> {:.1} s</span><span><b>release</b> {} ({})</span><span><b>source</b> {}</span>\
-         <span><b>containers</b> {} found, {} missing, {} pushed, {} missed</span><span><b>uploaded</b> {}</span></div>",
+         <span><b>containers</b> {} found, {} missing, {} pushed, {} missed</span><span><b>sent to targets</b> {}</span></div>",
         esc(&r.started_at),
         r.seconds,
         esc(&r.release),
@@ -152,17 +153,24 @@ fn header(h: &mut String, r: &Report) {
         r.missing.len(),
         r.pushed.len(),
         r.missed.len(),
-        human_bytes(r.bytes_uploaded()),
+        human_bytes(r.registries.iter().filter(|s| s.role == "target").map(|s| s.bytes_sent).sum()),
     );
 }
 
 /// One row per registry: how many containers are done there, what changed, what failed.
 fn per_registry(h: &mut String, r: &Report) {
-    h.push_str("<table id=\"per-registry\"><tr><th>registry</th><th>role</th><th>containers done</th><th>tags changed</th><th>tags failed</th><th>uploaded</th></tr>\n");
+    h.push_str("<table id=\"per-registry\"><tr><th>registry</th><th>role</th><th>containers done</th><th>tags changed</th><th>tags failed</th><th>sent</th></tr>\n");
     for (name, role) in registries(r) {
         let mut done = 0;
         let mut total = 0;
-        let (mut changed, mut bad, mut bytes) = (0, 0, 0);
+        let (mut changed, mut bad) = (0, 0);
+        // Bytes as the transport counted them (one set of numbers: the summary's and the JSON's).
+        let sent: u64 = r
+            .registries
+            .iter()
+            .filter(|s| s.name == name)
+            .map(|s| s.bytes_sent)
+            .sum();
         for c in &r.containers {
             let mine: Vec<&TagEntry> = c.entries.iter().filter(|e| e.registry == name).collect();
             if mine.is_empty() {
@@ -174,7 +182,6 @@ fn per_registry(h: &mut String, r: &Report) {
             }
             changed += mine.iter().filter(|e| e.action.changed()).count();
             bad += mine.iter().filter(|e| failed(e)).count();
-            bytes += mine.iter().map(|e| e.bytes_uploaded).sum::<u64>();
         }
         let class = if bad > 0 || done < total { "bad" } else { "ok" };
         let _ = writeln!(
@@ -182,7 +189,7 @@ fn per_registry(h: &mut String, r: &Report) {
             "<tr><td>{}</td><td>{}</td><td class=\"{class}\">{done} / {total}</td><td>{changed}</td><td>{bad}</td><td>{}</td></tr>",
             esc(&name),
             esc(&role),
-            human_bytes(bytes)
+            human_bytes(sent)
         );
     }
     h.push_str("</table>\n");

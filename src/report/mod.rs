@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::transport::StatsSnapshot;
 
+pub use html::human_bytes;
 pub use problem::{Kind, Phase, Problem, ProblemGroup};
 
 /// What happened to one tag on one registry.
