@@ -712,8 +712,13 @@ async fn push_hash_on_the_command_line_promote_verify_tag() {
     assert_eq!(code, Some(1), "the targets have no {FH} tag: {out}");
     let (code, out) = cli("tag", None, "tripleo-ci-testing");
     assert_eq!(code, Some(1), "{out}");
+    // One cause, one line: what is missing, on which registry, for which images, with an example.
     assert!(
-        out.contains(&format!("openstack-nova-compute:{FH} does not exist")),
+        out.contains("does not exist (2 images: base, nova-compute)"),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("openstack-base:{FH} does not exist")),
         "{out}"
     );
     let (code, out) = cli("tag", Some("cli-pushed"), "tripleo-ci-testing");
