@@ -106,9 +106,11 @@ pub(crate) fn per_registry(
     mut report: Report,
     mut problems: Vec<Problem>,
     started: Instant,
-    results: Vec<(usize, TagEntry)>,
+    mut results: Vec<(usize, TagEntry)>,
     clients: &[(RegistrySpec, Registry)],
 ) -> Report {
+    // In the containers' order, whatever order the registries answered in.
+    results.sort_by(|a, b| (a.0, &a.1.registry).cmp(&(b.0, &b.1.registry)));
     let mut containers: Vec<ContainerReport> = p
         .containers
         .iter()
