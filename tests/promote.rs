@@ -714,11 +714,11 @@ async fn push_hash_on_the_command_line_promote_verify_tag() {
     assert_eq!(code, Some(1), "{out}");
     // One cause, one line: what is missing, on which registry, for which images, with an example.
     assert!(
-        out.contains("does not exist (2 images: base, nova-compute)"),
+        out.contains("does not exist (2 images: nova-compute, base)"),
         "{out}"
     );
     assert!(
-        out.contains(&format!("openstack-base:{FH} does not exist")),
+        out.contains(&format!("openstack-nova-compute:{FH} does not exist")),
         "{out}"
     );
     let (code, out) = cli("tag", Some("cli-pushed"), "tripleo-ci-testing");
