@@ -8,7 +8,9 @@ use bytes::Bytes;
 use futures_util::stream::{self, StreamExt};
 use tokio::sync::mpsc;
 
+use super::plan::DestId;
 use super::{CopyOptions, Endpoint, FetchedBlobs, Limits, Mount, Session};
+use crate::digest::Digest;
 use crate::error::{Error, Result};
 use crate::manifest::Descriptor;
 use crate::registry::BlobStream;
@@ -18,12 +20,12 @@ const TEE_DEPTH: usize = 16;
 
 /// One blob one destination repository needs.
 #[derive(Clone, Debug)]
-pub struct BlobNeed {
+pub(super) struct BlobNeed {
     pub descriptor: Descriptor,
     pub source: Endpoint,
     pub dest: Endpoint,
-    /// (request, destination) pairs waiting for it.
-    pub users: Vec<(usize, usize)>,
+    /// Destinations waiting for it.
+    pub users: Vec<DestId>,
 }
 
 /// How a blob got (or already was) there.
@@ -35,12 +37,21 @@ pub enum BlobOutcome {
     Uploaded(u64),
 }
 
-type Res = std::result::Result<BlobOutcome, String>;
+pub(super) type BlobResult = std::result::Result<BlobOutcome, String>;
+type Res = BlobResult;
+
+/// A repository known to hold a blob.
+#[derive(Clone, Debug)]
+pub(super) struct Holding {
+    pub digest: Digest,
+    pub registry: String,
+    pub repo: String,
+}
 
 /// Make every need true. Returns each need with its outcome.
-pub async fn transfer_all(
+pub(super) async fn transfer_all(
     needs: Vec<BlobNeed>,
-    known_holders: &[(crate::digest::Digest, String, String)],
+    known_holders: &[Holding],
     limits: &Limits,
     opts: &CopyOptions,
 ) -> Vec<(BlobNeed, Res)> {
@@ -82,11 +93,11 @@ pub async fn transfer_all(
     }
     // Repositories known to hold each digest, per registry (for mounts).
     let mut holders: HashMap<(String, String), Vec<String>> = HashMap::new();
-    for (digest, registry, repo) in known_holders {
+    for h in known_holders {
         holders
-            .entry((digest.to_string(), registry.clone()))
+            .entry((h.digest.to_string(), h.registry.clone()))
             .or_default()
-            .push(repo.clone());
+            .push(h.repo.clone());
     }
     for (i, n) in needs.iter().enumerate() {
         if matches!(results[i], Some(Ok(BlobOutcome::Present))) {
