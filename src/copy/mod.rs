@@ -3,9 +3,11 @@
 //! sharing it and targets needing it:
 //!
 //! 1. **resolve**: fetch each source manifest (and a list's children) once;
-//! 2. **discover**: per destination, HEAD the tags, missing child manifests and their blobs;
-//! 3. **blobs**: per digest, mount where the destination registry already has it in another repository,
-//!    else one source GET streamed (teed) into an upload on every registry lacking it, then mounts;
+//! 2. **discover**: per destination, HEAD the tags, then (when some tag lacks the image) the image and
+//!    a list's children by digest;
+//! 3. **blobs**: HEAD each needed blob per destination repository; per digest still missing, mount
+//!    where the destination registry already has it in another repository, else one source GET
+//!    streamed (teed) into an upload on every registry lacking it, then mounts;
 //! 4. **manifests**: children by digest, then the image or list under each tag.
 //!
 //! Nothing is re-serialised, so digests are identical on both sides.
