@@ -1,17 +1,24 @@
 //! Blob transfer for a batch: HEAD, mount, or one source GET teed into uploads on every registry that
 //! lacks the blob. Memory stays bounded: chunks flow through small channels, never a whole layer.
+//!
+//! Per digest the steps are: [`plan_routes`] (pure: mount from a repository known to hold it, or
+//! upload into one repository per registry and mount into the others), then the mounts, the upload
+//! rounds ([`upload_rounds`], each round one [`tee_upload`]), and the mounts that wait for an upload.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::stream::{self, StreamExt};
 use tokio::sync::mpsc;
 
+use super::plan::DestId;
 use super::{CopyOptions, Endpoint, FetchedBlobs, Limits, Mount, Session};
+use crate::digest::Digest;
 use crate::error::{Error, Result};
 use crate::manifest::Descriptor;
 use crate::registry::BlobStream;
+use crate::transport::RetryPolicy;
 
 /// Chunks buffered per destination while teeing (chunks are ~16-64 KiB).
 const TEE_DEPTH: usize = 16;
@@ -22,8 +29,8 @@ pub struct BlobNeed {
     pub descriptor: Descriptor,
     pub source: Endpoint,
     pub dest: Endpoint,
-    /// (request, destination) pairs waiting for it.
-    pub users: Vec<(usize, usize)>,
+    /// Destinations waiting for it.
+    pub users: Vec<DestId>,
 }
 
 /// How a blob got (or already was) there.
@@ -35,19 +42,84 @@ pub enum BlobOutcome {
     Uploaded(u64),
 }
 
-type Res = std::result::Result<BlobOutcome, String>;
+pub(super) type BlobResult = std::result::Result<BlobOutcome, String>;
+
+/// A repository known to hold a blob.
+#[derive(Clone, Debug)]
+pub(super) struct Holding {
+    pub digest: Digest,
+    pub registry: String,
+    pub repo: String,
+}
+
+/// Repositories holding each digest, per registry, in the order they became known (the first is
+/// mounted from).
+#[derive(Debug, Default)]
+struct Holders(HashMap<(String, String), Vec<String>>);
+
+impl Holders {
+    /// The known holders, then the needs found present by HEAD.
+    fn new(known: &[Holding], needs: &[BlobNeed], heads: &[Option<BlobResult>]) -> Holders {
+        let mut h = Holders::default();
+        for k in known {
+            h.add(&k.digest, &k.registry, &k.repo);
+        }
+        for (n, head) in needs.iter().zip(heads) {
+            if matches!(head, Some(Ok(BlobOutcome::Present))) {
+                h.add(&n.descriptor.digest, n.dest.registry.name(), &n.dest.repo);
+            }
+        }
+        h
+    }
+
+    fn add(&mut self, digest: &Digest, registry: &str, repo: &str) {
+        let key = (digest.to_string(), registry.to_string());
+        self.0.entry(key).or_default().push(repo.to_string());
+    }
+
+    fn first(&self, digest: &Digest, registry: &str) -> Option<&str> {
+        let key = (digest.to_string(), registry.to_string());
+        self.0.get(&key).and_then(|v| v.first()).map(String::as_str)
+    }
+}
 
 /// Make every need true. Returns each need with its outcome.
-pub async fn transfer_all(
+pub(super) async fn transfer_all(
     needs: Vec<BlobNeed>,
-    known_holders: &[(crate::digest::Digest, String, String)],
+    known_holders: &[Holding],
     limits: &Limits,
     opts: &CopyOptions,
-) -> Vec<(BlobNeed, Res)> {
-    // HEAD each (registry, repo, digest) once.
+) -> Vec<(BlobNeed, BlobResult)> {
+    let mut results = head_all(&needs, limits, opts.per_registry).await;
+    let groups = missing_by_digest(&needs, &results);
+    let holders = Holders::new(known_holders, &needs, &results);
+    crate::progress::phase("blobs", groups.len() as u64);
+    let (needs_ref, holders) = (&needs, &holders);
+    let done: Vec<Vec<(usize, BlobResult)>> = stream::iter(groups.into_iter().map(|idxs| {
+        let attempts = needs_ref[idxs[0]].source.registry.retry().attempts.max(1);
+        async move {
+            let r = transfer_one(needs_ref, &idxs, holders, limits, attempts, &opts.fetched).await;
+            crate::progress::step();
+            r
+        }
+    }))
+    .buffer_unordered(opts.blob_jobs.max(1))
+    .collect()
+    .await;
+    for (i, r) in done.into_iter().flatten() {
+        results[i] = Some(r);
+    }
+    needs
+        .into_iter()
+        .zip(results)
+        .map(|(n, r)| (n, r.unwrap_or_else(|| Err("not attempted".into()))))
+        .collect()
+}
+
+/// HEAD each need's (registry, repository, digest): present ones and failures are settled.
+async fn head_all(needs: &[BlobNeed], limits: &Limits, per_registry: usize) -> Vec<Option<BlobResult>> {
     let heads: Vec<(usize, Result<Option<u64>>)> = stream::iter(needs.iter().enumerate().map(|(i, n)| {
         let limits = limits.clone();
-        let n = n.clone();
         async move {
             let _p = limits.acquire(n.dest.registry.name()).await;
             (
@@ -59,171 +131,205 @@ pub async fn transfer_all(
             )
         }
     }))
-    .buffer_unordered(opts.per_registry * 2)
+    .buffer_unordered(per_registry * 2)
     .collect()
     .await;
-    let mut results: Vec<Option<Res>> = vec![None; needs.len()];
+    let mut results: Vec<Option<BlobResult>> = vec![None; needs.len()];
     for (i, r) in heads {
-        match r {
-            Ok(Some(_)) => results[i] = Some(Ok(BlobOutcome::Present)),
-            Ok(None) => {}
-            Err(e) => results[i] = Some(Err(e.to_string())),
-        }
+        results[i] = match r {
+            Ok(Some(_)) => Some(Ok(BlobOutcome::Present)),
+            Ok(None) => None,
+            Err(e) => Some(Err(e.to_string())),
+        };
     }
-    // Group what is still missing by digest.
+    results
+}
+
+/// The unsettled needs grouped by digest (in digest order), as indices into `needs`.
+fn missing_by_digest(needs: &[BlobNeed], settled: &[Option<BlobResult>]) -> Vec<Vec<usize>> {
     let mut by_digest: BTreeMap<String, Vec<usize>> = BTreeMap::new();
     for (i, n) in needs.iter().enumerate() {
-        if results[i].is_none() {
+        if settled[i].is_none() {
             by_digest
                 .entry(n.descriptor.digest.to_string())
                 .or_default()
                 .push(i);
         }
     }
-    // Repositories known to hold each digest, per registry (for mounts).
-    let mut holders: HashMap<(String, String), Vec<String>> = HashMap::new();
-    for (digest, registry, repo) in known_holders {
-        holders
-            .entry((digest.to_string(), registry.clone()))
-            .or_default()
-            .push(repo.clone());
+    by_digest.into_values().collect()
+}
+
+/// How one need of a digest gets its blob.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Route {
+    /// Mount from a repository of the same registry known to hold it (uploading if refused).
+    Mount { need: usize, from: String },
+    /// Upload (the first need of a registry where nothing holds it).
+    Upload(usize),
+    /// Mount from the upload of `from` once it is done (the other needs of that registry).
+    MountAfter { need: usize, from: usize },
+}
+
+/// Routes for the needs (indices into `needs`) of one digest, registry by registry in name order.
+/// The source repository counts as a holder on its own registry.
+fn plan_routes(needs: &[BlobNeed], idxs: &[usize], holders: &Holders) -> Vec<Route> {
+    let first = &needs[idxs[0]];
+    let (digest, source) = (&first.descriptor.digest, &first.source);
+    let mut by_reg: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for &i in idxs {
+        by_reg.entry(needs[i].dest.registry.name()).or_default().push(i);
     }
-    for (i, n) in needs.iter().enumerate() {
-        if matches!(results[i], Some(Ok(BlobOutcome::Present))) {
-            holders
-                .entry((
-                    n.descriptor.digest.to_string(),
-                    n.dest.registry.name().to_string(),
-                ))
-                .or_default()
-                .push(n.dest.repo.clone());
+    let mut routes = Vec::new();
+    for (reg, list) in by_reg {
+        let from = holders
+            .first(digest, reg)
+            .or((source.registry.name() == reg).then_some(source.repo.as_str()));
+        match from {
+            Some(from) => routes.extend(list.iter().map(|&need| Route::Mount {
+                need,
+                from: from.to_string(),
+            })),
+            None => {
+                routes.push(Route::Upload(list[0]));
+                routes.extend(
+                    list[1..]
+                        .iter()
+                        .map(|&need| Route::MountAfter { need, from: list[0] }),
+                );
+            }
         }
     }
-    let needs = Arc::new(needs);
-    let holders = Arc::new(holders);
-    crate::progress::phase("blobs", by_digest.len() as u64);
-    let done: Vec<Vec<(usize, Res)>> = stream::iter(by_digest.into_values().map(|idxs| {
-        let needs = needs.clone();
-        let holders = holders.clone();
-        let limits = limits.clone();
-        let attempts = needs[idxs[0]].source.registry.retry().attempts.max(1);
-        let fetched = opts.fetched.clone();
-        async move {
-            let r = transfer_one(&needs, &idxs, &holders, &limits, attempts, &fetched).await;
-            crate::progress::step();
-            r
-        }
-    }))
-    .buffer_unordered(opts.blob_jobs.max(1))
-    .collect()
-    .await;
-    for group in done {
-        for (i, r) in group {
-            results[i] = Some(r);
-        }
-    }
-    let needs = Arc::try_unwrap(needs).unwrap_or_else(|a| (*a).clone());
-    needs
-        .into_iter()
-        .zip(results)
-        .map(|(n, r)| (n, r.unwrap_or_else(|| Err("not attempted".into()))))
-        .collect()
+    routes
 }
 
 /// One digest: all the destination repositories (indices into `needs`) lacking it.
 async fn transfer_one(
     needs: &[BlobNeed],
     idxs: &[usize],
-    holders: &HashMap<(String, String), Vec<String>>,
+    holders: &Holders,
     limits: &Limits,
     attempts: u32,
     fetched: &FetchedBlobs,
-) -> Vec<(usize, Res)> {
-    let first = &needs[idxs[0]];
-    let digest = first.descriptor.digest.clone();
-    let source = first.source.clone();
-    // Group by destination registry.
-    let mut by_reg: BTreeMap<String, Vec<usize>> = BTreeMap::new();
-    for &i in idxs {
-        by_reg
-            .entry(needs[i].dest.registry.name().to_string())
-            .or_default()
-            .push(i);
-    }
-    let mut out: Vec<(usize, Res)> = Vec::new();
-    // For each registry: the repository to mount from, or the one to upload into.
+) -> Vec<(usize, BlobResult)> {
+    let digest = &needs[idxs[0]].descriptor.digest;
+    let mut out: Vec<(usize, BlobResult)> = Vec::new();
     let mut to_upload: Vec<usize> = Vec::new();
-    let mut mount_later: Vec<(usize, usize)> = Vec::new(); // (need, upload need it mounts from)
-    for (reg, list) in &by_reg {
-        let mut from: Option<String> = holders
-            .get(&(digest.to_string(), reg.clone()))
-            .and_then(|v| v.first().cloned());
-        if from.is_none() && source.registry.name() == reg {
-            from = Some(source.repo.clone());
-        }
-        match from {
-            Some(from) => {
-                for &i in list {
-                    let n = &needs[i];
-                    let _p = limits.acquire(reg).await;
-                    match n.dest.registry.mount_blob(&n.dest.repo, &digest, &from).await {
-                        Ok(Mount::Mounted) => out.push((i, Ok(BlobOutcome::Mounted))),
-                        Ok(Mount::Upload(_)) => to_upload.push(i),
-                        Err(e) => {
-                            tracing::debug!(registry = %reg, %digest, error = %e, "mount refused; uploading instead");
-                            to_upload.push(i)
-                        }
+    let mut mount_later: Vec<(usize, usize)> = Vec::new();
+    for route in plan_routes(needs, idxs, holders) {
+        match route {
+            Route::Mount { need, from } => {
+                let n = &needs[need];
+                let _p = limits.acquire(n.dest.registry.name()).await;
+                match n.dest.registry.mount_blob(&n.dest.repo, digest, &from).await {
+                    Ok(Mount::Mounted) => out.push((need, Ok(BlobOutcome::Mounted))),
+                    Ok(Mount::Upload(_)) => to_upload.push(need),
+                    Err(e) => {
+                        let registry = n.dest.registry.name();
+                        tracing::debug!(%registry, %digest, error = %e, "mount refused; uploading instead");
+                        to_upload.push(need)
                     }
                 }
             }
-            None => {
-                to_upload.push(list[0]);
-                for &i in &list[1..] {
-                    mount_later.push((i, list[0]));
-                }
-            }
+            Route::Upload(need) => to_upload.push(need),
+            Route::MountAfter { need, from } => mount_later.push((need, from)),
         }
     }
-    // One source GET, teed to every upload; failed ones are tried again (fetching again). The source
-    // GETs of every round draw on one budget of attempts (the transport retries a failing GET itself:
-    // a round must not multiply those): once the source has failed a round with that budget spent,
-    // no further round. Failed uploads (a PUT cannot be replayed by the transport) get their rounds.
-    let mut pending = to_upload;
-    let mut attempt = 0;
-    let mut src_used = 0;
-    let mut src_failed = false;
-    let mut last_err: HashMap<usize, String> = HashMap::new();
-    let mut wait_hint: Option<std::time::Duration> = None;
-    while !pending.is_empty() && attempt < attempts && !(src_failed && src_used >= attempts) {
-        attempt += 1;
-        if attempt > 1 {
-            let policy = source.registry.retry();
-            // A destination's Retry-After wins over our own backoff (capped).
-            let delay = match wait_hint.take() {
+    out.extend(upload_rounds(needs, to_upload, limits, fetched, attempts).await);
+    let ok: HashSet<usize> = out.iter().filter(|(_, r)| r.is_ok()).map(|(i, _)| *i).collect();
+    out.extend(mount_after_upload(needs, mount_later, &ok, limits, fetched).await);
+    out
+}
+
+/// The state of the upload rounds of one digest. The source GETs of every round draw on one budget
+/// of attempts (the transport retries a failing GET itself: a round must not multiply those): once
+/// the source has failed a round with that budget spent, no further round. Failed uploads (a PUT
+/// cannot be replayed by the transport) get their rounds.
+struct Rounds {
+    attempts: u32,
+    attempt: u32,
+    /// Source GET attempts spent, over all rounds.
+    src_used: u32,
+    /// The source failed in the last round.
+    src_failed: bool,
+    /// The longest Retry-After a destination asked for in the last round.
+    wait_hint: Option<Duration>,
+}
+
+impl Rounds {
+    fn new(attempts: u32) -> Rounds {
+        Rounds {
+            attempts,
+            attempt: 0,
+            src_used: 0,
+            src_failed: false,
+            wait_hint: None,
+        }
+    }
+
+    fn another(&self) -> bool {
+        self.attempt < self.attempts && !(self.src_failed && self.src_used >= self.attempts)
+    }
+
+    /// Start a round: after the first, wait (a destination's Retry-After wins over our own backoff,
+    /// capped).
+    async fn begin(&mut self, policy: &RetryPolicy) {
+        self.attempt += 1;
+        if self.attempt > 1 {
+            let delay = match self.wait_hint.take() {
                 Some(d) => d.min(policy.max_retry_after),
-                None => policy.backoff(attempt - 1),
+                None => policy.backoff(self.attempt - 1),
             };
             tokio::time::sleep(delay).await;
         }
-        src_failed = false;
-        let results = tee_upload(needs, &pending, limits, fetched, &mut src_used, &mut src_failed).await;
+        self.src_failed = false;
+    }
+
+    fn note(&mut self, e: &Error) {
+        if let Error::Busy {
+            retry_after: Some(d), ..
+        } = e
+        {
+            self.wait_hint = Some(self.wait_hint.map_or(*d, |w| w.max(*d)));
+        }
+    }
+}
+
+/// Whether another round may help an upload that failed with `e`.
+fn worth_retrying(e: &Error) -> bool {
+    !matches!(
+        e,
+        Error::DigestMismatch { .. } | Error::Auth { .. } | Error::NotFound { .. }
+    )
+}
+
+/// One source GET teed to every upload per round; failed ones are tried again (fetching again).
+async fn upload_rounds(
+    needs: &[BlobNeed],
+    targets: Vec<usize>,
+    limits: &Limits,
+    fetched: &FetchedBlobs,
+    attempts: u32,
+) -> Vec<(usize, BlobResult)> {
+    let Some(&first) = targets.first() else {
+        return vec![];
+    };
+    let (source, digest) = (&needs[first].source, &needs[first].descriptor.digest);
+    let mut rounds = Rounds::new(attempts);
+    let mut pending = targets;
+    let mut out = Vec::new();
+    let mut last_err: HashMap<usize, String> = HashMap::new();
+    while !pending.is_empty() && rounds.another() {
+        rounds.begin(&source.registry.retry()).await;
+        let (used, failed) = (&mut rounds.src_used, &mut rounds.src_failed);
+        let results = tee_upload(needs, &pending, limits, fetched, used, failed).await;
         pending.clear();
         for (i, r) in results {
             match r {
                 Ok(n) => out.push((i, Ok(BlobOutcome::Uploaded(n)))),
                 Err(e) => {
-                    if let Error::Busy {
-                        retry_after: Some(d), ..
-                    } = &e
-                    {
-                        wait_hint = Some(wait_hint.map_or(*d, |w| w.max(*d)));
-                    }
-                    let retry = !matches!(
-                        e,
-                        Error::DigestMismatch { .. } | Error::Auth { .. } | Error::NotFound { .. }
-                    );
+                    rounds.note(&e);
                     last_err.insert(i, e.to_string());
-                    if retry {
+                    if worth_retrying(&e) {
                         pending.push(i);
                     } else {
                         out.push((i, Err(e.to_string())));
@@ -231,30 +337,44 @@ async fn transfer_one(
                 }
             }
         }
-        if !pending.is_empty() && attempt < attempts && !(src_failed && src_used >= attempts) {
+        if !pending.is_empty() && rounds.another() {
+            let attempt = rounds.attempt;
             tracing::info!(%digest, targets = pending.len(), attempt, "blob transfer failed; trying again");
         }
     }
     for i in pending {
-        out.push((
-            i,
-            Err(last_err.remove(&i).unwrap_or_else(|| "upload failed".into())),
-        ));
+        let e = last_err.remove(&i).unwrap_or_else(|| "upload failed".into());
+        out.push((i, Err(e)));
     }
-    // Mount into the other repositories of registries we uploaded to.
-    let ok: HashSet<usize> = out.iter().filter(|(_, r)| r.is_ok()).map(|(i, _)| *i).collect();
+    out
+}
+
+/// Mount into the other repositories of registries we uploaded to (`ok`: the settled needs); where a
+/// registry will not mount, fetch again for that one.
+async fn mount_after_upload(
+    needs: &[BlobNeed],
+    mount_later: Vec<(usize, usize)>,
+    ok: &HashSet<usize>,
+    limits: &Limits,
+    fetched: &FetchedBlobs,
+) -> Vec<(usize, BlobResult)> {
+    let mut out = Vec::new();
     for (i, from_i) in mount_later {
         let n = &needs[i];
         if !ok.contains(&from_i) {
             out.push((i, Err(format!("upload to {} failed", needs[from_i].dest))));
             continue;
         }
-        let from = needs[from_i].dest.repo.clone();
+        let from = &needs[from_i].dest.repo;
         let _p = limits.acquire(n.dest.registry.name()).await;
-        let r = match n.dest.registry.mount_blob(&n.dest.repo, &digest, &from).await {
+        let r = match n
+            .dest
+            .registry
+            .mount_blob(&n.dest.repo, &n.descriptor.digest, from)
+            .await
+        {
             Ok(Mount::Mounted) => Ok(BlobOutcome::Mounted),
             Ok(Mount::Upload(_)) | Err(_) => {
-                // The registry would not mount: fetch again for this one.
                 let mut r = Err("upload failed".to_string());
                 for (_, res) in tee_upload(needs, &[i], limits, fetched, &mut 0, &mut false).await {
                     r = res.map(BlobOutcome::Uploaded).map_err(|e| e.to_string());
@@ -266,6 +386,8 @@ async fn transfer_one(
     }
     out
 }
+
+type Tx = mpsc::Sender<std::result::Result<Bytes, Error>>;
 
 /// Receiver side of a tee channel as a byte stream for an upload body.
 fn channel_stream(rx: mpsc::Receiver<std::result::Result<Bytes, Error>>) -> BlobStream {
@@ -284,10 +406,10 @@ async fn tee_upload(
     src_failed: &mut bool,
 ) -> Vec<(usize, Result<u64>)> {
     let src = &needs[targets[0]].source;
-    let desc = needs[targets[0]].descriptor.clone();
+    let desc = &needs[targets[0]].descriptor;
     // Open the upload sessions first: a refused destination must not cost a source fetch.
-    let mut sessions: Vec<(usize, Session)> = Vec::new();
     let mut out: Vec<(usize, Result<u64>)> = Vec::new();
+    let mut sessions: Vec<(usize, Session)> = Vec::new();
     let mut permits = Vec::new();
     for &i in targets {
         let n = &needs[i];
@@ -303,96 +425,271 @@ async fn tee_upload(
     let _src_permit = limits.acquire(src.registry.name()).await;
     let mut senders = Vec::new();
     let mut uploads = Vec::new();
-    for (i, loc) in sessions.iter().cloned() {
+    for (i, session) in sessions {
         let (tx, rx) = mpsc::channel(TEE_DEPTH);
         senders.push(Some(tx));
-        let n = needs[i].clone();
-        let desc = desc.clone();
-        uploads.push(async move {
-            let r = n
-                .dest
-                .registry
-                .put_upload_stream(&n.dest.repo, loc, &desc.digest, desc.size, channel_stream(rx))
-                .await;
-            (i, r.map(|_| desc.size))
-        });
+        uploads.push(upload_from(&needs[i].dest, session, desc, rx, i));
     }
-    let pump = async {
-        let mut s: BlobStream = match fetched.get(&desc.digest) {
-            // Already in memory (and verified when it was fetched).
-            Some(bytes) => Box::pin(stream::iter(std::iter::once(Ok(bytes)))),
-            None => {
-                src.registry
-                    .get_blob_counted(&src.repo, &desc.digest, Some(desc.size), src_used)
-                    .await?
-            }
-        };
-        while let Some(chunk) = s.next().await {
-            match chunk {
-                Ok(b) => {
-                    let mut alive = false;
-                    for tx in senders.iter_mut() {
-                        if let Some(t) = tx {
-                            if t.send(Ok(b.clone())).await.is_err() {
-                                *tx = None;
-                            } else {
-                                alive = true;
-                            }
-                        }
-                    }
-                    if !alive {
-                        return Ok(());
-                    }
-                }
-                Err(e) => {
-                    let msg = e.to_string();
-                    for t in senders.iter().flatten() {
-                        let _ = t
-                            .send(Err(Error::Network {
-                                registry: src.registry.name().to_string(),
-                                detail: msg.clone(),
-                            }))
-                            .await;
-                    }
-                    return Err(e);
-                }
-            }
-        }
-        drop(senders);
-        Ok(())
-    };
+    let pump = pump(src, desc, fetched, senders, src_used);
     let (pumped, uploaded) = futures_util::future::join(pump, futures_util::future::join_all(uploads)).await;
     drop(permits);
     match pumped {
         Ok(()) => out.extend(uploaded),
         Err(e) => {
-            // The source failed: every upload fails with the source's error.
             *src_failed = true;
-            let msg = e.to_string();
-            let kind_mismatch = matches!(e, Error::DigestMismatch { .. });
-            for (i, up) in uploaded {
-                if let Err(busy @ Error::Busy { .. }) = up {
-                    // The destination also asked us to wait: keep its hint.
-                    out.push((i, Err(busy)));
-                    continue;
-                }
-                out.push((
-                    i,
-                    Err(if kind_mismatch {
-                        Error::DigestMismatch {
-                            what: format!("source {}", src),
-                            expected: desc.digest.to_string(),
-                            actual: msg.clone(),
-                        }
-                    } else {
-                        Error::Network {
-                            registry: src.registry.name().to_string(),
-                            detail: msg.clone(),
-                        }
-                    }),
-                ));
-            }
+            out.extend(blame_source(&e, src, desc, uploaded));
         }
     }
     out
+}
+
+/// One destination's upload, its body read from a tee channel.
+async fn upload_from(
+    dest: &Endpoint,
+    session: Session,
+    desc: &Descriptor,
+    rx: mpsc::Receiver<std::result::Result<Bytes, Error>>,
+    i: usize,
+) -> (usize, Result<u64>) {
+    let r = dest
+        .registry
+        .put_upload_stream(&dest.repo, session, &desc.digest, desc.size, channel_stream(rx))
+        .await;
+    (i, r.map(|_| desc.size))
+}
+
+/// Stream the blob (from memory when the caller already fetched it, else one source GET) into every
+/// live channel. Stops early when every upload has gone; a source error is passed to every upload.
+async fn pump(
+    src: &Endpoint,
+    desc: &Descriptor,
+    fetched: &FetchedBlobs,
+    mut senders: Vec<Option<Tx>>,
+    src_used: &mut u32,
+) -> Result<()> {
+    let mut s: BlobStream = match fetched.get(&desc.digest) {
+        // Already in memory (and verified when it was fetched).
+        Some(bytes) => Box::pin(stream::iter(std::iter::once(Ok(bytes)))),
+        None => {
+            src.registry
+                .get_blob_counted(&src.repo, &desc.digest, Some(desc.size), src_used)
+                .await?
+        }
+    };
+    while let Some(chunk) = s.next().await {
+        match chunk {
+            Ok(b) => {
+                if !send_to_all(&mut senders, b).await {
+                    return Ok(());
+                }
+            }
+            Err(e) => {
+                let msg = e.to_string();
+                for t in senders.iter().flatten() {
+                    let detail = msg.clone();
+                    let registry = src.registry.name().to_string();
+                    let _ = t.send(Err(Error::Network { registry, detail })).await;
+                }
+                return Err(e);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Send a chunk to every live channel, forgetting closed ones; false when none is left.
+async fn send_to_all(senders: &mut [Option<Tx>], b: Bytes) -> bool {
+    let mut alive = false;
+    for tx in senders.iter_mut() {
+        if let Some(t) = tx {
+            if t.send(Ok(b.clone())).await.is_err() {
+                *tx = None;
+            } else {
+                alive = true;
+            }
+        }
+    }
+    alive
+}
+
+/// The source failed: every upload fails with the source's error, except that a destination which
+/// also asked us to wait keeps its hint.
+fn blame_source(
+    e: &Error,
+    src: &Endpoint,
+    desc: &Descriptor,
+    uploaded: Vec<(usize, Result<u64>)>,
+) -> Vec<(usize, Result<u64>)> {
+    let msg = e.to_string();
+    let mismatch = matches!(e, Error::DigestMismatch { .. });
+    uploaded
+        .into_iter()
+        .map(|(i, up)| match up {
+            Err(busy @ Error::Busy { .. }) => (i, Err(busy)),
+            _ if mismatch => (
+                i,
+                Err(Error::DigestMismatch {
+                    what: format!("source {src}"),
+                    expected: desc.digest.to_string(),
+                    actual: msg.clone(),
+                }),
+            ),
+            _ => (
+                i,
+                Err(Error::Network {
+                    registry: src.registry.name().to_string(),
+                    detail: msg.clone(),
+                }),
+            ),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::copy::plan::tests::{endpoint, image};
+
+    fn need(n: u8, src: &Endpoint, dest: &Endpoint) -> BlobNeed {
+        BlobNeed {
+            descriptor: image(n, &[]).descriptor(),
+            source: src.clone(),
+            dest: dest.clone(),
+            users: vec![],
+        }
+    }
+
+    #[test]
+    fn routes_upload_once_per_registry_and_mount_the_rest() {
+        let src = endpoint("s:5000", "img");
+        let (a1, a2, b1) = (
+            endpoint("a:5000", "one"),
+            endpoint("a:5000", "two"),
+            endpoint("b:5000", "one"),
+        );
+        let needs = vec![need(1, &src, &b1), need(1, &src, &a1), need(1, &src, &a2)];
+        let routes = plan_routes(&needs, &[0, 1, 2], &Holders::default());
+        assert_eq!(
+            routes,
+            vec![
+                Route::Upload(1),
+                Route::MountAfter { need: 2, from: 1 },
+                Route::Upload(0)
+            ]
+        );
+    }
+
+    #[test]
+    fn routes_mount_from_holders_then_from_the_source_repository() {
+        let src = endpoint("s:5000", "img");
+        let (a, s) = (endpoint("a:5000", "one"), endpoint("s:5000", "copy"));
+        let needs = vec![need(1, &src, &a), need(1, &src, &s)];
+        let known = [Holding {
+            digest: needs[0].descriptor.digest.clone(),
+            registry: "a:5000".into(),
+            repo: "held".into(),
+        }];
+        let holders = Holders::new(&known, &needs, &[None, None]);
+        let routes = plan_routes(&needs, &[0, 1], &holders);
+        let mount = |need, from: &str| Route::Mount {
+            need,
+            from: from.into(),
+        };
+        assert_eq!(routes, vec![mount(0, "held"), mount(1, "img")]);
+    }
+
+    #[test]
+    fn holders_include_repositories_found_present() {
+        let src = endpoint("s:5000", "img");
+        let (a1, a2) = (endpoint("a:5000", "one"), endpoint("a:5000", "two"));
+        let needs = vec![need(1, &src, &a1), need(1, &src, &a2)];
+        let heads = [Some(Ok(BlobOutcome::Present)), None];
+        let holders = Holders::new(&[], &needs, &heads);
+        assert_eq!(holders.first(&needs[0].descriptor.digest, "a:5000"), Some("one"));
+        assert_eq!(holders.first(&needs[0].descriptor.digest, "b:5000"), None);
+        assert_eq!(missing_by_digest(&needs, &heads), vec![vec![1]]);
+    }
+
+    #[test]
+    fn missing_blobs_grouped_by_digest() {
+        let src = endpoint("s:5000", "img");
+        let (a, b) = (endpoint("a:5000", "one"), endpoint("b:5000", "one"));
+        let needs = vec![
+            need(2, &src, &a),
+            need(1, &src, &a),
+            need(2, &src, &b),
+            need(3, &src, &b),
+        ];
+        let settled = [None, None, None, Some(Err("HEAD failed".into()))];
+        let mut groups = missing_by_digest(&needs, &settled);
+        groups.sort();
+        assert_eq!(groups, vec![vec![0, 2], vec![1]]);
+    }
+
+    #[test]
+    fn rounds_stop_when_the_source_budget_is_spent() {
+        let mut r = Rounds::new(3);
+        assert!(r.another());
+        r.attempt = 1;
+        r.src_failed = true;
+        r.src_used = 2;
+        assert!(r.another(), "budget left");
+        r.src_used = 3;
+        assert!(!r.another(), "source failed with its budget spent");
+        r.src_failed = false;
+        assert!(r.another(), "a destination failed: the rounds go on");
+        r.attempt = 3;
+        assert!(!r.another());
+    }
+
+    #[test]
+    fn busy_hints_keep_the_longest_and_some_errors_are_final() {
+        let mut r = Rounds::new(3);
+        for secs in [2, 5, 1] {
+            r.note(&Error::Busy {
+                registry: "a".into(),
+                detail: "slow down".into(),
+                retry_after: Some(Duration::from_secs(secs)),
+            });
+        }
+        assert_eq!(r.wait_hint, Some(Duration::from_secs(5)));
+        let mismatch = Error::DigestMismatch {
+            what: "x".into(),
+            expected: "a".into(),
+            actual: "b".into(),
+        };
+        assert!(!worth_retrying(&mismatch));
+        let net = Error::Network {
+            registry: "a".into(),
+            detail: "reset".into(),
+        };
+        assert!(worth_retrying(&net));
+    }
+
+    #[test]
+    fn a_failed_source_fails_every_upload_but_busy_keeps_its_hint() {
+        let src = endpoint("s:5000", "img");
+        let desc = image(1, &[]).descriptor();
+        let busy = Error::Busy {
+            registry: "a".into(),
+            detail: "wait".into(),
+            retry_after: Some(Duration::from_secs(3)),
+        };
+        let e = Error::Network {
+            registry: "s:5000".into(),
+            detail: "reset".into(),
+        };
+        let out = blame_source(&e, &src, &desc, vec![(0, Ok(10)), (1, Err(busy))]);
+        assert!(matches!(&out[0], (0, Err(Error::Network { registry, .. })) if registry == "s:5000"));
+        assert!(matches!(&out[1], (1, Err(Error::Busy { .. }))));
+        let mismatch = Error::DigestMismatch {
+            what: "x".into(),
+            expected: "a".into(),
+            actual: "b".into(),
+        };
+        let out = blame_source(&mismatch, &src, &desc, vec![(0, Ok(10))]);
+        assert!(
+            matches!(&out[0], (0, Err(Error::DigestMismatch { what, .. })) if what == "source s:5000/img")
+        );
+    }
 }

@@ -3,15 +3,23 @@
 //! sharing it and targets needing it:
 //!
 //! 1. **resolve**: fetch each source manifest (and a list's children) once;
-//! 2. **discover**: per destination, HEAD the tags, missing child manifests and their blobs;
-//! 3. **blobs**: per digest, mount where the destination registry already has it in another repository,
-//!    else one source GET streamed (teed) into an upload on every registry lacking it, then mounts;
+//! 2. **discover**: per destination, HEAD the tags, then (when some tag lacks the image) the image and
+//!    a list's children by digest;
+//! 3. **blobs**: HEAD each needed blob per destination repository; per digest still missing, mount
+//!    where the destination registry already has it in another repository, else one source GET
+//!    streamed (teed) into an upload on every registry lacking it, then mounts;
 //! 4. **manifests**: children by digest, then the image or list under each tag.
 //!
 //! Nothing is re-serialised, so digests are identical on both sides.
+//!
+//! [`copy_batch`] reads as those phases. Between them the values are typed and the deciding is pure:
+//! `plan` (which sources, which destinations, which blob transfers, each once), `blobs` (the transfer
+//! itself), `outcome` (the per-request results, assembled from what each phase returned).
 
 mod blobs;
+mod outcome;
 mod place;
+mod plan;
 
 pub use place::{Mount, Place, Session};
 
@@ -28,6 +36,9 @@ use crate::error::{Error, Result};
 use crate::manifest::{Content, Descriptor, Manifest};
 
 pub use blobs::BlobOutcome;
+
+use outcome::DestFailure;
+use plan::{DestGap, Probe, Resolved};
 
 /// A repository on a registry.
 #[derive(Clone, Debug)]
@@ -274,314 +285,157 @@ pub async fn copy_batch(requests: &[CopyRequest], opts: &CopyOptions) -> Vec<Cop
     let limits = Limits::new(opts.per_registry);
     let started = Instant::now();
 
-    // 1. resolve sources (each distinct source image once)
-    let mut keys: Vec<(String, String, String)> = requests
-        .iter()
-        .map(|r| {
-            (
-                r.source.registry.name().to_string(),
-                r.source.repo.clone(),
-                r.reference.clone(),
-            )
-        })
-        .collect();
-    keys.sort();
-    keys.dedup();
-    let by_key: HashMap<_, _> = requests
-        .iter()
-        .map(|r| {
-            (
-                (
-                    r.source.registry.name().to_string(),
-                    r.source.repo.clone(),
-                    r.reference.clone(),
-                ),
-                (r.source.clone(), r.known.clone()),
-            )
-        })
-        .collect();
-    let resolved: HashMap<(String, String, String), std::result::Result<Arc<SourceImage>, String>> =
-        stream::iter(keys.into_iter().map(|k| {
-            let (src, known) = by_key[&k].clone();
-            let limits = limits.clone();
-            async move {
-                let _p = limits.acquire(src.registry.name()).await;
-                let r = resolve(&src, &k.2, known)
-                    .await
-                    .map(Arc::new)
-                    .map_err(|e| e.to_string());
-                (k, r)
-            }
-        }))
-        .buffer_unordered(opts.per_registry)
-        .collect()
-        .await;
+    let resolved = resolve_sources(plan::distinct_sources(requests), &limits, opts.per_registry).await;
+    let mut outcomes = outcome::initial(requests, &resolved);
 
-    // 2. discover what each destination lacks
-    struct Work {
-        req: usize,
-        dest: usize,
-        image: Arc<SourceImage>,
-        previous: BTreeMap<String, Option<Digest>>,
-        missing_tags: Vec<String>,
-        missing_children: Vec<Manifest>,
-        root_missing: bool,
-    }
-    let mut outcomes: Vec<CopyOutcome> = requests
-        .iter()
-        .map(|r| {
-            let key = (
-                r.source.registry.name().to_string(),
-                r.source.repo.clone(),
-                r.reference.clone(),
-            );
-            let res = &resolved[&key];
-            CopyOutcome {
-                source: format!("{}:{}", r.source, r.reference),
-                reference: r.reference.clone(),
-                source_digest: res.as_ref().ok().map(|i| i.root.digest.clone()),
-                media_type: res.as_ref().ok().map(|i| i.root.media_type.clone()),
-                architectures: res.as_ref().map(|i| i.architectures.clone()).unwrap_or_default(),
-                error: res.as_ref().err().cloned(),
-                dests: r
-                    .dests
-                    .iter()
-                    .map(|(d, _)| DestOutcome {
-                        destination: d.to_string(),
-                        digest: res.as_ref().ok().map(|i| i.root.digest.clone()),
-                        tags: BTreeMap::new(),
-                        previous: BTreeMap::new(),
-                        blobs_uploaded: 0,
-                        blobs_mounted: 0,
-                        blobs_present: 0,
-                        bytes_uploaded: 0,
-                        error: None,
-                    })
-                    .collect(),
-                seconds: 0.0,
-            }
-        })
-        .collect();
+    let discovered = discover(plan::probes(requests, &resolved), &limits, opts.per_registry).await;
+    let gaps = outcome::record_discovery(&mut outcomes, discovered, opts.dry_run);
+    let holders = plan::complete_holders(requests, &gaps);
+    let work: Vec<DestGap> = gaps.into_iter().filter(|g| !g.complete()).collect();
 
-    let discover_jobs: Vec<_> = requests
-        .iter()
-        .enumerate()
-        .flat_map(|(ri, r)| {
-            let key = (
-                r.source.registry.name().to_string(),
-                r.source.repo.clone(),
-                r.reference.clone(),
-            );
-            let img = resolved[&key].as_ref().ok().cloned();
-            r.dests.iter().enumerate().filter_map(move |(di, (dest, tags))| {
-                img.clone()
-                    .map(|image| (ri, di, dest.clone(), tags.clone(), image))
-            })
-        })
-        .collect();
-    let discovered: Vec<std::result::Result<Work, (usize, usize, String)>> =
-        stream::iter(discover_jobs.into_iter().map(|(ri, di, dest, tags, image)| {
-            let limits = limits.clone();
-            async move {
-                let r: Result<Work> = async {
-                    let mut previous = BTreeMap::new();
-                    let mut missing_tags = Vec::new();
-                    for t in &tags {
-                        let _p = limits.acquire(dest.registry.name()).await;
-                        let head = dest.registry.head_manifest(&dest.repo, t).await?;
-                        let prev = head.map(|h| h.digest);
-                        if prev.as_ref() != Some(&image.root.digest) {
-                            missing_tags.push(t.clone());
-                        }
-                        previous.insert(t.clone(), prev);
-                    }
-                    let mut missing_children = Vec::new();
-                    let mut root_missing = false;
-                    if !missing_tags.is_empty() {
-                        let _p = limits.acquire(dest.registry.name()).await;
-                        root_missing = dest
-                            .registry
-                            .head_manifest(&dest.repo, image.root.digest.as_str())
-                            .await?
-                            .is_none();
-                        if root_missing {
-                            for c in &image.children {
-                                if dest
-                                    .registry
-                                    .head_manifest(&dest.repo, c.digest.as_str())
-                                    .await?
-                                    .is_none()
-                                {
-                                    missing_children.push(c.clone());
-                                }
-                            }
-                        }
-                    }
-                    Ok(Work {
-                        req: ri,
-                        dest: di,
-                        image,
-                        previous,
-                        missing_tags,
-                        missing_children,
-                        root_missing,
-                    })
-                }
-                .await;
-                r.map_err(|e| (ri, di, e.to_string()))
-            }
-        }))
-        .buffer_unordered(opts.per_registry * 2)
-        .collect()
-        .await;
+    if !opts.dry_run && !work.is_empty() {
+        let needs = plan::blob_needs(requests, &work);
+        let transferred = blobs::transfer_all(needs, &holders, &limits, opts).await;
+        outcome::record_blobs(&mut outcomes, &transferred);
 
-    let mut work = Vec::new();
-    // Repositories whose image is already complete at a destination hold every blob of it: the
-    // blob phase mounts from them instead of uploading again.
-    let mut known_holders: Vec<(Digest, String, String)> = Vec::new();
-    for d in discovered {
-        match d {
-            Ok(w) => {
-                if w.missing_tags.is_empty() {
-                    let dest = &requests[w.req].dests[w.dest].0;
-                    for b in w.image.blobs() {
-                        known_holders.push((b.digest, dest.registry.name().to_string(), dest.repo.clone()));
-                    }
-                }
-                let o = &mut outcomes[w.req].dests[w.dest];
-                o.previous = w.previous.clone();
-                for (t, prev) in &w.previous {
-                    let action = if w.missing_tags.contains(t) {
-                        if opts.dry_run {
-                            Action::WouldCopy
-                        } else {
-                            Action::Copied
-                        }
-                    } else {
-                        let _ = prev;
-                        Action::AlreadyPresent
-                    };
-                    o.tags.insert(t.clone(), action);
-                }
-                if !w.missing_tags.is_empty() {
-                    work.push(w);
-                }
-            }
-            Err((ri, di, e)) => outcomes[ri].dests[di].error = Some(e),
-        }
+        // Only destinations that got every blob get their manifests.
+        let ready: Vec<DestGap> = work
+            .into_iter()
+            .filter(|g| outcomes[g.at.req].dests[g.at.dest].ok())
+            .collect();
+        let failures = push_manifests(requests, ready, &limits, opts.per_registry).await;
+        outcome::record_push_failures(&mut outcomes, failures);
     }
-
-    if opts.dry_run || work.is_empty() {
-        let secs = started.elapsed().as_secs_f64();
-        for o in &mut outcomes {
-            o.seconds = secs;
-        }
-        return outcomes;
-    }
-
-    // 3. blobs: what each destination repository needs
-    let mut needs: Vec<blobs::BlobNeed> = Vec::new();
-    let mut need_index: HashMap<(Digest, String, String), usize> = HashMap::new();
-    for w in &work {
-        if !w.root_missing {
-            continue; // the manifest is there under its digest: only tags move
-        }
-        let r = &requests[w.req];
-        let dest = &r.dests[w.dest].0;
-        let manifests: Vec<&Manifest> = if w.image.children.is_empty() {
-            vec![&w.image.root]
-        } else {
-            w.missing_children.iter().collect()
-        };
-        for m in manifests {
-            for b in SourceImage::blobs_of(m) {
-                let key = (
-                    b.digest.clone(),
-                    dest.registry.name().to_string(),
-                    dest.repo.clone(),
-                );
-                let idx = *need_index.entry(key).or_insert_with(|| {
-                    needs.push(blobs::BlobNeed {
-                        descriptor: b.clone(),
-                        source: r.source.clone(),
-                        dest: dest.clone(),
-                        users: vec![],
-                    });
-                    needs.len() - 1
-                });
-                needs[idx].users.push((w.req, w.dest));
-            }
-        }
-    }
-    let blob_results = blobs::transfer_all(needs, &known_holders, &limits, opts).await;
-    for (need, res) in &blob_results {
-        for &(ri, di) in &need.users {
-            let o = &mut outcomes[ri].dests[di];
-            match res {
-                Ok(BlobOutcome::Present) => o.blobs_present += 1,
-                Ok(BlobOutcome::Mounted) => o.blobs_mounted += 1,
-                Ok(BlobOutcome::Uploaded(n)) => {
-                    o.blobs_uploaded += 1;
-                    o.bytes_uploaded += n;
-                }
-                Err(e) => {
-                    if o.error.is_none() {
-                        o.error = Some(format!("blob {}: {e}", need.descriptor.digest));
-                    }
-                }
-            }
-        }
-    }
-
-    // 4. manifests: children by digest, then the root under each missing tag
-    let manifest_jobs: Vec<_> = work
-        .into_iter()
-        .filter(|w| outcomes[w.req].dests[w.dest].error.is_none())
-        .collect();
-    let pushed: Vec<(usize, usize, std::result::Result<(), String>)> =
-        stream::iter(manifest_jobs.into_iter().map(|w| {
-            let dest = requests[w.req].dests[w.dest].0.clone();
-            let limits = limits.clone();
-            async move {
-                let r: Result<()> = async {
-                let _p = limits.acquire(dest.registry.name()).await;
-                for c in &w.missing_children {
-                    dest.registry
-                        .put_manifest(&dest.repo, c.digest.as_str(), &c.media_type, c.bytes.clone())
-                        .await?;
-                }
-                for t in &w.missing_tags {
-                    dest.registry
-                        .put_manifest(&dest.repo, t, &w.image.root.media_type, w.image.root.bytes.clone())
-                        .await?;
-                    tracing::debug!(image = %format!("{dest}:{t}"), digest = %w.image.root.digest, "tagged");
-                }
-                Ok(())
-            }
-            .await;
-                (w.req, w.dest, r.map_err(|e| e.to_string()))
-            }
-        }))
-        .buffer_unordered(opts.per_registry * 2)
-        .collect()
-        .await;
-    for (ri, di, r) in pushed {
-        if let Err(e) = r {
-            outcomes[ri].dests[di].error = Some(e);
-        }
-    }
-    let secs = started.elapsed().as_secs_f64();
-    for o in &mut outcomes {
-        for d in &mut o.dests {
-            if d.error.is_some() {
-                for a in d.tags.values_mut() {
-                    if *a == Action::Copied {
-                        *a = Action::Failed;
-                    }
-                }
-            }
-        }
-        o.seconds = secs;
-    }
+    outcome::finish(&mut outcomes, started.elapsed().as_secs_f64());
     outcomes
+}
+
+/// Phase 1: fetch each distinct source image once.
+async fn resolve_sources(sources: Vec<plan::Source>, limits: &Limits, per_registry: usize) -> Resolved {
+    stream::iter(sources.into_iter().map(|s| {
+        let limits = limits.clone();
+        async move {
+            let _p = limits.acquire(s.endpoint.registry.name()).await;
+            let r = resolve(&s.endpoint, s.key.reference(), s.known)
+                .await
+                .map(Arc::new)
+                .map_err(|e| e.to_string());
+            (s.key, r)
+        }
+    }))
+    .buffer_unordered(per_registry)
+    .collect()
+    .await
+}
+
+/// Phase 2: what each destination lacks.
+async fn discover(
+    probes: Vec<Probe>,
+    limits: &Limits,
+    per_registry: usize,
+) -> Vec<Result<DestGap, DestFailure>> {
+    stream::iter(probes.into_iter().map(|p| {
+        let limits = limits.clone();
+        async move {
+            let at = p.at;
+            discover_one(p, &limits).await.map_err(|e| DestFailure {
+                at,
+                error: e.to_string(),
+            })
+        }
+    }))
+    .buffer_unordered(per_registry * 2)
+    .collect()
+    .await
+}
+
+/// HEAD each tag; when some tag lacks the image, HEAD the image by digest, and when that is absent too,
+/// a list's children.
+async fn discover_one(p: Probe, limits: &Limits) -> Result<DestGap> {
+    let (dest, image) = (&p.dest, &p.image);
+    let mut previous = BTreeMap::new();
+    let mut missing_tags = Vec::new();
+    for t in &p.tags {
+        let _p = limits.acquire(dest.registry.name()).await;
+        let prev = dest
+            .registry
+            .head_manifest(&dest.repo, t)
+            .await?
+            .map(|h| h.digest);
+        if prev.as_ref() != Some(&image.root.digest) {
+            missing_tags.push(t.clone());
+        }
+        previous.insert(t.clone(), prev);
+    }
+    let mut missing_children = Vec::new();
+    let mut root_missing = false;
+    if !missing_tags.is_empty() {
+        let _p = limits.acquire(dest.registry.name()).await;
+        root_missing = !has_manifest(dest, &image.root).await?;
+        if root_missing {
+            for c in &image.children {
+                if !has_manifest(dest, c).await? {
+                    missing_children.push(c.clone());
+                }
+            }
+        }
+    }
+    Ok(DestGap {
+        at: p.at,
+        image: p.image,
+        previous,
+        missing_tags,
+        missing_children,
+        root_missing,
+    })
+}
+
+async fn has_manifest(dest: &Endpoint, m: &Manifest) -> Result<bool> {
+    Ok(dest
+        .registry
+        .head_manifest(&dest.repo, m.digest.as_str())
+        .await?
+        .is_some())
+}
+
+/// Phase 4: per destination, missing children by digest, then the image under each missing tag.
+/// Returns the destinations that failed.
+async fn push_manifests(
+    requests: &[CopyRequest],
+    ready: Vec<DestGap>,
+    limits: &Limits,
+    per_registry: usize,
+) -> Vec<DestFailure> {
+    let pushed: Vec<Option<DestFailure>> = stream::iter(ready.into_iter().map(|g| {
+        let dest = requests[g.at.req].dests[g.at.dest].0.clone();
+        let limits = limits.clone();
+        async move {
+            let r = push_one(&dest, &g, &limits).await;
+            r.err().map(|e| DestFailure {
+                at: g.at,
+                error: e.to_string(),
+            })
+        }
+    }))
+    .buffer_unordered(per_registry * 2)
+    .collect()
+    .await;
+    pushed.into_iter().flatten().collect()
+}
+
+async fn push_one(dest: &Endpoint, g: &DestGap, limits: &Limits) -> Result<()> {
+    let _p = limits.acquire(dest.registry.name()).await;
+    for c in &g.missing_children {
+        dest.registry
+            .put_manifest(&dest.repo, c.digest.as_str(), &c.media_type, c.bytes.clone())
+            .await?;
+    }
+    let root = &g.image.root;
+    for t in &g.missing_tags {
+        dest.registry
+            .put_manifest(&dest.repo, t, &root.media_type, root.bytes.clone())
+            .await?;
+        tracing::debug!(image = %format!("{dest}:{t}"), digest = %root.digest, "tagged");
+    }
+    Ok(())
 }
