@@ -15,6 +15,10 @@
 //!
 //! Errors name the file, the key (`releases[2].bogus`) and what was expected. Secrets are never
 //! required in the file (`password_env`, `authfile`, `token_env`, `token_file`) and never shown.
+//! A file is read once ([`read`]) and its shape told once; the lenient value types are
+//! [`crate::promote::flexible`]'s. Entries keep their own struct rather than embedding
+//! [`PromoteArgs`] with `#[serde(flatten)]`: flatten drops serde's "expected one of …", the key's
+//! path and its line from the messages above.
 
 use std::path::{Path, PathBuf};
 

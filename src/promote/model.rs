@@ -1,7 +1,8 @@
 //! The promotion's inputs: one typed model shared by the CLI flags, the config file and the Ansible
 //! module. [`PromoteArgs`] is what callers give (every field optional, lenient types, promoter
 //! names); [`PromoteArgs::resolve`] applies the promoter's defaults and validates everything into a
-//! [`Promotion`], so bad input fails before any request is sent.
+//! [`Promotion`], so bad input fails before any request is sent. [`KeepLocal`] is the one
+//! local-copy policy type of every face (the releases file reads it typed).
 
 use std::path::PathBuf;
 
