@@ -15,6 +15,10 @@
 //!
 //! Errors name the file, the key (`releases[2].bogus`) and what was expected. Secrets are never
 //! required in the file (`password_env`, `authfile`, `token_env`, `token_file`) and never shown.
+//! A file is read once ([`read`]) and its shape told once; the lenient value types are
+//! [`crate::promote::flexible`]'s. Entries keep their own struct rather than embedding
+//! [`PromoteArgs`] with `#[serde(flatten)]`: flatten drops serde's "expected one of …", the key's
+//! path and its line from the messages above.
 
 use std::path::{Path, PathBuf};
 
@@ -22,7 +26,7 @@ use serde::{Deserialize, Serialize};
 use serde_norway::Value;
 
 use crate::error::{Error, Result};
-use crate::promote::flexible::{opt_bool, opt_list, opt_string};
+use crate::promote::flexible::{self, opt_bool, opt_count, opt_list, opt_string};
 use crate::promote::{PromoteArgs, RegistryArgs};
 use crate::reference::validate_tag;
 use crate::sources::dlrn::{self, PromotedHash};
@@ -74,25 +78,7 @@ pub enum HashSource {
     BuildLog,
 }
 
-/// When to keep local copies of the images (validated here, passed to the promotion as
-/// `keep_local`; the run implements it).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum KeepLocal {
-    Never,
-    OnFailure,
-    Always,
-}
-
-impl KeepLocal {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            KeepLocal::Never => "never",
-            KeepLocal::OnFailure => "on_failure",
-            KeepLocal::Always => "always",
-        }
-    }
-}
+pub use crate::promote::model::KeepLocal;
 
 /// The file's global settings and its releases.
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -162,11 +148,11 @@ pub struct ReleasesConfig {
     pub report_json: Option<String>,
     #[serde(default)]
     pub report_html: Option<String>,
-    #[serde(default, deserialize_with = "count")]
+    #[serde(default, deserialize_with = "opt_count")]
     pub per_registry_concurrency: Option<u64>,
-    #[serde(default, deserialize_with = "count")]
+    #[serde(default, deserialize_with = "opt_count")]
     pub blob_concurrency: Option<u64>,
-    #[serde(default, deserialize_with = "count")]
+    #[serde(default, deserialize_with = "opt_count")]
     pub retries: Option<u64>,
     pub releases: Vec<ReleaseEntry>,
 }
@@ -176,7 +162,7 @@ pub struct ReleasesConfig {
 #[serde(deny_unknown_fields)]
 pub struct ReleaseEntry {
     /// What `--release NAME` selects.
-    #[serde(deserialize_with = "req_string")]
+    #[serde(deserialize_with = "flexible::string")]
     pub name: String,
     #[serde(default, deserialize_with = "opt_string")]
     pub release: Option<String>,
@@ -251,46 +237,6 @@ pub struct ReleaseEntry {
     pub keep_all_sources: Option<bool>,
 }
 
-/// `Option<u64>` from a number or a numeric string, the error raised inside the deserializer so that
-/// it carries the key's path.
-fn count<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Option<u64>, D::Error> {
-    struct V;
-    impl<'de> serde::de::Visitor<'de> for V {
-        type Value = Option<u64>;
-        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-            f.write_str("a whole number")
-        }
-        fn visit_u64<E: serde::de::Error>(self, v: u64) -> std::result::Result<Self::Value, E> {
-            Ok(Some(v))
-        }
-        fn visit_i64<E: serde::de::Error>(self, v: i64) -> std::result::Result<Self::Value, E> {
-            u64::try_from(v)
-                .map(Some)
-                .map_err(|_| E::custom(format!("{v} is negative; expected a whole number")))
-        }
-        fn visit_str<E: serde::de::Error>(self, v: &str) -> std::result::Result<Self::Value, E> {
-            v.trim()
-                .parse()
-                .map(Some)
-                .map_err(|_| E::custom(format!("{v:?} is not a whole number")))
-        }
-        fn visit_unit<E: serde::de::Error>(self) -> std::result::Result<Self::Value, E> {
-            Ok(None)
-        }
-        fn visit_none<E: serde::de::Error>(self) -> std::result::Result<Self::Value, E> {
-            Ok(None)
-        }
-        fn visit_some<D: serde::Deserializer<'de>>(self, d: D) -> std::result::Result<Self::Value, D::Error> {
-            d.deserialize_any(V)
-        }
-    }
-    d.deserialize_any(V)
-}
-
-fn req_string<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<String, D::Error> {
-    opt_string(d)?.ok_or_else(|| serde::de::Error::custom("expected a string, got null"))
-}
-
 /// copy-quay's config file.
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -307,7 +253,7 @@ struct CopyQuayConfig {
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct CopyQuayEntry {
-    #[serde(deserialize_with = "req_string")]
+    #[serde(deserialize_with = "flexible::string")]
     name: String,
     #[serde(default, deserialize_with = "opt_string")]
     release: Option<String>,
@@ -413,54 +359,62 @@ pub fn shape_of(file: &str, text: &str) -> Result<Shape> {
     })
 }
 
-/// Read a config file of any shape.
-pub fn load(path: &Path) -> Result<ConfigFile> {
+/// A config file's text; `file` (the path as shown) names it in errors.
+pub fn read(path: &Path) -> Result<(String, String)> {
     let file = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|e| cfg_err(&file, format!("cannot read it: {e}")))?;
-    let base = path.parent().map(Path::to_path_buf);
-    parse(&file, &text, base.as_deref())
+    Ok((file, text))
+}
+
+/// Read a config file of any shape (read once, its shape told once).
+pub fn load(path: &Path) -> Result<ConfigFile> {
+    let (file, text) = read(path)?;
+    parse(&file, &text, path.parent())
 }
 
 /// Parse a config text; `file` names it in errors; relative input paths are taken from `base_dir`
 /// (the config file's folder).
 pub fn parse(file: &str, text: &str, base_dir: Option<&Path>) -> Result<ConfigFile> {
-    match shape_of(file, text)? {
-        Shape::Promote => {
-            let a: PromoteArgs = serde_norway::from_str(text).map_err(|e| yaml_error(file, &e))?;
-            Ok(ConfigFile::Promote(Box::new(a)))
-        }
-        Shape::Releases => {
-            let mut c: ReleasesConfig = serde_norway::from_str(text).map_err(|e| yaml_error(file, &e))?;
-            c.file = file.to_string();
-            c.finish(base_dir)?;
-            Ok(ConfigFile::Releases(Box::new(c)))
-        }
-        Shape::CopyQuay => {
-            let q: CopyQuayConfig = serde_norway::from_str(text).map_err(|e| yaml_error(file, &e))?;
-            let mut c = from_copy_quay(q);
-            c.file = file.to_string();
-            c.finish(base_dir)?;
-            Ok(ConfigFile::Releases(Box::new(c)))
-        }
+    parse_shaped(file, text, base_dir, shape_of(file, text)?)
+}
+
+/// [`parse`] for a text whose shape is known.
+pub fn parse_shaped(file: &str, text: &str, base_dir: Option<&Path>, shape: Shape) -> Result<ConfigFile> {
+    if shape == Shape::Promote {
+        let a: PromoteArgs = serde_norway::from_str(text).map_err(|e| yaml_error(file, &e))?;
+        return Ok(ConfigFile::Promote(Box::new(a)));
     }
+    parse_releases(file, text, base_dir, shape).map(|c| ConfigFile::Releases(Box::new(c)))
+}
+
+/// A releases text (`Shape::Releases`, or copy-quay's `Shape::CopyQuay` mapped onto it), with its
+/// relative paths taken from `base_dir` and validated.
+pub fn parse_releases(
+    file: &str,
+    text: &str,
+    base_dir: Option<&Path>,
+    shape: Shape,
+) -> Result<ReleasesConfig> {
+    let mut c = if shape == Shape::CopyQuay {
+        let q: CopyQuayConfig = serde_norway::from_str(text).map_err(|e| yaml_error(file, &e))?;
+        from_copy_quay(q)
+    } else {
+        serde_norway::from_str(text).map_err(|e| yaml_error(file, &e))?
+    };
+    c.file = file.to_string();
+    c.finish(base_dir)?;
+    Ok(c)
 }
 
 /// Read a releases file (`releases:` or copy-quay's `entries:`); a plain promotion file is an error.
 pub fn load_releases(path: &Path) -> Result<ReleasesConfig> {
-    let file = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| cfg_err(&file, format!("cannot read it: {e}")))?;
-    let not_releases = || {
-        cfg_err(
+    let (file, text) = read(path)?;
+    match shape_of(&file, &text)? {
+        Shape::Promote => Err(cfg_err(
             &file,
             "has no `releases:` (nor copy-quay's `entries:`); expected a releases file",
-        )
-    };
-    if shape_of(&file, &text)? == Shape::Promote {
-        return Err(not_releases());
-    }
-    match parse(&file, &text, path.parent())? {
-        ConfigFile::Releases(c) => Ok(*c),
-        ConfigFile::Promote(_) => Err(not_releases()),
+        )),
+        shape => parse_releases(&file, &text, path.parent(), shape),
     }
 }
 
@@ -603,33 +557,48 @@ impl ReleasesConfig {
         self.validate()
     }
 
+    /// Everything that can be checked without the network or the environment: the file's settings,
+    /// then each entry in order (the first problem is reported).
     fn validate(&self) -> Result<()> {
-        let file = self.file.as_str();
-        let err = |key: String, msg: String| cfg_err(file, format!("{key}: {msg}"));
-        let url = |key: &str, v: &Option<String>| -> Result<()> {
-            if let Some(u) = v {
-                base_url("URL", u).map_err(|e| err(key.to_string(), e.to_string()))?;
-            }
-            Ok(())
-        };
-        url("zuul_api", &self.zuul_api)?;
-        url("dlrn_api", &self.dlrn_api)?;
-        url("dlrn_repo_url", &self.dlrn_repo_url)?;
-        url("tripleo_common_url", &self.tripleo_common_url)?;
+        self.validate_globals()?;
+        for (i, e) in self.releases.iter().enumerate() {
+            self.validate_entry_values(i, e)?;
+            self.validate_entry_sources(i, e)?;
+            self.validate_entry_registries(i, e)?;
+        }
+        Ok(())
+    }
+
+    /// `FILE: KEY: MSG`.
+    fn err(&self, key: impl std::fmt::Display, msg: impl std::fmt::Display) -> Error {
+        cfg_err(&self.file, format!("{key}: {msg}"))
+    }
+
+    /// A URL setting, when given.
+    fn check_url(&self, key: &str, v: &Option<String>) -> Result<()> {
+        if let Some(u) = v {
+            base_url("URL", u).map_err(|e| self.err(key, e))?;
+        }
+        Ok(())
+    }
+
+    /// The file's own settings: URLs, labels, default registries, report templates.
+    fn validate_globals(&self) -> Result<()> {
+        self.check_url("zuul_api", &self.zuul_api)?;
+        self.check_url("dlrn_api", &self.dlrn_api)?;
+        self.check_url("dlrn_repo_url", &self.dlrn_repo_url)?;
+        self.check_url("tripleo_common_url", &self.tripleo_common_url)?;
         for (k, v) in [
             ("named_label", &self.named_label),
             ("candidate_label", &self.candidate_label),
         ] {
             if let Some(l) = v {
-                validate_tag(l).map_err(|e| err(k.into(), e.to_string()))?;
+                validate_tag(l).map_err(|e| self.err(k, e))?;
             }
         }
-        check_registries(file, "", &self.source_registry, &self.target_registries)?;
+        check_registries(&self.file, "", &self.source_registry, &self.target_registries)?;
         if self.releases.is_empty() {
-            return Err(err(
-                "releases".into(),
-                "expected at least one release entry".into(),
-            ));
+            return Err(self.err("releases", "expected at least one release entry"));
         }
         let several = self.releases.len() > 1;
         for (k, v) in [
@@ -638,8 +607,8 @@ impl ReleasesConfig {
         ] {
             if let Some(t) = v {
                 if several && !t.contains("{name}") {
-                    return Err(err(
-                        k.into(),
+                    return Err(self.err(
+                        k,
                         format!(
                             "{t:?} would be overwritten by each of the {} releases; put {{name}} in it \
                              (replaced by the release's name)",
@@ -649,120 +618,125 @@ impl ReleasesConfig {
                 }
             }
         }
-        for (i, e) in self.releases.iter().enumerate() {
-            let at = |k: &str| format!("releases[{i}].{k}");
-            if !valid_name(&e.name) || e.name == ALL {
-                return Err(err(
-                    at("name"),
-                    format!(
-                        "{:?}: expected letters, digits, '.', '_' and '-' (and not \"all\")",
-                        e.name
-                    ),
-                ));
+        Ok(())
+    }
+
+    /// Entry `i`'s own values: its name (valid, unique), URLs, tags, labels, hash, commit, job.
+    fn validate_entry_values(&self, i: usize, e: &ReleaseEntry) -> Result<()> {
+        let at = |k: &str| format!("releases[{i}].{k}");
+        if !valid_name(&e.name) || e.name == ALL {
+            return Err(self.err(
+                at("name"),
+                format!(
+                    "{:?}: expected letters, digits, '.', '_' and '-' (and not \"all\")",
+                    e.name
+                ),
+            ));
+        }
+        if let Some(j) = self.releases[..i].iter().position(|o| o.name == e.name) {
+            return Err(self.err(
+                at("name"),
+                format!("{:?} is used twice (also releases[{j}])", e.name),
+            ));
+        }
+        self.check_url(&at("api_entry"), &e.api_entry)?;
+        self.check_url(&at("dlrn_repo_url"), &e.dlrn_repo_url)?;
+        for (k, v) in [
+            ("named_label", &e.named_label),
+            ("candidate_label", &e.candidate_label),
+            ("push_hash", &e.push_hash),
+        ] {
+            if let Some(l) = v {
+                validate_tag(l).map_err(|x| self.err(at(k), x))?;
             }
-            if let Some(j) = self.releases[..i].iter().position(|o| o.name == e.name) {
-                return Err(err(
-                    at("name"),
-                    format!("{:?} is used twice (also releases[{j}])", e.name),
-                ));
+        }
+        if let Some(l) = &e.dlrn_label {
+            dlrn::validate_label(l).map_err(|x| self.err(at("dlrn_label"), x))?;
+        }
+        if let Some(h) = &e.full_hash {
+            validate_full_hash(h).map_err(|x| self.err(at("full_hash"), x))?;
+        }
+        if let Some(c) = &e.tripleo_common_commit {
+            validate_git_sha("tripleo-common commit", c)
+                .map_err(|x| self.err(at("tripleo_common_commit"), x))?;
+        }
+        if let Some(j) = &e.job_name {
+            zuul::builds_url("https://zuul.invalid/api/", j).map_err(|x| self.err(at("job_name"), x))?;
+        }
+        Ok(())
+    }
+
+    /// Entry `i`'s `containers_source` / `hash_source` against what the entry and the file give.
+    fn validate_entry_sources(&self, i: usize, e: &ReleaseEntry) -> Result<()> {
+        let at = |k: &str| format!("releases[{i}].{k}");
+        let has_list = e.containers.is_some() || e.containers_list_file.is_some();
+        match e.containers_source {
+            Some(ContainersSource::Given) if !has_list => {
+                return Err(self.err(
+                    at("containers_source"),
+                    "is given but the entry has no containers (nor containers_list_file)",
+                ))
             }
-            url(&at("api_entry"), &e.api_entry)?;
-            url(&at("dlrn_repo_url"), &e.dlrn_repo_url)?;
-            for (k, v) in [
-                ("named_label", &e.named_label),
-                ("candidate_label", &e.candidate_label),
-                ("push_hash", &e.push_hash),
-            ] {
-                if let Some(l) = v {
-                    validate_tag(l).map_err(|x| err(at(k), x.to_string()))?;
-                }
+            Some(ContainersSource::Zuul) if e.job_name.is_none() => {
+                return Err(self.err(at("containers_source"), "is zuul but the entry has no job_name"))
             }
-            if let Some(l) = &e.dlrn_label {
-                dlrn::validate_label(l).map_err(|x| err(at("dlrn_label"), x.to_string()))?;
+            _ => {}
+        }
+        let uses_zuul = e.containers_source == Some(ContainersSource::Zuul)
+            || e.hash_source == Some(HashSource::BuildLog)
+            || (e.containers_source.is_none() && e.job_name.is_some());
+        if uses_zuul && self.zuul_api.is_none() {
+            return Err(self.err(
+                "zuul_api",
+                format!(
+                    "missing; releases[{i}] ({}) reads the latest build of its job_name from Zuul",
+                    e.name
+                ),
+            ));
+        }
+        match e.hash_source {
+            Some(HashSource::Dlrn) if e.api_entry.is_none() && self.dlrn_api.is_none() => Err(self.err(
+                at("hash_source"),
+                "is dlrn but neither the entry's api_entry nor the file's dlrn_api is set",
+            )),
+            Some(HashSource::BuildLog) if e.job_name.is_none() => {
+                Err(self.err(at("hash_source"), "is build_log but the entry has no job_name"))
             }
-            if let Some(h) = &e.full_hash {
-                validate_full_hash(h).map_err(|x| err(at("full_hash"), x.to_string()))?;
-            }
-            if let Some(c) = &e.tripleo_common_commit {
-                validate_git_sha("tripleo-common commit", c)
-                    .map_err(|x| err(at("tripleo_common_commit"), x.to_string()))?;
-            }
-            if let Some(j) = &e.job_name {
-                zuul::builds_url("https://zuul.invalid/api/", j)
-                    .map_err(|x| err(at("job_name"), x.to_string()))?;
-            }
-            let has_list = e.containers.is_some() || e.containers_list_file.is_some();
-            match e.containers_source {
-                Some(ContainersSource::Given) if !has_list => {
-                    return Err(err(
-                        at("containers_source"),
-                        "is given but the entry has no containers (nor containers_list_file)".into(),
-                    ))
-                }
-                Some(ContainersSource::Zuul) if e.job_name.is_none() => {
-                    return Err(err(
-                        at("containers_source"),
-                        "is zuul but the entry has no job_name".into(),
-                    ))
-                }
-                _ => {}
-            }
-            let uses_zuul = e.containers_source == Some(ContainersSource::Zuul)
-                || e.hash_source == Some(HashSource::BuildLog)
-                || (e.containers_source.is_none() && e.job_name.is_some());
-            if uses_zuul && self.zuul_api.is_none() {
-                return Err(err(
-                    "zuul_api".into(),
-                    format!(
-                        "missing; releases[{i}] ({}) reads the latest build of its job_name from Zuul",
-                        e.name
-                    ),
-                ));
-            }
-            match e.hash_source {
-                Some(HashSource::Dlrn) if e.api_entry.is_none() && self.dlrn_api.is_none() => {
-                    return Err(err(
-                        at("hash_source"),
-                        "is dlrn but neither the entry's api_entry nor the file's dlrn_api is set".into(),
-                    ))
-                }
-                Some(HashSource::BuildLog) if e.job_name.is_none() => {
-                    return Err(err(
-                        at("hash_source"),
-                        "is build_log but the entry has no job_name".into(),
-                    ))
-                }
-                _ => {}
-            }
-            check_registries(
-                file,
-                &format!("releases[{i}]."),
-                &e.source_registry,
-                &e.target_registries,
-            )?;
-            if e.source_registry.is_none() && self.source_registry.is_none() {
-                return Err(err(
-                    format!("releases[{i}]"),
-                    format!(
-                        "{} has no source_registry (set it in the entry or at the top of the file)",
-                        e.name
-                    ),
-                ));
-            }
-            let push = e
-                .target_registries_push
-                .or(self.target_registries_push)
-                .unwrap_or(true);
-            let targets = e.target_registries.as_ref().or(self.target_registries.as_ref());
-            if push && targets.is_none_or(|t| t.is_empty()) {
-                return Err(err(
-                    format!("releases[{i}]"),
-                    format!(
-                        "{} has no target_registries (set them in the entry or at the top of the file)",
-                        e.name
-                    ),
-                ));
-            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Entry `i`'s registries, and that it has a source and (when pushing) targets, its own or the
+    /// file's.
+    fn validate_entry_registries(&self, i: usize, e: &ReleaseEntry) -> Result<()> {
+        check_registries(
+            &self.file,
+            &format!("releases[{i}]."),
+            &e.source_registry,
+            &e.target_registries,
+        )?;
+        if e.source_registry.is_none() && self.source_registry.is_none() {
+            return Err(self.err(
+                format!("releases[{i}]"),
+                format!(
+                    "{} has no source_registry (set it in the entry or at the top of the file)",
+                    e.name
+                ),
+            ));
+        }
+        let push = e
+            .target_registries_push
+            .or(self.target_registries_push)
+            .unwrap_or(true);
+        let targets = e.target_registries.as_ref().or(self.target_registries.as_ref());
+        if push && targets.is_none_or(|t| t.is_empty()) {
+            return Err(self.err(
+                format!("releases[{i}]"),
+                format!(
+                    "{} has no target_registries (set them in the entry or at the top of the file)",
+                    e.name
+                ),
+            ));
         }
         Ok(())
     }

@@ -137,7 +137,12 @@ pub fn parse_registry_spec(s: &str) -> anyhow::Result<RegistryArgs> {
 /// Read a YAML config of promotion fields.
 pub fn read_config(path: &Path) -> anyhow::Result<PromoteArgs> {
     let text = std::fs::read_to_string(path).map_err(|e| usage!("{}: {e}", path.display()))?;
-    serde_norway::from_str(&text).map_err(|e| usage!("{}: {e}", path.display()))
+    parse_config(path, &text)
+}
+
+/// A plain config's promotion fields (serde's own message, as the command line always gave it).
+pub fn parse_config(path: &Path, text: &str) -> anyhow::Result<PromoteArgs> {
+    serde_norway::from_str(text).map_err(|e| usage!("{}: {e}", path.display()))
 }
 
 fn flag_bool(name: &str, v: &Option<String>) -> anyhow::Result<Option<bool>> {
@@ -147,8 +152,18 @@ fn flag_bool(name: &str, v: &Option<String>) -> anyhow::Result<Option<bool>> {
 }
 
 impl PromoteFlags {
+    /// The flags over the `--config` file's fields (flags override).
     pub fn to_args(&self) -> anyhow::Result<PromoteArgs> {
-        let flags = PromoteArgs {
+        let flags = self.flag_args()?;
+        Ok(match &self.config {
+            Some(c) => flags.or(read_config(c)?),
+            None => flags,
+        })
+    }
+
+    /// The promotion fields the flags give (no config file).
+    pub fn flag_args(&self) -> anyhow::Result<PromoteArgs> {
+        Ok(PromoteArgs {
             full_hash: self.full_hash.clone(),
             push_hash: self.push_hash.clone(),
             named_label: self.named_label.clone(),
@@ -182,18 +197,18 @@ impl PromoteFlags {
             local_store: self.local_store.clone(),
             lock_timeout: self.lock_timeout,
             ..Default::default()
-        };
-        Ok(match &self.config {
-            Some(c) => flags.or(read_config(c)?),
-            None => flags,
         })
     }
 
     pub fn promotion(&self) -> anyhow::Result<Promotion> {
-        self.to_args()?
-            .resolve(crate::promote::model::read_list_file)
-            .map_err(super::usage_err)
+        resolve(self.to_args()?)
     }
+}
+
+/// Validate promotion fields; a problem is a usage error.
+fn resolve(args: PromoteArgs) -> anyhow::Result<Promotion> {
+    args.resolve(crate::promote::model::read_list_file)
+        .map_err(super::usage_err)
 }
 
 /// Write the reports; returns their paths. Given paths (`report_json`, `report_html`) are used as
@@ -450,11 +465,24 @@ fn truncate(s: &str, n: usize) -> String {
 }
 
 pub async fn promote_cmd(f: PromoteFlags, verify_only: bool) -> anyhow::Result<i32> {
-    // Releases files (`releases:` / copy-quay's `entries:`): `--release NAME|all` runs entries.
-    if let Some(code) = super::releases::promote_hook(&f, verify_only).await? {
-        return Ok(code);
-    }
-    let p = f.promotion()?;
+    use super::releases::{read_promote_config, PromoteConfig};
+    // The config file is read once: a releases file (`releases:` / copy-quay's `entries:`) runs
+    // entries (`--release NAME|all`); a plain one gives promotion fields under the flags.
+    let config = match &f.config {
+        Some(path) => match read_promote_config(path)? {
+            PromoteConfig::Releases(cfg) => {
+                return super::releases::promote_releases(&f, path, &cfg, verify_only).await
+            }
+            PromoteConfig::Plain(text) => Some((path, text)),
+        },
+        None => None,
+    };
+    let flags = f.flag_args()?;
+    let args = match config {
+        Some((path, text)) => flags.or(parse_config(path, &text)?),
+        None => flags,
+    };
+    let p = resolve(args)?;
     let opts = RunOptions {
         dry_run: f.dry_run,
         verify_only,

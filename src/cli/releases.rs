@@ -64,22 +64,33 @@ impl ReleaseOutcome {
     }
 }
 
-fn read_shape(path: &Path) -> anyhow::Result<Shape> {
-    let file = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| usage!("{file}: cannot read it: {e}"))?;
-    config::shape_of(&file, &text).map_err(super::usage_err)
+/// What `promote`/`verify --config FILE` holds, the file read once.
+pub enum PromoteConfig {
+    /// A plain promotion file's text (its fields are read under the flags).
+    Plain(String),
+    /// A releases file (`releases:`, or copy-quay's `entries:`).
+    Releases(Box<ReleasesConfig>),
 }
 
-/// The hook in `promote`/`verify`: handles `--config` files with `releases:` (or copy-quay's
-/// `entries:`); `None` leaves plain promotion files to the existing path.
-pub async fn promote_hook(f: &PromoteFlags, verify_only: bool) -> anyhow::Result<Option<i32>> {
-    let Some(path) = &f.config else {
-        return Ok(None);
-    };
-    if read_shape(path)? == Shape::Promote {
-        return Ok(None);
-    }
-    let cfg = config::load_releases(path).map_err(super::usage_err)?;
+/// Read `--config FILE` of `promote`/`verify` and tell its shape.
+pub fn read_promote_config(path: &Path) -> anyhow::Result<PromoteConfig> {
+    let (file, text) = config::read(path).map_err(super::usage_err)?;
+    Ok(match config::shape_of(&file, &text).map_err(super::usage_err)? {
+        Shape::Promote => PromoteConfig::Plain(text),
+        shape => PromoteConfig::Releases(Box::new(
+            config::parse_releases(&file, &text, path.parent(), shape).map_err(super::usage_err)?,
+        )),
+    })
+}
+
+/// `promote`/`verify --config FILE` with a releases file: run the entries `--release NAME|all`
+/// selects.
+pub async fn promote_releases(
+    f: &PromoteFlags,
+    path: &Path,
+    cfg: &ReleasesConfig,
+    verify_only: bool,
+) -> anyhow::Result<i32> {
     let which = f.release.as_deref().ok_or_else(|| {
         usage!(
             "{} is a releases file: give --release NAME or --release all (it has: {})",
@@ -104,7 +115,7 @@ pub async fn promote_hook(f: &PromoteFlags, verify_only: bool) -> anyhow::Result
     let mut outcomes = Vec::new();
     for (idx, e) in selected {
         tracing::info!(release = %e.name, "release");
-        let o = run_release(&cfg, idx, &ov, &fetcher, f.dry_run, verify_only).await;
+        let o = run_release(cfg, idx, &ov, &fetcher, f.dry_run, verify_only).await;
         if !f.json {
             print_outcome(&o);
         }
@@ -134,7 +145,7 @@ pub async fn promote_hook(f: &PromoteFlags, verify_only: bool) -> anyhow::Result
             }
         );
     }
-    Ok(Some(code))
+    Ok(code)
 }
 
 /// Resolve one entry, create missing Quay repositories, promote (or verify).

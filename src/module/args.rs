@@ -2,8 +2,16 @@
 //! (booleans from `yes`/`"true"`/`1`, ints from strings, lists from comma-separated strings, dicts
 //! from JSON strings), unknown parameters, missing required ones and bad choices reported with the
 //! wording Ansible users know. Written here because no crate implements Ansible's argument spec.
+//! The conversions use the parsers of [`crate::promote::flexible`] (one place for the coercions);
+//! the promotion's options are [`PromoteArgs`]' fields (a test keeps [`SPEC`] and the struct in
+//! step), and [`Params::typed`] turns the checked values into [`ModuleArgs`]: the `action`,
+//! `scope` and `registries` typed, the rest a [`PromoteArgs`].
 
 use serde_json::{Map, Value};
+
+use crate::promote::flexible;
+use crate::promote::model::KeepLocal;
+use crate::promote::{PromoteArgs, RegistryArgs};
 
 /// Value types of the spec.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -51,14 +59,63 @@ const fn opt(name: &'static str, kind: Kind) -> Opt {
     }
 }
 
-/// The actions the module performs.
-pub const ACTIONS: &[&str] = &["promote", "verify", "tag", "rollback", "delete_local"];
+/// A closed set of string values: the enum, its names in the arguments (for the spec's `choices`)
+/// and the parsing, from one list.
+macro_rules! choices {
+    ($(#[$m:meta])* $name:ident, $all:ident { $($v:ident = $s:literal),+ $(,)? }) => {
+        $(#[$m])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub enum $name {
+            $($v),+
+        }
 
-/// What `delete_local` removes.
-pub const SCOPES: &[&str] = &["container", "release", "all"];
+        #[doc = concat!("The names of [`", stringify!($name), "`], as the arguments give them.")]
+        pub const $all: &[&str] = &[$($s),+];
 
-/// Local-copy policies.
-pub const KEEP_LOCAL: &[&str] = &["never", "on_failure", "always"];
+        impl $name {
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$v => $s),+
+                }
+            }
+
+            /// `None` when `s` is not one of the names.
+            pub fn parse(s: &str) -> Option<$name> {
+                match s {
+                    $($s => Some($name::$v),)+
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+
+choices!(
+    /// The actions the module performs.
+    Action, ACTIONS {
+        Promote = "promote",
+        Verify = "verify",
+        Tag = "tag",
+        Rollback = "rollback",
+        DeleteLocal = "delete_local",
+    }
+);
+
+choices!(
+    /// What `delete_local` removes.
+    Scope, SCOPES {
+        Container = "container",
+        Release = "release",
+        All = "all",
+    }
+);
+
+/// Local-copy policies ([`KeepLocal`]'s names).
+pub const KEEP_LOCAL: &[&str] = &[
+    KeepLocal::Never.as_str(),
+    KeepLocal::OnFailure.as_str(),
+    KeepLocal::Always.as_str(),
+];
 
 /// Every option of the module (kept identical to `library/copy_containers.yml` by a test).
 pub const SPEC: &[Opt] = &[
@@ -129,6 +186,55 @@ pub struct Params {
     pub no_log: bool,
 }
 
+/// The module's arguments, typed: its own options, and the promotion's as [`PromoteArgs`] — the
+/// struct the CLI's config files and the releases file feed too.
+#[derive(Debug)]
+pub struct ModuleArgs {
+    pub action: Action,
+    /// `delete_local`'s scope (required with it).
+    pub scope: Option<Scope>,
+    /// `tag`'s registries (empty: the source).
+    pub registries: Vec<RegistryArgs>,
+    pub promote: PromoteArgs,
+}
+
+impl Params {
+    /// The typed arguments. A stage-info file (the promoter's staging switch) gives the registries
+    /// and the hash, replacing the production ones (not for `delete_local`, which reads no registry).
+    /// Errors are the module's messages.
+    pub fn typed(&self) -> Result<ModuleArgs, String> {
+        let mut values = self.values.clone();
+        let name = |v: Option<Value>| v.and_then(|v| v.as_str().map(str::to_string));
+        // `validate` checked the choices.
+        let action = name(values.remove("action"))
+            .and_then(|a| Action::parse(&a))
+            .unwrap_or(Action::Promote);
+        let scope = name(values.remove("scope")).and_then(|s| Scope::parse(&s));
+        let registries = values.remove("registries");
+        let stage_info = values.remove("stage_info");
+        if let (Some(path), false) = (stage_info, action == Action::DeleteLocal) {
+            let info = super::stage_info::load(std::path::Path::new(path.as_str().unwrap_or_default()))?;
+            values.insert("source_registry".into(), info.source);
+            values.insert("target_registries".into(), info.targets);
+            values.insert("full_hash".into(), Value::String(info.full_hash));
+        }
+        let promote: PromoteArgs =
+            serde_json::from_value(Value::Object(values)).map_err(|e| format!("bad arguments: {e}"))?;
+        let registries = match (action, registries) {
+            (Action::Tag, Some(r)) => {
+                serde_json::from_value::<Vec<RegistryArgs>>(r).map_err(|e| format!("registries: {e}"))?
+            }
+            _ => Vec::new(),
+        };
+        Ok(ModuleArgs {
+            action,
+            scope,
+            registries,
+            promote,
+        })
+    }
+}
+
 fn type_error(name: &str, v: &Value, want: Kind, detail: &str) -> String {
     let have = match v {
         Value::Bool(_) => "bool",
@@ -159,7 +265,7 @@ fn convert(name: &str, v: Value, kind: Kind) -> Result<Value, String> {
         },
         Kind::Bool => match &v {
             Value::Bool(_) => Ok(v),
-            Value::String(s) => crate::promote::flexible::parse_bool(s).map(Value::Bool).ok_or_else(|| {
+            Value::String(s) => flexible::parse_bool(s).map(Value::Bool).ok_or_else(|| {
                 type_error(
                     name,
                     &v,
@@ -195,9 +301,7 @@ fn convert(name: &str, v: Value, kind: Kind) -> Result<Value, String> {
                 .collect::<Result<Vec<_>, _>>()
                 .map(Value::Array),
             Value::String(s) => Ok(Value::Array(
-                s.split(',')
-                    .map(|p| p.trim())
-                    .filter(|p| !p.is_empty())
+                flexible::split_names(&s)
                     .map(|p| Value::String(p.to_string()))
                     .collect(),
             )),
@@ -311,29 +415,40 @@ pub fn validate(raw: Map<String, Value>) -> Result<Params, String> {
             supported.join(", ")
         ));
     }
+    check_required(&p)?;
+    Ok(p)
+}
+
+/// Ansible's `required` and `required_if`: what each action needs.
+fn check_required(p: &Params) -> Result<(), String> {
     let action = p
         .values
         .get("action")
         .and_then(|v| v.as_str())
-        .unwrap_or("promote")
-        .to_string();
-    let mut required = match action.as_str() {
-        "delete_local" => vec!["scope"],
+        .and_then(Action::parse)
+        .unwrap_or(Action::Promote);
+    let mut required = match action {
+        Action::DeleteLocal => vec!["scope"],
         _ => vec!["full_hash", "named_label"],
     };
-    if matches!(action.as_str(), "promote" | "verify" | "rollback") {
+    if matches!(action, Action::Promote | Action::Verify | Action::Rollback) {
         required.push("source_registry");
     }
     // A stage-info file gives the hash and the registries.
     if p.values.contains_key("stage_info") {
         required.retain(|r| !matches!(*r, "full_hash" | "source_registry"));
     }
-    if action == "delete_local" {
-        match p.values.get("scope").and_then(|v| v.as_str()) {
-            Some("container") if !p.values.contains_key("containers_list") => {
+    if action == Action::DeleteLocal {
+        match p
+            .values
+            .get("scope")
+            .and_then(|v| v.as_str())
+            .and_then(Scope::parse)
+        {
+            Some(Scope::Container) if !p.values.contains_key("containers_list") => {
                 return Err("scope is container but the following are missing: containers_list".into())
             }
-            Some("release") if !p.values.contains_key("release") => {
+            Some(Scope::Release) if !p.values.contains_key("release") => {
                 return Err("scope is release but the following are missing: release".into())
             }
             _ => {}
@@ -346,7 +461,7 @@ pub fn validate(raw: Map<String, Value>) -> Result<Params, String> {
     if !missing.is_empty() {
         return Err(format!("missing required arguments: {}", missing.join(", ")));
     }
-    Ok(p)
+    Ok(())
 }
 
 #[cfg(test)]
@@ -390,6 +505,72 @@ mod tests {
         let mut a = base();
         a["target_registries"] = json!(["x"]);
         assert!(v(a).unwrap_err().contains("unable to convert to dict"));
+    }
+
+    /// The spec's promotion options are [`PromoteArgs`]' fields: each one it accepts is an option
+    /// (by name or alias), each option other than the module's own is one of its keys, and a value
+    /// the spec refuses for a bool or an int is refused by it too.
+    #[test]
+    fn spec_is_promote_args() {
+        const MODULE_ONLY: &[&str] = &["action", "registries", "stage_info", "scope"];
+        let e = serde_json::from_value::<PromoteArgs>(json!({"zz_not_a_key": 1}))
+            .unwrap_err()
+            .to_string();
+        let fields: Vec<String> = e
+            .split("expected one of ")
+            .nth(1)
+            .expect("serde names the fields")
+            .split(", ")
+            .map(|k| k.trim().trim_matches('`').to_string())
+            .collect();
+        for f in &fields {
+            assert!(
+                SPEC.iter()
+                    .any(|o| o.name == f || o.aliases.contains(&f.as_str())),
+                "PromoteArgs field {f} is not in SPEC"
+            );
+        }
+        for o in SPEC.iter().filter(|o| !MODULE_ONLY.contains(&o.name)) {
+            let known = std::iter::once(&o.name)
+                .chain(o.aliases)
+                .any(|n| fields.iter().any(|f| f == n));
+            assert!(known, "SPEC option {} is not a PromoteArgs field", o.name);
+            let bad = match o.kind {
+                Kind::Bool => json!("maybe"),
+                Kind::Int => json!("many"),
+                _ => continue,
+            };
+            let r = serde_json::from_value::<PromoteArgs>(json!({ o.name: bad }));
+            assert!(r.is_err(), "PromoteArgs accepts {} = {bad}", o.name);
+        }
+        for k in KEEP_LOCAL {
+            assert_eq!(k.parse::<KeepLocal>().unwrap().as_str(), *k);
+        }
+    }
+
+    #[test]
+    fn typed_arguments() {
+        let mut a = base();
+        a["action"] = json!("tag");
+        a["registries"] = json!([{"host": "r", "namespace": "n"}]);
+        a["keep_local"] = json!("always");
+        let t = v(a).unwrap().typed().unwrap();
+        assert_eq!(t.action, Action::Tag);
+        assert_eq!(t.registries.len(), 1);
+        assert_eq!(t.promote.keep_local.as_deref(), Some("always"));
+        let mut a = base();
+        a["action"] = json!("tag");
+        a["registries"] = json!([{"host": "r", "bogus": 1}]);
+        assert!(v(a)
+            .unwrap()
+            .typed()
+            .unwrap_err()
+            .starts_with("registries: unknown field `bogus`"));
+        let t = v(json!({"action": "delete_local", "scope": "all"}))
+            .unwrap()
+            .typed()
+            .unwrap();
+        assert_eq!((t.action, t.scope), (Action::DeleteLocal, Some(Scope::All)));
     }
 
     #[test]

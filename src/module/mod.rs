@@ -14,6 +14,7 @@ use serde_json::{json, Map, Value};
 
 use crate::promote::{self, PromoteArgs, RegistryArgs, RunOptions};
 use crate::report::{Report, TagAction};
+use args::Action;
 
 /// The secrets seen in the arguments, for the panic hook.
 static SECRETS: OnceLock<Vec<String>> = OnceLock::new();
@@ -226,151 +227,116 @@ pub fn run_bytes(bytes: &[u8]) -> Value {
 }
 
 async fn run_params(params: args::Params, secrets: &[String]) -> Value {
-    let mut values = params.values.clone();
-    let action = values
-        .remove("action")
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_else(|| "promote".into());
-    let registries = values.remove("registries");
-    let scope = values
-        .remove("scope")
-        .and_then(|v| v.as_str().map(str::to_string));
-    if action == "delete_local" {
-        return delete_local(
-            &values,
-            scope.as_deref().unwrap_or(""),
-            params.check_mode,
-            secrets,
-        );
-    }
-    // The promoter's staging switch: its registries and hash replace the production ones.
-    if let Some(path) = values.remove("stage_info") {
-        let path = path.as_str().unwrap_or_default().to_string();
-        match stage_info::load(Path::new(&path)) {
-            Ok(info) => {
-                values.insert("source_registry".into(), info.source);
-                values.insert("target_registries".into(), info.targets);
-                values.insert("full_hash".into(), Value::String(info.full_hash));
-            }
-            Err(e) => return failed(&e, secrets),
-        }
-    }
-    let pa: PromoteArgs = match serde_json::from_value(Value::Object(values)) {
+    let a = match params.typed() {
         Ok(a) => a,
-        Err(e) => return failed(&format!("bad arguments: {e}"), secrets),
+        Err(msg) => return failed(&msg, secrets),
     };
+    if a.action == Action::DeleteLocal {
+        let scope = a.scope.unwrap_or(args::Scope::Container);
+        return delete_local(&a.promote, scope, params.check_mode, secrets);
+    }
     // Check mode changes nothing; `verify` changes nothing anyway, so it really verifies.
-    let dry_run = params.check_mode && action != "verify";
-    let report = match action.as_str() {
-        "rollback" => {
-            let p = match pa.resolve(promote::model::read_list_file) {
-                Ok(p) => p,
-                Err(e) => return failed(&e.to_string(), secrets),
-            };
-            let mut r = promote::rollback::run_rollback(&p, dry_run).await;
-            if !dry_run {
-                crate::cli::write_reports(&p, &mut r);
-            }
-            r
-        }
-        "tag" => {
-            let regs: Vec<RegistryArgs> = match registries
-                .map(serde_json::from_value::<Vec<RegistryArgs>>)
-                .transpose()
-            {
-                Ok(r) => r.unwrap_or_default(),
-                Err(e) => return failed(&format!("registries: {e}"), secrets),
-            };
-            let mut pa = pa;
-            // The targets hold the hash under push_hash; the source (labelled by default) under
-            // full_hash.
-            let on_source = regs.is_empty();
-            let regs = if regs.is_empty() {
-                match &pa.source_registry {
-                    Some(s) => vec![s.clone()],
-                    None => return failed("action tag needs registries (or source_registry)", secrets),
-                }
-            } else {
-                regs
-            };
-            if pa.source_registry.is_none() {
-                pa.source_registry = Some(regs[0].clone());
-            }
-            pa.target_registries_push = Some(false);
-            let p = match pa.resolve(promote::model::read_list_file) {
-                Ok(p) => p,
-                Err(e) => return failed(&e.to_string(), secrets),
-            };
-            let specs = match regs
-                .iter()
-                .enumerate()
-                .map(|(i, r)| r.resolve(&format!("registries[{i}]"), Some(&p.source.namespace), 5))
-                .collect::<crate::Result<Vec<_>>>()
-            {
-                Ok(s) => s,
-                Err(e) => return failed(&e.to_string(), secrets),
-            };
-            let hash = if on_source {
-                p.full_hash.as_str()
-            } else {
-                p.target_hash()
-            };
-            let mut r = promote::tag::run_tag(&p, &specs, hash, dry_run).await;
-            if !dry_run {
-                crate::cli::write_reports(&p, &mut r);
-            }
-            r
-        }
-        _ => {
-            let p = match pa.resolve(promote::model::read_list_file) {
-                Ok(p) => p,
-                Err(e) => return failed(&e.to_string(), secrets),
-            };
-            let opts = RunOptions {
-                dry_run,
-                verify_only: action == "verify",
-            };
-            let mut r = promote::run(&p, &opts).await;
-            // Check mode writes nothing, not even the reports of a `verify` it really ran.
-            if !params.check_mode {
-                crate::cli::write_reports(&p, &mut r);
-            }
-            let ppc = p.ppc_manifests && r.ppc_missing.is_empty();
-            let mut v = result_of(&r, params.diff);
-            v["ppc_manifests"] = json!(ppc);
-            return v;
-        }
+    let dry_run = params.check_mode && a.action != Action::Verify;
+    let report = match a.action {
+        Action::Rollback => run_rollback(&a.promote, dry_run).await,
+        Action::Tag => run_tag(a.promote, a.registries, dry_run).await,
+        _ => return run_promote(&a.promote, a.action, &params, secrets).await,
     };
-    result_of(&report, params.diff)
+    match report {
+        Ok(r) => result_of(&r, params.diff),
+        Err(msg) => failed(&msg, secrets),
+    }
+}
+
+/// `action: rollback`.
+async fn run_rollback(pa: &PromoteArgs, dry_run: bool) -> Result<Report, String> {
+    let p = pa
+        .resolve(promote::model::read_list_file)
+        .map_err(|e| e.to_string())?;
+    let mut r = promote::rollback::run_rollback(&p, dry_run).await;
+    if !dry_run {
+        crate::cli::write_reports(&p, &mut r);
+    }
+    Ok(r)
+}
+
+/// `action: tag`: the label on `registries` (default: the source).
+async fn run_tag(mut pa: PromoteArgs, regs: Vec<RegistryArgs>, dry_run: bool) -> Result<Report, String> {
+    // The targets hold the hash under push_hash; the source (labelled by default) under
+    // full_hash.
+    let on_source = regs.is_empty();
+    let regs = if regs.is_empty() {
+        match &pa.source_registry {
+            Some(s) => vec![s.clone()],
+            None => return Err("action tag needs registries (or source_registry)".into()),
+        }
+    } else {
+        regs
+    };
+    if pa.source_registry.is_none() {
+        pa.source_registry = Some(regs[0].clone());
+    }
+    pa.target_registries_push = Some(false);
+    let p = pa
+        .resolve(promote::model::read_list_file)
+        .map_err(|e| e.to_string())?;
+    let specs = regs
+        .iter()
+        .enumerate()
+        .map(|(i, r)| r.resolve(&format!("registries[{i}]"), Some(&p.source.namespace), 5))
+        .collect::<crate::Result<Vec<_>>>()
+        .map_err(|e| e.to_string())?;
+    let hash = if on_source {
+        p.full_hash.as_str()
+    } else {
+        p.target_hash()
+    };
+    let mut r = promote::tag::run_tag(&p, &specs, hash, dry_run).await;
+    if !dry_run {
+        crate::cli::write_reports(&p, &mut r);
+    }
+    Ok(r)
+}
+
+/// `action: promote` or `verify`: the result carries whether the lists got ppc64le images.
+async fn run_promote(pa: &PromoteArgs, action: Action, params: &args::Params, secrets: &[String]) -> Value {
+    let p = match pa.resolve(promote::model::read_list_file) {
+        Ok(p) => p,
+        Err(e) => return failed(&e.to_string(), secrets),
+    };
+    let opts = RunOptions {
+        dry_run: params.check_mode && action != Action::Verify,
+        verify_only: action == Action::Verify,
+    };
+    let mut r = promote::run(&p, &opts).await;
+    // Check mode writes nothing, not even the reports of a `verify` it really ran.
+    if !params.check_mode {
+        crate::cli::write_reports(&p, &mut r);
+    }
+    let ppc = p.ppc_manifests && r.ppc_missing.is_empty();
+    let mut v = result_of(&r, params.diff);
+    v["ppc_manifests"] = json!(ppc);
+    v
 }
 
 /// `action: delete_local`: remove local copies by scope, verify, report freed bytes.
-fn delete_local(values: &Map<String, Value>, scope: &str, dry_run: bool, secrets: &[String]) -> Value {
+fn delete_local(pa: &PromoteArgs, scope: args::Scope, dry_run: bool, secrets: &[String]) -> Value {
     use crate::store::{DeleteOptions, DeleteScope};
-    let configured = values
-        .get("local_store")
-        .and_then(Value::as_str)
-        .map(std::path::Path::new);
-    let root = match crate::store::resolve_root(configured) {
+    let root = match crate::store::resolve_root(pa.local_store.as_deref()) {
         Ok(r) => r,
         Err(e) => return failed(&e.to_string(), secrets),
     };
-    let wait = values.get("lock_timeout").and_then(Value::as_u64).unwrap_or(600);
-    let wait = std::time::Duration::from_secs(wait.min(86_400));
-    let release = values.get("release").and_then(Value::as_str).map(str::to_string);
+    let wait = std::time::Duration::from_secs(pa.lock_timeout.unwrap_or(600).min(86_400));
+    let release = pa.release.clone();
     let scopes: Vec<DeleteScope> = match scope {
-        "all" => vec![DeleteScope::All],
-        "release" => vec![DeleteScope::Release(release.clone().unwrap_or_default())],
-        _ => values
-            .get("containers_list")
-            .and_then(Value::as_array)
-            .map(|a| {
-                a.iter()
-                    .filter_map(Value::as_str)
-                    .map(|n| DeleteScope::container(n, release.clone()))
-                    .collect()
-            })
-            .unwrap_or_default(),
+        args::Scope::All => vec![DeleteScope::All],
+        args::Scope::Release => vec![DeleteScope::Release(release.clone().unwrap_or_default())],
+        args::Scope::Container => pa
+            .containers
+            .iter()
+            .flatten()
+            .map(|n| DeleteScope::container(n, release.clone()))
+            .collect(),
     };
     // Not `require_match`: a re-run deletes nothing and is fine; a scope matching nothing gets a
     // warning naming what the store holds (Ansible shows `warnings`).
@@ -382,7 +348,7 @@ fn delete_local(values: &Map<String, Value>, scope: &str, dry_run: bool, secrets
     for sc in &scopes {
         match crate::store::delete_verified(&root, sc, opts, wait) {
             Ok(r) => reports.push(r),
-            Err(e) => return failed(&format!("delete_local ({scope}): {e}"), secrets),
+            Err(e) => return failed(&format!("delete_local ({}): {e}", scope.as_str()), secrets),
         }
     }
     let warnings: Vec<&String> = reports.iter().flat_map(|r| &r.warnings).collect();

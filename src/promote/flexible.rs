@@ -1,6 +1,11 @@
 //! Lenient value parsing for inputs that come from Ansible and YAML: booleans Ansible-style
 //! (`true`, `"yes"`, `"True"`, `1`, `"on"` …), integers given as strings (`distro_version: "8"`),
 //! lists given as comma-separated strings (ad-hoc `-a 'containers=a,b'`), and `null` = not given.
+//! The one place these coercions live: the releases file, plain config files and [`PromoteArgs`]
+//! deserialize through them, and the module's Ansible-style argument check
+//! ([`crate::module::args`]) uses the same parsers under Ansible's wording.
+//!
+//! [`PromoteArgs`]: super::PromoteArgs
 
 use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
@@ -113,12 +118,60 @@ pub fn opt_secret<'de, D: Deserializer<'de>>(d: D) -> Result<Option<crate::trans
 pub fn opt_u64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
     match opt_string(d)? {
         None => Ok(None),
-        Some(s) => s
-            .trim()
-            .parse::<u64>()
+        Some(s) => parse_count(&s)
             .map(Some)
-            .map_err(|_| de::Error::custom(format!("{s:?} is not a whole number"))),
+            .ok_or_else(|| de::Error::custom(format!("{s:?} is not a whole number"))),
     }
+}
+
+/// A required string (a number is taken as its digits); `null` is an error.
+pub fn string<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    opt_string(d)?.ok_or_else(|| de::Error::custom("expected a string, got null"))
+}
+
+/// `Option<u64>` from a number or a numeric string, refusing negative numbers by name (the releases
+/// file's counts); the error is raised inside the deserializer so that it carries the key's path.
+pub fn opt_count<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    struct V;
+    impl<'de> Visitor<'de> for V {
+        type Value = Option<u64>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a whole number")
+        }
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+            Ok(Some(v))
+        }
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+            u64::try_from(v)
+                .map(Some)
+                .map_err(|_| E::custom(format!("{v} is negative; expected a whole number")))
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+            parse_count(v)
+                .map(Some)
+                .ok_or_else(|| E::custom(format!("{v:?} is not a whole number")))
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            d.deserialize_any(V)
+        }
+    }
+    d.deserialize_any(V)
+}
+
+/// A count given as text (`" 3"`): surrounding blanks allowed, no sign.
+pub fn parse_count(s: &str) -> Option<u64> {
+    s.trim().parse().ok()
+}
+
+/// The names of a comma-separated string (ad-hoc `containers=a, b,,c`): trimmed, empty parts dropped.
+pub fn split_names(s: &str) -> impl Iterator<Item = &str> {
+    s.split(',').map(str::trim).filter(|p| !p.is_empty())
 }
 
 /// [`opt_list`] for `containers_list`, naming it in errors.
@@ -164,11 +217,7 @@ pub fn opt_list<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, 
                 Item::N(n) => n.to_string(),
             })
             .collect(),
-        L::Str(s) => s
-            .split(',')
-            .map(|p| p.trim().to_string())
-            .filter(|p| !p.is_empty())
-            .collect(),
+        L::Str(s) => split_names(&s).map(str::to_string).collect(),
     }))
 }
 

@@ -1,7 +1,8 @@
 //! The promotion's inputs: one typed model shared by the CLI flags, the config file and the Ansible
 //! module. [`PromoteArgs`] is what callers give (every field optional, lenient types, promoter
 //! names); [`PromoteArgs::resolve`] applies the promoter's defaults and validates everything into a
-//! [`Promotion`], so bad input fails before any request is sent.
+//! [`Promotion`], so bad input fails before any request is sent. [`KeepLocal`] is the one
+//! local-copy policy type of every face (the releases file reads it typed).
 
 use std::path::PathBuf;
 
@@ -384,13 +385,24 @@ pub struct Promotion {
     pub lock_timeout: std::time::Duration,
 }
 
-/// When to keep local copies of the images.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+/// When to keep local copies of the images (one type for every face: typed in a releases file,
+/// parsed from the module's and the flags' strings by [`std::str::FromStr`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum KeepLocal {
     Never,
     OnFailure,
     Always,
+}
+
+impl KeepLocal {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            KeepLocal::Never => "never",
+            KeepLocal::OnFailure => "on_failure",
+            KeepLocal::Always => "always",
+        }
+    }
 }
 
 impl std::str::FromStr for KeepLocal {
@@ -504,12 +516,59 @@ fn validate_names(what: &str, names: &[String]) -> Result<Vec<String>> {
 
 impl PromoteArgs {
     /// Apply defaults and validate. `list_from_file` reads `containers_list_file` (injected so the
-    /// model stays free of file formats).
+    /// model stays free of file formats). The steps run in a fixed order, so that of several bad
+    /// inputs the same one is always reported.
     pub fn resolve(
         &self,
         list_from_file: impl Fn(&std::path::Path) -> Result<(Vec<String>, Option<Vec<String>>)>,
     ) -> Result<Promotion> {
-        let missing = |k: &str| Error::Config(format!("missing required argument: {k}"));
+        let (full_hash, named_label) = self.labels()?;
+        let (containers, ppc_containers) = self.container_lists(list_from_file)?;
+        let prefix = self
+            .container_name_prefix
+            .clone()
+            .unwrap_or_else(|| "openstack".into());
+        validate_component(&prefix).map_err(|r| Error::invalid("container_name_prefix", &prefix, r))?;
+        let (source, targets, push) = self.registries()?;
+        let (release, distro_name, distro_version) = self.release_names()?;
+        self.check_push_hash()?;
+        Ok(Promotion {
+            push_hash: self.push_hash.clone().filter(|ph| *ph != full_hash),
+            full_hash,
+            named_label,
+            candidate_label: self.candidate_label.clone(),
+            release,
+            distro_name,
+            distro_version,
+            containers,
+            ppc_containers,
+            prefix,
+            source,
+            targets,
+            push,
+            manifest_push: self.manifest_push.unwrap_or(false),
+            ppc_manifests: self.ppc_manifests.unwrap_or(true),
+            tmp_file_root: self
+                .tmp_file_root
+                .clone()
+                .unwrap_or_else(|| PathBuf::from("/var/tmp/promoter_logs")),
+            x86_tag: tag_part("x86_tag", &self.x86_tag, "x86_64")?,
+            ppc_tag: tag_part("ppc_tag", &self.ppc_tag, "ppc64le")?,
+            manifest_tag: tag_part("manifest_tag", &self.manifest_tag, "_manifest")?,
+            per_registry: self.per_registry_concurrency.unwrap_or(16).clamp(1, 256) as usize,
+            blob_jobs: self.blob_concurrency.unwrap_or(8).clamp(1, 256) as usize,
+            report_json: self.report_json.clone(),
+            report_html: self.report_html.clone(),
+            label_source: self.label_source.unwrap_or(true),
+            keep_previous_label: self.keep_previous_label.unwrap_or(true),
+            keep_local: self.keep_local.as_deref().unwrap_or("on_failure").parse()?,
+            local_store: self.local_store.clone(),
+            lock_timeout: std::time::Duration::from_secs(self.lock_timeout.unwrap_or(600).min(86_400)),
+        })
+    }
+
+    /// `full_hash` and `named_label` (both required), and `candidate_label` when given.
+    fn labels(&self) -> Result<(String, String)> {
         let full_hash = self.full_hash.clone().ok_or_else(|| missing("full_hash"))?;
         validate_full_hash(&full_hash)?;
         let named_label = self.named_label.clone().ok_or_else(|| missing("named_label"))?;
@@ -517,6 +576,15 @@ impl PromoteArgs {
         if let Some(c) = &self.candidate_label {
             validate_tag(c).map_err(|e| Error::Config(format!("candidate_label: {e}")))?;
         }
+        Ok((full_hash, named_label))
+    }
+
+    /// The container list (given, else from `containers_list_file`; base images added once) and the
+    /// ppc64le list.
+    fn container_lists(
+        &self,
+        list_from_file: impl Fn(&std::path::Path) -> Result<(Vec<String>, Option<Vec<String>>)>,
+    ) -> Result<(Vec<String>, Vec<String>)> {
         let (mut containers, mut ppc) = (self.containers.clone(), self.ppc_containers.clone());
         if let Some(f) = &self.containers_list_file {
             let (c, p) = list_from_file(f)?;
@@ -542,11 +610,11 @@ impl PromoteArgs {
             }
         }
         let ppc_containers = validate_names("ppc_containers_list", &ppc.unwrap_or_default())?;
-        let prefix = self
-            .container_name_prefix
-            .clone()
-            .unwrap_or_else(|| "openstack".into());
-        validate_component(&prefix).map_err(|r| Error::invalid("container_name_prefix", &prefix, r))?;
+        Ok((all, ppc_containers))
+    }
+
+    /// The source, the targets (with the namespaces and retries applied) and whether to push.
+    fn registries(&self) -> Result<(RegistrySpec, Vec<RegistrySpec>, bool)> {
         let retries = self
             .retries
             .unwrap_or(5)
@@ -576,11 +644,11 @@ impl PromoteArgs {
                 "target_registries_push is true but target_registries is empty".into(),
             ));
         }
-        let tag_part = |k: &str, v: &Option<String>, d: &str| -> Result<String> {
-            let v = v.clone().unwrap_or_else(|| d.to_string());
-            validate_tag(&format!("x{v}")).map_err(|e| Error::Config(format!("{k}: {e}")))?;
-            Ok(v)
-        };
+        Ok((source, targets, push))
+    }
+
+    /// `release`, `distro_name`, `distro_version` with their defaults (they name the list files).
+    fn release_names(&self) -> Result<(String, String, String)> {
         let release = self.release.clone().unwrap_or_else(|| "master".into());
         let distro_name = self.distro_name.clone().unwrap_or_else(|| "centos".into());
         let distro_version = self.distro_version.clone().unwrap_or_else(|| "9".into());
@@ -601,6 +669,11 @@ impl PromoteArgs {
                 ));
             }
         }
+        Ok((release, distro_name, distro_version))
+    }
+
+    /// `push_hash` must be a tag, short enough to carry the suffixes.
+    fn check_push_hash(&self) -> Result<()> {
         if let Some(ph) = &self.push_hash {
             validate_tag(ph).map_err(|e| Error::Config(format!("push_hash: {e}")))?;
             if validate_tag(&format!("{ph}_manifest")).is_err() {
@@ -611,40 +684,19 @@ impl PromoteArgs {
                 ));
             }
         }
-        Ok(Promotion {
-            push_hash: self.push_hash.clone().filter(|ph| *ph != full_hash),
-            full_hash,
-            named_label,
-            candidate_label: self.candidate_label.clone(),
-            release,
-            distro_name,
-            distro_version,
-            containers: all,
-            ppc_containers,
-            prefix,
-            source,
-            targets,
-            push,
-            manifest_push: self.manifest_push.unwrap_or(false),
-            ppc_manifests: self.ppc_manifests.unwrap_or(true),
-            tmp_file_root: self
-                .tmp_file_root
-                .clone()
-                .unwrap_or_else(|| PathBuf::from("/var/tmp/promoter_logs")),
-            x86_tag: tag_part("x86_tag", &self.x86_tag, "x86_64")?,
-            ppc_tag: tag_part("ppc_tag", &self.ppc_tag, "ppc64le")?,
-            manifest_tag: tag_part("manifest_tag", &self.manifest_tag, "_manifest")?,
-            per_registry: self.per_registry_concurrency.unwrap_or(16).clamp(1, 256) as usize,
-            blob_jobs: self.blob_concurrency.unwrap_or(8).clamp(1, 256) as usize,
-            report_json: self.report_json.clone(),
-            report_html: self.report_html.clone(),
-            label_source: self.label_source.unwrap_or(true),
-            keep_previous_label: self.keep_previous_label.unwrap_or(true),
-            keep_local: self.keep_local.as_deref().unwrap_or("on_failure").parse()?,
-            local_store: self.local_store.clone(),
-            lock_timeout: std::time::Duration::from_secs(self.lock_timeout.unwrap_or(600).min(86_400)),
-        })
+        Ok(())
     }
+}
+
+fn missing(k: &str) -> Error {
+    Error::Config(format!("missing required argument: {k}"))
+}
+
+/// A tag suffix (`x86_tag`, …), defaulted, checked as part of a tag.
+fn tag_part(k: &str, v: &Option<String>, d: &str) -> Result<String> {
+    let v = v.clone().unwrap_or_else(|| d.to_string());
+    validate_tag(&format!("x{v}")).map_err(|e| Error::Config(format!("{k}: {e}")))?;
+    Ok(v)
 }
 
 #[cfg(test)]
