@@ -24,6 +24,7 @@ pub mod quay;
 pub mod reference;
 pub mod registry;
 pub mod report;
+pub mod scrub;
 pub mod sources;
 pub mod stage;
 pub mod store;

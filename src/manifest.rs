@@ -171,7 +171,7 @@ pub fn sniff_media_type(bytes: &[u8]) -> Option<String> {
 
 fn bad_manifest(e: impl std::error::Error + 'static) -> Error {
     // oci-spec's own message is generic ("serde failed"): keep the causes underneath too.
-    Error::invalid("manifest", "(content)", crate::transport::error_chain(&e))
+    Error::invalid("manifest", "(content)", crate::error::error_chain(&e))
 }
 
 fn descriptor(d: &oci_spec::image::Descriptor) -> Result<Descriptor> {

@@ -19,13 +19,13 @@ use reqwest::header::{ACCEPT, AUTHORIZATION, RETRY_AFTER};
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-use crate::error::{Error, Result};
+use crate::error::{error_chain, Error, Result};
 use crate::promote::RegistryArgs;
 use crate::reference::validate_repository;
 use crate::sources::http::{base_url, join, redact};
 use crate::transport::certs_d::CertsDir;
 use crate::transport::retry::{self, retryable_status, Attempt, RetryPolicy};
-use crate::transport::{error_chain, retryable_error, tls, Secret};
+use crate::transport::{retryable_error, tls, Secret};
 
 /// Description given to the repositories we create.
 pub const DEFAULT_DESCRIPTION: &str = "TripleO container image (created by copy-containers)";
@@ -92,8 +92,8 @@ impl QuaySpec {
         };
         let api = base_url("quay_api", &api_text).map_err(|e| bad(e.to_string()))?;
         let token = token_of(args).map_err(bad)?;
-        if api.scheme() == "http" && !crate::report::is_loopback_host(&base_url_host(&api)) {
-            crate::report::warn_once(&format!(
+        if api.scheme() == "http" && !crate::reference::is_loopback_host(&base_url_host(&api)) {
+            crate::logging::warn_once(&format!(
                 "Quay API {}: the token is sent over plain HTTP",
                 redact(&api)
             ));
@@ -205,7 +205,7 @@ impl std::fmt::Debug for Quay {
 
 impl Quay {
     pub fn new(spec: QuaySpec) -> Result<Quay> {
-        crate::report::remember_secret(spec.token.expose());
+        crate::scrub::remember_secret(spec.token.expose());
         let host = spec.api.host_str().unwrap_or_default();
         let api_host = match spec.api.port() {
             Some(p) => format!("{host}:{p}"),
@@ -314,12 +314,12 @@ impl Quay {
         }
         if !(200..300).contains(&status) {
             // Only the start of an error body is shown: a huge or endless one is not read on.
-            let bytes = crate::registry::read_prefix(resp, crate::registry::ERROR_BODY_CAP).await;
+            let bytes = crate::transport::read_prefix(resp, crate::transport::ERROR_BODY_CAP).await;
             return Attempt::Done(Ok((status, bytes.to_vec())));
         }
         let what = format!("{method} {shown}");
         Attempt::Done(
-            crate::registry::read_limited(resp, MAX_ANSWER_BYTES, &self.host(), &what)
+            crate::transport::read_limited(resp, MAX_ANSWER_BYTES, &self.host(), &what)
                 .await
                 .map(|b| (status, b.to_vec())),
         )
@@ -513,7 +513,7 @@ mod tests {
         let mut a = args();
         a.quay_api = Some("http://quay-plain.example.org/api/v1/".into());
         QuaySpec::from_registry_args(&a, "t", None).unwrap().unwrap();
-        let w = crate::report::warnings();
+        let w = crate::logging::warnings();
         assert!(
             w.iter()
                 .any(|w| w.contains("quay-plain.example.org") && w.contains("plain HTTP")),
@@ -521,7 +521,7 @@ mod tests {
         );
         a.quay_api = Some("http://127.0.0.1:8080/api/v1/".into());
         QuaySpec::from_registry_args(&a, "t", None).unwrap().unwrap();
-        assert!(!crate::report::warnings()
+        assert!(!crate::logging::warnings()
             .iter()
             .any(|w| w.contains("127.0.0.1:8080")));
     }

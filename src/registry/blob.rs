@@ -349,7 +349,7 @@ impl Stream for Verified {
                     detail: format!(
                         "{}: download broke off: {}",
                         self.what,
-                        crate::transport::error_chain(&e)
+                        crate::error::error_chain(&e)
                     ),
                 })))
             }

@@ -11,10 +11,9 @@ use reqwest::Response;
 use serde::Deserialize;
 
 pub use blob::{BlobStream, MountResult};
-pub use manifest::{read_limited, read_prefix, ERROR_BODY_CAP};
 
 use crate::error::{Error, Result};
-use crate::transport::{RegistryConfig, Transport};
+use crate::transport::{read_prefix, RegistryConfig, Transport, ERROR_BODY_CAP};
 
 /// A registry client.
 #[derive(Clone, Debug)]
@@ -26,7 +25,7 @@ impl Registry {
     pub fn new(config: RegistryConfig) -> Result<Registry> {
         // Whatever a registry echoes back, no output of this run shows these.
         for s in config.credentials.secrets() {
-            crate::report::remember_secret(&s);
+            crate::scrub::remember_secret(&s);
         }
         Ok(Registry {
             transport: Arc::new(Transport::new(config)?),
