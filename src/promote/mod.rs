@@ -1,9 +1,11 @@
 //! The promotion: what the old `containers-promote` role did with `docker pull/tag/push`, done
 //! registry to registry. [`model`] holds the typed inputs, [`run`] executes (or dry-runs) them,
-//! [`verify`] reads everything back.
+//! [`verify`] reads everything back; `quay_args.rs` turns a registry's arguments into the
+//! [`crate::quay::QuaySpec`] of the Quay client.
 
 pub mod flexible;
 pub mod model;
+mod quay_args;
 pub mod rollback;
 pub mod run;
 pub mod tag;
