@@ -15,8 +15,6 @@ mod promote;
 mod releases;
 mod rollback;
 
-pub use promote::write_reports;
-
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
