@@ -10,8 +10,8 @@ use tokio::sync::mpsc;
 
 use super::{CopyOptions, Endpoint, FetchedBlobs, Limits, Mount, Session};
 use crate::error::{Error, Result};
+use crate::manifest::BlobStream;
 use crate::manifest::Descriptor;
-use crate::registry::BlobStream;
 
 /// Chunks buffered per destination while teeing (chunks are ~16-64 KiB).
 const TEE_DEPTH: usize = 16;

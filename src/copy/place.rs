@@ -7,8 +7,8 @@ use url::Url;
 
 use crate::digest::Digest;
 use crate::error::Result;
-use crate::manifest::{Descriptor, Manifest};
-use crate::registry::{BlobStream, MountResult, Registry};
+use crate::manifest::{BlobStream, Descriptor, Manifest};
+use crate::registry::{MountResult, Registry};
 use crate::store::Layout;
 use crate::transport::{RetryPolicy, StatsSnapshot};
 

@@ -10,7 +10,9 @@ use std::sync::Arc;
 use reqwest::Response;
 use serde::Deserialize;
 
-pub use blob::{BlobStream, MountResult};
+/// Named here too: the registry client's blob operations take and give it.
+pub use crate::manifest::BlobStream;
+pub use blob::MountResult;
 
 use crate::error::{Error, Result};
 use crate::transport::{read_prefix, RegistryConfig, Transport, ERROR_BODY_CAP};
