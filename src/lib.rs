@@ -18,6 +18,7 @@ pub mod error;
 pub mod logging;
 pub mod manifest;
 pub mod module;
+pub mod place;
 pub mod progress;
 pub mod promote;
 pub mod quay;

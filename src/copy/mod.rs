@@ -11,9 +11,9 @@
 //! Nothing is re-serialised, so digests are identical on both sides.
 
 mod blobs;
-mod place;
 
-pub use place::{Mount, Place, Session};
+/// The places a copy reads from and writes to (see [`crate::place`]).
+pub use crate::place::{Mount, Place, Session};
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
