@@ -154,6 +154,16 @@ fn exit_code_of(e: &anyhow::Error) -> i32 {
     }
 }
 
+/// `promote`/`verify`: a releases file (`releases:` / copy-quay's `entries:`, `--release NAME|all`)
+/// runs its entries (`releases.rs`); anything else is one promotion (`promote.rs`). Routed here so
+/// that neither of the two uses the other's command.
+async fn promote_or_releases(f: promote::PromoteFlags, verify_only: bool) -> anyhow::Result<i32> {
+    if let Some(code) = releases::promote_hook(&f, verify_only).await? {
+        return Ok(code);
+    }
+    promote::promote_cmd(f, verify_only).await
+}
+
 /// Run the CLI; returns the process exit code.
 pub fn run(cli: Cli) -> i32 {
     let verbosity = cli.verbose as i8 - cli.quiet as i8;
@@ -169,8 +179,8 @@ pub fn run(cli: Cli) -> i32 {
         match cli.command {
             Command::Inspect(a) => commands::inspect(a).await,
             Command::Copy(a) => commands::copy(a).await,
-            Command::Promote(a) => promote::promote_cmd(a, false).await,
-            Command::Verify(a) => promote::promote_cmd(a, true).await,
+            Command::Promote(a) => promote_or_releases(a, false).await,
+            Command::Verify(a) => promote_or_releases(a, true).await,
             Command::Tag(a) => promote::tag_cmd(a).await,
             Command::Stage(a) => promote::stage_cmd(a).await,
             Command::Rollback(a) => rollback::rollback_cmd(a).await,

@@ -327,11 +327,9 @@ fn truncate(s: &str, n: usize) -> String {
     }
 }
 
+/// `promote`/`verify` of one promotion (flags, or a promotion file); releases files are routed to
+/// `releases.rs` before this (see `promote_or_releases` in `cli/mod.rs`).
 pub async fn promote_cmd(f: PromoteFlags, verify_only: bool) -> anyhow::Result<i32> {
-    // Releases files (`releases:` / copy-quay's `entries:`): `--release NAME|all` runs entries.
-    if let Some(code) = super::releases::promote_hook(&f, verify_only).await? {
-        return Ok(code);
-    }
     let p = f.promotion()?;
     let opts = RunOptions {
         dry_run: f.dry_run,
