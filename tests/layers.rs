@@ -235,9 +235,19 @@ fn uses(code: &str, module_path: &[String]) -> Vec<(usize, Vec<String>)> {
                 }
                 i = j;
             } else {
-                let (name, end) = ident_at(&c, j);
+                let (name, mut end) = ident_at(&c, j);
                 if !name.is_empty() {
-                    found.push((line_of(i), vec![name]));
+                    // `crate::a::b`: the path down to `b`, for the checks inside a module.
+                    let mut path = vec![name];
+                    while c[end..].starts_with(&[':', ':']) {
+                        let (next, e) = ident_at(&c, end + 2);
+                        if next.is_empty() {
+                            break;
+                        }
+                        path.push(next);
+                        end = e;
+                    }
+                    found.push((line_of(i), path));
                 }
                 i = end.max(i + 1);
             }
@@ -315,6 +325,16 @@ fn layer_of(module: &str) -> Option<usize> {
 
 /// Every use of one top-level module by another: `(file, line, from, to)`.
 fn edges() -> Vec<(String, usize, String, String)> {
+    all_uses()
+        .into_iter()
+        .filter(|(_, _, from, to)| from[0] != to[0])
+        .map(|(file, line, from, to)| (file, line, from[0].clone(), to[0].clone()))
+        .collect()
+}
+
+/// Every use in `src/` outside `lib.rs` and `main.rs`, of a top-level module (or a module inside
+/// one): `(file, line, module path of the file, path used)`, paths starting with a top-level module.
+fn all_uses() -> Vec<(String, usize, Vec<String>, Vec<String>)> {
     let (modules, reexports) = lib_modules();
     let mut files = Vec::new();
     rust_files(&src(), &mut files);
@@ -341,21 +361,17 @@ fn edges() -> Vec<(String, usize, String, String)> {
             continue;
         }
         let path = module_path(&rel);
-        let from = path[0].clone();
-        for (line, target) in uses(&code, &path) {
+        for (line, mut target) in uses(&code, &path) {
             let Some(first) = target.first() else {
                 continue;
             };
-            let to = if modules.contains(first) {
-                first.clone()
-            } else if let Some(m) = reexports.get(first) {
-                m.clone()
-            } else {
-                continue;
-            };
-            if to != from {
-                out.push((format!("src/{}", rel.display()), line, from.clone(), to));
+            if !modules.contains(first) {
+                let Some(m) = reexports.get(first) else {
+                    continue;
+                };
+                target = vec![m.clone()];
             }
+            out.push((format!("src/{}", rel.display()), line, path.clone(), target));
         }
     }
     out
@@ -402,6 +418,32 @@ fn modules_use_only_layers_below_their_own() {
     );
 }
 
+/// Inside a module, two files never use each other (`cli/promote.rs` and `cli/releases.rs` did): one
+/// of them is the lower one. (A module's `mod.rs` and its files are exempt: the files use what
+/// `mod.rs` declares.)
+#[test]
+fn no_two_files_of_a_module_use_each_other() {
+    let mut seen: BTreeMap<(String, String, String), (String, usize)> = BTreeMap::new();
+    for (file, line, from, to) in all_uses() {
+        if from.len() < 2 || to.len() < 2 || from[0] != to[0] || from[1] == to[1] {
+            continue;
+        }
+        seen.entry((from[0].clone(), from[1].clone(), to[1].clone()))
+            .or_insert((file, line));
+    }
+    let mut wrong = Vec::new();
+    for ((top, a, b), (file, line)) in &seen {
+        if a < b {
+            if let Some((file2, line2)) = seen.get(&(top.clone(), b.clone(), a.clone())) {
+                wrong.push(format!(
+                    "{file}:{line} uses `{top}::{b}` and {file2}:{line2} uses `{top}::{a}`"
+                ));
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "files using each other:\n{}", wrong.join("\n"));
+}
+
 /// The scan sees uses at all (a scanner that finds nothing would pass the test above).
 #[test]
 fn the_scan_finds_known_uses() {
@@ -431,7 +473,11 @@ fn f<'a>(x: &'a str) { crate::lifetime::g(x) }
     let (code, _) = without_tests(&code_only(text));
     let got: Vec<(usize, Vec<String>)> = uses(&code, &["m".into(), "n".into()]);
     let names: Vec<String> = got.iter().map(|(_, p)| p.join("::")).collect();
-    assert_eq!(names, ["a", "b", "c", "after_char", "up", "lifetime"], "{got:?}");
+    assert_eq!(
+        names,
+        ["a", "b", "c", "after_char::f", "up", "lifetime::g"],
+        "{got:?}"
+    );
     assert_eq!(got[3].0, 6);
     assert_eq!(got[5].0, 12);
 }
