@@ -1,7 +1,8 @@
 //! Log setup shared by the CLI: human-readable lines by default, JSON lines with `--log-format json`,
 //! verbosity from `-v`/`-q` (or `RUST_LOG`). Logs go to stderr so stdout stays for results, through
-//! the run's scrubber ([`crate::report::scrub`]): a log line quoting what a registry answered must not
-//! show a credential it echoed.
+//! the run's scrubber ([`crate::scrub::scrub`]): a log line quoting what a registry answered must not
+//! show a credential it echoed. Also the run's warnings for people ([`warn_once`]): logged once each
+//! and kept for the module's `warnings`, whichever layer gives them.
 
 use tracing_subscriber::EnvFilter;
 
@@ -54,7 +55,7 @@ struct ScrubbedStderr;
 
 impl std::io::Write for ScrubbedStderr {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let clean = crate::report::scrub(&String::from_utf8_lossy(buf), &[]);
+        let clean = crate::scrub::scrub(&String::from_utf8_lossy(buf), &[]);
         std::io::stderr().write_all(clean.as_bytes())?;
         Ok(buf.len())
     }
@@ -62,4 +63,22 @@ impl std::io::Write for ScrubbedStderr {
     fn flush(&mut self) -> std::io::Result<()> {
         std::io::stderr().flush()
     }
+}
+
+/// Warnings for people given during this run (each once), for the module's `warnings`.
+static WARNINGS: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+/// Log a warning once per run (the same text again is dropped) and keep it for the module's
+/// `warnings`, which Ansible shows.
+pub fn warn_once(msg: &str) {
+    let mut w = WARNINGS.lock().unwrap_or_else(|p| p.into_inner());
+    if !w.iter().any(|x| x == msg) {
+        w.push(msg.to_string());
+        tracing::warn!("{msg}");
+    }
+}
+
+/// The warnings given so far in this run.
+pub fn warnings() -> Vec<String> {
+    WARNINGS.lock().unwrap_or_else(|p| p.into_inner()).clone()
 }

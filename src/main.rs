@@ -5,7 +5,7 @@ use clap::Parser;
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    if copy_containers::module::is_module_invocation(&args) {
+    if is_module_invocation(&args) {
         copy_containers::logging::init(copy_containers::logging::LogFormat::Human, -1);
         let (result, failed) = copy_containers::module::main_with_file(std::path::Path::new(&args[1]));
         println!("{result}");
@@ -14,4 +14,19 @@ fn main() {
     }
     let cli = copy_containers::cli::Cli::parse();
     std::process::exit(copy_containers::cli::run(cli));
+}
+
+/// Does argv look like a module invocation? (Decided here, where both faces are known, so that
+/// neither face needs the other.) One argument that is not an option nor a subcommand,
+/// naming something that exists: whatever it holds (not JSON, an array, nothing, a FIFO), the answer
+/// is a module result (`failed` when it is not a JSON object), never the CLI's usage error.
+fn is_module_invocation(args: &[String]) -> bool {
+    use clap::CommandFactory;
+    args.len() == 2
+        && !args[1].starts_with('-')
+        && args[1] != "help"
+        && copy_containers::cli::Cli::command()
+            .find_subcommand(&args[1])
+            .is_none()
+        && std::fs::metadata(&args[1]).is_ok()
 }
