@@ -10,6 +10,7 @@ macro_rules! usage {
 }
 
 mod commands;
+mod help;
 mod local;
 mod promote;
 mod releases;
@@ -53,12 +54,25 @@ pub enum Command {
     /// the label.
     Promote(promote::PromoteFlags),
     /// The verification pass alone: every target × container × tag × architecture, and the label.
-    Verify(promote::PromoteFlags),
+    ///
+    /// Reads the source and the targets and changes nothing: each image the promotion would have
+    /// pushed must be on every target with the source's digest, the lists must hold the expected
+    /// architectures, and the label must point at the hash. Takes promote's flags, which describe
+    /// what is checked.
+    Verify(help::VerifyFlags),
     /// Put a label on a hash's images on chosen registries (remotely; no blob traffic).
+    ///
+    /// The manifest already under the hash is written again under the label on each registry given
+    /// with --registry (default: the source) and read back; nothing is copied, no list is built and
+    /// the local store is not used.
     Tag(promote::TagArgs),
     /// Create a TripleO-like release in a registry (for tests, the demo and benchmarks).
     Stage(promote::StageArgs),
     /// Point the label back where it was before the last promotion (the hash was wrongly promoted).
+    ///
+    /// On every target (and the source when the config sets label_source), the label moves back to
+    /// its previous-<label> tag, or where the local store's history says it pointed, but only where
+    /// it still points at the hash's images, so a later promotion is never undone.
     Rollback(rollback::RollbackArgs),
     /// A releases file's entries and where their container list and hash come from (resolved
     /// read-only; `promote --config FILE --release NAME|all` runs them).
@@ -172,7 +186,7 @@ pub fn run(cli: Cli) -> i32 {
             Command::Inspect(a) => commands::inspect(a).await,
             Command::Copy(a) => commands::copy(a).await,
             Command::Promote(a) => promote::promote_cmd(a, false).await,
-            Command::Verify(a) => promote::promote_cmd(a, true).await,
+            Command::Verify(a) => promote::promote_cmd(a.0, true).await,
             Command::Tag(a) => promote::tag_cmd(a).await,
             Command::Stage(a) => promote::stage_cmd(a).await,
             Command::Rollback(a) => rollback::rollback_cmd(a).await,
