@@ -12,6 +12,7 @@ mod label;
 mod ledger;
 mod local;
 pub mod model;
+pub mod options;
 mod plan;
 pub mod rollback;
 pub mod run;
