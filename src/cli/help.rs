@@ -4,7 +4,9 @@
 //! checks, what `tag` labels and what `rollback` moves the label off. The tables here say, for every
 //! flag and verb, whether promote's description holds, what the flag does for that verb instead, or
 //! that the verb does not use it (then it is hidden from the verb's help and still accepted, as
-//! before). A test keeps each table complete, so a new flag needs a decision for every verb.
+//! before). A test keeps each table complete, so a new flag needs a decision for every verb; another
+//! checks that each flag reaches a field of [`crate::promote::PromoteArgs`] and each field has a flag
+//! or is listed as config-only, so the flags stay in step with the one declaration of the options.
 
 use clap::{ArgMatches, Args, Command, FromArgMatches};
 
@@ -198,6 +200,71 @@ described_flags!(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::promote::PromoteArgs;
+    use std::collections::BTreeSet;
+
+    /// Promotion fields no flag sets (`--config FILE` gives them).
+    const NO_FLAG: &[&str] = &[
+        "candidate_label",
+        "base_container_images",
+        "source_namespace",
+        "target_namespace",
+        "x86_tag",
+        "ppc_tag",
+        "manifest_tag",
+        "blob_concurrency",
+        "label_source",
+        "keep_previous_label",
+    ];
+
+    /// Flags that are not promotion fields.
+    const NOT_FIELDS: &[&str] = &["config", "dry_run", "json"];
+
+    /// Each flag sets a promotion field through [`PromoteFlags::flag_args`] (the one mapping), and
+    /// every field of [`PromoteArgs`] has a flag or is listed in [`NO_FLAG`]: a field added to the
+    /// options without a flag, or a flag that reaches no field, fails here.
+    #[test]
+    fn flags_reach_every_promote_field() {
+        let cmd = PromoteFlags::augment_args(Command::new("promote"));
+        let mut covered = BTreeSet::new();
+        for a in cmd.get_arguments() {
+            let id = a.get_id().as_str();
+            let flag = format!("--{}", a.get_long().expect("a long flag"));
+            let values: &[&[&str]] = if a.get_action().takes_values() {
+                &[&["1"], &["h/n"]]
+            } else {
+                &[&[]]
+            };
+            let args = values.iter().find_map(|v| {
+                let argv = ["promote", flag.as_str()].into_iter().chain(v.iter().copied());
+                let m = cmd.clone().try_get_matches_from(argv).ok()?;
+                PromoteFlags::from_arg_matches(&m).ok()?.flag_args().ok()
+            });
+            let args = args.unwrap_or_else(|| panic!("{flag}: no sample value parses"));
+            let set: Vec<String> = match serde_json::to_value(&args).unwrap() {
+                serde_json::Value::Object(m) => m
+                    .into_iter()
+                    .filter(|(_, v)| !v.is_null())
+                    .map(|(k, _)| k)
+                    .collect(),
+                _ => unreachable!(),
+            };
+            if NOT_FIELDS.contains(&id) {
+                assert!(set.is_empty(), "{flag} sets {set:?}");
+            } else {
+                assert!(!set.is_empty(), "{flag} sets no promotion field");
+            }
+            covered.extend(set);
+        }
+        for f in PromoteArgs::FIELDS {
+            assert!(
+                covered.contains(*f) != NO_FLAG.contains(f),
+                "{f}: a flag sets it: {}, listed in NO_FLAG: {}",
+                covered.contains(*f),
+                NO_FLAG.contains(f)
+            );
+        }
+    }
 
     /// Every table names each flag of [`PromoteFlags`] once, in their order, so a new flag needs a
     /// decision for every verb (and a removed one leaves no stale entry).

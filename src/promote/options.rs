@@ -1,9 +1,9 @@
 //! The promotion's options declared once. [`promote_options!`] takes each option's field (doc,
 //! serde attributes: names, aliases, the lenient parser of [`super::flexible`]) together with how the
 //! Ansible module takes it (an [`Opt`]: its name in the arguments, aliases, type, choices), and
-//! expands into [`super::PromoteArgs`], its `or` merge and [`super::model::PROMOTE_SPEC`]. A field
-//! cannot be added without its module option; a unit test in `module::args` checks that the names
-//! agree with serde's.
+//! expands into [`super::PromoteArgs`], its `or` merge, its field names (`PromoteArgs::FIELDS`) and
+//! [`super::model::PROMOTE_SPEC`]. A field cannot be added without its module option; a unit test
+//! in `module::args` checks that the names agree with serde's.
 //!
 //! The releases file's entries and defaults, and the CLI's flags, stay declarations of their own:
 //! their keys differ (`from_namespace`, `prefix`, `--target`), they hold other types (typed
@@ -108,6 +108,11 @@ macro_rules! promote_options {
 
         $(#[$specm])*
         pub const $spec: &[$crate::promote::options::Opt] = &[$($o),+];
+
+        impl $name {
+            /// The fields' names, in the order of the module's options.
+            pub const FIELDS: &[&str] = &[$(stringify!($f)),+];
+        }
     };
 }
 
