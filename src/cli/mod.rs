@@ -31,14 +31,15 @@ use crate::transport::{creds, Credentials, RegistryConfig, Secret};
 #[derive(Parser, Debug)]
 #[command(name = "copy-containers", version, about, long_about = None)]
 pub struct Cli {
+    // The global flags are listed after each command's own (`display_order`).
     /// Log format on stderr.
-    #[arg(long, value_enum, default_value_t = LogFormat::Human, global = true)]
+    #[arg(long, value_enum, default_value_t = LogFormat::Human, global = true, display_order = 900)]
     pub log_format: LogFormat,
     /// More logs (-v debug, -vv trace).
-    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    #[arg(short, long, action = clap::ArgAction::Count, global = true, display_order = 900)]
     pub verbose: u8,
     /// Fewer logs (-q warnings only, -qq errors only).
-    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    #[arg(short, long, action = clap::ArgAction::Count, global = true, display_order = 900)]
     pub quiet: u8,
     #[command(subcommand)]
     pub command: Command,

@@ -1,4 +1,4 @@
-//! The promotion's options declared once. [`promote_options!`] takes each option's field (doc,
+//! The promotion's options declared once. `promote_options!` takes each option's field (doc,
 //! serde attributes: names, aliases, the lenient parser of [`super::flexible`]) together with how the
 //! Ansible module takes it (an [`Opt`]: its name in the arguments, aliases, type, choices), and
 //! expands into [`super::PromoteArgs`], its `or` merge, its field names (`PromoteArgs::FIELDS`) and
