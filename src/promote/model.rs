@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use super::flexible::{self, opt_bool, opt_string, opt_u64};
+use super::options::{opt, promote_options, Kind::*};
 use crate::error::{Error, Result};
 use crate::reference::{validate_component, validate_host, validate_repository, validate_tag};
 use crate::registry::Registry;
@@ -211,140 +212,100 @@ impl RegistryArgs {
     }
 }
 
-/// What callers give (promoter names; all optional here, defaults applied by [`Self::resolve`]).
-#[derive(Clone, Debug, Default, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct PromoteArgs {
+promote_options! {
+    /// What callers give (promoter names; all optional here, defaults applied by [`Self::resolve`]);
+    /// each option declared once, with how the module takes it ([`super::options`]).
+    #[derive(Clone, Debug, Default, Deserialize, Serialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct PromoteArgs;
+    /// How the module takes each of [`PromoteArgs`]' fields (its spec adds the module's own options).
+    pub const PROMOTE_SPEC;
     #[serde(default)]
-    pub full_hash: Option<String>,
+    full_hash: Option<String> => opt("full_hash", Str),
     #[serde(default)]
-    pub named_label: Option<String>,
+    named_label: Option<String> => opt("named_label", Str),
     /// Push under this tag on the targets instead of `full_hash` (copy-quay's `--push-hash`); the
     /// source is still read at `full_hash`.
     #[serde(default)]
-    pub push_hash: Option<String>,
+    push_hash: Option<String> => opt("push_hash", Str),
     #[serde(default)]
-    pub candidate_label: Option<String>,
+    candidate_label: Option<String> => opt("candidate_label", Str),
     #[serde(default, deserialize_with = "opt_string")]
-    pub release: Option<String>,
+    release: Option<String> => opt("release", Str),
     #[serde(default, deserialize_with = "opt_string")]
-    pub distro_name: Option<String>,
+    distro_name: Option<String> => opt("distro_name", Str),
     #[serde(default, deserialize_with = "opt_string")]
-    pub distro_version: Option<String>,
+    distro_version: Option<String> => opt("distro_version", Str),
     #[serde(
         default,
         alias = "containers_list",
         deserialize_with = "flexible::containers_list"
     )]
-    pub containers: Option<Vec<String>>,
+    containers: Option<Vec<String>> => opt("containers_list", List).aliases(&["containers"]),
     #[serde(
         default,
         alias = "ppc_containers_list",
         deserialize_with = "flexible::ppc_containers_list"
     )]
-    pub ppc_containers: Option<Vec<String>>,
+    ppc_containers: Option<Vec<String>> => opt("ppc_containers_list", List).aliases(&["ppc_containers"]),
     /// A file with the list: the promoter's extra-vars YAML or one name per line.
     #[serde(default)]
-    pub containers_list_file: Option<PathBuf>,
+    containers_list_file: Option<PathBuf> => opt("containers_list_file", Path),
     #[serde(default)]
-    pub container_name_prefix: Option<String>,
+    container_name_prefix: Option<String> => opt("container_name_prefix", Str),
     #[serde(default, deserialize_with = "flexible::base_container_images")]
-    pub base_container_images: Option<Vec<String>>,
+    base_container_images: Option<Vec<String>> => opt("base_container_images", List),
     #[serde(default)]
-    pub source_namespace: Option<String>,
+    source_namespace: Option<String> => opt("source_namespace", Str),
     #[serde(default)]
-    pub target_namespace: Option<String>,
+    target_namespace: Option<String> => opt("target_namespace", Str),
     #[serde(default)]
-    pub source_registry: Option<RegistryArgs>,
+    source_registry: Option<RegistryArgs> => opt("source_registry", Dict),
     #[serde(default)]
-    pub target_registries: Option<Vec<RegistryArgs>>,
+    target_registries: Option<Vec<RegistryArgs>> => opt("target_registries", ListOfDicts),
     #[serde(default, deserialize_with = "opt_bool")]
-    pub target_registries_push: Option<bool>,
+    target_registries_push: Option<bool> => opt("target_registries_push", Bool),
     #[serde(default, deserialize_with = "opt_bool")]
-    pub manifest_push: Option<bool>,
+    manifest_push: Option<bool> => opt("manifest_push", Bool),
     #[serde(default, deserialize_with = "opt_bool")]
-    pub ppc_manifests: Option<bool>,
+    ppc_manifests: Option<bool> => opt("ppc_manifests", Bool),
     #[serde(default)]
-    pub tmp_file_root: Option<PathBuf>,
+    tmp_file_root: Option<PathBuf> => opt("tmp_file_root", Path),
     #[serde(default)]
-    pub x86_tag: Option<String>,
+    x86_tag: Option<String> => opt("x86_tag", Str),
     #[serde(default)]
-    pub ppc_tag: Option<String>,
+    ppc_tag: Option<String> => opt("ppc_tag", Str),
     #[serde(default)]
-    pub manifest_tag: Option<String>,
+    manifest_tag: Option<String> => opt("manifest_tag", Str),
     /// Requests in flight per registry.
     #[serde(default, deserialize_with = "opt_u64")]
-    pub per_registry_concurrency: Option<u64>,
+    per_registry_concurrency: Option<u64> => opt("per_registry_concurrency", Int),
     /// Blob transfers in flight.
     #[serde(default, deserialize_with = "opt_u64")]
-    pub blob_concurrency: Option<u64>,
+    blob_concurrency: Option<u64> => opt("blob_concurrency", Int),
     /// Attempts per request.
     #[serde(default, deserialize_with = "opt_u64")]
-    pub retries: Option<u64>,
+    retries: Option<u64> => opt("retries", Int),
     #[serde(default)]
-    pub report_json: Option<PathBuf>,
+    report_json: Option<PathBuf> => opt("report_json", Path),
     #[serde(default)]
-    pub report_html: Option<PathBuf>,
+    report_html: Option<PathBuf> => opt("report_html", Path),
     /// Put the label on the source registry too (the role always did).
     #[serde(default, deserialize_with = "opt_bool")]
-    pub label_source: Option<bool>,
+    label_source: Option<bool> => opt("label_source", Bool),
     /// Before moving the label, tag what it pointed at as `previous-<label>` (for `rollback`, and so
     /// registries that prune untagged images keep it). Default true.
     #[serde(default, deserialize_with = "opt_bool")]
-    pub keep_previous_label: Option<bool>,
+    keep_previous_label: Option<bool> => opt("keep_previous_label", Bool),
     /// Local copies (an OCI layout per release): `never`, `on_failure` (default) or `always`.
     #[serde(default)]
-    pub keep_local: Option<String>,
+    keep_local: Option<String> => opt("keep_local", Str).choices(KEEP_LOCAL),
     /// Root of the local store (default `~/.local/share/copy-containers`).
     #[serde(default)]
-    pub local_store: Option<PathBuf>,
+    local_store: Option<PathBuf> => opt("local_store", Path),
     /// Seconds to wait for another run's lock on the local store (default 600; 0: fail at once).
     #[serde(default, deserialize_with = "opt_u64")]
-    pub lock_timeout: Option<u64>,
-}
-
-impl PromoteArgs {
-    /// Fill unset fields from `other` (flags override config: `flags.or(config)`).
-    pub fn or(self, other: PromoteArgs) -> PromoteArgs {
-        macro_rules! pick {
-            ($($f:ident),*) => { PromoteArgs { $($f: self.$f.or(other.$f)),* } };
-        }
-        pick!(
-            full_hash,
-            named_label,
-            push_hash,
-            candidate_label,
-            release,
-            distro_name,
-            distro_version,
-            containers,
-            ppc_containers,
-            containers_list_file,
-            container_name_prefix,
-            base_container_images,
-            source_namespace,
-            target_namespace,
-            source_registry,
-            target_registries,
-            target_registries_push,
-            manifest_push,
-            ppc_manifests,
-            tmp_file_root,
-            x86_tag,
-            ppc_tag,
-            manifest_tag,
-            per_registry_concurrency,
-            blob_concurrency,
-            retries,
-            report_json,
-            report_html,
-            label_source,
-            keep_previous_label,
-            keep_local,
-            local_store,
-            lock_timeout
-        )
-    }
+    lock_timeout: Option<u64> => opt("lock_timeout", Int),
 }
 
 /// A validated promotion.
@@ -404,6 +365,13 @@ impl KeepLocal {
         }
     }
 }
+
+/// Local-copy policies ([`KeepLocal`]'s names, the module's choices).
+pub const KEEP_LOCAL: &[&str] = &[
+    KeepLocal::Never.as_str(),
+    KeepLocal::OnFailure.as_str(),
+    KeepLocal::Always.as_str(),
+];
 
 impl std::str::FromStr for KeepLocal {
     type Err = Error;
