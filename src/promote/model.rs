@@ -11,8 +11,11 @@ use serde::{Deserialize, Serialize};
 use super::flexible::{self, opt_bool, opt_string, opt_u64};
 use super::options::{opt, promote_options, Kind::*};
 use crate::error::{Error, Result};
-use crate::reference::{validate_component, validate_host, validate_repository, validate_tag};
+use crate::reference::{
+    validate_component, validate_host, validate_repository, validate_tag, ReleaseName, Tag,
+};
 use crate::registry::Registry;
+use crate::sources::hash::FullHash;
 use crate::transport::{creds, Credentials, RegistryConfig, Secret};
 
 /// A registry as the promoter's playbook describes it (plus TLS options).
@@ -311,12 +314,12 @@ promote_options! {
 /// A validated promotion.
 #[derive(Clone, Debug)]
 pub struct Promotion {
-    pub full_hash: String,
+    pub full_hash: FullHash,
     /// The tag written on the targets when it differs from `full_hash`.
-    pub push_hash: Option<String>,
-    pub named_label: String,
-    pub candidate_label: Option<String>,
-    pub release: String,
+    pub push_hash: Option<Tag>,
+    pub named_label: Tag,
+    pub candidate_label: Option<Tag>,
+    pub release: ReleaseName,
     pub distro_name: String,
     pub distro_version: String,
     /// Names without prefix, base images included, deduplicated, in order.
@@ -444,16 +447,7 @@ impl Promotion {
 
 /// The promoter's hash forms (see [`crate::sources::hash::validate_full_hash`]); errors name `full_hash`.
 pub fn validate_full_hash(s: &str) -> Result<()> {
-    crate::sources::hash::validate_full_hash(s)
-        .map(|_| ())
-        .map_err(|e| match e {
-            Error::Invalid { input, reason, .. } => Error::Invalid {
-                what: "full_hash",
-                input,
-                reason,
-            },
-            e => e,
-        })
+    FullHash::parse(s).map(|_| ())
 }
 
 /// Read a list file (the promoter's extra-vars YAML or one name per line) for [`PromoteArgs::resolve`].
@@ -490,7 +484,7 @@ impl PromoteArgs {
         &self,
         list_from_file: impl Fn(&std::path::Path) -> Result<(Vec<String>, Option<Vec<String>>)>,
     ) -> Result<Promotion> {
-        let (full_hash, named_label) = self.labels()?;
+        let (full_hash, named_label, candidate_label) = self.labels()?;
         let (containers, ppc_containers) = self.container_lists(list_from_file)?;
         let prefix = self
             .container_name_prefix
@@ -499,12 +493,12 @@ impl PromoteArgs {
         validate_component(&prefix).map_err(|r| Error::invalid("container_name_prefix", &prefix, r))?;
         let (source, targets, push) = self.registries()?;
         let (release, distro_name, distro_version) = self.release_names()?;
-        self.check_push_hash()?;
+        let push_hash = self.check_push_hash()?;
         Ok(Promotion {
-            push_hash: self.push_hash.clone().filter(|ph| *ph != full_hash),
+            push_hash: push_hash.filter(|ph| *ph != *full_hash),
             full_hash,
             named_label,
-            candidate_label: self.candidate_label.clone(),
+            candidate_label,
             release,
             distro_name,
             distro_version,
@@ -535,16 +529,18 @@ impl PromoteArgs {
         })
     }
 
-    /// `full_hash` and `named_label` (both required), and `candidate_label` when given.
-    fn labels(&self) -> Result<(String, String)> {
-        let full_hash = self.full_hash.clone().ok_or_else(|| missing("full_hash"))?;
-        validate_full_hash(&full_hash)?;
-        let named_label = self.named_label.clone().ok_or_else(|| missing("named_label"))?;
-        validate_tag(&named_label).map_err(|e| Error::Config(format!("named_label: {e}")))?;
-        if let Some(c) = &self.candidate_label {
-            validate_tag(c).map_err(|e| Error::Config(format!("candidate_label: {e}")))?;
-        }
-        Ok((full_hash, named_label))
+    /// `full_hash` and `named_label` (both required), and `candidate_label` when given, parsed.
+    fn labels(&self) -> Result<(FullHash, Tag, Option<Tag>)> {
+        let full_hash = self.full_hash.as_deref().ok_or_else(|| missing("full_hash"))?;
+        let full_hash = FullHash::parse(full_hash)?;
+        let named_label = self
+            .named_label
+            .as_deref()
+            .ok_or_else(|| missing("named_label"))?;
+        let named_label = Tag::parse("named_label", named_label)?;
+        let candidate = self.candidate_label.as_deref();
+        let candidate = candidate.map(|c| Tag::parse("candidate_label", c)).transpose()?;
+        Ok((full_hash, named_label, candidate))
     }
 
     /// The container list (given, else from `containers_list_file`; base images added once) and the
@@ -616,43 +612,31 @@ impl PromoteArgs {
     }
 
     /// `release`, `distro_name`, `distro_version` with their defaults (they name the list files).
-    fn release_names(&self) -> Result<(String, String, String)> {
-        let release = self.release.clone().unwrap_or_else(|| "master".into());
-        let distro_name = self.distro_name.clone().unwrap_or_else(|| "centos".into());
-        let distro_version = self.distro_version.clone().unwrap_or_else(|| "9".into());
-        for (k, v) in [
-            ("release", &release),
-            ("distro_name", &distro_name),
-            ("distro_version", &distro_version),
-        ] {
-            if v.is_empty()
-                || !v
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
-            {
-                return Err(Error::invalid(
-                    "value",
-                    v,
-                    format!("{k}: only letters, digits, '.', '_' and '-'"),
-                ));
-            }
-        }
-        Ok((release, distro_name, distro_version))
+    fn release_names(&self) -> Result<(ReleaseName, String, String)> {
+        let release = self.release.as_deref().unwrap_or("master");
+        let distro_name = self.distro_name.as_deref().unwrap_or("centos");
+        let distro_version = self.distro_version.as_deref().unwrap_or("9");
+        let release = ReleaseName::parse("release", release)?;
+        // The distribution's name and version name files as the release does: the same rule.
+        let distro_name = ReleaseName::parse("distro_name", distro_name)?;
+        let distro_version = ReleaseName::parse("distro_version", distro_version)?;
+        Ok((release, distro_name.into(), distro_version.into()))
     }
 
     /// `push_hash` must be a tag, short enough to carry the suffixes.
-    fn check_push_hash(&self) -> Result<()> {
-        if let Some(ph) = &self.push_hash {
-            validate_tag(ph).map_err(|e| Error::Config(format!("push_hash: {e}")))?;
-            if validate_tag(&format!("{ph}_manifest")).is_err() {
-                return Err(Error::invalid(
-                    "push_hash",
-                    ph,
-                    "too long to carry the _x86_64/_manifest suffixes",
-                ));
-            }
+    fn check_push_hash(&self) -> Result<Option<Tag>> {
+        let Some(ph) = &self.push_hash else {
+            return Ok(None);
+        };
+        let tag = Tag::parse("push_hash", ph)?;
+        if validate_tag(&format!("{ph}_manifest")).is_err() {
+            return Err(Error::invalid(
+                "push_hash",
+                ph,
+                "too long to carry the _x86_64/_manifest suffixes",
+            ));
         }
-        Ok(())
+        Ok(Some(tag))
     }
 }
 
