@@ -12,7 +12,7 @@ use super::flexible::{self, opt_bool, opt_string, opt_u64};
 use super::options::{opt, promote_options, Kind::*};
 use crate::error::{Error, Result};
 use crate::reference::{
-    validate_component, validate_host, validate_repository, validate_tag, ReleaseName, Tag,
+    validate_component, validate_host, validate_repository, validate_tag, ReleaseName, RepoPath, Tag,
 };
 use crate::registry::Registry;
 use crate::sources::hash::FullHash;
@@ -107,9 +107,10 @@ impl RegistrySpec {
         Registry::new(self.config.clone())
     }
 
-    /// `<namespace>/<prefix>-<name>`.
-    pub fn repo(&self, prefix: &str, name: &str) -> String {
-        format!("{}/{}-{}", self.namespace, prefix, name)
+    /// `<namespace>/<prefix>-<name>` (the namespace, the prefix and the names are validated as path
+    /// components when the promotion is resolved).
+    pub fn repo(&self, prefix: &str, name: &str) -> RepoPath {
+        RepoPath::of_container(&self.namespace, prefix, name)
     }
 }
 
