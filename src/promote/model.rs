@@ -310,6 +310,11 @@ promote_options! {
     /// Seconds to wait for another run's lock on the local store (default 600; 0: fail at once).
     #[serde(default, deserialize_with = "opt_u64")]
     lock_timeout: Option<u64> => opt("lock_timeout", Int),
+    /// Seconds each phase of a run (source check, architectures, copies and lists, verification
+    /// and labels, the source label) may take; one that runs over stops the run there, with an error
+    /// naming it, and nothing after it is done (no label moves). Default 0: no limit.
+    #[serde(default, deserialize_with = "opt_u64")]
+    phase_timeout: Option<u64> => opt("phase_timeout", Int),
 }
 
 /// A validated promotion.
@@ -348,6 +353,8 @@ pub struct Promotion {
     pub local_store: Option<PathBuf>,
     /// How long to wait for the local store's lock.
     pub lock_timeout: std::time::Duration,
+    /// The longest a phase of the run may take (None: no limit).
+    pub phase_timeout: Option<std::time::Duration>,
 }
 
 /// When to keep local copies of the images (one type for every face: typed in a releases file,
@@ -527,6 +534,10 @@ impl PromoteArgs {
             keep_local: self.keep_local.as_deref().unwrap_or("on_failure").parse()?,
             local_store: self.local_store.clone(),
             lock_timeout: std::time::Duration::from_secs(self.lock_timeout.unwrap_or(600).min(86_400)),
+            phase_timeout: self
+                .phase_timeout
+                .filter(|s| *s > 0)
+                .map(|s| std::time::Duration::from_secs(s.min(7 * 86_400))),
         })
     }
 
