@@ -219,7 +219,8 @@ async fn check_source(
     files: &ListFiles,
     write_lists: bool,
 ) -> Result<Vec<(String, crate::manifest::Manifest, Place)>, Stop> {
-    let mut found = source::check(p, &cl.source, local.map(|l| &l.layout)).await;
+    let want_lists = p.push && p.targets.iter().any(|t| lists_for(p, t));
+    let mut found = source::check(p, &cl.source, local.map(|l| &l.layout), want_lists).await;
     c.found = found.found.iter().map(|(n, _, _)| n.clone()).collect();
     c.missing = std::mem::take(&mut found.missing);
     c.local_reused = found
