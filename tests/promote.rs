@@ -293,6 +293,12 @@ async fn a_phase_over_its_deadline_stops_the_run_before_any_label() {
     );
     assert_eq!(r.missed, ["nova-compute", "base"]);
     assert!(r.pushed.is_empty());
+    // The promoter's lists say what was not promoted; the images are kept as after a failed push.
+    assert_eq!(
+        read_list(tmp.path(), "containers_missed_list.txt"),
+        ["openstack-nova-compute", "openstack-base"]
+    );
+    assert_eq!(r.local_kept, ["nova-compute", "base"]);
     // No label anywhere: not on the target, not on the source.
     for s in &staged {
         assert!(client(&tgt)

@@ -43,7 +43,12 @@ struct Clients {
 }
 
 /// The early end of a run: the problem that stopped it is already collected.
-struct Stop;
+enum Stop {
+    /// Nothing more to do (a missing container, a setup failure).
+    Early,
+    /// A phase ran over `phase_timeout`: what is known is still reported and kept.
+    Overrun,
+}
 
 /// Run a promotion (or its dry run, or its verification alone). Never panics on bad data; every
 /// problem ends up in `report.problems`/`report.errors` and `report.ok == false`.
@@ -115,21 +120,63 @@ async fn steps(p: &Promotion, opts: &RunOptions, cl: &Clients, c: &mut Collected
         files
             .truncate_all()
             .map_err(|e| c.problems.push(list_files_problem(&e)))
-            .map_err(|_| Stop)?;
+            .map_err(|_| Stop::Early)?;
     }
     let local = local::open(p, opts.read_only())
         .map_err(|e| {
             c.problems
                 .push(Problem::from_error(Phase::Setup, "local store", &e))
         })
-        .map_err(|_| Stop)?;
-    let checked = within(p, check_source(p, cl, local.as_ref(), c, &files, write_lists)).await;
-    let sources = checked.ok_or_else(|| overrun(p, Phase::SourceCheck, c))??;
+        .map_err(|_| Stop::Early)?;
+    let mut ledger = Ledger::default();
+    let mut sources = Vec::new();
+    let r = phases(
+        p,
+        opts,
+        cl,
+        local.as_ref(),
+        (&files, write_lists),
+        &mut ledger,
+        &mut sources,
+        c,
+    )
+    .await;
+    if let Err(Stop::Overrun) = r {
+        // What was not promoted is listed, and the images kept as after any failed push (itself
+        // within the deadline).
+        c.problems
+            .extend(write_list(write_lists, &files.pushed, p, &c.pushed));
+        c.problems
+            .extend(write_list(write_lists, &files.missed, p, &c.missed));
+        if let (Some(l), false, false) = (&local, opts.read_only(), sources.is_empty()) {
+            within(p, local::keep(p, l, &c.facts, &sources, true, &mut c.local)).await;
+            c.problems.append(&mut c.local.problems);
+            local::clean(p, l, &c.facts, false, &mut c.local);
+        }
+    }
+    c.ledger = ledger;
+    r
+}
+
+/// The phases, each within `phase_timeout`.
+#[allow(clippy::too_many_arguments)]
+async fn phases(
+    p: &Promotion,
+    opts: &RunOptions,
+    cl: &Clients,
+    local: Option<&Local>,
+    (files, write_lists): (&ListFiles, bool),
+    ledger: &mut Ledger,
+    sources: &mut Vec<Place>,
+    c: &mut Collected,
+) -> Result<(), Stop> {
+    let checked = within(p, check_source(p, cl, local, c, files, write_lists)).await;
+    let found = checked.ok_or_else(|| overrun(p, Phase::SourceCheck, c))??;
     let fetched = FetchedBlobs::default();
-    within(p, architectures(p, &sources, &fetched, c, &files, write_lists))
+    within(p, architectures(p, &found, &fetched, c, files, write_lists))
         .await
         .ok_or_else(|| overrun(p, Phase::Architectures, c))?;
-    let sources: Vec<Place> = sources.into_iter().map(|(_, _, place)| place).collect();
+    *sources = found.into_iter().map(|(_, _, place)| place).collect();
     if p.push && !opts.verify_only {
         within(p, quay_repositories(p, opts.dry_run, c))
             .await
@@ -137,46 +184,39 @@ async fn steps(p: &Promotion, opts: &RunOptions, cl: &Clients, c: &mut Collected
     }
     let plan = plan::plan(p, &c.facts, opts.verify_only);
     c.plan = Some(plan.summary(p, c.facts.len()));
-    let mut ledger = Ledger::default();
     if p.push && !opts.verify_only {
-        within(
-            p,
-            write(p, &plan, &sources, cl, opts.dry_run, &fetched, &mut ledger, c),
-        )
-        .await
-        .ok_or_else(|| overrun(p, Phase::Copy, c))?;
+        within(p, write(p, &plan, sources, cl, opts.dry_run, &fetched, ledger, c))
+            .await
+            .ok_or_else(|| overrun(p, Phase::Copy, c))?;
     }
     if opts.dry_run {
-        predict_labels(p, cl, &mut ledger, &c.facts).await;
-        c.ledger = ledger;
+        predict_labels(p, cl, ledger, &c.facts).await;
         return Ok(());
     }
     if p.push {
-        within(
-            p,
-            verify_and_label(p, &plan, cl, opts.verify_only, &mut ledger, c),
-        )
-        .await
-        .ok_or_else(|| overrun(p, Phase::Verify, c))?;
+        within(p, verify_targets(p, &plan, cl, opts.verify_only, ledger))
+            .await
+            .ok_or_else(|| overrun(p, Phase::Verify, c))?;
+        label_targets(p, cl, opts.verify_only, ledger, c).await;
         c.problems
             .extend(write_list(write_lists, &files.pushed, p, &c.pushed));
         c.problems
             .extend(write_list(write_lists, &files.missed, p, &c.missed));
     }
-    if let (Some(l), false) = (&local, opts.read_only()) {
+    if let (Some(l), false) = (local, opts.read_only()) {
         let failed_push = p.push && !c.missed.is_empty();
-        local::keep(p, l, &c.facts, &sources, failed_push, &mut c.local).await;
+        within(p, local::keep(p, l, &c.facts, sources, failed_push, &mut c.local))
+            .await
+            .ok_or_else(|| overrun(p, Phase::LocalStore, c))?;
         c.problems.append(&mut c.local.problems);
     }
     if p.label_source {
-        within(p, source_label(p, cl, opts.verify_only, &mut ledger, c))
-            .await
-            .ok_or_else(|| overrun(p, Phase::SourceLabel, c))?;
+        // The source label is the last commit: not cut either (it waits for everything else).
+        source_label(p, cl, opts.verify_only, ledger, c).await;
     }
-    if let (Some(l), false) = (&local, opts.read_only()) {
-        store_after(p, l, &ledger, c);
+    if let (Some(l), false) = (local, opts.read_only()) {
+        store_after(p, l, ledger, c);
     }
-    c.ledger = ledger;
     Ok(())
 }
 
@@ -207,7 +247,7 @@ fn overrun(p: &Promotion, phase: Phase, c: &mut Collected) -> Stop {
         .push(Problem::new(phase, Kind::Deadline, msg.clone(), msg));
     c.pushed.clear();
     c.missed = c.found.clone();
-    Stop
+    Stop::Overrun
 }
 
 /// 1. Every `<prefix>-<name>:<fh>` must exist at the source (or in a kept local copy).
@@ -242,13 +282,13 @@ async fn check_source(
         "source check"
     );
     if !c.missing.is_empty() {
-        return Err(Stop);
+        return Err(Stop::Early);
     }
     if found.found.is_empty() {
         let msg = "container list is empty";
         c.problems
             .push(Problem::new(Phase::SourceCheck, Kind::Invalid, msg, msg));
-        return Err(Stop);
+        return Err(Stop::Early);
     }
     Ok(found.found)
 }
@@ -383,14 +423,7 @@ async fn predict_labels(p: &Promotion, cl: &Clients, ledger: &mut Ledger, facts:
 }
 
 /// 5–6. Verify what should now be on the targets, then move the label where everything verified.
-async fn verify_and_label(
-    p: &Promotion,
-    plan: &Plan,
-    cl: &Clients,
-    verify_only: bool,
-    ledger: &mut Ledger,
-    c: &mut Collected,
-) {
+async fn verify_targets(p: &Promotion, plan: &Plan, cl: &Clients, verify_only: bool, ledger: &mut Ledger) {
     for v in verify::pass(p, plan, ledger, &cl.targets, verify_only).await {
         ledger.apply(&v, &p.targets[v.target].name);
     }
@@ -407,6 +440,17 @@ async fn verify_and_label(
         en.error = Some(u.reason.clone());
         ledger.record(u.container, At::Target(u.target), en);
     }
+}
+
+/// The label on each target where every tag of that image verified, then what was promoted. Not
+/// cut by `phase_timeout`: label moves are the commit, short, and each one is recorded.
+async fn label_targets(
+    p: &Promotion,
+    cl: &Clients,
+    verify_only: bool,
+    ledger: &mut Ledger,
+    c: &mut Collected,
+) {
     if !verify_only {
         let sites = target_sites(p, cl);
         for (ci, at, en, kind) in label::move_labels(p, &sites, &c.facts, ledger, true, false).await {
