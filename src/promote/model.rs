@@ -590,6 +590,13 @@ impl PromoteArgs {
     }
 
     /// The source, the targets (with the namespaces and retries applied) and whether to push.
+    /// For the source, then each target: was a `name` given?
+    fn names_given(&self) -> Vec<bool> {
+        let source = self.source_registry.as_ref().is_some_and(|r| r.name.is_some());
+        let targets = self.target_registries.iter().flatten().map(|r| r.name.is_some());
+        std::iter::once(source).chain(targets).collect()
+    }
+
     fn registries(&self) -> Result<(RegistrySpec, Vec<RegistrySpec>, bool)> {
         let retries = self
             .retries
@@ -614,6 +621,7 @@ impl PromoteArgs {
                 )
             })
             .collect::<Result<Vec<_>>>()?;
+        let (source, targets) = distinct_names(source, targets, &self.names_given());
         let push = self.target_registries_push.unwrap_or(true);
         if push && targets.is_empty() {
             return Err(Error::Config(
@@ -650,6 +658,28 @@ impl PromoteArgs {
         }
         Ok(Some(tag))
     }
+}
+
+/// Registries name the report's entries, columns and problems; two on one host (another
+/// namespace) would share the host as a name and merge there. Those named by default become
+/// `host/namespace`; names given explicitly stay as given.
+fn distinct_names(
+    mut source: RegistrySpec,
+    mut targets: Vec<RegistrySpec>,
+    given: &[bool],
+) -> (RegistrySpec, Vec<RegistrySpec>) {
+    let hosts: Vec<String> = std::iter::once(&source)
+        .chain(&targets)
+        .map(|s| s.name.clone())
+        .collect();
+    let shared = |n: &str| hosts.iter().filter(|h| h.as_str() == n).count() > 1;
+    let specs = std::iter::once(&mut source).chain(targets.iter_mut());
+    for (spec, given) in specs.zip(given) {
+        if !given && shared(&spec.name) {
+            spec.name = format!("{}/{}", spec.host, spec.namespace);
+        }
+    }
+    (source, targets)
 }
 
 fn missing(k: &str) -> Error {
@@ -698,6 +728,31 @@ mod tests {
         assert_eq!(p.manifest_tag(), format!("{}_manifest", p.full_hash));
         assert_eq!(p.list_suffix(), "centos-8-master");
         assert_eq!(p.tmp_file_root, PathBuf::from("/var/tmp/promoter_logs"));
+    }
+
+    #[test]
+    fn registries_on_one_host_get_distinct_names() {
+        let mut a = base_args();
+        let mut other = a.target_registries.clone().unwrap()[0].clone();
+        other.namespace = Some("other".into());
+        let mut named = other.clone();
+        named.namespace = Some("third".into());
+        named.name = Some("mine".into());
+        a.target_registries = Some(vec![
+            a.target_registries.clone().unwrap()[0].clone(),
+            other,
+            named,
+        ]);
+        let p = a.resolve(no_file).unwrap();
+        let names: Vec<&str> = p.targets.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(
+            names,
+            ["localhost:6500/tripleomaster", "localhost:6500/other", "mine"]
+        );
+        assert_eq!(
+            p.source.name, "localhost:6000",
+            "a host of its own keeps its name"
+        );
     }
 
     #[test]
