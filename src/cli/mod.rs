@@ -21,7 +21,10 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+use std::io::IsTerminal;
+
 use crate::logging::{self, LogFormat};
+use crate::progress::Progress;
 use crate::reference::Reference;
 use crate::registry::Registry;
 use crate::transport::{creds, Credentials, RegistryConfig, Secret};
@@ -39,6 +42,16 @@ pub struct Cli {
     /// Fewer logs (-q warnings only, -qq errors only).
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     pub quiet: u8,
+    /// Seconds between progress lines on stderr when it is not a terminal (on a terminal a bar is
+    /// drawn instead); 0 switches progress off.
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        env = "COPY_CONTAINERS_PROGRESS_INTERVAL",
+        default_value_t = 30,
+        global = true
+    )]
+    pub progress_interval: u64,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -159,7 +172,12 @@ fn exit_code_of(e: &anyhow::Error) -> i32 {
 /// Run the CLI; returns the process exit code.
 pub fn run(cli: Cli) -> i32 {
     let verbosity = cli.verbose as i8 - cli.quiet as i8;
-    logging::init(cli.log_format, verbosity);
+    let progress = Progress::for_stderr(
+        std::time::Duration::from_secs(cli.progress_interval),
+        std::io::stderr().is_terminal(),
+        cli.log_format == LogFormat::Human,
+    );
+    logging::init(cli.log_format, verbosity, progress.clone());
     let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -170,9 +188,9 @@ pub fn run(cli: Cli) -> i32 {
     let result = rt.block_on(async {
         match cli.command {
             Command::Inspect(a) => commands::inspect(a).await,
-            Command::Copy(a) => commands::copy(a).await,
-            Command::Promote(a) => promote::promote_cmd(a, false).await,
-            Command::Verify(a) => promote::promote_cmd(a, true).await,
+            Command::Copy(a) => commands::copy(a, &progress).await,
+            Command::Promote(a) => promote::promote_cmd(a, false, &progress).await,
+            Command::Verify(a) => promote::promote_cmd(a, true, &progress).await,
             Command::Tag(a) => promote::tag_cmd(a).await,
             Command::Stage(a) => promote::stage_cmd(a).await,
             Command::Rollback(a) => rollback::rollback_cmd(a).await,
@@ -180,6 +198,7 @@ pub fn run(cli: Cli) -> i32 {
             Command::Local(a) => local::local_cmd(a).await,
         }
     });
+    progress.finish();
     match result {
         Ok(code) => code,
         Err(e) => {

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 
+use crate::progress::Progress;
 use crate::promote::{self, PromoteArgs, Promotion, RegistryArgs, RunOptions};
 use crate::report::{Kind, Phase, Report, TagAction};
 use crate::stage::{self, StageOptions};
@@ -464,14 +465,14 @@ fn truncate(s: &str, n: usize) -> String {
     }
 }
 
-pub async fn promote_cmd(f: PromoteFlags, verify_only: bool) -> anyhow::Result<i32> {
+pub async fn promote_cmd(f: PromoteFlags, verify_only: bool, progress: &Progress) -> anyhow::Result<i32> {
     use super::releases::{read_promote_config, PromoteConfig};
     // The config file is read once: a releases file (`releases:` / copy-quay's `entries:`) runs
     // entries (`--release NAME|all`); a plain one gives promotion fields under the flags.
     let config = match &f.config {
         Some(path) => match read_promote_config(path)? {
             PromoteConfig::Releases(cfg) => {
-                return super::releases::promote_releases(&f, path, &cfg, verify_only).await
+                return super::releases::promote_releases(&f, path, &cfg, verify_only, progress).await
             }
             PromoteConfig::Plain(text) => Some((path, text)),
         },
@@ -486,10 +487,11 @@ pub async fn promote_cmd(f: PromoteFlags, verify_only: bool) -> anyhow::Result<i
     let opts = RunOptions {
         dry_run: f.dry_run,
         verify_only,
+        progress: progress.clone(),
     };
-    let progress = crate::progress::start();
     let mut report = promote::run(&p, &opts).await;
-    drop(progress);
+    // The bar off the terminal before the results are printed.
+    progress.finish();
     if !f.dry_run {
         write_reports(&p, &mut report);
     }

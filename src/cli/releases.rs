@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use super::promote::{print_summary, write_reports, PromoteFlags};
 use crate::config::{self, ListOrigin, Overrides, ReleasesConfig, ResolvedRelease, Shape};
+use crate::progress::Progress;
 use crate::promote::{self, RunOptions};
 use crate::quay::EnsureOutcome;
 use crate::report::Report;
@@ -90,6 +91,7 @@ pub async fn promote_releases(
     path: &Path,
     cfg: &ReleasesConfig,
     verify_only: bool,
+    progress: &Progress,
 ) -> anyhow::Result<i32> {
     let which = f.release.as_deref().ok_or_else(|| {
         usage!(
@@ -115,7 +117,9 @@ pub async fn promote_releases(
     let mut outcomes = Vec::new();
     for (idx, e) in selected {
         tracing::info!(release = %e.name, "release");
-        let o = run_release(cfg, idx, &ov, &fetcher, f.dry_run, verify_only).await;
+        let o = run_release(cfg, idx, &ov, &fetcher, f.dry_run, verify_only, progress).await;
+        // The bar off the terminal before the release's result is printed.
+        progress.finish();
         if !f.json {
             print_outcome(&o);
         }
@@ -156,6 +160,7 @@ pub async fn run_release(
     fetcher: &crate::sources::Fetcher,
     dry_run: bool,
     verify_only: bool,
+    progress: &Progress,
 ) -> ReleaseOutcome {
     let name = cfg.releases[idx].name.clone();
     let mut out = ReleaseOutcome::new(&name);
@@ -191,7 +196,11 @@ pub async fn run_release(
         );
     }
     let secrets = p.secrets();
-    let opts = RunOptions { dry_run, verify_only };
+    let opts = RunOptions {
+        dry_run,
+        verify_only,
+        progress: progress.clone(),
+    };
     let mut report = promote::run(&p, &opts).await;
     if !dry_run {
         write_reports(&p, &mut report);

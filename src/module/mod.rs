@@ -307,6 +307,8 @@ async fn run_promote(pa: &PromoteArgs, action: Action, params: &args::Params, se
     let opts = RunOptions {
         dry_run: params.check_mode && action != Action::Verify,
         verify_only: action == Action::Verify,
+        // Never any progress: stdout is the JSON result and nobody watches a module's stderr.
+        progress: crate::progress::Progress::none(),
     };
     let mut r = promote::run(&p, &opts).await;
     // Check mode writes nothing, not even the reports of a `verify` it really ran.

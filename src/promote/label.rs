@@ -11,6 +11,7 @@ use super::model::{Promotion, RegistrySpec};
 use super::source::Facts;
 use crate::digest::Digest;
 use crate::manifest::Manifest;
+use crate::progress::Progress;
 use crate::registry::Registry;
 use crate::report::{Kind, TagAction, TagEntry};
 
@@ -56,7 +57,9 @@ pub(crate) async fn move_labels(
     ledger: &Ledger,
     gate: bool,
     dry_run: bool,
+    progress: &Progress,
 ) -> Vec<(usize, At, TagEntry, Kind)> {
+    progress.phase("labels", (sites.len() * facts.len()) as u64);
     let jobs = sites
         .iter()
         .flat_map(|s| facts.iter().enumerate().map(move |(ci, f)| (ci, f, s)));
@@ -76,6 +79,7 @@ pub(crate) async fn move_labels(
             );
             if !ready {
                 en.error = Some("label not moved: the image did not verify on this registry".into());
+                progress.step();
                 return (ci, site.at, en, Kind::NotAttempted);
             }
             let keep = if dry_run { None } else { p.previous_label() };
@@ -92,6 +96,7 @@ pub(crate) async fn move_labels(
             if dry_run {
                 en.verified = None;
             }
+            progress.step();
             (ci, site.at, en, kind)
         }
     }))

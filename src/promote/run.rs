@@ -17,6 +17,7 @@ use super::plan::{self, lists_for, Plan};
 use super::source::{self, Facts};
 use super::verify;
 use crate::copy::{CopyOptions, FetchedBlobs, Place};
+use crate::progress::Progress;
 use crate::registry::Registry;
 use crate::report::listfiles::{self, ListFiles};
 use crate::report::{Kind, Phase, Problem, Report, TagAction};
@@ -28,6 +29,8 @@ pub struct RunOptions {
     pub dry_run: bool,
     /// Verify only (the `verify` action): no copies, no labels.
     pub verify_only: bool,
+    /// Where the phases report their progress ([`Progress::none`] by default).
+    pub progress: Progress,
 }
 
 impl RunOptions {
@@ -123,9 +126,9 @@ async fn steps(p: &Promotion, opts: &RunOptions, cl: &Clients, c: &mut Collected
                 .push(Problem::from_error(Phase::Setup, "local store", &e))
         })
         .map_err(|_| Stop)?;
-    let sources = check_source(p, cl, local.as_ref(), c, &files, write_lists).await?;
+    let sources = check_source(p, cl, local.as_ref(), c, &files, write_lists, &opts.progress).await?;
     let fetched = FetchedBlobs::default();
-    architectures(p, &sources, &fetched, c, &files, write_lists).await;
+    architectures(p, &sources, &fetched, c, &files, write_lists, &opts.progress).await;
     let sources: Vec<Place> = sources.into_iter().map(|(_, _, place)| place).collect();
     if p.push && !opts.verify_only {
         quay_repositories(p, opts.dry_run, c).await;
@@ -134,15 +137,15 @@ async fn steps(p: &Promotion, opts: &RunOptions, cl: &Clients, c: &mut Collected
     c.plan = Some(plan.summary(p, c.facts.len()));
     let mut ledger = Ledger::default();
     if p.push && !opts.verify_only {
-        write(p, &plan, &sources, cl, opts.dry_run, &fetched, &mut ledger, c).await;
+        write(p, &plan, &sources, cl, opts, &fetched, &mut ledger, c).await;
     }
     if opts.dry_run {
-        predict_labels(p, cl, &mut ledger, &c.facts).await;
+        predict_labels(p, cl, &mut ledger, &c.facts, &opts.progress).await;
         c.ledger = ledger;
         return Ok(());
     }
     if p.push {
-        verify_and_label(p, &plan, cl, opts.verify_only, &mut ledger, c).await;
+        verify_and_label(p, &plan, cl, opts, &mut ledger, c).await;
         c.problems
             .extend(write_list(write_lists, &files.pushed, p, &c.pushed));
         c.problems
@@ -154,7 +157,7 @@ async fn steps(p: &Promotion, opts: &RunOptions, cl: &Clients, c: &mut Collected
         c.problems.append(&mut c.local.problems);
     }
     if p.label_source {
-        source_label(p, cl, opts.verify_only, &mut ledger, c).await;
+        source_label(p, cl, opts, &mut ledger, c).await;
     }
     if let (Some(l), false) = (&local, opts.read_only()) {
         store_after(p, l, &ledger, c);
@@ -171,8 +174,9 @@ async fn check_source(
     c: &mut Collected,
     files: &ListFiles,
     write_lists: bool,
+    progress: &Progress,
 ) -> Result<Vec<(String, crate::manifest::Manifest, Place)>, Stop> {
-    let mut found = source::check(p, &cl.source, local.map(|l| &l.layout)).await;
+    let mut found = source::check(p, &cl.source, local.map(|l| &l.layout), progress).await;
     c.found = found.found.iter().map(|(n, _, _)| n.clone()).collect();
     c.missing = std::mem::take(&mut found.missing);
     c.local_reused = found
@@ -213,9 +217,10 @@ async fn architectures(
     c: &mut Collected,
     files: &ListFiles,
     write_lists: bool,
+    progress: &Progress,
 ) {
     let want_lists = p.push && p.targets.iter().any(|t| lists_for(p, t));
-    c.facts = source::facts(p, found, want_lists, fetched).await;
+    c.facts = source::facts(p, found, want_lists, fetched, progress).await;
     if want_lists {
         for f in &c.facts {
             if p.ppc_manifests && p.ppc_containers.contains(&f.name) {
@@ -276,23 +281,26 @@ async fn write(
     plan: &Plan,
     sources: &[Place],
     cl: &Clients,
-    dry_run: bool,
+    opts: &RunOptions,
     fetched: &FetchedBlobs,
     ledger: &mut Ledger,
     c: &mut Collected,
 ) {
+    let dry_run = opts.dry_run;
     let copts = CopyOptions {
         per_registry: p.per_registry,
         blob_jobs: p.blob_jobs,
         dry_run,
         fetched: fetched.clone(),
+        progress: opts.progress.clone(),
     };
     let (outcomes, mut problems) = execute::copies(p, plan, &c.facts, sources, &cl.targets, &copts).await;
     c.problems.append(&mut problems);
     for (ci, ti, en) in outcomes {
         ledger.record(ci, At::Target(ti), en);
     }
-    let (outcomes, mut problems) = execute::lists(p, plan, &c.facts, ledger, &cl.targets, dry_run).await;
+    let (outcomes, mut problems) =
+        execute::lists(p, plan, &c.facts, ledger, &cl.targets, dry_run, &opts.progress).await;
     c.problems.append(&mut problems);
     for (ci, ti, en) in outcomes {
         ledger.record(ci, At::Target(ti), en);
@@ -321,7 +329,13 @@ fn source_site<'a>(p: &'a Promotion, cl: &'a Clients) -> LabelSite<'a> {
 }
 
 /// Dry run: predict the label moves (read-only).
-async fn predict_labels(p: &Promotion, cl: &Clients, ledger: &mut Ledger, facts: &[Facts]) {
+async fn predict_labels(
+    p: &Promotion,
+    cl: &Clients,
+    ledger: &mut Ledger,
+    facts: &[Facts],
+    progress: &Progress,
+) {
     let mut sites = Vec::new();
     if p.push {
         sites.extend(target_sites(p, cl));
@@ -329,7 +343,7 @@ async fn predict_labels(p: &Promotion, cl: &Clients, ledger: &mut Ledger, facts:
     if p.label_source {
         sites.push(source_site(p, cl));
     }
-    for (ci, at, en, _) in label::move_labels(p, &sites, facts, ledger, false, true).await {
+    for (ci, at, en, _) in label::move_labels(p, &sites, facts, ledger, false, true, progress).await {
         ledger.record(ci, at, en);
     }
 }
@@ -339,11 +353,12 @@ async fn verify_and_label(
     p: &Promotion,
     plan: &Plan,
     cl: &Clients,
-    verify_only: bool,
+    opts: &RunOptions,
     ledger: &mut Ledger,
     c: &mut Collected,
 ) {
-    for v in verify::pass(p, plan, ledger, &cl.targets, verify_only).await {
+    let verify_only = opts.verify_only;
+    for v in verify::pass(p, plan, ledger, &cl.targets, verify_only, &opts.progress).await {
         ledger.apply(&v, &p.targets[v.target].name);
     }
     // Expected tags that could not even be attempted (x86/ppc discovery failed) count as missed.
@@ -361,7 +376,9 @@ async fn verify_and_label(
     }
     if !verify_only {
         let sites = target_sites(p, cl);
-        for (ci, at, en, kind) in label::move_labels(p, &sites, &c.facts, ledger, true, false).await {
+        for (ci, at, en, kind) in
+            label::move_labels(p, &sites, &c.facts, ledger, true, false, &opts.progress).await
+        {
             if en.action == TagAction::Failed {
                 c.problems
                     .push(tag_problem(Phase::Label, kind, &c.facts[ci].name, &en));
@@ -430,10 +447,11 @@ fn verification_problems(ledger: &Ledger, targets: usize, c: &mut Collected) {
 async fn source_label(
     p: &Promotion,
     cl: &Clients,
-    verify_only: bool,
+    opts: &RunOptions,
     ledger: &mut Ledger,
     c: &mut Collected,
 ) {
+    let verify_only = opts.verify_only;
     let labelled: Vec<(usize, crate::report::TagEntry, Kind)> = if verify_only {
         let checked = verify::source_labels(p, &cl.source, &c.facts).await;
         checked
@@ -442,7 +460,7 @@ async fn source_label(
             .collect()
     } else if c.ok() {
         let sites = [source_site(p, cl)];
-        let moved = label::move_labels(p, &sites, &c.facts, ledger, false, false).await;
+        let moved = label::move_labels(p, &sites, &c.facts, ledger, false, false, &opts.progress).await;
         moved
             .into_iter()
             .map(|(ci, _, en, kind)| (ci, en, kind))
