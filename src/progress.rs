@@ -132,10 +132,14 @@ impl Progress {
         }
     }
 
-    /// End the current phase (its final line) and start one of `total` steps.
+    /// End the current phase (its final line) and start one of `total` steps; with nothing to do
+    /// (`total` 0), no phase is shown.
     pub fn phase(&self, name: &'static str, total: u64) {
         let Some(i) = &self.0 else { return };
         i.end_phase();
+        if total == 0 {
+            return;
+        }
         i.done.store(0, Ordering::Relaxed);
         i.bytes.store(0, Ordering::Relaxed);
         i.total_bytes.store(0, Ordering::Relaxed);
@@ -221,20 +225,24 @@ impl Progress {
 impl Inner {
     fn snapshot(&self) -> Option<Snapshot> {
         let p = (*lock(&self.phase))?;
-        Some(Snapshot {
+        Some(self.snapshot_of(p))
+    }
+
+    fn snapshot_of(&self, p: PhaseInfo) -> Snapshot {
+        Snapshot {
             phase: p.name,
             done: self.done.load(Ordering::Relaxed),
             total: p.total,
             bytes: self.bytes.load(Ordering::Relaxed),
             total_bytes: self.total_bytes.load(Ordering::Relaxed),
             elapsed: p.started.elapsed(),
-        })
+        }
     }
 
     /// The final line of the current phase, if any; no phase afterwards.
     fn end_phase(&self) {
-        let Some(snap) = self.snapshot() else { return };
-        *lock(&self.phase) = None;
+        let Some(p) = lock(&self.phase).take() else { return };
+        let snap = self.snapshot_of(p);
         let text = final_line(&snap);
         match self.mode {
             Mode::Bar => {
@@ -341,23 +349,25 @@ impl Snapshot {
         (self.bytes > 0 && secs > 0.0).then(|| self.bytes as f64 / secs)
     }
 
-    /// Time left: from the byte rate when the phase knows its bytes, else from the pace of steps.
+    /// Time left: the longer of what the byte rate (when the phase knows its bytes) and the pace of
+    /// steps predict (bytes can be nearly all through while the last steps still wait).
     pub fn eta(&self) -> Option<Duration> {
-        if self.total > 0 && self.done >= self.total {
+        if self.total == 0 || self.done >= self.total {
             return None;
         }
-        if self.total_bytes > 0 {
-            let rate = self.rate()?;
-            let left = self.total_bytes.saturating_sub(self.bytes) as f64;
-            return Some(Duration::from_secs_f64(left / rate));
-        }
-        if self.done == 0 || self.total <= self.done {
-            return None;
-        }
-        let per_step = self.elapsed.as_secs_f64() / self.done as f64;
-        Some(Duration::from_secs_f64(
-            per_step * (self.total - self.done) as f64,
-        ))
+        let by_bytes = (self.total_bytes > 0)
+            .then(|| self.rate())
+            .flatten()
+            .map(|rate| self.total_bytes.saturating_sub(self.bytes) as f64 / rate);
+        let by_steps = (self.done > 0).then(|| {
+            let per_step = self.elapsed.as_secs_f64() / self.done as f64;
+            per_step * (self.total - self.done) as f64
+        });
+        let secs = match (by_bytes, by_steps) {
+            (Some(a), Some(b)) => a.max(b),
+            (a, b) => a.or(b)?,
+        };
+        Some(Duration::from_secs_f64(secs))
     }
 
     /// `310.2 MiB of 1.2 GiB  45.3 MiB/s` (what is known of it).
@@ -448,9 +458,12 @@ mod tests {
 
     #[test]
     fn line_shows_counts_bytes_rate_and_eta_from_bytes() {
-        // 100 MiB of 400 MiB in 10 s: 10 MiB/s, 300 MiB left: 30 s.
-        let l = line(&snap(3, 12, 100 * MIB, 400 * MIB, 10));
-        assert_eq!(l, "blobs 3/12  100.0 MiB of 400.0 MiB  10.0 MiB/s  ETA 30s");
+        // 100 MiB of 400 MiB in 10 s: 10 MiB/s, 300 MiB left: 30 s (steps say 3.3 s).
+        let l = line(&snap(9, 12, 100 * MIB, 400 * MIB, 10));
+        assert_eq!(l, "blobs 9/12  100.0 MiB of 400.0 MiB  10.0 MiB/s  ETA 30s");
+        // Bytes nearly through, the last steps waiting: the steps' pace wins (3 s a step, 3 left).
+        let s = snap(8, 11, 115 * MIB, 120 * MIB, 24);
+        assert_eq!(s.eta(), Some(Duration::from_secs(9)));
     }
 
     #[test]

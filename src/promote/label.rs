@@ -59,7 +59,9 @@ pub(crate) async fn move_labels(
     dry_run: bool,
     progress: &Progress,
 ) -> Vec<(usize, At, TagEntry, Kind)> {
-    progress.phase("labels", (sites.len() * facts.len()) as u64);
+    let source_only = sites.iter().all(|s| matches!(s.at, At::Source));
+    let phase = if source_only { "source label" } else { "labels" };
+    progress.phase(phase, (sites.len() * facts.len()) as u64);
     let jobs = sites
         .iter()
         .flat_map(|s| facts.iter().enumerate().map(move |(ci, f)| (ci, f, s)));
