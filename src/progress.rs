@@ -5,17 +5,21 @@
 //! records nothing and prints nothing.
 //!
 //! What is shown, on stderr only:
-//! - stderr is a terminal (human log format): one bar per phase (source check, copy check, blobs,
-//!   manifests, lists, verify, labels) with done/total, bytes, rate and ETA, redrawn a few times a
-//!   second; log lines are printed above it (the log writer goes through [`Progress::write_log`],
+//! - stderr is a terminal (human log format): one bar per phase (source check, architectures, copy
+//!   check, blobs, manifests, lists, verify, labels, source label) with done/total, bytes, rate and
+//!   ETA, redrawn a few times a second; log lines are printed above it (the log writer goes through [`Progress::write_log`],
 //!   which clears the bar, writes the line and redraws), and each phase leaves one final line.
 //! - otherwise (CI logs, files): one progress log event every interval (30 s by default) with the same
 //!   figures, and a final one per phase. They go through the run's logger, so they are timestamped,
-//!   scrubbed and in JSON with `--log-format json`.
+//!   scrubbed and in JSON with `--log-format json` (and `-q` hides them).
+//!
+//! The blobs phase counts the bytes the copy layer pumps from the source (once per blob, whatever the
+//! number of uploads it is teed to); its expected total shrinks when a blob is mounted instead.
 //!
 //! Hand-written rather than `indicatif`: the bar is a single line, the same figures are needed as a
 //! plain log line, and printing logs above the bar needs the log writer and the drawer to share one
-//! lock anyway; that is ~200 lines here against a crate and its dependencies.
+//! lock anyway; that is a few hundred lines here (half of them tests) against a crate and its
+//! dependencies (`indicatif` brings `console`, `unicode-width`, `portable-atomic`, …).
 
 use std::io::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
