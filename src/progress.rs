@@ -18,7 +18,7 @@
 //!
 //! Hand-written rather than `indicatif`: the bar is a single line, the same figures are needed as a
 //! plain log line, and printing logs above the bar needs the log writer and the drawer to share one
-//! lock anyway; that is a few hundred lines here (half of them tests) against a crate and its
+//! lock anyway; that is a few hundred lines here (with their tests) against a crate and its
 //! dependencies (`indicatif` brings `console`, `unicode-width`, `portable-atomic`, …).
 
 use std::io::Write;
