@@ -91,3 +91,18 @@ impl Error {
         matches!(self, Error::NotFound { .. })
     }
 }
+
+/// The error and its sources, joined with `: ` (a source its predecessors already quote is left out):
+/// how every layer turns a foreign error (HTTP, TLS, JSON) into the text of ours.
+pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts = vec![e.to_string()];
+    let mut cur = e.source();
+    while let Some(s) = cur {
+        let t = s.to_string();
+        if !parts.iter().any(|p| p.contains(&t)) {
+            parts.push(t);
+        }
+        cur = s.source();
+    }
+    parts.join(": ")
+}

@@ -1,14 +1,24 @@
 //! copy-containers: promote container images between registries for RDO/TripleO CI, registry to
 //! registry, byte-exact, verified.
 //!
-//! Layers, bottom up (a change finds its room by folder):
-//! - [`transport`]: HTTP, TLS, auth (Basic, Bearer tokens), retries, rate limits.
+//! Layers, bottom up (a change finds its room by folder). A module uses only modules of the layers
+//! below its own, never one above nor a sibling on its own line, so there are no import cycles;
+//! `tests/layers.rs` holds the same order and checks it.
+//! - Vocabulary: [`error`], [`digest`], [`reference`] (image names, hosts), [`manifest`] (raw
+//!   manifests, what they contain, blob streams).
+//! - Run-wide services: [`scrub`] (the secrets every output is masked of) and [`progress`]; then
+//!   [`logging`] (log setup, the run's warnings).
+//! - [`transport`]: HTTP, TLS, auth (Basic, Bearer tokens), retries, rate limits, capped body reads.
 //! - [`registry`]: the distribution API (manifests, blobs, tags, mounts) over the transport.
-//! - [`copy`]: the verbs that move images (one image, all architectures, deduplicated blobs).
-//! - [`cli`]: the command-line face.
-//!
-//! Shared vocabulary: [`reference`] (image names), [`digest`], [`manifest`] (raw manifests and what
-//! they contain), [`error`].
+//! - [`store`]: the local store (an OCI layout per release, lock, delete, fsck, label history).
+//! - [`place`]: a registry or a local layout, behind one type.
+//! - [`copy`] (the engine that moves images between places: all architectures, deduplicated blobs)
+//!   and [`sources`] (where lists and hashes come from); then [`quay`] (creating Quay repositories).
+//! - [`report`]: what a run did (JSON, HTML, the promoter's list files).
+//! - [`promote`]: the verbs (promote, verify, tag, rollback) with their typed inputs, and where their
+//!   reports are written; then [`stage`] (staged test releases) and [`config`] (releases files).
+//! - Faces, siblings that never use each other: [`cli`] (the command line) and [`module`] (the
+//!   Ansible module); `main.rs` picks one.
 
 pub mod cli;
 pub mod config;
@@ -18,12 +28,14 @@ pub mod error;
 pub mod logging;
 pub mod manifest;
 pub mod module;
+pub mod place;
 pub mod progress;
 pub mod promote;
 pub mod quay;
 pub mod reference;
 pub mod registry;
 pub mod report;
+pub mod scrub;
 pub mod sources;
 pub mod stage;
 pub mod store;

@@ -1,8 +1,9 @@
 //! Log setup shared by the CLI: human-readable lines by default, JSON lines with `--log-format json`,
 //! verbosity from `-v`/`-q` (or `RUST_LOG`). Logs go to stderr so stdout stays for results, through
-//! the run's scrubber ([`crate::report::scrub`]): a log line quoting what a registry answered must not
+//! the run's scrubber ([`crate::scrub::scrub`]): a log line quoting what a registry answered must not
 //! show a credential it echoed, and through the run's [`Progress`] handle, which prints it above the
-//! progress bar when one is drawn.
+//! progress bar when one is drawn. Also the run's warnings for people ([`warn_once`]): logged once
+//! each and kept for the module's `warnings`, whichever layer gives them.
 
 use tracing_subscriber::EnvFilter;
 
@@ -58,7 +59,7 @@ struct ScrubbedStderr(Progress);
 
 impl std::io::Write for ScrubbedStderr {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let clean = crate::report::scrub(&String::from_utf8_lossy(buf), &[]);
+        let clean = crate::scrub::scrub(&String::from_utf8_lossy(buf), &[]);
         self.0.write_log(clean.as_bytes())?;
         Ok(buf.len())
     }
@@ -66,4 +67,22 @@ impl std::io::Write for ScrubbedStderr {
     fn flush(&mut self) -> std::io::Result<()> {
         std::io::stderr().flush()
     }
+}
+
+/// Warnings for people given during this run (each once), for the module's `warnings`.
+static WARNINGS: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+/// Log a warning once per run (the same text again is dropped) and keep it for the module's
+/// `warnings`, which Ansible shows.
+pub fn warn_once(msg: &str) {
+    let mut w = WARNINGS.lock().unwrap_or_else(|p| p.into_inner());
+    if !w.iter().any(|x| x == msg) {
+        w.push(msg.to_string());
+        tracing::warn!("{msg}");
+    }
+}
+
+/// The warnings given so far in this run.
+pub fn warnings() -> Vec<String> {
+    WARNINGS.lock().unwrap_or_else(|p| p.into_inner()).clone()
 }

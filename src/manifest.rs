@@ -1,6 +1,7 @@
 //! Manifests as raw bytes plus what we read from them. The bytes are what we copy and push (never
 //! re-serialised, so digests survive); parsing (with `oci-spec` types) is for inspection and for
-//! finding the blobs and children a manifest refers to.
+//! finding the blobs and children a manifest refers to. A blob's bytes travel as a [`BlobStream`],
+//! whichever place (registry, local layout) they come from or go to.
 
 use bytes::Bytes;
 use oci_spec::image::{ImageIndex, ImageManifest};
@@ -8,6 +9,9 @@ use serde::Serialize;
 
 use crate::digest::Digest;
 use crate::error::{Error, Result};
+
+/// A blob's bytes as they arrive; the last item is an error if the digest or size did not match.
+pub type BlobStream = std::pin::Pin<Box<dyn futures_util::Stream<Item = Result<Bytes>> + Send>>;
 
 /// Media types we know.
 pub mod media {
@@ -171,7 +175,7 @@ pub fn sniff_media_type(bytes: &[u8]) -> Option<String> {
 
 fn bad_manifest(e: impl std::error::Error + 'static) -> Error {
     // oci-spec's own message is generic ("serde failed"): keep the causes underneath too.
-    Error::invalid("manifest", "(content)", crate::transport::error_chain(&e))
+    Error::invalid("manifest", "(content)", crate::error::error_chain(&e))
 }
 
 fn descriptor(d: &oci_spec::image::Descriptor) -> Result<Descriptor> {

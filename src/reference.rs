@@ -216,6 +216,20 @@ pub fn validate_host(host: &str) -> Result<()> {
     Ok(())
 }
 
+/// Is `host` (`name[:port]`) this machine? Credentials to it over plain HTTP stay local.
+pub fn is_loopback_host(host: &str) -> bool {
+    let name = match host.rsplit_once(':') {
+        Some((h, p)) if p.bytes().all(|b| b.is_ascii_digit()) => h,
+        _ => host,
+    };
+    let name = name.trim_start_matches('[').trim_end_matches(']');
+    name == "localhost"
+        || name
+            .parse::<std::net::IpAddr>()
+            .map(|ip| ip.is_loopback())
+            .unwrap_or(false)
+}
+
 /// Repository path: components of `[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*` joined by `/`, ≤255 chars.
 pub fn validate_repository(repo: &str) -> Result<()> {
     let bad = |reason: String| Error::invalid("repository name", repo, reason);

@@ -15,8 +15,6 @@ mod promote;
 mod releases;
 mod rollback;
 
-pub use promote::write_reports;
-
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
@@ -169,6 +167,28 @@ fn exit_code_of(e: &anyhow::Error) -> i32 {
     }
 }
 
+/// `promote`/`verify`: a releases file (`releases:` / copy-quay's `entries:`, `--release NAME|all`)
+/// runs its entries (`releases.rs`); anything else is one promotion (`promote.rs`). Routed here so
+/// that neither of the two uses the other's command.
+async fn promote_or_releases(
+    f: promote::PromoteFlags,
+    verify_only: bool,
+    progress: &Progress,
+) -> anyhow::Result<i32> {
+    // The config file is read once: a releases file (`releases:` / copy-quay's `entries:`) runs
+    // entries (`--release NAME|all`); a plain one gives promotion fields under the flags.
+    let plain = match &f.config {
+        Some(path) => match releases::read_promote_config(path)? {
+            releases::PromoteConfig::Releases(cfg) => {
+                return releases::promote_releases(&f, path, &cfg, verify_only, progress).await
+            }
+            releases::PromoteConfig::Plain(text) => Some((path.clone(), text)),
+        },
+        None => None,
+    };
+    promote::promote_cmd(f, plain, verify_only, progress).await
+}
+
 /// Run the CLI; returns the process exit code.
 pub fn run(cli: Cli) -> i32 {
     let verbosity = cli.verbose as i8 - cli.quiet as i8;
@@ -189,8 +209,8 @@ pub fn run(cli: Cli) -> i32 {
         match cli.command {
             Command::Inspect(a) => commands::inspect(a).await,
             Command::Copy(a) => commands::copy(a, &progress).await,
-            Command::Promote(a) => promote::promote_cmd(a, false, &progress).await,
-            Command::Verify(a) => promote::promote_cmd(a, true, &progress).await,
+            Command::Promote(a) => promote_or_releases(a, false, &progress).await,
+            Command::Verify(a) => promote_or_releases(a, true, &progress).await,
             Command::Tag(a) => promote::tag_cmd(a).await,
             Command::Stage(a) => promote::stage_cmd(a).await,
             Command::Rollback(a) => rollback::rollback_cmd(a).await,

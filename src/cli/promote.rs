@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 
 use crate::progress::Progress;
-use crate::promote::{self, PromoteArgs, Promotion, RegistryArgs, RunOptions};
-use crate::report::{Kind, Phase, Report, TagAction};
+use crate::promote::{self, write_reports, PromoteArgs, Promotion, RegistryArgs, RunOptions};
+use crate::report::{Report, TagAction};
 use crate::stage::{self, StageOptions};
 
 /// Flags shared by `promote` and `verify`.
@@ -210,57 +210,6 @@ impl PromoteFlags {
 fn resolve(args: PromoteArgs) -> anyhow::Result<Promotion> {
     args.resolve(crate::promote::model::read_list_file)
         .map_err(super::usage_err)
-}
-
-/// Write the reports; returns their paths. Given paths (`report_json`, `report_html`) are used as
-/// they are; by default each run gets its own pair in `tmp_file_root`, named by action, release, hash
-/// and start time (`copy-containers-promote-master-<hash>-20261129T053532Z.json`), so that runs of
-/// other releases and hashes do not overwrite each other, plus `copy-containers-<action>-latest.*`,
-/// a copy of the newest.
-pub fn write_reports(p: &Promotion, report: &mut Report) -> Vec<String> {
-    let stamp: String = report
-        .started_at
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric())
-        .collect();
-    let base = format!(
-        "copy-containers-{}-{}-{}-{stamp}",
-        report.action, report.release, report.full_hash
-    );
-    let latest = format!("copy-containers-{}-latest", report.action);
-    let root = &p.tmp_file_root;
-    let json = p
-        .report_json
-        .clone()
-        .unwrap_or_else(|| root.join(format!("{base}.json")));
-    let html = p
-        .report_html
-        .clone()
-        .unwrap_or_else(|| root.join(format!("{base}.html")));
-    // (path, is JSON)
-    let mut paths = vec![(json, true), (html, false)];
-    if p.report_json.is_none() {
-        paths.push((root.join(format!("{latest}.json")), true));
-    }
-    if p.report_html.is_none() {
-        paths.push((root.join(format!("{latest}.html")), false));
-    }
-    for (path, _) in &paths {
-        report.files.push(path.display().to_string());
-    }
-    let mut written = Vec::new();
-    for (path, json) in paths {
-        let r = if json {
-            report.write_json(&path)
-        } else {
-            crate::report::html::write(report, &path)
-        };
-        match r {
-            Ok(()) => written.push(path.display().to_string()),
-            Err(e) => report.push_error(Phase::Reports, Kind::of(&e), format!("report: {e}")),
-        }
-    }
-    written
 }
 
 /// The end of a command that ran: the outcome decided, every failure logged at ERROR (the same
@@ -465,22 +414,18 @@ fn truncate(s: &str, n: usize) -> String {
     }
 }
 
-pub async fn promote_cmd(f: PromoteFlags, verify_only: bool, progress: &Progress) -> anyhow::Result<i32> {
-    use super::releases::{read_promote_config, PromoteConfig};
-    // The config file is read once: a releases file (`releases:` / copy-quay's `entries:`) runs
-    // entries (`--release NAME|all`); a plain one gives promotion fields under the flags.
-    let config = match &f.config {
-        Some(path) => match read_promote_config(path)? {
-            PromoteConfig::Releases(cfg) => {
-                return super::releases::promote_releases(&f, path, &cfg, verify_only, progress).await
-            }
-            PromoteConfig::Plain(text) => Some((path, text)),
-        },
-        None => None,
-    };
+/// `promote`/`verify` of one promotion: the flags over `config`, the text of a plain promotion file
+/// (`--config`, read once by `promote_or_releases` in `cli/mod.rs`, which routes releases files to
+/// `releases.rs`).
+pub async fn promote_cmd(
+    f: PromoteFlags,
+    config: Option<(PathBuf, String)>,
+    verify_only: bool,
+    progress: &Progress,
+) -> anyhow::Result<i32> {
     let flags = f.flag_args()?;
     let args = match config {
-        Some((path, text)) => flags.or(parse_config(path, &text)?),
+        Some((path, text)) => flags.or(parse_config(&path, &text)?),
         None => flags,
     };
     let p = resolve(args)?;

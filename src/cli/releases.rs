@@ -7,9 +7,10 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 use serde::Serialize;
 
-use super::promote::{print_summary, write_reports, PromoteFlags};
+use super::promote::{print_summary, PromoteFlags};
 use crate::config::{self, ListOrigin, Overrides, ReleasesConfig, ResolvedRelease, Shape};
 use crate::progress::Progress;
+use crate::promote::write_reports;
 use crate::promote::{self, RunOptions};
 use crate::quay::EnsureOutcome;
 use crate::report::Report;

@@ -2,7 +2,8 @@
 
 use clap::Args;
 
-use super::promote::{finish, write_reports, PromoteFlags};
+use super::promote::{finish, PromoteFlags};
+use crate::promote::write_reports;
 
 #[derive(Args, Debug)]
 pub struct RollbackArgs {

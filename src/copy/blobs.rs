@@ -12,26 +12,16 @@ use bytes::Bytes;
 use futures_util::stream::{self, StreamExt};
 use tokio::sync::mpsc;
 
-use super::plan::DestId;
+use super::plan::{BlobNeed, Holding};
 use super::{CopyOptions, Endpoint, Limits, Mount, Session};
 use crate::digest::Digest;
 use crate::error::{Error, Result};
+use crate::manifest::BlobStream;
 use crate::manifest::Descriptor;
-use crate::registry::BlobStream;
 use crate::transport::RetryPolicy;
 
 /// Chunks buffered per destination while teeing (chunks are ~16-64 KiB).
 const TEE_DEPTH: usize = 16;
-
-/// One blob one destination repository needs.
-#[derive(Clone, Debug)]
-pub struct BlobNeed {
-    pub descriptor: Descriptor,
-    pub source: Endpoint,
-    pub dest: Endpoint,
-    /// Destinations waiting for it.
-    pub users: Vec<DestId>,
-}
 
 /// How a blob got (or already was) there.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -43,14 +33,6 @@ pub enum BlobOutcome {
 }
 
 pub(super) type BlobResult = std::result::Result<BlobOutcome, String>;
-
-/// A repository known to hold a blob.
-#[derive(Clone, Debug)]
-pub(super) struct Holding {
-    pub digest: Digest,
-    pub registry: String,
-    pub repo: String,
-}
 
 /// Repositories holding each digest, per registry, in the order they became known (the first is
 /// mounted from).

@@ -18,10 +18,10 @@
 
 mod blobs;
 mod outcome;
-mod place;
 mod plan;
 
-pub use place::{Mount, Place, Session};
+/// The places a copy reads from and writes to (see [`crate::place`]).
+pub use crate::place::{Mount, Place, Session};
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;

@@ -4,7 +4,8 @@
 
 use std::collections::BTreeMap;
 
-use super::blobs::{BlobNeed, BlobOutcome, BlobResult};
+use super::blobs::{BlobOutcome, BlobResult};
+use super::plan::BlobNeed;
 use super::plan::{DestGap, DestId, Resolved, SourceKey};
 use super::{Action, CopyOutcome, CopyRequest, DestOutcome};
 

@@ -5,10 +5,27 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use super::blobs::{BlobNeed, Holding};
 use super::{Action, CopyRequest, Endpoint, SourceImage};
 use crate::digest::Digest;
-use crate::manifest::Manifest;
+use crate::manifest::{Descriptor, Manifest};
+
+/// One blob one destination repository needs.
+#[derive(Clone, Debug)]
+pub struct BlobNeed {
+    pub descriptor: Descriptor,
+    pub source: Endpoint,
+    pub dest: Endpoint,
+    /// Destinations waiting for it.
+    pub users: Vec<DestId>,
+}
+
+/// A repository known to hold a blob.
+#[derive(Clone, Debug)]
+pub(super) struct Holding {
+    pub digest: Digest,
+    pub registry: String,
+    pub repo: String,
+}
 
 /// A source image as requests name it: registry, repository, tag or digest.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -19,18 +19,6 @@ use args::Action;
 /// The secrets seen in the arguments, for the panic hook.
 static SECRETS: OnceLock<Vec<String>> = OnceLock::new();
 
-/// Does argv look like a module invocation? One argument that is not an option nor a subcommand,
-/// naming something that exists: whatever it holds (not JSON, an array, nothing, a FIFO), the answer
-/// is a module result (`failed` when it is not a JSON object), never the CLI's usage error.
-pub fn is_module_invocation(args: &[String]) -> bool {
-    use clap::CommandFactory;
-    args.len() == 2
-        && !args[1].starts_with('-')
-        && args[1] != "help"
-        && crate::cli::Cli::command().find_subcommand(&args[1]).is_none()
-        && std::fs::metadata(&args[1]).is_ok()
-}
-
 /// Run as a module: returns the JSON text to print (exactly one object) and whether it failed.
 pub fn main_with_file(path: &Path) -> (String, bool) {
     install_panic_hook();
@@ -255,7 +243,7 @@ async fn run_rollback(pa: &PromoteArgs, dry_run: bool) -> Result<Report, String>
         .map_err(|e| e.to_string())?;
     let mut r = promote::rollback::run_rollback(&p, dry_run).await;
     if !dry_run {
-        crate::cli::write_reports(&p, &mut r);
+        promote::write_reports(&p, &mut r);
     }
     Ok(r)
 }
@@ -293,7 +281,7 @@ async fn run_tag(mut pa: PromoteArgs, regs: Vec<RegistryArgs>, dry_run: bool) ->
     };
     let mut r = promote::tag::run_tag(&p, &specs, hash, dry_run).await;
     if !dry_run {
-        crate::cli::write_reports(&p, &mut r);
+        promote::write_reports(&p, &mut r);
     }
     Ok(r)
 }
@@ -313,7 +301,7 @@ async fn run_promote(pa: &PromoteArgs, action: Action, params: &args::Params, se
     let mut r = promote::run(&p, &opts).await;
     // Check mode writes nothing, not even the reports of a `verify` it really ran.
     if !params.check_mode {
-        crate::cli::write_reports(&p, &mut r);
+        promote::write_reports(&p, &mut r);
     }
     let ppc = p.ppc_manifests && r.ppc_missing.is_empty();
     let mut v = result_of(&r, params.diff);

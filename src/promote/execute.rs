@@ -6,7 +6,6 @@ use std::time::Instant;
 
 use futures_util::stream::{self, StreamExt};
 
-use super::label::entry;
 use super::ledger::Ledger;
 use super::model::Promotion;
 use super::plan::{Plan, PlannedCopy, PlannedList};
@@ -108,7 +107,7 @@ fn entries(o: &CopyOutcome, registry: &str, repo: &str) -> Vec<TagEntry> {
                 Action::Copied if d.blobs_mounted > 0 => TagAction::Mounted,
                 Action::Copied => TagAction::Tagged,
             };
-            let mut en = entry(registry, repo, tag, o.source_digest.as_ref(), action);
+            let mut en = TagEntry::new(registry, repo, tag, o.source_digest.as_ref(), action);
             en.previous = d.previous.get(tag).cloned().flatten().map(|x| x.to_string());
             if i == 0 {
                 // One image's blobs moved once, whatever the number of tags put on it: counted on
@@ -123,7 +122,7 @@ fn entries(o: &CopyOutcome, registry: &str, repo: &str) -> Vec<TagEntry> {
             out.push(en);
         }
         if d.tags.is_empty() {
-            let mut en = entry(registry, repo, &o.reference, None, TagAction::Failed);
+            let mut en = TagEntry::new(registry, repo, &o.reference, None, TagAction::Failed);
             en.error = d.error.clone().or(o.error.clone());
             out.push(en);
         }
@@ -147,7 +146,7 @@ pub(crate) async fn lists(
         let reg = &targets[l.target];
         let name = &p.targets[l.target].name;
         async move {
-            let mut en = entry(name, &l.repo, &l.tag, Some(&l.digest), TagAction::Skipped);
+            let mut en = TagEntry::new(name, &l.repo, &l.tag, Some(&l.digest), TagAction::Skipped);
             let kind = if !children_ok {
                 en.error = Some("not built: its images failed to copy".into());
                 Kind::NotAttempted

@@ -9,36 +9,10 @@ use futures_util::stream::{self, StreamExt};
 use super::ledger::{At, Ledger};
 use super::model::{Promotion, RegistrySpec};
 use super::source::Facts;
-use crate::digest::Digest;
 use crate::manifest::Manifest;
 use crate::progress::Progress;
 use crate::registry::Registry;
 use crate::report::{Kind, TagAction, TagEntry};
-
-/// A report entry for one tag on one registry, nothing done yet.
-pub(crate) fn entry(
-    reg: &str,
-    repo: &str,
-    tag: &str,
-    digest: Option<&Digest>,
-    action: TagAction,
-) -> TagEntry {
-    TagEntry {
-        registry: reg.to_string(),
-        repository: repo.to_string(),
-        tag: tag.to_string(),
-        digest: digest.map(|d| d.to_string()),
-        previous: None,
-        action,
-        verified: None,
-        blobs_uploaded: 0,
-        blobs_mounted: 0,
-        blobs_present: 0,
-        bytes_uploaded: 0,
-        seconds: 0.0,
-        error: None,
-    }
-}
 
 /// Where the label moves: one registry of the promotion, its spec and client.
 pub(crate) struct LabelSite<'a> {
@@ -72,7 +46,7 @@ pub(crate) async fn move_labels(
         };
         async move {
             let repo = site.spec.repo(&p.prefix, &f.name);
-            let mut en = entry(
+            let mut en = TagEntry::new(
                 &site.spec.name,
                 &repo,
                 &p.named_label,

@@ -2,7 +2,7 @@
 //! to the next (lists are built where their images copied, labels move where everything verified)
 //! and, at the end, the source of the report's per-container entries.
 
-use super::verify::Expectation;
+use super::plan::Expectation;
 use crate::digest::Digest;
 use crate::report::{TagAction, TagEntry};
 
@@ -83,7 +83,7 @@ impl Ledger {
             .position(|i| i.container == v.container && i.at == at && i.entry.tag == v.expect.tag);
         let idx = found.unwrap_or_else(|| {
             let e = &v.expect;
-            let en = super::label::entry(
+            let en = TagEntry::new(
                 registry,
                 &e.repo,
                 &e.tag,
@@ -126,7 +126,6 @@ impl Ledger {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::promote::label::entry;
 
     fn d(c: char) -> Digest {
         format!("sha256:{}", c.to_string().repeat(64)).parse().unwrap()
@@ -138,14 +137,14 @@ mod tests {
         l.record(
             0,
             At::Target(0),
-            entry("t", "r", "fh", Some(&d('a')), TagAction::Copied),
+            TagEntry::new("t", "r", "fh", Some(&d('a')), TagAction::Copied),
         );
         l.record(
             0,
             At::Target(1),
-            entry("u", "r", "fh", Some(&d('a')), TagAction::AlreadyPresent),
+            TagEntry::new("u", "r", "fh", Some(&d('a')), TagAction::AlreadyPresent),
         );
-        let mut failed = entry("t", "r", "fh_x86_64", None, TagAction::Failed);
+        let mut failed = TagEntry::new("t", "r", "fh_x86_64", None, TagAction::Failed);
         failed.error = Some("boom".into());
         l.record(1, At::Target(0), failed);
         assert!(l.copied(0, 0) && l.copied(0, 1) && !l.copied(1, 0));

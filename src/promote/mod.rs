@@ -4,6 +4,8 @@
 //! `plan` (pure: which tags go where, which lists, which checks) → `execute` (copies, lists) →
 //! [`verify`] → `label` → `local` (the store's part), their outcomes kept in a `ledger` and the report
 //! built once by `build`. [`tag`] and [`rollback`] reuse the label step.
+//! `quay_args` turns a registry's arguments into the [`crate::quay::QuaySpec`] of the Quay client;
+//! [`write_reports`] writes a run's reports.
 
 mod build;
 mod execute;
@@ -13,6 +15,8 @@ mod ledger;
 mod local;
 pub mod model;
 mod plan;
+mod quay_args;
+mod reports;
 pub mod rollback;
 pub mod run;
 mod source;
@@ -20,4 +24,5 @@ pub mod tag;
 pub mod verify;
 
 pub use model::{PromoteArgs, Promotion, RegistryArgs, RegistrySpec, Schema};
+pub use reports::write_reports;
 pub use run::{run, RunOptions};

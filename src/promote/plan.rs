@@ -7,10 +7,21 @@ use bytes::Bytes;
 
 use super::model::{Promotion, RegistrySpec, Schema};
 use super::source::Facts;
-use super::verify::Expectation;
 use crate::digest::Digest;
 use crate::manifest::{media, Manifest};
 use crate::report::{PlanSummary, TargetPlan};
+
+/// What a tag must look like.
+#[derive(Clone, Debug)]
+pub struct Expectation {
+    pub repo: String,
+    pub tag: String,
+    pub digest: Digest,
+    /// For lists: the architectures it must hold (any order).
+    pub architectures: Option<Vec<String>>,
+    /// Check the image's blobs (config and layers) too.
+    pub deep: bool,
+}
 
 /// One image copy: `reference` at the source, put under `tags` on one destination.
 #[derive(Clone, Debug)]

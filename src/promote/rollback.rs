@@ -8,7 +8,7 @@ use std::time::Instant;
 use futures_util::stream::{self, StreamExt};
 
 use super::build;
-use super::label::{entry, set_label};
+use super::label::set_label;
 use super::model::{KeepLocal, Promotion, RegistrySpec};
 use crate::registry::Registry;
 use crate::report::{Phase, Problem, Report, TagAction, TagEntry};
@@ -52,7 +52,7 @@ pub async fn run_rollback(p: &Promotion, dry_run: bool) -> Report {
             .collect();
         async move {
             let repo = spec.repo(&p.prefix, name);
-            let mut en = entry(&spec.name, &repo, &p.named_label, None, TagAction::Skipped);
+            let mut en = TagEntry::new(&spec.name, &repo, &p.named_label, None, TagAction::Skipped);
             // Targets hold the hash under push_hash when one was used; the source under full_hash.
             let is_source = spec.host == p.source.host && spec.namespace == p.source.namespace;
             let fh_tag = if is_source {

@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use super::build::{self, Collected, Registries};
 use super::execute;
-use super::label::{self, entry, LabelSite};
+use super::label::{self, LabelSite};
 use super::ledger::{At, Ledger};
 use super::local::{self, Local};
 use super::model::Promotion;
@@ -20,7 +20,7 @@ use crate::copy::{CopyOptions, FetchedBlobs, Place};
 use crate::progress::Progress;
 use crate::registry::Registry;
 use crate::report::listfiles::{self, ListFiles};
-use crate::report::{Kind, Phase, Problem, Report, TagAction};
+use crate::report::{Kind, Phase, Problem, Report, TagAction, TagEntry};
 
 /// How to run.
 #[derive(Clone, Debug, Default)]
@@ -363,7 +363,7 @@ async fn verify_and_label(
     }
     // Expected tags that could not even be attempted (x86/ppc discovery failed) count as missed.
     for u in &plan.unbuildable {
-        let mut en = entry(
+        let mut en = TagEntry::new(
             &p.targets[u.target].name,
             &u.repo,
             &u.tag,
@@ -467,7 +467,7 @@ async fn source_label(
             .collect()
     } else {
         let withheld = |(ci, f): (usize, &Facts)| {
-            let mut en = entry(
+            let mut en = TagEntry::new(
                 &p.source.name,
                 &f.repo,
                 &p.named_label,

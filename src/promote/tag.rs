@@ -8,9 +8,9 @@ use std::time::Instant;
 use futures_util::stream::{self, StreamExt};
 
 use super::build;
-use super::label::{entry, set_label};
+use super::label::set_label;
 use super::model::{Promotion, RegistrySpec};
-use crate::report::{Phase, Problem, Report, TagAction};
+use crate::report::{Phase, Problem, Report, TagAction, TagEntry};
 
 /// Label the images tagged `hash` as `p.named_label` on `registries`.
 pub async fn run_tag(p: &Promotion, registries: &[RegistrySpec], hash: &str, dry_run: bool) -> Report {
@@ -37,7 +37,7 @@ pub async fn run_tag(p: &Promotion, registries: &[RegistrySpec], hash: &str, dry
         let name = &p.containers[ci];
         async move {
             let repo = spec.repo(&p.prefix, name);
-            let mut en = entry(&spec.name, &repo, &p.named_label, None, TagAction::Skipped);
+            let mut en = TagEntry::new(&spec.name, &repo, &p.named_label, None, TagAction::Skipped);
             match reg.get_manifest_opt(&repo, hash).await {
                 Ok(Some(m)) => {
                     en.digest = Some(m.digest.to_string());

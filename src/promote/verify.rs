@@ -8,7 +8,6 @@ use std::sync::{Arc, Mutex};
 
 use futures_util::stream::{self, StreamExt};
 
-use super::label::entry;
 use super::ledger::{Ledger, Verdict};
 use super::model::Promotion;
 use super::plan::{Plan, PlannedCheck};
@@ -19,17 +18,8 @@ use crate::progress::Progress;
 use crate::registry::Registry;
 use crate::report::{TagAction, TagEntry};
 
-/// What a tag must look like.
-#[derive(Clone, Debug)]
-pub struct Expectation {
-    pub repo: String,
-    pub tag: String,
-    pub digest: Digest,
-    /// For lists: the architectures it must hold (any order).
-    pub architectures: Option<Vec<String>>,
-    /// Check the image's blobs (config and layers) too.
-    pub deep: bool,
-}
+/// What a tag must look like (planned by [`super::plan`]).
+pub use super::plan::Expectation;
 
 /// Memo of blob HEADs within one pass.
 #[derive(Clone, Default)]
@@ -184,7 +174,7 @@ pub(crate) async fn source_labels(p: &Promotion, src: &Registry, facts: &[Facts]
     stream::iter(facts.iter().enumerate().map(|(ci, f)| {
         let memo = &memo;
         async move {
-            let mut en = entry(
+            let mut en = TagEntry::new(
                 &p.source.name,
                 &f.repo,
                 &p.named_label,

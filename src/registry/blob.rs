@@ -15,10 +15,8 @@ use url::Url;
 use super::Registry;
 use crate::digest::{Digest, Verifier};
 use crate::error::{Error, Result};
+use crate::manifest::BlobStream;
 use crate::transport::{repo_scope, Request, Transport};
-
-/// A blob's bytes as they arrive; the last item is an error if the digest or size did not match.
-pub type BlobStream = Pin<Box<dyn Stream<Item = Result<Bytes>> + Send>>;
 
 /// Outcome of a mount request.
 #[derive(Debug)]
@@ -348,7 +346,7 @@ impl Stream for Verified {
                     detail: format!(
                         "{}: download broke off: {}",
                         self.what,
-                        crate::transport::error_chain(&e)
+                        crate::error::error_chain(&e)
                     ),
                 })))
             }

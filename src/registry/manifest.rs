@@ -9,7 +9,7 @@ use crate::digest::Digest;
 use crate::error::{Error, Result};
 use crate::manifest::{media, Descriptor, Manifest};
 use crate::reference::validate_tag;
-use crate::transport::{repo_scope, Request};
+use crate::transport::{read_limited, repo_scope, Request};
 
 /// What a HEAD tells: digest, media type and size of the manifest a tag points at.
 pub type ManifestHead = Descriptor;
@@ -214,59 +214,5 @@ impl Registry {
         Err(self
             .error_for(resp, &format!("DELETE manifest {repo}@{digest}"))
             .await)
-    }
-}
-
-/// How much of an error body is ever read: only its first few hundred bytes are shown, so a huge or
-/// endless error body must not cost more memory than this.
-pub const ERROR_BODY_CAP: usize = 64 << 10;
-
-/// The first `cap` bytes of a body (an error answer, of which only the start is shown): reading stops
-/// there and the rest is never fetched; a body that breaks off gives what arrived.
-pub async fn read_prefix(mut resp: reqwest::Response, cap: usize) -> Bytes {
-    let mut buf = Vec::new();
-    while buf.len() < cap {
-        match resp.chunk().await {
-            Ok(Some(c)) => {
-                let take = c.len().min(cap - buf.len());
-                buf.extend_from_slice(&c[..take]);
-            }
-            _ => break,
-        }
-    }
-    Bytes::from(buf)
-}
-
-/// Read a (small) body, refusing more than `limit` bytes.
-pub async fn read_limited(
-    mut resp: reqwest::Response,
-    limit: usize,
-    registry: &str,
-    what: &str,
-) -> Result<Bytes> {
-    let mut buf = Vec::new();
-    loop {
-        match resp.chunk().await {
-            Ok(Some(c)) => {
-                buf.extend_from_slice(&c);
-                if buf.len() > limit {
-                    return Err(Error::Unsupported {
-                        registry: registry.to_string(),
-                        what: what.to_string(),
-                        reason: format!("larger than {limit} bytes"),
-                    });
-                }
-            }
-            Ok(None) => return Ok(Bytes::from(buf)),
-            Err(e) => {
-                return Err(Error::Network {
-                    registry: registry.to_string(),
-                    detail: format!(
-                        "{what}: reading the body failed: {}",
-                        crate::transport::error_chain(&e)
-                    ),
-                })
-            }
-        }
     }
 }

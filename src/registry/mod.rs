@@ -10,11 +10,12 @@ use std::sync::Arc;
 use reqwest::Response;
 use serde::Deserialize;
 
-pub use blob::{BlobStream, MountResult};
-pub use manifest::{read_limited, read_prefix, ERROR_BODY_CAP};
+/// Named here too: the registry client's blob operations take and give it.
+pub use crate::manifest::BlobStream;
+pub use blob::MountResult;
 
 use crate::error::{Error, Result};
-use crate::transport::{RegistryConfig, Transport};
+use crate::transport::{read_prefix, RegistryConfig, Transport, ERROR_BODY_CAP};
 
 /// A registry client.
 #[derive(Clone, Debug)]
@@ -26,7 +27,7 @@ impl Registry {
     pub fn new(config: RegistryConfig) -> Result<Registry> {
         // Whatever a registry echoes back, no output of this run shows these.
         for s in config.credentials.secrets() {
-            crate::report::remember_secret(&s);
+            crate::scrub::remember_secret(&s);
         }
         Ok(Registry {
             transport: Arc::new(Transport::new(config)?),

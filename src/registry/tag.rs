@@ -3,10 +3,9 @@
 use reqwest::Method;
 use serde::Deserialize;
 
-use super::manifest::read_limited;
 use super::Registry;
 use crate::error::{Error, Result};
-use crate::transport::{repo_scope, Request};
+use crate::transport::{read_limited, repo_scope, Request};
 
 /// Most pages we follow before deciding the registry loops.
 const MAX_PAGES: usize = 10_000;

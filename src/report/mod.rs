@@ -15,6 +15,11 @@ use crate::transport::StatsSnapshot;
 
 pub use html::human_bytes;
 pub use problem::{Kind, Phase, Problem, ProblemGroup};
+// The scrubber, the run's warnings and the loopback test live below the engines (every layer masks
+// secrets and warns); they are named here too, where the faces look for what goes into outputs.
+pub use crate::logging::{warn_once, warnings};
+pub use crate::reference::is_loopback_host;
+pub use crate::scrub::{remember_secret, scrub};
 
 /// What happened to one tag on one registry.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -63,6 +68,33 @@ pub struct TagEntry {
     pub bytes_uploaded: u64,
     pub seconds: f64,
     pub error: Option<String>,
+}
+
+impl TagEntry {
+    /// One tag on one registry, nothing done or verified yet.
+    pub fn new(
+        registry: &str,
+        repository: &str,
+        tag: &str,
+        digest: Option<&crate::digest::Digest>,
+        action: TagAction,
+    ) -> TagEntry {
+        TagEntry {
+            registry: registry.to_string(),
+            repository: repository.to_string(),
+            tag: tag.to_string(),
+            digest: digest.map(|d| d.to_string()),
+            previous: None,
+            action,
+            verified: None,
+            blobs_uploaded: 0,
+            blobs_mounted: 0,
+            blobs_present: 0,
+            bytes_uploaded: 0,
+            seconds: 0.0,
+            error: None,
+        }
+    }
 }
 
 /// One container.
@@ -282,75 +314,6 @@ impl Report {
         let bytes = serde_json::to_vec_pretty(self).map_err(|e| Error::Config(e.to_string()))?;
         write_atomic(path, &bytes)
     }
-}
-
-/// Warnings for people given during this run (each once), for the module's `warnings`.
-static WARNINGS: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
-
-/// Log a warning once per run (the same text again is dropped) and keep it for the module's
-/// `warnings`, which Ansible shows.
-pub fn warn_once(msg: &str) {
-    let mut w = WARNINGS.lock().unwrap_or_else(|p| p.into_inner());
-    if !w.iter().any(|x| x == msg) {
-        w.push(msg.to_string());
-        tracing::warn!("{msg}");
-    }
-}
-
-/// The warnings given so far in this run.
-pub fn warnings() -> Vec<String> {
-    WARNINGS.lock().unwrap_or_else(|p| p.into_inner()).clone()
-}
-
-/// Is `host` (`name[:port]`) this machine? Credentials to it over plain HTTP stay local.
-pub fn is_loopback_host(host: &str) -> bool {
-    let name = match host.rsplit_once(':') {
-        Some((h, p)) if p.bytes().all(|b| b.is_ascii_digit()) => h,
-        _ => host,
-    };
-    let name = name.trim_start_matches('[').trim_end_matches(']');
-    name == "localhost"
-        || name
-            .parse::<std::net::IpAddr>()
-            .map(|ip| ip.is_loopback())
-            .unwrap_or(false)
-}
-
-/// Every secret of this run: registry passwords with their `user:password` and its base64 (see
-/// [`crate::transport::Credentials::secrets`]), identity and Quay tokens, and every token obtained.
-static KNOWN_SECRETS: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
-
-/// Remember a secret, so that every later [`scrub`] masks it (whatever output it is for).
-pub fn remember_secret(secret: &str) {
-    if secret.len() < 4 {
-        return;
-    }
-    let mut known = KNOWN_SECRETS.lock().unwrap_or_else(|p| p.into_inner());
-    if !known.iter().any(|k| k == secret) {
-        known.push(secret.to_string());
-    }
-}
-
-/// Mask secrets (≥4 characters, to avoid masking everything) in a string: those given and every one
-/// remembered in this run ([`remember_secret`]), longest first. The one scrubber of every output:
-/// reports, list files, the module result, CLI output and errors, logs.
-pub fn scrub(s: &str, secrets: &[String]) -> String {
-    let mut all: Vec<String> = secrets.to_vec();
-    all.extend(
-        KNOWN_SECRETS
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .iter()
-            .cloned(),
-    );
-    all.sort_by_key(|x| std::cmp::Reverse(x.len()));
-    let mut out = s.to_string();
-    for sec in &all {
-        if sec.len() >= 4 && out.contains(sec.as_str()) {
-            out = out.replace(sec.as_str(), "********");
-        }
-    }
-    out
 }
 
 /// Write a file through a temporary file and a rename, creating parent folders. The temporary file

@@ -11,9 +11,9 @@ use bytes::{Bytes, BytesMut};
 use reqwest::header::{ACCEPT, RETRY_AFTER};
 use url::Url;
 
-use crate::error::{Error, Result};
+use crate::error::{error_chain, Error, Result};
 use crate::transport::retry::{self, retryable_status, Attempt, RetryPolicy};
-use crate::transport::{error_chain, retryable_error, tls};
+use crate::transport::{retryable_error, tls};
 
 /// Settings of a [`Fetcher`].
 #[derive(Clone, Debug)]
@@ -355,7 +355,7 @@ enum BodyError {
 /// The start of an error body, on one line, for messages.
 async fn error_snippet(resp: reqwest::Response) -> String {
     // Only the start is shown: a huge or endless error body is not read further.
-    let body = crate::registry::read_prefix(resp, crate::registry::ERROR_BODY_CAP).await;
+    let body = crate::transport::read_prefix(resp, crate::transport::ERROR_BODY_CAP).await;
     let text = String::from_utf8_lossy(&body[..body.len().min(300)]);
     let one_line: String = text
         .chars()

@@ -20,9 +20,9 @@ use super::index::{
 use super::Store;
 use crate::digest::Digest;
 use crate::error::{Error, Result};
+use crate::manifest::BlobStream;
 use crate::manifest::{media, parse_content, Content, Descriptor, Manifest};
 use crate::reference::{validate_component, validate_tag};
-use crate::registry::BlobStream;
 
 /// Largest manifest we read (as the registry client).
 pub(crate) const MANIFEST_LIMIT: u64 = 4 << 20;

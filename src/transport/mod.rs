@@ -9,6 +9,7 @@
 //! clamped to [`retry::MAX_ATTEMPTS`]; each attempt has an overall deadline covering headers and
 //! body (`request_timeout`), the token exchange one of its own (`token_timeout`).
 
+mod body;
 pub mod certs_d;
 pub mod challenge;
 pub mod creds;
@@ -28,11 +29,12 @@ use serde::Deserialize;
 use tokio::sync::Mutex;
 use url::Url;
 
+pub use body::{read_limited, read_prefix, ERROR_BODY_CAP};
 pub use challenge::Challenge;
 pub use creds::{Credentials, Secret};
 pub use retry::RetryPolicy;
 
-use crate::error::{Error, Result};
+use crate::error::{error_chain, Error, Result};
 use crate::reference;
 
 /// How to reach and authenticate to one registry.
@@ -435,7 +437,7 @@ impl Transport {
             200..=299 => Ok(()),
             401 | 403 => Err(self.auth_failure(&resp)),
             status => {
-                let body = crate::registry::read_prefix(resp, crate::registry::ERROR_BODY_CAP).await;
+                let body = read_prefix(resp, ERROR_BODY_CAP).await;
                 let body = String::from_utf8_lossy(&body);
                 let hint = if body.contains("HTTP request to an HTTPS server") {
                     ": the registry speaks HTTPS; do not mark it insecure".to_string()
@@ -741,10 +743,9 @@ impl Transport {
             expires_in: Option<u64>,
         }
         // A token answer is small; a realm streaming without end must not exhaust memory.
-        let body =
-            crate::registry::read_limited(resp, 256 << 10, &registry, &format!("token server {realm_host}"))
-                .await
-                .map_err(|e| auth_err(format!("token server {realm_host}: {e}")))?;
+        let body = read_limited(resp, 256 << 10, &registry, &format!("token server {realm_host}"))
+            .await
+            .map_err(|e| auth_err(format!("token server {realm_host}: {e}")))?;
         let tr: TokenResponse = serde_json::from_slice(&body).map_err(|_| {
             auth_err(format!(
                 "token server {realm_host} gave an answer that is not a token response"
@@ -755,7 +756,7 @@ impl Transport {
             .filter(|t| !t.is_empty())
             .or(tr.access_token.filter(|t| !t.is_empty()))
             .ok_or_else(|| auth_err(format!("token server {realm_host} gave no token")))?;
-        crate::report::remember_secret(&value);
+        crate::scrub::remember_secret(&value);
         if HeaderValue::from_str(&format!("Bearer {value}")).is_err() {
             return Err(auth_err(format!(
                 "token server {realm_host} gave a token with invalid characters"
@@ -909,20 +910,6 @@ pub fn retryable_error(e: &reqwest::Error) -> bool {
         return !(chain.contains("certificate") || chain.contains("unknownissuer"));
     }
     false
-}
-
-/// The error and its sources, joined.
-pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut parts = vec![e.to_string()];
-    let mut cur = e.source();
-    while let Some(s) = cur {
-        let t = s.to_string();
-        if !parts.iter().any(|p| p.contains(&t)) {
-            parts.push(t);
-        }
-        cur = s.source();
-    }
-    parts.join(": ")
 }
 
 /// What a TLS failure means for the user, from the lower-cased error chain (`None`: not a

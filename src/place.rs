@@ -1,14 +1,15 @@
 //! A place images live: a registry, or a release's OCI layout in the local store. The copy engine
 //! talks to both through this one type (same operations, same meaning), so a local copy can be the
-//! source of a push or the destination of a keep.
+//! source of a push or the destination of a keep. It sits above what it wraps (the registry client,
+//! the store's layouts) and below the copy engine and anything else that works on either place.
 
 use bytes::Bytes;
 use url::Url;
 
 use crate::digest::Digest;
 use crate::error::Result;
-use crate::manifest::{Descriptor, Manifest};
-use crate::registry::{BlobStream, MountResult, Registry};
+use crate::manifest::{BlobStream, Descriptor, Manifest};
+use crate::registry::{MountResult, Registry};
 use crate::store::Layout;
 use crate::transport::{RetryPolicy, StatsSnapshot};
 

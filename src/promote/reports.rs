@@ -1,0 +1,58 @@
+//! Where a promotion's reports go: the JSON and HTML pair of each run, named so that runs of other
+//! releases and hashes never overwrite each other, plus a copy of the newest. Both faces (the command
+//! line and the Ansible module) write them through [`write_reports`].
+
+use crate::report::{Kind, Phase, Report};
+
+use super::Promotion;
+
+/// Write the reports; returns their paths. Given paths (`report_json`, `report_html`) are used as
+/// they are; by default each run gets its own pair in `tmp_file_root`, named by action, release, hash
+/// and start time (`copy-containers-promote-master-<hash>-20261129T053532Z.json`), so that runs of
+/// other releases and hashes do not overwrite each other, plus `copy-containers-<action>-latest.*`,
+/// a copy of the newest.
+pub fn write_reports(p: &Promotion, report: &mut Report) -> Vec<String> {
+    let stamp: String = report
+        .started_at
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .collect();
+    let base = format!(
+        "copy-containers-{}-{}-{}-{stamp}",
+        report.action, report.release, report.full_hash
+    );
+    let latest = format!("copy-containers-{}-latest", report.action);
+    let root = &p.tmp_file_root;
+    let json = p
+        .report_json
+        .clone()
+        .unwrap_or_else(|| root.join(format!("{base}.json")));
+    let html = p
+        .report_html
+        .clone()
+        .unwrap_or_else(|| root.join(format!("{base}.html")));
+    // (path, is JSON)
+    let mut paths = vec![(json, true), (html, false)];
+    if p.report_json.is_none() {
+        paths.push((root.join(format!("{latest}.json")), true));
+    }
+    if p.report_html.is_none() {
+        paths.push((root.join(format!("{latest}.html")), false));
+    }
+    for (path, _) in &paths {
+        report.files.push(path.display().to_string());
+    }
+    let mut written = Vec::new();
+    for (path, json) in paths {
+        let r = if json {
+            report.write_json(&path)
+        } else {
+            crate::report::html::write(report, &path)
+        };
+        match r {
+            Ok(()) => written.push(path.display().to_string()),
+            Err(e) => report.push_error(Phase::Reports, Kind::of(&e), format!("report: {e}")),
+        }
+    }
+    written
+}
