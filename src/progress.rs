@@ -155,10 +155,14 @@ impl Progress {
         i.ensure_drawer(&self.0);
     }
 
-    /// One step of the current phase done.
+    /// One step of the current phase done; the last one ends the phase (its final line now, not
+    /// repeated progress lines while the next phase is being prepared).
     pub fn step(&self) {
-        if let Some(i) = &self.0 {
-            i.done.fetch_add(1, Ordering::Relaxed);
+        let Some(i) = &self.0 else { return };
+        let done = i.done.fetch_add(1, Ordering::Relaxed) + 1;
+        let total = lock(&i.phase).map(|p| p.total);
+        if total == Some(done) {
+            i.end_phase();
         }
     }
 
@@ -529,7 +533,8 @@ mod tests {
             out.contains("\r\x1b[2KINFO a log line\n\r\x1b[2Ksource check"),
             "{out:?}"
         );
-        assert!(out.contains("source check 2/2  in 0s\n"), "{out:?}");
+        // The last step ended the phase: its final line once.
+        assert_eq!(out.matches("source check 2/2  in 0s\n").count(), 1, "{out:?}");
         assert!(out.contains("verify 0/1  in 0s\n"), "{out:?}");
         assert!(out.ends_with("\r\x1b[2K") || out.ends_with('\n'), "{out:?}");
     }
