@@ -15,8 +15,10 @@
 //! - [`copy`] (the engine that moves images between places: all architectures, deduplicated blobs)
 //!   and [`sources`] (where lists and hashes come from); then [`quay`] (creating Quay repositories).
 //! - [`report`]: what a run did (JSON, HTML, the promoter's list files).
-//! - [`promote`]: the verbs (promote, verify, tag, rollback) with their typed inputs, and where their
+//! - [`promote`]: the engine of the verbs (promote, verify, tag, rollback) with their typed inputs, and where their
 //!   reports are written; then [`stage`] (staged test releases) and [`config`] (releases files).
+//! - [`verbs`]: each user verb one call, typed request → finished report (reports written, secrets
+//!   masked); the faces call nothing else of the engine to run one.
 //! - Faces, siblings that never use each other: [`cli`] (the command line) and [`module`] (the
 //!   Ansible module); `main.rs` picks one.
 
@@ -40,5 +42,6 @@ pub mod sources;
 pub mod stage;
 pub mod store;
 pub mod transport;
+pub mod verbs;
 
 pub use error::{Error, Result};

@@ -32,9 +32,11 @@ const LAYERS: &[&[&str]] = &[
     &["copy", "sources"],
     &["quay"],
     &["report"],
-    // Verbs.
+    // The engine of promotions.
     &["promote"],
     &["stage", "config"],
+    // The user verbs, one call each (typed request → finished report).
+    &["verbs"],
     // Faces.
     &["cli", "module"],
 ];
@@ -445,6 +447,45 @@ fn no_two_files_of_a_module_use_each_other() {
 }
 
 /// The scan sees uses at all (a scanner that finds nothing would pass the test above).
+/// The faces run a verb through `verbs`, never the engine's runners or report writing themselves, so
+/// the command line and the module cannot differ in what a run does and keeps.
+#[test]
+fn faces_run_verbs_only_through_the_verbs_layer() {
+    const RUNNERS: [&str; 4] = [
+        "promote::run(",
+        "tag::run_tag(",
+        "rollback::run_rollback(",
+        "write_reports(",
+    ];
+    let calls = |rel: &str| -> Vec<String> {
+        let mut files = Vec::new();
+        let root = src().join(rel);
+        if root.is_dir() {
+            rust_files(&root, &mut files);
+        } else {
+            files.push(root);
+        }
+        let mut out = Vec::new();
+        for f in files {
+            let (code, _) = without_tests(&code_only(&fs::read_to_string(&f).unwrap()));
+            for (n, line) in code.lines().enumerate() {
+                for r in RUNNERS.iter().filter(|r| line.contains(*r)) {
+                    out.push(format!("{}:{}: {r}", f.display(), n + 1));
+                }
+            }
+        }
+        out
+    };
+    let faces: Vec<String> = ["cli", "module"].iter().flat_map(|f| calls(f)).collect();
+    assert!(
+        faces.is_empty(),
+        "faces running the engine directly:\n{}",
+        faces.join("\n")
+    );
+    // The check sees such calls where they are.
+    assert!(calls("verbs.rs").len() >= 3, "{:?}", calls("verbs.rs"));
+}
+
 #[test]
 fn the_scan_finds_known_uses() {
     let e = edges();

@@ -120,15 +120,27 @@ async fn unknown_ca_is_a_clear_tls_error_and_the_ca_fixes_it() {
     let reg = tk::Registry::tls_htpasswd("u", "p").unwrap();
     let mut c = config_for(&reg);
     c.ca_file = None;
-    c.retry.attempts = 2;
-    let err = copy_containers::registry::Registry::new(c)
-        .unwrap()
-        .ping()
-        .await
-        .unwrap_err();
+    c.retry.attempts = 3;
+    let unknown_ca = copy_containers::registry::Registry::new(c).unwrap();
+    let err = unknown_ca.ping().await.unwrap_err();
     let msg = err.to_string();
     assert!(matches!(err, Error::Tls { .. }), "{msg}");
     assert!(msg.contains("unknown CA") && msg.contains("ca_file"), "{msg}");
+    // A refused certificate does not heal: not retried.
+    assert_eq!(unknown_ca.transport().stats().retries, 0);
+    // A TLS client against a plain HTTP registry: said so at once, not retried either.
+    let plain = tk::Registry::plain().unwrap();
+    let mut c = config_for(&plain);
+    c.insecure = false;
+    c.retry.attempts = 3;
+    let tls_to_plain = copy_containers::registry::Registry::new(c).unwrap();
+    let err = tls_to_plain.ping().await.unwrap_err();
+    let msg = err.to_string();
+    assert!(
+        matches!(err, Error::Tls { .. }) && msg.contains("plain HTTP"),
+        "{msg}"
+    );
+    assert_eq!(tls_to_plain.transport().stats().retries, 0, "{msg}");
     client(&reg).ping().await.unwrap();
     // explicit opt-out works too
     let mut c = config_for(&reg);

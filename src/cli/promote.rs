@@ -8,9 +8,10 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 
 use crate::progress::Progress;
-use crate::promote::{self, write_reports, PromoteArgs, Promotion, RegistryArgs, RunOptions};
+use crate::promote::{self, PromoteArgs, Promotion, RegistryArgs};
 use crate::report::{Report, TagAction};
 use crate::stage::{self, StageOptions};
+use crate::verbs;
 
 /// Flags shared by `promote` and `verify`.
 #[derive(Args, Debug, Clone, Default)]
@@ -429,18 +430,13 @@ pub async fn promote_cmd(
         None => flags,
     };
     let p = resolve(args)?;
-    let opts = RunOptions {
-        dry_run: f.dry_run,
-        verify_only,
-        progress: progress.clone(),
+    let mut report = if verify_only {
+        verbs::verify(&p, f.dry_run, true, progress).await
+    } else {
+        verbs::promote(&p, f.dry_run, progress).await
     };
-    let mut report = promote::run(&p, &opts).await;
     // The bar off the terminal before the results are printed.
     progress.finish();
-    if !f.dry_run {
-        write_reports(&p, &mut report);
-    }
-    report.scrub(&p.secrets());
     finish(&mut report, f.json)
 }
 
@@ -530,39 +526,23 @@ pub struct TagArgs {
 }
 
 pub async fn tag_cmd(a: TagArgs) -> anyhow::Result<i32> {
-    let mut args = a.promote.to_args()?;
+    let args = a.promote.to_args()?;
     // `tag` needs no source: label on the given registries (or the source when none are given).
-    let regs: Vec<RegistryArgs> = if a.registries.is_empty() {
-        vec![args
-            .source_registry
-            .clone()
-            .ok_or_else(|| usage!("give --registry (or --source)"))?]
-    } else {
-        a.registries
-            .iter()
-            .map(|r| parse_registry_spec(r))
-            .collect::<anyhow::Result<_>>()?
-    };
-    if args.source_registry.is_none() {
-        args.source_registry = Some(regs[0].clone());
+    if a.registries.is_empty() && args.source_registry.is_none() {
+        return Err(usage!("give --registry (or --source)"));
     }
-    args.target_registries_push = Some(false);
-    let p = args.resolve(crate::promote::model::read_list_file)?;
-    let specs = regs
+    let registries = a
+        .registries
         .iter()
-        .enumerate()
-        .map(|(i, r)| r.resolve(&format!("registry[{i}]"), Some(&p.source.namespace), 5))
-        .collect::<crate::Result<Vec<_>>>()?;
-    // The targets hold the hash under push_hash; the source (labelled by default) under full_hash.
-    let hash = if a.registries.is_empty() {
-        p.full_hash.as_str()
-    } else {
-        p.target_hash()
+        .map(|r| parse_registry_spec(r))
+        .collect::<anyhow::Result<_>>()?;
+    let req = verbs::TagRequest {
+        args,
+        registries,
+        what: "registry",
+        dry_run: a.promote.dry_run,
     };
-    let mut report = promote::tag::run_tag(&p, &specs, hash, a.promote.dry_run).await;
-    if !a.promote.dry_run {
-        write_reports(&p, &mut report);
-    }
+    let mut report = verbs::tag(req).await?;
     finish(&mut report, a.promote.json)
 }
 

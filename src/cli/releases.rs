@@ -5,15 +5,11 @@
 use std::path::{Path, PathBuf};
 
 use clap::Args;
-use serde::Serialize;
 
 use super::promote::{print_summary, PromoteFlags};
 use crate::config::{self, ListOrigin, Overrides, ReleasesConfig, ResolvedRelease, Shape};
 use crate::progress::Progress;
-use crate::promote::write_reports;
-use crate::promote::{self, RunOptions};
-use crate::quay::EnsureOutcome;
-use crate::report::Report;
+use crate::verbs::{self, ReleaseOutcome};
 
 /// `releases`: list a releases file's entries and where their list and hash come from.
 #[derive(Args, Debug)]
@@ -33,37 +29,6 @@ pub struct ReleasesArgs {
     /// JSON on stdout.
     #[arg(long)]
     pub json: bool,
-}
-
-/// One entry's outcome.
-#[derive(Debug, Serialize)]
-pub struct ReleaseOutcome {
-    pub name: String,
-    pub ok: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub plan: Option<config::Plan>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub resolution: Option<ResolvedRelease>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub quay: Vec<EnsureOutcome>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub report: Option<Report>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-}
-
-impl ReleaseOutcome {
-    fn new(name: &str) -> ReleaseOutcome {
-        ReleaseOutcome {
-            name: name.to_string(),
-            ok: false,
-            plan: None,
-            resolution: None,
-            quay: Vec::new(),
-            report: None,
-            error: None,
-        }
-    }
 }
 
 /// What `promote`/`verify --config FILE` holds, the file read once.
@@ -118,9 +83,12 @@ pub async fn promote_releases(
     let mut outcomes = Vec::new();
     for (idx, e) in selected {
         tracing::info!(release = %e.name, "release");
-        let o = run_release(cfg, idx, &ov, &fetcher, f.dry_run, verify_only, progress).await;
+        let o = verbs::release(cfg, idx, &ov, &fetcher, f.dry_run, verify_only, progress).await;
         // The bar off the terminal before the release's result is printed.
         progress.finish();
+        if let Some(report) = &o.report {
+            super::promote::log_failures(report);
+        }
         if !f.json {
             print_outcome(&o);
         }
@@ -151,69 +119,6 @@ pub async fn promote_releases(
         );
     }
     Ok(code)
-}
-
-/// Resolve one entry, create missing Quay repositories, promote (or verify).
-pub async fn run_release(
-    cfg: &ReleasesConfig,
-    idx: usize,
-    ov: &Overrides,
-    fetcher: &crate::sources::Fetcher,
-    dry_run: bool,
-    verify_only: bool,
-    progress: &Progress,
-) -> ReleaseOutcome {
-    let name = cfg.releases[idx].name.clone();
-    let mut out = ReleaseOutcome::new(&name);
-    let at = format!("{}: releases[{idx}] ({name})", cfg.file);
-    let r = match config::resolve_release(cfg, idx, ov, fetcher).await {
-        Ok(r) => r,
-        Err(e) => {
-            out.error = Some(e.to_string());
-            return out;
-        }
-    };
-    let mut args = r.args.clone();
-    args.push_hash = r.push_hash.clone();
-    let mut p = match args.resolve(promote::model::read_list_file) {
-        Ok(p) => p,
-        Err(e) => {
-            out.error = Some(format!("{at}: {e}"));
-            out.resolution = Some(r);
-            return out;
-        }
-    };
-    let action = if verify_only { "verify" } else { "promote" };
-    if p.report_json.is_none() {
-        p.report_json = Some(
-            p.tmp_file_root
-                .join(format!("copy-containers-{action}-{name}.json")),
-        );
-    }
-    if p.report_html.is_none() {
-        p.report_html = Some(
-            p.tmp_file_root
-                .join(format!("copy-containers-{action}-{name}.html")),
-        );
-    }
-    let secrets = p.secrets();
-    let opts = RunOptions {
-        dry_run,
-        verify_only,
-        progress: progress.clone(),
-    };
-    let mut report = promote::run(&p, &opts).await;
-    if !dry_run {
-        write_reports(&p, &mut report);
-    }
-    report.scrub(&secrets);
-    report.ok = report.errors.is_empty();
-    super::promote::log_failures(&report);
-    out.ok = report.ok;
-    out.quay = report.quay.clone();
-    out.report = Some(report);
-    out.resolution = Some(r);
-    out
 }
 
 fn print_resolution(r: &ResolvedRelease) {

@@ -3,7 +3,6 @@
 use clap::Args;
 
 use super::promote::{finish, PromoteFlags};
-use crate::promote::write_reports;
 
 #[derive(Args, Debug)]
 pub struct RollbackArgs {
@@ -15,9 +14,6 @@ pub struct RollbackArgs {
 
 pub async fn rollback_cmd(a: RollbackArgs) -> anyhow::Result<i32> {
     let p = a.promote.promotion()?;
-    let mut report = crate::promote::rollback::run_rollback(&p, a.promote.dry_run).await;
-    if !a.promote.dry_run {
-        write_reports(&p, &mut report);
-    }
+    let mut report = crate::verbs::rollback(&p, a.promote.dry_run).await;
     finish(&mut report, a.promote.json)
 }

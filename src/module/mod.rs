@@ -12,8 +12,10 @@ use std::sync::OnceLock;
 
 use serde_json::{json, Map, Value};
 
-use crate::promote::{self, PromoteArgs, RegistryArgs, RunOptions};
+use crate::progress::Progress;
+use crate::promote::{self, PromoteArgs, RegistryArgs};
 use crate::report::{Report, TagAction};
+use crate::verbs;
 use args::Action;
 
 /// The secrets seen in the arguments, for the panic hook.
@@ -241,49 +243,21 @@ async fn run_rollback(pa: &PromoteArgs, dry_run: bool) -> Result<Report, String>
     let p = pa
         .resolve(promote::model::read_list_file)
         .map_err(|e| e.to_string())?;
-    let mut r = promote::rollback::run_rollback(&p, dry_run).await;
-    if !dry_run {
-        promote::write_reports(&p, &mut r);
-    }
-    Ok(r)
+    Ok(verbs::rollback(&p, dry_run).await)
 }
 
 /// `action: tag`: the label on `registries` (default: the source).
-async fn run_tag(mut pa: PromoteArgs, regs: Vec<RegistryArgs>, dry_run: bool) -> Result<Report, String> {
-    // The targets hold the hash under push_hash; the source (labelled by default) under
-    // full_hash.
-    let on_source = regs.is_empty();
-    let regs = if regs.is_empty() {
-        match &pa.source_registry {
-            Some(s) => vec![s.clone()],
-            None => return Err("action tag needs registries (or source_registry)".into()),
-        }
-    } else {
-        regs
-    };
-    if pa.source_registry.is_none() {
-        pa.source_registry = Some(regs[0].clone());
+async fn run_tag(pa: PromoteArgs, registries: Vec<RegistryArgs>, dry_run: bool) -> Result<Report, String> {
+    if registries.is_empty() && pa.source_registry.is_none() {
+        return Err("action tag needs registries (or source_registry)".into());
     }
-    pa.target_registries_push = Some(false);
-    let p = pa
-        .resolve(promote::model::read_list_file)
-        .map_err(|e| e.to_string())?;
-    let specs = regs
-        .iter()
-        .enumerate()
-        .map(|(i, r)| r.resolve(&format!("registries[{i}]"), Some(&p.source.namespace), 5))
-        .collect::<crate::Result<Vec<_>>>()
-        .map_err(|e| e.to_string())?;
-    let hash = if on_source {
-        p.full_hash.as_str()
-    } else {
-        p.target_hash()
+    let req = verbs::TagRequest {
+        args: pa,
+        registries,
+        what: "registries",
+        dry_run,
     };
-    let mut r = promote::tag::run_tag(&p, &specs, hash, dry_run).await;
-    if !dry_run {
-        promote::write_reports(&p, &mut r);
-    }
-    Ok(r)
+    verbs::tag(req).await.map_err(|e| e.to_string())
 }
 
 /// `action: promote` or `verify`: the result carries whether the lists got ppc64le images.
@@ -292,17 +266,14 @@ async fn run_promote(pa: &PromoteArgs, action: Action, params: &args::Params, se
         Ok(p) => p,
         Err(e) => return failed(&e.to_string(), secrets),
     };
-    let opts = RunOptions {
-        dry_run: params.check_mode && action != Action::Verify,
-        verify_only: action == Action::Verify,
-        // Never any progress: stdout is the JSON result and nobody watches a module's stderr.
-        progress: crate::progress::Progress::none(),
-    };
-    let mut r = promote::run(&p, &opts).await;
     // Check mode writes nothing, not even the reports of a `verify` it really ran.
-    if !params.check_mode {
-        promote::write_reports(&p, &mut r);
-    }
+    // Never any progress: stdout is the JSON result and nobody watches a module's stderr.
+    let none = Progress::none();
+    let r = if action == Action::Verify {
+        verbs::verify(&p, false, !params.check_mode, &none).await
+    } else {
+        verbs::promote(&p, params.check_mode, &none).await
+    };
     let ppc = p.ppc_manifests && r.ppc_missing.is_empty();
     let mut v = result_of(&r, params.diff);
     v["ppc_manifests"] = json!(ppc);

@@ -214,7 +214,10 @@ fn generic(w: &str, p: &Problem) -> String {
         let end = w[i + 7..]
             .find(|c: char| !c.is_ascii_hexdigit())
             .map_or(w.len(), |e| i + 7 + e);
-        return format!("{}sha256:…{}", &w[..i], &w[end..]);
+        // A digest (or a prefix long enough to be one); a malformed one stays as it is.
+        if end - (i + 7) >= 12 {
+            return format!("{}sha256:…{}", &w[..i], &w[end..]);
+        }
     }
     let image_part = |x: &str| {
         p.container.as_deref().is_some_and(|c| x.contains(c))
@@ -357,5 +360,8 @@ mod tests {
             "127.0.0.1:5000: … points at sha256:…, expected sha256:… (nova)"
         );
         assert_eq!(groups[2].headline(), run);
+        // A malformed digest is the cause itself: kept.
+        let bad = Problem::new(Phase::Copy, Kind::Invalid, "invalid digest \"sha256:xyz\"", "x");
+        assert_eq!(cause(&bad), "invalid digest \"sha256:xyz\"");
     }
 }

@@ -540,7 +540,7 @@ impl Transport {
     fn note_connection(&self, sent: &std::result::Result<Response, reqwest::Error>) {
         match sent {
             Ok(_) => self.refused_in_a_row.store(0, Ordering::Relaxed),
-            Err(e) if e.is_connect() && error_chain(e).to_lowercase().contains("refused") => {
+            Err(e) if e.is_connect() && refused(e) => {
                 let n = self.refused_in_a_row.fetch_add(1, Ordering::Relaxed) + 1;
                 if n == GIVE_UP_AFTER {
                     tracing::warn!(registry = %self.name(), refused = n, "connections refused in a row: giving this registry up for the run");
@@ -576,7 +576,6 @@ impl Transport {
     /// A network failure after `attempts` attempts, said as it is.
     fn network_error(&self, req: &Request, e: reqwest::Error, attempts: u32) -> Error {
         let chain = error_chain(&e);
-        let lower = chain.to_lowercase();
         let registry = self.name().to_string();
         if self.client_cert_wanted.get() && !e.is_timeout() {
             return Error::Tls {
@@ -587,20 +586,20 @@ impl Transport {
                 ),
             };
         }
-        if let Some(hint) = tls_hint(&lower) {
-            return Error::Tls {
-                registry,
-                detail: format!("{hint} ({})", short_chain(&chain)),
-            };
-        }
-        if lower.contains("corrupt message")
-            || lower.contains("invalidcontenttype")
-            || lower.contains("wrong version number")
-        {
-            return Error::Tls {
-                registry,
-                detail: "TLS handshake failed; the server may speak plain HTTP (mark the registry insecure if that is intended)".into(),
-            };
+        match tls::failure(&e) {
+            Some(tls::TlsFailure::NotTls) => {
+                return Error::Tls {
+                    registry,
+                    detail: tls::TlsFailure::NotTls.hint().into(),
+                }
+            }
+            Some(f) => {
+                return Error::Tls {
+                    registry,
+                    detail: format!("{} ({})", f.hint(), short_chain(&chain)),
+                }
+            }
+            None => {}
         }
         let what = if e.is_timeout() {
             "timed out"
@@ -904,37 +903,30 @@ fn bearer(token: &Secret) -> Option<HeaderValue> {
 
 /// Network errors worth another try: timeouts, refused/reset connections, broken bodies.
 pub fn retryable_error(e: &reqwest::Error) -> bool {
-    if e.is_timeout() || e.is_connect() || e.is_request() || e.is_body() {
-        let chain = error_chain(e).to_lowercase();
-        // Certificate problems do not heal.
-        return !(chain.contains("certificate") || chain.contains("unknownissuer"));
+    // A TLS failure (a refused certificate, a server that does not speak TLS) does not heal.
+    if tls::failure(e).is_some() {
+        return false;
     }
-    false
+    e.is_timeout() || e.is_connect() || e.is_request() || e.is_body()
 }
 
-/// What a TLS failure means for the user, from the lower-cased error chain (`None`: not a
-/// certificate problem).
-fn tls_hint(lower: &str) -> Option<&'static str> {
-    if lower.contains("received fatal alert") && lower.contains("certificate") {
-        // The registry's alert about *our* certificate (`CertificateRequired`, `BadCertificate`…).
-        return Some("the registry refused the client certificate or requires one: put a *.cert/*.key pair in its certs.d directory (or cert_dir)");
+/// Was the connection refused (no one listening)? From the I/O error among the sources.
+fn refused(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur = Some(e);
+    while let Some(x) = cur {
+        let mut node: &(dyn std::error::Error + 'static) = x;
+        while let Some(io) = node.downcast_ref::<std::io::Error>() {
+            if io.kind() == std::io::ErrorKind::ConnectionRefused {
+                return true;
+            }
+            match io.get_ref() {
+                Some(inner) => node = inner,
+                None => break,
+            }
+        }
+        cur = x.source();
     }
-    if !(lower.contains("certificate") || lower.contains("unknownissuer") || lower.contains("invalid peer")) {
-        return None;
-    }
-    Some(
-        if lower.contains("unknownissuer") || lower.contains("unknown issuer") {
-            "the server certificate is signed by an unknown CA: give this registry's CA bundle (ca_file, or a *.crt in its certs.d directory), or opt out with tls_verify: false for this registry only"
-        } else if lower.contains("notvalidforname") || lower.contains("not valid for name") {
-            "the server certificate is not valid for this host name"
-        } else if lower.contains("certificate expired") {
-            "the server certificate has expired"
-        } else if lower.contains("not valid yet") {
-            "the server certificate is not valid yet (check this machine's clock)"
-        } else {
-            "the server certificate was refused"
-        },
-    )
+    false
 }
 
 fn short_chain(chain: &str) -> String {
@@ -954,27 +946,6 @@ fn short_error(e: &reqwest::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn tls_failures_are_explained() {
-        let hint = |s: &str| tls_hint(&s.to_lowercase());
-        assert!(
-            hint("client error (Connect): received fatal alert: BadCertificate")
-                .unwrap()
-                .contains("*.cert/*.key")
-        );
-        assert!(hint("invalid peer certificate: UnknownIssuer")
-            .unwrap()
-            .contains("certs.d"));
-        assert!(hint("invalid peer certificate: certificate expired: verification time 2 (UNIX), but certificate is not valid after 1 (1 seconds ago)").unwrap().contains("expired"));
-        assert!(hint("invalid peer certificate: certificate not valid yet: verification time 1 (UNIX), but certificate is not valid before 2 (1 seconds in future)").unwrap().contains("clock"));
-        assert!(hint(
-            "invalid peer certificate: certificate not valid for name \"a\"; certificate is only valid for b"
-        )
-        .unwrap()
-        .contains("host name"));
-        assert_eq!(hint("connection reset by peer"), None);
-    }
 
     #[test]
     fn scope_keys_are_order_free() {

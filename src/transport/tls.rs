@@ -431,3 +431,100 @@ mod tests {
         assert_eq!(e, rustls::Error::from(CertificateError::UnknownIssuer));
     }
 }
+
+/// What a failed TLS handshake means for the user, from rustls' own error (typed, not from the text).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum TlsFailure {
+    /// The server did not answer in TLS at all (plain HTTP, most often).
+    NotTls,
+    /// The registry refused our certificate, or wants one.
+    ClientCertificate,
+    /// The server's certificate was refused, and why.
+    Certificate(&'static str),
+    /// Another handshake failure (versions, ciphers, a misbehaving peer).
+    Other,
+}
+
+impl TlsFailure {
+    /// Advice for people.
+    pub(crate) fn hint(self) -> &'static str {
+        match self {
+            TlsFailure::NotTls => "TLS handshake failed; the server may speak plain HTTP (mark the registry insecure if that is intended)",
+            TlsFailure::ClientCertificate => "the registry refused the client certificate or requires one: put a *.cert/*.key pair in its certs.d directory (or cert_dir)",
+            TlsFailure::Certificate(why) => why,
+            TlsFailure::Other => "the TLS handshake failed",
+        }
+    }
+
+    fn of(e: &rustls::Error) -> TlsFailure {
+        use rustls::{AlertDescription as A, CertificateError as C, Error as E};
+        match e {
+            E::InvalidMessage(_) | E::InappropriateMessage { .. } | E::InappropriateHandshakeMessage { .. } => {
+                TlsFailure::NotTls
+            }
+            E::AlertReceived(
+                A::BadCertificate
+                | A::CertificateRequired
+                | A::UnsupportedCertificate
+                | A::CertificateRevoked
+                | A::CertificateExpired
+                | A::CertificateUnknown,
+            ) => TlsFailure::ClientCertificate,
+            E::InvalidCertificate(c) => TlsFailure::Certificate(match c {
+                C::UnknownIssuer => "the server certificate is signed by an unknown CA: give this registry's CA bundle (ca_file, or a *.crt in its certs.d directory), or opt out with tls_verify: false for this registry only",
+                C::NotValidForName | C::NotValidForNameContext { .. } => "the server certificate is not valid for this host name",
+                C::Expired | C::ExpiredContext { .. } => "the server certificate has expired",
+                C::NotValidYet | C::NotValidYetContext { .. } => "the server certificate is not valid yet (check this machine's clock)",
+                _ => "the server certificate was refused",
+            }),
+            E::NoCertificatesPresented => TlsFailure::Certificate("the server presented no certificate"),
+            _ => TlsFailure::Other,
+        }
+    }
+}
+
+/// The TLS failure behind a request error, if one: rustls' error found among the error's sources,
+/// or inside the I/O errors that carry it (an I/O error's `source()` skips its payload, and the
+/// connector wraps it twice).
+pub(crate) fn failure(e: &(dyn std::error::Error + 'static)) -> Option<TlsFailure> {
+    let mut cur = Some(e);
+    while let Some(x) = cur {
+        let mut node: &(dyn std::error::Error + 'static) = x;
+        loop {
+            if let Some(t) = node.downcast_ref::<rustls::Error>() {
+                return Some(TlsFailure::of(t));
+            }
+            match node.downcast_ref::<std::io::Error>().and_then(|io| io.get_ref()) {
+                Some(inner) => node = inner,
+                None => break,
+            }
+        }
+        cur = x.source();
+    }
+    None
+}
+
+#[cfg(test)]
+mod failure_tests {
+    use super::*;
+
+    #[test]
+    fn tls_failures_are_typed_through_io_errors() {
+        use rustls::{AlertDescription, CertificateError, Error};
+        // As the connector hands them over: an I/O error holding an I/O error holding rustls'.
+        let wrap = |e: Error| {
+            let inner = std::io::Error::new(std::io::ErrorKind::InvalidData, e);
+            std::io::Error::other(inner)
+        };
+        let not_tls = wrap(Error::InvalidMessage(rustls::InvalidMessage::InvalidContentType));
+        assert_eq!(failure(&not_tls), Some(TlsFailure::NotTls));
+        let ca = wrap(Error::InvalidCertificate(CertificateError::UnknownIssuer));
+        assert!(failure(&ca).unwrap().hint().contains("unknown CA"));
+        let client = wrap(Error::AlertReceived(AlertDescription::CertificateRequired));
+        assert_eq!(failure(&client), Some(TlsFailure::ClientCertificate));
+        let name = Error::InvalidCertificate(CertificateError::NotValidForName);
+        assert!(failure(&name).unwrap().hint().contains("host name"));
+        let reset = std::io::Error::new(std::io::ErrorKind::ConnectionReset, "reset by peer");
+        assert_eq!(failure(&reset), None);
+    }
+}
