@@ -18,7 +18,9 @@
 //! A file is read once ([`read`]) and its shape told once; the lenient value types are
 //! [`crate::promote::flexible`]'s. Entries keep their own struct rather than embedding
 //! [`PromoteArgs`] with `#[serde(flatten)]`: flatten drops serde's "expected one of …", the key's
-//! path and its line from the messages above.
+//! path and its line from the messages above; `tests/one_schema.rs` checks that every promotion
+//! option is taken by an entry and the defaults (or listed with the reason it is not) and that
+//! [`ReleasesConfig::entry_args`] carries it into [`PromoteArgs`].
 
 use std::path::{Path, PathBuf};
 

@@ -418,3 +418,132 @@ mod tests {
         }
     }
 }
+
+/// A validated name, parsed once where input enters and carried typed after: a value of such a type
+/// is valid by construction. It reads as `&str` (deref, `Display`, comparisons with strings) for code
+/// that only formats or compares it. `$check` validates the input.
+macro_rules! name_type {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+        #[serde(transparent)]
+        pub struct $name(String);
+
+        impl $name {
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl std::ops::Deref for $name {
+            type Target = str;
+            fn deref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl AsRef<str> for $name {
+            fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl PartialEq<str> for $name {
+            fn eq(&self, other: &str) -> bool {
+                self.0 == other
+            }
+        }
+
+        impl PartialEq<&str> for $name {
+            fn eq(&self, other: &&str) -> bool {
+                self.0 == *other
+            }
+        }
+
+        impl PartialEq<String> for $name {
+            fn eq(&self, other: &String) -> bool {
+                &self.0 == other
+            }
+        }
+
+        impl PartialEq<$name> for String {
+            fn eq(&self, other: &$name) -> bool {
+                *self == other.0
+            }
+        }
+
+        impl PartialEq<$name> for str {
+            fn eq(&self, other: &$name) -> bool {
+                self == other.0
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(n: $name) -> String {
+                n.0
+            }
+        }
+    };
+}
+pub(crate) use name_type;
+
+name_type!(
+    /// An image tag (`[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}`): labels, `push_hash`.
+    Tag
+);
+
+impl Tag {
+    /// A tag, or an error naming `what` (`named_label`, `push_hash`…).
+    pub fn parse(what: &str, s: &str) -> Result<Tag> {
+        validate_tag(s).map_err(|e| Error::Config(format!("{what}: {e}")))?;
+        Ok(Tag(s.to_string()))
+    }
+}
+
+name_type!(
+    /// A release (or distribution) name: letters, digits, `.`, `_` and `-`; it names list files,
+    /// report files and the local store's folders.
+    ReleaseName
+);
+
+impl ReleaseName {
+    /// A release name, or an error naming `what` (`release`, `distro_name`…).
+    pub fn parse(what: &str, s: &str) -> Result<ReleaseName> {
+        let ok = !s.is_empty()
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+        if !ok {
+            return Err(Error::invalid(
+                "value",
+                s,
+                format!("{what}: only letters, digits, '.', '_' and '-'"),
+            ));
+        }
+        Ok(ReleaseName(s.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod name_tests {
+    use super::*;
+
+    #[test]
+    fn names_are_valid_by_construction_and_read_as_str() {
+        let t = Tag::parse("named_label", "current-tripleo").unwrap();
+        assert_eq!(t, "current-tripleo");
+        assert_eq!(format!("{t}_x"), "current-tripleo_x");
+        assert!(t.starts_with("current"));
+        let e = Tag::parse("named_label", "bad tag").unwrap_err().to_string();
+        assert!(e.starts_with("named_label: ") && e.contains("bad tag"), "{e}");
+        assert!(ReleaseName::parse("release", "master").is_ok());
+        let e = ReleaseName::parse("release", "../x").unwrap_err().to_string();
+        assert!(e.contains("release: only letters"), "{e}");
+        assert_eq!(serde_json::to_string(&t).unwrap(), "\"current-tripleo\"");
+    }
+}

@@ -10,10 +10,12 @@ macro_rules! usage {
 }
 
 mod commands;
+mod help;
 mod local;
 mod promote;
 mod releases;
 mod rollback;
+mod tag;
 
 use std::path::PathBuf;
 
@@ -31,14 +33,15 @@ use crate::transport::{creds, Credentials, RegistryConfig, Secret};
 #[derive(Parser, Debug)]
 #[command(name = "copy-containers", version, about, long_about = None)]
 pub struct Cli {
+    // The global flags are listed after each command's own (`display_order`).
     /// Log format on stderr.
-    #[arg(long, value_enum, default_value_t = LogFormat::Human, global = true)]
+    #[arg(long, value_enum, default_value_t = LogFormat::Human, global = true, display_order = 900)]
     pub log_format: LogFormat,
     /// More logs (-v debug, -vv trace).
-    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    #[arg(short, long, action = clap::ArgAction::Count, global = true, display_order = 900)]
     pub verbose: u8,
     /// Fewer logs (-q warnings only, -qq errors only).
-    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    #[arg(short, long, action = clap::ArgAction::Count, global = true, display_order = 900)]
     pub quiet: u8,
     /// Seconds between progress lines on stderr when it is not a terminal (on a terminal a bar is
     /// drawn instead); 0 switches progress off.
@@ -47,7 +50,8 @@ pub struct Cli {
         value_name = "SECONDS",
         env = "COPY_CONTAINERS_PROGRESS_INTERVAL",
         default_value_t = 30,
-        global = true
+        global = true,
+        display_order = 900
     )]
     pub progress_interval: u64,
     #[command(subcommand)]
@@ -64,12 +68,25 @@ pub enum Command {
     /// the label.
     Promote(promote::PromoteFlags),
     /// The verification pass alone: every target × container × tag × architecture, and the label.
-    Verify(promote::PromoteFlags),
+    ///
+    /// Reads the source and the targets and changes nothing: each image the promotion would have
+    /// pushed must be on every target with the source's digest, the lists must hold the expected
+    /// architectures, and the label must point at the hash. Takes promote's flags, which describe
+    /// what is checked.
+    Verify(help::VerifyFlags),
     /// Put a label on a hash's images on chosen registries (remotely; no blob traffic).
-    Tag(promote::TagArgs),
+    ///
+    /// The manifest already under the hash is written again under the label on each registry given
+    /// with --registry (default: the source) and read back; nothing is copied, no list is built and
+    /// the local store is not used.
+    Tag(tag::TagArgs),
     /// Create a TripleO-like release in a registry (for tests, the demo and benchmarks).
     Stage(promote::StageArgs),
     /// Point the label back where it was before the last promotion (the hash was wrongly promoted).
+    ///
+    /// On every target (and the source when the config sets label_source), the label moves back to
+    /// its previous-<label> tag, or where the local store's history says it pointed, but only where
+    /// it still points at the hash's images, so a later promotion is never undone.
     Rollback(rollback::RollbackArgs),
     /// A releases file's entries and where their container list and hash come from (resolved
     /// read-only; `promote --config FILE --release NAME|all` runs them).
@@ -210,8 +227,8 @@ pub fn run(cli: Cli) -> i32 {
             Command::Inspect(a) => commands::inspect(a).await,
             Command::Copy(a) => commands::copy(a, &progress).await,
             Command::Promote(a) => promote_or_releases(a, false, &progress).await,
-            Command::Verify(a) => promote_or_releases(a, true, &progress).await,
-            Command::Tag(a) => promote::tag_cmd(a).await,
+            Command::Verify(a) => promote_or_releases(a.0, true, &progress).await,
+            Command::Tag(a) => tag::tag_cmd(a).await,
             Command::Stage(a) => promote::stage_cmd(a).await,
             Command::Rollback(a) => rollback::rollback_cmd(a).await,
             Command::Releases(a) => releases::releases_cmd(a).await,

@@ -13,10 +13,12 @@ use crate::report::{Report, TagAction};
 use crate::stage::{self, StageOptions};
 use crate::verbs;
 
-/// Flags shared by `promote` and `verify`.
+/// `promote`'s flags, described for it; `verify`, `tag` and `rollback` take the same flags with their
+/// own descriptions ([`super::help`]).
 #[derive(Args, Debug, Clone, Default)]
 pub struct PromoteFlags {
-    /// YAML file with the promotion's fields (flags override it).
+    /// YAML file with the promotion's fields (flags override it), or a releases file whose entries
+    /// `--release NAME|all` runs.
     #[arg(long)]
     pub config: Option<PathBuf>,
     /// The tag to promote: <commit>_<distro8>, or a 32-hex aggregate hash (`--hash`: with a releases
@@ -34,8 +36,11 @@ pub struct PromoteFlags {
     /// The release (`master`); with a releases file, the entry to run (`NAME` or `all`).
     #[arg(long)]
     pub release: Option<String>,
+    /// The distribution's name (default centos); with the version and the release it names the
+    /// list files (`<distro>-<version>-<release>`).
     #[arg(long)]
     pub distro_name: Option<String>,
+    /// The distribution's version (default 9).
     #[arg(long)]
     pub distro_version: Option<String>,
     /// Container names without prefix, comma-separated.
@@ -68,8 +73,11 @@ pub struct PromoteFlags {
     /// Folder for the six list files (default /var/tmp/promoter_logs).
     #[arg(long)]
     pub tmp_file_root: Option<PathBuf>,
+    /// Write the JSON report here [default: a file named by action, release, hash and time in
+    /// --tmp-file-root, plus a `latest` copy].
     #[arg(long)]
     pub report_json: Option<PathBuf>,
+    /// Write the HTML report here [default: as for --report-json].
     #[arg(long)]
     pub report_html: Option<PathBuf>,
     /// Requests in flight per registry.
@@ -514,36 +522,6 @@ pub async fn stage_cmd(a: StageArgs) -> anyhow::Result<i32> {
         );
     }
     Ok(0)
-}
-
-#[derive(Args, Debug)]
-pub struct TagArgs {
-    #[command(flatten)]
-    pub promote: PromoteFlags,
-    /// Registries to label on (repeatable; same forms as --target). Default: the source.
-    #[arg(long = "registry")]
-    pub registries: Vec<String>,
-}
-
-pub async fn tag_cmd(a: TagArgs) -> anyhow::Result<i32> {
-    let args = a.promote.to_args()?;
-    // `tag` needs no source: label on the given registries (or the source when none are given).
-    if a.registries.is_empty() && args.source_registry.is_none() {
-        return Err(usage!("give --registry (or --source)"));
-    }
-    let registries = a
-        .registries
-        .iter()
-        .map(|r| parse_registry_spec(r))
-        .collect::<anyhow::Result<_>>()?;
-    let req = verbs::TagRequest {
-        args,
-        registries,
-        what: "registry",
-        dry_run: a.promote.dry_run,
-    };
-    let mut report = verbs::tag(req).await?;
-    finish(&mut report, a.promote.json)
 }
 
 #[cfg(test)]

@@ -2,14 +2,15 @@
 
 use clap::Args;
 
-use super::promote::{finish, PromoteFlags};
+use super::help::RollbackFlags;
+use super::promote::finish;
 
 #[derive(Args, Debug)]
 pub struct RollbackArgs {
     /// The promotion's flags or `--config FILE`: `--full-hash` names the hash wrongly promoted,
     /// `--named-label` the label to move back.
     #[command(flatten)]
-    pub promote: PromoteFlags,
+    pub promote: RollbackFlags,
 }
 
 pub async fn rollback_cmd(a: RollbackArgs) -> anyhow::Result<i32> {

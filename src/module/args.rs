@@ -3,61 +3,19 @@
 //! from JSON strings), unknown parameters, missing required ones and bad choices reported with the
 //! wording Ansible users know. Written here because no crate implements Ansible's argument spec.
 //! The conversions use the parsers of [`crate::promote::flexible`] (one place for the coercions);
-//! the promotion's options are [`PromoteArgs`]' fields (a test keeps [`SPEC`] and the struct in
-//! step), and [`Params::typed`] turns the checked values into [`ModuleArgs`]: the `action`,
+//! the promotion's options come with [`PromoteArgs`]' fields ([`PROMOTE_SPEC`], declared with them;
+//! a test checks the names against serde's), and [`Params::typed`] turns the checked values into [`ModuleArgs`]: the `action`,
 //! `scope` and `registries` typed, the rest a [`PromoteArgs`].
 
 use serde_json::{Map, Value};
 
 use crate::promote::flexible;
-use crate::promote::model::KeepLocal;
+use crate::promote::model::PROMOTE_SPEC;
+use crate::promote::options::join;
 use crate::promote::{PromoteArgs, RegistryArgs};
 
-/// Value types of the spec.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Kind {
-    Str,
-    Bool,
-    Int,
-    List,
-    Dict,
-    ListOfDicts,
-    Path,
-}
-
-impl Kind {
-    fn name(self) -> &'static str {
-        match self {
-            Kind::Str => "str",
-            Kind::Bool => "bool",
-            Kind::Int => "int",
-            Kind::List => "list",
-            Kind::Dict => "dict",
-            Kind::ListOfDicts => "list",
-            Kind::Path => "path",
-        }
-    }
-}
-
-/// One option.
-#[derive(Clone, Copy, Debug)]
-pub struct Opt {
-    pub name: &'static str,
-    pub kind: Kind,
-    pub aliases: &'static [&'static str],
-    pub choices: &'static [&'static str],
-    pub no_log: bool,
-}
-
-const fn opt(name: &'static str, kind: Kind) -> Opt {
-    Opt {
-        name,
-        kind,
-        aliases: &[],
-        choices: &[],
-        no_log: false,
-    }
-}
+pub use crate::promote::model::KEEP_LOCAL;
+pub use crate::promote::options::{opt, Kind, Opt};
 
 /// A closed set of string values: the enum, its names in the arguments (for the spec's `choices`)
 /// and the parsing, from one list.
@@ -110,68 +68,19 @@ choices!(
     }
 );
 
-/// Local-copy policies ([`KeepLocal`]'s names).
-pub const KEEP_LOCAL: &[&str] = &[
-    KeepLocal::Never.as_str(),
-    KeepLocal::OnFailure.as_str(),
-    KeepLocal::Always.as_str(),
+/// The module's own options (the promotion's come from [`PROMOTE_SPEC`]).
+const MODULE_OPTIONS: &[Opt] = &[
+    opt("action", Kind::Str).choices(ACTIONS),
+    opt("registries", Kind::ListOfDicts),
+    opt("stage_info", Kind::Path),
+    opt("scope", Kind::Str).choices(SCOPES),
 ];
 
-/// Every option of the module (kept identical to `library/copy_containers.yml` by a test).
-pub const SPEC: &[Opt] = &[
-    Opt {
-        choices: ACTIONS,
-        ..opt("action", Kind::Str)
-    },
-    opt("full_hash", Kind::Str),
-    opt("named_label", Kind::Str),
-    opt("push_hash", Kind::Str),
-    opt("candidate_label", Kind::Str),
-    opt("release", Kind::Str),
-    opt("distro_name", Kind::Str),
-    opt("distro_version", Kind::Str),
-    Opt {
-        aliases: &["containers"],
-        ..opt("containers_list", Kind::List)
-    },
-    Opt {
-        aliases: &["ppc_containers"],
-        ..opt("ppc_containers_list", Kind::List)
-    },
-    opt("containers_list_file", Kind::Path),
-    opt("container_name_prefix", Kind::Str),
-    opt("base_container_images", Kind::List),
-    opt("source_namespace", Kind::Str),
-    opt("target_namespace", Kind::Str),
-    opt("source_registry", Kind::Dict),
-    opt("target_registries", Kind::ListOfDicts),
-    opt("registries", Kind::ListOfDicts),
-    opt("target_registries_push", Kind::Bool),
-    opt("manifest_push", Kind::Bool),
-    opt("ppc_manifests", Kind::Bool),
-    opt("label_source", Kind::Bool),
-    opt("stage_info", Kind::Path),
-    opt("tmp_file_root", Kind::Path),
-    opt("x86_tag", Kind::Str),
-    opt("ppc_tag", Kind::Str),
-    opt("manifest_tag", Kind::Str),
-    opt("per_registry_concurrency", Kind::Int),
-    opt("blob_concurrency", Kind::Int),
-    opt("retries", Kind::Int),
-    opt("report_json", Kind::Path),
-    opt("report_html", Kind::Path),
-    opt("keep_previous_label", Kind::Bool),
-    Opt {
-        choices: KEEP_LOCAL,
-        ..opt("keep_local", Kind::Str)
-    },
-    opt("local_store", Kind::Path),
-    opt("lock_timeout", Kind::Int),
-    Opt {
-        choices: SCOPES,
-        ..opt("scope", Kind::Str)
-    },
-];
+const SPEC_ARRAY: [Opt; MODULE_OPTIONS.len() + PROMOTE_SPEC.len()] = join(MODULE_OPTIONS, PROMOTE_SPEC);
+
+/// Every option of the module: its own, then the promotion's, declared with [`PromoteArgs`]' fields
+/// (kept identical to `library/copy_containers.yml` by a test).
+pub const SPEC: &[Opt] = &SPEC_ARRAY;
 
 /// Keys of a registry dictionary whose values are secrets.
 pub const SECRET_KEYS: &[&str] = &["password", "token"];
@@ -467,6 +376,7 @@ fn check_required(p: &Params) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::promote::model::KeepLocal;
     use serde_json::json;
 
     fn v(x: Value) -> Result<Params, String> {

@@ -46,9 +46,9 @@ pub(crate) fn header(p: &Promotion, action: &str, dry_run: bool, targets: &[Regi
         action: action.into(),
         started_at: crate::report::now_string(),
         dry_run,
-        full_hash: p.full_hash.clone(),
-        named_label: p.named_label.clone(),
-        release: p.release.clone(),
+        full_hash: p.full_hash.to_string(),
+        named_label: p.named_label.to_string(),
+        release: p.release.to_string(),
         distro: format!("{}-{}", p.distro_name, p.distro_version),
         source: format!("{}/{}", p.source.host, p.source.namespace),
         targets: targets

@@ -52,7 +52,7 @@ pub(crate) fn open(p: &Promotion, read_only: bool) -> crate::Result<Option<Local
     // hash): a copy of another source or namespace is never found here.
     let layout = store
         .layout(&p.release)?
-        .with_hash(p.full_hash.clone())
+        .with_hash(p.full_hash.to_string())
         .with_prefix(p.prefix.clone())
         .with_source(p.source.host.clone());
     Ok(Some(Local {
@@ -146,9 +146,9 @@ pub(crate) fn record_labels<'a>(
 pub(crate) fn clean(p: &Promotion, local: &Local, facts: &[Facts], success: bool, out: &mut LocalOutcome) {
     if success && p.keep_local != KeepLocal::Always && !facts.is_empty() {
         let scope = DeleteScope::Copies {
-            release: p.release.clone(),
+            release: p.release.to_string(),
             source: p.source.host.clone(),
-            hash: p.full_hash.clone(),
+            hash: p.full_hash.to_string(),
             repositories: facts.iter().map(|f| f.repo.clone()).collect(),
         };
         let context = "removing this promotion's local copies";

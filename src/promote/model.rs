@@ -9,9 +9,13 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use super::flexible::{self, opt_bool, opt_string, opt_u64};
+use super::options::{opt, promote_options, Kind::*};
 use crate::error::{Error, Result};
-use crate::reference::{validate_component, validate_host, validate_repository, validate_tag};
+use crate::reference::{
+    validate_component, validate_host, validate_repository, validate_tag, ReleaseName, Tag,
+};
 use crate::registry::Registry;
+use crate::sources::hash::FullHash;
 use crate::transport::{creds, Credentials, RegistryConfig, Secret};
 
 /// A registry as the promoter's playbook describes it (plus TLS options).
@@ -211,151 +215,111 @@ impl RegistryArgs {
     }
 }
 
-/// What callers give (promoter names; all optional here, defaults applied by [`Self::resolve`]).
-#[derive(Clone, Debug, Default, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct PromoteArgs {
+promote_options! {
+    /// What callers give (promoter names; all optional here, defaults applied by [`Self::resolve`]);
+    /// each option declared once, with how the module takes it ([`super::options`]).
+    #[derive(Clone, Debug, Default, Deserialize, Serialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct PromoteArgs;
+    /// How the module takes each of [`PromoteArgs`]' fields (its spec adds the module's own options).
+    pub const PROMOTE_SPEC;
     #[serde(default)]
-    pub full_hash: Option<String>,
+    full_hash: Option<String> => opt("full_hash", Str),
     #[serde(default)]
-    pub named_label: Option<String>,
+    named_label: Option<String> => opt("named_label", Str),
     /// Push under this tag on the targets instead of `full_hash` (copy-quay's `--push-hash`); the
     /// source is still read at `full_hash`.
     #[serde(default)]
-    pub push_hash: Option<String>,
+    push_hash: Option<String> => opt("push_hash", Str),
     #[serde(default)]
-    pub candidate_label: Option<String>,
+    candidate_label: Option<String> => opt("candidate_label", Str),
     #[serde(default, deserialize_with = "opt_string")]
-    pub release: Option<String>,
+    release: Option<String> => opt("release", Str),
     #[serde(default, deserialize_with = "opt_string")]
-    pub distro_name: Option<String>,
+    distro_name: Option<String> => opt("distro_name", Str),
     #[serde(default, deserialize_with = "opt_string")]
-    pub distro_version: Option<String>,
+    distro_version: Option<String> => opt("distro_version", Str),
     #[serde(
         default,
         alias = "containers_list",
         deserialize_with = "flexible::containers_list"
     )]
-    pub containers: Option<Vec<String>>,
+    containers: Option<Vec<String>> => opt("containers_list", List).aliases(&["containers"]),
     #[serde(
         default,
         alias = "ppc_containers_list",
         deserialize_with = "flexible::ppc_containers_list"
     )]
-    pub ppc_containers: Option<Vec<String>>,
+    ppc_containers: Option<Vec<String>> => opt("ppc_containers_list", List).aliases(&["ppc_containers"]),
     /// A file with the list: the promoter's extra-vars YAML or one name per line.
     #[serde(default)]
-    pub containers_list_file: Option<PathBuf>,
+    containers_list_file: Option<PathBuf> => opt("containers_list_file", Path),
     #[serde(default)]
-    pub container_name_prefix: Option<String>,
+    container_name_prefix: Option<String> => opt("container_name_prefix", Str),
     #[serde(default, deserialize_with = "flexible::base_container_images")]
-    pub base_container_images: Option<Vec<String>>,
+    base_container_images: Option<Vec<String>> => opt("base_container_images", List),
     #[serde(default)]
-    pub source_namespace: Option<String>,
+    source_namespace: Option<String> => opt("source_namespace", Str),
     #[serde(default)]
-    pub target_namespace: Option<String>,
+    target_namespace: Option<String> => opt("target_namespace", Str),
     #[serde(default)]
-    pub source_registry: Option<RegistryArgs>,
+    source_registry: Option<RegistryArgs> => opt("source_registry", Dict),
     #[serde(default)]
-    pub target_registries: Option<Vec<RegistryArgs>>,
+    target_registries: Option<Vec<RegistryArgs>> => opt("target_registries", ListOfDicts),
     #[serde(default, deserialize_with = "opt_bool")]
-    pub target_registries_push: Option<bool>,
+    target_registries_push: Option<bool> => opt("target_registries_push", Bool),
     #[serde(default, deserialize_with = "opt_bool")]
-    pub manifest_push: Option<bool>,
+    manifest_push: Option<bool> => opt("manifest_push", Bool),
     #[serde(default, deserialize_with = "opt_bool")]
-    pub ppc_manifests: Option<bool>,
+    ppc_manifests: Option<bool> => opt("ppc_manifests", Bool),
     #[serde(default)]
-    pub tmp_file_root: Option<PathBuf>,
+    tmp_file_root: Option<PathBuf> => opt("tmp_file_root", Path),
     #[serde(default)]
-    pub x86_tag: Option<String>,
+    x86_tag: Option<String> => opt("x86_tag", Str),
     #[serde(default)]
-    pub ppc_tag: Option<String>,
+    ppc_tag: Option<String> => opt("ppc_tag", Str),
     #[serde(default)]
-    pub manifest_tag: Option<String>,
+    manifest_tag: Option<String> => opt("manifest_tag", Str),
     /// Requests in flight per registry.
     #[serde(default, deserialize_with = "opt_u64")]
-    pub per_registry_concurrency: Option<u64>,
+    per_registry_concurrency: Option<u64> => opt("per_registry_concurrency", Int),
     /// Blob transfers in flight.
     #[serde(default, deserialize_with = "opt_u64")]
-    pub blob_concurrency: Option<u64>,
+    blob_concurrency: Option<u64> => opt("blob_concurrency", Int),
     /// Attempts per request.
     #[serde(default, deserialize_with = "opt_u64")]
-    pub retries: Option<u64>,
+    retries: Option<u64> => opt("retries", Int),
     #[serde(default)]
-    pub report_json: Option<PathBuf>,
+    report_json: Option<PathBuf> => opt("report_json", Path),
     #[serde(default)]
-    pub report_html: Option<PathBuf>,
+    report_html: Option<PathBuf> => opt("report_html", Path),
     /// Put the label on the source registry too (the role always did).
     #[serde(default, deserialize_with = "opt_bool")]
-    pub label_source: Option<bool>,
+    label_source: Option<bool> => opt("label_source", Bool),
     /// Before moving the label, tag what it pointed at as `previous-<label>` (for `rollback`, and so
     /// registries that prune untagged images keep it). Default true.
     #[serde(default, deserialize_with = "opt_bool")]
-    pub keep_previous_label: Option<bool>,
+    keep_previous_label: Option<bool> => opt("keep_previous_label", Bool),
     /// Local copies (an OCI layout per release): `never`, `on_failure` (default) or `always`.
     #[serde(default)]
-    pub keep_local: Option<String>,
+    keep_local: Option<String> => opt("keep_local", Str).choices(KEEP_LOCAL),
     /// Root of the local store (default `~/.local/share/copy-containers`).
     #[serde(default)]
-    pub local_store: Option<PathBuf>,
+    local_store: Option<PathBuf> => opt("local_store", Path),
     /// Seconds to wait for another run's lock on the local store (default 600; 0: fail at once).
     #[serde(default, deserialize_with = "opt_u64")]
-    pub lock_timeout: Option<u64>,
-}
-
-impl PromoteArgs {
-    /// Fill unset fields from `other` (flags override config: `flags.or(config)`).
-    pub fn or(self, other: PromoteArgs) -> PromoteArgs {
-        macro_rules! pick {
-            ($($f:ident),*) => { PromoteArgs { $($f: self.$f.or(other.$f)),* } };
-        }
-        pick!(
-            full_hash,
-            named_label,
-            push_hash,
-            candidate_label,
-            release,
-            distro_name,
-            distro_version,
-            containers,
-            ppc_containers,
-            containers_list_file,
-            container_name_prefix,
-            base_container_images,
-            source_namespace,
-            target_namespace,
-            source_registry,
-            target_registries,
-            target_registries_push,
-            manifest_push,
-            ppc_manifests,
-            tmp_file_root,
-            x86_tag,
-            ppc_tag,
-            manifest_tag,
-            per_registry_concurrency,
-            blob_concurrency,
-            retries,
-            report_json,
-            report_html,
-            label_source,
-            keep_previous_label,
-            keep_local,
-            local_store,
-            lock_timeout
-        )
-    }
+    lock_timeout: Option<u64> => opt("lock_timeout", Int),
 }
 
 /// A validated promotion.
 #[derive(Clone, Debug)]
 pub struct Promotion {
-    pub full_hash: String,
+    pub full_hash: FullHash,
     /// The tag written on the targets when it differs from `full_hash`.
-    pub push_hash: Option<String>,
-    pub named_label: String,
-    pub candidate_label: Option<String>,
-    pub release: String,
+    pub push_hash: Option<Tag>,
+    pub named_label: Tag,
+    pub candidate_label: Option<Tag>,
+    pub release: ReleaseName,
     pub distro_name: String,
     pub distro_version: String,
     /// Names without prefix, base images included, deduplicated, in order.
@@ -404,6 +368,13 @@ impl KeepLocal {
         }
     }
 }
+
+/// Local-copy policies ([`KeepLocal`]'s names, the module's choices).
+pub const KEEP_LOCAL: &[&str] = &[
+    KeepLocal::Never.as_str(),
+    KeepLocal::OnFailure.as_str(),
+    KeepLocal::Always.as_str(),
+];
 
 impl std::str::FromStr for KeepLocal {
     type Err = Error;
@@ -476,16 +447,7 @@ impl Promotion {
 
 /// The promoter's hash forms (see [`crate::sources::hash::validate_full_hash`]); errors name `full_hash`.
 pub fn validate_full_hash(s: &str) -> Result<()> {
-    crate::sources::hash::validate_full_hash(s)
-        .map(|_| ())
-        .map_err(|e| match e {
-            Error::Invalid { input, reason, .. } => Error::Invalid {
-                what: "full_hash",
-                input,
-                reason,
-            },
-            e => e,
-        })
+    FullHash::parse(s).map(|_| ())
 }
 
 /// Read a list file (the promoter's extra-vars YAML or one name per line) for [`PromoteArgs::resolve`].
@@ -522,7 +484,7 @@ impl PromoteArgs {
         &self,
         list_from_file: impl Fn(&std::path::Path) -> Result<(Vec<String>, Option<Vec<String>>)>,
     ) -> Result<Promotion> {
-        let (full_hash, named_label) = self.labels()?;
+        let (full_hash, named_label, candidate_label) = self.labels()?;
         let (containers, ppc_containers) = self.container_lists(list_from_file)?;
         let prefix = self
             .container_name_prefix
@@ -531,12 +493,12 @@ impl PromoteArgs {
         validate_component(&prefix).map_err(|r| Error::invalid("container_name_prefix", &prefix, r))?;
         let (source, targets, push) = self.registries()?;
         let (release, distro_name, distro_version) = self.release_names()?;
-        self.check_push_hash()?;
+        let push_hash = self.check_push_hash()?;
         Ok(Promotion {
-            push_hash: self.push_hash.clone().filter(|ph| *ph != full_hash),
+            push_hash: push_hash.filter(|ph| *ph != *full_hash),
             full_hash,
             named_label,
-            candidate_label: self.candidate_label.clone(),
+            candidate_label,
             release,
             distro_name,
             distro_version,
@@ -567,16 +529,18 @@ impl PromoteArgs {
         })
     }
 
-    /// `full_hash` and `named_label` (both required), and `candidate_label` when given.
-    fn labels(&self) -> Result<(String, String)> {
-        let full_hash = self.full_hash.clone().ok_or_else(|| missing("full_hash"))?;
-        validate_full_hash(&full_hash)?;
-        let named_label = self.named_label.clone().ok_or_else(|| missing("named_label"))?;
-        validate_tag(&named_label).map_err(|e| Error::Config(format!("named_label: {e}")))?;
-        if let Some(c) = &self.candidate_label {
-            validate_tag(c).map_err(|e| Error::Config(format!("candidate_label: {e}")))?;
-        }
-        Ok((full_hash, named_label))
+    /// `full_hash` and `named_label` (both required), and `candidate_label` when given, parsed.
+    fn labels(&self) -> Result<(FullHash, Tag, Option<Tag>)> {
+        let full_hash = self.full_hash.as_deref().ok_or_else(|| missing("full_hash"))?;
+        let full_hash = FullHash::parse(full_hash)?;
+        let named_label = self
+            .named_label
+            .as_deref()
+            .ok_or_else(|| missing("named_label"))?;
+        let named_label = Tag::parse("named_label", named_label)?;
+        let candidate = self.candidate_label.as_deref();
+        let candidate = candidate.map(|c| Tag::parse("candidate_label", c)).transpose()?;
+        Ok((full_hash, named_label, candidate))
     }
 
     /// The container list (given, else from `containers_list_file`; base images added once) and the
@@ -648,43 +612,31 @@ impl PromoteArgs {
     }
 
     /// `release`, `distro_name`, `distro_version` with their defaults (they name the list files).
-    fn release_names(&self) -> Result<(String, String, String)> {
-        let release = self.release.clone().unwrap_or_else(|| "master".into());
-        let distro_name = self.distro_name.clone().unwrap_or_else(|| "centos".into());
-        let distro_version = self.distro_version.clone().unwrap_or_else(|| "9".into());
-        for (k, v) in [
-            ("release", &release),
-            ("distro_name", &distro_name),
-            ("distro_version", &distro_version),
-        ] {
-            if v.is_empty()
-                || !v
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
-            {
-                return Err(Error::invalid(
-                    "value",
-                    v,
-                    format!("{k}: only letters, digits, '.', '_' and '-'"),
-                ));
-            }
-        }
-        Ok((release, distro_name, distro_version))
+    fn release_names(&self) -> Result<(ReleaseName, String, String)> {
+        let release = self.release.as_deref().unwrap_or("master");
+        let distro_name = self.distro_name.as_deref().unwrap_or("centos");
+        let distro_version = self.distro_version.as_deref().unwrap_or("9");
+        let release = ReleaseName::parse("release", release)?;
+        // The distribution's name and version name files as the release does: the same rule.
+        let distro_name = ReleaseName::parse("distro_name", distro_name)?;
+        let distro_version = ReleaseName::parse("distro_version", distro_version)?;
+        Ok((release, distro_name.into(), distro_version.into()))
     }
 
     /// `push_hash` must be a tag, short enough to carry the suffixes.
-    fn check_push_hash(&self) -> Result<()> {
-        if let Some(ph) = &self.push_hash {
-            validate_tag(ph).map_err(|e| Error::Config(format!("push_hash: {e}")))?;
-            if validate_tag(&format!("{ph}_manifest")).is_err() {
-                return Err(Error::invalid(
-                    "push_hash",
-                    ph,
-                    "too long to carry the _x86_64/_manifest suffixes",
-                ));
-            }
+    fn check_push_hash(&self) -> Result<Option<Tag>> {
+        let Some(ph) = &self.push_hash else {
+            return Ok(None);
+        };
+        let tag = Tag::parse("push_hash", ph)?;
+        if validate_tag(&format!("{ph}_manifest")).is_err() {
+            return Err(Error::invalid(
+                "push_hash",
+                ph,
+                "too long to carry the _x86_64/_manifest suffixes",
+            ));
         }
-        Ok(())
+        Ok(Some(tag))
     }
 }
 

@@ -198,7 +198,7 @@ pub(crate) fn copies(
             extra.push(copy(p.ppc_tag(), vec![rename(&p.ppc_tag())], ppc));
         }
     }
-    let mut out = vec![copy(p.full_hash.clone(), hash_tags, &f.root)];
+    let mut out = vec![copy(p.full_hash.to_string(), hash_tags, &f.root)];
     out.extend(extra);
     out
 }
@@ -255,7 +255,7 @@ pub(crate) fn expectations(p: &Promotion, t: &RegistrySpec, f: &Facts, with_labe
         }
     }
     if with_label {
-        v.push(expect(p.named_label.clone(), &f.root.digest, None, false));
+        v.push(expect(p.named_label.to_string(), &f.root.digest, None, false));
     }
     v
 }

@@ -149,7 +149,7 @@ fn history(p: &Promotion) -> Vec<LabelRecord> {
     let Ok(root) = crate::store::resolve_root(p.local_store.as_deref()) else {
         return vec![];
     };
-    if !root.join(&p.release).is_dir() {
+    if !root.join(p.release.as_str()).is_dir() {
         return vec![];
     }
     crate::store::Store::open(root)

@@ -200,7 +200,7 @@ async fn discover_arches(
                     plat.architecture
                 ));
             }
-            (p.full_hash.clone(), m, plat)
+            (p.full_hash.to_string(), m, plat)
         }
     };
     if p.ppc_manifests && p.ppc_containers.contains(&f.name) {

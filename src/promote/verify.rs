@@ -183,7 +183,7 @@ pub(crate) async fn source_labels(p: &Promotion, src: &Registry, facts: &[Facts]
             );
             let e = Expectation {
                 repo: f.repo.clone(),
-                tag: p.named_label.clone(),
+                tag: p.named_label.to_string(),
                 digest: f.root.digest.clone(),
                 architectures: None,
                 deep: false,

@@ -149,3 +149,23 @@ mod tests {
         assert!(validate_git_sha("sha", &COMMIT.to_uppercase()).is_err());
     }
 }
+
+crate::reference::name_type!(
+    /// A promoter hash in one of DLRN's forms (see [`validate_full_hash`]), parsed once.
+    FullHash
+);
+
+impl FullHash {
+    /// A hash, or an error naming `full_hash`.
+    pub fn parse(s: &str) -> Result<FullHash> {
+        validate_full_hash(s).map_err(|e| match e {
+            Error::Invalid { input, reason, .. } => Error::Invalid {
+                what: "full_hash",
+                input,
+                reason,
+            },
+            e => e,
+        })?;
+        Ok(FullHash(s.to_string()))
+    }
+}

@@ -108,7 +108,7 @@ impl Store {
             report.freed_bytes += p.blobs.iter().map(|(_, n)| n).sum::<u64>();
             report.blobs_removed += p.blobs.len();
             if p.remove_dir {
-                report.releases_removed.push(p.release.clone());
+                report.releases_removed.push(p.release.to_string());
             }
             report.changed |= p.changes();
         }
@@ -289,7 +289,7 @@ impl Store {
         let touched: Vec<String> = plans
             .iter()
             .filter(|p| p.changes())
-            .map(|p| p.release.clone())
+            .map(|p| p.release.to_string())
             .collect();
         let d = self.check_releases(&touched);
         let mut rep = d.report;

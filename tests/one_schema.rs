@@ -1,0 +1,177 @@
+//! One option schema (issue 12): every promotion option, declared once with [`PromoteArgs`]
+//! (`promote_options!`), reaches [`PromoteArgs`] from every face that takes it. The module's spec
+//! is generated from the declaration; the releases file's entries and defaults are declarations of
+//! their own (other keys and types), so this test is what keeps them in step: an option added to
+//! `PromoteArgs` fails here until the releases file takes it (and `entry_args` copies it) or it is
+//! listed below with the reason it is not there. The CLI's flags are checked the same way by
+//! `cli::help`'s unit tests (the flags are private to the CLI).
+
+use copy_containers::config::{ReleaseEntry, ReleasesConfig};
+use copy_containers::module::args::{self, Kind, Opt};
+use copy_containers::promote::model::PROMOTE_SPEC;
+use copy_containers::promote::PromoteArgs;
+use serde_json::{json, Value};
+
+/// Fields a release entry does not take, and why.
+const NOT_IN_ENTRIES: &[(&str, &str)] = &[
+    ("x86_tag", "the promoter's tag names; releases use the defaults"),
+    ("ppc_tag", "the promoter's tag names; releases use the defaults"),
+    (
+        "manifest_tag",
+        "the promoter's tag names; releases use the defaults",
+    ),
+    ("tmp_file_root", "a file-wide setting"),
+    ("report_json", "a file-wide template ({name})"),
+    ("report_html", "a file-wide template ({name})"),
+    ("per_registry_concurrency", "a file-wide setting"),
+    ("blob_concurrency", "a file-wide setting"),
+    ("retries", "a file-wide setting"),
+    ("local_store", "a file-wide setting"),
+    (
+        "lock_timeout",
+        "not taken by releases files yet (the flag or the default)",
+    ),
+];
+
+/// Fields the file's defaults do not take, and why.
+const NOT_IN_DEFAULTS: &[(&str, &str)] = &[
+    ("full_hash", "per release"),
+    ("push_hash", "per release"),
+    ("release", "per release"),
+    ("distro_name", "per release"),
+    ("distro_version", "per release"),
+    ("containers", "per release"),
+    ("ppc_containers", "per release"),
+    ("containers_list_file", "per release"),
+    ("source_namespace", "per release (from_namespace)"),
+    ("target_namespace", "per release (to_namespace)"),
+    ("x86_tag", "the promoter's tag names; releases use the defaults"),
+    ("ppc_tag", "the promoter's tag names; releases use the defaults"),
+    (
+        "manifest_tag",
+        "the promoter's tag names; releases use the defaults",
+    ),
+    (
+        "lock_timeout",
+        "not taken by releases files yet (the flag or the default)",
+    ),
+];
+
+/// Entry options that reach the promotion elsewhere than `entry_args`.
+const ENTRY_ELSEWHERE: &[(&str, &str)] = &[("push_hash", "resolve_release's ResolvedRelease::push_hash")];
+
+fn listed(list: &[(&str, &str)], f: &str) -> bool {
+    list.iter().any(|(k, _)| *k == f)
+}
+
+/// A value of the option's type, as JSON.
+fn sample(o: &Opt) -> Value {
+    match o.kind {
+        _ if !o.choices.is_empty() => json!(o.choices[0]),
+        Kind::Str => json!("x"),
+        Kind::Path => json!("/x"),
+        Kind::Bool => json!(true),
+        Kind::Int => json!(3),
+        Kind::List => json!(["a"]),
+        Kind::Dict => json!({"host": "h", "namespace": "n"}),
+        Kind::ListOfDicts => json!([{"host": "h", "namespace": "n"}]),
+    }
+}
+
+/// Whether `field` of the promotion fields is set.
+fn is_set(a: &PromoteArgs, field: &str) -> bool {
+    !serde_json::to_value(a).unwrap()[field].is_null()
+}
+
+/// The option's names: the module's, its aliases and the field's.
+fn names<'a>(field: &'a str, o: &'a Opt) -> Vec<&'a str> {
+    let mut n = vec![o.name];
+    n.extend(o.aliases);
+    n.push(field);
+    n
+}
+
+fn options() -> impl Iterator<Item = (&'static str, &'static Opt)> {
+    assert_eq!(PromoteArgs::FIELDS.len(), PROMOTE_SPEC.len());
+    PromoteArgs::FIELDS.iter().copied().zip(PROMOTE_SPEC)
+}
+
+#[test]
+fn module_takes_every_option() {
+    for (field, o) in options() {
+        assert!(args::SPEC.iter().any(|s| s.name == o.name), "{field} not in SPEC");
+        for name in std::iter::once(o.name).chain(o.aliases.iter().copied()) {
+            let raw = json!({"action": "delete_local", "scope": "all", name: sample(o)});
+            let p = args::validate(raw.as_object().unwrap().clone())
+                .unwrap_or_else(|e| panic!("module refuses {name}: {e}"));
+            let t = p.typed().unwrap_or_else(|e| panic!("module refuses {name}: {e}"));
+            assert!(
+                is_set(&t.promote, field),
+                "module option {name} does not reach {field}"
+            );
+        }
+    }
+}
+
+/// The first of `names` that `parse` does not call an unknown field, with what it parsed.
+fn accepted<T>(names: &[&str], parse: impl Fn(&str) -> Result<T, String>) -> Option<T> {
+    names.iter().find_map(|n| match parse(n) {
+        Ok(t) => Some(t),
+        Err(e) if e.contains("unknown field") => None,
+        Err(e) => panic!("{n}: {e}"),
+    })
+}
+
+fn yaml(v: &Value) -> String {
+    serde_json::to_string(v).unwrap()
+}
+
+#[test]
+fn releases_file_takes_every_option() {
+    let entry = |text: &str| serde_norway::from_str::<ReleaseEntry>(text).map_err(|e| e.to_string());
+    let file = |text: &str| serde_norway::from_str::<ReleasesConfig>(text).map_err(|e| e.to_string());
+    for (field, o) in options() {
+        let names = names(field, o);
+        let v = yaml(&sample(o));
+        match accepted(&names, |n| entry(&format!("name: a\n{n}: {v}\n"))) {
+            None => assert!(
+                listed(NOT_IN_ENTRIES, field),
+                "a release entry does not take {field}"
+            ),
+            Some(e) => {
+                assert!(
+                    !listed(NOT_IN_ENTRIES, field),
+                    "{field} is listed as not in entries"
+                );
+                let cfg = ReleasesConfig {
+                    releases: vec![e.clone()],
+                    ..Default::default()
+                };
+                assert!(
+                    is_set(&cfg.entry_args(&e), field) || listed(ENTRY_ELSEWHERE, field),
+                    "entry_args does not copy the entry's {field}"
+                );
+            }
+        }
+        match accepted(&names, |n| file(&format!("releases: []\n{n}: {v}\n"))) {
+            None => assert!(
+                listed(NOT_IN_DEFAULTS, field),
+                "a releases file's defaults do not take {field}"
+            ),
+            Some(cfg) => {
+                assert!(
+                    !listed(NOT_IN_DEFAULTS, field),
+                    "{field} is listed as not in defaults"
+                );
+                let e = ReleaseEntry {
+                    name: "a".into(),
+                    ..Default::default()
+                };
+                assert!(
+                    is_set(&cfg.entry_args(&e), field),
+                    "entry_args does not apply the file's {field}"
+                );
+            }
+        }
+    }
+}
