@@ -529,6 +529,25 @@ impl ReleaseName {
     }
 }
 
+name_type!(
+    /// A repository path on a registry (`namespace/openstack-nova-api`), valid by the distribution
+    /// grammar.
+    RepoPath
+);
+
+impl RepoPath {
+    pub fn parse(s: &str) -> Result<RepoPath> {
+        validate_repository(s)?;
+        Ok(RepoPath(s.to_string()))
+    }
+
+    /// `<namespace>/<prefix>-<name>` from parts each already valid as a path component (a
+    /// namespace, a container name prefix, a container name), so the whole is valid too.
+    pub fn of_container(namespace: &str, prefix: &str, name: &str) -> RepoPath {
+        RepoPath(format!("{namespace}/{prefix}-{name}"))
+    }
+}
+
 #[cfg(test)]
 mod name_tests {
     use super::*;
@@ -545,5 +564,8 @@ mod name_tests {
         let e = ReleaseName::parse("release", "../x").unwrap_err().to_string();
         assert!(e.contains("release: only letters"), "{e}");
         assert_eq!(serde_json::to_string(&t).unwrap(), "\"current-tripleo\"");
+        let r = RepoPath::of_container("tripleomaster", "openstack", "nova-api");
+        assert_eq!(r, "tripleomaster/openstack-nova-api");
+        assert!(RepoPath::parse(&r).is_ok() && RepoPath::parse("Bad//x").is_err());
     }
 }

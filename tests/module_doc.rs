@@ -248,6 +248,7 @@ fn documented_defaults_are_the_models() {
         ("keep_previous_label", json!(p.keep_previous_label)),
         ("keep_local", json!(p.keep_local)),
         ("lock_timeout", json!(p.lock_timeout.as_secs())),
+        ("phase_timeout", json!(p.phase_timeout.map_or(0, |d| d.as_secs()))),
     ]);
     for (name, value) in &applied {
         assert_eq!(

@@ -31,6 +31,10 @@ const NOT_IN_ENTRIES: &[(&str, &str)] = &[
         "lock_timeout",
         "not taken by releases files yet (the flag or the default)",
     ),
+    (
+        "phase_timeout",
+        "not taken by releases files yet (the flag or the default)",
+    ),
 ];
 
 /// Fields the file's defaults do not take, and why.
@@ -53,6 +57,10 @@ const NOT_IN_DEFAULTS: &[(&str, &str)] = &[
     ),
     (
         "lock_timeout",
+        "not taken by releases files yet (the flag or the default)",
+    ),
+    (
+        "phase_timeout",
         "not taken by releases files yet (the flag or the default)",
     ),
 ];

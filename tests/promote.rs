@@ -254,6 +254,65 @@ async fn second_run_changes_nothing_counted_through_proxies() {
     assert_eq!(second.bytes_uploaded(), 0);
 }
 
+/// A phase that runs over `phase_timeout` stops the run with one clear error naming the phase;
+/// nothing after it is done, so no label moves anywhere (the promoter's 115-minute kill gets a
+/// report instead).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_phase_over_its_deadline_stops_the_run_before_any_label() {
+    use copy_containers::report::{Kind, Phase};
+    use copy_containers_testkit::{FaultAction, FaultRule};
+    let src = tk::Registry::plain().unwrap();
+    let tgt = tk::Registry::plain().unwrap();
+    let staged = stage(&client(&src), &["base", "nova-compute"], &[]).await;
+    // Every manifest push to the target is slow: the copy phase cannot end within 1 s.
+    let slow = Proxy::for_registry(&tgt).unwrap();
+    slow.add_rule(
+        FaultRule::new(FaultAction::Delay(std::time::Duration::from_secs(3)))
+            .method("PUT")
+            .always(),
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let mut a = promote_args(
+        registry_args(&src, NS),
+        vec![proxy_args(&slow.host(), NS)],
+        &["nova-compute"],
+        tmp.path(),
+    );
+    a.phase_timeout = Some(1);
+    let r = run(&a).await;
+    assert!(!r.ok);
+    let over: Vec<_> = r.problems.iter().filter(|p| p.kind == Kind::Deadline).collect();
+    assert_eq!(over.len(), 1, "{:#?}", r.problems);
+    assert_eq!(over[0].phase, Phase::Copy);
+    assert!(
+        over[0]
+            .text
+            .contains("copy phase ran over its deadline (phase_timeout: 1 s)"),
+        "{}",
+        over[0].text
+    );
+    assert_eq!(r.missed, ["nova-compute", "base"]);
+    assert!(r.pushed.is_empty());
+    // No label anywhere: not on the target, not on the source.
+    for s in &staged {
+        assert!(client(&tgt)
+            .head_manifest(&s.repository, "current-tripleo")
+            .await
+            .unwrap()
+            .is_none());
+        assert!(client(&src)
+            .head_manifest(&s.repository, "current-tripleo")
+            .await
+            .unwrap()
+            .is_none());
+    }
+    // Without the deadline the same slow registry is only slow.
+    slow.clear_rules();
+    a.phase_timeout = None;
+    let r = run(&a).await;
+    assert!(r.ok, "{:#?}", r.errors);
+}
+
 /// One cause, one message: a target down fails every tag of every image there, but people read a
 /// handful of lines, each naming the registry and the images; the JSON keeps every failure, typed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -65,6 +65,7 @@ pub const VERIFY: Table = &[
     ("keep_local", Says("`never`: do not look at the local store; otherwise an image kept there stands in for one missing at the source. Verify keeps and removes nothing.")),
     ("local_store", Says(with_store_root!("Root of the local store read for kept images."))),
     ("lock_timeout", Same),
+    ("phase_timeout", Same),
     ("dry_run", Says("Check the source and show what would be verified; the targets are not verified.")),
     ("json", Same),
 ];
@@ -95,6 +96,7 @@ pub const TAG: Table = &[
     ("keep_local", Unused),
     ("local_store", Unused),
     ("lock_timeout", Unused),
+    ("phase_timeout", Unused),
     ("dry_run", Says("Read where the label points now and show the moves; change nothing.")),
     ("json", Same),
 ];
@@ -125,6 +127,7 @@ pub const ROLLBACK: Table = &[
     ("keep_local", Says("`never`: ignore the local store's label history; otherwise it says where the label pointed when no previous-<label> tag does.")),
     ("local_store", Says(with_store_root!("Root of the local store whose label history is read."))),
     ("lock_timeout", Unused),
+    ("phase_timeout", Unused),
     ("dry_run", Says("Show where each label would move back; change nothing.")),
     ("json", Same),
 ];

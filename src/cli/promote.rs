@@ -97,6 +97,11 @@ pub struct PromoteFlags {
     /// Seconds to wait while another run holds the local store (default 600).
     #[arg(long, value_name = "SECS")]
     pub lock_timeout: Option<u64>,
+    /// Seconds each phase of the run may take (source check, architectures, copies, verification and
+    /// labels, source label); one that runs over stops the run there with an error, no label moved
+    /// after it [default: no limit].
+    #[arg(long, value_name = "SECS")]
+    pub phase_timeout: Option<u64>,
     /// Plan and read only; change nothing.
     #[arg(long)]
     pub dry_run: bool,
@@ -206,6 +211,7 @@ impl PromoteFlags {
             keep_local: self.keep_local.clone(),
             local_store: self.local_store.clone(),
             lock_timeout: self.lock_timeout,
+            phase_timeout: self.phase_timeout,
             ..Default::default()
         })
     }

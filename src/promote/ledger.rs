@@ -155,7 +155,7 @@ mod tests {
         );
         assert!(!l.verified(0, 0) && !l.pushed(0, 0), "nothing verified yet");
         let expect = Expectation {
-            repo: "r".into(),
+            repo: crate::reference::RepoPath::parse("ns/r").unwrap(),
             tag: "fh".into(),
             digest: d('a'),
             architectures: None,

@@ -149,7 +149,7 @@ pub(crate) fn clean(p: &Promotion, local: &Local, facts: &[Facts], success: bool
             release: p.release.to_string(),
             source: p.source.host.clone(),
             hash: p.full_hash.to_string(),
-            repositories: facts.iter().map(|f| f.repo.clone()).collect(),
+            repositories: facts.iter().map(|f| f.repo.to_string()).collect(),
         };
         let context = "removing this promotion's local copies";
         match local.store.delete(&scope, false) {

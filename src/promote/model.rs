@@ -12,7 +12,7 @@ use super::flexible::{self, opt_bool, opt_string, opt_u64};
 use super::options::{opt, promote_options, Kind::*};
 use crate::error::{Error, Result};
 use crate::reference::{
-    validate_component, validate_host, validate_repository, validate_tag, ReleaseName, Tag,
+    validate_component, validate_host, validate_repository, validate_tag, ReleaseName, RepoPath, Tag,
 };
 use crate::registry::Registry;
 use crate::sources::hash::FullHash;
@@ -107,9 +107,10 @@ impl RegistrySpec {
         Registry::new(self.config.clone())
     }
 
-    /// `<namespace>/<prefix>-<name>`.
-    pub fn repo(&self, prefix: &str, name: &str) -> String {
-        format!("{}/{}-{}", self.namespace, prefix, name)
+    /// `<namespace>/<prefix>-<name>` (the namespace, the prefix and the names are validated as path
+    /// components when the promotion is resolved).
+    pub fn repo(&self, prefix: &str, name: &str) -> RepoPath {
+        RepoPath::of_container(&self.namespace, prefix, name)
     }
 }
 
@@ -309,6 +310,11 @@ promote_options! {
     /// Seconds to wait for another run's lock on the local store (default 600; 0: fail at once).
     #[serde(default, deserialize_with = "opt_u64")]
     lock_timeout: Option<u64> => opt("lock_timeout", Int),
+    /// Seconds each phase of a run (source check, architectures, copies and lists, verification
+    /// and labels, the source label) may take; one that runs over stops the run there, with an error
+    /// naming it, and nothing after it is done (no label moves). Default 0: no limit.
+    #[serde(default, deserialize_with = "opt_u64")]
+    phase_timeout: Option<u64> => opt("phase_timeout", Int),
 }
 
 /// A validated promotion.
@@ -347,6 +353,8 @@ pub struct Promotion {
     pub local_store: Option<PathBuf>,
     /// How long to wait for the local store's lock.
     pub lock_timeout: std::time::Duration,
+    /// The longest a phase of the run may take (None: no limit).
+    pub phase_timeout: Option<std::time::Duration>,
 }
 
 /// When to keep local copies of the images (one type for every face: typed in a releases file,
@@ -526,6 +534,10 @@ impl PromoteArgs {
             keep_local: self.keep_local.as_deref().unwrap_or("on_failure").parse()?,
             local_store: self.local_store.clone(),
             lock_timeout: std::time::Duration::from_secs(self.lock_timeout.unwrap_or(600).min(86_400)),
+            phase_timeout: self
+                .phase_timeout
+                .filter(|s| *s > 0)
+                .map(|s| std::time::Duration::from_secs(s.min(7 * 86_400))),
         })
     }
 

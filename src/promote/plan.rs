@@ -9,12 +9,13 @@ use super::model::{Promotion, RegistrySpec, Schema};
 use super::source::Facts;
 use crate::digest::Digest;
 use crate::manifest::{media, Manifest};
+use crate::reference::RepoPath;
 use crate::report::{PlanSummary, TargetPlan};
 
 /// What a tag must look like.
 #[derive(Clone, Debug)]
 pub struct Expectation {
-    pub repo: String,
+    pub repo: RepoPath,
     pub tag: String,
     pub digest: Digest,
     /// For lists: the architectures it must hold (any order).
@@ -40,7 +41,7 @@ pub(crate) struct PlannedCopy {
 pub(crate) struct PlannedList {
     pub container: usize,
     pub target: usize,
-    pub repo: String,
+    pub repo: RepoPath,
     pub tag: String,
     pub media_type: String,
     pub bytes: Bytes,
@@ -61,7 +62,7 @@ pub(crate) struct PlannedCheck {
 pub(crate) struct Unbuildable {
     pub container: usize,
     pub target: usize,
-    pub repo: String,
+    pub repo: RepoPath,
     pub tag: String,
     pub reason: String,
 }

@@ -126,18 +126,33 @@ async fn steps(p: &Promotion, opts: &RunOptions, cl: &Clients, c: &mut Collected
                 .push(Problem::from_error(Phase::Setup, "local store", &e))
         })
         .map_err(|_| Stop)?;
-    let sources = check_source(p, cl, local.as_ref(), c, &files, write_lists, &opts.progress).await?;
+    let progress = &opts.progress;
+    let checked = within(
+        p,
+        check_source(p, cl, local.as_ref(), c, &files, write_lists, progress),
+    )
+    .await;
+    let sources = checked.ok_or_else(|| overrun(p, Phase::SourceCheck, c))??;
     let fetched = FetchedBlobs::default();
-    architectures(p, &sources, &fetched, c, &files, write_lists, &opts.progress).await;
+    within(
+        p,
+        architectures(p, &sources, &fetched, c, &files, write_lists, progress),
+    )
+    .await
+    .ok_or_else(|| overrun(p, Phase::Architectures, c))?;
     let sources: Vec<Place> = sources.into_iter().map(|(_, _, place)| place).collect();
     if p.push && !opts.verify_only {
-        quay_repositories(p, opts.dry_run, c).await;
+        within(p, quay_repositories(p, opts.dry_run, c))
+            .await
+            .ok_or_else(|| overrun(p, Phase::Repositories, c))?;
     }
     let plan = plan::plan(p, &c.facts, opts.verify_only);
     c.plan = Some(plan.summary(p, c.facts.len()));
     let mut ledger = Ledger::default();
     if p.push && !opts.verify_only {
-        write(p, &plan, &sources, cl, opts, &fetched, &mut ledger, c).await;
+        within(p, write(p, &plan, &sources, cl, opts, &fetched, &mut ledger, c))
+            .await
+            .ok_or_else(|| overrun(p, Phase::Copy, c))?;
     }
     if opts.dry_run {
         predict_labels(p, cl, &mut ledger, &c.facts, &opts.progress).await;
@@ -145,7 +160,9 @@ async fn steps(p: &Promotion, opts: &RunOptions, cl: &Clients, c: &mut Collected
         return Ok(());
     }
     if p.push {
-        verify_and_label(p, &plan, cl, opts, &mut ledger, c).await;
+        within(p, verify_and_label(p, &plan, cl, opts, &mut ledger, c))
+            .await
+            .ok_or_else(|| overrun(p, Phase::Verify, c))?;
         c.problems
             .extend(write_list(write_lists, &files.pushed, p, &c.pushed));
         c.problems
@@ -157,13 +174,45 @@ async fn steps(p: &Promotion, opts: &RunOptions, cl: &Clients, c: &mut Collected
         c.problems.append(&mut c.local.problems);
     }
     if p.label_source {
-        source_label(p, cl, opts, &mut ledger, c).await;
+        within(p, source_label(p, cl, opts, &mut ledger, c))
+            .await
+            .ok_or_else(|| overrun(p, Phase::SourceLabel, c))?;
     }
     if let (Some(l), false) = (&local, opts.read_only()) {
         store_after(p, l, &ledger, c);
     }
     c.ledger = ledger;
     Ok(())
+}
+
+/// Run one phase within the promotion's `phase_timeout`; `None` when it ran over (the phase's
+/// unfinished work is dropped: requests in flight are cancelled, and nothing it did not finish is
+/// recorded).
+async fn within<T>(p: &Promotion, phase: impl std::future::Future<Output = T>) -> Option<T> {
+    match p.phase_timeout {
+        None => Some(phase.await),
+        Some(limit) => tokio::time::timeout(limit, phase).await.ok(),
+    }
+}
+
+/// A phase ran over its deadline: the run stops, every container counts as missed, and no label
+/// moves after this (the steps that would move one are not reached).
+fn overrun(p: &Promotion, phase: Phase, c: &mut Collected) -> Stop {
+    let secs = p.phase_timeout.map_or(0, |d| d.as_secs());
+    let name = serde_json::to_value(phase)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+        .replace('_', " ");
+    let msg = format!(
+        "the {name} phase ran over its deadline (phase_timeout: {secs} s): the run stopped there, \
+         nothing after it was done and no label moved"
+    );
+    c.problems
+        .push(Problem::new(phase, Kind::Deadline, msg.clone(), msg));
+    c.pushed.clear();
+    c.missed = c.found.clone();
+    Stop
 }
 
 /// 1. Every `<prefix>-<name>:<fh>` must exist at the source (or in a kept local copy).

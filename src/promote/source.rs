@@ -11,6 +11,7 @@ use crate::copy::{FetchedBlobs, Place};
 use crate::digest::Digest;
 use crate::manifest::{build_docker_list, config_platform, ConfigPlatform, Content, Manifest};
 use crate::progress::Progress;
+use crate::reference::RepoPath;
 use crate::registry::Registry;
 use crate::report::{Kind, Phase, Problem};
 use crate::store::Layout;
@@ -20,7 +21,7 @@ use crate::store::Layout;
 pub(crate) struct Facts {
     pub name: String,
     /// Its repository at the source.
-    pub repo: String,
+    pub repo: RepoPath,
     /// The image (or list) under the hash.
     pub root: Manifest,
     /// Tag at the source holding the x86 image, its manifest and platform.
@@ -33,7 +34,7 @@ pub(crate) struct Facts {
 }
 
 impl Facts {
-    pub fn new(name: &str, repo: String, root: Manifest) -> Facts {
+    pub fn new(name: &str, repo: RepoPath, root: Manifest) -> Facts {
         Facts {
             name: name.to_string(),
             repo,

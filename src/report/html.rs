@@ -363,21 +363,10 @@ mod tests {
     use crate::report::ContainerReport;
 
     fn entry(registry: &str, tag: &str, action: TagAction, verified: Option<bool>) -> TagEntry {
-        TagEntry {
-            registry: registry.into(),
-            repository: "ns/openstack-nova".into(),
-            tag: tag.into(),
-            digest: Some(format!("sha256:{}", "a".repeat(64))),
-            previous: None,
-            action,
-            verified,
-            blobs_uploaded: 0,
-            blobs_mounted: 0,
-            blobs_present: 0,
-            bytes_uploaded: 0,
-            seconds: 0.0,
-            error: None,
-        }
+        let digest: crate::digest::Digest = format!("sha256:{}", "a".repeat(64)).parse().unwrap();
+        let mut e = TagEntry::new(registry, "ns/openstack-nova", tag, Some(&digest), action);
+        e.verified = verified;
+        e
     }
 
     #[test]

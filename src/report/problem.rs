@@ -65,6 +65,8 @@ pub enum Kind {
     Verification,
     /// Not attempted because an earlier step failed (lists of failed images, withheld labels).
     NotAttempted,
+    /// A phase of the run ran over its deadline (`phase_timeout`).
+    Deadline,
     /// Anything else (errors that reach the engine as text from lower layers).
     Other,
 }
