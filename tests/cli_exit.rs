@@ -104,7 +104,8 @@ fn failures_reach_the_logs_and_reports_do_not_overwrite_each_other() {
         "d7c3cd922f91d83aacb5d7555de9d5bc",
         "0123456789abcdef0123456789abcdef",
     ];
-    for h in hashes {
+    // The first hash twice: a rerun within the same second keeps its own pair too.
+    for h in [hashes[0], hashes[0], hashes[1]] {
         let out = bin()
             .args([
                 "-q",
@@ -157,6 +158,13 @@ fn failures_reach_the_logs_and_reports_do_not_overwrite_each_other() {
             );
         }
     }
+    let first_runs = names
+        .iter()
+        .filter(|n| {
+            n.starts_with(&format!("copy-containers-verify-master-{}-", hashes[0])) && n.ends_with(".json")
+        })
+        .count();
+    assert_eq!(first_runs, 2, "each run its own report: {names:?}");
     let latest = std::fs::read_to_string(tmp.path().join("copy-containers-verify-latest.json")).unwrap();
     assert!(latest.contains(hashes[1]), "latest is the newest run");
     assert!(

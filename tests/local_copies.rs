@@ -345,3 +345,58 @@ async fn a_local_store_that_is_not_a_store_is_refused_untouched() {
         .collect();
     assert_eq!(names, ["projects"]);
 }
+
+/// A copy kept by a run without manifest lists holds the hash image alone; a later run that builds
+/// lists must not take it for the whole source: the per-architecture images the source has
+/// (ppc64le here) come from the source, and the lists get every architecture.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kept_copy_without_architectures_does_not_hide_the_sources() {
+    let src = tk::Registry::plain().unwrap();
+    let t1 = tk::Registry::plain().unwrap();
+    let t2 = tk::Registry::plain().unwrap();
+    stage(&client(&src), &["base", "nova-compute"], &[]).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let mut a = promote_args(
+        registry_args(&src, NS),
+        vec![registry_args(&t1, NS)],
+        &["nova-compute"],
+        tmp.path(),
+    );
+    a.keep_local = Some("always".into());
+    let r = promote::run(
+        &a.resolve(promote::model::read_list_file).unwrap(),
+        &RunOptions::default(),
+    )
+    .await;
+    assert!(r.ok, "{:#?}", r.errors);
+    assert!(r.local_kept.contains(&"nova-compute".to_string()));
+    // Now with lists, ppc64le for nova-compute, to another target.
+    a.target_registries = Some(vec![registry_args(&t2, NS)]);
+    a.manifest_push = Some(true);
+    a.ppc_containers = Some(vec!["nova-compute".into()]);
+    let r = promote::run(
+        &a.resolve(promote::model::read_list_file).unwrap(),
+        &RunOptions::default(),
+    )
+    .await;
+    assert!(r.ok, "{:#?}", r.errors);
+    assert_eq!(
+        r.ppc_found,
+        ["nova-compute"],
+        "ppc64le found at the source: {:?}",
+        r.ppc_missing
+    );
+    assert!(
+        !r.local_reused.contains(&"nova-compute".to_string()),
+        "{:?}",
+        r.local_reused
+    );
+    let nova = r.containers.iter().find(|c| c.name == "nova-compute").unwrap();
+    assert_eq!(nova.manifest_architectures, ["amd64", "ppc64le"]);
+    let repo = format!("{NS}/openstack-nova-compute");
+    assert!(client(&t2)
+        .head_manifest(&repo, &format!("{FH}_ppc64le"))
+        .await
+        .unwrap()
+        .is_some());
+}

@@ -65,7 +65,7 @@ pub const VERIFY: Table = &[
     ("keep_local", Says("`never`: do not look at the local store; otherwise an image kept there stands in for one missing at the source. Verify keeps and removes nothing.")),
     ("local_store", Says(with_store_root!("Root of the local store read for kept images."))),
     ("lock_timeout", Same),
-    ("phase_timeout", Same),
+    ("phase_timeout", Says("Seconds the source check and the verification may each take; one that runs over stops with an error [default: 0, no limit].")),
     ("dry_run", Says("Check the source and show what would be verified; the targets are not verified.")),
     ("json", Same),
 ];

@@ -99,7 +99,7 @@ pub struct PromoteFlags {
     pub lock_timeout: Option<u64>,
     /// Seconds each phase of the run may take (source check, architectures, copies, verification and
     /// labels, source label); one that runs over stops the run there with an error, no label moved
-    /// after it [default: no limit].
+    /// after it [default: 0, no limit; at most 7 days].
     #[arg(long, value_name = "SECS")]
     pub phase_timeout: Option<u64>,
     /// Plan and read only; change nothing.
@@ -277,7 +277,8 @@ pub fn print_summary(report: &Report) {
     let mut head = format!("{:<w$}  {:<12}  {:<13}", "container", "digest", "architectures");
     for (name, source) in &regs {
         let mark = if *source { "*" } else { "" };
-        let name = format!("{}{mark}", truncate(name, 13 - mark.len()));
+        // The end of a host tells registries apart (the port): cut from the left.
+        let name = format!("{}{mark}", truncate_left(name, 13 - mark.len()));
         head.push_str(&format!("  {name:<13}"));
     }
     println!("{}", head.trim_end());
@@ -299,21 +300,23 @@ pub fn print_summary(report: &Report) {
         println!("{}", row.trim_end());
     }
     for m in &report.missing {
-        println!("{:<w$}  MISSING at the source", truncate(m, w));
+        println!("{m}  MISSING at the source");
     }
     let legend: Vec<String> = regs
         .iter()
-        .filter(|(name, source)| *source || name.chars().count() + usize::from(*source) > 13)
+        .filter(|(name, source)| *source || name.chars().count() > 13)
         .map(|(name, source)| format!("{name}{}", if *source { " (* source)" } else { "" }))
         .collect();
     if !legend.is_empty() && !report.containers.is_empty() {
         println!("registries: {}", legend.join(", "));
     }
     println!();
-    let (done, not_done) = match report.action.as_str() {
-        "verify" => ("verified", "not verified"),
-        "tag" => ("labelled", "not labelled"),
-        "rollback" => ("rolled back", "not rolled back"),
+    let (done, not_done) = match (report.action.as_str(), report.dry_run) {
+        ("verify", _) => ("verified", "not verified"),
+        ("tag", false) => ("labelled", "not labelled"),
+        ("tag", true) => ("would be labelled", "could not be"),
+        ("rollback", false) => ("rolled back", "not rolled back"),
+        ("rollback", true) => ("would be rolled back", "could not be"),
         _ => ("promoted", "missed"),
     };
     let sent: u64 = report
@@ -384,7 +387,8 @@ fn cell_status(c: &crate::report::ContainerReport, reg: &str) -> &'static str {
     {
         "FAILED"
     } else if mine.iter().any(|e| e.error.is_some()) {
-        "not done"
+        // Not attempted because of a failure elsewhere (a withheld source label).
+        "skipped"
     } else if mine.iter().any(|e| e.action == TagAction::WouldChange) {
         "would change"
     } else if mine.iter().any(|e| {
@@ -419,6 +423,16 @@ fn print_plan(plan: &crate::report::PlanSummary, label: &str) {
         println!("  source: {label} last, when everything else succeeded");
     }
     println!();
+}
+
+/// `…0.0.1:41481`: the last `n` characters.
+fn truncate_left(s: &str, n: usize) -> String {
+    let len = s.chars().count();
+    if len <= n {
+        s.to_string()
+    } else {
+        "…".to_string() + &s.chars().skip(len - (n - 1)).collect::<String>()
+    }
 }
 
 fn truncate(s: &str, n: usize) -> String {

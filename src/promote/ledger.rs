@@ -82,14 +82,14 @@ impl Ledger {
             .iter()
             .position(|i| i.container == v.container && i.at == at && i.entry.tag == v.expect.tag);
         let idx = found.unwrap_or_else(|| {
+            // A tag this run did not write: found in place when it verified; failed when it did
+            // not (never "already present" on a registry it could not read).
             let e = &v.expect;
-            let en = TagEntry::new(
-                registry,
-                &e.repo,
-                &e.tag,
-                Some(&e.digest),
-                TagAction::AlreadyPresent,
-            );
+            let action = match v.result {
+                Ok(()) => TagAction::AlreadyPresent,
+                Err(_) => TagAction::Failed,
+            };
+            let en = TagEntry::new(registry, &e.repo, &e.tag, Some(&e.digest), action);
             self.record(v.container, at, en);
             self.items.len() - 1
         });
@@ -193,7 +193,11 @@ mod tests {
         let all = l.into_entries(3);
         assert_eq!(all[0].len(), 3);
         assert_eq!(all[0][2].error.as_deref(), Some("verification: missing"));
-        assert_eq!(all[0][2].action, TagAction::AlreadyPresent);
+        assert_eq!(
+            all[0][2].action,
+            TagAction::Failed,
+            "not 'already present' where it failed"
+        );
         assert!(all[2].is_empty());
     }
 }

@@ -17,12 +17,21 @@ pub fn write_reports(p: &Promotion, report: &mut Report) -> Vec<String> {
         .chars()
         .filter(|c| c.is_ascii_alphanumeric())
         .collect();
-    let base = format!(
+    let root = &p.tmp_file_root;
+    let mut base = format!(
         "copy-containers-{}-{}-{}-{stamp}",
         report.action, report.release, report.full_hash
     );
+    // Two runs in the same second (a rerun at once) each keep their own pair.
+    let taken = |b: &str| root.join(format!("{b}.json")).exists() || root.join(format!("{b}.html")).exists();
+    if taken(&base) {
+        let first = base.clone();
+        base = (2..)
+            .map(|n| format!("{first}-{n}"))
+            .find(|b| !taken(b))
+            .unwrap_or(first);
+    }
     let latest = format!("copy-containers-{}-latest", report.action);
-    let root = &p.tmp_file_root;
     let json = p
         .report_json
         .clone()

@@ -46,7 +46,12 @@ struct Clients {
 }
 
 /// The early end of a run: the problem that stopped it is already collected.
-struct Stop;
+enum Stop {
+    /// Nothing more to do (a missing container, a setup failure).
+    Early,
+    /// A phase ran over `phase_timeout`: what is known is still reported and kept.
+    Overrun,
+}
 
 /// Run a promotion (or its dry run, or its verification alone). Never panics on bad data; every
 /// problem ends up in `report.problems`/`report.errors` and `report.ok == false`.
@@ -118,29 +123,67 @@ async fn steps(p: &Promotion, opts: &RunOptions, cl: &Clients, c: &mut Collected
         files
             .truncate_all()
             .map_err(|e| c.problems.push(list_files_problem(&e)))
-            .map_err(|_| Stop)?;
+            .map_err(|_| Stop::Early)?;
     }
     let local = local::open(p, opts.read_only())
         .map_err(|e| {
             c.problems
                 .push(Problem::from_error(Phase::Setup, "local store", &e))
         })
-        .map_err(|_| Stop)?;
-    let progress = &opts.progress;
-    let checked = within(
+        .map_err(|_| Stop::Early)?;
+    let mut ledger = Ledger::default();
+    let mut sources = Vec::new();
+    let r = phases(
         p,
-        check_source(p, cl, local.as_ref(), c, &files, write_lists, progress),
+        opts,
+        cl,
+        local.as_ref(),
+        (&files, write_lists),
+        &mut ledger,
+        &mut sources,
+        c,
     )
     .await;
-    let sources = checked.ok_or_else(|| overrun(p, Phase::SourceCheck, c))??;
+    if let Err(Stop::Overrun) = r {
+        // What was not promoted is listed, and the images kept as after any failed push (itself
+        // within the deadline).
+        c.problems
+            .extend(write_list(write_lists, &files.pushed, p, &c.pushed));
+        c.problems
+            .extend(write_list(write_lists, &files.missed, p, &c.missed));
+        if let (Some(l), false, false) = (&local, opts.read_only(), sources.is_empty()) {
+            within(p, local::keep(p, l, &c.facts, &sources, true, &mut c.local)).await;
+            c.problems.append(&mut c.local.problems);
+            local::clean(p, l, &c.facts, false, &mut c.local);
+        }
+    }
+    c.ledger = ledger;
+    r
+}
+
+/// The phases, each within `phase_timeout`.
+#[allow(clippy::too_many_arguments)]
+async fn phases(
+    p: &Promotion,
+    opts: &RunOptions,
+    cl: &Clients,
+    local: Option<&Local>,
+    (files, write_lists): (&ListFiles, bool),
+    ledger: &mut Ledger,
+    sources: &mut Vec<Place>,
+    c: &mut Collected,
+) -> Result<(), Stop> {
+    let progress = &opts.progress;
+    let checked = within(p, check_source(p, cl, local, c, files, write_lists, progress)).await;
+    let found = checked.ok_or_else(|| overrun(p, Phase::SourceCheck, c))??;
     let fetched = FetchedBlobs::default();
     within(
         p,
-        architectures(p, &sources, &fetched, c, &files, write_lists, progress),
+        architectures(p, &found, &fetched, c, files, write_lists, progress),
     )
     .await
     .ok_or_else(|| overrun(p, Phase::Architectures, c))?;
-    let sources: Vec<Place> = sources.into_iter().map(|(_, _, place)| place).collect();
+    *sources = found.into_iter().map(|(_, _, place)| place).collect();
     if p.push && !opts.verify_only {
         within(p, quay_repositories(p, opts.dry_run, c))
             .await
@@ -148,40 +191,39 @@ async fn steps(p: &Promotion, opts: &RunOptions, cl: &Clients, c: &mut Collected
     }
     let plan = plan::plan(p, &c.facts, opts.verify_only);
     c.plan = Some(plan.summary(p, c.facts.len()));
-    let mut ledger = Ledger::default();
     if p.push && !opts.verify_only {
-        within(p, write(p, &plan, &sources, cl, opts, &fetched, &mut ledger, c))
+        within(p, write(p, &plan, sources, cl, opts, &fetched, ledger, c))
             .await
             .ok_or_else(|| overrun(p, Phase::Copy, c))?;
     }
     if opts.dry_run {
-        predict_labels(p, cl, &mut ledger, &c.facts, &opts.progress).await;
-        c.ledger = ledger;
+        predict_labels(p, cl, ledger, &c.facts, progress).await;
         return Ok(());
     }
     if p.push {
-        within(p, verify_and_label(p, &plan, cl, opts, &mut ledger, c))
+        within(p, verify_targets(p, &plan, cl, opts, ledger))
             .await
             .ok_or_else(|| overrun(p, Phase::Verify, c))?;
+        label_targets(p, cl, opts, ledger, c).await;
         c.problems
             .extend(write_list(write_lists, &files.pushed, p, &c.pushed));
         c.problems
             .extend(write_list(write_lists, &files.missed, p, &c.missed));
     }
-    if let (Some(l), false) = (&local, opts.read_only()) {
+    if let (Some(l), false) = (local, opts.read_only()) {
         let failed_push = p.push && !c.missed.is_empty();
-        local::keep(p, l, &c.facts, &sources, failed_push, &mut c.local).await;
+        within(p, local::keep(p, l, &c.facts, sources, failed_push, &mut c.local))
+            .await
+            .ok_or_else(|| overrun(p, Phase::LocalStore, c))?;
         c.problems.append(&mut c.local.problems);
     }
     if p.label_source {
-        within(p, source_label(p, cl, opts, &mut ledger, c))
-            .await
-            .ok_or_else(|| overrun(p, Phase::SourceLabel, c))?;
+        // The source label is the last commit: not cut either (it waits for everything else).
+        source_label(p, cl, opts, ledger, c).await;
     }
-    if let (Some(l), false) = (&local, opts.read_only()) {
-        store_after(p, l, &ledger, c);
+    if let (Some(l), false) = (local, opts.read_only()) {
+        store_after(p, l, ledger, c);
     }
-    c.ledger = ledger;
     Ok(())
 }
 
@@ -212,7 +254,7 @@ fn overrun(p: &Promotion, phase: Phase, c: &mut Collected) -> Stop {
         .push(Problem::new(phase, Kind::Deadline, msg.clone(), msg));
     c.pushed.clear();
     c.missed = c.found.clone();
-    Stop
+    Stop::Overrun
 }
 
 /// 1. Every `<prefix>-<name>:<fh>` must exist at the source (or in a kept local copy).
@@ -225,7 +267,8 @@ async fn check_source(
     write_lists: bool,
     progress: &Progress,
 ) -> Result<Vec<(String, crate::manifest::Manifest, Place)>, Stop> {
-    let mut found = source::check(p, &cl.source, local.map(|l| &l.layout), progress).await;
+    let want_lists = p.push && p.targets.iter().any(|t| lists_for(p, t));
+    let mut found = source::check(p, &cl.source, local.map(|l| &l.layout), want_lists, progress).await;
     c.found = found.found.iter().map(|(n, _, _)| n.clone()).collect();
     c.missing = std::mem::take(&mut found.missing);
     c.local_reused = found
@@ -247,13 +290,13 @@ async fn check_source(
         "source check"
     );
     if !c.missing.is_empty() {
-        return Err(Stop);
+        return Err(Stop::Early);
     }
     if found.found.is_empty() {
         let msg = "container list is empty";
         c.problems
             .push(Problem::new(Phase::SourceCheck, Kind::Invalid, msg, msg));
-        return Err(Stop);
+        return Err(Stop::Early);
     }
     Ok(found.found)
 }
@@ -398,16 +441,9 @@ async fn predict_labels(
 }
 
 /// 5–6. Verify what should now be on the targets, then move the label where everything verified.
-async fn verify_and_label(
-    p: &Promotion,
-    plan: &Plan,
-    cl: &Clients,
-    opts: &RunOptions,
-    ledger: &mut Ledger,
-    c: &mut Collected,
-) {
-    let verify_only = opts.verify_only;
-    for v in verify::pass(p, plan, ledger, &cl.targets, verify_only, &opts.progress).await {
+async fn verify_targets(p: &Promotion, plan: &Plan, cl: &Clients, opts: &RunOptions, ledger: &mut Ledger) {
+    let (verify_only, progress) = (opts.verify_only, &opts.progress);
+    for v in verify::pass(p, plan, ledger, &cl.targets, verify_only, progress).await {
         ledger.apply(&v, &p.targets[v.target].name);
     }
     // Expected tags that could not even be attempted (x86/ppc discovery failed) count as missed.
@@ -423,6 +459,18 @@ async fn verify_and_label(
         en.error = Some(u.reason.clone());
         ledger.record(u.container, At::Target(u.target), en);
     }
+}
+
+/// The label on each target where every tag of that image verified, then what was promoted. Not
+/// cut by `phase_timeout`: label moves are the commit, short, and each one is recorded.
+async fn label_targets(
+    p: &Promotion,
+    cl: &Clients,
+    opts: &RunOptions,
+    ledger: &mut Ledger,
+    c: &mut Collected,
+) {
+    let verify_only = opts.verify_only;
     if !verify_only {
         let sites = target_sites(p, cl);
         for (ci, at, en, kind) in

@@ -61,10 +61,13 @@ pub(crate) struct Found {
 }
 
 /// Every `<prefix>-<name>:<fh>` at the source (or in the local copies).
+/// Every `<prefix>-<name>:<fh>` at the source (or in the local copies); `want_lists`: some target
+/// gets manifest lists, so a local copy must also hold the per-architecture images the source has.
 pub(crate) async fn check(
     p: &Promotion,
     src: &Registry,
     local: Option<&Layout>,
+    want_lists: bool,
     progress: &Progress,
 ) -> Found {
     progress.phase("source check", p.containers.len() as u64);
@@ -72,7 +75,7 @@ pub(crate) async fn check(
         stream::iter(p.containers.iter().map(|name| {
             let repo = p.source.repo(&p.prefix, name);
             async move {
-                let r = check_one(p, src, local, &repo).await;
+                let r = check_one(p, src, local, (name, &repo), want_lists).await;
                 progress.step();
                 (name.clone(), r.0, r.1)
             }
@@ -120,23 +123,47 @@ async fn check_one(
     p: &Promotion,
     src: &Registry,
     local: Option<&Layout>,
-    repo: &str,
+    (name, repo): (&str, &str),
+    want_lists: bool,
 ) -> (crate::Result<Option<Manifest>>, Place) {
     let fh = &p.full_hash;
     if let Some(layout) = local {
         if let Ok(Some(m)) = layout.get_manifest_opt(repo, fh).await {
             // The local copy stands in for the source unless the source serves another image
-            // under that tag; when the source is down or pruned it, local wins.
+            // under that tag, or per-architecture images the copy lacks; when the source is down or
+            // pruned it, local wins.
             let remote = src.head_manifest(repo, fh).await;
             let stale = matches!(&remote, Ok(Some(h)) if h.digest != m.digest);
-            if !stale {
+            let source_up = matches!(&remote, Ok(Some(_)));
+            let partial = !stale && source_up && want_lists && lacks_arches(p, src, layout, name, repo).await;
+            if !stale && !partial {
                 tracing::info!(image = %format!("{repo}:{fh}"), store = %layout.name(), "using the local copy");
                 return (Ok(Some(m)), Place::Layout(layout.clone()));
             }
-            tracing::warn!(image = %format!("{repo}:{fh}"), "the local copy differs from the source; using the source");
+            if partial {
+                tracing::info!(image = %format!("{repo}:{fh}"), "the local copy lacks per-architecture images the source has; using the source");
+            } else {
+                tracing::warn!(image = %format!("{repo}:{fh}"), "the local copy differs from the source; using the source");
+            }
         }
     }
     (src.get_manifest_opt(repo, fh).await, Place::Registry(src.clone()))
+}
+
+/// Does the local copy lack an `<fh>_x86_64` or (for a ppc container) `<fh>_ppc64le` image that the
+/// source has? (A copy kept by a run without lists holds the hash image alone.)
+async fn lacks_arches(p: &Promotion, src: &Registry, layout: &Layout, name: &str, repo: &str) -> bool {
+    let mut tags = vec![p.x86_tag()];
+    if p.ppc_manifests && p.ppc_containers.iter().any(|c| c == name) {
+        tags.push(p.ppc_tag());
+    }
+    for tag in tags {
+        let local = layout.get_manifest_opt(repo, &tag).await;
+        if matches!(local, Ok(None)) && matches!(src.head_manifest(repo, &tag).await, Ok(Some(_))) {
+            return true;
+        }
+    }
+    false
 }
 
 /// The facts of every found container; with `want_lists`, their architectures too.

@@ -95,7 +95,7 @@ fn cell_state(entries: &[&TagEntry]) -> (&'static str, &'static str) {
         ("c-bad", "failed")
     } else if entries.iter().any(|e| e.error.is_some()) {
         // Withheld or not attempted because of a failure reported elsewhere.
-        ("c-skip", "not done")
+        ("c-skip", "skipped")
     } else if entries.iter().any(|e| e.action.changed()) {
         ("c-changed", "changed")
     } else if entries.iter().all(|e| e.action == TagAction::Skipped) {
@@ -183,7 +183,13 @@ fn per_registry(h: &mut String, r: &Report) {
             changed += mine.iter().filter(|e| e.action.changed()).count();
             bad += mine.iter().filter(|e| failed(e)).count();
         }
-        let class = if bad > 0 || done < total { "bad" } else { "ok" };
+        // Red where something failed there; grey where work was only skipped because of a failure
+        // elsewhere (a withheld source label).
+        let class = match (bad > 0, done < total) {
+            (true, _) => "bad",
+            (false, true) => "skip",
+            (false, false) => "ok",
+        };
         let _ = writeln!(
             h,
             "<tr><td>{}</td><td>{}</td><td class=\"{class}\">{done} / {total}</td><td>{changed}</td><td>{bad}</td><td>{}</td></tr>",

@@ -221,11 +221,11 @@ fn generic(w: &str, p: &Problem) -> String {
             return format!("{}sha256:…{}", &w[..i], &w[end..]);
         }
     }
-    let image_part = |x: &str| {
-        p.container.as_deref().is_some_and(|c| x.contains(c))
-            || p.tag.as_deref().is_some_and(|t| x.contains(t))
-    };
-    if image_part(w) && (w.contains('/') || w.contains(':')) {
+    // `repo/openstack-nova:tag`, `registry/ns/openstack-nova:`: a reference to one image. A tag alone
+    // (`with tag <hash>:`) is the run's, not one image's: kept.
+    let names_container = p.container.as_deref().is_some_and(|c| w.contains(c));
+    let names_tag = p.tag.as_deref().is_some_and(|t| w.contains(t));
+    if (names_container && (w.contains('/') || w.contains(':'))) || (names_tag && w.contains('/')) {
         let tail = if w.ends_with(':') { ":" } else { "" };
         return format!("…{tail}");
     }
@@ -365,5 +365,14 @@ mod tests {
         // A malformed digest is the cause itself: kept.
         let bad = Problem::new(Phase::Copy, Kind::Invalid, "invalid digest \"sha256:xyz\"", "x");
         assert_eq!(cause(&bad), "invalid digest \"sha256:xyz\"");
+        // The run's tag alone is not a per-image part.
+        let missing = Problem::new(
+            Phase::SourceCheck,
+            Kind::NotFound,
+            "missing with tag fh1: a, b",
+            "x",
+        )
+        .tag("fh1");
+        assert_eq!(cause(&missing), "missing with tag fh1: a, b");
     }
 }
