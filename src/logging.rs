@@ -1,10 +1,13 @@
 //! Log setup shared by the CLI: human-readable lines by default, JSON lines with `--log-format json`,
 //! verbosity from `-v`/`-q` (or `RUST_LOG`). Logs go to stderr so stdout stays for results, through
 //! the run's scrubber ([`crate::scrub::scrub`]): a log line quoting what a registry answered must not
-//! show a credential it echoed. Also the run's warnings for people ([`warn_once`]): logged once each
-//! and kept for the module's `warnings`, whichever layer gives them.
+//! show a credential it echoed, and through the run's [`Progress`] handle, which prints it above the
+//! progress bar when one is drawn. Also the run's warnings for people ([`warn_once`]): logged once
+//! each and kept for the module's `warnings`, whichever layer gives them.
 
 use tracing_subscriber::EnvFilter;
+
+use crate::progress::Progress;
 
 /// Log line format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, Default)]
@@ -22,7 +25,8 @@ fn colour() -> bool {
 }
 
 /// Install the global subscriber. `verbosity`: 0 = info, 1 = debug, 2+ = trace, negative = warn/error.
-pub fn init(format: LogFormat, verbosity: i8) {
+/// Log lines are written through `progress` ([`Progress::none`] when nothing is drawn).
+pub fn init(format: LogFormat, verbosity: i8, progress: Progress) {
     let level = match verbosity {
         i8::MIN..=-2 => "error",
         -1 => "warn",
@@ -38,7 +42,7 @@ pub fn init(format: LogFormat, verbosity: i8) {
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(colour())
-        .with_writer(|| ScrubbedStderr);
+        .with_writer(move || ScrubbedStderr(progress.clone()));
     let _ = match format {
         LogFormat::Human => builder.with_target(false).try_init(),
         LogFormat::Json => builder
@@ -50,13 +54,13 @@ pub fn init(format: LogFormat, verbosity: i8) {
 }
 
 /// stderr, each write scrubbed. The formatter writes one event per `write_all`, so a secret is never
-/// split across two writes.
-struct ScrubbedStderr;
+/// split across two writes (and a line never across a redraw of the bar).
+struct ScrubbedStderr(Progress);
 
 impl std::io::Write for ScrubbedStderr {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         let clean = crate::scrub::scrub(&String::from_utf8_lossy(buf), &[]);
-        std::io::stderr().write_all(clean.as_bytes())?;
+        self.0.write_log(clean.as_bytes())?;
         Ok(buf.len())
     }
 

@@ -8,6 +8,7 @@
 use serde::Serialize;
 
 use crate::config::{self, Overrides, ReleasesConfig, ResolvedRelease};
+use crate::progress::Progress;
 use crate::promote::{self, write_reports, PromoteArgs, Promotion, RegistryArgs, RunOptions};
 use crate::quay::EnsureOutcome;
 use crate::report::Report;
@@ -22,21 +23,24 @@ fn finish(p: &Promotion, mut report: Report, write: bool) -> Report {
     report
 }
 
-/// `promote` (with `dry_run`: what it would do, nothing written, no report files).
-pub async fn promote(p: &Promotion, dry_run: bool) -> Report {
+/// `promote` (with `dry_run`: what it would do, nothing written, no report files); its phases
+/// reported on `progress`.
+pub async fn promote(p: &Promotion, dry_run: bool, progress: &Progress) -> Report {
     let opts = RunOptions {
         dry_run,
         verify_only: false,
+        progress: progress.clone(),
     };
     finish(p, promote::run(p, &opts).await, !dry_run)
 }
 
 /// `verify`: reads everything back and changes nothing; its reports are written when `reports`
 /// and not `dry_run` (the module's check mode writes none).
-pub async fn verify(p: &Promotion, dry_run: bool, reports: bool) -> Report {
+pub async fn verify(p: &Promotion, dry_run: bool, reports: bool, progress: &Progress) -> Report {
     let opts = RunOptions {
         dry_run,
         verify_only: true,
+        progress: progress.clone(),
     };
     finish(p, promote::run(p, &opts).await, reports && !dry_run)
 }
@@ -128,6 +132,7 @@ pub async fn release(
     fetcher: &crate::sources::Fetcher,
     dry_run: bool,
     verify_only: bool,
+    progress: &Progress,
 ) -> ReleaseOutcome {
     let name = cfg.releases[idx].name.clone();
     let mut out = ReleaseOutcome::new(&name);
@@ -155,9 +160,9 @@ pub async fn release(
     p.report_html
         .get_or_insert_with(|| root.join(format!("copy-containers-{action}-{name}.html")));
     let report = if verify_only {
-        verify(&p, dry_run, true).await
+        verify(&p, dry_run, true, progress).await
     } else {
-        promote(&p, dry_run).await
+        promote(&p, dry_run, progress).await
     };
     out.ok = report.ok;
     out.quay = report.quay.clone();

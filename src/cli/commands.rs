@@ -10,6 +10,7 @@ use clap::Args;
 use super::Side;
 use crate::copy::{self, Action, CopyOptions, CopyRequest, Endpoint};
 use crate::manifest::{config_platform, Content};
+use crate::progress::Progress;
 use crate::reference::Reference;
 
 /// `println!` through the scrubber.
@@ -176,7 +177,7 @@ pub async fn inspect(a: InspectArgs) -> anyhow::Result<i32> {
     Ok(0)
 }
 
-pub async fn copy(a: CopyArgs) -> anyhow::Result<i32> {
+pub async fn copy(a: CopyArgs, progress: &Progress) -> anyhow::Result<i32> {
     let src: Reference = a.src.parse().map_err(super::usage_err)?;
     let mut dst: Reference = a.dst.parse().map_err(super::usage_err)?;
     if dst.digest.is_some() {
@@ -223,11 +224,13 @@ pub async fn copy(a: CopyArgs) -> anyhow::Result<i32> {
     };
     let opts = CopyOptions {
         dry_run: a.dry_run,
+        progress: progress.clone(),
         ..CopyOptions::default()
     };
     let outcome = copy::copy_batch(std::slice::from_ref(&req), &opts)
         .await
         .remove(0);
+    progress.finish();
     if a.json {
         out!("{}", serde_json::to_string_pretty(&outcome)?);
     } else {

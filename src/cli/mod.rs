@@ -21,7 +21,10 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+use std::io::IsTerminal;
+
 use crate::logging::{self, LogFormat};
+use crate::progress::Progress;
 use crate::reference::Reference;
 use crate::registry::Registry;
 use crate::transport::{creds, Credentials, RegistryConfig, Secret};
@@ -40,6 +43,17 @@ pub struct Cli {
     /// Fewer logs (-q warnings only, -qq errors only).
     #[arg(short, long, action = clap::ArgAction::Count, global = true, display_order = 900)]
     pub quiet: u8,
+    /// Seconds between progress lines on stderr when it is not a terminal (on a terminal a bar is
+    /// drawn instead); 0 switches progress off.
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        env = "COPY_CONTAINERS_PROGRESS_INTERVAL",
+        default_value_t = 30,
+        global = true,
+        display_order = 900
+    )]
+    pub progress_interval: u64,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -173,25 +187,34 @@ fn exit_code_of(e: &anyhow::Error) -> i32 {
 /// `promote`/`verify`: a releases file (`releases:` / copy-quay's `entries:`, `--release NAME|all`)
 /// runs its entries (`releases.rs`); anything else is one promotion (`promote.rs`). Routed here so
 /// that neither of the two uses the other's command.
-async fn promote_or_releases(f: promote::PromoteFlags, verify_only: bool) -> anyhow::Result<i32> {
+async fn promote_or_releases(
+    f: promote::PromoteFlags,
+    verify_only: bool,
+    progress: &Progress,
+) -> anyhow::Result<i32> {
     // The config file is read once: a releases file (`releases:` / copy-quay's `entries:`) runs
     // entries (`--release NAME|all`); a plain one gives promotion fields under the flags.
     let plain = match &f.config {
         Some(path) => match releases::read_promote_config(path)? {
             releases::PromoteConfig::Releases(cfg) => {
-                return releases::promote_releases(&f, path, &cfg, verify_only).await
+                return releases::promote_releases(&f, path, &cfg, verify_only, progress).await
             }
             releases::PromoteConfig::Plain(text) => Some((path.clone(), text)),
         },
         None => None,
     };
-    promote::promote_cmd(f, plain, verify_only).await
+    promote::promote_cmd(f, plain, verify_only, progress).await
 }
 
 /// Run the CLI; returns the process exit code.
 pub fn run(cli: Cli) -> i32 {
     let verbosity = cli.verbose as i8 - cli.quiet as i8;
-    logging::init(cli.log_format, verbosity);
+    let progress = Progress::for_stderr(
+        std::time::Duration::from_secs(cli.progress_interval),
+        std::io::stderr().is_terminal(),
+        cli.log_format == LogFormat::Human,
+    );
+    logging::init(cli.log_format, verbosity, progress.clone());
     let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -202,9 +225,9 @@ pub fn run(cli: Cli) -> i32 {
     let result = rt.block_on(async {
         match cli.command {
             Command::Inspect(a) => commands::inspect(a).await,
-            Command::Copy(a) => commands::copy(a).await,
-            Command::Promote(a) => promote_or_releases(a, false).await,
-            Command::Verify(a) => promote_or_releases(a.0, true).await,
+            Command::Copy(a) => commands::copy(a, &progress).await,
+            Command::Promote(a) => promote_or_releases(a, false, &progress).await,
+            Command::Verify(a) => promote_or_releases(a.0, true, &progress).await,
             Command::Tag(a) => tag::tag_cmd(a).await,
             Command::Stage(a) => promote::stage_cmd(a).await,
             Command::Rollback(a) => rollback::rollback_cmd(a).await,
@@ -212,6 +235,7 @@ pub fn run(cli: Cli) -> i32 {
             Command::Local(a) => local::local_cmd(a).await,
         }
     });
+    progress.finish();
     match result {
         Ok(code) => code,
         Err(e) => {

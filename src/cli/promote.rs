@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 
+use crate::progress::Progress;
 use crate::promote::{self, PromoteArgs, Promotion, RegistryArgs};
 use crate::report::{Report, TagAction};
 use crate::stage::{self, StageOptions};
@@ -449,6 +450,7 @@ pub async fn promote_cmd(
     f: PromoteFlags,
     config: Option<(PathBuf, String)>,
     verify_only: bool,
+    progress: &Progress,
 ) -> anyhow::Result<i32> {
     let flags = f.flag_args()?;
     let args = match config {
@@ -456,13 +458,13 @@ pub async fn promote_cmd(
         None => flags,
     };
     let p = resolve(args)?;
-    let progress = crate::progress::start();
     let mut report = if verify_only {
-        verbs::verify(&p, f.dry_run, true).await
+        verbs::verify(&p, f.dry_run, true, progress).await
     } else {
-        verbs::promote(&p, f.dry_run).await
+        verbs::promote(&p, f.dry_run, progress).await
     };
-    drop(progress);
+    // The bar off the terminal before the results are printed.
+    progress.finish();
     finish(&mut report, f.json)
 }
 

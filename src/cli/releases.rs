@@ -8,6 +8,7 @@ use clap::Args;
 
 use super::promote::{print_summary, PromoteFlags};
 use crate::config::{self, ListOrigin, Overrides, ReleasesConfig, ResolvedRelease, Shape};
+use crate::progress::Progress;
 use crate::verbs::{self, ReleaseOutcome};
 
 /// `releases`: list a releases file's entries and where their list and hash come from.
@@ -56,6 +57,7 @@ pub async fn promote_releases(
     path: &Path,
     cfg: &ReleasesConfig,
     verify_only: bool,
+    progress: &Progress,
 ) -> anyhow::Result<i32> {
     let which = f.release.as_deref().ok_or_else(|| {
         usage!(
@@ -81,7 +83,9 @@ pub async fn promote_releases(
     let mut outcomes = Vec::new();
     for (idx, e) in selected {
         tracing::info!(release = %e.name, "release");
-        let o = verbs::release(cfg, idx, &ov, &fetcher, f.dry_run, verify_only).await;
+        let o = verbs::release(cfg, idx, &ov, &fetcher, f.dry_run, verify_only, progress).await;
+        // The bar off the terminal before the release's result is printed.
+        progress.finish();
         if let Some(report) = &o.report {
             super::promote::log_failures(report);
         }

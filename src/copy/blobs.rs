@@ -13,7 +13,7 @@ use futures_util::stream::{self, StreamExt};
 use tokio::sync::mpsc;
 
 use super::plan::{BlobNeed, Holding};
-use super::{CopyOptions, Endpoint, FetchedBlobs, Limits, Mount, Session};
+use super::{CopyOptions, Endpoint, Limits, Mount, Session};
 use crate::digest::Digest;
 use crate::error::{Error, Result};
 use crate::manifest::BlobStream;
@@ -75,13 +75,19 @@ pub(super) async fn transfer_all(
     let mut results = head_all(&needs, limits, opts.per_registry).await;
     let groups = missing_by_digest(&needs, &results);
     let holders = Holders::new(known_holders, &needs, &results);
-    crate::progress::phase("blobs", groups.len() as u64);
+    let progress = &opts.progress;
+    progress.phase("blobs", groups.len() as u64);
+    progress.add_total_bytes(groups.iter().map(|g| needs[g[0]].descriptor.size).sum());
     let (needs_ref, holders) = (&needs, &holders);
     let done: Vec<Vec<(usize, BlobResult)>> = stream::iter(groups.into_iter().map(|idxs| {
         let attempts = needs_ref[idxs[0]].source.registry.retry().attempts.max(1);
         async move {
-            let r = transfer_one(needs_ref, &idxs, holders, limits, attempts, &opts.fetched).await;
-            crate::progress::step();
+            let r = transfer_one(needs_ref, &idxs, holders, limits, attempts, opts).await;
+            if !r.iter().any(|(_, o)| matches!(o, Ok(BlobOutcome::Uploaded(_)))) {
+                // Mounted (or failed): its bytes are not going to flow.
+                progress.sub_total_bytes(needs_ref[idxs[0]].descriptor.size);
+            }
+            progress.step();
             r
         }
     }))
@@ -191,7 +197,7 @@ async fn transfer_one(
     holders: &Holders,
     limits: &Limits,
     attempts: u32,
-    fetched: &FetchedBlobs,
+    opts: &CopyOptions,
 ) -> Vec<(usize, BlobResult)> {
     let digest = &needs[idxs[0]].descriptor.digest;
     let mut out: Vec<(usize, BlobResult)> = Vec::new();
@@ -216,9 +222,9 @@ async fn transfer_one(
             Route::MountAfter { need, from } => mount_later.push((need, from)),
         }
     }
-    out.extend(upload_rounds(needs, to_upload, limits, fetched, attempts).await);
+    out.extend(upload_rounds(needs, to_upload, limits, opts, attempts).await);
     let ok: HashSet<usize> = out.iter().filter(|(_, r)| r.is_ok()).map(|(i, _)| *i).collect();
-    out.extend(mount_after_upload(needs, mount_later, &ok, limits, fetched).await);
+    out.extend(mount_after_upload(needs, mount_later, &ok, limits, opts).await);
     out
 }
 
@@ -289,7 +295,7 @@ async fn upload_rounds(
     needs: &[BlobNeed],
     targets: Vec<usize>,
     limits: &Limits,
-    fetched: &FetchedBlobs,
+    opts: &CopyOptions,
     attempts: u32,
 ) -> Vec<(usize, BlobResult)> {
     let Some(&first) = targets.first() else {
@@ -303,7 +309,7 @@ async fn upload_rounds(
     while !pending.is_empty() && rounds.another() {
         rounds.begin(&source.registry.retry()).await;
         let (used, failed) = (&mut rounds.src_used, &mut rounds.src_failed);
-        let results = tee_upload(needs, &pending, limits, fetched, used, failed).await;
+        let results = tee_upload(needs, &pending, limits, opts, used, failed).await;
         pending.clear();
         for (i, r) in results {
             match r {
@@ -338,7 +344,7 @@ async fn mount_after_upload(
     mount_later: Vec<(usize, usize)>,
     ok: &HashSet<usize>,
     limits: &Limits,
-    fetched: &FetchedBlobs,
+    opts: &CopyOptions,
 ) -> Vec<(usize, BlobResult)> {
     let mut out = Vec::new();
     for (i, from_i) in mount_later {
@@ -358,7 +364,7 @@ async fn mount_after_upload(
             Ok(Mount::Mounted) => Ok(BlobOutcome::Mounted),
             Ok(Mount::Upload(_)) | Err(_) => {
                 let mut r = Err("upload failed".to_string());
-                for (_, res) in tee_upload(needs, &[i], limits, fetched, &mut 0, &mut false).await {
+                for (_, res) in tee_upload(needs, &[i], limits, opts, &mut 0, &mut false).await {
                     r = res.map(BlobOutcome::Uploaded).map_err(|e| e.to_string());
                 }
                 r
@@ -383,7 +389,7 @@ async fn tee_upload(
     needs: &[BlobNeed],
     targets: &[usize],
     limits: &Limits,
-    fetched: &FetchedBlobs,
+    opts: &CopyOptions,
     src_used: &mut u32,
     src_failed: &mut bool,
 ) -> Vec<(usize, Result<u64>)> {
@@ -412,7 +418,7 @@ async fn tee_upload(
         senders.push(Some(tx));
         uploads.push(upload_from(&needs[i].dest, session, desc, rx, i));
     }
-    let pump = pump(src, desc, fetched, senders, src_used);
+    let pump = pump(src, desc, opts, senders, src_used);
     let (pumped, uploaded) = futures_util::future::join(pump, futures_util::future::join_all(uploads)).await;
     drop(permits);
     match pumped {
@@ -442,14 +448,15 @@ async fn upload_from(
 
 /// Stream the blob (from memory when the caller already fetched it, else one source GET) into every
 /// live channel. Stops early when every upload has gone; a source error is passed to every upload.
+/// The bytes it passes on are the progress's bytes (once per blob, whatever the number of uploads).
 async fn pump(
     src: &Endpoint,
     desc: &Descriptor,
-    fetched: &FetchedBlobs,
+    opts: &CopyOptions,
     mut senders: Vec<Option<Tx>>,
     src_used: &mut u32,
 ) -> Result<()> {
-    let mut s: BlobStream = match fetched.get(&desc.digest) {
+    let mut s: BlobStream = match opts.fetched.get(&desc.digest) {
         // Already in memory (and verified when it was fetched).
         Some(bytes) => Box::pin(stream::iter(std::iter::once(Ok(bytes)))),
         None => {
@@ -461,9 +468,11 @@ async fn pump(
     while let Some(chunk) = s.next().await {
         match chunk {
             Ok(b) => {
+                let n = b.len() as u64;
                 if !send_to_all(&mut senders, b).await {
                     return Ok(());
                 }
+                opts.progress.bytes(n);
             }
             Err(e) => {
                 let msg = e.to_string();

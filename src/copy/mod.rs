@@ -34,6 +34,7 @@ use tokio::sync::Semaphore;
 use crate::digest::Digest;
 use crate::error::{Error, Result};
 use crate::manifest::{Content, Descriptor, Manifest};
+use crate::progress::Progress;
 
 pub use blobs::BlobOutcome;
 
@@ -179,6 +180,8 @@ pub struct CopyOptions {
     pub dry_run: bool,
     /// Small blobs (configs) the caller already fetched: sent from memory, not fetched again.
     pub fetched: FetchedBlobs,
+    /// Where the batch reports its phases and the blob bytes it moves.
+    pub progress: Progress,
 }
 
 impl Default for CopyOptions {
@@ -188,6 +191,7 @@ impl Default for CopyOptions {
             blob_jobs: 8,
             dry_run: false,
             fetched: FetchedBlobs::default(),
+            progress: Progress::none(),
         }
     }
 }
@@ -288,7 +292,9 @@ pub async fn copy_batch(requests: &[CopyRequest], opts: &CopyOptions) -> Vec<Cop
     let resolved = resolve_sources(plan::distinct_sources(requests), &limits, opts.per_registry).await;
     let mut outcomes = outcome::initial(requests, &resolved);
 
-    let discovered = discover(plan::probes(requests, &resolved), &limits, opts.per_registry).await;
+    let probes = plan::probes(requests, &resolved);
+    opts.progress.phase("copy check", probes.len() as u64);
+    let discovered = discover(probes, &limits, opts.per_registry, &opts.progress).await;
     let gaps = outcome::record_discovery(&mut outcomes, discovered, opts.dry_run);
     let holders = plan::complete_holders(requests, &gaps);
     let work: Vec<DestGap> = gaps.into_iter().filter(|g| !g.complete()).collect();
@@ -303,7 +309,8 @@ pub async fn copy_batch(requests: &[CopyRequest], opts: &CopyOptions) -> Vec<Cop
             .into_iter()
             .filter(|g| outcomes[g.at.req].dests[g.at.dest].ok())
             .collect();
-        let failures = push_manifests(requests, ready, &limits, opts.per_registry).await;
+        opts.progress.phase("manifests", ready.len() as u64);
+        let failures = push_manifests(requests, ready, &limits, opts).await;
         outcome::record_push_failures(&mut outcomes, failures);
     }
     outcome::finish(&mut outcomes, started.elapsed().as_secs_f64());
@@ -333,15 +340,18 @@ async fn discover(
     probes: Vec<Probe>,
     limits: &Limits,
     per_registry: usize,
+    progress: &Progress,
 ) -> Vec<Result<DestGap, DestFailure>> {
     stream::iter(probes.into_iter().map(|p| {
         let limits = limits.clone();
         async move {
             let at = p.at;
-            discover_one(p, &limits).await.map_err(|e| DestFailure {
+            let r = discover_one(p, &limits).await.map_err(|e| DestFailure {
                 at,
                 error: e.to_string(),
-            })
+            });
+            progress.step();
+            r
         }
     }))
     .buffer_unordered(per_registry * 2)
@@ -404,20 +414,21 @@ async fn push_manifests(
     requests: &[CopyRequest],
     ready: Vec<DestGap>,
     limits: &Limits,
-    per_registry: usize,
+    opts: &CopyOptions,
 ) -> Vec<DestFailure> {
     let pushed: Vec<Option<DestFailure>> = stream::iter(ready.into_iter().map(|g| {
         let dest = requests[g.at.req].dests[g.at.dest].0.clone();
         let limits = limits.clone();
         async move {
             let r = push_one(&dest, &g, &limits).await;
+            opts.progress.step();
             r.err().map(|e| DestFailure {
                 at: g.at,
                 error: e.to_string(),
             })
         }
     }))
-    .buffer_unordered(per_registry * 2)
+    .buffer_unordered(opts.per_registry * 2)
     .collect()
     .await;
     pushed.into_iter().flatten().collect()

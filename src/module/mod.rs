@@ -12,6 +12,7 @@ use std::sync::OnceLock;
 
 use serde_json::{json, Map, Value};
 
+use crate::progress::Progress;
 use crate::promote::{self, PromoteArgs, RegistryArgs};
 use crate::report::{Report, TagAction};
 use crate::verbs;
@@ -266,10 +267,12 @@ async fn run_promote(pa: &PromoteArgs, action: Action, params: &args::Params, se
         Err(e) => return failed(&e.to_string(), secrets),
     };
     // Check mode writes nothing, not even the reports of a `verify` it really ran.
+    // Never any progress: stdout is the JSON result and nobody watches a module's stderr.
+    let none = Progress::none();
     let r = if action == Action::Verify {
-        verbs::verify(&p, false, !params.check_mode).await
+        verbs::verify(&p, false, !params.check_mode, &none).await
     } else {
-        verbs::promote(&p, params.check_mode).await
+        verbs::promote(&p, params.check_mode, &none).await
     };
     let ppc = p.ppc_manifests && r.ppc_missing.is_empty();
     let mut v = result_of(&r, params.diff);

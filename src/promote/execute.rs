@@ -11,6 +11,7 @@ use super::model::Promotion;
 use super::plan::{Plan, PlannedCopy, PlannedList};
 use super::source::Facts;
 use crate::copy::{self, Action, CopyOptions, CopyOutcome, CopyRequest, Endpoint, Place};
+use crate::progress::Progress;
 use crate::registry::Registry;
 use crate::report::{Kind, Phase, Problem, TagAction, TagEntry};
 
@@ -137,7 +138,9 @@ pub(crate) async fn lists(
     ledger: &Ledger,
     targets: &[Registry],
     dry_run: bool,
+    progress: &Progress,
 ) -> (Vec<Outcome>, Vec<Problem>) {
+    progress.phase("lists", plan.lists.len() as u64);
     let results: Vec<(Outcome, Kind)> = stream::iter(plan.lists.iter().map(|l| {
         let children_ok = ledger.copied(l.container, l.target);
         let reg = &targets[l.target];
@@ -150,6 +153,7 @@ pub(crate) async fn lists(
             } else {
                 push_list(reg, l, &mut en, dry_run).await
             };
+            progress.step();
             ((l.container, l.target, en), kind)
         }
     }))

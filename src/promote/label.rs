@@ -10,6 +10,7 @@ use super::ledger::{At, Ledger};
 use super::model::{Promotion, RegistrySpec};
 use super::source::Facts;
 use crate::manifest::Manifest;
+use crate::progress::Progress;
 use crate::registry::Registry;
 use crate::report::{Kind, TagAction, TagEntry};
 
@@ -30,7 +31,11 @@ pub(crate) async fn move_labels(
     ledger: &Ledger,
     gate: bool,
     dry_run: bool,
+    progress: &Progress,
 ) -> Vec<(usize, At, TagEntry, Kind)> {
+    let source_only = sites.iter().all(|s| matches!(s.at, At::Source));
+    let phase = if source_only { "source label" } else { "labels" };
+    progress.phase(phase, (sites.len() * facts.len()) as u64);
     let jobs = sites
         .iter()
         .flat_map(|s| facts.iter().enumerate().map(move |(ci, f)| (ci, f, s)));
@@ -50,6 +55,7 @@ pub(crate) async fn move_labels(
             );
             if !ready {
                 en.error = Some("label not moved: the image did not verify on this registry".into());
+                progress.step();
                 return (ci, site.at, en, Kind::NotAttempted);
             }
             let keep = if dry_run { None } else { p.previous_label() };
@@ -66,6 +72,7 @@ pub(crate) async fn move_labels(
             if dry_run {
                 en.verified = None;
             }
+            progress.step();
             (ci, site.at, en, kind)
         }
     }))

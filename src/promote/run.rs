@@ -17,6 +17,7 @@ use super::plan::{self, lists_for, Plan};
 use super::source::{self, Facts};
 use super::verify;
 use crate::copy::{CopyOptions, FetchedBlobs, Place};
+use crate::progress::Progress;
 use crate::registry::Registry;
 use crate::report::listfiles::{self, ListFiles};
 use crate::report::{Kind, Phase, Problem, Report, TagAction, TagEntry};
@@ -28,6 +29,8 @@ pub struct RunOptions {
     pub dry_run: bool,
     /// Verify only (the `verify` action): no copies, no labels.
     pub verify_only: bool,
+    /// Where the phases report their progress ([`Progress::none`] by default).
+    pub progress: Progress,
 }
 
 impl RunOptions {
@@ -170,12 +173,16 @@ async fn phases(
     sources: &mut Vec<Place>,
     c: &mut Collected,
 ) -> Result<(), Stop> {
-    let checked = within(p, check_source(p, cl, local, c, files, write_lists)).await;
+    let progress = &opts.progress;
+    let checked = within(p, check_source(p, cl, local, c, files, write_lists, progress)).await;
     let found = checked.ok_or_else(|| overrun(p, Phase::SourceCheck, c))??;
     let fetched = FetchedBlobs::default();
-    within(p, architectures(p, &found, &fetched, c, files, write_lists))
-        .await
-        .ok_or_else(|| overrun(p, Phase::Architectures, c))?;
+    within(
+        p,
+        architectures(p, &found, &fetched, c, files, write_lists, progress),
+    )
+    .await
+    .ok_or_else(|| overrun(p, Phase::Architectures, c))?;
     *sources = found.into_iter().map(|(_, _, place)| place).collect();
     if p.push && !opts.verify_only {
         within(p, quay_repositories(p, opts.dry_run, c))
@@ -185,19 +192,19 @@ async fn phases(
     let plan = plan::plan(p, &c.facts, opts.verify_only);
     c.plan = Some(plan.summary(p, c.facts.len()));
     if p.push && !opts.verify_only {
-        within(p, write(p, &plan, sources, cl, opts.dry_run, &fetched, ledger, c))
+        within(p, write(p, &plan, sources, cl, opts, &fetched, ledger, c))
             .await
             .ok_or_else(|| overrun(p, Phase::Copy, c))?;
     }
     if opts.dry_run {
-        predict_labels(p, cl, ledger, &c.facts).await;
+        predict_labels(p, cl, ledger, &c.facts, progress).await;
         return Ok(());
     }
     if p.push {
-        within(p, verify_targets(p, &plan, cl, opts.verify_only, ledger))
+        within(p, verify_targets(p, &plan, cl, opts, ledger))
             .await
             .ok_or_else(|| overrun(p, Phase::Verify, c))?;
-        label_targets(p, cl, opts.verify_only, ledger, c).await;
+        label_targets(p, cl, opts, ledger, c).await;
         c.problems
             .extend(write_list(write_lists, &files.pushed, p, &c.pushed));
         c.problems
@@ -212,7 +219,7 @@ async fn phases(
     }
     if p.label_source {
         // The source label is the last commit: not cut either (it waits for everything else).
-        source_label(p, cl, opts.verify_only, ledger, c).await;
+        source_label(p, cl, opts, ledger, c).await;
     }
     if let (Some(l), false) = (local, opts.read_only()) {
         store_after(p, l, ledger, c);
@@ -258,9 +265,10 @@ async fn check_source(
     c: &mut Collected,
     files: &ListFiles,
     write_lists: bool,
+    progress: &Progress,
 ) -> Result<Vec<(String, crate::manifest::Manifest, Place)>, Stop> {
     let want_lists = p.push && p.targets.iter().any(|t| lists_for(p, t));
-    let mut found = source::check(p, &cl.source, local.map(|l| &l.layout), want_lists).await;
+    let mut found = source::check(p, &cl.source, local.map(|l| &l.layout), want_lists, progress).await;
     c.found = found.found.iter().map(|(n, _, _)| n.clone()).collect();
     c.missing = std::mem::take(&mut found.missing);
     c.local_reused = found
@@ -301,9 +309,10 @@ async fn architectures(
     c: &mut Collected,
     files: &ListFiles,
     write_lists: bool,
+    progress: &Progress,
 ) {
     let want_lists = p.push && p.targets.iter().any(|t| lists_for(p, t));
-    c.facts = source::facts(p, found, want_lists, fetched).await;
+    c.facts = source::facts(p, found, want_lists, fetched, progress).await;
     if want_lists {
         for f in &c.facts {
             if p.ppc_manifests && p.ppc_containers.contains(&f.name) {
@@ -364,23 +373,26 @@ async fn write(
     plan: &Plan,
     sources: &[Place],
     cl: &Clients,
-    dry_run: bool,
+    opts: &RunOptions,
     fetched: &FetchedBlobs,
     ledger: &mut Ledger,
     c: &mut Collected,
 ) {
+    let dry_run = opts.dry_run;
     let copts = CopyOptions {
         per_registry: p.per_registry,
         blob_jobs: p.blob_jobs,
         dry_run,
         fetched: fetched.clone(),
+        progress: opts.progress.clone(),
     };
     let (outcomes, mut problems) = execute::copies(p, plan, &c.facts, sources, &cl.targets, &copts).await;
     c.problems.append(&mut problems);
     for (ci, ti, en) in outcomes {
         ledger.record(ci, At::Target(ti), en);
     }
-    let (outcomes, mut problems) = execute::lists(p, plan, &c.facts, ledger, &cl.targets, dry_run).await;
+    let (outcomes, mut problems) =
+        execute::lists(p, plan, &c.facts, ledger, &cl.targets, dry_run, &opts.progress).await;
     c.problems.append(&mut problems);
     for (ci, ti, en) in outcomes {
         ledger.record(ci, At::Target(ti), en);
@@ -409,7 +421,13 @@ fn source_site<'a>(p: &'a Promotion, cl: &'a Clients) -> LabelSite<'a> {
 }
 
 /// Dry run: predict the label moves (read-only).
-async fn predict_labels(p: &Promotion, cl: &Clients, ledger: &mut Ledger, facts: &[Facts]) {
+async fn predict_labels(
+    p: &Promotion,
+    cl: &Clients,
+    ledger: &mut Ledger,
+    facts: &[Facts],
+    progress: &Progress,
+) {
     let mut sites = Vec::new();
     if p.push {
         sites.extend(target_sites(p, cl));
@@ -417,14 +435,15 @@ async fn predict_labels(p: &Promotion, cl: &Clients, ledger: &mut Ledger, facts:
     if p.label_source {
         sites.push(source_site(p, cl));
     }
-    for (ci, at, en, _) in label::move_labels(p, &sites, facts, ledger, false, true).await {
+    for (ci, at, en, _) in label::move_labels(p, &sites, facts, ledger, false, true, progress).await {
         ledger.record(ci, at, en);
     }
 }
 
 /// 5–6. Verify what should now be on the targets, then move the label where everything verified.
-async fn verify_targets(p: &Promotion, plan: &Plan, cl: &Clients, verify_only: bool, ledger: &mut Ledger) {
-    for v in verify::pass(p, plan, ledger, &cl.targets, verify_only).await {
+async fn verify_targets(p: &Promotion, plan: &Plan, cl: &Clients, opts: &RunOptions, ledger: &mut Ledger) {
+    let (verify_only, progress) = (opts.verify_only, &opts.progress);
+    for v in verify::pass(p, plan, ledger, &cl.targets, verify_only, progress).await {
         ledger.apply(&v, &p.targets[v.target].name);
     }
     // Expected tags that could not even be attempted (x86/ppc discovery failed) count as missed.
@@ -447,13 +466,16 @@ async fn verify_targets(p: &Promotion, plan: &Plan, cl: &Clients, verify_only: b
 async fn label_targets(
     p: &Promotion,
     cl: &Clients,
-    verify_only: bool,
+    opts: &RunOptions,
     ledger: &mut Ledger,
     c: &mut Collected,
 ) {
+    let verify_only = opts.verify_only;
     if !verify_only {
         let sites = target_sites(p, cl);
-        for (ci, at, en, kind) in label::move_labels(p, &sites, &c.facts, ledger, true, false).await {
+        for (ci, at, en, kind) in
+            label::move_labels(p, &sites, &c.facts, ledger, true, false, &opts.progress).await
+        {
             if en.action == TagAction::Failed {
                 c.problems
                     .push(tag_problem(Phase::Label, kind, &c.facts[ci].name, &en));
@@ -522,10 +544,11 @@ fn verification_problems(ledger: &Ledger, targets: usize, c: &mut Collected) {
 async fn source_label(
     p: &Promotion,
     cl: &Clients,
-    verify_only: bool,
+    opts: &RunOptions,
     ledger: &mut Ledger,
     c: &mut Collected,
 ) {
+    let verify_only = opts.verify_only;
     let labelled: Vec<(usize, crate::report::TagEntry, Kind)> = if verify_only {
         let checked = verify::source_labels(p, &cl.source, &c.facts).await;
         checked
@@ -534,7 +557,7 @@ async fn source_label(
             .collect()
     } else if c.ok() {
         let sites = [source_site(p, cl)];
-        let moved = label::move_labels(p, &sites, &c.facts, ledger, false, false).await;
+        let moved = label::move_labels(p, &sites, &c.facts, ledger, false, false, &opts.progress).await;
         moved
             .into_iter()
             .map(|(ci, _, en, kind)| (ci, en, kind))

@@ -10,6 +10,7 @@ use super::model::Promotion;
 use crate::copy::{FetchedBlobs, Place};
 use crate::digest::Digest;
 use crate::manifest::{build_docker_list, config_platform, ConfigPlatform, Content, Manifest};
+use crate::progress::Progress;
 use crate::reference::RepoPath;
 use crate::registry::Registry;
 use crate::report::{Kind, Phase, Problem};
@@ -62,14 +63,20 @@ pub(crate) struct Found {
 /// Every `<prefix>-<name>:<fh>` at the source (or in the local copies).
 /// Every `<prefix>-<name>:<fh>` at the source (or in the local copies); `want_lists`: some target
 /// gets manifest lists, so a local copy must also hold the per-architecture images the source has.
-pub(crate) async fn check(p: &Promotion, src: &Registry, local: Option<&Layout>, want_lists: bool) -> Found {
-    crate::progress::phase("source check", p.containers.len() as u64);
+pub(crate) async fn check(
+    p: &Promotion,
+    src: &Registry,
+    local: Option<&Layout>,
+    want_lists: bool,
+    progress: &Progress,
+) -> Found {
+    progress.phase("source check", p.containers.len() as u64);
     let checked: Vec<(String, crate::Result<Option<Manifest>>, Place)> =
         stream::iter(p.containers.iter().map(|name| {
             let repo = p.source.repo(&p.prefix, name);
             async move {
                 let r = check_one(p, src, local, (name, &repo), want_lists).await;
-                crate::progress::step();
+                progress.step();
                 (name.clone(), r.0, r.1)
             }
         }))
@@ -165,13 +172,18 @@ pub(crate) async fn facts(
     found: &[(String, Manifest, Place)],
     want_lists: bool,
     fetched: &FetchedBlobs,
+    progress: &Progress,
 ) -> Vec<Facts> {
+    if want_lists {
+        progress.phase("architectures", found.len() as u64);
+    }
     stream::iter(found.iter().map(|(name, root, source)| async move {
         let mut f = Facts::new(name, p.source.repo(&p.prefix, name), root.clone());
         if want_lists {
             if let Err(e) = discover_arches(source, p, &mut f, fetched).await {
                 f.arch_error = Some(e);
             }
+            progress.step();
         }
         f
     }))

@@ -14,6 +14,7 @@ use super::plan::{Plan, PlannedCheck};
 use super::source::Facts;
 use crate::digest::Digest;
 use crate::manifest::{Content, Manifest};
+use crate::progress::Progress;
 use crate::registry::Registry;
 use crate::report::{TagAction, TagEntry};
 
@@ -130,8 +131,9 @@ pub(crate) async fn pass(
     ledger: &Ledger,
     targets: &[Registry],
     verify_only: bool,
+    progress: &Progress,
 ) -> Vec<Verdict> {
-    crate::progress::phase("verify", plan.checks.len() as u64);
+    progress.phase("verify", plan.checks.len() as u64);
     let (answered, jobs): (Vec<&PlannedCheck>, Vec<&PlannedCheck>) = plan.checks.iter().partition(|c| {
         !verify_only && ledger.found_in_place(c.container, c.target, &c.expect.tag, &c.expect.digest)
     });
@@ -142,12 +144,15 @@ pub(crate) async fn pass(
         result,
     };
     let mut verdicts: Vec<Verdict> = answered.into_iter().map(|c| verdict(c, Ok(()))).collect();
+    for _ in &verdicts {
+        progress.step();
+    }
     let memo = BlobMemo::default();
     let checked: Vec<Verdict> = stream::iter(jobs.into_iter().map(|c| {
         let memo = &memo;
         async move {
             let r = check(&targets[c.target], &c.expect, memo).await;
-            crate::progress::step();
+            progress.step();
             verdict(c, r)
         }
     }))

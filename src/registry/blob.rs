@@ -192,7 +192,6 @@ impl Registry {
                     .stats
                     .bytes_sent
                     .fetch_add(b.len() as u64, Ordering::Relaxed);
-                crate::progress::bytes(b.len() as u64);
             }
             c
         });
