@@ -106,3 +106,55 @@ pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
     }
     parts.join(": ")
 }
+
+/// What kind of failure: the cause people act on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    /// Could not reach the registry (refused, reset, timed out) after all retries.
+    Unreachable,
+    /// Credentials refused or missing.
+    Auth,
+    /// TLS handshake or certificate trouble.
+    Tls,
+    /// An HTTP error the registry answered.
+    Http,
+    /// The registry asked us to come back later and retries ran out.
+    Busy,
+    /// Something that should exist does not (at the source: a missing container).
+    NotFound,
+    /// Bytes did not match their digest.
+    DigestMismatch,
+    /// Content we refuse (schema 1, unknown media types, a list where an image was expected).
+    Unsupported,
+    /// Malformed input or configuration.
+    Invalid,
+    /// Local file system trouble.
+    Io,
+    /// Read back, the registry does not hold what was pushed.
+    Verification,
+    /// Not attempted because an earlier step failed (lists of failed images, withheld labels).
+    NotAttempted,
+    /// A phase of the run ran over its deadline (`phase_timeout`).
+    Deadline,
+    /// Anything else (errors that reach the engine as text from lower layers).
+    Other,
+}
+
+impl Kind {
+    /// The kind of a library error.
+    pub fn of(e: &Error) -> Kind {
+        match e {
+            Error::Invalid { .. } | Error::Config(_) => Kind::Invalid,
+            Error::Auth { .. } => Kind::Auth,
+            Error::Tls { .. } => Kind::Tls,
+            Error::Network { .. } => Kind::Unreachable,
+            Error::Http { .. } => Kind::Http,
+            Error::Busy { .. } => Kind::Busy,
+            Error::NotFound { .. } => Kind::NotFound,
+            Error::DigestMismatch { .. } => Kind::DigestMismatch,
+            Error::Unsupported { .. } => Kind::Unsupported,
+            Error::Io { .. } => Kind::Io,
+        }
+    }
+}

@@ -13,7 +13,7 @@ use futures_util::stream::{self, StreamExt};
 use tokio::sync::mpsc;
 
 use super::plan::{BlobNeed, Holding};
-use super::{CopyOptions, Endpoint, Limits, Mount, Session};
+use super::{CopyOptions, Endpoint, Fault, Limits, Mount, Session};
 use crate::digest::Digest;
 use crate::error::{Error, Result};
 use crate::manifest::BlobStream;
@@ -32,7 +32,7 @@ pub enum BlobOutcome {
     Uploaded(u64),
 }
 
-pub(super) type BlobResult = std::result::Result<BlobOutcome, String>;
+pub(super) type BlobResult = std::result::Result<BlobOutcome, Fault>;
 
 /// Repositories holding each digest, per registry, in the order they became known (the first is
 /// mounted from).
@@ -100,7 +100,7 @@ pub(super) async fn transfer_all(
     needs
         .into_iter()
         .zip(results)
-        .map(|(n, r)| (n, r.unwrap_or_else(|| Err("not attempted".into()))))
+        .map(|(n, r)| (n, r.unwrap_or_else(|| Err(Fault::other("not attempted")))))
         .collect()
 }
 
@@ -127,7 +127,7 @@ async fn head_all(needs: &[BlobNeed], limits: &Limits, per_registry: usize) -> V
         results[i] = match r {
             Ok(Some(_)) => Some(Ok(BlobOutcome::Present)),
             Ok(None) => None,
-            Err(e) => Some(Err(e.to_string())),
+            Err(e) => Some(Err(Fault::from(e))),
         };
     }
     results
@@ -305,7 +305,7 @@ async fn upload_rounds(
     let mut rounds = Rounds::new(attempts);
     let mut pending = targets;
     let mut out = Vec::new();
-    let mut last_err: HashMap<usize, String> = HashMap::new();
+    let mut last_err: HashMap<usize, Fault> = HashMap::new();
     while !pending.is_empty() && rounds.another() {
         rounds.begin(&source.registry.retry()).await;
         let (used, failed) = (&mut rounds.src_used, &mut rounds.src_failed);
@@ -316,11 +316,11 @@ async fn upload_rounds(
                 Ok(n) => out.push((i, Ok(BlobOutcome::Uploaded(n)))),
                 Err(e) => {
                     rounds.note(&e);
-                    last_err.insert(i, e.to_string());
+                    last_err.insert(i, Fault::from(&e));
                     if worth_retrying(&e) {
                         pending.push(i);
                     } else {
-                        out.push((i, Err(e.to_string())));
+                        out.push((i, Err(Fault::from(&e))));
                     }
                 }
             }
@@ -331,7 +331,9 @@ async fn upload_rounds(
         }
     }
     for i in pending {
-        let e = last_err.remove(&i).unwrap_or_else(|| "upload failed".into());
+        let e = last_err
+            .remove(&i)
+            .unwrap_or_else(|| Fault::other("upload failed"));
         out.push((i, Err(e)));
     }
     out
@@ -350,7 +352,10 @@ async fn mount_after_upload(
     for (i, from_i) in mount_later {
         let n = &needs[i];
         if !ok.contains(&from_i) {
-            out.push((i, Err(format!("upload to {} failed", needs[from_i].dest))));
+            out.push((
+                i,
+                Err(Fault::other(format!("upload to {} failed", needs[from_i].dest))),
+            ));
             continue;
         }
         let from = &needs[from_i].dest.repo;
@@ -363,9 +368,9 @@ async fn mount_after_upload(
         {
             Ok(Mount::Mounted) => Ok(BlobOutcome::Mounted),
             Ok(Mount::Upload(_)) | Err(_) => {
-                let mut r = Err("upload failed".to_string());
+                let mut r = Err(Fault::other("upload failed"));
                 for (_, res) in tee_upload(needs, &[i], limits, opts, &mut 0, &mut false).await {
-                    r = res.map(BlobOutcome::Uploaded).map_err(|e| e.to_string());
+                    r = res.map(BlobOutcome::Uploaded).map_err(Fault::from);
                 }
                 r
             }
@@ -611,7 +616,7 @@ mod tests {
             need(2, &src, &b),
             need(3, &src, &b),
         ];
-        let settled = [None, None, None, Some(Err("HEAD failed".into()))];
+        let settled = [None, None, None, Some(Err(Fault::other("HEAD failed")))];
         let mut groups = missing_by_digest(&needs, &settled);
         groups.sort();
         assert_eq!(groups, vec![vec![0, 2], vec![1]]);

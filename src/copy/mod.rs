@@ -32,7 +32,7 @@ use serde::Serialize;
 use tokio::sync::Semaphore;
 
 use crate::digest::Digest;
-use crate::error::{Error, Result};
+use crate::error::{Error, Kind, Result};
 use crate::manifest::{Content, Descriptor, Manifest};
 use crate::progress::Progress;
 
@@ -64,6 +64,45 @@ impl Endpoint {
 impl std::fmt::Display for Endpoint {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}/{}", self.registry.name(), self.repo)
+    }
+}
+
+/// A failure inside a batch, with its kind, so that callers group causes by kind rather than by
+/// reading the text.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Fault {
+    pub kind: Kind,
+    pub message: String,
+}
+
+impl Fault {
+    /// A failure of no library error's kind (a consequence, a refusal of ours).
+    pub fn other(message: impl Into<String>) -> Fault {
+        Fault {
+            kind: Kind::Other,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<&Error> for Fault {
+    fn from(e: &Error) -> Fault {
+        Fault {
+            kind: Kind::of(e),
+            message: e.to_string(),
+        }
+    }
+}
+
+impl From<Error> for Fault {
+    fn from(e: Error) -> Fault {
+        Fault::from(&e)
+    }
+}
+
+impl std::fmt::Display for Fault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
     }
 }
 
@@ -103,6 +142,9 @@ pub struct DestOutcome {
     pub blobs_present: usize,
     pub bytes_uploaded: u64,
     pub error: Option<String>,
+    /// The kind of `error`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_kind: Option<Kind>,
 }
 
 impl DestOutcome {
@@ -125,6 +167,9 @@ pub struct CopyOutcome {
     pub media_type: Option<String>,
     pub architectures: Vec<String>,
     pub error: Option<String>,
+    /// The kind of `error`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_kind: Option<Kind>,
     pub dests: Vec<DestOutcome>,
     pub seconds: f64,
 }
@@ -326,7 +371,7 @@ async fn resolve_sources(sources: Vec<plan::Source>, limits: &Limits, per_regist
             let r = resolve(&s.endpoint, s.key.reference(), s.known)
                 .await
                 .map(Arc::new)
-                .map_err(|e| e.to_string());
+                .map_err(Fault::from);
             (s.key, r)
         }
     }))
@@ -348,7 +393,7 @@ async fn discover(
             let at = p.at;
             let r = discover_one(p, &limits).await.map_err(|e| DestFailure {
                 at,
-                error: e.to_string(),
+                error: Fault::from(&e),
             });
             progress.step();
             r
@@ -424,7 +469,7 @@ async fn push_manifests(
             opts.progress.step();
             r.err().map(|e| DestFailure {
                 at: g.at,
-                error: e.to_string(),
+                error: Fault::from(&e),
             })
         }
     }))

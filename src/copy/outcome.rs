@@ -7,12 +7,12 @@ use std::collections::BTreeMap;
 use super::blobs::{BlobOutcome, BlobResult};
 use super::plan::BlobNeed;
 use super::plan::{DestGap, DestId, Resolved, SourceKey};
-use super::{Action, CopyOutcome, CopyRequest, DestOutcome};
+use super::{Action, CopyOutcome, CopyRequest, DestOutcome, Fault};
 
 /// A destination that could not be looked at or written to.
 pub(super) struct DestFailure {
     pub at: DestId,
-    pub error: String,
+    pub error: Fault,
 }
 
 /// One outcome per request, with its source facts and an empty outcome per destination.
@@ -28,7 +28,8 @@ pub(super) fn initial(requests: &[CopyRequest], resolved: &Resolved) -> Vec<Copy
                 source_digest: digest.clone(),
                 media_type: res.as_ref().ok().map(|i| i.root.media_type.clone()),
                 architectures: res.as_ref().map(|i| i.architectures.clone()).unwrap_or_default(),
-                error: res.as_ref().err().cloned(),
+                error: res.as_ref().err().map(|f| f.message.clone()),
+                error_kind: res.as_ref().err().map(|f| f.kind),
                 dests: r
                     .dests
                     .iter()
@@ -42,6 +43,7 @@ pub(super) fn initial(requests: &[CopyRequest], resolved: &Resolved) -> Vec<Copy
                         blobs_present: 0,
                         bytes_uploaded: 0,
                         error: None,
+                        error_kind: None,
                     })
                     .collect(),
                 seconds: 0.0,
@@ -70,7 +72,7 @@ pub(super) fn record_discovery(
                 o.tags = g.tag_actions(dry_run);
                 gaps.push(g);
             }
-            Err(f) => dest(outcomes, f.at).error = Some(f.error),
+            Err(f) => fail(dest(outcomes, f.at), f.error),
         }
     }
     gaps
@@ -91,7 +93,14 @@ pub(super) fn record_blobs(outcomes: &mut [CopyOutcome], transferred: &[(BlobNee
                 }
                 Err(e) => {
                     if o.error.is_none() {
-                        o.error = Some(format!("blob {}: {e}", need.descriptor.digest));
+                        let message = format!("blob {}: {e}", need.descriptor.digest);
+                        fail(
+                            o,
+                            Fault {
+                                kind: e.kind,
+                                message,
+                            },
+                        );
                     }
                 }
             }
@@ -102,8 +111,14 @@ pub(super) fn record_blobs(outcomes: &mut [CopyOutcome], transferred: &[(BlobNee
 /// Record the destinations whose manifests could not be pushed.
 pub(super) fn record_push_failures(outcomes: &mut [CopyOutcome], failures: Vec<DestFailure>) {
     for f in failures {
-        dest(outcomes, f.at).error = Some(f.error);
+        fail(dest(outcomes, f.at), f.error);
     }
+}
+
+/// A destination failed: its error and the error's kind.
+fn fail(o: &mut DestOutcome, f: Fault) {
+    o.error = Some(f.message);
+    o.error_kind = Some(f.kind);
 }
 
 /// Close the batch: a failed destination's copied tags are failed, and every outcome gets the
@@ -175,7 +190,7 @@ mod tests {
         }
         let f = DestFailure {
             at: DestId { req: 0, dest: 1 },
-            error: "refused".into(),
+            error: Fault::other("refused"),
         };
         record_push_failures(&mut out, vec![f]);
         finish(&mut out, 1.5);
@@ -201,8 +216,8 @@ mod tests {
         let transferred = vec![
             (need(1, both.clone()), Ok(BlobOutcome::Uploaded(10))),
             (need(2, both), Ok(BlobOutcome::Mounted)),
-            (need(3, second.clone()), Err("first".to_string())),
-            (need(4, second), Err("second".to_string())),
+            (need(3, second.clone()), Err(Fault::other("first"))),
+            (need(4, second), Err(Fault::other("second"))),
         ];
         record_blobs(&mut out, &transferred);
         let (one, two) = (&out[0].dests[0], &out[0].dests[1]);

@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use super::{Action, CopyRequest, Endpoint, SourceImage};
+use super::{Action, CopyRequest, Endpoint, Fault, SourceImage};
 use crate::digest::Digest;
 use crate::manifest::{Descriptor, Manifest};
 
@@ -58,7 +58,7 @@ pub(super) struct Source {
 }
 
 /// Each resolved source image, or why it could not be.
-pub(super) type Resolved = HashMap<SourceKey, Result<Arc<SourceImage>, String>>;
+pub(super) type Resolved = HashMap<SourceKey, Result<Arc<SourceImage>, Fault>>;
 
 /// One destination of one request: indices into the requests and their `dests`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -313,7 +313,10 @@ pub(super) mod tests {
             ),
         ];
         let mut resolved = Resolved::new();
-        resolved.insert(SourceKey::of(&requests[0]), Err("gone".into()));
+        resolved.insert(
+            SourceKey::of(&requests[0]),
+            Err(super::super::Fault::other("gone")),
+        );
         resolved.insert(SourceKey::of(&requests[1]), Ok(single(image(1, &[2]))));
         let got: Vec<(DestId, Vec<String>)> = probes(&requests, &resolved)
             .into_iter()

@@ -68,8 +68,9 @@ pub(crate) async fn copies(
         let name = &facts[c.container].name;
         if let Some(e) = &o.error {
             let text = format!("{name}: source {}: {e}", o.source);
+            let kind = o.error_kind.unwrap_or(Kind::Other);
             problems.push(
-                Problem::new(Phase::Copy, Kind::Other, e.clone(), text)
+                Problem::new(Phase::Copy, kind, e.clone(), text)
                     .container(name)
                     .registry(&p.source.name)
                     .tag(&o.reference),
@@ -82,8 +83,9 @@ pub(crate) async fn copies(
         for d in o.dests.iter().filter(|d| d.error.is_some()) {
             let e = d.error.clone().unwrap_or_default();
             let text = format!("{name}: {}: {e}", d.destination);
+            let kind = d.error_kind.unwrap_or(Kind::Other);
             problems.push(
-                Problem::new(Phase::Copy, Kind::Other, e, text)
+                Problem::new(Phase::Copy, kind, e, text)
                     .container(name)
                     .registry(&t.name)
                     .tag(&o.reference),
@@ -225,6 +227,7 @@ mod tests {
             media_type: None,
             architectures: vec![],
             error: None,
+            error_kind: None,
             dests: vec![DestOutcome {
                 destination: "t/ns/openstack-nova".into(),
                 digest: None,
@@ -235,6 +238,7 @@ mod tests {
                 blobs_present: 2,
                 bytes_uploaded: 4096,
                 error: None,
+                error_kind: None,
             }],
             seconds: 1.0,
         };

@@ -37,57 +37,7 @@ pub enum Phase {
     Reports,
 }
 
-/// What kind of failure: the cause people act on.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Kind {
-    /// Could not reach the registry (refused, reset, timed out) after all retries.
-    Unreachable,
-    /// Credentials refused or missing.
-    Auth,
-    /// TLS handshake or certificate trouble.
-    Tls,
-    /// An HTTP error the registry answered.
-    Http,
-    /// The registry asked us to come back later and retries ran out.
-    Busy,
-    /// Something that should exist does not (at the source: a missing container).
-    NotFound,
-    /// Bytes did not match their digest.
-    DigestMismatch,
-    /// Content we refuse (schema 1, unknown media types, a list where an image was expected).
-    Unsupported,
-    /// Malformed input or configuration.
-    Invalid,
-    /// Local file system trouble.
-    Io,
-    /// Read back, the registry does not hold what was pushed.
-    Verification,
-    /// Not attempted because an earlier step failed (lists of failed images, withheld labels).
-    NotAttempted,
-    /// A phase of the run ran over its deadline (`phase_timeout`).
-    Deadline,
-    /// Anything else (errors that reach the engine as text from lower layers).
-    Other,
-}
-
-impl Kind {
-    /// The kind of a library error.
-    pub fn of(e: &Error) -> Kind {
-        match e {
-            Error::Invalid { .. } | Error::Config(_) => Kind::Invalid,
-            Error::Auth { .. } => Kind::Auth,
-            Error::Tls { .. } => Kind::Tls,
-            Error::Network { .. } => Kind::Unreachable,
-            Error::Http { .. } => Kind::Http,
-            Error::Busy { .. } => Kind::Busy,
-            Error::NotFound { .. } => Kind::NotFound,
-            Error::DigestMismatch { .. } => Kind::DigestMismatch,
-            Error::Unsupported { .. } => Kind::Unsupported,
-            Error::Io { .. } => Kind::Io,
-        }
-    }
-}
+pub use crate::error::Kind;
 
 /// One problem of a run.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -234,7 +184,10 @@ fn generic(w: &str, p: &Problem) -> String {
 
 /// Does `p` belong to group `g`?
 pub fn same_group(p: &Problem, g: &ProblemGroup) -> bool {
-    p.kind == g.kind && p.registry == g.registry && cause(p) == g.cause
+    // A registry that cannot be reached is one cause, however each request found out (refused,
+    // reset, given up after refusals) and in whichever phase.
+    let unreachable = p.kind == Kind::Unreachable && g.kind == Kind::Unreachable && p.registry.is_some();
+    p.kind == g.kind && p.registry == g.registry && (unreachable || cause(p) == g.cause)
 }
 
 /// Group problems by cause: causes first, biggest first, then what was not attempted because of them
@@ -243,7 +196,16 @@ pub fn group(problems: &[Problem]) -> Vec<ProblemGroup> {
     let mut groups: Vec<ProblemGroup> = Vec::new();
     for p in problems {
         let cause = cause(p);
-        match groups.iter_mut().find(|g| same_group(p, g)) {
+        // What could not be done or read back on a registry that cannot be reached follows from
+        // that: counted with it, not a cause of its own.
+        let consequence = matches!(p.kind, Kind::NotAttempted | Kind::Verification) && p.registry.is_some();
+        let down = |g: &&mut ProblemGroup| g.kind == Kind::Unreachable && g.registry == p.registry;
+        let home = match groups.iter_mut().position(|g| same_group(p, g)) {
+            Some(i) => Some(i),
+            None if consequence => groups.iter_mut().position(|g| down(&g)),
+            None => None,
+        };
+        match home.map(|i| &mut groups[i]) {
             Some(g) => {
                 g.count += 1;
                 if let Some(c) = &p.container {
@@ -362,6 +324,23 @@ mod tests {
             "127.0.0.1:5000: … points at sha256:…, expected sha256:… (nova)"
         );
         assert_eq!(groups[2].headline(), run);
+        // The same registry down, found out another way, and what could not be done there: one.
+        let mut more = problems.clone();
+        let given_up = "127.0.0.1:5001: unreachable: 8 connections in a row were refused";
+        more.push(
+            Problem::new(Phase::Copy, Kind::Unreachable, given_up, given_up)
+                .container("late")
+                .registry("127.0.0.1:5001"),
+        );
+        let not_built = "not built: its images failed to copy";
+        more.push(
+            Problem::new(Phase::Lists, Kind::NotAttempted, not_built, not_built)
+                .container("image-3")
+                .registry("127.0.0.1:5001"),
+        );
+        let merged = group(&more);
+        assert_eq!(merged.len(), 3, "{merged:#?}");
+        assert_eq!((merged[0].count, merged[0].containers.len()), (52, 50));
         // A malformed digest is the cause itself: kept.
         let bad = Problem::new(Phase::Copy, Kind::Invalid, "invalid digest \"sha256:xyz\"", "x");
         assert_eq!(cause(&bad), "invalid digest \"sha256:xyz\"");
