@@ -141,6 +141,14 @@ pub enum Kind {
     Other,
 }
 
+impl std::fmt::Display for Kind {
+    /// As in JSON (`unreachable`, `not_attempted`).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let v = serde_json::to_value(self).map_err(|_| std::fmt::Error)?;
+        f.write_str(v.as_str().unwrap_or_default())
+    }
+}
+
 impl Kind {
     /// The kind of a library error.
     pub fn of(e: &Error) -> Kind {

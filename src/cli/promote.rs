@@ -248,8 +248,8 @@ pub fn log_failures(report: &Report) {
         tracing::error!(
             action = %report.action,
             full_hash = %report.full_hash,
-            phase = ?g.phase,
-            kind = ?g.kind,
+            phase = %g.phase,
+            kind = %g.kind,
             registry = g.registry.as_deref().unwrap_or("-"),
             times = g.count,
             images = g.containers.len(),

@@ -241,11 +241,7 @@ async fn within<T>(p: &Promotion, phase: impl std::future::Future<Output = T>) -
 /// moves after this (the steps that would move one are not reached).
 fn overrun(p: &Promotion, phase: Phase, c: &mut Collected) -> Stop {
     let secs = p.phase_timeout.map_or(0, |d| d.as_secs());
-    let name = serde_json::to_value(phase)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default()
-        .replace('_', " ");
+    let name = phase.to_string().replace('_', " ");
     let msg = format!(
         "the {name} phase ran over its deadline (phase_timeout: {secs} s): the run stopped there, \
          nothing after it was done and no label moved"

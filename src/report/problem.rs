@@ -39,6 +39,14 @@ pub enum Phase {
 
 pub use crate::error::Kind;
 
+impl std::fmt::Display for Phase {
+    /// As in JSON (`source_check`, `copy`).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let v = serde_json::to_value(self).map_err(|_| std::fmt::Error)?;
+        f.write_str(v.as_str().unwrap_or_default())
+    }
+}
+
 /// One problem of a run.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Problem {
@@ -262,6 +270,11 @@ mod tests {
         let json = serde_json::to_value(&p).unwrap();
         assert_eq!(json["phase"], "copy");
         assert_eq!(json["kind"], "unreachable");
+        // Logs spell them as JSON does.
+        assert_eq!(
+            (Phase::SourceCheck.to_string(), Kind::NotAttempted.to_string()),
+            ("source_check".into(), "not_attempted".into())
+        );
     }
 
     fn copy_problem(container: &str, method: &str, digest: char) -> Problem {
