@@ -172,3 +172,68 @@ fn failures_reach_the_logs_and_reports_do_not_overwrite_each_other() {
         "{names:?}"
     );
 }
+
+/// Retries are logged at DEBUG, each; at the default level one WARN per registry that needed any
+/// says how many, so a failing registry does not flood the log. (Three images with three attempts
+/// each also reach the give-up after 8 refusals: the run must end, not loop on it.)
+#[test]
+fn retries_are_one_warning_per_registry() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = |verbose: bool| {
+        let mut cmd = bin();
+        if verbose {
+            cmd.arg("-vv");
+        }
+        let out = cmd
+            .args([
+                "--log-format",
+                "json",
+                "verify",
+                "--full-hash",
+                "d7c3cd922f91d83aacb5d7555de9d5bc",
+            ])
+            .args([
+                "--named-label",
+                "current-tripleo",
+                "--containers",
+                "base,nova-api,cron",
+            ])
+            .args(["--source", "host=127.0.0.1:9,namespace=ns,insecure=true"])
+            .args([
+                "--target",
+                "host=127.0.0.1:9,namespace=other,insecure=true",
+                "--retries",
+                "3",
+            ])
+            .arg("--tmp-file-root")
+            .arg(tmp.path())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1));
+        let events: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stderr)
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect();
+        events
+    };
+    // Events are flat: {level, message, <fields>…}.
+    let message = |v: &serde_json::Value| v["message"].as_str().unwrap_or_default().to_string();
+    let events = run(false);
+    assert!(
+        !events.iter().any(|v| message(v) == "retrying"),
+        "no retry line at the default level"
+    );
+    let warned: Vec<_> = events
+        .iter()
+        .filter(|v| message(v).starts_with("requests retried"))
+        .collect();
+    assert_eq!(warned.len(), 1, "one registry needed retries: {events:#?}");
+    assert_eq!(warned[0]["level"], "WARN");
+    assert!(
+        warned[0]["retries"].as_u64().unwrap() >= 1,
+        "{:?}",
+        warned[0]
+    );
+    // With -vv each retry is there.
+    assert!(run(true).iter().any(|v| message(v) == "retrying"));
+}

@@ -327,7 +327,7 @@ async fn upload_rounds(
         }
         if !pending.is_empty() && rounds.another() {
             let attempt = rounds.attempt;
-            tracing::info!(%digest, targets = pending.len(), attempt, "blob transfer failed; trying again");
+            tracing::debug!(%digest, targets = pending.len(), attempt, "blob transfer failed; trying again");
         }
     }
     for i in pending {

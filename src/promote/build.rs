@@ -165,6 +165,9 @@ pub(crate) fn finish(
         .iter()
         .map(|(n, role, r)| RegistryStats::new(n, r.name(), role, r.transport().stats()))
         .collect();
+    for s in report.registries.iter().filter(|s| s.retries > 0) {
+        tracing::warn!(registry = %s.name, retries = s.retries, requests = s.requests, "requests retried on this registry (each retry is logged at DEBUG, -v)");
+    }
     report.errors = problems.iter().map(|x| x.text.clone()).collect();
     report.problems = problems;
     report.problem_groups = report.groups();

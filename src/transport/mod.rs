@@ -322,7 +322,12 @@ impl Transport {
         let attempts = self.attempts();
         let mut reauthed = false;
         loop {
-            self.check_given_up()?;
+            if let Err(e) = self.check_given_up() {
+                // Spend the caller's budget too: a caller retrying network errors (a body cut off)
+                // must not loop on a registry given up for the run.
+                *used = attempts;
+                return Err(e);
+            }
             *used += 1;
             let attempt = *used;
             if req.counts_as_pull {
@@ -342,6 +347,7 @@ impl Transport {
             match sent {
                 Err(e) => {
                     if self.given_up() {
+                        *used = attempts;
                         return Err(self.network_error(&req, e, attempt));
                     }
                     // A registry that wants a client certificate we lack will not change its mind.
@@ -570,7 +576,8 @@ impl Transport {
 
     fn note_retry(&self, req: &Request, why: &str, delay: Duration) {
         self.stats.retries.fetch_add(1, Ordering::Relaxed);
-        tracing::info!(registry = %self.name(), method = %req.method, path = req.url.path(), reason = why, delay_ms = delay.as_millis() as u64, "retrying");
+        // Each retry at DEBUG; the run's report logs one WARN per registry that needed any.
+        tracing::debug!(registry = %self.name(), method = %req.method, path = req.url.path(), reason = why, delay_ms = delay.as_millis() as u64, "retrying");
     }
 
     /// A network failure after `attempts` attempts, said as it is.
