@@ -229,11 +229,7 @@ fn retries_are_one_warning_per_registry() {
         .collect();
     assert_eq!(warned.len(), 1, "one registry needed retries: {events:#?}");
     assert_eq!(warned[0]["level"], "WARN");
-    assert!(
-        warned[0]["retries"].as_u64().unwrap() >= 1,
-        "{:?}",
-        warned[0]
-    );
+    assert!(warned[0]["retries"].as_u64().unwrap() >= 1, "{:?}", warned[0]);
     // With -vv each retry is there.
     assert!(run(true).iter().any(|v| message(v) == "retrying"));
 }
