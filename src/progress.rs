@@ -324,9 +324,10 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// `1.5 KiB`, `310.2 MiB`, `1.2 GiB`.
+/// `1.5 KiB`, `310.2 MiB`, `1.2 GiB`: byte counts for people, the one formatter of them (progress,
+/// reports, the CLI's tables).
 pub fn human_bytes(n: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
     let mut v = n as f64;
     let mut u = 0;
     while v >= 1024.0 && u < UNITS.len() - 1 {

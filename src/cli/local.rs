@@ -143,20 +143,7 @@ pub async fn local_cmd(a: LocalArgs) -> anyhow::Result<i32> {
     .await?
 }
 
-/// `12.3 MiB`.
-pub fn human_bytes(n: u64) -> String {
-    const UNITS: [&str; 5] = ["KiB", "MiB", "GiB", "TiB", "PiB"];
-    if n < 1024 {
-        return format!("{n} B");
-    }
-    let mut v = n as f64 / 1024.0;
-    let mut u = 0;
-    while v >= 1024.0 && u < UNITS.len() - 1 {
-        v /= 1024.0;
-        u += 1;
-    }
-    format!("{v:.1} {}", UNITS[u])
-}
+pub use crate::progress::human_bytes;
 
 fn short_digest(d: &crate::digest::Digest) -> String {
     format!("{}:{}", d.algorithm(), &d.hex()[..12.min(d.hex().len())])

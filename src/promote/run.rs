@@ -105,6 +105,17 @@ fn list_files_problem(e: &crate::Error) -> Problem {
     Problem::from_error(Phase::ListFiles, "list files", e)
 }
 
+/// The promoter's pushed and missed list files.
+fn write_outcome_lists(p: &Promotion, files: &ListFiles, write: bool, c: &mut Collected) {
+    c.problems.extend(write_list(write, &files.pushed, p, &c.pushed));
+    c.problems.extend(write_list(write, &files.missed, p, &c.missed));
+}
+
+/// Does some target of this promotion get manifest lists?
+fn wants_lists(p: &Promotion) -> bool {
+    p.push && p.targets.iter().any(|t| lists_for(p, t))
+}
+
 /// Write one list file unless this run writes none; a failure is a problem, not a stop.
 fn write_list(write: bool, path: &std::path::Path, p: &Promotion, names: &[String]) -> Option<Problem> {
     let r = if write {
@@ -147,10 +158,7 @@ async fn steps(p: &Promotion, opts: &RunOptions, cl: &Clients, c: &mut Collected
     if let Err(Stop::Overrun) = r {
         // What was not promoted is listed, and the images kept as after any failed push (itself
         // within the deadline).
-        c.problems
-            .extend(write_list(write_lists, &files.pushed, p, &c.pushed));
-        c.problems
-            .extend(write_list(write_lists, &files.missed, p, &c.missed));
+        write_outcome_lists(p, &files, write_lists, c);
         if let (Some(l), false, false) = (&local, opts.read_only(), sources.is_empty()) {
             within(p, local::keep(p, l, &c.facts, &sources, true, &mut c.local)).await;
             c.problems.append(&mut c.local.problems);
@@ -205,10 +213,7 @@ async fn phases(
             .await
             .ok_or_else(|| overrun(p, Phase::Verify, c))?;
         label_targets(p, cl, opts, ledger, c).await;
-        c.problems
-            .extend(write_list(write_lists, &files.pushed, p, &c.pushed));
-        c.problems
-            .extend(write_list(write_lists, &files.missed, p, &c.missed));
+        write_outcome_lists(p, files, write_lists, c);
     }
     if let (Some(l), false) = (local, opts.read_only()) {
         let failed_push = p.push && !c.missed.is_empty();
@@ -263,7 +268,7 @@ async fn check_source(
     write_lists: bool,
     progress: &Progress,
 ) -> Result<Vec<(String, crate::manifest::Manifest, Place)>, Stop> {
-    let want_lists = p.push && p.targets.iter().any(|t| lists_for(p, t));
+    let want_lists = wants_lists(p);
     let mut found = source::check(p, &cl.source, local.map(|l| &l.layout), want_lists, progress).await;
     c.found = found.found.iter().map(|(n, _, _)| n.clone()).collect();
     c.missing = std::mem::take(&mut found.missing);
@@ -307,7 +312,7 @@ async fn architectures(
     write_lists: bool,
     progress: &Progress,
 ) {
-    let want_lists = p.push && p.targets.iter().any(|t| lists_for(p, t));
+    let want_lists = wants_lists(p);
     c.facts = source::facts(p, found, want_lists, fetched, progress).await;
     if want_lists {
         for f in &c.facts {

@@ -52,21 +52,7 @@ fn action_class(a: TagAction) -> (&'static str, &'static str) {
     }
 }
 
-/// `1.5 KiB`.
-pub fn human_bytes(n: u64) -> String {
-    const U: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut v = n as f64;
-    let mut i = 0;
-    while v >= 1024.0 && i < U.len() - 1 {
-        v /= 1024.0;
-        i += 1;
-    }
-    if i == 0 {
-        format!("{n} B")
-    } else {
-        format!("{v:.1} {}", U[i])
-    }
-}
+pub use crate::progress::human_bytes;
 
 /// The registries of a report, in the order of its counters (source first), then any other met.
 fn registries(r: &Report) -> Vec<(String, String)> {
