@@ -24,7 +24,7 @@ use crate::reference::validate_repository;
 use crate::sources::http::{join, redact};
 use crate::transport::certs_d::CertsDir;
 use crate::transport::retry::{self, retryable_status, Attempt, RetryPolicy};
-use crate::transport::{retryable_error, tls, Secret};
+use crate::transport::{client, retryable_error, tls, Secret};
 
 /// Description given to the repositories we create.
 pub const DEFAULT_DESCRIPTION: &str = "TripleO container image (created by copy-containers)";
@@ -114,20 +114,14 @@ impl Quay {
             verify: spec.tls_verify,
             client_cert_wanted: None,
         };
-        let tls = tls::client_config(&spec.registry, &opts)?;
-        let client = reqwest::Client::builder()
-            .tls_backend_preconfigured(tls)
-            .connect_timeout(Duration::from_secs(15))
-            .timeout(spec.timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("copy-containers/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| {
-                Error::Config(format!(
-                    "{}: cannot build the Quay API client: {e}",
-                    spec.registry
-                ))
-            })?;
+        let client = client::build(client::ClientSpec {
+            name: &spec.registry,
+            tls: Some(opts),
+            connect_timeout: Duration::from_secs(15),
+            read_timeout: None,
+            timeout: Some(spec.timeout),
+            redirects: 0,
+        })?;
         Ok(Quay { spec, client })
     }
 

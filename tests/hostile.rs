@@ -11,6 +11,7 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use copy_containers::digest::Digest;
 use copy_containers::error::Error;
+use copy_containers::registry::Registry;
 use copy_containers::transport::{Credentials, RegistryConfig};
 use copy_containers_testkit::{self as tk, seed, FakeHttp, FaultAction, FaultRule, Proxy, Route};
 
@@ -235,11 +236,25 @@ async fn retries_are_applied_once_per_request() {
     let r = common::plain_client(&h.host());
     let err = r.get_manifest("ns/app", "v1").await.unwrap_err();
     assert_eq!(h.connections(), 5, "{err}");
-    assert!(err.to_string().contains("after 5 attempt(s)"), "{err}");
+    assert!(err.to_string().contains("after 5 attempts"), "{err}");
     let d: Digest = format!("sha256:{}", "a".repeat(64)).parse().unwrap();
     let err = r.get_blob_bytes("ns/app", &d, 1 << 20).await.unwrap_err();
     assert_eq!(h.connections(), 10, "{err}");
-    assert!(err.to_string().contains("after 5 attempt(s)"), "{err}");
+    assert!(err.to_string().contains("after 5 attempts"), "{err}");
+}
+
+/// With retries off, one attempt is made and the error says why there was no other, rather than
+/// "after 1 attempt(s)", which read as if retries had been skipped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_single_attempt_says_why() {
+    let h = tk::HostileHttp::start(tk::Misbehaviour::Reset).unwrap();
+    let mut c = hostile_config(&h.host());
+    c.retry.attempts = 1;
+    let r = Registry::new(c).unwrap();
+    let err = r.get_manifest("ns/app", "v1").await.unwrap_err().to_string();
+    assert_eq!(h.connections(), 1, "{err}");
+    assert!(err.contains("(1 attempt: retries are off)"), "{err}");
+    assert!(!err.contains("attempt(s)"), "{err}");
 }
 
 fn hostile_config(host: &str) -> RegistryConfig {
@@ -296,6 +311,28 @@ async fn a_hung_token_server_costs_the_token_deadline_once() {
     assert!(err.to_string().contains("did not give a token within"), "{err}");
     assert!(took < std::time::Duration::from_secs(8), "took {took:?}: {err}");
     assert_eq!(ts.connections(), 1);
+}
+
+/// A token server answering 503 is asked the policy's attempts (5) in all for one manifest GET:
+/// the token exchange retries once, through the same retry loop, and the request around it does
+/// not run it again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_token_server_is_asked_the_policys_attempts_once() {
+    let ts = FakeHttp::start().unwrap();
+    ts.set_fallback(Some(
+        Route::new(503, "text/plain", "busy").header("Retry-After", "0"),
+    ));
+    let reg = FakeHttp::start().unwrap();
+    reg.set_fallback(Some(Route::new(401, "application/json", "{}").header(
+        "WWW-Authenticate",
+        &format!(r#"Bearer realm="{}/token",service="reg""#, ts.url()),
+    )));
+    let mut c = hostile_config(&reg.addr().to_string());
+    c.credentials = Credentials::basic("robot", "token-503-pw");
+    let r = Registry::new(c).unwrap();
+    let err = r.get_manifest("ns/app", "v1").await.unwrap_err();
+    assert_eq!(ts.requests_to("/token").len(), 5, "{err}");
+    assert!(err.to_string().contains("503"), "{err}");
 }
 
 fn basic_forms(user: &str, password: &str) -> Vec<String> {

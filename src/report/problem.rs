@@ -283,7 +283,7 @@ mod tests {
             digest.to_string().repeat(64)
         );
         let message =
-            format!("127.0.0.1:5001: {method} {path}: cannot connect after 5 attempt(s): connection refused");
+            format!("127.0.0.1:5001: {method} {path}: cannot connect after 5 attempts: connection refused");
         let text = format!("{container}: 127.0.0.1:5001/ns/openstack-{container}: {message}");
         Problem::new(Phase::Copy, Kind::Unreachable, message, text)
             .container(container)
@@ -324,11 +324,11 @@ mod tests {
         assert_eq!(down.containers.len(), 49);
         assert_eq!(
             down.cause,
-            "127.0.0.1:5001: …: cannot connect after 5 attempt(s): connection refused"
+            "127.0.0.1:5001: …: cannot connect after 5 attempts: connection refused"
         );
         assert_eq!(
             down.headline(),
-            "127.0.0.1:5001: …: cannot connect after 5 attempt(s): connection refused \
+            "127.0.0.1:5001: …: cannot connect after 5 attempts: connection refused \
              (49 images: image-0, image-1, image-2, image-3 and 45 more)"
         );
         assert_eq!(groups[1].cause, "… points at sha256:…, expected sha256:…");

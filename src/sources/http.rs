@@ -13,7 +13,7 @@ use url::Url;
 
 use crate::error::{error_chain, Error, Result};
 use crate::transport::retry::{self, retryable_status, Attempt, RetryPolicy};
-use crate::transport::{retryable_error, tls};
+use crate::transport::{client, retryable_error, tls};
 
 /// Settings of a [`Fetcher`].
 #[derive(Clone, Debug)]
@@ -193,16 +193,14 @@ impl Fetcher {
             verify: opts.tls_verify,
             client_cert_wanted: None,
         };
-        let tls = tls::client_config("HTTP sources", &tls_opts)?;
-        let client = reqwest::Client::builder()
-            .tls_backend_preconfigured(tls)
-            .connect_timeout(opts.connect_timeout)
-            .read_timeout(opts.read_timeout)
-            .timeout(opts.request_timeout)
-            .redirect(reqwest::redirect::Policy::limited(5))
-            .user_agent(concat!("copy-containers/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| Error::Config(format!("HTTP sources: cannot build HTTP client: {e}")))?;
+        let client = client::build(client::ClientSpec {
+            name: "HTTP sources",
+            tls: Some(tls_opts),
+            connect_timeout: opts.connect_timeout,
+            read_timeout: Some(opts.read_timeout),
+            timeout: Some(opts.request_timeout),
+            redirects: 5,
+        })?;
         Ok(Fetcher { client, opts })
     }
 

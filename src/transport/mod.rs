@@ -5,20 +5,22 @@
 //!
 //! Against a hostile or broken server: challenges are learnt only from the registry's own origin
 //! (a redirect target cannot pick the realm credentials go to); retries are applied once per request
-//! (callers that re-read a body share the request's budget through [`Transport::send_counted`]) and
+//! by the one retry loop, [`retry::run_shared`] (callers that re-read a body share the request's
+//! budget through [`Transport::send_counted`]) and
 //! clamped to [`retry::MAX_ATTEMPTS`]; each attempt has an overall deadline covering headers and
 //! body (`request_timeout`), the token exchange one of its own (`token_timeout`).
 
 mod body;
 pub mod certs_d;
 pub mod challenge;
+pub mod client;
 pub mod creds;
 pub mod retry;
 pub mod tls;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -232,32 +234,27 @@ impl Transport {
         let scheme = if config.insecure { "http" } else { "https" };
         let base = Url::parse(&format!("{scheme}://{api}/"))
             .map_err(|e| Error::invalid("registry host", &config.host, e.to_string()))?;
-        let mut builder = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(config.connect_timeout)
-            .read_timeout(config.read_timeout)
-            .pool_idle_timeout(Duration::from_secs(60))
-            .pool_max_idle_per_host(32)
-            .tcp_nodelay(true)
-            .user_agent(concat!("copy-containers/", env!("CARGO_PKG_VERSION")));
         let client_cert_wanted = Arc::new(tls::ClientCertWanted::default());
-        if !config.insecure {
-            let certs_dir = match &config.cert_dir {
-                Some(d) => certs_d::CertsDir::Dir(d),
-                None => certs_d::CertsDir::Host(&config.host),
-            };
-            let opts = tls::TlsOptions {
-                ca_file: config.ca_file.as_deref(),
-                certs_dir,
-                verify: config.tls_verify,
-                client_cert_wanted: Some(&client_cert_wanted),
-            };
-            let tls = tls::client_config(&config.host, &opts)?;
-            builder = builder.tls_backend_preconfigured(tls);
-        }
-        let client = builder
-            .build()
-            .map_err(|e| Error::Config(format!("{}: cannot build HTTP client: {e}", config.host)))?;
+        let certs_dir = match &config.cert_dir {
+            Some(d) => certs_d::CertsDir::Dir(d),
+            None => certs_d::CertsDir::Host(&config.host),
+        };
+        let tls = (!config.insecure).then_some(tls::TlsOptions {
+            ca_file: config.ca_file.as_deref(),
+            certs_dir,
+            verify: config.tls_verify,
+            client_cert_wanted: Some(&client_cert_wanted),
+        });
+        // Registries follow redirects by hand (credentials stay on the registry's origin) and bound
+        // each attempt themselves (`request_timeout`; layer streams are exempt).
+        let client = client::build(client::ClientSpec {
+            name: &config.host,
+            tls,
+            connect_timeout: config.connect_timeout,
+            read_timeout: Some(config.read_timeout),
+            timeout: None,
+            redirects: 0,
+        })?;
         Ok(Transport {
             config,
             base,
@@ -319,88 +316,90 @@ impl Transport {
     /// every attempt made so far, so a caller that also retries what follows the answer (a body cut
     /// off mid-way) stays within [`Transport::attempts`] in all instead of multiplying them.
     pub async fn send_counted(&self, req: Request, used: &mut u32) -> Result<Response> {
-        let attempts = self.attempts();
-        let mut reauthed = false;
-        loop {
-            if let Err(e) = self.check_given_up() {
-                // Spend the caller's budget too: a caller retrying network errors (a body cut off)
-                // must not loop on a registry given up for the run.
-                *used = attempts;
-                return Err(e);
-            }
-            *used += 1;
-            let attempt = *used;
-            if req.counts_as_pull {
-                self.pull_gate().await?;
-            }
-            let auth = match self.auth_header(&req.scopes).await {
-                Ok(a) => a,
-                Err(e) => {
-                    // The token exchange has had its own retries and deadline: a caller's budget
-                    // must not run it again.
-                    *used = attempts;
-                    return Err(e);
-                }
-            };
-            let sent = self.execute(&req, auth).await;
-            self.note_connection(&sent);
-            match sent {
-                Err(e) => {
-                    if self.given_up() {
-                        *used = attempts;
-                        return Err(self.network_error(&req, e, attempt));
-                    }
-                    // A registry that wants a client certificate we lack will not change its mind.
-                    if retryable_error(&e) && attempt < attempts && !self.client_cert_wanted.get() {
-                        let delay = self.config.retry.backoff(attempt);
-                        self.note_retry(&req, &short_error(&e), delay);
-                        tokio::time::sleep(delay).await;
-                        continue;
-                    }
-                    return Err(self.network_error(&req, e, attempt));
-                }
-                Ok(resp) => {
-                    self.observe_ratelimit(&resp);
-                    let status = resp.status();
-                    // A challenge is learnt only from the registry's own origin: a redirect target
-                    // (object storage, or a hostile host) must not choose where credentials go.
-                    let own_origin = same_origin(resp.url(), &self.base);
-                    if own_origin && (status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN) {
-                        let ch = resp
-                            .headers()
-                            .get(WWW_AUTHENTICATE)
-                            .and_then(|v| v.to_str().ok())
-                            .and_then(challenge::parse);
-                        let retry_auth = match &ch {
-                            Some(c) => status == StatusCode::UNAUTHORIZED || c.insufficient_scope(),
-                            None => false,
-                        };
-                        if retry_auth && !reauthed {
-                            reauthed = true;
-                            *used -= 1;
-                            self.learn_challenge(ch.expect("checked"), &req.scopes).await;
-                            continue;
-                        }
-                        return Ok(resp);
-                    }
-                    if retry::retryable_status(status.as_u16()) && attempt < attempts {
-                        let ra = resp
-                            .headers()
-                            .get(RETRY_AFTER)
-                            .and_then(|v| v.to_str().ok())
-                            .map(str::to_string);
-                        let delay = self.config.retry.delay_for(attempt, ra.as_deref());
-                        if ra.is_some() && delay >= self.config.retry.max_retry_after {
-                            tracing::warn!(registry = %self.name(), "Retry-After asks for more than {:?}; waiting only that long", self.config.retry.max_retry_after);
-                        }
-                        self.note_retry(&req, &format!("HTTP {}", status.as_u16()), delay);
-                        tokio::time::sleep(delay).await;
-                        continue;
-                    }
-                    return Ok(resp);
-                }
+        let reauthed = AtomicBool::new(false);
+        retry::run_shared(
+            &self.config.retry,
+            used,
+            |attempt, last| self.attempt(&req, attempt, last, &reauthed),
+            |_, why, wait| self.note_retry(&req, why, wait),
+        )
+        .await
+    }
+
+    /// One try of a request, for the retry loop: what it came to and whether another try may help.
+    async fn attempt(
+        &self,
+        req: &Request,
+        attempt: u32,
+        last: bool,
+        reauthed: &AtomicBool,
+    ) -> retry::Attempt<Result<Response>> {
+        use retry::Attempt::{Again, Done, Free, Spent};
+        // A registry given up for the run spends the caller's budget too: a caller retrying
+        // network errors (a body cut off) must not loop on it.
+        if let Err(e) = self.check_given_up() {
+            return Spent(Err(e));
+        }
+        if req.counts_as_pull {
+            if let Err(e) = self.pull_gate().await {
+                return Done(Err(e));
             }
         }
+        // The token exchange has had its own retries and deadline: no caller runs it again.
+        let auth = match self.auth_header(&req.scopes).await {
+            Ok(a) => a,
+            Err(e) => return Spent(Err(e)),
+        };
+        let sent = self.execute(req, auth).await;
+        self.note_connection(&sent);
+        let resp = match sent {
+            Ok(resp) => resp,
+            Err(e) if self.given_up() => return Spent(Err(self.network_error(req, e, attempt))),
+            // A registry that wants a client certificate we lack will not change its mind.
+            Err(e) if retryable_error(&e) && !last && !self.client_cert_wanted.get() => {
+                return Again {
+                    why: short_error(&e),
+                    retry_after: None,
+                }
+            }
+            Err(e) => return Done(Err(self.network_error(req, e, attempt))),
+        };
+        self.observe_ratelimit(&resp);
+        let status = resp.status();
+        // A challenge is learnt only from the registry's own origin: a redirect target (object
+        // storage, or a hostile host) must not choose where credentials go.
+        let own_origin = same_origin(resp.url(), &self.base);
+        if own_origin && (status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN) {
+            let ch = resp
+                .headers()
+                .get(WWW_AUTHENTICATE)
+                .and_then(|v| v.to_str().ok())
+                .and_then(challenge::parse);
+            if let Some(c) = ch {
+                let retry_auth = status == StatusCode::UNAUTHORIZED || c.insufficient_scope();
+                if retry_auth && !reauthed.swap(true, Ordering::Relaxed) {
+                    self.learn_challenge(c, &req.scopes).await;
+                    return Free;
+                }
+            }
+            return Done(Ok(resp));
+        }
+        if retry::retryable_status(status.as_u16()) && !last {
+            let retry_after = resp
+                .headers()
+                .get(RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string);
+            let max = self.config.retry.max_retry_after;
+            if retry_after.as_deref().and_then(retry::parse_retry_after) > Some(max) {
+                tracing::warn!(registry = %self.name(), "Retry-After asks for more than {max:?}; waiting only that long");
+            }
+            return Again {
+                why: format!("HTTP {}", status.as_u16()),
+                retry_after,
+            };
+        }
+        Done(Ok(resp))
     }
 
     /// Send a request with a streaming body once (it cannot be replayed; the caller retries the whole
@@ -615,13 +614,18 @@ impl Transport {
         } else {
             "connection failed"
         };
+        let tries = match attempts {
+            1 if self.attempts() == 1 => "(1 attempt: retries are off)".to_string(),
+            1 if !retryable_error(&e) => "(1 attempt: not an error another try can fix)".to_string(),
+            1 => "(1 attempt)".to_string(),
+            n => format!("after {n} attempts"),
+        };
         Error::Network {
             registry,
             detail: format!(
-                "{} {}: {what} after {} attempt(s): {}",
+                "{} {}: {what} {tries}: {}",
                 req.method,
                 req.url.path(),
-                attempts,
                 short_chain(&chain)
             ),
         }
@@ -779,73 +783,85 @@ impl Transport {
 
     /// Send the token request: OAuth2 refresh grant for an identity token, else a GET with Basic
     /// credentials (or none). Retried under the registry's policy.
-    async fn token_request(
+    async fn token_request(&self, realm: Url, service: Option<&str>, scopes: &[String]) -> Result<Response> {
+        retry::run_shared(
+            &self.config.retry,
+            &mut 0,
+            |n, last| self.token_attempt(&realm, service, scopes, n, last),
+            |n, why, wait| {
+                tracing::debug!(registry = %self.name(), realm = %realm.as_str(), attempt = n, reason = why, delay_ms = wait.as_millis() as u64, "retrying the token request");
+            },
+        )
+        .await
+    }
+
+    /// One try of the token request.
+    async fn token_attempt(
         &self,
-        mut realm: Url,
+        realm: &Url,
         service: Option<&str>,
         scopes: &[String],
-    ) -> Result<Response> {
-        let creds = &self.config.credentials;
-        let attempts = self.attempts();
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            self.stats.token_fetches.fetch_add(1, Ordering::Relaxed);
-            self.stats.requests.fetch_add(1, Ordering::Relaxed);
-            let rb = match creds {
-                Credentials::IdentityToken { token, .. } => {
-                    let mut form = vec![
-                        ("grant_type", "refresh_token".to_string()),
-                        ("refresh_token", token.expose().to_string()),
-                        ("client_id", "copy-containers".to_string()),
-                        ("scope", scopes.join(" ")),
-                    ];
+        attempt: u32,
+        last: bool,
+    ) -> retry::Attempt<Result<Response>> {
+        use retry::Attempt::{Again, Done};
+        self.stats.token_fetches.fetch_add(1, Ordering::Relaxed);
+        self.stats.requests.fetch_add(1, Ordering::Relaxed);
+        let rb = match &self.config.credentials {
+            Credentials::IdentityToken { token, .. } => {
+                let mut form = vec![
+                    ("grant_type", "refresh_token".to_string()),
+                    ("refresh_token", token.expose().to_string()),
+                    ("client_id", "copy-containers".to_string()),
+                    ("scope", scopes.join(" ")),
+                ];
+                if let Some(s) = service {
+                    form.push(("service", s.to_string()));
+                }
+                let body = url::form_urlencoded::Serializer::new(String::new())
+                    .extend_pairs(form)
+                    .finish();
+                self.client
+                    .post(realm.clone())
+                    .header(reqwest::header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                    .body(body)
+            }
+            _ => {
+                let mut url = realm.clone();
+                {
+                    let mut q = url.query_pairs_mut();
+                    q.clear();
                     if let Some(s) = service {
-                        form.push(("service", s.to_string()));
+                        q.append_pair("service", s);
                     }
-                    let body = url::form_urlencoded::Serializer::new(String::new())
-                        .extend_pairs(form)
-                        .finish();
-                    self.client
-                        .post(realm.clone())
-                        .header(reqwest::header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-                        .body(body)
-                }
-                _ => {
-                    {
-                        let mut q = realm.query_pairs_mut();
-                        q.clear();
-                        if let Some(s) = service {
-                            q.append_pair("service", s);
-                        }
-                        for s in scopes {
-                            q.append_pair("scope", s);
-                        }
+                    for s in scopes {
+                        q.append_pair("scope", s);
                     }
-                    let mut rb = self.client.get(realm.clone());
-                    if let Some(h) = self.basic_header() {
-                        rb = rb.header(AUTHORIZATION, h);
-                    }
-                    rb
                 }
-            };
-            match rb.send().await {
-                Ok(r) if retry::retryable_status(r.status().as_u16()) && attempt < attempts => {
-                    let ra = r
-                        .headers()
-                        .get(RETRY_AFTER)
-                        .and_then(|v| v.to_str().ok())
-                        .map(str::to_string);
-                    tokio::time::sleep(self.config.retry.delay_for(attempt, ra.as_deref())).await;
+                let mut rb = self.client.get(url);
+                if let Some(h) = self.basic_header() {
+                    rb = rb.header(AUTHORIZATION, h);
                 }
-                Ok(r) => return Ok(r),
-                Err(e) if retryable_error(&e) && attempt < attempts && !self.client_cert_wanted.get() => {
-                    tokio::time::sleep(self.config.retry.backoff(attempt)).await;
-                }
-                Err(e) => {
-                    let req = Request::new(Method::GET, realm.clone(), scopes.to_vec());
-                    return Err(self.network_error(&req, e, attempt));
-                }
+                rb
+            }
+        };
+        match rb.send().await {
+            Ok(r) if retry::retryable_status(r.status().as_u16()) && !last => Again {
+                why: format!("HTTP {}", r.status().as_u16()),
+                retry_after: r
+                    .headers()
+                    .get(RETRY_AFTER)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_string),
+            },
+            Ok(r) => Done(Ok(r)),
+            Err(e) if retryable_error(&e) && !last && !self.client_cert_wanted.get() => Again {
+                why: short_error(&e),
+                retry_after: None,
+            },
+            Err(e) => {
+                let req = Request::new(Method::GET, realm.clone(), scopes.to_vec());
+                Done(Err(self.network_error(&req, e, attempt)))
             }
         }
     }

@@ -3,9 +3,6 @@
 
 use std::time::{Duration, SystemTime};
 
-// `run` below is the shared loop; `Transport` keeps its own because it also renews tokens and shares
-// one budget with callers that re-read bodies.
-
 /// Most attempts a request makes, whatever is asked (`retries: 1000000000` must not mean hours of
 /// hammering a dead registry).
 pub const MAX_ATTEMPTS: u32 = 20;
@@ -53,7 +50,7 @@ impl RetryPolicy {
     }
 }
 
-/// What one try of a request came to, for [`run`].
+/// What one try of a request came to, for [`run`] and [`run_shared`].
 pub enum Attempt<T> {
     /// Finished: the answer, or an error another try cannot fix.
     Done(T),
@@ -62,31 +59,67 @@ pub enum Attempt<T> {
         why: String,
         retry_after: Option<String>,
     },
+    /// Try again at once without spending an attempt: the server asked for credentials it now
+    /// has (a re-authentication). The caller makes sure it asks this only once.
+    Free,
+    /// Finished, and the whole shared budget is spent: whoever shares it (a caller re-reading a
+    /// body) must not try again either (a registry given up for the run; a token exchange that
+    /// has already had its own retries and deadline).
+    Spent(T),
 }
 
-/// The one retry loop of the small HTTP clients (sources, the Quay API; registries have theirs in
-/// `Transport`, applied once per request too): at most `policy.attempts` tries, the backoff or the
-/// server's `Retry-After` between them. `try_once(n, last)` makes try `n` (from 1); on the last one it
-/// must answer `Done`, turning a retryable failure into its error. Returns the answer and the number
-/// of tries it took, for messages that state it.
-pub async fn run<T, F, Fut>(policy: &RetryPolicy, what: &str, mut try_once: F) -> (T, u32)
+/// The one retry loop: at most `policy.attempts` tries (clamped to [`MAX_ATTEMPTS`]), the backoff
+/// or the server's `Retry-After` between them. `used` counts the tries made so far and is shared
+/// with a caller that retries what follows the answer (a body cut off mid-way), so the two together
+/// stay within the policy instead of multiplying it. `try_once(n, last)` makes try `n` (from 1); on
+/// the last one it must answer `Done` or `Spent`, turning a retryable failure into its error.
+/// `noted(n, why, wait)` is told of each retry before its wait (for logs and counters).
+pub async fn run_shared<T, F, Fut, N>(
+    policy: &RetryPolicy,
+    used: &mut u32,
+    mut try_once: F,
+    mut noted: N,
+) -> T
 where
     F: FnMut(u32, bool) -> Fut,
     Fut: std::future::Future<Output = Attempt<T>>,
+    N: FnMut(u32, &str, Duration),
 {
     let attempts = policy.attempts.clamp(1, MAX_ATTEMPTS);
-    let mut n = 0;
     loop {
-        n += 1;
+        *used += 1;
+        let n = *used;
         match try_once(n, n >= attempts).await {
-            Attempt::Done(t) => return (t, n),
+            Attempt::Done(t) => return t,
+            Attempt::Spent(t) => {
+                *used = (*used).max(attempts);
+                return t;
+            }
+            Attempt::Free => *used -= 1,
             Attempt::Again { why, retry_after } => {
                 let wait = policy.delay_for(n, retry_after.as_deref());
-                tracing::warn!(what, attempt = n, why = %why, wait_ms = wait.as_millis() as u64, "retrying");
+                noted(n, &why, wait);
                 tokio::time::sleep(wait).await;
             }
         }
     }
+}
+
+/// [`run_shared`] with a budget of its own, for the small HTTP clients (sources, the Quay API):
+/// each retry is logged at WARN. Returns the answer and the number of tries it took, for messages
+/// that state it. (Registries go through `Transport`, which runs [`run_shared`] once per request;
+/// the copy engine's transfer rounds draw on the same budget as the source GET they repeat.)
+pub async fn run<T, F, Fut>(policy: &RetryPolicy, what: &str, try_once: F) -> (T, u32)
+where
+    F: FnMut(u32, bool) -> Fut,
+    Fut: std::future::Future<Output = Attempt<T>>,
+{
+    let mut used = 0;
+    let t = run_shared(policy, &mut used, try_once, |n, why, wait| {
+        tracing::warn!(what, attempt = n, why = %why, wait_ms = wait.as_millis() as u64, "retrying");
+    })
+    .await;
+    (t, used)
 }
 
 /// Statuses worth another try.
@@ -167,6 +200,66 @@ mod tests {
             (answer, tries, n_calls),
             (MAX_ATTEMPTS, MAX_ATTEMPTS, MAX_ATTEMPTS)
         );
+    }
+
+    #[tokio::test]
+    async fn a_shared_budget_is_spent_once_free_tries_do_not_count_and_spent_ends_it() {
+        let policy = RetryPolicy {
+            attempts: 5,
+            base_delay: Duration::from_millis(1),
+            max_delay: Duration::from_millis(1),
+            max_retry_after: Duration::from_millis(1),
+        };
+        let again = || Attempt::Again {
+            why: "reset".into(),
+            retry_after: None,
+        };
+        // A caller that already spent 3 of 5 (a body cut off twice) gets 2 more tries, not 5.
+        let mut used = 3;
+        let mut tries = Vec::new();
+        let mut noted = 0;
+        let n = run_shared(
+            &policy,
+            &mut used,
+            |n, last| {
+                tries.push((n, last));
+                let a = if last { Attempt::Done(n) } else { again() };
+                async move { a }
+            },
+            |_, _, _| noted += 1,
+        )
+        .await;
+        assert_eq!((n, used, noted), (5, 5, 1));
+        assert_eq!(tries, [(4, false), (5, true)]);
+        // A re-authentication is free once; then a success.
+        let mut used = 0;
+        let mut calls = 0;
+        let n = run_shared(
+            &policy,
+            &mut used,
+            |n, _| {
+                calls += 1;
+                let a = if calls == 1 {
+                    Attempt::Free
+                } else {
+                    Attempt::Done(n)
+                };
+                async move { a }
+            },
+            |_, _, _| {},
+        )
+        .await;
+        assert_eq!((n, used, calls), (1, 1, 2));
+        // Spent ends the loop and leaves nothing for whoever shares the budget.
+        let mut used = 1;
+        let r: Result<(), &str> = run_shared(
+            &policy,
+            &mut used,
+            |_, _| async { Attempt::Spent(Err("given up")) },
+            |_, _, _| {},
+        )
+        .await;
+        assert_eq!((r, used), (Err("given up"), 5));
     }
 
     use super::*;
