@@ -22,6 +22,7 @@
 //! option is taken by an entry and the defaults (or listed with the reason it is not) and that
 //! [`ReleasesConfig::entry_args`] carries it into [`PromoteArgs`].
 
+use std::fmt;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -846,68 +847,93 @@ impl ReleasesConfig {
         e.keep_local.or(self.keep_local)
     }
 
-    /// Where the list and the hash would come from, without fetching anything.
+    /// Where the list and the hash would come from, and where the images go, without fetching
+    /// anything.
     pub fn plan(&self, e: &ReleaseEntry, ov: &Overrides) -> Plan {
         let args = ov.args.clone().or(self.entry_args(e));
-        let forced = ov.full_hash.clone().or(args.full_hash.clone());
         let has_list = args.containers.is_some() || args.containers_list_file.is_some();
         let list = candidates(e, has_list)
             .into_iter()
-            .map(|c| match c {
-                ContainersSource::Given => match (&args.containers, &args.containers_list_file) {
-                    (Some(c), _) => format!("given ({} names)", c.len()),
-                    (None, Some(f)) => format!("given ({})", f.display()),
-                    _ => "given".into(),
-                },
-                ContainersSource::Zuul => format!(
-                    "zuul (latest SUCCESS of {})",
-                    e.job_name.as_deref().unwrap_or("?")
-                ),
-                ContainersSource::TripleoCommon => {
-                    match e
-                        .tripleo_containers_yaml
-                        .as_ref()
-                        .or(self.tripleo_containers_yaml.as_ref())
-                    {
-                        Some(y) => format!("tripleo_common ({y})"),
-                        None => {
-                            let release = args.release.as_deref().unwrap_or("master");
-                            let file = if tripleo_common::is_old_release(release) {
-                                tripleo_common::OLD_CONTAINERS_PATH
-                            } else {
-                                tripleo_common::CONTAINERS_PATH
-                            };
-                            format!("tripleo_common ({file} at the commit from versions.csv)")
+            .map(|c| self.list_candidate(c, e, &args))
+            .collect();
+        let place = |r: &RegistryArgs| format!("{}/{}", r.host, r.namespace.as_deref().unwrap_or("?"));
+        Plan {
+            release: args.release.clone().unwrap_or_else(|| "master".into()),
+            distro: format!(
+                "{}{}",
+                args.distro_name.as_deref().unwrap_or("centos"),
+                args.distro_version.as_deref().unwrap_or("9")
+            ),
+            source: args.source_registry.as_ref().map(place),
+            targets: args.target_registries.iter().flatten().map(place).collect(),
+            list,
+            hash: self.hash_candidates(e, ov, &args),
+        }
+    }
+
+    fn list_candidate(&self, c: ContainersSource, e: &ReleaseEntry, args: &PromoteArgs) -> ListCandidate {
+        match c {
+            ContainersSource::Given => ListCandidate::Given {
+                names: args.containers.as_ref().map(Vec::len),
+                file: args.containers_list_file.clone(),
+            },
+            ContainersSource::Zuul => ListCandidate::Zuul {
+                job: e.job_name.clone().unwrap_or_else(|| "?".into()),
+            },
+            ContainersSource::TripleoCommon => {
+                match e
+                    .tripleo_containers_yaml
+                    .as_ref()
+                    .or(self.tripleo_containers_yaml.as_ref())
+                {
+                    Some(y) => ListCandidate::TripleoCommon {
+                        path: y.clone(),
+                        at_versions_csv_commit: false,
+                    },
+                    None => {
+                        let release = args.release.as_deref().unwrap_or("master");
+                        let file = if tripleo_common::is_old_release(release) {
+                            tripleo_common::OLD_CONTAINERS_PATH
+                        } else {
+                            tripleo_common::CONTAINERS_PATH
+                        };
+                        ListCandidate::TripleoCommon {
+                            path: file.to_string(),
+                            at_versions_csv_commit: true,
                         }
                     }
                 }
-            })
-            .collect();
-        let api = e.api_entry.as_ref().or(self.dlrn_api.as_ref());
-        let label = self.dlrn_label(e, &args);
-        let hash = match (&forced, e.hash_source) {
-            (Some(h), _) => format!("forced {h}"),
-            (None, Some(HashSource::Given)) => "given (missing: set full_hash or --hash)".into(),
-            (None, Some(HashSource::Dlrn)) => {
-                format!("DLRN {} label {label}", api.map(String::as_str).unwrap_or("?"))
             }
-            (None, Some(HashSource::BuildLog)) => "the build log".into(),
-            (None, None) => {
+        }
+    }
+
+    /// The hash's origins, in the order tried (empty: none is configured).
+    fn hash_candidates(&self, e: &ReleaseEntry, ov: &Overrides, args: &PromoteArgs) -> Vec<HashCandidate> {
+        let api = e.api_entry.as_ref().or(self.dlrn_api.as_ref());
+        let dlrn = |api: &String| HashCandidate::Dlrn {
+            api: api.clone(),
+            label: self.dlrn_label(e, args),
+        };
+        if let Some(h) = ov.full_hash.clone().or(args.full_hash.clone()) {
+            return vec![HashCandidate::Forced { hash: h }];
+        }
+        match e.hash_source {
+            Some(HashSource::Given) => vec![HashCandidate::Given],
+            Some(HashSource::Dlrn) => vec![dlrn(api.unwrap_or(&"?".to_string()))],
+            Some(HashSource::BuildLog) => vec![HashCandidate::BuildLog {
+                only_with_a_zuul_list: false,
+            }],
+            None => {
                 let mut alts = Vec::new();
                 if e.job_name.is_some() && e.containers_source != Some(ContainersSource::TripleoCommon) {
-                    alts.push("the build log (when the list comes from Zuul)".to_string());
+                    alts.push(HashCandidate::BuildLog {
+                        only_with_a_zuul_list: true,
+                    });
                 }
-                if let Some(a) = api {
-                    alts.push(format!("DLRN {a} label {label}"));
-                }
-                if alts.is_empty() {
-                    "none (set full_hash, api_entry or job_name)".into()
-                } else {
-                    alts.join(", else ")
-                }
+                alts.extend(api.map(dlrn));
+                alts
             }
-        };
-        Plan { list, hash }
+        }
     }
 
     fn dlrn_label(&self, e: &ReleaseEntry, args: &PromoteArgs) -> String {
@@ -976,12 +1002,102 @@ fn candidates(e: &ReleaseEntry, has_list: bool) -> Vec<ContainersSource> {
     }
 }
 
-/// Where the list and the hash would come from (for `releases`).
+/// Where the list and the hash would come from and where the images go (for `releases`; its
+/// `--json` gives these fields as they are, the text their `Display`).
 #[derive(Clone, Debug, Serialize)]
 pub struct Plan {
-    /// The candidates, in the order tried.
-    pub list: Vec<String>,
-    pub hash: String,
+    pub release: String,
+    /// Distro name and version (`centos9`).
+    pub distro: String,
+    /// The source registry as `host/namespace` (`None`: not configured).
+    pub source: Option<String>,
+    /// The targets as `host/namespace` (empty: no push).
+    pub targets: Vec<String>,
+    /// The list's origins, in the order tried.
+    pub list: Vec<ListCandidate>,
+    /// The hash's origins, in the order tried (empty: none is configured).
+    pub hash: Vec<HashCandidate>,
+}
+
+/// One place the container list may come from.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+#[serde(tag = "source", rename_all = "snake_case")]
+pub enum ListCandidate {
+    /// Given in the file or on the command line: `names` inline, or a list `file`.
+    Given {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        names: Option<usize>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        file: Option<PathBuf>,
+    },
+    /// The latest successful build job's list.
+    Zuul { job: String },
+    /// tripleo-common's containers file (`at_versions_csv_commit`: at the commit DLRN's
+    /// versions.csv names).
+    TripleoCommon {
+        path: String,
+        at_versions_csv_commit: bool,
+    },
+}
+
+impl fmt::Display for ListCandidate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ListCandidate::Given { names: Some(n), .. } => write!(f, "given ({n} names)"),
+            ListCandidate::Given { file: Some(p), .. } => write!(f, "given ({})", p.display()),
+            ListCandidate::Given { .. } => write!(f, "given"),
+            ListCandidate::Zuul { job } => write!(f, "zuul (latest SUCCESS of {job})"),
+            ListCandidate::TripleoCommon {
+                path,
+                at_versions_csv_commit: true,
+            } => write!(f, "tripleo_common ({path} at the commit from versions.csv)"),
+            ListCandidate::TripleoCommon { path, .. } => write!(f, "tripleo_common ({path})"),
+        }
+    }
+}
+
+/// One place the hash may come from.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+#[serde(tag = "source", rename_all = "snake_case")]
+pub enum HashCandidate {
+    /// `--hash` or `full_hash`: always wins.
+    Forced { hash: String },
+    /// `hash_source: given` without a hash.
+    Given,
+    /// A DLRN label.
+    Dlrn { api: String, label: String },
+    /// The build job's log (`only_with_a_zuul_list`: used only when the list came from Zuul).
+    BuildLog { only_with_a_zuul_list: bool },
+}
+
+impl fmt::Display for HashCandidate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            HashCandidate::Forced { hash } => write!(f, "forced {hash}"),
+            HashCandidate::Given => write!(f, "given (missing: set full_hash or --hash)"),
+            HashCandidate::Dlrn { api, label } => write!(f, "DLRN {api} label {label}"),
+            HashCandidate::BuildLog {
+                only_with_a_zuul_list: true,
+            } => write!(f, "the build log (when the list comes from Zuul)"),
+            HashCandidate::BuildLog { .. } => write!(f, "the build log"),
+        }
+    }
+}
+
+impl Plan {
+    /// The list's origins as text, in the order tried.
+    pub fn list_text(&self) -> String {
+        join_alternatives(&self.list).unwrap_or_else(|| "none".into())
+    }
+
+    /// The hash's origins as text, in the order tried.
+    pub fn hash_text(&self) -> String {
+        join_alternatives(&self.hash).unwrap_or_else(|| "none (set full_hash, api_entry or job_name)".into())
+    }
+}
+
+fn join_alternatives<T: fmt::Display>(xs: &[T]) -> Option<String> {
+    (!xs.is_empty()).then(|| xs.iter().map(T::to_string).collect::<Vec<_>>().join(", else "))
 }
 
 /// What the command line adds to every entry.

@@ -9,7 +9,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use copy_containers::config::{
-    self, ConfigFile, ContainersSource, HashOrigin, KeepLocal, ListOrigin, Overrides, ReleasesConfig,
+    self, ConfigFile, ContainersSource, HashCandidate, HashOrigin, KeepLocal, ListCandidate, ListOrigin,
+    Overrides, ReleasesConfig,
 };
 use copy_containers::sources::http::{Fetcher, HttpOptions};
 use copy_containers::transport::RetryPolicy;
@@ -111,14 +112,30 @@ fn full_releases_file() {
     assert_eq!(a.keep_local.as_deref(), Some("always"));
     let plan = c.plan(w, &Overrides::default());
     assert_eq!(
-        plan.list,
-        ["tripleo_common (container-images/tripleo_containers.yaml at the commit from versions.csv)"]
+        plan.list_text(),
+        "tripleo_common (container-images/tripleo_containers.yaml at the commit from versions.csv)"
     );
     assert!(
-        plan.hash
+        plan.hash_text()
             .starts_with("DLRN https://trunk.rdoproject.org/api-centos9-wallaby"),
         "{}",
+        plan.hash_text()
+    );
+    assert_eq!(
+        plan.list,
+        [ListCandidate::TripleoCommon {
+            path: "container-images/tripleo_containers.yaml".into(),
+            at_versions_csv_commit: true
+        }]
+    );
+    assert!(
+        matches!(&plan.hash[..], [HashCandidate::Dlrn { label, .. }] if label == "current-tripleo"),
+        "{:?}",
         plan.hash
+    );
+    assert_eq!(
+        (plan.release.as_str(), plan.distro.as_str()),
+        ("wallaby", "centos9")
     );
 
     let (_, p) = c.entry("promoter-list").unwrap();
@@ -135,19 +152,25 @@ fn full_releases_file() {
 
     let plan = c.plan(&c.releases[0], &Overrides::default());
     assert_eq!(
-        plan.list,
-        [
-            format!("zuul (latest SUCCESS of {JOB})"),
-            "tripleo_common (container-images/tripleo_containers.yaml at the commit from versions.csv)"
-                .to_string()
-        ]
+        plan.list_text(),
+        format!(
+            "zuul (latest SUCCESS of {JOB}), else \
+             tripleo_common (container-images/tripleo_containers.yaml at the commit from versions.csv)"
+        )
     );
-    assert!(plan.hash.starts_with("the build log"), "{}", plan.hash);
+    assert!(
+        plan.hash_text().starts_with("the build log"),
+        "{}",
+        plan.hash_text()
+    );
     let forced = Overrides {
         full_hash: Some(AGG.into()),
         ..Default::default()
     };
-    assert_eq!(c.plan(&c.releases[0], &forced).hash, format!("forced {AGG}"));
+    assert_eq!(
+        c.plan(&c.releases[0], &forced).hash_text(),
+        format!("forced {AGG}")
+    );
 
     let e = c.entry("nope").unwrap_err().to_string();
     assert!(
@@ -206,8 +229,8 @@ fn old_releases_plan_overcloud_containers_and_centos_binary() {
     ));
     let (_, t) = c.entry("t").unwrap();
     assert_eq!(
-        c.plan(t, &Overrides::default()).list,
-        ["tripleo_common (container-images/overcloud_containers.yaml at the commit from versions.csv)"]
+        c.plan(t, &Overrides::default()).list_text(),
+        "tripleo_common (container-images/overcloud_containers.yaml at the commit from versions.csv)"
     );
     assert_eq!(
         c.entry_args(t).container_name_prefix.as_deref(),
@@ -1197,7 +1220,31 @@ async fn promote_one_release_then_all() {
     let v: serde_json::Value = serde_json::from_str(&so).unwrap();
     assert_eq!(v[0]["resolution"]["list_from"]["source"], "zuul");
     assert_eq!(v[0]["resolution"]["hash_from"]["source"], "build_log");
-    assert_eq!(v[0]["plan"]["list"][0], format!("zuul (latest SUCCESS of {JOB})"));
+    assert_eq!(
+        v[0]["plan"]["list"][0],
+        serde_json::json!({"source": "zuul", "job": JOB})
+    );
+    // Without fetching, the JSON is the plan as fields, not prose.
+    let (code, so, se) = run(&["releases", "--config", cfg_s, "--no-fetch", "--json"]);
+    assert_eq!(code, 0, "{so}\n{se}");
+    let v: serde_json::Value = serde_json::from_str(&so).unwrap();
+    let plan = &v[0]["plan"];
+    assert_eq!(plan["release"], "master");
+    assert_eq!(plan["distro"], "centos9");
+    assert!(plan["source"].as_str().unwrap().contains('/'), "{plan}");
+    assert!(plan["targets"].is_array(), "{plan}");
+    assert!(v[0].get("resolution").is_none(), "{}", v[0]);
+    let hash_sources: Vec<&str> = plan["hash"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["source"].as_str().unwrap())
+        .collect();
+    assert_eq!(hash_sources, ["build_log", "dlrn"], "{plan}");
+    assert!(
+        plan["hash"][1]["api"].as_str().unwrap().starts_with("http"),
+        "{plan}"
+    );
     let (code, so, _) = run(&["releases", "--config", cfg_s, "--no-fetch"]);
     assert_eq!(code, 0);
     assert!(

@@ -247,34 +247,21 @@ pub async fn releases_cmd(a: ReleasesArgs) -> anyhow::Result<i32> {
             }
         }
         if !a.json {
-            let args = cfg.entry_args(e);
-            let ns = |r: &Option<crate::promote::RegistryArgs>| {
-                r.as_ref()
-                    .map(|r| format!("{}/{}", r.host, r.namespace.as_deref().unwrap_or("?")))
-                    .unwrap_or_else(|| "?".into())
-            };
-            let targets: Vec<String> = args
-                .target_registries
-                .iter()
-                .flatten()
-                .map(|t| ns(&Some(t.clone())))
-                .collect();
-            println!(
-                "{}: {} {}{} — {} → {}",
-                e.name,
-                args.release.as_deref().unwrap_or("master"),
-                args.distro_name.as_deref().unwrap_or("centos"),
-                args.distro_version.as_deref().unwrap_or("9"),
-                ns(&args.source_registry),
-                if targets.is_empty() {
-                    "(no push)".into()
-                } else {
-                    targets.join(", ")
-                }
-            );
             if let Some(p) = &o.plan {
-                println!("  list from: {}", p.list.join(", else "));
-                println!("  hash from: {}", p.hash);
+                println!(
+                    "{}: {} {} — {} → {}",
+                    e.name,
+                    p.release,
+                    p.distro,
+                    p.source.as_deref().unwrap_or("?"),
+                    if p.targets.is_empty() {
+                        "(no push)".into()
+                    } else {
+                        p.targets.join(", ")
+                    }
+                );
+                println!("  list from: {}", p.list_text());
+                println!("  hash from: {}", p.hash_text());
             }
             if let Some(r) = &o.resolution {
                 print_resolution(r);
