@@ -333,3 +333,42 @@ fn a_bad_certs_d_file_is_a_clear_config_error() {
         "{err}"
     );
 }
+
+/// A TLS registry marked insecure (plain HTTP) answers Go's bare `HTTP/1.0 400`; a HEAD has no body
+/// to say why. The error says what to change, at once, for a HEAD and a GET alike, and the CLI's
+/// `copy` says it too (before: "HTTP 400: (no message)").
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tls_registry_marked_insecure_says_so() {
+    let t = tempfile::tempdir().unwrap();
+    let cert = openssl::docker_self_signed(t.path(), "domain", "IP:127.0.0.1").unwrap();
+    let reg = registry_serving(&cert);
+    let mut c = RegistryConfig::new(reg.host());
+    c.insecure = true;
+    let r = Registry::new(c).unwrap();
+    for err in [
+        r.head_manifest("ns/app", "v1").await.unwrap_err(),
+        r.get_manifest("ns/app", "v1").await.unwrap_err(),
+    ] {
+        assert!(matches!(err, Error::Tls { .. }), "{err:?}");
+        let msg = err.to_string();
+        assert!(
+            msg.contains("speaks HTTPS") && msg.contains("do not mark it insecure"),
+            "{msg}"
+        );
+    }
+    assert_eq!(r.transport().stats().retries, 0);
+
+    let (src, _) = source().await;
+    let out = bin()
+        .args(["copy", "--src-insecure", "--dest-insecure"])
+        .arg(format!("{}/ns/app:v1", src.host()))
+        .arg(format!("{}/ns/app:v1", reg.host()))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("do not mark it insecure") && !err.contains("no message"),
+        "{err}"
+    );
+}

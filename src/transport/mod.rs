@@ -364,6 +364,12 @@ impl Transport {
             }
             Err(e) => return Done(Err(self.network_error(req, e, attempt))),
         };
+        if self.config.insecure && speaks_https(&resp) {
+            return Done(Err(Error::Tls {
+                registry: self.name().to_string(),
+                detail: "the registry speaks HTTPS, not plain HTTP: do not mark it insecure (give its CA with ca_file or certs.d, or tls_verify: false)".into(),
+            }));
+        }
         self.observe_ratelimit(&resp);
         let status = resp.status();
         // A challenge is learnt only from the registry's own origin: a redirect target (object
@@ -444,11 +450,8 @@ impl Transport {
             status => {
                 let body = read_prefix(resp, ERROR_BODY_CAP).await;
                 let body = String::from_utf8_lossy(&body);
-                let hint = if body.contains("HTTP request to an HTTPS server") {
-                    ": the registry speaks HTTPS; do not mark it insecure".to_string()
-                } else {
-                    format!(": {}", body.trim().chars().take(200).collect::<String>())
-                };
+                // (A TLS server answering plain HTTP was told apart in `attempt`.)
+                let hint = format!(": {}", body.trim().chars().take(200).collect::<String>());
                 Err(Error::Http {
                     registry: self.name().to_string(),
                     method: "GET".into(),
@@ -931,6 +934,17 @@ pub fn retryable_error(e: &reqwest::Error) -> bool {
         return false;
     }
     e.is_timeout() || e.is_connect() || e.is_request() || e.is_body()
+}
+
+/// Is this the answer of a TLS server to a plain-HTTP request? Go's TLS servers (the registry's
+/// own, most in front of it) answer a bare `HTTP/1.0 400` without any header (and, to a GET, the
+/// body "Client sent an HTTP request to an HTTPS server."); a registry's own 400 is HTTP/1.1 with
+/// headers. Without this, a HEAD read "HTTP 400: (no message)".
+fn speaks_https(resp: &Response) -> bool {
+    resp.status() == StatusCode::BAD_REQUEST
+        && resp.version() == reqwest::Version::HTTP_10
+        && resp.headers().get(reqwest::header::CONTENT_TYPE).is_none()
+        && resp.headers().get("docker-distribution-api-version").is_none()
 }
 
 /// Was the connection refused (no one listening)? From the I/O error among the sources.
