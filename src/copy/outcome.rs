@@ -79,17 +79,21 @@ pub(super) fn record_discovery(
 }
 
 /// Count each blob for every destination that needed it; a failed blob fails the destination (the
-/// first such error is kept).
+/// first such error is kept). An uploaded blob's bytes count once, on its first user: two images
+/// of one repository (`<fh>` and `<fh>_ppc64le`) share one upload, and the bytes must add up to
+/// what went over the wire.
 pub(super) fn record_blobs(outcomes: &mut [CopyOutcome], transferred: &[(BlobNeed, BlobResult)]) {
     for (need, res) in transferred {
-        for &at in &need.users {
+        for (nth, &at) in need.users.iter().enumerate() {
             let o = dest(outcomes, at);
             match res {
                 Ok(BlobOutcome::Present) => o.blobs_present += 1,
                 Ok(BlobOutcome::Mounted) => o.blobs_mounted += 1,
                 Ok(BlobOutcome::Uploaded(n)) => {
                     o.blobs_uploaded += 1;
-                    o.bytes_uploaded += n;
+                    if nth == 0 {
+                        o.bytes_uploaded += n;
+                    }
                 }
                 Err(e) => {
                     if o.error.is_none() {
@@ -202,7 +206,7 @@ mod tests {
     }
 
     #[test]
-    fn blob_results_counted_per_user_first_error_kept() {
+    fn blob_results_counted_per_user_bytes_once_first_error_kept() {
         let (requests, resolved) = batch();
         let mut out = initial(&requests, &resolved);
         let need = |n: u8, users: Vec<DestId>| BlobNeed {
@@ -226,7 +230,8 @@ mod tests {
             (1, 10, 1)
         );
         assert!(one.ok());
-        assert_eq!(two.bytes_uploaded, 10);
+        // One upload shared by two users: its bytes count once, on the first.
+        assert_eq!((two.blobs_uploaded, two.bytes_uploaded), (1, 0));
         let err = two.error.as_deref().unwrap();
         assert!(err.ends_with(": first"), "{err}");
     }

@@ -12,6 +12,7 @@ use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use rustls::pki_types::ServerName;
 use serde::Serialize;
+use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
@@ -270,6 +271,36 @@ struct ProxyState {
     log: Vec<RequestRecord>,
     rules: Vec<RuleState>,
     faults: FaultCounts,
+    /// Body bytes by path kind: (from clients, to clients).
+    bytes: HashMap<PathKind, (u64, u64)>,
+}
+
+/// Which way a body goes through the proxy.
+#[derive(Clone, Copy)]
+enum Way {
+    FromClient,
+    ToClient,
+}
+
+/// Count a body's bytes as they pass (into the proxy's per-kind totals).
+fn counted<B>(body: B, shared: Arc<Shared>, kind: PathKind, way: Way) -> Body
+where
+    B: hyper::body::Body<Data = Bytes> + Send + Sync + 'static,
+    B::Error: Into<BoxError>,
+{
+    body.map_frame(move |f| {
+        if let Some(d) = f.data_ref() {
+            let mut st = shared.state();
+            let e = st.bytes.entry(kind).or_default();
+            match way {
+                Way::FromClient => e.0 += d.len() as u64,
+                Way::ToClient => e.1 += d.len() as u64,
+            }
+        }
+        f
+    })
+    .map_err(Into::into)
+    .boxed()
 }
 
 struct Upstream {
@@ -473,11 +504,33 @@ impl Proxy {
         self.shared.state().faults
     }
 
-    /// Clears the log and the fault counters (rules stay).
+    /// Clears the log, the fault counters and the byte counts (rules stay).
     pub fn reset(&self) {
         let mut st = self.shared.state();
         st.log.clear();
         st.faults = FaultCounts::default();
+        st.bytes.clear();
+    }
+
+    /// Body bytes the clients sent through the proxy (requests of path kind `kind`, or all).
+    pub fn bytes_from_clients(&self, kind: Option<PathKind>) -> u64 {
+        let st = self.shared.state();
+        st.bytes
+            .iter()
+            .filter(|(k, _)| kind.is_none_or(|x| x == **k))
+            .map(|(_, v)| v.0)
+            .sum()
+    }
+
+    /// Body bytes the proxy passed back to the clients (answers to path kind `kind`, or all;
+    /// bodies cut by a fault are not counted).
+    pub fn bytes_to_clients(&self, kind: Option<PathKind>) -> u64 {
+        let st = self.shared.state();
+        st.bytes
+            .iter()
+            .filter(|(k, _)| kind.is_none_or(|x| x == **k))
+            .map(|(_, v)| v.1)
+            .sum()
     }
 
     /// Closes the listener and drops open connections: connections are
@@ -649,7 +702,7 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>, ctx: ConnCtx) -> Re
         _ => {}
     }
 
-    let resp = match forward(&shared, req).await {
+    let resp = match forward(&shared, req, kind).await {
         Ok(r) => r,
         Err(e) => {
             rec.status = Some(502);
@@ -696,7 +749,7 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>, ctx: ConnCtx) -> Re
         let body = ChannelBody { rx, exact_len: len }.boxed();
         return Response::from_parts(parts, body);
     }
-    Response::from_parts(parts, body.map_err(|e| Box::new(e) as BoxError).boxed())
+    Response::from_parts(parts, counted(body, shared.clone(), kind, Way::ToClient))
 }
 
 /// Forwards up to half of `body` (half of Content-Length, or the first
@@ -768,7 +821,7 @@ async fn connect_upstream(up: &Upstream) -> Result<SendRequest<Body>> {
     }
 }
 
-async fn forward(shared: &Shared, req: Request<Incoming>) -> Result<Response<Incoming>> {
+async fn forward(shared: &Arc<Shared>, req: Request<Incoming>, kind: PathKind) -> Result<Response<Incoming>> {
     let up = &shared.upstream;
     let (mut parts, body) = req.into_parts();
     let pq = parts
@@ -781,7 +834,7 @@ async fn forward(shared: &Shared, req: Request<Incoming>) -> Result<Response<Inc
     for h in ["connection", "keep-alive", "proxy-connection", "te", "upgrade"] {
         parts.headers.remove(h);
     }
-    let req = Request::from_parts(parts, body.map_err(|e| Box::new(e) as BoxError).boxed());
+    let req = Request::from_parts(parts, counted(body, shared.clone(), kind, Way::FromClient));
     // One upstream connection per request keeps the mapping between client
     // and upstream connections trivial (and faults per request isolated).
     let mut sender = connect_upstream(up).await?;
