@@ -365,7 +365,8 @@ pub fn shape_of(file: &str, text: &str) -> Result<Shape> {
 /// A config file's text; `file` (the path as shown) names it in errors.
 pub fn read(path: &Path) -> Result<(String, String)> {
     let file = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| cfg_err(&file, format!("cannot read it: {e}")))?;
+    let text = crate::input::read_to_string(path, "config file")
+        .map_err(|e| cfg_err(&file, format!("cannot read it: {e}")))?;
     Ok((file, text))
 }
 

@@ -27,6 +27,7 @@ pub mod config;
 pub mod copy;
 pub mod digest;
 pub mod error;
+pub mod input;
 pub mod logging;
 pub mod manifest;
 pub mod module;

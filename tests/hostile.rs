@@ -502,6 +502,80 @@ fn a_fifo_as_the_container_list_file_is_refused() {
     assert!(err.contains("not a regular file"), "{err}");
 }
 
+/// Every other file a user names is read the same way: a FIFO as a config file, an auth file, a
+/// CA bundle is refused at once, naming the file (before: the config and the CA bundle blocked
+/// forever); one in a certs.d directory is not a certificate file and is passed over.
+#[test]
+fn a_fifo_as_any_input_file_is_refused() {
+    let d = tempfile::tempdir().unwrap();
+    let fifo = d.path().join("in.fifo");
+    mkfifo(&fifo);
+    let f = fifo.to_str().unwrap();
+    let certs_d = d.path().join("certs.d");
+    std::fs::create_dir_all(certs_d.join("127.0.0.1:9")).unwrap();
+    std::os::unix::fs::symlink(&fifo, certs_d.join("127.0.0.1:9").join("ca.crt")).unwrap();
+    let auth = d.path().join("auth");
+    std::fs::create_dir_all(&auth).unwrap();
+    std::os::unix::fs::symlink(&fifo, auth.join("auth.json")).unwrap();
+    type Case<'a> = (&'a str, Vec<String>, Vec<(&'a str, String)>);
+    let cases: Vec<Case> = vec![
+        (
+            "config file",
+            vec!["promote".into(), "--config".into(), f.into()],
+            vec![],
+        ),
+        (
+            "CA bundle",
+            vec![
+                "inspect".into(),
+                "127.0.0.1:9/ns/app:v1".into(),
+                "--ca-file".into(),
+                f.into(),
+            ],
+            vec![],
+        ),
+        (
+            "cannot connect",
+            vec!["inspect".into(), "127.0.0.1:9/ns/app:v1".into()],
+            vec![("COPY_CONTAINERS_CERTS_D", certs_d.display().to_string())],
+        ),
+        (
+            "auth file",
+            vec!["inspect".into(), "127.0.0.1:9/ns/app:v1".into()],
+            vec![("REGISTRY_AUTH_FILE", auth.join("auth.json").display().to_string())],
+        ),
+    ];
+    for (what, args, envs) in cases {
+        let mut c = common::bin();
+        c.args(&args).stdin(std::process::Stdio::null());
+        for (k, v) in envs {
+            c.env(k, v);
+        }
+        let mut child = c
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let started = std::time::Instant::now();
+        while child.try_wait().unwrap().is_none() {
+            if started.elapsed() > std::time::Duration::from_secs(20) {
+                let _ = child.kill();
+                panic!("{what}: reading a FIFO blocked");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{what}");
+        let expected = if what == "cannot connect" {
+            what
+        } else {
+            "not a regular file"
+        };
+        assert!(err.contains(expected) && err.contains(what), "{what}: {err}");
+    }
+}
+
 /// Credentials over plain HTTP to another host, and TLS verification switched off: one warning per
 /// registry, in the module's `warnings` (which Ansible shows).
 #[test]

@@ -16,6 +16,8 @@ use std::path::{Path, PathBuf};
 const LAYERS: &[&[&str]] = &[
     // Vocabulary.
     &["error"],
+    // Reading the files users name.
+    &["input"],
     &["digest"],
     &["reference"],
     &["manifest"],

@@ -151,7 +151,8 @@ pub fn parse_registry_spec(s: &str) -> anyhow::Result<RegistryArgs> {
 
 /// Read a YAML config of promotion fields.
 pub fn read_config(path: &Path) -> anyhow::Result<PromoteArgs> {
-    let text = std::fs::read_to_string(path).map_err(|e| usage!("{}: {e}", path.display()))?;
+    let text =
+        crate::input::read_to_string(path, "config file").map_err(|e| usage!("{}: {e}", path.display()))?;
     parse_config(path, &text)
 }
 

@@ -24,9 +24,7 @@ static SECRETS: OnceLock<Vec<String>> = OnceLock::new();
 /// Run as a module: returns the JSON text to print (exactly one object) and whether it failed.
 pub fn main_with_file(path: &Path) -> (String, bool) {
     install_panic_hook();
-    let read = crate::sources::http::ensure_regular_file(path, "module arguments file")
-        .map_err(|e| e.to_string())
-        .and_then(|_| std::fs::read(path).map_err(|e| e.to_string()));
+    let read = crate::input::read(path, "module arguments file").map_err(|e| e.to_string());
     let result = match read {
         Ok(bytes) => run_bytes(&bytes),
         Err(e) => failed(

@@ -26,14 +26,9 @@ const MAX_BYTES: u64 = 1 << 20;
 /// Read and check a stage-info file. Errors name the file and the key.
 pub fn load(path: &Path) -> Result<StageInfo, String> {
     let file = path.display();
-    let meta = std::fs::metadata(path).map_err(|e| format!("stage_info {file}: {e}"))?;
-    if !meta.is_file() {
-        return Err(format!("stage_info {file}: not a regular file"));
-    }
-    if meta.len() > MAX_BYTES {
-        return Err(format!("stage_info {file}: larger than {MAX_BYTES} bytes"));
-    }
-    let text = std::fs::read_to_string(path).map_err(|e| format!("stage_info {file}: {e}"))?;
+    let bytes = crate::input::read_capped(path, "stage_info", MAX_BYTES)
+        .map_err(|e| format!("stage_info {file}: {e}"))?;
+    let text = String::from_utf8(bytes).map_err(|_| format!("stage_info {file}: not UTF-8 text"))?;
     let doc: Value = serde_norway::from_str(&text).map_err(|e| {
         // serde_norway's messages quote no values, only positions and types.
         format!("stage_info {file}: not valid YAML: {e}")
@@ -84,7 +79,7 @@ mod tests {
         assert!(e.contains("promotion_candidate.full_hash"), "{e}");
         std::fs::write(&f, "registries: {source: [], targets: []}\n").unwrap();
         assert!(load(&f).unwrap_err().contains("registries.source"));
-        assert!(load(d.path()).unwrap_err().contains("not a regular file"));
+        assert!(load(d.path()).unwrap_err().contains("is a directory"));
         assert!(load(&d.path().join("nope")).is_err());
     }
 }

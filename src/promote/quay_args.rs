@@ -103,7 +103,7 @@ fn token_of(args: &RegistryArgs) -> std::result::Result<Secret, String> {
         std::env::var(var)
             .map_err(|_| format!("token_env names the environment variable {var}, which is not set"))?
     } else if let Some(f) = &args.token_file {
-        let text = std::fs::read_to_string(f)
+        let text = crate::input::read_to_string(f, "token_file")
             .map_err(|e| format!("token_file {}: cannot read it: {e}", f.display()))?;
         text.lines().next().unwrap_or("").trim().to_string()
     } else {

@@ -369,25 +369,7 @@ async fn error_snippet(resp: reqwest::Response) -> String {
     }
 }
 
-/// Refuse anything but a regular file (after symlinks) as an input, before opening it: opening a
-/// FIFO blocks until someone writes to it, a device can be endless, a folder is no file.
-pub fn ensure_regular_file(path: &Path, what: &'static str) -> Result<()> {
-    let shown = path.display().to_string();
-    let meta = std::fs::metadata(path).map_err(|e| Error::io(&shown, e))?;
-    if meta.is_file() {
-        return Ok(());
-    }
-    let kind = if meta.is_dir() {
-        "a directory"
-    } else {
-        "not a regular file (a FIFO, socket or device)"
-    };
-    Err(Error::invalid(
-        what,
-        &shown,
-        format!("is {kind}, expected a file"),
-    ))
-}
+pub use crate::input::ensure_regular_file;
 
 /// Read a file of at most `cap` bytes.
 pub async fn read_file_capped(path: &Path, cap: u64) -> Result<Fetched> {

@@ -4,7 +4,6 @@
 //! binary files, oversized files, bad names and empty lists are refused with the file named.
 
 use std::collections::HashSet;
-use std::io::Read;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -27,26 +26,11 @@ pub struct ContainerLists {
 /// Read and parse a list file (extra-vars YAML or plain list; see [`parse_list_text`]).
 pub fn parse_list_file(path: &Path) -> Result<ContainerLists> {
     let shown = path.display().to_string();
-    crate::sources::http::ensure_regular_file(path, "container list file")?;
-    let file = std::fs::File::open(path).map_err(|e| Error::io(&shown, e))?;
-    let meta = file.metadata().map_err(|e| Error::io(&shown, e))?;
-    if meta.is_dir() {
-        return Err(Error::invalid(
-            "container list file",
-            &shown,
-            "is a directory, expected a file",
-        ));
-    }
-    if meta.len() > MAX_LIST_FILE_BYTES {
+    crate::input::ensure_regular_file(path, "container list file")?;
+    if std::fs::metadata(path).is_ok_and(|m| m.len() > MAX_LIST_FILE_BYTES) {
         return Err(too_big(&shown));
     }
-    let mut bytes = Vec::new();
-    file.take(MAX_LIST_FILE_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| Error::io(&shown, e))?;
-    if bytes.len() as u64 > MAX_LIST_FILE_BYTES {
-        return Err(too_big(&shown));
-    }
+    let bytes = crate::input::read_capped(path, "container list file", MAX_LIST_FILE_BYTES)?;
     parse_list_bytes(&shown, &bytes)
 }
 

@@ -171,8 +171,8 @@ pub fn read_dir(registry: &str, dir: &Path) -> Result<CertsD> {
 
 /// Every certificate of a PEM file (at least one).
 pub fn read_certs(registry: &str, path: &Path) -> Result<Vec<CertificateDer<'static>>> {
-    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
-        .map_err(|e| bad(registry, path, e))?
+    let pem = crate::input::read(path, "certificate").map_err(|e| bad(registry, path, e))?;
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&pem)
         .collect::<std::result::Result<_, _>>()
         .map_err(|e| bad(registry, path, format!("bad PEM: {e}")))?;
     if certs.is_empty() {
@@ -184,7 +184,8 @@ pub fn read_certs(registry: &str, path: &Path) -> Result<Vec<CertificateDer<'sta
 
 fn read_pair(registry: &str, cert: &Path, key: &Path) -> Result<ClientPair> {
     let chain = read_certs(registry, cert)?;
-    let key_der = PrivateKeyDer::from_pem_file(key).map_err(|e| match e {
+    let key_pem = crate::input::read(key, "private key").map_err(|e| bad(registry, key, e))?;
+    let key_der = PrivateKeyDer::from_pem_slice(&key_pem).map_err(|e| match e {
         rustls::pki_types::pem::Error::NoItemsFound => bad(registry, key, "holds no PEM private key"),
         other => bad(registry, key, other),
     })?;

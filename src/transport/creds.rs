@@ -151,11 +151,10 @@ pub fn lookup(registry: &str) -> Result<Credentials> {
 /// Look up credentials in the given files, first match wins; missing files are skipped.
 pub fn lookup_in(registry: &str, files: &[PathBuf]) -> Result<Credentials> {
     for f in files {
-        let text = match std::fs::read_to_string(f) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-            Err(e) => return Err(Error::io(f.display(), e)),
-        };
+        if matches!(std::fs::metadata(f), Err(e) if e.kind() == std::io::ErrorKind::NotFound) {
+            continue;
+        }
+        let text = crate::input::read_to_string(f, "auth file")?;
         let file: AuthFile = serde_json::from_str(&text).map_err(|e| {
             Error::Config(format!(
                 "{}: not a valid auth file (line {}, column {}): {}",

@@ -133,13 +133,13 @@ fn native_roots() -> Vec<CertificateDer<'static>> {
 
 fn ca_file_certs(registry: &str, path: &Path) -> Result<Vec<CertificateDer<'static>>> {
     use rustls::pki_types::pem::PemObject;
-    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
-        .map_err(|e| {
-            Error::Config(format!(
-                "{registry}: cannot read CA bundle {}: {e}",
-                path.display()
-            ))
-        })?
+    let pem = crate::input::read(path, "CA bundle").map_err(|e| {
+        Error::Config(format!(
+            "{registry}: cannot read CA bundle {}: {e}",
+            path.display()
+        ))
+    })?;
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&pem)
         .collect::<std::result::Result<_, _>>()
         .map_err(|e| {
             Error::Config(format!(
