@@ -514,22 +514,21 @@ impl Proxy {
 
     /// Body bytes the clients sent through the proxy (requests of path kind `kind`, or all).
     pub fn bytes_from_clients(&self, kind: Option<PathKind>) -> u64 {
-        let st = self.shared.state();
-        st.bytes
-            .iter()
-            .filter(|(k, _)| kind.is_none_or(|x| x == **k))
-            .map(|(_, v)| v.0)
-            .sum()
+        self.bytes(kind, |(from, _)| from)
     }
 
     /// Body bytes the proxy passed back to the clients (answers to path kind `kind`, or all;
     /// bodies cut by a fault are not counted).
     pub fn bytes_to_clients(&self, kind: Option<PathKind>) -> u64 {
+        self.bytes(kind, |(_, to)| to)
+    }
+
+    fn bytes(&self, kind: Option<PathKind>, way: fn((u64, u64)) -> u64) -> u64 {
         let st = self.shared.state();
         st.bytes
             .iter()
             .filter(|(k, _)| kind.is_none_or(|x| x == **k))
-            .map(|(_, v)| v.1)
+            .map(|(_, v)| way(*v))
             .sum()
     }
 
