@@ -4,11 +4,12 @@
 //! Layers, bottom up (a change finds its room by folder). A module uses only modules of the layers
 //! below its own, never one above nor a sibling on its own line, so there are no import cycles;
 //! `tests/layers.rs` holds the same order and checks it.
-//! - Vocabulary: [`error`], [`digest`], [`reference`] (image names, hosts), [`manifest`] (raw
-//!   manifests, what they contain, blob streams).
+//! - Vocabulary: [`error`], then [`input`] (reading the files users name), [`digest`], [`reference`]
+//!   (image names, hosts), [`manifest`] (raw manifests, what they contain, blob streams).
 //! - Run-wide services: [`scrub`] (the secrets every output is masked of) and [`progress`]; then
 //!   [`logging`] (log setup, the run's warnings).
-//! - [`transport`]: HTTP, TLS, auth (Basic, Bearer tokens), retries, rate limits, capped body reads.
+//! - [`transport`]: HTTP (every client made in one place), TLS, auth (Basic, Bearer tokens), one
+//!   retry loop, rate limits, capped body reads.
 //! - [`registry`]: the distribution API (manifests, blobs, tags, mounts) over the transport.
 //! - [`store`]: the local store (an OCI layout per release, lock, delete, fsck, label history).
 //! - [`place`]: a registry or a local layout, behind one type.
