@@ -2,6 +2,9 @@
 //! at the expected digest; a manifest list must hold exactly the expected architectures, and every
 //! child manifest, config and layer it refers to must be present on that registry. Blob checks are
 //! shared within a pass (one HEAD per repository and digest).
+//!
+//! [`check`] reads a [`Place`], so a local copy (an OCI layout) is verified by the same code as a
+//! registry.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
@@ -14,6 +17,7 @@ use super::plan::{Plan, PlannedCheck};
 use super::source::Facts;
 use crate::digest::Digest;
 use crate::manifest::{Content, Manifest};
+use crate::place::Place;
 use crate::progress::Progress;
 use crate::registry::Registry;
 use crate::report::{TagAction, TagEntry};
@@ -25,11 +29,11 @@ pub use super::plan::Expectation;
 #[derive(Clone, Default)]
 pub struct BlobMemo(Arc<Mutex<HashMap<BlobKey, bool>>>);
 
-/// (registry, repository, digest).
+/// (place, repository, digest).
 type BlobKey = (String, String, Digest);
 
 impl BlobMemo {
-    async fn present(&self, reg: &Registry, repo: &str, digest: &Digest) -> Result<bool, String> {
+    async fn present(&self, reg: &Place, repo: &str, digest: &Digest) -> Result<bool, String> {
         let key = (reg.name().to_string(), repo.to_string(), digest.clone());
         if let Some(v) = self.0.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
             return Ok(*v);
@@ -44,8 +48,8 @@ impl BlobMemo {
     }
 }
 
-/// Check one expectation; `Err` says what is wrong.
-pub async fn check(reg: &Registry, e: &Expectation, memo: &BlobMemo) -> Result<(), String> {
+/// Check one expectation on a registry or a local layout; `Err` says what is wrong.
+pub async fn check(reg: &Place, e: &Expectation, memo: &BlobMemo) -> Result<(), String> {
     let where_ = format!("{}/{}:{}", reg.name(), e.repo, e.tag);
     let head = reg
         .head_manifest(&e.repo, &e.tag)
@@ -106,7 +110,7 @@ pub async fn check(reg: &Registry, e: &Expectation, memo: &BlobMemo) -> Result<(
 }
 
 async fn check_blobs(
-    reg: &Registry,
+    reg: &Place,
     repo: &str,
     m: &Manifest,
     memo: &BlobMemo,
@@ -148,10 +152,11 @@ pub(crate) async fn pass(
         progress.step();
     }
     let memo = BlobMemo::default();
+    let places: Vec<Place> = targets.iter().map(Place::from).collect();
     let checked: Vec<Verdict> = stream::iter(jobs.into_iter().map(|c| {
-        let memo = &memo;
+        let (memo, places) = (&memo, &places);
         async move {
-            let r = check(&targets[c.target], &c.expect, memo).await;
+            let r = check(&places[c.target], &c.expect, memo).await;
             progress.step();
             verdict(c, r)
         }
@@ -171,6 +176,7 @@ pub(crate) async fn pass(
 /// `verify` of a promotion that labels its source: the label there, per container.
 pub(crate) async fn source_labels(p: &Promotion, src: &Registry, facts: &[Facts]) -> Vec<(usize, TagEntry)> {
     let memo = BlobMemo::default();
+    let src = &Place::from(src);
     stream::iter(facts.iter().enumerate().map(|(ci, f)| {
         let memo = &memo;
         async move {
