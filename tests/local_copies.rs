@@ -409,6 +409,7 @@ async fn a_kept_copy_is_verified_like_a_registry() {
     use copy_containers::place::Place;
     use copy_containers::promote::verify::{check, BlobMemo, Expectation};
     use copy_containers::reference::RepoPath;
+    use copy_containers::report::Reason;
 
     let src = tk::Registry::plain().unwrap();
     let t1 = tk::Registry::plain().unwrap();
@@ -449,13 +450,21 @@ async fn a_kept_copy_is_verified_like_a_registry() {
         ..expect.clone()
     };
     let e = check_at(local.clone(), as_list).await.unwrap_err();
-    assert!(e.contains("is a single image, expected a manifest list"), "{e}");
+    assert_eq!(e.reason, Reason::NotAList, "{e}");
+    assert!(
+        e.message.contains("is a single image, expected a manifest list"),
+        "{e}"
+    );
     let other = Expectation {
         digest: staged[0].x86_digest.parse().unwrap(),
         ..expect.clone()
     };
     let e = check_at(local.clone(), other).await.unwrap_err();
-    assert!(e.contains(&format!("points at {}", nova.x86_digest)), "{e}");
+    assert_eq!(e.reason, Reason::WrongDigest, "{e}");
+    assert!(
+        e.message.contains(&format!("points at {}", nova.x86_digest)),
+        "{e}"
+    );
     // A layer gone from the store.
     let m = layout.get_manifest(&repo, FH).await.unwrap();
     let Content::Image { layers, .. } = m.content().unwrap() else {
@@ -466,7 +475,9 @@ async fn a_kept_copy_is_verified_like_a_registry() {
     std::fs::remove_file(&layer).unwrap();
     let e = check_at(local.clone(), expect.clone()).await.unwrap_err();
     assert!(
-        e.contains(&format!("blob {} of {} is missing", layers[0].digest, m.digest)),
+        e.reason == Reason::MissingBlob
+            && e.message
+                .contains(&format!("blob {} of {} is missing", layers[0].digest, m.digest)),
         "{e}"
     );
     std::fs::write(&layer, saved).unwrap();
@@ -479,7 +490,9 @@ async fn a_kept_copy_is_verified_like_a_registry() {
     std::fs::write(&manifest, bytes).unwrap();
     let e = check_at(local, expect).await.unwrap_err();
     assert!(
-        e.contains("digest mismatch") && e.contains(m.digest.as_str()),
+        e.reason == Reason::Unreadable
+            && e.message.contains("digest mismatch")
+            && e.message.contains(m.digest.as_str()),
         "{e}"
     );
 }
