@@ -16,20 +16,23 @@
 //! Errors name the file, the key (`releases[2].bogus`) and what was expected. Secrets are never
 //! required in the file (`password_env`, `authfile`, `token_env`, `token_file`) and never shown.
 //! A file is read once ([`read`]) and its shape told once; the lenient value types are
-//! [`crate::promote::flexible`]'s. Entries keep their own struct rather than embedding
-//! [`PromoteArgs`] with `#[serde(flatten)]`: flatten drops serde's "expected one of …", the key's
-//! path and its line from the messages above; `tests/one_schema.rs` checks that every promotion
-//! option is taken by an entry and the defaults (or listed with the reason it is not) and that
-//! [`ReleasesConfig::entry_args`] carries it into [`PromoteArgs`].
+//! [`crate::promote::flexible`]'s. An entry and the file's defaults embed [`PromoteArgs`]
+//! (`options`, through [`crate::promote::embed`], not `#[serde(flatten)]`, which would drop the key,
+//! its line and "expected one of" from the messages above): an entry takes every promotion option
+//! ([`ENTRY_KEYS`]: `from_namespace`, `to_namespace`, `prefix` and `hash` are its names for four of
+//! them), the file every one but those of a single release ([`FILE_KEYS`]);
+//! [`ReleasesConfig::entry_args`] merges them (entry, then file, then the releases files' defaults)
+//! and `tests/one_schema.rs` checks that every option gets through.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 use serde_norway::Value;
 
 use crate::error::{Error, Result};
-use crate::promote::flexible::{self, opt_bool, opt_count, opt_list, opt_string};
+use crate::promote::embed::{self, Embedding, Embeds};
+use crate::promote::flexible::{self, opt_bool, opt_string};
 use crate::promote::{PromoteArgs, RegistryArgs};
 use crate::reference::validate_tag;
 use crate::sources::dlrn::{self, PromotedHash};
@@ -83,9 +86,11 @@ pub enum HashSource {
 
 pub use crate::promote::model::KeepLocal;
 
-/// The file's global settings and its releases.
+/// The file's global settings and its releases. Beside its own keys it takes the promotion's
+/// options as defaults for every entry (`options`), except the per-release ones
+/// ([`FILE_KEYS`]).
 #[derive(Clone, Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, remote = "Self")]
 pub struct ReleasesConfig {
     /// The file, as shown in messages.
     #[serde(skip)]
@@ -117,62 +122,27 @@ pub struct ReleasesConfig {
     pub sources_ca_file: Option<PathBuf>,
     #[serde(default, deserialize_with = "opt_bool")]
     pub sources_tls_verify: Option<bool>,
-    #[serde(default)]
-    pub source_registry: Option<RegistryArgs>,
-    #[serde(default)]
-    pub target_registries: Option<Vec<RegistryArgs>>,
-    #[serde(default)]
-    pub named_label: Option<String>,
-    #[serde(default)]
-    pub candidate_label: Option<String>,
-    #[serde(default, alias = "container_name_prefix")]
-    pub prefix: Option<String>,
-    #[serde(default, deserialize_with = "opt_list")]
-    pub base_container_images: Option<Vec<String>>,
-    #[serde(default, deserialize_with = "opt_bool")]
-    pub manifest_push: Option<bool>,
+    /// Typed here (the option is a string for the module and the flags).
     #[serde(default)]
     pub keep_local: Option<KeepLocal>,
-    /// Root of the local store (see the promotion's `local_store`).
-    #[serde(default)]
-    pub local_store: Option<PathBuf>,
-    #[serde(default, deserialize_with = "opt_bool")]
-    pub keep_previous_label: Option<bool>,
-    #[serde(default, deserialize_with = "opt_bool")]
-    pub target_registries_push: Option<bool>,
-    #[serde(default, deserialize_with = "opt_bool")]
-    pub ppc_manifests: Option<bool>,
-    #[serde(default, deserialize_with = "opt_bool")]
-    pub label_source: Option<bool>,
-    #[serde(default)]
-    pub tmp_file_root: Option<PathBuf>,
     /// Report paths; `{name}` is replaced by the entry's name (required with several releases).
     #[serde(default)]
     pub report_json: Option<String>,
     #[serde(default)]
     pub report_html: Option<String>,
-    #[serde(default, deserialize_with = "opt_count")]
-    pub per_registry_concurrency: Option<u64>,
-    #[serde(default, deserialize_with = "opt_count")]
-    pub blob_concurrency: Option<u64>,
-    #[serde(default, deserialize_with = "opt_count")]
-    pub retries: Option<u64>,
     pub releases: Vec<ReleaseEntry>,
+    /// The promotion's options given for the whole file: every entry's defaults.
+    #[serde(skip)]
+    pub options: PromoteArgs,
 }
 
-/// One release.
+/// One release: keys of its own, and any of the promotion's options (`options`).
 #[derive(Clone, Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, remote = "Self")]
 pub struct ReleaseEntry {
     /// What `--release NAME` selects.
     #[serde(deserialize_with = "flexible::string")]
     pub name: String,
-    #[serde(default, deserialize_with = "opt_string")]
-    pub release: Option<String>,
-    #[serde(default, deserialize_with = "opt_string")]
-    pub distro_name: Option<String>,
-    #[serde(default, deserialize_with = "opt_string")]
-    pub distro_version: Option<String>,
     /// The Zuul job that builds the release's containers.
     #[serde(default)]
     pub job_name: Option<String>,
@@ -184,52 +154,13 @@ pub struct ReleaseEntry {
     pub dlrn_label: Option<String>,
     #[serde(default)]
     pub dlrn_repo_url: Option<String>,
-    /// Overrides the source registry's namespace.
-    #[serde(default, alias = "source_namespace")]
-    pub from_namespace: Option<String>,
-    /// Overrides every target registry's namespace.
-    #[serde(default, alias = "target_namespace")]
-    pub to_namespace: Option<String>,
-    #[serde(default)]
-    pub source_registry: Option<RegistryArgs>,
-    #[serde(default)]
-    pub target_registries: Option<Vec<RegistryArgs>>,
-    #[serde(default)]
-    pub named_label: Option<String>,
-    #[serde(default)]
-    pub candidate_label: Option<String>,
-    #[serde(default, deserialize_with = "opt_bool")]
-    pub manifest_push: Option<bool>,
+    /// Typed here (the option is a string for the module and the flags).
     #[serde(default)]
     pub keep_local: Option<KeepLocal>,
-    #[serde(default, deserialize_with = "opt_bool")]
-    pub keep_previous_label: Option<bool>,
-    #[serde(default, deserialize_with = "opt_bool")]
-    pub target_registries_push: Option<bool>,
-    #[serde(default, deserialize_with = "opt_bool")]
-    pub ppc_manifests: Option<bool>,
-    #[serde(default, deserialize_with = "opt_bool")]
-    pub label_source: Option<bool>,
     #[serde(default)]
     pub containers_source: Option<ContainersSource>,
-    #[serde(default, alias = "containers_list", deserialize_with = "opt_list")]
-    pub containers: Option<Vec<String>>,
-    #[serde(default, alias = "ppc_containers_list", deserialize_with = "opt_list")]
-    pub ppc_containers: Option<Vec<String>>,
-    #[serde(default)]
-    pub containers_list_file: Option<PathBuf>,
-    #[serde(default, deserialize_with = "opt_list")]
-    pub base_container_images: Option<Vec<String>>,
-    #[serde(default, alias = "container_name_prefix")]
-    pub prefix: Option<String>,
-    /// A forced hash.
-    #[serde(default, alias = "hash")]
-    pub full_hash: Option<String>,
     #[serde(default)]
     pub hash_source: Option<HashSource>,
-    /// Push under this tag instead of the hash (needs engine support; see [`ResolvedRelease`]).
-    #[serde(default)]
-    pub push_hash: Option<String>,
     #[serde(default)]
     pub tripleo_containers_yaml: Option<String>,
     #[serde(default)]
@@ -238,6 +169,103 @@ pub struct ReleaseEntry {
     pub excludes_yaml: Option<String>,
     #[serde(default, deserialize_with = "opt_bool")]
     pub keep_all_sources: Option<bool>,
+    /// The promotion's options this entry sets (`full_hash`, `containers`, registries, …;
+    /// `from_namespace`/`to_namespace` and `prefix` are its names for the namespaces and the prefix).
+    /// A forced hash is `full_hash`; `push_hash` pushes under another tag (see [`ResolvedRelease`]).
+    #[serde(skip)]
+    pub options: PromoteArgs,
+}
+
+/// The keys of a release entry: its own, and the promotion's options, three of them by the names
+/// the releases files have always used.
+pub static ENTRY_KEYS: Embedding = Embedding {
+    own: &[
+        "name",
+        "job_name",
+        "api_entry",
+        "dlrn_api",
+        "dlrn_label",
+        "dlrn_repo_url",
+        "keep_local",
+        "containers_source",
+        "hash_source",
+        "tripleo_containers_yaml",
+        "tripleo_common_commit",
+        "excludes_yaml",
+        "keep_all_sources",
+    ],
+    renames: &[
+        ("from_namespace", "source_namespace"),
+        ("to_namespace", "target_namespace"),
+        ("prefix", "container_name_prefix"),
+        ("hash", "full_hash"),
+    ],
+    refused: &[],
+};
+
+/// The keys of a releases file: its own, and the promotion's options but those of one release.
+pub static FILE_KEYS: Embedding = Embedding {
+    own: &[
+        "zuul_api",
+        "dlrn_api",
+        "api_entry",
+        "dlrn_repo_url",
+        "tripleo_common_url",
+        "tripleo_containers_yaml",
+        "excludes_yaml",
+        "keep_all_sources",
+        "sources_ca_file",
+        "sources_tls_verify",
+        "keep_local",
+        "report_json",
+        "report_html",
+        "releases",
+    ],
+    renames: &[("prefix", "container_name_prefix")],
+    refused: &[
+        "full_hash",
+        "push_hash",
+        "release",
+        "distro_name",
+        "distro_version",
+        "containers",
+        "ppc_containers",
+        "containers_list_file",
+        "source_namespace",
+        "target_namespace",
+    ],
+};
+
+impl Embeds for ReleaseEntry {
+    const FACE: &'static Embedding = &ENTRY_KEYS;
+    fn own<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        ReleaseEntry::deserialize(d)
+    }
+    fn with_options(self, options: PromoteArgs) -> Self {
+        ReleaseEntry { options, ..self }
+    }
+}
+
+impl<'de> Deserialize<'de> for ReleaseEntry {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        embed::deserialize(d)
+    }
+}
+
+impl Embeds for ReleasesConfig {
+    const FACE: &'static Embedding = &FILE_KEYS;
+    fn own<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        ReleasesConfig::deserialize(d)
+    }
+    fn with_options(self, options: PromoteArgs) -> Self {
+        ReleasesConfig { options, ..self }
+    }
+}
+
+impl<'de> Deserialize<'de> for ReleasesConfig {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        embed::deserialize(d)
+    }
 }
 
 /// copy-quay's config file.
@@ -450,8 +478,11 @@ fn from_copy_quay(q: CopyQuayConfig) -> ReleasesConfig {
     };
     ReleasesConfig {
         zuul_api: q.zuul_api,
-        source_registry: reg(q.pull_registry),
-        target_registries: reg(q.push_registry).map(|r| vec![r]),
+        options: PromoteArgs {
+            source_registry: reg(q.pull_registry),
+            target_registries: reg(q.push_registry).map(|r| vec![r]),
+            ..Default::default()
+        },
         releases: q
             .entries
             .into_iter()
@@ -465,13 +496,16 @@ fn from_copy_quay(q: CopyQuayConfig) -> ReleasesConfig {
                 };
                 ReleaseEntry {
                     name: e.name,
-                    release,
-                    distro_name: distro.as_ref().map(|d| d.0.clone()),
-                    distro_version: distro.map(|d| d.1),
                     job_name: e.job_name,
                     api_entry: e.api_entry,
-                    from_namespace: e.from_namespace,
-                    to_namespace: e.to_namespace,
+                    options: PromoteArgs {
+                        release,
+                        distro_name: distro.as_ref().map(|d| d.0.clone()),
+                        distro_version: distro.map(|d| d.1),
+                        source_namespace: e.from_namespace,
+                        target_namespace: e.to_namespace,
+                        ..Default::default()
+                    },
                     ..Default::default()
                 }
             })
@@ -534,14 +568,15 @@ impl ReleasesConfig {
             rel_location(base, s);
         }
         for r in self
+            .options
             .source_registry
             .iter_mut()
-            .chain(self.target_registries.iter_mut().flatten())
+            .chain(self.options.target_registries.iter_mut().flatten())
         {
             rel_registry(base, r);
         }
         for e in &mut self.releases {
-            if let Some(p) = &mut e.containers_list_file {
+            if let Some(p) = &mut e.options.containers_list_file {
                 rel_path(base, p);
             }
             for s in [&mut e.tripleo_containers_yaml, &mut e.excludes_yaml]
@@ -551,9 +586,10 @@ impl ReleasesConfig {
                 rel_location(base, s);
             }
             for r in e
+                .options
                 .source_registry
                 .iter_mut()
-                .chain(e.target_registries.iter_mut().flatten())
+                .chain(e.options.target_registries.iter_mut().flatten())
             {
                 rel_registry(base, r);
             }
@@ -593,14 +629,19 @@ impl ReleasesConfig {
         self.check_url("dlrn_repo_url", &self.dlrn_repo_url)?;
         self.check_url("tripleo_common_url", &self.tripleo_common_url)?;
         for (k, v) in [
-            ("named_label", &self.named_label),
-            ("candidate_label", &self.candidate_label),
+            ("named_label", &self.options.named_label),
+            ("candidate_label", &self.options.candidate_label),
         ] {
             if let Some(l) = v {
                 validate_tag(l).map_err(|e| self.err(k, e))?;
             }
         }
-        check_registries(&self.file, "", &self.source_registry, &self.target_registries)?;
+        check_registries(
+            &self.file,
+            "",
+            &self.options.source_registry,
+            &self.options.target_registries,
+        )?;
         if self.releases.is_empty() {
             return Err(self.err("releases", "expected at least one release entry"));
         }
@@ -646,9 +687,9 @@ impl ReleasesConfig {
         self.check_url(&at("api_entry"), &e.api_entry)?;
         self.check_url(&at("dlrn_repo_url"), &e.dlrn_repo_url)?;
         for (k, v) in [
-            ("named_label", &e.named_label),
-            ("candidate_label", &e.candidate_label),
-            ("push_hash", &e.push_hash),
+            ("named_label", &e.options.named_label),
+            ("candidate_label", &e.options.candidate_label),
+            ("push_hash", &e.options.push_hash),
         ] {
             if let Some(l) = v {
                 validate_tag(l).map_err(|x| self.err(at(k), x))?;
@@ -657,7 +698,7 @@ impl ReleasesConfig {
         if let Some(l) = &e.dlrn_label {
             dlrn::validate_label(l).map_err(|x| self.err(at("dlrn_label"), x))?;
         }
-        if let Some(h) = &e.full_hash {
+        if let Some(h) = &e.options.full_hash {
             validate_full_hash(h).map_err(|x| self.err(at("full_hash"), x))?;
         }
         if let Some(c) = &e.tripleo_common_commit {
@@ -673,7 +714,7 @@ impl ReleasesConfig {
     /// Entry `i`'s `containers_source` / `hash_source` against what the entry and the file give.
     fn validate_entry_sources(&self, i: usize, e: &ReleaseEntry) -> Result<()> {
         let at = |k: &str| format!("releases[{i}].{k}");
-        let has_list = e.containers.is_some() || e.containers_list_file.is_some();
+        let has_list = e.options.containers.is_some() || e.options.containers_list_file.is_some();
         match e.containers_source {
             Some(ContainersSource::Given) if !has_list => {
                 return Err(self.err(
@@ -716,10 +757,10 @@ impl ReleasesConfig {
         check_registries(
             &self.file,
             &format!("releases[{i}]."),
-            &e.source_registry,
-            &e.target_registries,
+            &e.options.source_registry,
+            &e.options.target_registries,
         )?;
-        if e.source_registry.is_none() && self.source_registry.is_none() {
+        if e.options.source_registry.is_none() && self.options.source_registry.is_none() {
             return Err(self.err(
                 format!("releases[{i}]"),
                 format!(
@@ -729,10 +770,15 @@ impl ReleasesConfig {
             ));
         }
         let push = e
+            .options
             .target_registries_push
-            .or(self.target_registries_push)
+            .or(self.options.target_registries_push)
             .unwrap_or(true);
-        let targets = e.target_registries.as_ref().or(self.target_registries.as_ref());
+        let targets = e
+            .options
+            .target_registries
+            .as_ref()
+            .or(self.options.target_registries.as_ref());
         if push && targets.is_none_or(|t| t.is_empty()) {
             return Err(self.err(
                 format!("releases[{i}]"),
@@ -784,63 +830,45 @@ impl ReleasesConfig {
         })
     }
 
-    /// The entry's promotion fields before the list and the hash are found (registries merged,
-    /// namespaces applied, defaults from the file).
+    /// The entry's promotion fields before the list and the hash are found: the entry's options,
+    /// then the file's (registries merged, namespaces applied, report templates filled in), then the
+    /// defaults of releases files (the label, the old releases' prefix).
     pub fn entry_args(&self, e: &ReleaseEntry) -> PromoteArgs {
-        let mut source = e.source_registry.clone().or(self.source_registry.clone());
-        if let (Some(s), Some(ns)) = (&mut source, &e.from_namespace) {
+        let mine = &e.options;
+        let mut source = mine
+            .source_registry
+            .clone()
+            .or(self.options.source_registry.clone());
+        if let (Some(s), Some(ns)) = (&mut source, &mine.source_namespace) {
             s.namespace = Some(ns.clone());
         }
-        let mut targets = e.target_registries.clone().or(self.target_registries.clone());
-        if let (Some(ts), Some(ns)) = (&mut targets, &e.to_namespace) {
+        let mut targets = mine
+            .target_registries
+            .clone()
+            .or(self.options.target_registries.clone());
+        if let (Some(ts), Some(ns)) = (&mut targets, &mine.target_namespace) {
             for t in ts {
                 t.namespace = Some(ns.clone());
             }
         }
         let tpl = |t: &Option<String>| t.as_ref().map(|t| PathBuf::from(t.replace("{name}", &e.name)));
-        PromoteArgs {
-            full_hash: e.full_hash.clone(),
-            named_label: e
-                .named_label
-                .clone()
-                .or(self.named_label.clone())
-                .or(Some(DEFAULT_NAMED_LABEL.into())),
-            candidate_label: e.candidate_label.clone().or(self.candidate_label.clone()),
-            release: e.release.clone(),
-            distro_name: e.distro_name.clone(),
-            distro_version: e.distro_version.clone(),
-            containers: e.containers.clone(),
-            ppc_containers: e.ppc_containers.clone(),
-            containers_list_file: e.containers_list_file.clone(),
-            // The old releases' images are `centos-binary-<name>` (tripleo_common::OLD_RELEASES).
-            container_name_prefix: e.prefix.clone().or(self.prefix.clone()).or_else(|| {
-                let release = e.release.as_deref().unwrap_or("master");
-                tripleo_common::is_old_release(release)
-                    .then(|| tripleo_common::default_prefix(release).to_string())
-            }),
-            base_container_images: e
-                .base_container_images
-                .clone()
-                .or(self.base_container_images.clone()),
-            source_namespace: e.from_namespace.clone(),
-            target_namespace: e.to_namespace.clone(),
-            source_registry: source,
-            target_registries: targets,
-            target_registries_push: e.target_registries_push.or(self.target_registries_push),
-            manifest_push: e.manifest_push.or(self.manifest_push),
-            ppc_manifests: e.ppc_manifests.or(self.ppc_manifests),
-            tmp_file_root: self.tmp_file_root.clone(),
+        let file = PromoteArgs {
             report_json: tpl(&self.report_json),
             report_html: tpl(&self.report_html),
-            per_registry_concurrency: self.per_registry_concurrency,
-            blob_concurrency: self.blob_concurrency,
-            retries: self.retries,
-            label_source: e.label_source.or(self.label_source),
-            keep_previous_label: e.keep_previous_label.or(self.keep_previous_label),
             keep_local: self.keep_local(e).map(|k| k.as_str().to_string()),
-            local_store: self.local_store.clone(),
-            ..Default::default()
-        }
+            ..self.options.clone()
+        };
+        let mut args = mine.clone().or(file);
+        args.source_registry = source;
+        args.target_registries = targets;
+        args.named_label = args.named_label.or(Some(DEFAULT_NAMED_LABEL.into()));
+        // The old releases' images are `centos-binary-<name>` (tripleo_common::OLD_RELEASES).
+        args.container_name_prefix = args.container_name_prefix.or_else(|| {
+            let release = mine.release.as_deref().unwrap_or("master");
+            tripleo_common::is_old_release(release)
+                .then(|| tripleo_common::default_prefix(release).to_string())
+        });
+        args
     }
 
     /// The keep-local policy of an entry, when the file sets one (else the promotion's default).
@@ -1511,7 +1539,7 @@ async fn resolve_inner(
     if let Some(h) = &forced {
         validate_full_hash(h)?;
     }
-    let push_hash = ov.push_hash.clone().or(e.push_hash.clone());
+    let push_hash = ov.push_hash.clone().or(e.options.push_hash.clone());
     if let Some(p) = &push_hash {
         validate_tag(p).map_err(|x| Error::Config(format!("push_hash: {x}")))?;
     }
@@ -1592,6 +1620,53 @@ async fn resolve_inner(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The names serde's derived code takes for a face's own keys: each given key is accepted, and
+    /// what it lists on an unknown key.
+    fn own_names<T>(
+        own: impl Fn(&str) -> std::result::Result<T, serde_norway::Error>,
+        given: &[&str],
+    ) -> Vec<String> {
+        for k in given {
+            if let Err(e) = own(&format!("{k}: null\n")) {
+                assert!(!e.to_string().contains("unknown field"), "{k}: {e}");
+            }
+        }
+        let e = own("zz_unknown: 1\n").err().unwrap().to_string();
+        let list = e
+            .split("expected one of ")
+            .nth(1)
+            .unwrap_or_else(|| panic!("{e}"));
+        list.split('`').skip(1).step_by(2).map(str::to_string).collect()
+    }
+
+    /// The embeddings' lists of own keys are the structs' own: a key added to a struct and not to
+    /// its list would be read as an option or refused.
+    #[test]
+    fn own_key_lists_match_the_structs() {
+        let entry = |t: &str| ReleaseEntry::deserialize(serde_norway::Deserializer::from_str(t));
+        let file = |t: &str| ReleasesConfig::deserialize(serde_norway::Deserializer::from_str(t));
+        for (face, derived) in [
+            (&ENTRY_KEYS, own_names(entry, ENTRY_KEYS.own)),
+            (&FILE_KEYS, own_names(file, FILE_KEYS.own)),
+        ] {
+            for n in &derived {
+                assert!(face.own.contains(&n.as_str()), "{n} missing from {:?}", face.own);
+            }
+        }
+        // An option's key, through the whole entry: into `options`, renamed where the file says.
+        let e: ReleaseEntry = serde_norway::from_str(
+            "name: a\nprefix: p\nfrom_namespace: ns\nx86_tag: x\nkeep_local: always\n",
+        )
+        .unwrap();
+        assert_eq!(e.options.container_name_prefix.as_deref(), Some("p"));
+        assert_eq!(e.options.source_namespace.as_deref(), Some("ns"));
+        assert_eq!(e.options.x86_tag.as_deref(), Some("x"));
+        assert_eq!(
+            (e.keep_local, e.options.keep_local),
+            (Some(KeepLocal::Always), None)
+        );
+    }
 
     #[test]
     fn copy_quay_release_names() {

@@ -10,11 +10,13 @@
 //!   [`logging`] (log setup, the run's warnings).
 //! - [`transport`]: HTTP (every client made in one place), TLS, auth (Basic, Bearer tokens), one
 //!   retry loop, rate limits, capped body reads.
-//! - [`registry`]: the distribution API (manifests, blobs, tags, mounts) over the transport.
-//! - [`store`]: the local store (an OCI layout per release, lock, delete, fsck, label history).
-//! - [`place`]: a registry or a local layout, behind one type.
-//! - [`copy`] (the engine that moves images between places: all architectures, deduplicated blobs)
-//!   and [`sources`] (where lists and hashes come from); then [`quay`] (creating Quay repositories).
+//! - [`registry`]: the distribution API (manifests, blobs, tags, mounts) over the transport; beside
+//!   it [`oci`]: an OCI image layout (one folder) with the same operations.
+//! - [`place`]: a registry or an OCI layout, behind one type.
+//! - On places: [`store`] (the local store: a layout per release and its bookkeeping: root, lock,
+//!   delete, fsck, label history), [`copy`] (the engine that moves images between places: all
+//!   architectures, deduplicated blobs) and [`sources`] (where lists and hashes come from); then
+//!   [`quay`] (creating Quay repositories).
 //! - [`report`]: what a run did (JSON, HTML, the promoter's list files).
 //! - [`promote`]: the engine of the verbs (promote, verify, tag, rollback) with their typed inputs, and where their
 //!   reports are written; then [`stage`] (staged test releases) and [`config`] (releases files).
@@ -32,6 +34,7 @@ pub mod input;
 pub mod logging;
 pub mod manifest;
 pub mod module;
+pub mod oci;
 pub mod place;
 pub mod progress;
 pub mod promote;

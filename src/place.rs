@@ -1,7 +1,8 @@
-//! A place images live: a registry, or a release's OCI layout in the local store. The copy engine
-//! talks to both through this one type (same operations, same meaning), so a local copy can be the
-//! source of a push or the destination of a keep. It sits above what it wraps (the registry client,
-//! the store's layouts) and below the copy engine and anything else that works on either place.
+//! A place images live: a registry, or an OCI layout (a release's in the local store, or any folder).
+//! The copy engine and the verification talk to both through this one type (same operations, same
+//! meaning), so a local copy can be the source of a push, the destination of a keep, and be verified
+//! like a registry. It sits above what it wraps (the registry client, [`crate::oci`]) and below the
+//! copy engine, the local store and anything else that works on either place.
 
 use bytes::Bytes;
 use url::Url;
@@ -9,8 +10,8 @@ use url::Url;
 use crate::digest::Digest;
 use crate::error::Result;
 use crate::manifest::{BlobStream, Descriptor, Manifest};
+use crate::oci::Layout;
 use crate::registry::{MountResult, Registry};
-use crate::store::Layout;
 use crate::transport::{RetryPolicy, StatsSnapshot};
 
 /// A registry or a local layout.

@@ -269,6 +269,14 @@ fn bad_configs_name_the_file_and_the_key() {
             vec!["test.yaml: releases[2].bogus: unknown field `bogus`, expected one of `name`", "line 7"],
         ),
         (
+            one("    containers_list: [y]\n"),
+            vec!["releases[0]: duplicate field `containers`", "line 7"],
+        ),
+        (
+            format!("full_hash: {AGG}\n{}", one("")),
+            vec!["test.yaml: full_hash: unknown field `full_hash`, expected one of `zuul_api`", "line 1"],
+        ),
+        (
             one("    manifest_push: maybe\n"),
             vec!["releases[0].manifest_push: ", "not a boolean"],
         ),

@@ -24,14 +24,14 @@ const LAYERS: &[&[&str]] = &[
     // Run-wide services every layer may use: masking secrets, progress lines.
     &["scrub", "progress"],
     &["logging"],
-    // Talking to registries.
+    // Talking to registries; an OCI layout on disk (siblings: neither uses the other).
     &["transport"],
-    &["registry"],
-    // The local store, and the place images live (registry | OCI layout).
-    &["store"],
+    &["registry", "oci"],
+    // The place images live: a registry or an OCI layout.
     &["place"],
-    // Engines.
-    &["copy", "sources"],
+    // On places: the local store (a layout per release and its bookkeeping), the copy engine, and
+    // where lists and hashes come from.
+    &["store", "copy", "sources"],
     &["quay"],
     &["report"],
     // The engine of promotions.
@@ -495,6 +495,8 @@ fn the_scan_finds_known_uses() {
     assert!(has("registry", "transport"), "registry → transport not seen");
     assert!(has("cli", "promote"), "cli → promote not seen");
     assert!(has("copy", "manifest"), "copy → manifest not seen");
+    assert!(has("store", "oci"), "store → oci not seen");
+    assert!(has("place", "oci"), "place → oci not seen");
     assert!(e.len() > 100, "only {} uses seen", e.len());
 }
 

@@ -400,3 +400,99 @@ async fn a_kept_copy_without_architectures_does_not_hide_the_sources() {
         .unwrap()
         .is_some());
 }
+
+/// Verification reads a `Place`: a kept copy (an OCI layout) is checked by the same code as a
+/// registry. The copy checks out; with a layer gone, or its manifest's bytes changed, it does not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kept_copy_is_verified_like_a_registry() {
+    use copy_containers::manifest::Content;
+    use copy_containers::place::Place;
+    use copy_containers::promote::verify::{check, BlobMemo, Expectation};
+    use copy_containers::reference::RepoPath;
+    use copy_containers::report::Reason;
+
+    let src = tk::Registry::plain().unwrap();
+    let t1 = tk::Registry::plain().unwrap();
+    let staged = stage(&client(&src), &["base", "nova-compute"], &[]).await;
+    let nova = staged.iter().find(|s| s.name == "nova-compute").unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let mut a = promote_args(
+        registry_args(&src, NS),
+        vec![registry_args(&t1, NS)],
+        &["nova-compute"],
+        tmp.path(),
+    );
+    a.keep_local = Some("always".into());
+    let r = promote::run(
+        &a.resolve(promote::model::read_list_file).unwrap(),
+        &RunOptions::default(),
+    )
+    .await;
+    assert!(r.ok, "{:#?}", r.errors);
+    let store = Store::open(tmp.path().join("store")).unwrap();
+    let layout = store.layout("master").unwrap().with_source(src.host());
+    let local = Place::Layout(layout.clone());
+    let repo = format!("{NS}/openstack-nova-compute");
+    let expect = Expectation {
+        repo: RepoPath::parse(&repo).unwrap(),
+        tag: FH.into(),
+        digest: nova.x86_digest.parse().unwrap(),
+        architectures: None,
+        deep: true,
+    };
+    let check_at =
+        |place: Place, e: Expectation| async move { check(&place, &e, &BlobMemo::default()).await };
+    check_at(local.clone(), expect.clone()).await.unwrap();
+    check_at(Place::from(client(&t1)), expect.clone()).await.unwrap();
+    // Expecting a list where the copy is one image, or another digest: not verified.
+    let as_list = Expectation {
+        architectures: Some(vec!["amd64".into()]),
+        ..expect.clone()
+    };
+    let e = check_at(local.clone(), as_list).await.unwrap_err();
+    assert_eq!(e.reason, Reason::NotAList, "{e}");
+    assert!(
+        e.message.contains("is a single image, expected a manifest list"),
+        "{e}"
+    );
+    let other = Expectation {
+        digest: staged[0].x86_digest.parse().unwrap(),
+        ..expect.clone()
+    };
+    let e = check_at(local.clone(), other).await.unwrap_err();
+    assert_eq!(e.reason, Reason::WrongDigest, "{e}");
+    assert!(
+        e.message.contains(&format!("points at {}", nova.x86_digest)),
+        "{e}"
+    );
+    // A layer gone from the store.
+    let m = layout.get_manifest(&repo, FH).await.unwrap();
+    let Content::Image { layers, .. } = m.content().unwrap() else {
+        panic!("an image")
+    };
+    let layer = layout.blob_path(&layers[0].digest);
+    let saved = std::fs::read(&layer).unwrap();
+    std::fs::remove_file(&layer).unwrap();
+    let e = check_at(local.clone(), expect.clone()).await.unwrap_err();
+    assert!(
+        e.reason == Reason::MissingBlob
+            && e.message
+                .contains(&format!("blob {} of {} is missing", layers[0].digest, m.digest)),
+        "{e}"
+    );
+    std::fs::write(&layer, saved).unwrap();
+    check_at(local.clone(), expect.clone()).await.unwrap();
+    // The manifest's bytes changed on disk: it no longer reads as itself.
+    let manifest = layout.blob_path(&m.digest);
+    let mut bytes = std::fs::read(&manifest).unwrap();
+    let last = bytes.len() - 2;
+    bytes[last] ^= 0x20;
+    std::fs::write(&manifest, bytes).unwrap();
+    let e = check_at(local, expect).await.unwrap_err();
+    assert!(
+        e.reason == Reason::Unreadable
+            && e.message.contains("digest mismatch")
+            && e.message.contains(m.digest.as_str()),
+        "{e}"
+    );
+}

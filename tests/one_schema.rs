@@ -1,41 +1,19 @@
 //! One option schema (issue 12): every promotion option, declared once with [`PromoteArgs`]
 //! (`promote_options!`), reaches [`PromoteArgs`] from every face that takes it. The module's spec
-//! is generated from the declaration; the releases file's entries and defaults are declarations of
-//! their own (other keys and types), so this test is what keeps them in step: an option added to
-//! `PromoteArgs` fails here until the releases file takes it (and `entry_args` copies it) or it is
-//! listed below with the reason it is not there. The CLI's flags are checked the same way by
-//! `cli::help`'s unit tests (the flags are private to the CLI).
+//! is generated from the declaration; a releases file's entries and its defaults embed the options
+//! (`promote::embed`: keys of their own beside them, unknown keys still named); this test checks
+//! that each option is taken there (the defaults refuse only the per-release ones, listed below with
+//! why) and that `entry_args` carries it into [`PromoteArgs`]. The CLI's flags are checked the same
+//! way by `cli::help`'s unit tests (the flags are private to the CLI).
 
-use copy_containers::config::{ReleaseEntry, ReleasesConfig};
+use copy_containers::config::{ReleaseEntry, ReleasesConfig, FILE_KEYS};
 use copy_containers::module::args::{self, Kind, Opt};
 use copy_containers::promote::model::PROMOTE_SPEC;
 use copy_containers::promote::PromoteArgs;
 use serde_json::{json, Value};
 
 /// Fields a release entry does not take, and why.
-const NOT_IN_ENTRIES: &[(&str, &str)] = &[
-    ("x86_tag", "the promoter's tag names; releases use the defaults"),
-    ("ppc_tag", "the promoter's tag names; releases use the defaults"),
-    (
-        "manifest_tag",
-        "the promoter's tag names; releases use the defaults",
-    ),
-    ("tmp_file_root", "a file-wide setting"),
-    ("report_json", "a file-wide template ({name})"),
-    ("report_html", "a file-wide template ({name})"),
-    ("per_registry_concurrency", "a file-wide setting"),
-    ("blob_concurrency", "a file-wide setting"),
-    ("retries", "a file-wide setting"),
-    ("local_store", "a file-wide setting"),
-    (
-        "lock_timeout",
-        "not taken by releases files yet (the flag or the default)",
-    ),
-    (
-        "phase_timeout",
-        "not taken by releases files yet (the flag or the default)",
-    ),
-];
+const NOT_IN_ENTRIES: &[(&str, &str)] = &[];
 
 /// Fields the file's defaults do not take, and why.
 const NOT_IN_DEFAULTS: &[(&str, &str)] = &[
@@ -49,24 +27,14 @@ const NOT_IN_DEFAULTS: &[(&str, &str)] = &[
     ("containers_list_file", "per release"),
     ("source_namespace", "per release (from_namespace)"),
     ("target_namespace", "per release (to_namespace)"),
-    ("x86_tag", "the promoter's tag names; releases use the defaults"),
-    ("ppc_tag", "the promoter's tag names; releases use the defaults"),
-    (
-        "manifest_tag",
-        "the promoter's tag names; releases use the defaults",
-    ),
-    (
-        "lock_timeout",
-        "not taken by releases files yet (the flag or the default)",
-    ),
-    (
-        "phase_timeout",
-        "not taken by releases files yet (the flag or the default)",
-    ),
 ];
 
-/// Entry options that reach the promotion elsewhere than `entry_args`.
-const ENTRY_ELSEWHERE: &[(&str, &str)] = &[("push_hash", "resolve_release's ResolvedRelease::push_hash")];
+/// The list above is the one the file refuses.
+#[test]
+fn the_defaults_refuse_what_is_listed() {
+    let listed: Vec<&str> = NOT_IN_DEFAULTS.iter().map(|(k, _)| *k).collect();
+    assert_eq!(listed, FILE_KEYS.refused);
+}
 
 fn listed(list: &[(&str, &str)], f: &str) -> bool {
     list.iter().any(|(k, _)| *k == f)
@@ -156,7 +124,7 @@ fn releases_file_takes_every_option() {
                     ..Default::default()
                 };
                 assert!(
-                    is_set(&cfg.entry_args(&e), field) || listed(ENTRY_ELSEWHERE, field),
+                    is_set(&cfg.entry_args(&e), field),
                     "entry_args does not copy the entry's {field}"
                 );
             }

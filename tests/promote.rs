@@ -565,6 +565,44 @@ async fn verification_catches_a_dangling_list_and_a_moved_tag() {
         "{all}"
     );
     assert!(bad.missed.contains(&"nova-compute".to_string()) && bad.missed.contains(&"os".to_string()));
+    // Each finding typed: kind verification, why (the ppc tag went with its manifest), one group each.
+    use copy_containers::report::{Kind, Reason};
+    type Found<'a> = (Kind, Option<Reason>, Option<&'a str>, Option<&'a str>);
+    let found: Vec<Found> = bad
+        .problems
+        .iter()
+        .map(|p| (p.kind, p.reason, p.container.as_deref(), p.tag.as_deref()))
+        .collect();
+    let (ppc, list) = (format!("{FH}_ppc64le"), format!("{FH}_manifest"));
+    for want in [
+        (Reason::MissingTag, "nova-compute", ppc.as_str()),
+        (Reason::MissingChild, "nova-compute", list.as_str()),
+        (Reason::WrongDigest, "os", FH),
+    ] {
+        assert!(
+            found.contains(&(Kind::Verification, Some(want.0), Some(want.1), Some(want.2))),
+            "{want:?} in {found:#?}"
+        );
+    }
+    let grouped: Vec<(Option<Reason>, usize)> =
+        bad.problem_groups.iter().map(|g| (g.reason, g.count)).collect();
+    for r in [Reason::MissingTag, Reason::MissingChild, Reason::WrongDigest] {
+        assert_eq!(
+            grouped.iter().filter(|g| g.0 == Some(r)).count(),
+            1,
+            "{grouped:?}"
+        );
+    }
+    let json = serde_json::to_value(&bad).unwrap();
+    assert!(
+        json["problems"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["reason"] == "missing_child"),
+        "{:#}",
+        json["problems"]
+    );
     // verify never writes: the pushed list from the promotion is untouched
     let mut pushed = read_list(tmp.path(), "containers_pushed_list.txt");
     pushed.sort();

@@ -102,7 +102,7 @@ fn read_config(path: Option<&PathBuf>) -> anyhow::Result<FromConfig> {
             releases: None,
         },
         ConfigFile::Releases(c) => FromConfig {
-            local_store: c.local_store.clone(),
+            local_store: c.options.local_store.clone(),
             releases: Some(*c),
         },
     })

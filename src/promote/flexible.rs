@@ -114,23 +114,14 @@ pub fn opt_secret<'de, D: Deserializer<'de>>(d: D) -> Result<Option<crate::trans
     Ok(opt_string(d)?.map(crate::transport::Secret::new))
 }
 
-/// `Option<u64>` from a number or a numeric string.
-pub fn opt_u64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
-    match opt_string(d)? {
-        None => Ok(None),
-        Some(s) => parse_count(&s)
-            .map(Some)
-            .ok_or_else(|| de::Error::custom(format!("{s:?} is not a whole number"))),
-    }
-}
-
 /// A required string (a number is taken as its digits); `null` is an error.
 pub fn string<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
     opt_string(d)?.ok_or_else(|| de::Error::custom("expected a string, got null"))
 }
 
-/// `Option<u64>` from a number or a numeric string, refusing negative numbers by name (the releases
-/// file's counts); the error is raised inside the deserializer so that it carries the key's path.
+/// `Option<u64>` from a number or a numeric string, refusing negative numbers by name (every count
+/// of the options); the error is raised inside the deserializer so that it carries the key's path
+/// and line.
 pub fn opt_count<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
     struct V;
     impl<'de> Visitor<'de> for V {
@@ -233,7 +224,7 @@ mod tests {
         s: Option<String>,
         #[serde(default, deserialize_with = "opt_list")]
         l: Option<Vec<String>>,
-        #[serde(default, deserialize_with = "opt_u64")]
+        #[serde(default, deserialize_with = "opt_count")]
         n: Option<u64>,
     }
 

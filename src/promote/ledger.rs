@@ -4,7 +4,7 @@
 
 use super::plan::Expectation;
 use crate::digest::Digest;
-use crate::report::{TagAction, TagEntry};
+use crate::report::{Reason, TagAction, TagEntry};
 
 /// Which registry of the promotion: the source, or a target by its index in `Promotion::targets`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -18,6 +18,40 @@ struct Item {
     container: usize,
     at: At,
     entry: TagEntry,
+    /// Why it did not verify, when a read-back said so (its error is then the verification's).
+    reason: Option<Reason>,
+}
+
+/// A check that did not pass: why (typed, carried to the report's problem), and the line saying so.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Failure {
+    pub reason: Reason,
+    pub message: String,
+}
+
+impl Failure {
+    pub(crate) fn new(reason: Reason, message: impl Into<String>) -> Failure {
+        Failure {
+            reason,
+            message: message.into(),
+        }
+    }
+
+    /// What could not be read, `context: error`.
+    pub(crate) fn unreadable(context: &str, e: &crate::Error) -> Failure {
+        let message = if context.is_empty() {
+            e.to_string()
+        } else {
+            format!("{context}: {e}")
+        };
+        Failure::new(Reason::Unreadable, message)
+    }
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
 }
 
 /// A verification result for one planned check.
@@ -26,7 +60,7 @@ pub(crate) struct Verdict {
     pub container: usize,
     pub target: usize,
     pub expect: Expectation,
-    pub result: Result<(), String>,
+    pub result: Result<(), Failure>,
 }
 
 /// The outcomes of a run so far.
@@ -37,7 +71,21 @@ pub(crate) struct Ledger {
 
 impl Ledger {
     pub fn record(&mut self, container: usize, at: At, entry: TagEntry) {
-        self.items.push(Item { container, at, entry });
+        self.items.push(Item {
+            container,
+            at,
+            entry,
+            reason: None,
+        });
+    }
+
+    /// The entries of one container on one registry, each with why it did not verify (when a
+    /// read-back said so).
+    pub fn checked_at(&self, container: usize, at: At) -> impl Iterator<Item = (&TagEntry, Option<Reason>)> {
+        self.items
+            .iter()
+            .filter(move |i| i.container == container && i.at == at)
+            .map(|i| (&i.entry, i.reason))
     }
 
     /// The entries of one container on one registry.
@@ -93,14 +141,16 @@ impl Ledger {
             self.record(v.container, at, en);
             self.items.len() - 1
         });
-        let en = &mut self.items[idx].entry;
+        let item = &mut self.items[idx];
+        let en = &mut item.entry;
         en.digest = Some(v.expect.digest.to_string());
         match &v.result {
             Ok(()) => en.verified = Some(true),
-            Err(msg) => {
+            Err(f) => {
                 en.verified = Some(false);
                 if en.error.is_none() {
-                    en.error = Some(format!("verification: {msg}"));
+                    en.error = Some(format!("verification: {f}"));
+                    item.reason = Some(f.reason);
                 }
             }
         }
@@ -181,7 +231,10 @@ mod tests {
                 container: 0,
                 target: 0,
                 expect: label,
-                result: Err("missing".into()),
+                result: Err(Failure {
+                    reason: Reason::MissingTag,
+                    message: "missing".into(),
+                }),
             },
             "t",
         );
@@ -189,6 +242,15 @@ mod tests {
         assert!(
             l.verified(2, 0) && !l.pushed(2, 0),
             "no entries: nothing to gate, nothing pushed"
+        );
+        let reasons: Vec<_> = l
+            .checked_at(0, At::Target(0))
+            .map(|(e, r)| (e.tag.as_str(), r))
+            .collect();
+        assert_eq!(
+            reasons,
+            [("fh", None), ("current", Some(Reason::MissingTag))],
+            "the reason is the read-back's, kept with its entry"
         );
         let all = l.into_entries(3);
         assert_eq!(all[0].len(), 3);

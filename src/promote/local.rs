@@ -9,8 +9,9 @@ use super::plan;
 use super::source::Facts;
 use crate::copy::{self, CopyOptions, Endpoint, Place};
 use crate::digest::Digest;
+use crate::oci::Layout;
 use crate::report::{Kind, Phase, Problem, TagAction, TagEntry};
-use crate::store::{DeleteScope, Layout, Store, StoreLock};
+use crate::store::{DeleteScope, Store, StoreLock};
 
 /// The local store for this run: a release's layout under the lock.
 pub(crate) struct Local {

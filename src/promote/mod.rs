@@ -8,6 +8,7 @@
 //! [`write_reports`] writes a run's reports.
 
 mod build;
+pub mod embed;
 mod execute;
 pub mod flexible;
 mod label;

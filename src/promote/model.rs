@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use super::flexible::{self, opt_bool, opt_string, opt_u64};
+use super::flexible::{self, opt_bool, opt_count, opt_string};
 use super::options::{opt, promote_options, Kind::*};
 use crate::error::{Error, Result};
 use crate::reference::{
@@ -46,7 +46,7 @@ pub struct RegistryArgs {
     #[serde(default)]
     pub schema: Option<String>,
     /// Staging files' `port` (informational: the port is part of `host`).
-    #[serde(default, deserialize_with = "opt_u64")]
+    #[serde(default, deserialize_with = "opt_count")]
     pub port: Option<u64>,
     /// Staging files' `url: http://…` form.
     #[serde(default)]
@@ -282,13 +282,13 @@ promote_options! {
     #[serde(default)]
     manifest_tag: Option<String> => opt("manifest_tag", Str),
     /// Requests in flight per registry.
-    #[serde(default, deserialize_with = "opt_u64")]
+    #[serde(default, deserialize_with = "opt_count")]
     per_registry_concurrency: Option<u64> => opt("per_registry_concurrency", Int),
     /// Blob transfers in flight.
-    #[serde(default, deserialize_with = "opt_u64")]
+    #[serde(default, deserialize_with = "opt_count")]
     blob_concurrency: Option<u64> => opt("blob_concurrency", Int),
     /// Attempts per request.
-    #[serde(default, deserialize_with = "opt_u64")]
+    #[serde(default, deserialize_with = "opt_count")]
     retries: Option<u64> => opt("retries", Int),
     #[serde(default)]
     report_json: Option<PathBuf> => opt("report_json", Path),
@@ -308,12 +308,12 @@ promote_options! {
     #[serde(default)]
     local_store: Option<PathBuf> => opt("local_store", Path),
     /// Seconds to wait for another run's lock on the local store (default 600; 0: fail at once).
-    #[serde(default, deserialize_with = "opt_u64")]
+    #[serde(default, deserialize_with = "opt_count")]
     lock_timeout: Option<u64> => opt("lock_timeout", Int),
     /// Seconds each phase of a run (source check, architectures, copies and lists, verification
     /// and labels, the source label) may take; one that runs over stops the run there, with an error
     /// naming it, and nothing after it is done (no label moves). Default 0: no limit.
-    #[serde(default, deserialize_with = "opt_u64")]
+    #[serde(default, deserialize_with = "opt_count")]
     phase_timeout: Option<u64> => opt("phase_timeout", Int),
 }
 

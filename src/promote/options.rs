@@ -5,11 +5,10 @@
 //! [`super::model::PROMOTE_SPEC`]. A field cannot be added without its module option; a unit test
 //! in `module::args` checks that the names agree with serde's.
 //!
-//! The releases file's entries and defaults, and the CLI's flags, stay declarations of their own:
-//! their keys differ (`from_namespace`, `prefix`, `--target`), they hold other types (typed
-//! `keep_local`, `{name}` report templates) and only part of the options, so generating them would
-//! need an override per field and face. Tests check them against the options instead
-//! (`tests/one_schema.rs`).
+//! A releases file's entries and defaults embed [`super::PromoteArgs`] itself ([`super::embed`]:
+//! their own keys beside the options, a few options spelled their own way, unknown keys still named
+//! at their line). The CLI's flags stay a declaration of their own (`--target`, `--hash`: other
+//! names, other shapes); `cli::help`'s tests check them against the options.
 
 /// Value types of an option, as Ansible's argument spec names them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

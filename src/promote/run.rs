@@ -20,7 +20,7 @@ use crate::copy::{CopyOptions, FetchedBlobs, Place};
 use crate::progress::Progress;
 use crate::registry::Registry;
 use crate::report::listfiles::{self, ListFiles};
-use crate::report::{Kind, Phase, Problem, Report, TagAction, TagEntry};
+use crate::report::{Kind, Phase, Problem, Reason, Report, TagAction, TagEntry};
 
 /// How to run.
 #[derive(Clone, Debug, Default)]
@@ -519,17 +519,19 @@ fn tag_problem(phase: Phase, kind: Kind, name: &str, en: &crate::report::TagEntr
 /// repeated.
 fn verification_problems(ledger: &Ledger, targets: usize, c: &mut Collected) {
     for (ci, f) in c.facts.iter().enumerate() {
-        for e in (0..targets).flat_map(|ti| ledger.at(ci, At::Target(ti))) {
+        for (e, reason) in (0..targets).flat_map(|ti| ledger.checked_at(ci, At::Target(ti))) {
             let Some(err) = &e.error else { continue };
             if e.verified != Some(false) && e.action != TagAction::Failed {
                 continue;
             }
-            let kind = if e.action == TagAction::Failed {
+            // A read-back that found something wrong is a verification problem, also on a tag
+            // this run did not write; another failure (a copy's) is not.
+            let kind = if reason.is_none() && e.action == TagAction::Failed {
                 Kind::Other
             } else {
                 Kind::Verification
             };
-            let problem = tag_problem(Phase::Verify, kind, &f.name, e);
+            let problem = tag_problem(Phase::Verify, kind, &f.name, e).reason(reason);
             let known = c
                 .problems
                 .iter()
@@ -550,18 +552,19 @@ async fn source_label(
     c: &mut Collected,
 ) {
     let verify_only = opts.verify_only;
-    let labelled: Vec<(usize, crate::report::TagEntry, Kind)> = if verify_only {
+    type Labelled = (usize, crate::report::TagEntry, Kind, Option<Reason>);
+    let labelled: Vec<Labelled> = if verify_only {
         let checked = verify::source_labels(p, &cl.source, &c.facts).await;
         checked
             .into_iter()
-            .map(|(ci, en)| (ci, en, Kind::Verification))
+            .map(|(ci, en, reason)| (ci, en, Kind::Verification, reason))
             .collect()
     } else if c.ok() {
         let sites = [source_site(p, cl)];
         let moved = label::move_labels(p, &sites, &c.facts, ledger, false, false, &opts.progress).await;
         moved
             .into_iter()
-            .map(|(ci, _, en, kind)| (ci, en, kind))
+            .map(|(ci, _, en, kind)| (ci, en, kind, None))
             .collect()
     } else {
         let withheld = |(ci, f): (usize, &Facts)| {
@@ -573,16 +576,16 @@ async fn source_label(
                 TagAction::Skipped,
             );
             en.error = Some("label withheld: the promotion had errors".into());
-            (ci, en, Kind::NotAttempted)
+            (ci, en, Kind::NotAttempted, None)
         };
         c.facts.iter().enumerate().map(withheld).collect()
     };
-    for (ci, en, kind) in labelled {
+    for (ci, en, kind, reason) in labelled {
         if en.action == TagAction::Failed {
             let name = &c.facts[ci].name;
             let e = en.error.clone().unwrap_or_default();
             let text = format!("{name}: source label: {e}");
-            let problem = Problem::new(Phase::SourceLabel, kind, e, text);
+            let problem = Problem::new(Phase::SourceLabel, kind, e, text).reason(reason);
             c.problems
                 .push(problem.container(name).registry(&p.source.name).tag(&en.tag));
         }

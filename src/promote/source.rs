@@ -10,11 +10,11 @@ use super::model::Promotion;
 use crate::copy::{FetchedBlobs, Place};
 use crate::digest::Digest;
 use crate::manifest::{build_docker_list, config_platform, ConfigPlatform, Content, Manifest};
+use crate::oci::Layout;
 use crate::progress::Progress;
 use crate::reference::RepoPath;
 use crate::registry::Registry;
 use crate::report::{Kind, Phase, Problem};
-use crate::store::Layout;
 
 /// What the source holds for one container.
 #[derive(Clone, Debug)]

@@ -2,6 +2,9 @@
 //! at the expected digest; a manifest list must hold exactly the expected architectures, and every
 //! child manifest, config and layer it refers to must be present on that registry. Blob checks are
 //! shared within a pass (one HEAD per repository and digest).
+//!
+//! [`check`] reads a [`Place`], so a local copy (an OCI layout) is verified by the same code as a
+//! registry.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
@@ -14,51 +17,49 @@ use super::plan::{Plan, PlannedCheck};
 use super::source::Facts;
 use crate::digest::Digest;
 use crate::manifest::{Content, Manifest};
+use crate::place::Place;
 use crate::progress::Progress;
 use crate::registry::Registry;
-use crate::report::{TagAction, TagEntry};
+use crate::report::{Reason, TagAction, TagEntry};
 
 /// What a tag must look like (planned by [`super::plan`]).
 pub use super::plan::Expectation;
+
+/// A check that did not pass (kept in the run's [`super::ledger`]).
+pub use super::ledger::Failure;
 
 /// Memo of blob HEADs within one pass.
 #[derive(Clone, Default)]
 pub struct BlobMemo(Arc<Mutex<HashMap<BlobKey, bool>>>);
 
-/// (registry, repository, digest).
+/// (place, repository, digest).
 type BlobKey = (String, String, Digest);
 
 impl BlobMemo {
-    async fn present(&self, reg: &Registry, repo: &str, digest: &Digest) -> Result<bool, String> {
+    async fn present(&self, reg: &Place, repo: &str, digest: &Digest) -> Result<bool, crate::Error> {
         let key = (reg.name().to_string(), repo.to_string(), digest.clone());
         if let Some(v) = self.0.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
             return Ok(*v);
         }
-        let v = reg
-            .blob_exists(repo, digest)
-            .await
-            .map_err(|e| e.to_string())?
-            .is_some();
+        let v = reg.blob_exists(repo, digest).await?.is_some();
         self.0.lock().unwrap_or_else(|p| p.into_inner()).insert(key, v);
         Ok(v)
     }
 }
 
-/// Check one expectation; `Err` says what is wrong.
-pub async fn check(reg: &Registry, e: &Expectation, memo: &BlobMemo) -> Result<(), String> {
+/// Check one expectation on a registry or a local layout; `Err` says what is wrong, and why.
+pub async fn check(reg: &Place, e: &Expectation, memo: &BlobMemo) -> Result<(), Failure> {
     let where_ = format!("{}/{}:{}", reg.name(), e.repo, e.tag);
     let head = reg
         .head_manifest(&e.repo, &e.tag)
         .await
-        .map_err(|x| x.to_string())?;
+        .map_err(|x| Failure::unreadable("", &x))?;
     let Some(head) = head else {
-        return Err(format!("{where_} is missing"));
+        return Err(Failure::new(Reason::MissingTag, format!("{where_} is missing")));
     };
     if head.digest != e.digest {
-        return Err(format!(
-            "{where_} points at {}, expected {}",
-            head.digest, e.digest
-        ));
+        let msg = format!("{where_} points at {}, expected {}", head.digest, e.digest);
+        return Err(Failure::new(Reason::WrongDigest, msg));
     }
     if e.architectures.is_none() && !e.deep {
         return Ok(());
@@ -66,38 +67,39 @@ pub async fn check(reg: &Registry, e: &Expectation, memo: &BlobMemo) -> Result<(
     let m = reg
         .get_manifest(&e.repo, e.digest.as_str())
         .await
-        .map_err(|x| format!("{where_}: {x}"))?;
-    match m.content().map_err(|x| format!("{where_}: {x}"))? {
+        .map_err(|x| Failure::unreadable(&where_, &x))?;
+    match m.content().map_err(|x| Failure::unreadable(&where_, &x))? {
         Content::Index { children } => {
             if let Some(want) = &e.architectures {
                 let have: BTreeSet<String> = children.iter().filter_map(|c| c.architecture.clone()).collect();
                 let want: BTreeSet<String> = want.iter().cloned().collect();
                 if have != want {
-                    return Err(format!(
+                    let msg = format!(
                         "{where_} holds architectures {:?}, expected {:?}",
                         have.into_iter().collect::<Vec<_>>(),
                         want.into_iter().collect::<Vec<_>>()
-                    ));
+                    );
+                    return Err(Failure::new(Reason::WrongArchitectures, msg));
                 }
             }
             for c in children {
+                let d = &c.descriptor.digest;
                 let child = reg
-                    .get_manifest_opt(&e.repo, c.descriptor.digest.as_str())
+                    .get_manifest_opt(&e.repo, d.as_str())
                     .await
-                    .map_err(|x| format!("{where_}: child {}: {x}", c.descriptor.digest))?
+                    .map_err(|x| Failure::unreadable(&format!("{where_}: child {d}"), &x))?
                     .ok_or_else(|| {
-                        format!(
-                            "{where_}: child manifest {} ({}) is missing (dangling list)",
-                            c.descriptor.digest,
-                            c.architecture.as_deref().unwrap_or("?")
-                        )
+                        let arch = c.architecture.as_deref().unwrap_or("?");
+                        let msg = format!("{where_}: child manifest {d} ({arch}) is missing (dangling list)");
+                        Failure::new(Reason::MissingChild, msg)
                     })?;
                 check_blobs(reg, &e.repo, &child, memo, &where_).await?;
             }
         }
         Content::Image { .. } => {
             if e.architectures.is_some() {
-                return Err(format!("{where_} is a single image, expected a manifest list"));
+                let msg = format!("{where_} is a single image, expected a manifest list");
+                return Err(Failure::new(Reason::NotAList, msg));
             }
             check_blobs(reg, &e.repo, &m, memo, &where_).await?;
         }
@@ -106,16 +108,21 @@ pub async fn check(reg: &Registry, e: &Expectation, memo: &BlobMemo) -> Result<(
 }
 
 async fn check_blobs(
-    reg: &Registry,
+    reg: &Place,
     repo: &str,
     m: &Manifest,
     memo: &BlobMemo,
     where_: &str,
-) -> Result<(), String> {
-    if let Content::Image { config, layers } = m.content().map_err(|x| format!("{where_}: {x}"))? {
+) -> Result<(), Failure> {
+    if let Content::Image { config, layers } = m.content().map_err(|x| Failure::unreadable(where_, &x))? {
         for d in std::iter::once(&config).chain(layers.iter()) {
-            if !memo.present(reg, repo, &d.digest).await? {
-                return Err(format!("{where_}: blob {} of {} is missing", d.digest, m.digest));
+            let present = memo
+                .present(reg, repo, &d.digest)
+                .await
+                .map_err(|x| Failure::unreadable("", &x))?;
+            if !present {
+                let msg = format!("{where_}: blob {} of {} is missing", d.digest, m.digest);
+                return Err(Failure::new(Reason::MissingBlob, msg));
             }
         }
     }
@@ -148,10 +155,11 @@ pub(crate) async fn pass(
         progress.step();
     }
     let memo = BlobMemo::default();
+    let places: Vec<Place> = targets.iter().map(Place::from).collect();
     let checked: Vec<Verdict> = stream::iter(jobs.into_iter().map(|c| {
-        let memo = &memo;
+        let (memo, places) = (&memo, &places);
         async move {
-            let r = check(&targets[c.target], &c.expect, memo).await;
+            let r = check(&places[c.target], &c.expect, memo).await;
             progress.step();
             verdict(c, r)
         }
@@ -168,9 +176,15 @@ pub(crate) async fn pass(
     verdicts
 }
 
-/// `verify` of a promotion that labels its source: the label there, per container.
-pub(crate) async fn source_labels(p: &Promotion, src: &Registry, facts: &[Facts]) -> Vec<(usize, TagEntry)> {
+/// `verify` of a promotion that labels its source: the label there, per container, with why it did
+/// not verify.
+pub(crate) async fn source_labels(
+    p: &Promotion,
+    src: &Registry,
+    facts: &[Facts],
+) -> Vec<(usize, TagEntry, Option<Reason>)> {
     let memo = BlobMemo::default();
+    let src = &Place::from(src);
     stream::iter(facts.iter().enumerate().map(|(ci, f)| {
         let memo = &memo;
         async move {
@@ -188,15 +202,19 @@ pub(crate) async fn source_labels(p: &Promotion, src: &Registry, facts: &[Facts]
                 architectures: None,
                 deep: false,
             };
-            match check(src, &e, memo).await {
-                Ok(()) => en.verified = Some(true),
+            let reason = match check(src, &e, memo).await {
+                Ok(()) => {
+                    en.verified = Some(true);
+                    None
+                }
                 Err(m) => {
                     en.verified = Some(false);
                     en.action = TagAction::Failed;
                     en.error = Some(format!("verification: {m}"));
+                    Some(m.reason)
                 }
-            }
-            (ci, en)
+            };
+            (ci, en, reason)
         }
     }))
     .buffer_unordered(p.per_registry)

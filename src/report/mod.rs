@@ -14,7 +14,7 @@ use crate::error::{Error, Result};
 use crate::transport::StatsSnapshot;
 
 pub use html::human_bytes;
-pub use problem::{Kind, Phase, Problem, ProblemGroup};
+pub use problem::{Kind, Phase, Problem, ProblemGroup, Reason};
 // The scrubber, the run's warnings and the loopback test live below the engines (every layer masks
 // secrets and warns); they are named here too, where the faces look for what goes into outputs.
 pub use crate::logging::{warn_once, warnings};
@@ -204,7 +204,8 @@ pub struct Report {
     pub missed: Vec<String>,
     pub containers: Vec<ContainerReport>,
     pub errors: Vec<String>,
-    /// The same failures, typed: phase, kind, container, registry, tag (one per line of `errors`).
+    /// The same failures, typed: phase, kind (and a verification's reason), container, registry,
+    /// tag (one per line of `errors`).
     #[serde(default)]
     pub problems: Vec<Problem>,
     /// What the run planned (promotions that reached planning).

@@ -1,7 +1,8 @@
 //! Typed problems: what went wrong in a run, where (container, registry, tag), in which phase, and of
 //! which kind. The engine records these instead of bare strings, so that faces can group them by cause
 //! ("127.0.0.1:5001 unreachable: 49 images") and machines can filter them; each keeps the one-line
-//! text the report's `errors` list has always carried.
+//! text the report's `errors` list has always carried. A verification's problem also says what the
+//! read-back found ([`Reason`]: missing tag, wrong digest, …), typed, not only in its text.
 
 use serde::{Deserialize, Serialize};
 
@@ -39,6 +40,35 @@ pub enum Phase {
 
 pub use crate::error::Kind;
 
+/// What exactly a problem is, within its kind: so far, what a read-back found (kind
+/// `verification`). In JSON as `reason`, snake_case; absent where the kind says it all.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reason {
+    /// The tag is not there.
+    MissingTag,
+    /// The tag points at another digest.
+    WrongDigest,
+    /// The manifest list holds other architectures than expected.
+    WrongArchitectures,
+    /// One image where a manifest list was expected.
+    NotAList,
+    /// A child manifest of the list is not there (a dangling list).
+    MissingChild,
+    /// A config or layer blob of the image is not there.
+    MissingBlob,
+    /// What had to be read back could not be read (the message says why).
+    Unreadable,
+}
+
+impl std::fmt::Display for Reason {
+    /// As in JSON (`missing_tag`, `wrong_digest`).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let v = serde_json::to_value(self).map_err(|_| std::fmt::Error)?;
+        f.write_str(v.as_str().unwrap_or_default())
+    }
+}
+
 impl std::fmt::Display for Phase {
     /// As in JSON (`source_check`, `copy`).
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -52,6 +82,9 @@ impl std::fmt::Display for Phase {
 pub struct Problem {
     pub phase: Phase,
     pub kind: Kind,
+    /// What exactly, within the kind (a verification's finding), when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<Reason>,
     /// The container (short name) it concerns, when one.
     pub container: Option<String>,
     /// The registry (configured name) it concerns, when one.
@@ -69,6 +102,7 @@ impl Problem {
         Problem {
             phase,
             kind,
+            reason: None,
             container: None,
             registry: None,
             tag: None,
@@ -102,6 +136,11 @@ impl Problem {
         self.tag = Some(tag.to_string());
         self
     }
+
+    pub fn reason(mut self, reason: Option<Reason>) -> Problem {
+        self.reason = reason;
+        self
+    }
 }
 
 /// Problems of one cause: one registry, one kind, one message once the per-image parts (repository
@@ -110,6 +149,9 @@ impl Problem {
 pub struct ProblemGroup {
     pub phase: Phase,
     pub kind: Kind,
+    /// The problems' [`Reason`], when they have one (a group never mixes reasons).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<Reason>,
     pub registry: Option<String>,
     /// The shared cause, per-image parts replaced by `…`.
     pub cause: String,
@@ -195,7 +237,9 @@ pub fn same_group(p: &Problem, g: &ProblemGroup) -> bool {
     // A registry that cannot be reached is one cause, however each request found out (refused,
     // reset, given up after refusals) and in whichever phase.
     let unreachable = p.kind == Kind::Unreachable && g.kind == Kind::Unreachable && p.registry.is_some();
-    p.kind == g.kind && p.registry == g.registry && (unreachable || cause(p) == g.cause)
+    p.kind == g.kind
+        && p.registry == g.registry
+        && (unreachable || (p.reason == g.reason && cause(p) == g.cause))
 }
 
 /// Group problems by cause: causes first, biggest first, then what was not attempted because of them
@@ -225,6 +269,7 @@ pub fn group(problems: &[Problem]) -> Vec<ProblemGroup> {
             None => groups.push(ProblemGroup {
                 phase: p.phase,
                 kind: p.kind,
+                reason: p.reason,
                 registry: p.registry.clone(),
                 cause,
                 containers: p.container.iter().cloned().collect(),
@@ -275,6 +320,60 @@ mod tests {
             (Phase::SourceCheck.to_string(), Kind::NotAttempted.to_string()),
             ("source_check".into(), "not_attempted".into())
         );
+    }
+
+    fn verify_problem(container: &str, reason: Reason, message: String) -> Problem {
+        let text = format!("{container}: r:fh1: verification: {message}");
+        Problem::new(Phase::Verify, Kind::Verification, message, text)
+            .container(container)
+            .registry("127.0.0.1:5000")
+            .tag("fh1")
+            .reason(Some(reason))
+    }
+
+    /// Verification problems carry why; every image with the same finding is one line, a finding
+    /// of another reason another line, and the reason is in the JSON of both (absent: not written).
+    #[test]
+    fn a_verification_reason_is_typed_and_one_line_per_cause() {
+        let mut problems = Vec::new();
+        for (i, c) in ["nova", "neutron", "glance"].iter().enumerate() {
+            let repo = format!("127.0.0.1:5000/ns/openstack-{c}:fh1");
+            let got = format!("sha256:{}", i.to_string().repeat(64));
+            let wrong = format!("{repo} points at {got}, expected sha256:{}", "d".repeat(64));
+            problems.push(verify_problem(c, Reason::WrongDigest, wrong));
+            problems.push(verify_problem(
+                c,
+                Reason::MissingTag,
+                format!("{repo} is missing"),
+            ));
+        }
+        let groups = group(&problems);
+        let got: Vec<(Option<Reason>, usize, &str)> = groups
+            .iter()
+            .map(|g| (g.reason, g.containers.len(), g.cause.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (
+                    Some(Reason::WrongDigest),
+                    3,
+                    "… points at sha256:…, expected sha256:…"
+                ),
+                (Some(Reason::MissingTag), 3, "… is missing"),
+            ]
+        );
+        let json = serde_json::to_value(&problems[0]).unwrap();
+        assert_eq!(
+            (json["kind"].as_str(), json["reason"].as_str()),
+            (Some("verification"), Some("wrong_digest"))
+        );
+        assert_eq!(serde_json::to_value(&groups[1]).unwrap()["reason"], "missing_tag");
+        assert_eq!(Reason::MissingChild.to_string(), "missing_child");
+        let plain = serde_json::to_value(Problem::new(Phase::Copy, Kind::Other, "x", "x")).unwrap();
+        assert!(plain.get("reason").is_none(), "{plain}");
+        let back: Problem = serde_json::from_value(json).unwrap();
+        assert_eq!(back, problems[0]);
     }
 
     fn copy_problem(container: &str, method: &str, digest: char) -> Problem {

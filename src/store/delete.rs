@@ -12,13 +12,13 @@ use std::collections::BTreeSet;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use super::fsutil::{sync_dir, TMP_PREFIX};
-use super::index::{check_oci_layout, IndexEntry, IndexFile, INDEX_JSON, OCI_LAYOUT};
 use super::labels::{self, LABELS_JSON};
 use super::maint::{ctx_of, entry_descriptor, in_scope, local_image, scan_blobs, walk, Walk};
 use super::root::{self, RootState};
 use super::{validate_release, DeleteReport, DeleteScope, FsckReport, LocalImage, Store};
 use crate::error::{Error, Result};
+use crate::oci::fsutil::{sync_dir, TMP_PREFIX};
+use crate::oci::index::{check_oci_layout, IndexEntry, IndexFile, INDEX_JSON, OCI_LAYOUT};
 
 /// How to delete.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

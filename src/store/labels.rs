@@ -6,11 +6,11 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use super::fsutil::{corrupt, read_small, write_atomic};
-use super::index::ensure_layout;
 use super::{validate_release, Store};
 use crate::digest::Digest;
 use crate::error::Result;
+use crate::oci::fsutil::{corrupt, read_small, write_atomic};
+use crate::oci::index::ensure_layout;
 
 pub(crate) const LABELS_JSON: &str = "labels.json";
 
@@ -70,7 +70,7 @@ impl Store {
             label: label.to_string(),
             previous_digest,
             new_digest,
-            recorded_at: super::fsutil::now_rfc3339(),
+            recorded_at: crate::oci::fsutil::now_rfc3339(),
         };
         records.push(rec.clone());
         let mut bytes =

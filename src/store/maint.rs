@@ -4,17 +4,17 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io;
 use std::path::{Path, PathBuf};
 
-use super::fsutil::{file_len, hash_file, read_small, TMP_PREFIX};
-use super::index::{
-    check_oci_layout, IndexEntry, IndexFile, ANN_CREATED, ANN_HASH, ANN_NAME, ANN_REPOSITORY, ANN_SOURCE,
-    INDEX_JSON, OCI_LAYOUT,
-};
-use super::layout::MANIFEST_LIMIT;
 use super::root::{self, MARKER_FILE};
 use super::{labels, validate_release, DeleteScope, FsckReport, LocalImage, Store, LOCK_FILE};
 use crate::digest::Digest;
 use crate::error::{Error, Result};
 use crate::manifest::{media, parse_content, Content, Descriptor};
+use crate::oci::fsutil::{file_len, hash_file, read_small, TMP_PREFIX};
+use crate::oci::index::{
+    check_oci_layout, IndexEntry, IndexFile, ANN_CREATED, ANN_HASH, ANN_NAME, ANN_REPOSITORY, ANN_SOURCE,
+    INDEX_JSON, OCI_LAYOUT,
+};
+use crate::oci::MANIFEST_LIMIT;
 
 /// Deepest nesting of indexes we follow.
 const MAX_DEPTH: usize = 8;

@@ -1,6 +1,9 @@
-//! The local store: images kept on this machine as OCI image layouts, one per release, behind the
-//! same operations as the registry client ([`Layout`] mirrors [`crate::registry::Registry`]), so the
-//! copy engine can use it as a source or a destination.
+//! The local store: images kept on this machine as OCI image layouts, one per release. What a layout
+//! is (its files, reads and writes with the registry client's operations) lives in [`crate::oci`];
+//! the store is the bookkeeping around its layouts: the root and its marker, the lock between
+//! processes (every write of a release's [`Layout`] holds it: the store is the layout's
+//! [`crate::oci::Keeper`]), label history, list, fsck and the one delete. A release's layout is a
+//! [`crate::place::Place`] like a registry, so the copy engine can use it as a source or a destination.
 //!
 //! ## On disk
 //!
@@ -55,10 +58,7 @@
 //! [`DeleteScope::Copies`].
 
 mod delete;
-mod fsutil;
-mod index;
 mod labels;
-mod layout;
 mod maint;
 mod root;
 
@@ -72,16 +72,18 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
+pub(crate) use crate::oci::fsutil::write_atomic;
+/// A release's images are an OCI layout; what its references record.
+pub use crate::oci::{
+    Layout, ANN_CREATED, ANN_HASH, ANN_NAME, ANN_REF_NAME, ANN_RELEASE, ANN_REPOSITORY, ANN_SOURCE,
+};
 pub use delete::DeleteOptions;
-pub use fsutil::validate_release;
-pub(crate) use fsutil::write_atomic;
-pub use index::{ANN_CREATED, ANN_HASH, ANN_NAME, ANN_REF_NAME, ANN_RELEASE, ANN_REPOSITORY, ANN_SOURCE};
 pub use labels::LabelRecord;
-pub use layout::Layout;
 pub use root::{resolve_root, MARKER_FILE, ROOT_ENV};
 
 use crate::digest::Digest;
 use crate::error::{Error, Result};
+use crate::oci::Keeper;
 
 /// Name of the lock file under the root.
 pub const LOCK_FILE: &str = ".lock";
@@ -250,6 +252,30 @@ pub fn is_lock_conflict(e: &Error) -> bool {
     matches!(e, Error::Io { err, .. } if err.kind() == io::ErrorKind::WouldBlock)
 }
 
+/// Is `name` acceptable as a release (a folder directly under the root)?
+/// `[A-Za-z0-9][A-Za-z0-9._-]*`, at most 128 characters.
+pub fn validate_release(name: &str) -> Result<()> {
+    let bad = |reason: &str| Error::invalid("release name", name, reason);
+    if name.is_empty() {
+        return Err(bad("empty"));
+    }
+    if name.len() > 128 {
+        return Err(bad("longer than 128 characters"));
+    }
+    if !name.as_bytes()[0].is_ascii_alphanumeric() {
+        return Err(bad("must start with a letter or digit"));
+    }
+    if let Some(c) = name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
+    {
+        return Err(bad(&format!(
+            "contains {c:?}; only letters, digits, '.', '_' and '-' are allowed"
+        )));
+    }
+    Ok(())
+}
+
 /// The local store under one root.
 #[derive(Clone, Debug)]
 pub struct Store {
@@ -357,10 +383,12 @@ impl Store {
         &self.inner.root
     }
 
-    /// The layout of one release (created on its first write).
+    /// The layout of one release (created on its first write); its writes hold this store's lock.
     pub fn layout(&self, release: &str) -> Result<Layout> {
         validate_release(release)?;
-        Ok(Layout::new(self.clone(), release))
+        Ok(Layout::open(self.release_dir(release))
+            .with_release(release)
+            .kept_by(Arc::new(self.clone()), self.meta_mutex(release)))
     }
 
     /// The folder of a release.
@@ -460,7 +488,7 @@ impl Store {
         }
         let root = &self.inner.root;
         root::check_ours(root)?;
-        fsutil::create_dir_all(root)?;
+        crate::oci::fsutil::create_dir_all(root)?;
         let lock = self.acquire(&mut held, true)?;
         // Under the lock: another run may have changed the root since we looked.
         match root::root_state(root)? {
@@ -557,9 +585,68 @@ impl Store {
     }
 }
 
+/// A release's layout writes under the store's lock.
+impl Keeper for Store {
+    fn write_lock(&self) -> Result<Box<dyn Send>> {
+        Ok(Box::new(self.lock()?))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn release_names() {
+        for ok in ["master", "wallaby", "centos9-zed", "17.1", "a_b"] {
+            validate_release(ok).unwrap();
+        }
+        for bad in [
+            "",
+            ".",
+            "..",
+            ".lock",
+            "-x",
+            "a/b",
+            "a b",
+            "x:y",
+            &"a".repeat(129),
+        ] {
+            assert!(validate_release(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    /// The store keeps its layouts: their writes hold its lock (refused while another run holds it);
+    /// a layout opened on its own writes without any.
+    #[tokio::test]
+    async fn a_release_layout_writes_under_the_store_lock_a_bare_layout_under_none() {
+        let d = tempfile::tempdir().unwrap();
+        let a = Store::open(d.path().join("store")).unwrap();
+        let b = Store::open(d.path().join("store")).unwrap();
+        let blob = bytes::Bytes::from_static(b"layer");
+        let digest = Digest::sha256(&blob);
+        let held = a.lock().unwrap();
+        let err = b
+            .layout("master")
+            .unwrap()
+            .upload_bytes("ns/x", &digest, blob.clone())
+            .await
+            .unwrap_err();
+        assert!(is_lock_conflict(&err), "{err}");
+        let through_a = a.layout("master").unwrap();
+        through_a
+            .upload_bytes("ns/x", &digest, blob.clone())
+            .await
+            .unwrap();
+        assert_eq!(through_a.blob_exists("ns/x", &digest).await.unwrap(), Some(5));
+        drop(held);
+
+        let bare = Layout::open(d.path().join("bare"));
+        bare.upload_bytes("ns/x", &digest, blob).await.unwrap();
+        assert_eq!(bare.blob_exists("ns/x", &digest).await.unwrap(), Some(5));
+        assert!(!d.path().join("bare").join(LOCK_FILE).exists());
+        assert!(!d.path().join("bare").join(MARKER_FILE).exists());
+    }
 
     #[test]
     fn lock_is_exclusive_between_stores_and_reentrant_within_one() {
@@ -635,7 +722,7 @@ mod tests {
         assert_eq!(names, ["notes.txt"], "nothing created");
         // A store of an earlier version: a layout we wrote, a dead run's temporary file, no marker.
         let old = tempfile::tempdir().unwrap();
-        index::ensure_layout(&old.path().join("master")).unwrap();
+        crate::oci::index::ensure_layout(&old.path().join("master")).unwrap();
         let dead = old.path().join("master/blobs/sha256/.tmp-4000000-0-00000000-x");
         std::fs::write(&dead, b"partial").unwrap();
         let s = Store::open(old.path()).unwrap();

@@ -14,10 +14,10 @@
 use std::io::{self, Read, Seek, Write};
 use std::path::{Path, PathBuf};
 
-use super::fsutil::{self, temp_owner_pid, TMP_PREFIX};
-use super::index::{IndexFile, ANN_RELEASE, OCI_LAYOUT};
 use super::{validate_release, LOCK_FILE};
 use crate::error::{Error, Result};
+use crate::oci::fsutil::{self, temp_owner_pid, TMP_PREFIX};
+use crate::oci::index::{IndexFile, ANN_RELEASE, OCI_LAYOUT};
 
 /// The marker file under the root: the store's proof that it created (or adopted) this folder.
 pub const MARKER_FILE: &str = ".copy-containers-store";
@@ -236,7 +236,7 @@ mod tests {
         assert_eq!(root_state(&root).unwrap(), RootState::Ours);
         std::fs::create_dir_all(root.join("master/blobs/sha256")).unwrap();
         assert!(matches!(root_state(&root).unwrap(), RootState::Foreign(f) if f == ["master"]));
-        super::super::index::ensure_layout(&root.join("master")).unwrap();
+        crate::oci::index::ensure_layout(&root.join("master")).unwrap();
         assert_eq!(root_state(&root).unwrap(), RootState::Ours);
         std::fs::write(root.join("notes.txt"), b"mine").unwrap();
         let RootState::Foreign(f) = root_state(&root).unwrap() else {

@@ -1,4 +1,4 @@
-//! One release's OCI image layout, with the registry client's operations (same names, same
+//! One OCI image layout (a folder), with the registry client's operations (same names, same
 //! signatures where they make sense), so the copy engine can read from it or write to it.
 //!
 //! `repo` is the registry-style repository path (`tripleomaster/openstack-nova-compute`); references by
@@ -7,6 +7,7 @@
 //! mounted everywhere).
 
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use bytes::Bytes;
 use futures_util::StreamExt;
@@ -17,7 +18,7 @@ use super::index::{
     ensure_layout, IndexEntry, IndexFile, ANN_CREATED, ANN_HASH, ANN_NAME, ANN_REF_NAME, ANN_RELEASE,
     ANN_REPOSITORY, ANN_SOURCE,
 };
-use super::Store;
+use super::Keeper;
 use crate::digest::Digest;
 use crate::error::{Error, Result};
 use crate::manifest::BlobStream;
@@ -31,16 +32,20 @@ const CHUNK: usize = 256 << 10;
 /// Deepest nesting of indexes we follow.
 const MAX_DEPTH: usize = 8;
 
-/// The layout of one release. Cheap to clone.
+/// One layout (in the local store: one release). Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Layout {
-    store: Store,
-    release: String,
     dir: PathBuf,
     name: String,
+    release: Option<String>,
     hash: Option<String>,
     prefix: Option<String>,
     source: Option<String>,
+    /// Whose lock a write holds (the store's), if any.
+    keeper: Option<Arc<dyn Keeper>>,
+    /// In-process serialisation of this folder's `index.json` rewrites (shared with whoever else
+    /// rewrites files there: the store's label history).
+    meta: Arc<Mutex<()>>,
 }
 
 enum Ref {
@@ -65,17 +70,35 @@ fn last_element(repo: &str) -> Result<&str> {
 }
 
 impl Layout {
-    pub(crate) fn new(store: Store, release: &str) -> Layout {
-        let dir = store.release_dir(release);
+    /// The layout in `dir` (nothing is touched: it is created on the first write). On its own it
+    /// takes no lock against other processes; the local store's layouts come from
+    /// [`crate::store::Store::layout`], which does.
+    pub fn open(dir: impl Into<PathBuf>) -> Layout {
+        let dir = dir.into();
         Layout {
             name: format!("oci:{}", dir.display()),
-            store,
-            release: release.to_string(),
             dir,
+            release: None,
             hash: None,
             prefix: None,
             source: None,
+            keeper: None,
+            meta: Arc::default(),
         }
+    }
+
+    /// Writes hold `keeper`'s lock, and `meta` while `index.json` is rewritten.
+    pub fn kept_by(mut self, keeper: Arc<dyn Keeper>, meta: Arc<Mutex<()>>) -> Layout {
+        self.keeper = Some(keeper);
+        self.meta = meta;
+        self
+    }
+
+    /// The release this layout holds: references written from now on record it
+    /// ([`super::ANN_RELEASE`]).
+    pub fn with_release(mut self, release: impl Into<String>) -> Layout {
+        self.release = Some(release.into());
+        self
     }
 
     /// The source registry host (`quay.io`) the images come from: references are then named
@@ -106,8 +129,8 @@ impl Layout {
         &self.name
     }
 
-    pub fn release(&self) -> &str {
-        &self.release
+    pub fn release(&self) -> Option<&str> {
+        self.release.as_deref()
     }
 
     /// The layout folder (`skopeo … oci:<dir>:<ref name>`).
@@ -115,8 +138,14 @@ impl Layout {
         &self.dir
     }
 
-    pub fn store(&self) -> &Store {
-        &self.store
+    /// The keeper's lock for one write (none without a keeper).
+    fn write_lock(&self) -> Result<Option<Box<dyn Send>>> {
+        self.keeper.as_ref().map(|k| k.write_lock()).transpose()
+    }
+
+    /// The in-process lock of this folder's metadata files.
+    fn meta_lock(&self) -> MutexGuard<'_, ()> {
+        self.meta.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// The `index.json` reference name of `repo:tag`: `<last element of repo>:<tag>`, or
@@ -340,9 +369,8 @@ impl Layout {
             });
         }
         let content = parse_content(media_type, &bytes)?;
-        let _lock = self.store.lock()?;
-        let mutex = self.store.meta_mutex(&self.release);
-        let _g = mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let _lock = self.write_lock()?;
+        let _g = self.meta_lock();
         ensure_layout(&self.dir)?;
         self.check_complete(&content, &what, 0)?;
         let path = self.blob_path(&digest);
@@ -359,7 +387,9 @@ impl Layout {
             let mut annotations = std::collections::BTreeMap::new();
             annotations.insert(ANN_REF_NAME.to_string(), ref_name.clone());
             annotations.insert(ANN_CREATED.to_string(), fsutil::now_rfc3339());
-            annotations.insert(ANN_RELEASE.to_string(), self.release.clone());
+            if let Some(release) = &self.release {
+                annotations.insert(ANN_RELEASE.to_string(), release.clone());
+            }
             annotations.insert(
                 ANN_HASH.to_string(),
                 self.hash.clone().unwrap_or_else(|| tag.clone()),
@@ -482,10 +512,9 @@ impl Layout {
         size: u64,
         mut body: BlobStream,
     ) -> Result<()> {
-        let _lock = self.store.lock()?;
+        let _lock = self.write_lock()?;
         {
-            let mutex = self.store.meta_mutex(&self.release);
-            let _g = mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let _g = self.meta_lock();
             ensure_layout(&self.dir)?;
         }
         let path = self.blob_path(digest);
@@ -554,9 +583,8 @@ impl Layout {
     /// them). Not found when there is neither such a reference nor such a manifest.
     pub async fn delete_manifest(&self, repo: &str, digest: &Digest) -> Result<()> {
         let prefix = self.ref_prefix(repo)?;
-        let _lock = self.store.lock()?;
-        let mutex = self.store.meta_mutex(&self.release);
-        let _g = mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let _lock = self.write_lock()?;
+        let _g = self.meta_lock();
         let Some(mut idx) = IndexFile::load(&self.dir)? else {
             return Err(Error::NotFound {
                 registry: self.name.clone(),

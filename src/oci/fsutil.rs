@@ -1,6 +1,6 @@
-//! File-system helpers of the store: atomic writes (temporary file in the same folder, fsync, rename,
-//! fsync of the folder), temporary files that clean up after themselves, hashing files in pieces,
-//! timestamps, and the names we accept for releases.
+//! File-system helpers of a layout (and of the store around it): atomic writes (temporary file in the
+//! same folder, fsync, rename, fsync of the folder), temporary files that clean up after themselves,
+//! hashing files in pieces, timestamps.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
@@ -11,7 +11,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use crate::digest::Digest;
 use crate::error::{Error, Result};
 
-/// Prefix of every temporary file the store creates (skipped by readers, removed by the garbage
+/// Prefix of every temporary file a layout or the store creates (skipped by readers, removed by the garbage
 /// collector when it belongs to no live writer).
 pub(crate) const TMP_PREFIX: &str = ".tmp-";
 
@@ -156,30 +156,6 @@ pub(crate) fn hash_file(path: &Path, expected: &Digest) -> Result<(bool, u64)> {
     Ok((v.finish("").is_ok(), len))
 }
 
-/// Is `name` acceptable as a release (a folder directly under the root)?
-/// `[A-Za-z0-9][A-Za-z0-9._-]*`, at most 128 characters.
-pub fn validate_release(name: &str) -> Result<()> {
-    let bad = |reason: &str| Error::invalid("release name", name, reason);
-    if name.is_empty() {
-        return Err(bad("empty"));
-    }
-    if name.len() > 128 {
-        return Err(bad("longer than 128 characters"));
-    }
-    if !name.as_bytes()[0].is_ascii_alphanumeric() {
-        return Err(bad("must start with a letter or digit"));
-    }
-    if let Some(c) = name
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
-    {
-        return Err(bad(&format!(
-            "contains {c:?}; only letters, digits, '.', '_' and '-' are allowed"
-        )));
-    }
-    Ok(())
-}
-
 /// Now, RFC 3339 in UTC with seconds (`2024-05-01T12:34:56Z`).
 pub(crate) fn now_rfc3339() -> String {
     rfc3339(SystemTime::now())
@@ -233,26 +209,6 @@ mod tests {
             rfc3339(UNIX_EPOCH + Duration::from_secs(4_107_542_399)),
             "2100-02-28T23:59:59Z"
         );
-    }
-
-    #[test]
-    fn release_names() {
-        for ok in ["master", "wallaby", "centos9-zed", "17.1", "a_b"] {
-            validate_release(ok).unwrap();
-        }
-        for bad in [
-            "",
-            ".",
-            "..",
-            ".lock",
-            "-x",
-            "a/b",
-            "a b",
-            "x:y",
-            &"a".repeat(129),
-        ] {
-            assert!(validate_release(bad).is_err(), "{bad:?}");
-        }
     }
 
     #[test]
