@@ -357,7 +357,7 @@ pub async fn ensure(spec: &QuaySpec, names: &[String], dry_run: bool) -> Result<
 }
 
 fn snippet(body: &[u8]) -> String {
-    let text = String::from_utf8_lossy(&body[..body.len().min(300)]);
+    let text = crate::scrub::scrub_prefix(&String::from_utf8_lossy(body), 300);
     let s = text
         .chars()
         .map(|c| if c.is_control() { ' ' } else { c })

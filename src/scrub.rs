@@ -39,3 +39,10 @@ pub fn scrub(s: &str, secrets: &[String]) -> String {
     }
     out
 }
+
+/// `text` masked of every secret ([`scrub`]), then cut to its first `max` characters: masking comes
+/// first, as a cut through a secret would leave a part of it that no longer matches (an error body
+/// echoing credentials, shown only in part).
+pub fn scrub_prefix(text: &str, max: usize) -> String {
+    scrub(text, &[]).chars().take(max).collect()
+}

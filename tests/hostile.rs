@@ -425,6 +425,40 @@ fn cli_scrubs_a_token_a_registry_echoes() {
     assert_clean("inspect", &out, &secrets);
 }
 
+/// An error body cut for display (the first 200 characters of a plain-text one) with the cut
+/// falling inside an echoed secret: no part of it is shown (masking comes before the cut; masking
+/// after it would leave a prefix that no longer matches, e.g. all but the last characters of a
+/// password).
+#[test]
+fn an_echo_cut_inside_a_secret_shows_no_part_of_it() {
+    use base64::Engine;
+    let password = "echo-cut-7271";
+    let b64 = base64::engine::general_purpose::STANDARD.encode(format!("robot:{password}"));
+    let fake = FakeHttp::start().unwrap();
+    // The cut at 200 characters falls 16 characters into the base64 (pad 170), then 8 characters
+    // into the password itself (pad 143).
+    for pad in [170usize, 143] {
+        let body = format!("denied {} Basic {b64} robot:{password}", "x".repeat(pad));
+        fake.set_fallback(Some(Route::new(400, "text/plain", body)));
+        let out = common::bin()
+            .args(["inspect", &format!("{}/ns/app:v1", fake.addr()), "--insecure"])
+            .args(["--username", "robot", "--password-env", "CC_CUT_PW"])
+            .env("CC_CUT_PW", password)
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        let all = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(all.contains("denied xxx"), "pad {pad}: {all}");
+        for part in [&b64[..16], &password[..5]] {
+            assert!(!all.contains(part), "pad {pad}: {part:?} shown: {all}");
+        }
+    }
+}
+
 fn mkfifo(path: &std::path::Path) {
     let st = std::process::Command::new("mkfifo").arg(path).status().unwrap();
     assert!(st.success());

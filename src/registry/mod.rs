@@ -101,7 +101,7 @@ fn parse_error_body(body: &[u8]) -> (Option<String>, String) {
         }
     }
     let text = String::from_utf8_lossy(body);
-    let text: String = text.trim().chars().take(200).collect();
+    let text = crate::scrub::scrub_prefix(text.trim(), 200);
     (
         None,
         if text.is_empty() {

@@ -354,7 +354,7 @@ enum BodyError {
 async fn error_snippet(resp: reqwest::Response) -> String {
     // Only the start is shown: a huge or endless error body is not read further.
     let body = crate::transport::read_prefix(resp, crate::transport::ERROR_BODY_CAP).await;
-    let text = String::from_utf8_lossy(&body[..body.len().min(300)]);
+    let text = crate::scrub::scrub_prefix(&String::from_utf8_lossy(&body), 300);
     let one_line: String = text
         .chars()
         .map(|c| if c.is_control() { ' ' } else { c })

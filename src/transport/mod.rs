@@ -451,7 +451,7 @@ impl Transport {
                 let body = read_prefix(resp, ERROR_BODY_CAP).await;
                 let body = String::from_utf8_lossy(&body);
                 // (A TLS server answering plain HTTP was told apart in `attempt`.)
-                let hint = format!(": {}", body.trim().chars().take(200).collect::<String>());
+                let hint = format!(": {}", crate::scrub::scrub_prefix(body.trim(), 200));
                 Err(Error::Http {
                     registry: self.name().to_string(),
                     method: "GET".into(),
