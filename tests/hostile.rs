@@ -459,6 +459,25 @@ fn an_echo_cut_inside_a_secret_shows_no_part_of_it() {
     }
 }
 
+/// A registry whose distribution error (`{"errors":[{"message":…}]}`) carries a 60 KB message: the
+/// error shows its start, not the whole (the body cap bounds memory, not what lands in a log line,
+/// the summary, `msg` and the reports, once per image).
+#[test]
+fn a_huge_distribution_error_message_is_shown_in_part() {
+    let fake = FakeHttp::start().unwrap();
+    let message = format!("denied {}", "y".repeat(60_000));
+    let body = serde_json::json!({"errors": [{"code": "DENIED", "message": message}]});
+    fake.set_fallback(Some(Route::new(400, "application/json", body.to_string())));
+    let out = common::bin()
+        .args(["inspect", &format!("{}/ns/app:v1", fake.addr()), "--insecure"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("DENIED: denied yyy"), "{err}");
+    assert!(err.len() < 1000, "{} bytes: {}", err.len(), &err[..300]);
+}
+
 fn mkfifo(path: &std::path::Path) {
     let st = std::process::Command::new("mkfifo").arg(path).status().unwrap();
     assert!(st.success());

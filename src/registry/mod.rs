@@ -97,7 +97,8 @@ fn parse_error_body(body: &[u8]) -> (Option<String>, String) {
                 .filter_map(|x| x.message.clone())
                 .collect::<Vec<_>>()
                 .join("; ");
-            return (first.code.clone(), msg);
+            // Shown in part, as a plain-text body: a registry's message can be as long as the body cap.
+            return (first.code.clone(), crate::scrub::scrub_prefix(&msg, 300));
         }
     }
     let text = String::from_utf8_lossy(body);
