@@ -82,6 +82,14 @@ async fn rollback_restores_the_previous_digest_on_every_registry() {
     // a dry run changes nothing
     let dry = promote::rollback::run_rollback(&p2, true).await;
     assert!(dry.ok && dry.changed, "{:#?}", dry.errors);
+    // the source is labelled too, yet it is the source: its role says so (the table marks it `*`)
+    let roles: Vec<(String, String)> = dry
+        .registries
+        .iter()
+        .map(|s| (s.host.clone(), s.role.clone()))
+        .collect();
+    assert!(roles.contains(&(src.host(), "source".into())), "{roles:?}");
+    assert_eq!(roles.iter().filter(|r| r.1 == "target").count(), 2, "{roles:?}");
     assert_eq!(
         skopeo_inspect_digest(&t1, &format!("{}:current-tripleo", new[0].repository)).unwrap(),
         new[0].x86_digest

@@ -144,9 +144,17 @@ pub(crate) fn per_registry(
     report.pushed = names(true);
     report.missed = names(false);
     report.containers = containers;
+    // The source, when labelled (rollback) or named (tag), keeps its role.
+    let is_source = |s: &RegistrySpec| s.host == p.source.host && s.namespace == p.source.namespace;
     let regs: Registries = clients
         .iter()
-        .map(|(s, r)| (s.name.clone(), "target", r.clone()))
+        .map(|(s, r)| {
+            (
+                s.name.clone(),
+                if is_source(s) { "source" } else { "target" },
+                r.clone(),
+            )
+        })
         .collect();
     finish(report, p, problems, started, &regs)
 }
