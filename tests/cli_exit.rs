@@ -233,3 +233,39 @@ fn retries_are_one_warning_per_registry() {
     // With -vv each retry is there.
     assert!(run(true).iter().any(|v| message(v) == "retrying"));
 }
+
+/// With `--log-format json`, an error that ends the command (a config error, an `inspect` or `copy`
+/// that fails) is a JSON ERROR record like every other stderr line, not a plain-text `error:` line a
+/// log collector cannot parse; the exit status is unchanged.
+#[test]
+fn a_command_error_is_a_json_record_with_json_logs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let missing = tmp.path().join("missing.yaml");
+    let cases: Vec<(Vec<String>, i32)> = vec![
+        (
+            vec!["promote".into(), "--config".into(), missing.display().to_string()],
+            2,
+        ),
+        (
+            vec![
+                "inspect".into(),
+                "--insecure".into(),
+                "127.0.0.1:9/ns/app:v1".into(),
+            ],
+            1,
+        ),
+    ];
+    for (args, code) in cases {
+        let out = bin().args(["--log-format", "json"]).args(&args).output().unwrap();
+        assert_eq!(out.status.code(), Some(code), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let records: Vec<serde_json::Value> = stderr
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|_| panic!("{args:?}: not JSON: {l:?}")))
+            .collect();
+        assert!(
+            records.iter().any(|v| v["level"] == "ERROR"),
+            "{args:?}: no ERROR record: {stderr}"
+        );
+    }
+}

@@ -209,6 +209,7 @@ async fn promote_or_releases(
 /// Run the CLI; returns the process exit code.
 pub fn run(cli: Cli) -> i32 {
     let verbosity = cli.verbose as i8 - cli.quiet as i8;
+    let json_logs = cli.log_format == LogFormat::Json;
     let progress = Progress::for_stderr(
         std::time::Duration::from_secs(cli.progress_interval),
         std::io::stderr().is_terminal(),
@@ -239,7 +240,13 @@ pub fn run(cli: Cli) -> i32 {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {}", crate::report::scrub(&format!("{e:#}"), &[]));
+            let message = crate::report::scrub(&format!("{e:#}"), &[]);
+            if json_logs {
+                // Every stderr line is a JSON record for whoever parses these logs.
+                tracing::error!("{message}");
+            } else {
+                eprintln!("error: {message}");
+            }
             exit_code_of(&e)
         }
     }
