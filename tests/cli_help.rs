@@ -107,3 +107,39 @@ fn unused_flags_are_not_listed_but_accepted() {
     assert!(!err.contains("unexpected argument"), "{err}");
     assert_eq!(out.status.code(), Some(2), "{err}");
 }
+
+/// The other subcommands too: every option `inspect`, `copy`, `stage` and `releases` list says what
+/// it does, in the short help layout (description on the option's line) as in the long one (on the
+/// next line); a bare `[default: …]` is no description.
+#[test]
+fn every_subcommand_describes_its_options() {
+    for verb in ["inspect", "copy", "stage", "releases"] {
+        let text = help(verb);
+        let lines: Vec<&str> = text.lines().collect();
+        let mut listed = 0;
+        let mut bare = Vec::new();
+        for (i, l) in lines.iter().enumerate() {
+            let indent = l.len() - l.trim_start().len();
+            if !(1..=6).contains(&indent) || !l.trim_start().starts_with('-') {
+                continue;
+            }
+            listed += 1;
+            let same_line = l.trim().split_once("  ").map(|(_, d)| d.trim()).unwrap_or("");
+            let next = lines.get(i + 1).copied().unwrap_or("");
+            let next_line = if next.len() - next.trim_start().len() >= 10 {
+                next.trim()
+            } else {
+                ""
+            };
+            let says = |d: &str| !d.is_empty() && !d.starts_with("[default");
+            if !says(same_line) && !says(next_line) {
+                bare.push(l.trim().to_string());
+            }
+        }
+        assert!(listed > 2, "{verb}: {text}");
+        assert!(
+            bare.is_empty(),
+            "{verb} --help lists options without a description: {bare:?}"
+        );
+    }
+}

@@ -33,21 +33,26 @@ pub struct InspectArgs {
     /// Print the summary as JSON.
     #[arg(long, conflicts_with = "raw")]
     pub json: bool,
+    /// The registry speaks plain HTTP (no TLS).
     #[arg(long)]
     pub insecure: bool,
+    /// TLS without checking the registry's certificate (warned about; prefer a CA file).
     #[arg(long)]
     pub no_tls_verify: bool,
+    /// PEM file of a CA to trust for the registry, besides the system store.
     #[arg(long)]
     pub ca_file: Option<PathBuf>,
     /// certs.d directory of this registry (`*.crt` CAs, `*.cert`/`*.key` client pair), as skopeo's
     /// `--cert-dir`; default: `<host[:port]>` in /etc/containers/certs.d, /etc/docker/certs.d.
     #[arg(long)]
     pub cert_dir: Option<PathBuf>,
+    /// User name for the registry (with the password's environment variable).
     #[arg(long)]
     pub username: Option<String>,
     /// Name of the environment variable holding the password.
     #[arg(long)]
     pub password_env: Option<String>,
+    /// Auth file (docker config.json / containers auth.json) instead of the default ones.
     #[arg(long)]
     pub authfile: Option<PathBuf>,
 }
@@ -61,32 +66,42 @@ pub struct CopyArgs {
     /// Show what would be copied, change nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// The source registry speaks plain HTTP (no TLS).
     #[arg(long)]
     pub src_insecure: bool,
+    /// TLS without checking the source registry's certificate (warned about; prefer a CA file).
     #[arg(long)]
     pub src_no_tls_verify: bool,
+    /// PEM file of a CA to trust for the source registry, besides the system store.
     #[arg(long)]
     pub src_ca_file: Option<PathBuf>,
     /// certs.d directory of this registry (`*.crt` CAs, `*.cert`/`*.key` client pair), as skopeo's
     /// `--src-cert-dir`; default: `<host[:port]>` in /etc/containers/certs.d, /etc/docker/certs.d.
     #[arg(long)]
     pub src_cert_dir: Option<PathBuf>,
+    /// User name for the source registry (with the password's environment variable).
     #[arg(long)]
     pub src_username: Option<String>,
+    /// Name of the environment variable holding the source registry's password.
     #[arg(long)]
     pub src_password_env: Option<String>,
+    /// The destination registry speaks plain HTTP (no TLS).
     #[arg(long)]
     pub dest_insecure: bool,
+    /// TLS without checking the destination registry's certificate (warned about; prefer a CA file).
     #[arg(long)]
     pub dest_no_tls_verify: bool,
+    /// PEM file of a CA to trust for the destination registry, besides the system store.
     #[arg(long)]
     pub dest_ca_file: Option<PathBuf>,
     /// certs.d directory of this registry (`*.crt` CAs, `*.cert`/`*.key` client pair), as skopeo's
     /// `--dest-cert-dir`; default: `<host[:port]>` in /etc/containers/certs.d, /etc/docker/certs.d.
     #[arg(long)]
     pub dest_cert_dir: Option<PathBuf>,
+    /// User name for the destination registry (with the password's environment variable).
     #[arg(long)]
     pub dest_username: Option<String>,
+    /// Name of the environment variable holding the destination registry's password.
     #[arg(long)]
     pub dest_password_env: Option<String>,
     /// Auth file for both sides (docker config.json / containers auth.json).

@@ -474,6 +474,7 @@ pub struct StageArgs {
     /// Registry: `host/namespace` or key=value pairs as for promote --source.
     #[arg(long)]
     pub registry: String,
+    /// The tag every staged image gets (a DLRN hash).
     #[arg(long, default_value = "d7c3cd922f91d83aacb5d7555de9d5bc")]
     pub full_hash: String,
     /// Number of images (names from TripleO's list).
@@ -488,8 +489,10 @@ pub struct StageArgs {
     /// No ppc64le images at all.
     #[arg(long)]
     pub no_ppc: bool,
+    /// Repository name prefix: `<namespace>/<prefix>-<name>`.
     #[arg(long, default_value = "openstack")]
     pub prefix: String,
+    /// Number of base layers shared by every image.
     #[arg(long, default_value_t = 3)]
     pub base_layers: usize,
     /// Size of each shared base layer before compression, bytes.
@@ -501,11 +504,13 @@ pub struct StageArgs {
     /// An extra layer of this many bytes on the first image.
     #[arg(long)]
     pub big_layer_size: Option<usize>,
+    /// Seed of the layers' random content (the same seed stages the same digests).
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
     /// OCI manifests instead of Docker v2s2.
     #[arg(long)]
     pub oci: bool,
+    /// Print what was staged (names, repositories, digests, sizes) as JSON.
     #[arg(long)]
     pub json: bool,
 }
