@@ -257,6 +257,25 @@ async fn a_single_attempt_says_why() {
     assert!(!err.contains("attempt(s)"), "{err}");
 }
 
+/// A registry answering 503 to every manifest GET: the policy's attempts are made, and the error
+/// that ends it says how many (as for a reset connection), rather than a bare "HTTP 503" that
+/// leaves a reader wondering whether it was retried at all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_status_retried_to_the_end_says_how_often() {
+    let fake = FakeHttp::start().unwrap();
+    let body = serde_json::json!({"errors": [{"code": "UNAVAILABLE", "message": "busy"}]});
+    fake.set_fallback(Some(Route::new(503, "application/json", body.to_string())));
+    let mut c = hostile_config(&fake.addr().to_string());
+    c.retry.attempts = 3;
+    let r = Registry::new(c).unwrap();
+    let err = r.get_manifest("ns/app", "v1").await.unwrap_err().to_string();
+    assert_eq!(fake.requests_to("/v2/ns/app/manifests/v1").len(), 3, "{err}");
+    assert!(
+        err.contains("HTTP 503") && err.contains("after 3 attempts"),
+        "{err}"
+    );
+}
+
 fn hostile_config(host: &str) -> RegistryConfig {
     let mut c = RegistryConfig::new(host);
     c.insecure = true;

@@ -15,7 +15,7 @@ pub use crate::manifest::BlobStream;
 pub use blob::MountResult;
 
 use crate::error::{Error, Result};
-use crate::transport::{read_prefix, RegistryConfig, Transport, ERROR_BODY_CAP};
+use crate::transport::{read_prefix, GaveUpAfter, RegistryConfig, Transport, ERROR_BODY_CAP};
 
 /// A registry client.
 #[derive(Clone, Debug)]
@@ -56,8 +56,14 @@ impl Registry {
             return self.transport.auth_failure(&resp);
         }
         let method_path = (String::new(), resp.url().path().to_string());
+        let tries = resp.extensions().get::<GaveUpAfter>().map(|t| t.0);
         let body = read_prefix(resp, ERROR_BODY_CAP).await;
-        let (code, message) = parse_error_body(&body);
+        let (code, mut message) = parse_error_body(&body);
+        match tries {
+            Some(1) if self.transport.attempts() == 1 => message.push_str(" (1 attempt: retries are off)"),
+            Some(n) if n > 1 => message.push_str(&format!(" (after {n} attempts)")),
+            _ => {}
+        }
         if status == 404 {
             return Error::NotFound {
                 registry: self.name().to_string(),

@@ -90,6 +90,11 @@ impl RegistryConfig {
     }
 }
 
+/// Set on a response whose retryable status (5xx, 429, 408) was still there on the last try: how
+/// many tries were made, so the error made of it can say so.
+#[derive(Clone, Copy, Debug)]
+pub struct GaveUpAfter(pub u32);
+
 /// A request that can be sent again as it is (for retries and re-auth).
 #[derive(Clone, Debug)]
 pub struct Request {
@@ -404,6 +409,10 @@ impl Transport {
                 why: format!("HTTP {}", status.as_u16()),
                 retry_after,
             };
+        }
+        let mut resp = resp;
+        if retry::retryable_status(status.as_u16()) {
+            resp.extensions_mut().insert(GaveUpAfter(attempt));
         }
         Done(Ok(resp))
     }
