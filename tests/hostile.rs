@@ -276,6 +276,40 @@ async fn a_status_retried_to_the_end_says_how_often() {
     );
 }
 
+/// A wrong password (a real htpasswd registry, and a real token server): after a few refusals in a
+/// row the credentials are not sent again this run, so a promotion of many images does not make
+/// hundreds of failed logins (an account with a lockout policy would be locked); every image still
+/// fails with the registry's refusal.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_credentials_are_not_sent_again_and_again() {
+    for token in [false, true] {
+        let reg = if token {
+            tk::Registry::token("robot", "right-pw-1").unwrap()
+        } else {
+            tk::Registry::tls_htpasswd("robot", "right-pw-1").unwrap()
+        };
+        let mut c = common::config_for(&reg);
+        c.credentials = Credentials::basic("robot", "wrong-pw-2");
+        let r = Registry::new(c).unwrap();
+        for i in 0..20 {
+            let err = r.get_manifest_opt(&format!("ns/app{i}"), "v1").await.unwrap_err();
+            assert!(
+                matches!(err, Error::Auth { .. }),
+                "token {token}, image {i}: {err}"
+            );
+            assert!(err.to_string().contains("robot"), "{err}");
+        }
+        let stats = r.transport().stats();
+        // Today's cost would be 40 requests (20 images × 2) or 20 token requests.
+        assert!(stats.requests <= 10, "token {token}: {} requests", stats.requests);
+        assert!(
+            stats.token_fetches <= 3,
+            "token {token}: {} token fetches",
+            stats.token_fetches
+        );
+    }
+}
+
 fn hostile_config(host: &str) -> RegistryConfig {
     let mut c = RegistryConfig::new(host);
     c.insecure = true;

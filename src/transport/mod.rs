@@ -184,6 +184,9 @@ pub struct Transport {
     client_cert_wanted: Arc<tls::ClientCertWanted>,
     /// Connections refused in a row (any request); reset by any answer. See [`GIVE_UP_AFTER`].
     refused_in_a_row: std::sync::atomic::AtomicU32,
+    /// Our credentials refused in a row, and how the last refusal read. See
+    /// [`REFUSED_CREDENTIALS_LIMIT`].
+    refused_credentials: std::sync::Mutex<(u32, String)>,
     pub stats: Stats,
 }
 
@@ -191,6 +194,12 @@ pub struct Transport {
 /// address) is given up for the rest of the run: each further request fails at once instead of
 /// retrying with backoff, so one dead target costs seconds and one message, not every image's retries.
 pub const GIVE_UP_AFTER: u32 = 8;
+
+/// A registry that refused our credentials this many times in a row (its own 401, or its token
+/// server's) is not sent them again this run: each further request fails at once with that refusal,
+/// so a wrong password costs a few failed logins, not one per image and tag (an account with a
+/// lockout policy would be locked). Any request the credentials get through resets the count.
+pub const REFUSED_CREDENTIALS_LIMIT: u32 = 3;
 
 impl std::fmt::Debug for Transport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -268,6 +277,7 @@ impl Transport {
             rate: std::sync::Mutex::new(RateState::default()),
             client_cert_wanted,
             refused_in_a_row: std::sync::atomic::AtomicU32::new(0),
+            refused_credentials: std::sync::Mutex::new((0, String::new())),
             stats: Stats::default(),
         })
     }
@@ -355,6 +365,7 @@ impl Transport {
             Ok(a) => a,
             Err(e) => return Spent(Err(e)),
         };
+        let sent_credentials = auth.is_some();
         let sent = self.execute(req, auth).await;
         self.note_connection(&sent);
         let resp = match sent {
@@ -380,18 +391,25 @@ impl Transport {
         // A challenge is learnt only from the registry's own origin: a redirect target (object
         // storage, or a hostile host) must not choose where credentials go.
         let own_origin = same_origin(resp.url(), &self.base);
+        if own_origin && sent_credentials && status.is_success() {
+            self.note_credentials(None);
+        }
         if own_origin && (status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN) {
             let ch = resp
                 .headers()
                 .get(WWW_AUTHENTICATE)
                 .and_then(|v| v.to_str().ok())
                 .and_then(challenge::parse);
+            let insufficient_scope = ch.as_ref().is_some_and(|c| c.insufficient_scope());
             if let Some(c) = ch {
                 let retry_auth = status == StatusCode::UNAUTHORIZED || c.insufficient_scope();
                 if retry_auth && !reauthed.swap(true, Ordering::Relaxed) {
                     self.learn_challenge(c, &req.scopes).await;
                     return Free;
                 }
+            }
+            if status == StatusCode::UNAUTHORIZED && sent_credentials && !insufficient_scope {
+                self.note_credentials(Some(&self.auth_failure(&resp)));
             }
             return Done(Ok(resp));
         }
@@ -571,8 +589,37 @@ impl Transport {
         self.refused_in_a_row.load(Ordering::Relaxed) >= GIVE_UP_AFTER
     }
 
-    /// Fail at once for a registry given up (see [`GIVE_UP_AFTER`]).
+    /// Whether the registry (or its token server) took our credentials (`None`) or refused them.
+    fn note_credentials(&self, refused: Option<&Error>) {
+        if self.config.credentials.is_anonymous() {
+            return;
+        }
+        let mut st = self.refused_credentials.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(e) = refused else {
+            st.0 = 0;
+            return;
+        };
+        st.0 += 1;
+        if let Error::Auth { detail, .. } = e {
+            st.1.clone_from(detail);
+        }
+        if st.0 == REFUSED_CREDENTIALS_LIMIT {
+            tracing::warn!(registry = %self.name(), refused = st.0, "credentials refused in a row: not sent to this registry again this run");
+        }
+    }
+
+    /// Fail at once for a registry given up (see [`GIVE_UP_AFTER`]) or whose credentials were
+    /// refused (see [`REFUSED_CREDENTIALS_LIMIT`]).
     fn check_given_up(&self) -> Result<()> {
+        {
+            let st = self.refused_credentials.lock().unwrap_or_else(|p| p.into_inner());
+            if st.0 >= REFUSED_CREDENTIALS_LIMIT {
+                return Err(Error::Auth {
+                    registry: self.name().to_string(),
+                    detail: st.1.clone(),
+                });
+            }
+        }
         if !self.given_up() {
             return Ok(());
         }
@@ -749,9 +796,11 @@ impl Transport {
                 Credentials::IdentityToken { .. } => "the identity token".into(),
                 Credentials::Anonymous => "anonymous access".into(),
             };
-            return Err(auth_err(format!(
-                "token server {realm_host} refused {who} (HTTP {status})"
-            )));
+            let e = auth_err(format!("token server {realm_host} refused {who} (HTTP {status})"));
+            if status == 401 {
+                self.note_credentials(Some(&e));
+            }
+            return Err(e);
         }
         if !(200..300).contains(&status) {
             return Err(auth_err(format!(
