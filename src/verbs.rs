@@ -153,12 +153,8 @@ pub async fn release(
             return out;
         }
     };
-    let action = if verify_only { "verify" } else { "promote" };
-    let root = p.tmp_file_root.clone();
-    p.report_json
-        .get_or_insert_with(|| root.join(format!("copy-containers-{action}-{name}.json")));
-    p.report_html
-        .get_or_insert_with(|| root.join(format!("copy-containers-{action}-{name}.html")));
+    // Reports the file does not name are named after the entry (each run its own, and a latest).
+    p.report_name = Some(name.clone());
     let report = if verify_only {
         verify(&p, dry_run, true, progress).await
     } else {

@@ -1348,3 +1348,53 @@ async fn all_reports_each_and_fails_when_one_fails() {
     let b = tk::skopeo_inspect_digest(&e.dst, &format!("nsp/openstack-base:{AGG}")).unwrap();
     assert_eq!(a, b);
 }
+
+/// A releases file whose entries name no report: each run of an entry keeps its own pair, named by
+/// action, entry, hash and time, beside a `latest` copy per entry, as a plain promotion's do (before:
+/// one fixed `copy-containers-promote-<entry>.json` that every run overwrote).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn releases_runs_keep_their_own_reports() {
+    let src = tk::Registry::plain().unwrap();
+    let dst = tk::Registry::plain().unwrap();
+    let staged = stage(&client(&src), &["base"], &[]).await;
+    assert_eq!(staged.len(), 1);
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("logs");
+    let cfg = dir.path().join("releases.yaml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "source_registry: {{host: \"{}\", insecure: true}}\n\
+             target_registries: [{{host: \"{}\", insecure: true}}]\n\
+             tmp_file_root: {}\n\
+             releases:\n\
+             - {{name: mastercentos9, release: master, from_namespace: tripleomaster, \
+                 to_namespace: tripleomaster, containers_list: [base]}}\n",
+            src.host(),
+            dst.host(),
+            logs.display()
+        ),
+    )
+    .unwrap();
+    for _ in 0..2 {
+        let out = bin()
+            .args(["-q", "promote", "--config", cfg.to_str().unwrap()])
+            .args(["--release", "mastercentos9", "--hash", AGG])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+    }
+    let names: Vec<String> = std::fs::read_dir(&logs)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    let runs = names
+        .iter()
+        .filter(|n| {
+            n.starts_with(&format!("copy-containers-promote-mastercentos9-{AGG}-")) && n.ends_with(".json")
+        })
+        .count();
+    assert_eq!(runs, 2, "{names:?}");
+    let latest = logs.join("copy-containers-promote-mastercentos9-latest.json");
+    assert!(latest.is_file(), "{names:?}");
+}

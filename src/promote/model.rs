@@ -345,6 +345,9 @@ pub struct Promotion {
     pub blob_jobs: usize,
     pub report_json: Option<PathBuf>,
     pub report_html: Option<PathBuf>,
+    /// What the default report names say in place of `release`: a releases file's entry name (two
+    /// entries can share a release), so each entry's runs and `latest` copy are its own.
+    pub report_name: Option<String>,
     pub label_source: bool,
     /// Tag the label's previous target as `previous-<label>` before moving it.
     pub keep_previous_label: bool,
@@ -529,6 +532,7 @@ impl PromoteArgs {
             blob_jobs: self.blob_concurrency.unwrap_or(8).clamp(1, 256) as usize,
             report_json: self.report_json.clone(),
             report_html: self.report_html.clone(),
+            report_name: None,
             label_source: self.label_source.unwrap_or(true),
             keep_previous_label: self.keep_previous_label.unwrap_or(true),
             keep_local: self.keep_local.as_deref().unwrap_or("on_failure").parse()?,

@@ -10,7 +10,8 @@ use super::Promotion;
 /// they are; by default each run gets its own pair in `tmp_file_root`, named by action, release, hash
 /// and start time (`copy-containers-promote-master-<hash>-20261129T053532Z.json`), so that runs of
 /// other releases and hashes do not overwrite each other, plus `copy-containers-<action>-latest.*`,
-/// a copy of the newest.
+/// a copy of the newest. A releases file's entry says its name instead of the release
+/// ([`Promotion::report_name`]), its latest copy too (`copy-containers-promote-<entry>-latest.json`).
 pub fn write_reports(p: &Promotion, report: &mut Report) -> Vec<String> {
     let stamp: String = report
         .started_at
@@ -18,9 +19,10 @@ pub fn write_reports(p: &Promotion, report: &mut Report) -> Vec<String> {
         .filter(|c| c.is_ascii_alphanumeric())
         .collect();
     let root = &p.tmp_file_root;
+    let name = p.report_name.as_deref().unwrap_or(&report.release);
     let mut base = format!(
-        "copy-containers-{}-{}-{}-{stamp}",
-        report.action, report.release, report.full_hash
+        "copy-containers-{}-{name}-{}-{stamp}",
+        report.action, report.full_hash
     );
     // Two runs in the same second (a rerun at once) each keep their own pair.
     let taken = |b: &str| root.join(format!("{b}.json")).exists() || root.join(format!("{b}.html")).exists();
@@ -31,7 +33,10 @@ pub fn write_reports(p: &Promotion, report: &mut Report) -> Vec<String> {
             .find(|b| !taken(b))
             .unwrap_or(first);
     }
-    let latest = format!("copy-containers-{}-latest", report.action);
+    let latest = match &p.report_name {
+        Some(name) => format!("copy-containers-{}-{name}-latest", report.action),
+        None => format!("copy-containers-{}-latest", report.action),
+    };
     let json = p
         .report_json
         .clone()
