@@ -261,3 +261,66 @@ fn switching_tls_verification_off_in_a_registry_spec_is_logged() {
         "{err}"
     );
 }
+
+/// `inspect --insecure` and `copy --dest-insecure` with credentials (given, or found in an auth file)
+/// for a registry off this machine: they would go over plain HTTP, and stderr says so, as a
+/// promotion's registry spec does. Loopback registries (tests, tunnels) are not warned about.
+#[test]
+fn plain_http_credentials_are_warned_about_in_copy_and_inspect() {
+    let dir = tempfile::tempdir().unwrap();
+    let auth = dir.path().join("auth.json");
+    std::fs::write(
+        &auth,
+        r#"{"auths": {"registry.invalid:5000": {"auth": "cm9ib3Q6cGxhaW4tcHctOTk="}}}"#,
+    )
+    .unwrap();
+    let runs: Vec<Vec<&str>> = vec![
+        vec![
+            "inspect",
+            "--insecure",
+            "--username",
+            "robot",
+            "--password-env",
+            "PLAIN_PW",
+        ],
+        vec!["inspect", "--insecure", "--authfile", auth.to_str().unwrap()],
+        vec![
+            "copy",
+            "--src-insecure",
+            "--dest-insecure",
+            "--retries",
+            "1",
+            "--dest-username",
+            "robot",
+            "--dest-password-env",
+            "PLAIN_PW",
+            "127.0.0.1:9/ns/app:v1",
+        ],
+    ];
+    for mut args in runs {
+        args.push("registry.invalid:5000/ns/app:v1");
+        let o = bin().args(&args).env("PLAIN_PW", "plain-pw-99").output().unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success(), "{args:?}");
+        assert!(
+            err.contains("credentials are sent over plain HTTP") && err.contains("registry.invalid:5000"),
+            "{args:?}: {err}"
+        );
+        assert!(!err.contains("plain-pw-99"), "{err}");
+    }
+    // The same to a loopback registry: no warning.
+    let o = bin()
+        .args([
+            "inspect",
+            "--insecure",
+            "--username",
+            "robot",
+            "--password-env",
+            "PLAIN_PW",
+        ])
+        .arg("127.0.0.1:9/ns/app:v1")
+        .env("PLAIN_PW", "plain-pw-99")
+        .output()
+        .unwrap();
+    assert!(!String::from_utf8_lossy(&o.stderr).contains("plain HTTP"));
+}

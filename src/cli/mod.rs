@@ -153,6 +153,12 @@ impl Side {
                 None => creds::lookup(&r.registry)?,
             },
         };
+        if self.insecure
+            && !cfg.credentials.is_anonymous()
+            && !crate::reference::is_loopback_host(&r.registry)
+        {
+            tracing::warn!(registry = %r.registry, "credentials are sent over plain HTTP to this registry (insecure)");
+        }
         Ok(Registry::new(cfg)?)
     }
 }
