@@ -496,3 +496,42 @@ async fn a_kept_copy_is_verified_like_a_registry() {
         "{e}"
     );
 }
+
+/// A rerun that reads its images from the local copies says so once (how many, from which store),
+/// not one INFO line per container (20–50 lines on every rerun of a real release).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reusing_local_copies_is_one_log_line() {
+    let src = tk::Registry::plain().unwrap();
+    let t1 = tk::Registry::plain().unwrap();
+    stage(&client(&src), &["base", "nova-compute", "neutron-server"], &[]).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let store = tmp.path().join("store");
+    let run = || {
+        bin()
+            .args(["promote", "--keep-local", "always", "--local-store"])
+            .arg(&store)
+            .args(["--hash", FH, "--named-label", "current-tripleo"])
+            .args(["--containers", "base,nova-compute,neutron-server"])
+            .args([
+                "--source",
+                &format!("host={},namespace={NS},insecure=true", src.host()),
+            ])
+            .args([
+                "--target",
+                &format!("host={},namespace={NS},insecure=true", t1.host()),
+            ])
+            .arg("--tmp-file-root")
+            .arg(tmp.path())
+            .output()
+            .unwrap()
+    };
+    let first = run();
+    assert!(first.status.success(), "{first:?}");
+    let again = run();
+    assert!(again.status.success(), "{again:?}");
+    let err = String::from_utf8_lossy(&again.stderr);
+    let lines: Vec<&str> = err.lines().filter(|l| l.contains("local cop")).collect();
+    let using: Vec<&&str> = lines.iter().filter(|l| l.contains("using")).collect();
+    assert_eq!(using.len(), 1, "{err}");
+    assert!(using[0].contains("containers=3"), "{err}");
+}

@@ -83,6 +83,13 @@ pub(crate) async fn check(
         .buffered(p.per_registry)
         .collect()
         .await;
+    let reused = checked
+        .iter()
+        .filter(|(_, r, place)| matches!(r, Ok(Some(_))) && matches!(place, Place::Layout(_)))
+        .count();
+    if let (true, Some(layout)) = (reused > 0, local) {
+        tracing::info!(containers = reused, store = %layout.name(), "using the local copies kept by an earlier run");
+    }
     let mut out = Found {
         found: vec![],
         missing: vec![],
@@ -137,7 +144,8 @@ async fn check_one(
             let source_up = matches!(&remote, Ok(Some(_)));
             let partial = !stale && source_up && want_lists && lacks_arches(p, src, layout, name, repo).await;
             if !stale && !partial {
-                tracing::info!(image = %format!("{repo}:{fh}"), store = %layout.name(), "using the local copy");
+                // One INFO line for all of them once the check is done ([`check`]).
+                tracing::debug!(image = %format!("{repo}:{fh}"), store = %layout.name(), "using the local copy");
                 return (Ok(Some(m)), Place::Layout(layout.clone()));
             }
             if partial {
