@@ -312,14 +312,7 @@ pub fn print_summary(report: &Report) {
         println!("registries: {}", legend.join(", "));
     }
     println!();
-    let (done, not_done) = match (report.action.as_str(), report.dry_run) {
-        ("verify", _) => ("verified", "not verified"),
-        ("tag", false) => ("labelled", "not labelled"),
-        ("tag", true) => ("would be labelled", "could not be"),
-        ("rollback", false) => ("rolled back", "not rolled back"),
-        ("rollback", true) => ("would be rolled back", "could not be"),
-        _ => ("promoted", "missed"),
-    };
+    let (done, not_done) = report.outcome_words();
     let sent: u64 = report
         .registries
         .iter()

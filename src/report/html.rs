@@ -125,11 +125,12 @@ fn header(h: &mut String, r: &Report) {
         (true, false) => "<span class=\"ok\">OK</span>",
         (false, _) => "<span class=\"bad\">FAILED</span>",
     };
+    let (done, not_done) = r.outcome_words();
     let _ = writeln!(
         h,
         "<div class=\"facts\" id=\"summary\"><span><b>status</b> {status}</span><span><b>started</b> {}</span>\
          <span><b>duration</b> {:.1} s</span><span><b>release</b> {} ({})</span><span><b>source</b> {}</span>\
-         <span><b>containers</b> {} found, {} missing, {} pushed, {} missed</span><span><b>sent to targets</b> {}</span></div>",
+         <span><b>containers</b> {} found, {} missing, {} {done}, {} {not_done}</span><span><b>sent to targets</b> {}</span></div>",
         esc(&r.started_at),
         r.seconds,
         esc(&r.release),
@@ -359,6 +360,27 @@ mod tests {
         let mut e = TagEntry::new(registry, "ns/openstack-nova", tag, Some(&digest), action);
         e.verified = verified;
         e
+    }
+
+    /// `verify`, `tag` and `rollback` pushed nothing: the summary says what their counts are.
+    #[test]
+    fn the_summary_names_each_actions_outcome() {
+        for (action, done, not_done) in [
+            ("promote", "1 promoted", "0 missed"),
+            ("verify", "1 verified", "0 not verified"),
+            ("tag", "1 labelled", "0 not labelled"),
+            ("rollback", "1 rolled back", "0 not rolled back"),
+        ] {
+            let r = Report {
+                action: action.into(),
+                found: vec!["nova".into()],
+                pushed: vec!["nova".into()],
+                ..Default::default()
+            };
+            let h = render(&r);
+            assert!(h.contains(done) && h.contains(not_done), "{action}: {h}");
+            assert!(!h.contains("pushed"), "{action}");
+        }
     }
 
     #[test]

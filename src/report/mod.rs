@@ -238,6 +238,19 @@ pub struct Report {
 }
 
 impl Report {
+    /// What `pushed` and `missed` count for this report's action, in words (the CLI summary and the
+    /// HTML report say the same): `verify`, `tag` and `rollback` push nothing.
+    pub fn outcome_words(&self) -> (&'static str, &'static str) {
+        match (self.action.as_str(), self.dry_run) {
+            ("verify", _) => ("verified", "not verified"),
+            ("tag", false) => ("labelled", "not labelled"),
+            ("tag", true) => ("would be labelled", "could not be"),
+            ("rollback", false) => ("rolled back", "not rolled back"),
+            ("rollback", true) => ("would be rolled back", "could not be"),
+            _ => ("promoted", "missed"),
+        }
+    }
+
     /// Add a failure found after the run (writing the report, say): a line and its problem.
     pub fn push_error(&mut self, phase: Phase, kind: Kind, text: String) {
         self.problems
