@@ -235,7 +235,7 @@ fn retries_are_one_warning_per_registry() {
 }
 
 /// With `--log-format json`, an error that ends the command (a config error, an `inspect` or `copy`
-/// that fails) is a JSON ERROR record like every other stderr line, not a plain-text `error:` line a
+/// that fails, also with `copy --json`) is a JSON ERROR record like every other stderr line, not a plain-text `error:` line a
 /// log collector cannot parse; the exit status is unchanged.
 #[test]
 fn a_command_error_is_a_json_record_with_json_logs() {
@@ -255,6 +255,25 @@ fn a_command_error_is_a_json_record_with_json_logs() {
             1,
         ),
     ];
+    // A failed copy, with and without `--json` (its result on stdout): the failure is logged too.
+    let copy: Vec<String> = [
+        "copy",
+        "--src-insecure",
+        "--dest-insecure",
+        "--retries",
+        "1",
+        "127.0.0.1:9/ns/app:v1",
+        "127.0.0.1:9/ns/other:v1",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let mut copy_json = copy.clone();
+    copy_json.push("--json".into());
+    let cases = cases
+        .into_iter()
+        .chain([(copy, 1), (copy_json, 1)])
+        .collect::<Vec<_>>();
     for (args, code) in cases {
         let out = bin().args(["--log-format", "json"]).args(&args).output().unwrap();
         assert_eq!(out.status.code(), Some(code), "{args:?}");

@@ -18,11 +18,6 @@ macro_rules! out {
     ($($t:tt)*) => { println!("{}", crate::report::scrub(&format!($($t)*), &[])) };
 }
 
-/// `eprintln!` through the scrubber.
-macro_rules! err {
-    ($($t:tt)*) => { eprintln!("{}", crate::report::scrub(&format!($($t)*), &[])) };
-}
-
 #[derive(Args, Debug)]
 pub struct InspectArgs {
     /// Image reference: host[:port]/path/name[:tag][@sha256:…]
@@ -246,12 +241,18 @@ pub async fn copy(a: CopyArgs, progress: &Progress) -> anyhow::Result<i32> {
         .await
         .remove(0);
     progress.finish();
+    // Failures are logged (stderr, in the log format asked for, masked there), whatever the output.
+    if let Some(e) = &outcome.error {
+        tracing::error!(source = %outcome.source, "{e}");
+    }
+    for d in &outcome.dests {
+        if let Some(e) = &d.error {
+            tracing::error!(destination = %d.destination, "{}: {e}", d.destination);
+        }
+    }
     if a.json {
         out!("{}", serde_json::to_string_pretty(&outcome)?);
     } else {
-        if let Some(e) = &outcome.error {
-            err!("error: {e}");
-        }
         for d in &outcome.dests {
             for (tag, action) in &d.tags {
                 let what = match action {
@@ -269,9 +270,6 @@ pub async fn copy(a: CopyArgs, progress: &Progress) -> anyhow::Result<i32> {
                     d.blobs_present,
                     d.bytes_uploaded
                 );
-            }
-            if let Some(e) = &d.error {
-                err!("error: {}: {e}", d.destination);
             }
         }
     }
