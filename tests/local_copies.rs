@@ -47,6 +47,13 @@ async fn failed_push_keeps_copies_and_the_rerun_needs_no_source() {
     assert_eq!(kept, ["base", "neutron-server", "nova-compute"]);
     assert!(r.local_bytes > 0);
     let store = Store::open(tmp.path().join("store")).unwrap();
+    // The bytes kept are the blob files on disk: a layer shared by images, or an image under two
+    // tags (`<fh>`, `<fh>_x86_64`), is stored once and counted once.
+    let on_disk: u64 = walk_files(&store.release_dir("master").join("blobs"))
+        .iter()
+        .map(|f| f.metadata().unwrap().len())
+        .sum();
+    assert_eq!(r.local_bytes, on_disk);
     let local = store.list_release("master").unwrap();
     for s in &staged {
         let c = format!("openstack-{}", s.name);
@@ -534,4 +541,17 @@ async fn reusing_local_copies_is_one_log_line() {
     let using: Vec<&&str> = lines.iter().filter(|l| l.contains("using")).collect();
     assert_eq!(using.len(), 1, "{err}");
     assert!(using[0].contains("containers=3"), "{err}");
+}
+
+fn walk_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk_files(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
 }

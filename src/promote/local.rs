@@ -171,9 +171,6 @@ pub(crate) fn clean(p: &Promotion, local: &Local, facts: &[Facts], success: bool
         }
     }
     out.root = Some(local.store.root().display().to_string());
-    out.bytes = local
-        .store
-        .list_release(&p.release)
-        .map(|imgs| imgs.iter().map(|i| i.size).sum())
-        .unwrap_or(0);
+    // What is on disk: a blob shared by images, or an image under two tags, is stored once.
+    out.bytes = local.store.release_size(&p.release).unwrap_or(0);
 }

@@ -292,6 +292,16 @@ impl Store {
         Ok(out)
     }
 
+    /// Bytes of one release's blob files (each stored once, however many images and tags use it).
+    pub fn release_size(&self, release: &str) -> Result<u64> {
+        validate_release(release)?;
+        Ok(scan_blobs(&self.release_dir(release))
+            .blobs
+            .values()
+            .map(|(_, n)| n)
+            .sum())
+    }
+
     /// Bytes of all blob files (blobs shared within a release counted once).
     pub fn total_size(&self) -> Result<u64> {
         let mut total = 0;
