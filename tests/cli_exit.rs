@@ -52,6 +52,23 @@ fn usage_and_config_errors_exit_2_run_failures_exit_1() {
             "127.0.0.1:9/ns/b@sha256:0000000000000000000000000000000000000000000000000000000000000000".into(),
         ],
         vec!["no-such-command".into()],
+        // A release name that cannot be one (the store's folders are release names).
+        vec![
+            "local".into(),
+            "--root".into(),
+            tmp.path().join("store").display().to_string(),
+            "delete".into(),
+            "--release".into(),
+            "../etc".into(),
+        ],
+        vec![
+            "local".into(),
+            "--root".into(),
+            tmp.path().join("store").display().to_string(),
+            "list".into(),
+            "--release".into(),
+            "../etc".into(),
+        ],
     ];
     for args in &cases {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();

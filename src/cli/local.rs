@@ -128,14 +128,22 @@ pub async fn local_cmd(a: LocalArgs) -> anyhow::Result<i32> {
     let configured = a.root.clone().or(cfg.local_store.clone());
     let st = Store::open(crate::store::resolve_root(configured.as_deref())?)?;
     let wait = Duration::from_secs(a.lock_timeout.min(86_400));
+    // A name that cannot be a release is a usage error (exit 2), not a store failure.
+    let release = move |r: Option<String>| -> anyhow::Result<Option<String>> {
+        let r = cfg.release(r);
+        if let Some(name) = &r {
+            crate::store::validate_release(name).map_err(super::usage_err)?;
+        }
+        Ok(r)
+    };
     // The verbs read and hash files: off the async workers.
     tokio::task::spawn_blocking(move || match a.command {
         LocalCommand::List(mut l) => {
-            l.release = cfg.release(l.release);
+            l.release = release(l.release)?;
             list(&st, l)
         }
         LocalCommand::Delete(mut d) => {
-            d.release = cfg.release(d.release);
+            d.release = release(d.release)?;
             delete(&st, d, wait)
         }
         LocalCommand::Fsck(f) => fsck(&st, f, wait),
