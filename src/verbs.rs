@@ -107,6 +107,9 @@ pub struct ReleaseOutcome {
     pub report: Option<Report>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// The entry cannot run as written (its options are invalid): nothing was attempted.
+    #[serde(skip)]
+    pub invalid: bool,
 }
 
 impl ReleaseOutcome {
@@ -119,6 +122,7 @@ impl ReleaseOutcome {
             quay: Vec::new(),
             report: None,
             error: None,
+            invalid: false,
         }
     }
 }
@@ -149,6 +153,7 @@ pub async fn release(
         Ok(p) => p,
         Err(e) => {
             out.error = Some(format!("{}: releases[{idx}] ({name}): {e}", cfg.file));
+            out.invalid = true;
             out.resolution = Some(r);
             return out;
         }

@@ -1398,3 +1398,45 @@ async fn releases_runs_keep_their_own_reports() {
     let latest = logs.join("copy-containers-promote-mastercentos9-latest.json");
     assert!(latest.is_file(), "{names:?}");
 }
+
+/// A releases entry that cannot run as written (no namespace anywhere), or a `--hash` that is no
+/// DLRN hash: nothing is attempted, and the exit status says the input is wrong (2), as for a plain
+/// promotion's config errors; a run that fails stays 1.
+#[test]
+fn an_entry_that_cannot_run_exits_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("releases.yaml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "source_registry: {{host: \"127.0.0.1:9\", insecure: true}}\n\
+             target_registries: [{{host: \"127.0.0.1:9\", insecure: true}}]\n\
+             tmp_file_root: {}\n\
+             releases:\n\
+             - {{name: nons, release: master, containers_list: [base]}}\n\
+             - {{name: ok, release: master, from_namespace: a, to_namespace: b, containers_list: [base], \
+                 retries: 1}}\n",
+            dir.path().display()
+        ),
+    )
+    .unwrap();
+    let cfg = cfg.to_str().unwrap();
+    let code = |args: &[&str]| bin().args(args).output().unwrap().status.code();
+    assert_eq!(
+        code(&["promote", "--config", cfg, "--release", "nons", "--hash", AGG]),
+        Some(2)
+    );
+    assert_eq!(
+        code(&["promote", "--config", cfg, "--release", "ok", "--hash", "abc"]),
+        Some(2)
+    );
+    // Nothing listens on port 9: a failed run.
+    assert_eq!(
+        code(&["promote", "--config", cfg, "--release", "ok", "--hash", AGG]),
+        Some(1)
+    );
+    assert_eq!(
+        code(&["promote", "--config", cfg, "--release", "all", "--hash", AGG]),
+        Some(1)
+    );
+}

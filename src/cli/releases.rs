@@ -67,6 +67,9 @@ pub async fn promote_releases(
         )
     })?;
     let selected = cfg.select(which).map_err(super::usage_err)?;
+    if let Some(h) = &f.full_hash {
+        crate::sources::hash::validate_full_hash(h).map_err(super::usage_err)?;
+    }
     let flags = PromoteFlags {
         config: None,
         release: None,
@@ -99,7 +102,12 @@ pub async fn promote_releases(
         .filter(|o| !o.ok)
         .map(|o| o.name.as_str())
         .collect();
-    let code = if failed.is_empty() { 0 } else { 1 };
+    // Nothing attempted because every entry is invalid as written: the input is wrong (2).
+    let code = match failed.len() {
+        0 => 0,
+        n if n == outcomes.len() && outcomes.iter().all(|o| o.invalid) => 2,
+        _ => 1,
+    };
     if f.json {
         if which == config::ALL {
             println!("{}", serde_json::to_string_pretty(&outcomes)?);
