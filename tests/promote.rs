@@ -961,3 +961,82 @@ async fn a_target_refusing_every_connection_is_given_up_quickly() {
         .filter(|e| e.registry == good.host())
         .all(|e| e.verified == Some(true))));
 }
+
+/// The requests a target sees for its blobs, from a proxy's log: (HEADs, upload PUTs, mount POSTs).
+fn blob_requests(p: &Proxy) -> (usize, usize, usize) {
+    let log = p.log();
+    let heads = log
+        .iter()
+        .filter(|r| r.method == "HEAD" && r.kind == PathKind::Blobs)
+        .count();
+    let mounts = log
+        .iter()
+        .filter(|r| r.method == "POST" && r.query.as_deref().is_some_and(|q| q.contains("mount=")))
+        .count();
+    (heads, p.count("PUT", PathKind::Uploads), mounts)
+}
+
+/// A cold promotion asks about each blob once per registry, before uploading it: a blob this run
+/// uploads or mounts is not asked about again (the mount's 201 and the upload's answer say it is
+/// there), neither before the mounts into the other repositories nor when the lists are verified.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cold_promotion_asks_about_each_blob_once_per_registry() {
+    let src = tk::Registry::plain().unwrap();
+    let t1 = tk::Registry::plain().unwrap();
+    stage(&client(&src), NAMES, &["os"]).await;
+    let p1 = Proxy::for_registry(&t1).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let mut a = promote_args(
+        registry_args(&src, NS),
+        vec![proxy_args(&p1.host(), NS)],
+        NAMES,
+        tmp.path(),
+    );
+    a.ppc_containers = Some(NAMES.iter().map(|s| s.to_string()).collect());
+    a.manifest_push = Some(true);
+    let r = run(&a).await;
+    assert!(r.ok, "{:#?}", r.errors);
+    let (heads, uploads, mounts) = blob_requests(&p1);
+    assert!(mounts > 0, "shared base layers are mounted: {:#?}", p1.log());
+    // one HEAD per digest (the one before its upload); none before a mount, none to verify
+    assert_eq!(heads, uploads, "{:#?}", p1.log());
+    // and every tag is there, each list verified
+    assert!(r
+        .containers
+        .iter()
+        .flat_map(|c| c.entries.iter())
+        .all(|e| e.verified == Some(true)));
+}
+
+/// A registry that will not mount still gets every blob: a refused mount asks whether the blob is
+/// there after all (nothing asked before), then uploads it; the promotion verifies.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_registry_refusing_mounts_gets_uploads_instead() {
+    let src = tk::Registry::plain().unwrap();
+    let t1 = tk::Registry::plain().unwrap();
+    let staged = stage(&client(&src), NAMES, &["os"]).await;
+    let p1 = Proxy::for_registry(&t1).unwrap();
+    p1.add_rule(tk::FaultRule::status(405).method("POST").query_contains("mount="));
+    let tmp = tempfile::tempdir().unwrap();
+    let mut a = promote_args(
+        registry_args(&src, NS),
+        vec![proxy_args(&p1.host(), NS)],
+        NAMES,
+        tmp.path(),
+    );
+    a.ppc_containers = Some(NAMES.iter().map(|s| s.to_string()).collect());
+    a.manifest_push = Some(true);
+    let r = run(&a).await;
+    assert!(r.ok, "{:#?}", r.errors);
+    let (heads, uploads, mounts) = blob_requests(&p1);
+    assert!(mounts > 0 && p1.rule_fired(0) == mounts);
+    // every refused mount was asked about, then uploaded: each repository got its own upload
+    assert_eq!(uploads, heads, "{:#?}", p1.log());
+    assert!(uploads > mounts);
+    for s in &staged {
+        assert_eq!(
+            skopeo_inspect_digest(&t1, &format!("{}:{FH}", s.repository)).unwrap(),
+            s.x86_digest
+        );
+    }
+}

@@ -5,9 +5,10 @@
 //! 1. **resolve**: fetch each source manifest (and a list's children) once;
 //! 2. **discover**: per destination, HEAD the tags, then (when some tag lacks the image) the image and
 //!    a list's children by digest;
-//! 3. **blobs**: HEAD each needed blob per destination repository; per digest still missing, mount
-//!    where the destination registry already has it in another repository, else one source GET
-//!    streamed (teed) into an upload on every registry lacking it, then mounts;
+//! 3. **blobs**, per digest, the largest first: mount where the destination registry is known to
+//!    hold it in another repository (the mount's 201 says it is there: no HEAD first); elsewhere
+//!    HEAD one repository per registry, and where it is absent one source GET streamed (teed) into
+//!    an upload on every registry lacking it, then mounts into the other repositories;
 //! 4. **manifests**: children by digest, then the image or list under each tag.
 //!
 //! Nothing is re-serialised, so digests are identical on both sides.
@@ -23,7 +24,7 @@ mod plan;
 /// The places a copy reads from and writes to (see [`crate::place`]).
 pub use crate::place::{Mount, Place, Session};
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -227,6 +228,9 @@ pub struct CopyOptions {
     pub fetched: FetchedBlobs,
     /// Where the batch reports its phases and the blob bytes it moves.
     pub progress: Progress,
+    /// Filled by the batch: every blob it found, mounted or uploaded, where (a later read-back of
+    /// the run need not ask again).
+    pub proven: ProvenBlobs,
 }
 
 impl Default for CopyOptions {
@@ -237,6 +241,7 @@ impl Default for CopyOptions {
             dry_run: false,
             fetched: FetchedBlobs::default(),
             progress: Progress::none(),
+            proven: ProvenBlobs::default(),
         }
     }
 }
@@ -260,6 +265,37 @@ impl FetchedBlobs {
             .unwrap_or_else(|p| p.into_inner())
             .get(digest)
             .cloned()
+    }
+}
+
+/// Blobs a run has seen answered present at a destination (a HEAD 200, a mount 201, an upload's
+/// PUT 201 after the registry checked the digest), as (registry, repository, digest).
+#[derive(Clone, Debug, Default)]
+pub struct ProvenBlobs(Arc<std::sync::Mutex<HashSet<(String, String, Digest)>>>);
+
+impl ProvenBlobs {
+    pub fn insert(&self, registry: &str, repo: &str, digest: &Digest) {
+        let key = (registry.to_string(), repo.to_string(), digest.clone());
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).insert(key);
+    }
+
+    pub fn contains(&self, registry: &str, repo: &str, digest: &Digest) -> bool {
+        let key = (registry.to_string(), repo.to_string(), digest.clone());
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).contains(&key)
+    }
+
+    /// Every (registry, repository, digest) held.
+    pub fn all(&self) -> Vec<(String, String, Digest)> {
+        let held = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        held.iter().cloned().collect()
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 }
 

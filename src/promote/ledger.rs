@@ -3,6 +3,7 @@
 //! and, at the end, the source of the report's per-container entries.
 
 use super::plan::Expectation;
+use crate::copy::ProvenBlobs;
 use crate::digest::Digest;
 use crate::report::{TagAction, TagEntry};
 
@@ -33,6 +34,8 @@ pub(crate) struct Verdict {
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Ledger {
     items: Vec<Item>,
+    /// The blobs the copy saw at the targets (their read-back need not ask again).
+    pub proven: ProvenBlobs,
 }
 
 impl Ledger {

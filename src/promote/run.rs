@@ -386,6 +386,7 @@ async fn write(
         dry_run,
         fetched: fetched.clone(),
         progress: opts.progress.clone(),
+        proven: ledger.proven.clone(),
     };
     let (outcomes, mut problems) = execute::copies(p, plan, &c.facts, sources, &cl.targets, &copts).await;
     c.problems.append(&mut problems);

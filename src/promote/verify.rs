@@ -12,6 +12,7 @@ use super::ledger::{Ledger, Verdict};
 use super::model::Promotion;
 use super::plan::{Plan, PlannedCheck};
 use super::source::Facts;
+use crate::copy::ProvenBlobs;
 use crate::digest::Digest;
 use crate::manifest::{Content, Manifest};
 use crate::progress::Progress;
@@ -29,6 +30,12 @@ pub struct BlobMemo(Arc<Mutex<HashMap<BlobKey, bool>>>);
 type BlobKey = (String, String, Digest);
 
 impl BlobMemo {
+    /// A memo that already knows the blobs this run's copy saw present, mounted or uploaded.
+    pub fn seeded(proven: &ProvenBlobs) -> BlobMemo {
+        let known = proven.all().into_iter().map(|k| (k, true)).collect();
+        BlobMemo(Arc::new(Mutex::new(known)))
+    }
+
     async fn present(&self, reg: &Registry, repo: &str, digest: &Digest) -> Result<bool, String> {
         let key = (reg.name().to_string(), repo.to_string(), digest.clone());
         if let Some(v) = self.0.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
@@ -147,7 +154,7 @@ pub(crate) async fn pass(
     for _ in &verdicts {
         progress.step();
     }
-    let memo = BlobMemo::default();
+    let memo = BlobMemo::seeded(&ledger.proven);
     let checked: Vec<Verdict> = stream::iter(jobs.into_iter().map(|c| {
         let memo = &memo;
         async move {
