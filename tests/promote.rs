@@ -1040,3 +1040,120 @@ async fn a_registry_refusing_mounts_gets_uploads_instead() {
         );
     }
 }
+
+/// A promotion of a hash the targets already hold, to a new label: the targets are asked while the
+/// source is read, each tag once, and the source's config blobs are not read when every target's
+/// `<fh>_manifest` is the very list its images make (its platforms stand for their configs).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_label_reads_no_config_when_the_targets_hold_the_list() {
+    let src = tk::Registry::plain().unwrap();
+    let t1 = tk::Registry::plain().unwrap();
+    let t2 = tk::Registry::plain().unwrap();
+    let staged = stage(&client(&src), NAMES, &["os"]).await;
+    let (sp, p1, p2) = (
+        Proxy::for_registry(&src).unwrap(),
+        Proxy::for_registry(&t1).unwrap(),
+        Proxy::for_registry(&t2).unwrap(),
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let mut a = promote_args(
+        proxy_args(&sp.host(), NS),
+        vec![proxy_args(&p1.host(), NS), proxy_args(&p2.host(), NS)],
+        NAMES,
+        tmp.path(),
+    );
+    a.ppc_containers = Some(NAMES.iter().map(|s| s.to_string()).collect());
+    a.manifest_push = Some(true);
+    let first = run(&a).await;
+    assert!(first.ok, "{:#?}", first.errors);
+    for p in [&sp, &p1, &p2] {
+        p.reset();
+    }
+    a.named_label = Some("tripleo-ci-testing".into());
+    let r = run(&a).await;
+    assert!(r.ok, "{:#?}", r.errors);
+    assert_eq!(sp.count("GET", PathKind::Blobs), 0, "{:#?}", sp.log());
+    for p in [&p1, &p2] {
+        let log = p.log();
+        let mut asked: Vec<(&str, &str)> = log.iter().map(|r| (r.method.as_str(), r.path.as_str())).collect();
+        asked.sort();
+        let n = asked.len();
+        asked.dedup();
+        assert_eq!(asked.len(), n, "a target was asked something twice: {log:#?}");
+        assert_eq!(p.count_kind(PathKind::Blobs) + p.count_kind(PathKind::Uploads), 0);
+    }
+    for s in &staged {
+        let raw = skopeo_inspect_raw(&t2, &format!("{}:{FH}_manifest", s.repository)).unwrap();
+        let want = if s.ppc_digest.is_some() {
+            vec!["amd64", "ppc64le"]
+        } else {
+            vec!["amd64"]
+        };
+        assert_eq!(archs(&raw), want);
+        assert_eq!(
+            skopeo_inspect_digest(&t1, &format!("{}:tripleo-ci-testing", s.repository)).unwrap(),
+            s.x86_digest
+        );
+    }
+}
+
+/// A `<fh>_manifest` on a target that names other platforms than the images' tags is not taken on
+/// trust: the configs are read, and the list the images make replaces it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_list_with_other_platforms_on_a_target_is_rebuilt_from_the_configs() {
+    use copy_containers::manifest::{build_docker_list, media, ConfigPlatform};
+    let src = tk::Registry::plain().unwrap();
+    let t1 = tk::Registry::plain().unwrap();
+    let staged = stage(&client(&src), &["base", "nova-compute"], &[]).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let mut a = promote_args(
+        registry_args(&src, NS),
+        vec![registry_args(&t1, NS)],
+        &["nova-compute"],
+        tmp.path(),
+    );
+    a.ppc_containers = Some(vec!["nova-compute".into()]);
+    a.manifest_push = Some(true);
+    let first = run(&a).await;
+    assert!(first.ok, "{:#?}", first.errors);
+    // the same children, their platforms swapped, in the bytes this tool would write
+    let nova = staged.iter().find(|s| s.name == "nova-compute").unwrap();
+    let (s, t) = (client(&src), client(&t1));
+    let x86 = s
+        .get_manifest(&nova.repository, &format!("{FH}_x86_64"))
+        .await
+        .unwrap();
+    let ppc = s
+        .get_manifest(&nova.repository, &format!("{FH}_ppc64le"))
+        .await
+        .unwrap();
+    let plat = |arch: &str| ConfigPlatform {
+        architecture: arch.into(),
+        os: "linux".into(),
+        variant: None,
+    };
+    let swapped = build_docker_list(&[
+        (x86.descriptor(), plat("ppc64le")),
+        (ppc.descriptor(), plat("amd64")),
+    ]);
+    let tag = format!("{FH}_manifest");
+    t.put_manifest(&nova.repository, &tag, media::DOCKER_LIST, swapped)
+        .await
+        .unwrap();
+    let sp = Proxy::for_registry(&src).unwrap();
+    a.source_registry = Some(proxy_args(&sp.host(), NS));
+    a.named_label = Some("tripleo-ci-testing".into());
+    let r = run(&a).await;
+    assert!(r.ok, "{:#?}", r.errors);
+    assert_eq!(
+        sp.count("GET", PathKind::Blobs),
+        2,
+        "both configs read: {:#?}",
+        sp.log()
+    );
+    let raw = t.get_manifest(&nova.repository, &tag).await.unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&raw.bytes).unwrap();
+    assert_eq!(v["manifests"][0]["digest"], x86.digest.as_str());
+    assert_eq!(v["manifests"][0]["platform"]["architecture"], "amd64");
+    assert_eq!(v["manifests"][1]["platform"]["architecture"], "ppc64le");
+}

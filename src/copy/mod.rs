@@ -231,6 +231,8 @@ pub struct CopyOptions {
     /// Filled by the batch: every blob it found, mounted or uploaded, where (a later read-back of
     /// the run need not ask again).
     pub proven: ProvenBlobs,
+    /// Destination tags the caller already looked at moments before: not asked again.
+    pub seen: SeenTags,
 }
 
 impl Default for CopyOptions {
@@ -242,6 +244,7 @@ impl Default for CopyOptions {
             fetched: FetchedBlobs::default(),
             progress: Progress::none(),
             proven: ProvenBlobs::default(),
+            seen: SeenTags::default(),
         }
     }
 }
@@ -296,6 +299,34 @@ impl ProvenBlobs {
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+}
+
+/// What tags pointed at on a destination, as (registry, repository, tag) → the digest (`None`:
+/// absent), when a caller asked before the batch (while it was still reading its sources).
+#[derive(Clone, Debug, Default)]
+pub struct SeenTags(Arc<std::sync::Mutex<HashMap<TagKey, Option<Digest>>>>);
+
+/// (registry, repository, tag).
+type TagKey = (String, String, String);
+
+impl SeenTags {
+    pub fn insert(&self, registry: &str, repo: &str, tag: &str, digest: Option<Digest>) {
+        let key = (registry.to_string(), repo.to_string(), tag.to_string());
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(key, digest);
+    }
+
+    /// `None`: not looked at; `Some(None)`: absent.
+    pub fn get(&self, registry: &str, repo: &str, tag: &str) -> Option<Option<Digest>> {
+        let key = (registry.to_string(), repo.to_string(), tag.to_string());
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&key)
+            .cloned()
     }
 }
 
@@ -375,7 +406,7 @@ pub async fn copy_batch(requests: &[CopyRequest], opts: &CopyOptions) -> Vec<Cop
 
     let probes = plan::probes(requests, &resolved);
     opts.progress.phase("copy check", probes.len() as u64);
-    let discovered = discover(probes, &limits, opts.per_registry, &opts.progress).await;
+    let discovered = discover(probes, &limits, opts).await;
     let gaps = outcome::record_discovery(&mut outcomes, discovered, opts.dry_run);
     let holders = plan::complete_holders(requests, &gaps);
     let work: Vec<DestGap> = gaps.into_iter().filter(|g| !g.complete()).collect();
@@ -420,39 +451,42 @@ async fn resolve_sources(sources: Vec<plan::Source>, limits: &Limits, per_regist
 async fn discover(
     probes: Vec<Probe>,
     limits: &Limits,
-    per_registry: usize,
-    progress: &Progress,
+    opts: &CopyOptions,
 ) -> Vec<Result<DestGap, DestFailure>> {
     stream::iter(probes.into_iter().map(|p| {
         let limits = limits.clone();
         async move {
             let at = p.at;
-            let r = discover_one(p, &limits).await.map_err(|e| DestFailure {
-                at,
-                error: Fault::from(&e),
-            });
-            progress.step();
+            let r = discover_one(p, &limits, &opts.seen)
+                .await
+                .map_err(|e| DestFailure {
+                    at,
+                    error: Fault::from(&e),
+                });
+            opts.progress.step();
             r
         }
     }))
-    .buffer_unordered(per_registry * 2)
+    .buffer_unordered(opts.per_registry * 2)
     .collect()
     .await
 }
 
-/// HEAD each tag; when some tag lacks the image, HEAD the image by digest, and when that is absent too,
-/// a list's children.
-async fn discover_one(p: Probe, limits: &Limits) -> Result<DestGap> {
+/// HEAD each tag (unless the caller saw it); when some tag lacks the image, HEAD the image by
+/// digest, and when that is absent too, a list's children.
+async fn discover_one(p: Probe, limits: &Limits, seen: &SeenTags) -> Result<DestGap> {
     let (dest, image) = (&p.dest, &p.image);
     let mut previous = BTreeMap::new();
     let mut missing_tags = Vec::new();
     for t in &p.tags {
-        let _p = limits.acquire(dest.registry.name()).await;
-        let prev = dest
-            .registry
-            .head_manifest(&dest.repo, t)
-            .await?
-            .map(|h| h.digest);
+        let prev = match seen.get(dest.registry.name(), &dest.repo, t) {
+            Some(known) => known,
+            None => {
+                let _p = limits.acquire(dest.registry.name()).await;
+                let head = dest.registry.head_manifest(&dest.repo, t).await?;
+                head.map(|h| h.digest)
+            }
+        };
         if prev.as_ref() != Some(&image.root.digest) {
             missing_tags.push(t.clone());
         }
