@@ -1157,3 +1157,55 @@ async fn a_list_with_other_platforms_on_a_target_is_rebuilt_from_the_configs() {
     assert_eq!(v["manifests"][0]["platform"]["architecture"], "amd64");
     assert_eq!(v["manifests"][1]["platform"]["architecture"], "ppc64le");
 }
+
+/// The read-back of a cold promotion reuses what the pushes proved: a tag whose PUT the registry
+/// acknowledged with its digest is not asked about again, and each `<fh>_manifest` is read once
+/// (a GET under its tag, no HEAD first), its children and their blobs checked as before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cold_promotion_verifies_from_the_acks_and_reads_each_list_once() {
+    let src = tk::Registry::plain().unwrap();
+    let t1 = tk::Registry::plain().unwrap();
+    stage(&client(&src), NAMES, &["os"]).await;
+    let p1 = Proxy::for_registry(&t1).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let mut a = promote_args(
+        registry_args(&src, NS),
+        vec![proxy_args(&p1.host(), NS)],
+        NAMES,
+        tmp.path(),
+    );
+    a.ppc_containers = Some(NAMES.iter().map(|s| s.to_string()).collect());
+    a.manifest_push = Some(true);
+    let r = run(&a).await;
+    assert!(r.ok, "{:#?}", r.errors);
+    let log = p1.log();
+    let puts = log
+        .iter()
+        .enumerate()
+        .filter(|(_, x)| x.method == "PUT" && x.kind == PathKind::Manifests);
+    let mut lists = 0;
+    for (i, put) in puts {
+        let after: Vec<&str> = log[i + 1..]
+            .iter()
+            .filter(|x| x.path == put.path)
+            .map(|x| x.method.as_str())
+            .collect();
+        if put.path.ends_with("_manifest") {
+            lists += 1;
+            assert_eq!(after, ["GET"], "{}: {log:#?}", put.path);
+        } else {
+            assert!(after.is_empty(), "{} asked again: {after:?}", put.path);
+        }
+    }
+    assert_eq!(lists, NAMES.len());
+    // the children of each list were still read, by digest
+    let children = log
+        .iter()
+        .filter(|x| x.method == "GET" && x.kind == PathKind::Manifests && x.path.contains("/sha256:"));
+    assert_eq!(children.count(), 2 * NAMES.len() - 1);
+    assert!(r
+        .containers
+        .iter()
+        .flat_map(|c| c.entries.iter())
+        .all(|e| e.verified == Some(true)));
+}

@@ -8,7 +8,7 @@
 //! one HEAD per registry, then the pure [`plan_unknown`]: upload into one repository per registry
 //! and mount into the others), then the mounts, the upload rounds ([`upload_rounds`], each round
 //! one [`tee_upload`]), and the mounts that wait for an upload. A refused mount asks (HEAD) before
-//! it uploads. What each answer proved is kept in [`super::ProvenBlobs`] for the run's read-back.
+//! it uploads. What each answer proved is kept in [`super::Proven`] for the run's read-back.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Duration;
@@ -100,7 +100,7 @@ pub(super) async fn transfer_all(
         if r.is_ok() {
             let n = &needs[i];
             opts.proven
-                .insert(n.dest.registry.name(), &n.dest.repo, &n.descriptor.digest);
+                .blob(n.dest.registry.name(), &n.dest.repo, &n.descriptor.digest);
         }
         results[i] = Some(r);
     }

@@ -228,9 +228,9 @@ pub struct CopyOptions {
     pub fetched: FetchedBlobs,
     /// Where the batch reports its phases and the blob bytes it moves.
     pub progress: Progress,
-    /// Filled by the batch: every blob it found, mounted or uploaded, where (a later read-back of
-    /// the run need not ask again).
-    pub proven: ProvenBlobs,
+    /// Filled by the batch: every blob it found, mounted or uploaded, and every tag it pushed that
+    /// the registry acknowledged, where (a later read-back of the run need not ask again).
+    pub proven: Proven,
     /// Destination tags the caller already looked at moments before: not asked again.
     pub seen: SeenTags,
 }
@@ -243,7 +243,7 @@ impl Default for CopyOptions {
             dry_run: false,
             fetched: FetchedBlobs::default(),
             progress: Progress::none(),
-            proven: ProvenBlobs::default(),
+            proven: Proven::default(),
             seen: SeenTags::default(),
         }
     }
@@ -271,34 +271,43 @@ impl FetchedBlobs {
     }
 }
 
-/// Blobs a run has seen answered present at a destination (a HEAD 200, a mount 201, an upload's
-/// PUT 201 after the registry checked the digest), as (registry, repository, digest).
+/// What a run's destinations answered: blobs there (a HEAD 200, a mount 201, an upload's PUT 201
+/// after the registry checked the digest) as (registry, repository, digest), and tags whose PUT the
+/// registry acknowledged with the digest (`Docker-Content-Digest`), as (registry, repository, tag)
+/// → digest. A later read-back in the same run need not ask again.
 #[derive(Clone, Debug, Default)]
-pub struct ProvenBlobs(Arc<std::sync::Mutex<HashSet<(String, String, Digest)>>>);
+pub struct Proven(Arc<std::sync::Mutex<ProvenSets>>);
 
-impl ProvenBlobs {
-    pub fn insert(&self, registry: &str, repo: &str, digest: &Digest) {
+#[derive(Debug, Default)]
+struct ProvenSets {
+    blobs: HashSet<(String, String, Digest)>,
+    tags: HashMap<TagKey, Digest>,
+}
+
+impl Proven {
+    fn sets(&self) -> std::sync::MutexGuard<'_, ProvenSets> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn blob(&self, registry: &str, repo: &str, digest: &Digest) {
         let key = (registry.to_string(), repo.to_string(), digest.clone());
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).insert(key);
+        self.sets().blobs.insert(key);
     }
 
-    pub fn contains(&self, registry: &str, repo: &str, digest: &Digest) -> bool {
-        let key = (registry.to_string(), repo.to_string(), digest.clone());
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).contains(&key)
+    /// Every (registry, repository, digest) seen there.
+    pub fn blobs(&self) -> Vec<(String, String, Digest)> {
+        self.sets().blobs.iter().cloned().collect()
     }
 
-    /// Every (registry, repository, digest) held.
-    pub fn all(&self) -> Vec<(String, String, Digest)> {
-        let held = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        held.iter().cloned().collect()
+    pub fn tag(&self, registry: &str, repo: &str, tag: &str, digest: &Digest) {
+        let key = (registry.to_string(), repo.to_string(), tag.to_string());
+        self.sets().tags.insert(key, digest.clone());
     }
 
-    pub fn len(&self) -> usize {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
+    /// Did the registry acknowledge `tag` at `digest`?
+    pub fn tag_acked(&self, registry: &str, repo: &str, tag: &str, digest: &Digest) -> bool {
+        let key = (registry.to_string(), repo.to_string(), tag.to_string());
+        self.sets().tags.get(&key) == Some(digest)
     }
 }
 
@@ -535,7 +544,7 @@ async fn push_manifests(
         let dest = requests[g.at.req].dests[g.at.dest].0.clone();
         let limits = limits.clone();
         async move {
-            let r = push_one(&dest, &g, &limits).await;
+            let r = push_one(&dest, &g, &limits, &opts.proven).await;
             opts.progress.step();
             r.err().map(|e| DestFailure {
                 at: g.at,
@@ -549,7 +558,7 @@ async fn push_manifests(
     pushed.into_iter().flatten().collect()
 }
 
-async fn push_one(dest: &Endpoint, g: &DestGap, limits: &Limits) -> Result<()> {
+async fn push_one(dest: &Endpoint, g: &DestGap, limits: &Limits, proven: &Proven) -> Result<()> {
     let _p = limits.acquire(dest.registry.name()).await;
     for c in &g.missing_children {
         dest.registry
@@ -558,9 +567,15 @@ async fn push_one(dest: &Endpoint, g: &DestGap, limits: &Limits) -> Result<()> {
     }
     let root = &g.image.root;
     for t in &g.missing_tags {
-        dest.registry
-            .put_manifest(&dest.repo, t, &root.media_type, root.bytes.clone())
-            .await?;
+        let (repo, mt, bytes) = (&dest.repo, &root.media_type, root.bytes.clone());
+        let (digest, acked) = match &dest.registry {
+            // A registry may acknowledge the digest in its answer (then the tag is proven).
+            Place::Registry(r) => r.put_manifest_acked(repo, t, mt, bytes).await?,
+            other => (other.put_manifest(repo, t, mt, bytes).await?, false),
+        };
+        if acked {
+            proven.tag(dest.registry.name(), &dest.repo, t, &digest);
+        }
         tracing::debug!(image = %format!("{dest}:{t}"), digest = %root.digest, "tagged");
     }
     Ok(())
