@@ -1209,3 +1209,62 @@ async fn a_cold_promotion_verifies_from_the_acks_and_reads_each_list_once() {
         .flat_map(|c| c.entries.iter())
         .all(|e| e.verified == Some(true)));
 }
+
+/// The big base layers go first but do not hold every transfer slot: while they are slow to come
+/// from the source, the small layers keep flowing beside them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn small_layers_flow_beside_slow_big_ones() {
+    use copy_containers::manifest::Content;
+    let src = tk::Registry::plain().unwrap();
+    let t1 = tk::Registry::plain().unwrap();
+    let opts = copy_containers::stage::StageOptions {
+        names: ["base", "nova-compute", "os"].map(String::from).to_vec(),
+        base_layer_size: 3 << 19,
+        unique_layer_size: 8 << 10,
+        ..Default::default()
+    };
+    let staged = copy_containers::stage::stage(&client(&src), &opts)
+        .await
+        .expect("stage");
+    let (mut big, mut small) = (vec![], vec![]);
+    for s in &staged {
+        let m = client(&src).get_manifest(&s.repository, FH).await.unwrap();
+        if let Content::Image { layers, .. } = m.content().unwrap() {
+            for l in layers {
+                let to = if l.size >= 1 << 20 { &mut big } else { &mut small };
+                to.push(l.digest.to_string());
+            }
+        }
+    }
+    big.sort();
+    big.dedup();
+    assert_eq!(big.len(), 3, "three base layers");
+    let sp = Proxy::for_registry(&src).unwrap();
+    for d in &big {
+        let slow = tk::FaultAction::Delay(std::time::Duration::from_millis(1500));
+        sp.add_rule(tk::FaultRule::new(slow).method("GET").path_contains(d));
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let mut a = promote_args(
+        proxy_args(&sp.host(), NS),
+        vec![registry_args(&t1, NS)],
+        &["base", "nova-compute", "os"],
+        tmp.path(),
+    );
+    a.blob_concurrency = Some(2);
+    let r = run(&a).await;
+    assert!(r.ok, "{:#?}", r.errors);
+    let gets: Vec<String> = sp
+        .log()
+        .into_iter()
+        .filter(|x| x.method == "GET" && x.kind == PathKind::Blobs)
+        .map(|x| x.path)
+        .collect();
+    let is = |set: &[String], p: &str| set.iter().any(|d| p.ends_with(d.as_str()));
+    let first_big = gets.iter().position(|p| is(&big, p)).expect("a big layer");
+    let small_before = gets[..first_big].iter().filter(|p| is(&small, p)).count();
+    assert!(
+        small_before > 0,
+        "small layers waited for the big ones: {gets:#?}"
+    );
+}

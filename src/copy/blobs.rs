@@ -80,7 +80,7 @@ pub(super) async fn transfer_all(
     progress.phase("blobs", groups.len() as u64);
     progress.add_total_bytes(groups.iter().map(|g| needs[g[0]].descriptor.size).sum());
     let (needs_ref, holders) = (&needs, &holders);
-    let done: Vec<Vec<(usize, BlobResult)>> = stream::iter(groups.into_iter().map(|idxs| {
+    let one = |idxs: Vec<usize>| {
         let attempts = needs_ref[idxs[0]].source.registry.retry().attempts.max(1);
         async move {
             let r = transfer_one(needs_ref, &idxs, holders, limits, attempts, opts).await;
@@ -91,10 +91,16 @@ pub(super) async fn transfer_all(
             progress.step();
             r
         }
-    }))
-    .buffer_unordered(opts.blob_jobs.max(1))
-    .collect()
-    .await;
+    };
+    let sizes: Vec<u64> = groups.iter().map(|g| needs[g[0]].descriptor.size).collect();
+    let (big, small) = lanes(&sizes, opts.blob_jobs.max(1));
+    let mut groups = groups;
+    let rest = groups.split_off(big.count);
+    let big_lane = stream::iter(groups.into_iter().map(one)).buffer_unordered(big.jobs.max(1));
+    let small_lane = stream::iter(rest.into_iter().map(one)).buffer_unordered(small.jobs.max(1));
+    let (done, more): (Vec<Vec<(usize, BlobResult)>>, Vec<_>) =
+        futures_util::future::join(big_lane.collect(), small_lane.collect()).await;
+    let done = done.into_iter().chain(more);
     let mut results: Vec<Option<BlobResult>> = vec![None; needs.len()];
     for (i, r) in done.into_iter().flatten() {
         if r.is_ok() {
@@ -109,6 +115,36 @@ pub(super) async fn transfer_all(
         .zip(results)
         .map(|(n, r)| (n, r.unwrap_or_else(|| Err(Fault::other("not attempted")))))
         .collect()
+}
+
+/// One lane of blob transfers: its first `count` groups (of the largest-first order), `jobs` at a time.
+#[derive(Debug, PartialEq, Eq)]
+struct Lane {
+    count: usize,
+    jobs: usize,
+}
+
+/// Split `jobs` transfers in flight between the big blobs (each at least 1 MiB and 1/(2 × jobs) of
+/// all the bytes: the few base layers that bound a run) and the rest, so that the many small
+/// blobs keep flowing beside the big ones instead of queueing behind them. `sizes`: largest first.
+/// A lane without blobs lends its jobs to the other; never more than `jobs` in flight in all.
+fn lanes(sizes: &[u64], jobs: usize) -> (Lane, Lane) {
+    let total: u64 = sizes.iter().sum();
+    let floor = (total / (2 * jobs as u64)).max(1 << 20);
+    let big = match jobs {
+        // One job: one lane, largest first.
+        1 => sizes.len(),
+        _ => sizes.iter().take_while(|&&s| s >= floor).count(),
+    };
+    let small = sizes.len() - big;
+    let big_jobs = match (big, small) {
+        (0, _) => 0,
+        (_, 0) => jobs,
+        _ => jobs / 2,
+    };
+    let small_jobs = jobs.saturating_sub(big_jobs).max(1);
+    let lane = |count, jobs| Lane { count, jobs };
+    (lane(big, big_jobs), lane(small, small_jobs))
 }
 
 /// The needs grouped by digest, as indices into `needs`: the largest blobs first (then by digest).
@@ -694,6 +730,29 @@ mod tests {
         assert_eq!(known_holder(&needs, 0, "a:5000", &holders), Some("held"));
         assert_eq!(known_holder(&needs, 1, "s:5000", &holders), Some("img"));
         assert_eq!(known_holder(&needs, 0, "b:5000", &holders), None);
+    }
+
+    #[test]
+    fn big_blobs_get_half_the_jobs_and_small_ones_the_rest() {
+        let mib = 1u64 << 20;
+        // six base layers of 188 MiB and 740 small ones: half the jobs each
+        let mut sizes = vec![188 * mib; 6];
+        sizes.extend(std::iter::repeat_n(mib / 2, 740));
+        let (big, small) = lanes(&sizes, 8);
+        assert_eq!(
+            (big, small),
+            (Lane { count: 6, jobs: 4 }, Lane { count: 740, jobs: 4 })
+        );
+        // nothing big (all alike, or all under 1 MiB): every job to the one lane
+        let (big, small) = lanes(&[mib / 4; 10], 8);
+        assert_eq!((big.count, small.jobs), (0, 8));
+        let (big, small) = lanes(&[64 * mib; 3], 8);
+        assert_eq!((big.jobs, small.count), (8, 0));
+        // one job: one lane, never two transfers at once
+        let (big, small) = lanes(&sizes, 1);
+        assert_eq!((big, small.count), (Lane { count: 746, jobs: 1 }, 0));
+        let (big, small) = lanes(&sizes, 5);
+        assert_eq!((big.jobs, small.jobs), (2, 3));
     }
 
     #[test]
