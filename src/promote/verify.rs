@@ -61,7 +61,10 @@ pub async fn check(reg: &Place, e: &Expectation, memo: &BlobMemo) -> Result<(), 
     // instead of a HEAD and then a GET.
     let (found, m) = if e.architectures.is_none() && !e.deep {
         let head = reg.head_manifest(&e.repo, &e.tag).await;
-        (head.map_err(|x| Failure::unreadable("", &x))?.map(|h| h.digest), None)
+        (
+            head.map_err(|x| Failure::unreadable("", &x))?.map(|h| h.digest),
+            None,
+        )
     } else {
         let m = reg.get_manifest_opt(&e.repo, &e.tag).await;
         let m = m.map_err(|x| Failure::unreadable("", &x))?;
