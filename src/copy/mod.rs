@@ -26,7 +26,6 @@ pub use crate::place::{Mount, Place, Session};
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
-use std::time::Instant;
 
 use futures_util::stream::{self, StreamExt};
 use serde::Serialize;
@@ -408,14 +407,14 @@ pub async fn resolve(source: &Endpoint, reference: &str, known: Option<Manifest>
 /// batch keeps going); the function itself fails only on misuse.
 pub async fn copy_batch(requests: &[CopyRequest], opts: &CopyOptions) -> Vec<CopyOutcome> {
     let limits = Limits::new(opts.per_registry);
-    let started = Instant::now();
+    let timeline = outcome::Timeline::start();
 
     let resolved = resolve_sources(plan::distinct_sources(requests), &limits, opts.per_registry).await;
     let mut outcomes = outcome::initial(requests, &resolved);
 
     let probes = plan::probes(requests, &resolved);
     opts.progress.phase("copy check", probes.len() as u64);
-    let discovered = discover(probes, &limits, opts).await;
+    let discovered = discover(probes, &limits, opts, &timeline).await;
     let gaps = outcome::record_discovery(&mut outcomes, discovered, opts.dry_run);
     let holders = plan::complete_holders(requests, &gaps);
     let work: Vec<DestGap> = gaps.into_iter().filter(|g| !g.complete()).collect();
@@ -424,6 +423,11 @@ pub async fn copy_batch(requests: &[CopyRequest], opts: &CopyOptions) -> Vec<Cop
         let needs = plan::blob_needs(requests, &work);
         let transferred = blobs::transfer_all(needs, &holders, &limits, opts).await;
         outcome::record_blobs(&mut outcomes, &transferred);
+        for (need, r) in &transferred {
+            if r.is_err() {
+                need.users.iter().for_each(|&at| timeline.mark(at));
+            }
+        }
 
         // Only destinations that got every blob get their manifests.
         let ready: Vec<DestGap> = work
@@ -431,10 +435,10 @@ pub async fn copy_batch(requests: &[CopyRequest], opts: &CopyOptions) -> Vec<Cop
             .filter(|g| outcomes[g.at.req].dests[g.at.dest].ok())
             .collect();
         opts.progress.phase("manifests", ready.len() as u64);
-        let failures = push_manifests(requests, ready, &limits, opts).await;
+        let failures = push_manifests(requests, ready, &limits, opts, &timeline).await;
         outcome::record_push_failures(&mut outcomes, failures);
     }
-    outcome::finish(&mut outcomes, started.elapsed().as_secs_f64());
+    outcome::finish(&mut outcomes, &timeline);
     outcomes
 }
 
@@ -461,6 +465,7 @@ async fn discover(
     probes: Vec<Probe>,
     limits: &Limits,
     opts: &CopyOptions,
+    timeline: &outcome::Timeline,
 ) -> Vec<Result<DestGap, DestFailure>> {
     stream::iter(probes.into_iter().map(|p| {
         let limits = limits.clone();
@@ -472,6 +477,7 @@ async fn discover(
                     at,
                     error: Fault::from(&e),
                 });
+            timeline.mark(at);
             opts.progress.step();
             r
         }
@@ -539,12 +545,14 @@ async fn push_manifests(
     ready: Vec<DestGap>,
     limits: &Limits,
     opts: &CopyOptions,
+    timeline: &outcome::Timeline,
 ) -> Vec<DestFailure> {
     let pushed: Vec<Option<DestFailure>> = stream::iter(ready.into_iter().map(|g| {
         let dest = requests[g.at.req].dests[g.at.dest].0.clone();
         let limits = limits.clone();
         async move {
             let r = push_one(&dest, &g, &limits, &opts.proven).await;
+            timeline.mark(g.at);
             opts.progress.step();
             r.err().map(|e| DestFailure {
                 at: g.at,
