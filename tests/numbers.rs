@@ -1,6 +1,6 @@
 //! One set of numbers: what the summary line, the JSON report and the HTML report say about requests
 //! and bytes is what went over the wire, counted by a proxy in front of each registry, and the three
-//! agree with each other. A promotion to two targets with manifest lists (the promoter's shape), then
+//! agree with each other; each entry's time is its own. A promotion to two targets with manifest lists (the promoter's shape), then
 //! a rerun that has nothing to copy.
 
 mod common;
@@ -170,6 +170,23 @@ async fn summary_json_and_html_agree_with_the_wire() {
         "the cold run uploads"
     );
     assert_eq!(cold.json["changed"], true);
+    // Each entry's time is its own (when its image was done with on that registry), not the batch's.
+    let times: Vec<f64> = cold.json["containers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|c| c["entries"].as_array().unwrap())
+        // The copied tags (lists and labels have always had their own times).
+        .filter(|e| e["tag"] != "current-tripleo" && !e["tag"].as_str().unwrap().ends_with("_manifest"))
+        .map(|e| e["seconds"].as_f64().unwrap())
+        .collect();
+    let total = cold.json["seconds"].as_f64().unwrap();
+    assert!(
+        times.iter().all(|&t| t > 0.0 && t <= total),
+        "{times:?} of {total}"
+    );
+    let distinct: std::collections::BTreeSet<u64> = times.iter().map(|t| t.to_bits()).collect();
+    assert!(distinct.len() > 1, "every entry has one time: {times:?}");
 
     // A rerun: nothing to copy; its numbers are its own (not carried over).
     for p in [&src_p, &p1, &p2] {

@@ -999,3 +999,310 @@ async fn a_target_refusing_every_connection_is_given_up_quickly() {
         .filter(|e| e.registry == good.host())
         .all(|e| e.verified == Some(true))));
 }
+
+/// The requests a target sees for its blobs, from a proxy's log: (HEADs, upload PUTs, mount POSTs).
+fn blob_requests(p: &Proxy) -> (usize, usize, usize) {
+    let log = p.log();
+    let heads = log
+        .iter()
+        .filter(|r| r.method == "HEAD" && r.kind == PathKind::Blobs)
+        .count();
+    let mounts = log
+        .iter()
+        .filter(|r| r.method == "POST" && r.query.as_deref().is_some_and(|q| q.contains("mount=")))
+        .count();
+    (heads, p.count("PUT", PathKind::Uploads), mounts)
+}
+
+/// A cold promotion asks about each blob once per registry, before uploading it: a blob this run
+/// uploads or mounts is not asked about again (the mount's 201 and the upload's answer say it is
+/// there), neither before the mounts into the other repositories nor when the lists are verified.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cold_promotion_asks_about_each_blob_once_per_registry() {
+    let src = tk::Registry::plain().unwrap();
+    let t1 = tk::Registry::plain().unwrap();
+    stage(&client(&src), NAMES, &["os"]).await;
+    let p1 = Proxy::for_registry(&t1).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let mut a = promote_args(
+        registry_args(&src, NS),
+        vec![proxy_args(&p1.host(), NS)],
+        NAMES,
+        tmp.path(),
+    );
+    a.ppc_containers = Some(NAMES.iter().map(|s| s.to_string()).collect());
+    a.manifest_push = Some(true);
+    let r = run(&a).await;
+    assert!(r.ok, "{:#?}", r.errors);
+    let (heads, uploads, mounts) = blob_requests(&p1);
+    assert!(mounts > 0, "shared base layers are mounted: {:#?}", p1.log());
+    // one HEAD per digest (the one before its upload); none before a mount, none to verify
+    assert_eq!(heads, uploads, "{:#?}", p1.log());
+    // and every tag is there, each list verified
+    assert!(r
+        .containers
+        .iter()
+        .flat_map(|c| c.entries.iter())
+        .all(|e| e.verified == Some(true)));
+}
+
+/// A registry that will not mount still gets every blob: a refused mount asks whether the blob is
+/// there after all (nothing asked before), then uploads it; the promotion verifies.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_registry_refusing_mounts_gets_uploads_instead() {
+    let src = tk::Registry::plain().unwrap();
+    let t1 = tk::Registry::plain().unwrap();
+    let staged = stage(&client(&src), NAMES, &["os"]).await;
+    let p1 = Proxy::for_registry(&t1).unwrap();
+    p1.add_rule(tk::FaultRule::status(405).method("POST").query_contains("mount="));
+    let tmp = tempfile::tempdir().unwrap();
+    let mut a = promote_args(
+        registry_args(&src, NS),
+        vec![proxy_args(&p1.host(), NS)],
+        NAMES,
+        tmp.path(),
+    );
+    a.ppc_containers = Some(NAMES.iter().map(|s| s.to_string()).collect());
+    a.manifest_push = Some(true);
+    let r = run(&a).await;
+    assert!(r.ok, "{:#?}", r.errors);
+    let (heads, uploads, mounts) = blob_requests(&p1);
+    assert!(mounts > 0 && p1.rule_fired(0) == mounts);
+    // every refused mount was asked about, then uploaded: each repository got its own upload
+    assert_eq!(uploads, heads, "{:#?}", p1.log());
+    assert!(uploads > mounts);
+    for s in &staged {
+        assert_eq!(
+            skopeo_inspect_digest(&t1, &format!("{}:{FH}", s.repository)).unwrap(),
+            s.x86_digest
+        );
+    }
+}
+
+/// A promotion of a hash the targets already hold, to a new label: the targets are asked while the
+/// source is read, each tag once, and the source's config blobs are not read when every target's
+/// `<fh>_manifest` is the very list its images make (its platforms stand for their configs).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_label_reads_no_config_when_the_targets_hold_the_list() {
+    let src = tk::Registry::plain().unwrap();
+    let t1 = tk::Registry::plain().unwrap();
+    let t2 = tk::Registry::plain().unwrap();
+    let staged = stage(&client(&src), NAMES, &["os"]).await;
+    let (sp, p1, p2) = (
+        Proxy::for_registry(&src).unwrap(),
+        Proxy::for_registry(&t1).unwrap(),
+        Proxy::for_registry(&t2).unwrap(),
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let mut a = promote_args(
+        proxy_args(&sp.host(), NS),
+        vec![proxy_args(&p1.host(), NS), proxy_args(&p2.host(), NS)],
+        NAMES,
+        tmp.path(),
+    );
+    a.ppc_containers = Some(NAMES.iter().map(|s| s.to_string()).collect());
+    a.manifest_push = Some(true);
+    let first = run(&a).await;
+    assert!(first.ok, "{:#?}", first.errors);
+    for p in [&sp, &p1, &p2] {
+        p.reset();
+    }
+    a.named_label = Some("tripleo-ci-testing".into());
+    let r = run(&a).await;
+    assert!(r.ok, "{:#?}", r.errors);
+    assert_eq!(sp.count("GET", PathKind::Blobs), 0, "{:#?}", sp.log());
+    for p in [&p1, &p2] {
+        let log = p.log();
+        let mut asked: Vec<(&str, &str)> = log.iter().map(|r| (r.method.as_str(), r.path.as_str())).collect();
+        asked.sort();
+        let n = asked.len();
+        asked.dedup();
+        assert_eq!(asked.len(), n, "a target was asked something twice: {log:#?}");
+        assert_eq!(p.count_kind(PathKind::Blobs) + p.count_kind(PathKind::Uploads), 0);
+    }
+    for s in &staged {
+        let raw = skopeo_inspect_raw(&t2, &format!("{}:{FH}_manifest", s.repository)).unwrap();
+        let want = if s.ppc_digest.is_some() {
+            vec!["amd64", "ppc64le"]
+        } else {
+            vec!["amd64"]
+        };
+        assert_eq!(archs(&raw), want);
+        assert_eq!(
+            skopeo_inspect_digest(&t1, &format!("{}:tripleo-ci-testing", s.repository)).unwrap(),
+            s.x86_digest
+        );
+    }
+}
+
+/// A `<fh>_manifest` on a target that names other platforms than the images' tags is not taken on
+/// trust: the configs are read, and the list the images make replaces it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_list_with_other_platforms_on_a_target_is_rebuilt_from_the_configs() {
+    use copy_containers::manifest::{build_docker_list, media, ConfigPlatform};
+    let src = tk::Registry::plain().unwrap();
+    let t1 = tk::Registry::plain().unwrap();
+    let staged = stage(&client(&src), &["base", "nova-compute"], &[]).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let mut a = promote_args(
+        registry_args(&src, NS),
+        vec![registry_args(&t1, NS)],
+        &["nova-compute"],
+        tmp.path(),
+    );
+    a.ppc_containers = Some(vec!["nova-compute".into()]);
+    a.manifest_push = Some(true);
+    let first = run(&a).await;
+    assert!(first.ok, "{:#?}", first.errors);
+    // the same children, their platforms swapped, in the bytes this tool would write
+    let nova = staged.iter().find(|s| s.name == "nova-compute").unwrap();
+    let (s, t) = (client(&src), client(&t1));
+    let x86 = s
+        .get_manifest(&nova.repository, &format!("{FH}_x86_64"))
+        .await
+        .unwrap();
+    let ppc = s
+        .get_manifest(&nova.repository, &format!("{FH}_ppc64le"))
+        .await
+        .unwrap();
+    let plat = |arch: &str| ConfigPlatform {
+        architecture: arch.into(),
+        os: "linux".into(),
+        variant: None,
+    };
+    let swapped = build_docker_list(&[
+        (x86.descriptor(), plat("ppc64le")),
+        (ppc.descriptor(), plat("amd64")),
+    ]);
+    let tag = format!("{FH}_manifest");
+    t.put_manifest(&nova.repository, &tag, media::DOCKER_LIST, swapped)
+        .await
+        .unwrap();
+    let sp = Proxy::for_registry(&src).unwrap();
+    a.source_registry = Some(proxy_args(&sp.host(), NS));
+    a.named_label = Some("tripleo-ci-testing".into());
+    let r = run(&a).await;
+    assert!(r.ok, "{:#?}", r.errors);
+    assert_eq!(
+        sp.count("GET", PathKind::Blobs),
+        2,
+        "both configs read: {:#?}",
+        sp.log()
+    );
+    let raw = t.get_manifest(&nova.repository, &tag).await.unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&raw.bytes).unwrap();
+    assert_eq!(v["manifests"][0]["digest"], x86.digest.as_str());
+    assert_eq!(v["manifests"][0]["platform"]["architecture"], "amd64");
+    assert_eq!(v["manifests"][1]["platform"]["architecture"], "ppc64le");
+}
+
+/// The read-back of a cold promotion reuses what the pushes proved: a tag whose PUT the registry
+/// acknowledged with its digest is not asked about again, and each `<fh>_manifest` is read once
+/// (a GET under its tag, no HEAD first), its children and their blobs checked as before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cold_promotion_verifies_from_the_acks_and_reads_each_list_once() {
+    let src = tk::Registry::plain().unwrap();
+    let t1 = tk::Registry::plain().unwrap();
+    stage(&client(&src), NAMES, &["os"]).await;
+    let p1 = Proxy::for_registry(&t1).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let mut a = promote_args(
+        registry_args(&src, NS),
+        vec![proxy_args(&p1.host(), NS)],
+        NAMES,
+        tmp.path(),
+    );
+    a.ppc_containers = Some(NAMES.iter().map(|s| s.to_string()).collect());
+    a.manifest_push = Some(true);
+    let r = run(&a).await;
+    assert!(r.ok, "{:#?}", r.errors);
+    let log = p1.log();
+    let puts = log
+        .iter()
+        .enumerate()
+        .filter(|(_, x)| x.method == "PUT" && x.kind == PathKind::Manifests);
+    let mut lists = 0;
+    for (i, put) in puts {
+        let after: Vec<&str> = log[i + 1..]
+            .iter()
+            .filter(|x| x.path == put.path)
+            .map(|x| x.method.as_str())
+            .collect();
+        if put.path.ends_with("_manifest") {
+            lists += 1;
+            assert_eq!(after, ["GET"], "{}: {log:#?}", put.path);
+        } else {
+            assert!(after.is_empty(), "{} asked again: {after:?}", put.path);
+        }
+    }
+    assert_eq!(lists, NAMES.len());
+    // the children of each list were still read, by digest
+    let children = log
+        .iter()
+        .filter(|x| x.method == "GET" && x.kind == PathKind::Manifests && x.path.contains("/sha256:"));
+    assert_eq!(children.count(), 2 * NAMES.len() - 1);
+    assert!(r
+        .containers
+        .iter()
+        .flat_map(|c| c.entries.iter())
+        .all(|e| e.verified == Some(true)));
+}
+
+/// The big base layers go first but do not hold every transfer slot: while they are slow to come
+/// from the source, the small layers keep flowing beside them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn small_layers_flow_beside_slow_big_ones() {
+    use copy_containers::manifest::Content;
+    let src = tk::Registry::plain().unwrap();
+    let t1 = tk::Registry::plain().unwrap();
+    let opts = copy_containers::stage::StageOptions {
+        names: ["base", "nova-compute", "os"].map(String::from).to_vec(),
+        base_layer_size: 3 << 19,
+        unique_layer_size: 8 << 10,
+        ..Default::default()
+    };
+    let staged = copy_containers::stage::stage(&client(&src), &opts)
+        .await
+        .expect("stage");
+    let (mut big, mut small) = (vec![], vec![]);
+    for s in &staged {
+        let m = client(&src).get_manifest(&s.repository, FH).await.unwrap();
+        if let Content::Image { layers, .. } = m.content().unwrap() {
+            for l in layers {
+                let to = if l.size >= 1 << 20 { &mut big } else { &mut small };
+                to.push(l.digest.to_string());
+            }
+        }
+    }
+    big.sort();
+    big.dedup();
+    assert_eq!(big.len(), 3, "three base layers");
+    let sp = Proxy::for_registry(&src).unwrap();
+    for d in &big {
+        let slow = tk::FaultAction::Delay(std::time::Duration::from_millis(1500));
+        sp.add_rule(tk::FaultRule::new(slow).method("GET").path_contains(d));
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let mut a = promote_args(
+        proxy_args(&sp.host(), NS),
+        vec![registry_args(&t1, NS)],
+        &["base", "nova-compute", "os"],
+        tmp.path(),
+    );
+    a.blob_concurrency = Some(2);
+    let r = run(&a).await;
+    assert!(r.ok, "{:#?}", r.errors);
+    let gets: Vec<String> = sp
+        .log()
+        .into_iter()
+        .filter(|x| x.method == "GET" && x.kind == PathKind::Blobs)
+        .map(|x| x.path)
+        .collect();
+    let is = |set: &[String], p: &str| set.iter().any(|d| p.ends_with(d.as_str()));
+    let first_big = gets.iter().position(|p| is(&big, p)).expect("a big layer");
+    let small_before = gets[..first_big].iter().filter(|p| is(&small, p)).count();
+    assert!(
+        small_before > 0,
+        "small layers waited for the big ones: {gets:#?}"
+    );
+}

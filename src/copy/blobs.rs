@@ -1,9 +1,14 @@
-//! Blob transfer for a batch: HEAD, mount, or one source GET teed into uploads on every registry that
+//! Blob transfer for a batch: mount, or one source GET teed into uploads on every registry that
 //! lacks the blob. Memory stays bounded: chunks flow through small channels, never a whole layer.
+//! Digests go largest first; each asks only what its answers do not already tell: a mount's 201
+//! proves the blob is there, so nothing is HEADed before a mount, and a blob absent from the first
+//! repository of a registry is uploaded there and mounted into the others unasked.
 //!
-//! Per digest the steps are: [`plan_routes`] (pure: mount from a repository known to hold it, or
-//! upload into one repository per registry and mount into the others), then the mounts, the upload
-//! rounds ([`upload_rounds`], each round one [`tee_upload`]), and the mounts that wait for an upload.
+//! Per digest the steps are: [`plan_routes`] (mount from a repository known to hold it; elsewhere
+//! one HEAD per registry, then the pure [`plan_unknown`]: upload into one repository per registry
+//! and mount into the others), then the mounts, the upload rounds ([`upload_rounds`], each round
+//! one [`tee_upload`]), and the mounts that wait for an upload. A refused mount asks (HEAD) before
+//! it uploads. What each answer proved is kept in [`super::Proven`] for the run's read-back.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Duration;
@@ -40,16 +45,11 @@ pub(super) type BlobResult = std::result::Result<BlobOutcome, Fault>;
 struct Holders(HashMap<(String, String), Vec<String>>);
 
 impl Holders {
-    /// The known holders, then the needs found present by HEAD.
-    fn new(known: &[Holding], needs: &[BlobNeed], heads: &[Option<BlobResult>]) -> Holders {
+    /// The repositories known to hold blobs before any blob request (complete images).
+    fn new(known: &[Holding]) -> Holders {
         let mut h = Holders::default();
         for k in known {
             h.add(&k.digest, &k.registry, &k.repo);
-        }
-        for (n, head) in needs.iter().zip(heads) {
-            if matches!(head, Some(Ok(BlobOutcome::Present))) {
-                h.add(&n.descriptor.digest, n.dest.registry.name(), &n.dest.repo);
-            }
         }
         h
     }
@@ -65,36 +65,49 @@ impl Holders {
     }
 }
 
-/// Make every need true. Returns each need with its outcome.
+/// Make every need true. Returns each need with its outcome. The digests go largest first, each
+/// asking its own questions (no blob HEAD phase before the transfers), so the big layers that bound
+/// a run start at once.
 pub(super) async fn transfer_all(
     needs: Vec<BlobNeed>,
     known_holders: &[Holding],
     limits: &Limits,
     opts: &CopyOptions,
 ) -> Vec<(BlobNeed, BlobResult)> {
-    let mut results = head_all(&needs, limits, opts.per_registry).await;
-    let groups = missing_by_digest(&needs, &results);
-    let holders = Holders::new(known_holders, &needs, &results);
+    let groups = largest_first(&needs);
+    let holders = Holders::new(known_holders);
     let progress = &opts.progress;
     progress.phase("blobs", groups.len() as u64);
     progress.add_total_bytes(groups.iter().map(|g| needs[g[0]].descriptor.size).sum());
     let (needs_ref, holders) = (&needs, &holders);
-    let done: Vec<Vec<(usize, BlobResult)>> = stream::iter(groups.into_iter().map(|idxs| {
+    let one = |idxs: Vec<usize>| {
         let attempts = needs_ref[idxs[0]].source.registry.retry().attempts.max(1);
         async move {
             let r = transfer_one(needs_ref, &idxs, holders, limits, attempts, opts).await;
             if !r.iter().any(|(_, o)| matches!(o, Ok(BlobOutcome::Uploaded(_)))) {
-                // Mounted (or failed): its bytes are not going to flow.
+                // Present, mounted (or failed): its bytes are not going to flow.
                 progress.sub_total_bytes(needs_ref[idxs[0]].descriptor.size);
             }
             progress.step();
             r
         }
-    }))
-    .buffer_unordered(opts.blob_jobs.max(1))
-    .collect()
-    .await;
+    };
+    let sizes: Vec<u64> = groups.iter().map(|g| needs[g[0]].descriptor.size).collect();
+    let (big, small) = lanes(&sizes, opts.blob_jobs.max(1));
+    let mut groups = groups;
+    let rest = groups.split_off(big.count);
+    let big_lane = stream::iter(groups.into_iter().map(one)).buffer_unordered(big.jobs.max(1));
+    let small_lane = stream::iter(rest.into_iter().map(one)).buffer_unordered(small.jobs.max(1));
+    let (done, more): (Vec<Vec<(usize, BlobResult)>>, Vec<_>) =
+        futures_util::future::join(big_lane.collect(), small_lane.collect()).await;
+    let done = done.into_iter().chain(more);
+    let mut results: Vec<Option<BlobResult>> = vec![None; needs.len()];
     for (i, r) in done.into_iter().flatten() {
+        if r.is_ok() {
+            let n = &needs[i];
+            opts.proven
+                .blob(n.dest.registry.name(), &n.dest.repo, &n.descriptor.digest);
+        }
         results[i] = Some(r);
     }
     needs
@@ -104,90 +117,185 @@ pub(super) async fn transfer_all(
         .collect()
 }
 
-/// HEAD each need's (registry, repository, digest): present ones and failures are settled.
-async fn head_all(needs: &[BlobNeed], limits: &Limits, per_registry: usize) -> Vec<Option<BlobResult>> {
-    let heads: Vec<(usize, Result<Option<u64>>)> = stream::iter(needs.iter().enumerate().map(|(i, n)| {
-        let limits = limits.clone();
-        async move {
-            let _p = limits.acquire(n.dest.registry.name()).await;
-            (
-                i,
-                n.dest
-                    .registry
-                    .blob_exists(&n.dest.repo, &n.descriptor.digest)
-                    .await,
-            )
-        }
-    }))
-    .buffer_unordered(per_registry * 2)
-    .collect()
-    .await;
-    let mut results: Vec<Option<BlobResult>> = vec![None; needs.len()];
-    for (i, r) in heads {
-        results[i] = match r {
-            Ok(Some(_)) => Some(Ok(BlobOutcome::Present)),
-            Ok(None) => None,
-            Err(e) => Some(Err(Fault::from(e))),
-        };
-    }
-    results
+/// One lane of blob transfers: its first `count` groups (of the largest-first order), `jobs` at a time.
+#[derive(Debug, PartialEq, Eq)]
+struct Lane {
+    count: usize,
+    jobs: usize,
 }
 
-/// The unsettled needs grouped by digest (in digest order), as indices into `needs`.
-fn missing_by_digest(needs: &[BlobNeed], settled: &[Option<BlobResult>]) -> Vec<Vec<usize>> {
-    let mut by_digest: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+/// Split `jobs` transfers in flight between the big blobs (each at least 1 MiB and 1/(2 × jobs) of
+/// all the bytes: the few base layers that bound a run) and the rest, so that the many small
+/// blobs keep flowing beside the big ones instead of queueing behind them. `sizes`: largest first.
+/// A lane without blobs lends its jobs to the other; never more than `jobs` in flight in all.
+fn lanes(sizes: &[u64], jobs: usize) -> (Lane, Lane) {
+    let total: u64 = sizes.iter().sum();
+    let floor = (total / (2 * jobs as u64)).max(1 << 20);
+    let big = match jobs {
+        // One job: one lane, largest first.
+        1 => sizes.len(),
+        _ => sizes.iter().take_while(|&&s| s >= floor).count(),
+    };
+    let small = sizes.len() - big;
+    let big_jobs = match (big, small) {
+        (0, _) => 0,
+        (_, 0) => jobs,
+        _ => jobs / 2,
+    };
+    let small_jobs = jobs.saturating_sub(big_jobs).max(1);
+    let lane = |count, jobs| Lane { count, jobs };
+    (lane(big, big_jobs), lane(small, small_jobs))
+}
+
+/// The needs grouped by digest, as indices into `needs`: the largest blobs first (then by digest).
+fn largest_first(needs: &[BlobNeed]) -> Vec<Vec<usize>> {
+    let mut by_digest: BTreeMap<(std::cmp::Reverse<u64>, String), Vec<usize>> = BTreeMap::new();
     for (i, n) in needs.iter().enumerate() {
-        if settled[i].is_none() {
-            by_digest
-                .entry(n.descriptor.digest.to_string())
-                .or_default()
-                .push(i);
-        }
+        let key = (
+            std::cmp::Reverse(n.descriptor.size),
+            n.descriptor.digest.to_string(),
+        );
+        by_digest.entry(key).or_default().push(i);
     }
     by_digest.into_values().collect()
 }
 
+/// HEAD one need's (registry, repository, digest): `None` when absent, else present or the failure.
+async fn head(n: &BlobNeed, limits: &Limits) -> Option<BlobResult> {
+    let _p = limits.acquire(n.dest.registry.name()).await;
+    match n
+        .dest
+        .registry
+        .blob_exists(&n.dest.repo, &n.descriptor.digest)
+        .await
+    {
+        Ok(Some(_)) => Some(Ok(BlobOutcome::Present)),
+        Ok(None) => None,
+        Err(e) => Some(Err(Fault::from(e))),
+    }
+}
+
 /// How one need of a digest gets its blob.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 enum Route {
-    /// Mount from a repository of the same registry known to hold it (uploading if refused).
+    /// Mount from a repository of the same registry known to hold it (uploading if refused). No
+    /// HEAD first: a mount answering 201 proves the blob is there.
     Mount { need: usize, from: String },
-    /// Upload (the first need of a registry where nothing holds it).
+    /// Upload (the first need of a registry where nothing holds it, its HEAD said absent).
     Upload(usize),
     /// Mount from the upload of `from` once it is done (the other needs of that registry).
     MountAfter { need: usize, from: usize },
+    /// Settled by a HEAD (present, or the HEAD failed).
+    Settled(usize, BlobResult),
 }
 
-/// Routes for the needs (indices into `needs`) of one digest, registry by registry in name order.
-/// The source repository counts as a holder on its own registry.
-fn plan_routes(needs: &[BlobNeed], idxs: &[usize], holders: &Holders) -> Vec<Route> {
-    let first = &needs[idxs[0]];
-    let (digest, source) = (&first.descriptor.digest, &first.source);
+/// The needs (indices into `needs`) of one digest by registry, in name order.
+fn by_registry<'a>(needs: &'a [BlobNeed], idxs: &[usize]) -> BTreeMap<&'a str, Vec<usize>> {
     let mut by_reg: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
     for &i in idxs {
         by_reg.entry(needs[i].dest.registry.name()).or_default().push(i);
     }
+    by_reg
+}
+
+/// The repository known to hold the digest on `reg`: a holder, or the source repository itself
+/// when the source is on that registry.
+fn known_holder<'a>(needs: &'a [BlobNeed], first: usize, reg: &str, holders: &'a Holders) -> Option<&'a str> {
+    let (digest, source) = (&needs[first].descriptor.digest, &needs[first].source);
+    holders
+        .first(digest, reg)
+        .or((source.registry.name() == reg).then_some(source.repo.as_str()))
+}
+
+/// Routes for the needs of one registry where no repository is known to hold the digest, given
+/// the answer to the HEAD of its first need (`None`: absent) and, when that one was not absent, of
+/// the others. Absent: upload there and mount into the others without asking them. Present: mount
+/// from it into the others found absent. The HEAD failed: the first of the others found absent
+/// uploads and the rest mount from it.
+fn plan_unknown(
+    needs: &[BlobNeed],
+    (first, head): (usize, Option<BlobResult>),
+    rest: Vec<(usize, Option<BlobResult>)>,
+) -> Vec<Route> {
     let mut routes = Vec::new();
-    for (reg, list) in by_reg {
-        let from = holders
-            .first(digest, reg)
-            .or((source.registry.name() == reg).then_some(source.repo.as_str()));
-        match from {
-            Some(from) => routes.extend(list.iter().map(|&need| Route::Mount {
+    // Where the others get it: a repository holding it, or the need that uploads it.
+    let mut from: Option<Result<String, usize>> = None;
+    match head {
+        None => {
+            routes.push(Route::Upload(first));
+            from = Some(Err(first));
+        }
+        Some(Ok(o)) => {
+            routes.push(Route::Settled(first, Ok(o)));
+            from = Some(Ok(needs[first].dest.repo.clone()));
+        }
+        Some(e) => routes.push(Route::Settled(first, e)),
+    }
+    for (need, head) in rest {
+        match (head, &from) {
+            (Some(r), _) => routes.push(Route::Settled(need, r)),
+            (None, Some(Ok(repo))) => routes.push(Route::Mount {
                 need,
-                from: from.to_string(),
-            })),
-            None => {
-                routes.push(Route::Upload(list[0]));
-                routes.extend(
-                    list[1..]
-                        .iter()
-                        .map(|&need| Route::MountAfter { need, from: list[0] }),
-                );
+                from: repo.clone(),
+            }),
+            (None, Some(Err(up))) => routes.push(Route::MountAfter { need, from: *up }),
+            (None, None) => {
+                routes.push(Route::Upload(need));
+                from = Some(Err(need));
             }
         }
     }
     routes
+}
+
+/// Routes for the needs of one digest, registry by registry in name order: mounts from a known
+/// holder without a HEAD; elsewhere a HEAD of the first need decides (see [`plan_unknown`]).
+async fn plan_routes(needs: &[BlobNeed], idxs: &[usize], holders: &Holders, limits: &Limits) -> Vec<Route> {
+    let per_registry = by_registry(needs, idxs)
+        .into_iter()
+        .map(|(reg, list)| async move {
+            if let Some(from) = known_holder(needs, list[0], reg, holders) {
+                let mount = |&need: &usize| Route::Mount {
+                    need,
+                    from: from.to_string(),
+                };
+                return list.iter().map(mount).collect();
+            }
+            let first = head(&needs[list[0]], limits).await;
+            // Absent from the first repository: absent from the others too, as far as this run
+            // cares (they get a mount, which tells).
+            let rest = if first.is_none() {
+                list[1..].iter().map(|&i| (i, None)).collect()
+            } else {
+                let asked = list[1..]
+                    .iter()
+                    .map(|&i| async move { (i, head(&needs[i], limits).await) });
+                futures_util::future::join_all(asked).await
+            };
+            plan_unknown(needs, (list[0], first), rest)
+        });
+    let routes = futures_util::future::join_all(per_registry).await;
+    routes.into_iter().flatten().collect()
+}
+
+/// Mount `need` from `from`; `None` when the registry would not: the caller uploads (after a HEAD,
+/// since nothing asked whether the blob was already there).
+async fn mount(n: &BlobNeed, from: &str, limits: &Limits) -> Option<BlobResult> {
+    let _p = limits.acquire(n.dest.registry.name()).await;
+    match n
+        .dest
+        .registry
+        .mount_blob(&n.dest.repo, &n.descriptor.digest, from)
+        .await
+    {
+        Ok(Mount::Mounted) => Some(Ok(BlobOutcome::Mounted)),
+        Ok(Mount::Upload(_)) => None,
+        Err(e) => {
+            let (registry, digest) = (n.dest.registry.name(), &n.descriptor.digest);
+            tracing::debug!(%registry, %digest, error = %e, "mount refused; uploading instead");
+            None
+        }
+    }
 }
 
 /// One digest: all the destination repositories (indices into `needs`) lacking it.
@@ -199,27 +307,30 @@ async fn transfer_one(
     attempts: u32,
     opts: &CopyOptions,
 ) -> Vec<(usize, BlobResult)> {
-    let digest = &needs[idxs[0]].descriptor.digest;
     let mut out: Vec<(usize, BlobResult)> = Vec::new();
+    let mut mounts: Vec<(usize, String)> = Vec::new();
     let mut to_upload: Vec<usize> = Vec::new();
     let mut mount_later: Vec<(usize, usize)> = Vec::new();
-    for route in plan_routes(needs, idxs, holders) {
+    for route in plan_routes(needs, idxs, holders, limits).await {
         match route {
-            Route::Mount { need, from } => {
-                let n = &needs[need];
-                let _p = limits.acquire(n.dest.registry.name()).await;
-                match n.dest.registry.mount_blob(&n.dest.repo, digest, &from).await {
-                    Ok(Mount::Mounted) => out.push((need, Ok(BlobOutcome::Mounted))),
-                    Ok(Mount::Upload(_)) => to_upload.push(need),
-                    Err(e) => {
-                        let registry = n.dest.registry.name();
-                        tracing::debug!(%registry, %digest, error = %e, "mount refused; uploading instead");
-                        to_upload.push(need)
-                    }
-                }
-            }
+            Route::Mount { need, from } => mounts.push((need, from)),
             Route::Upload(need) => to_upload.push(need),
             Route::MountAfter { need, from } => mount_later.push((need, from)),
+            Route::Settled(need, r) => out.push((need, r)),
+        }
+    }
+    let mounted = futures_util::future::join_all(mounts.into_iter().map(|(need, from)| async move {
+        match mount(&needs[need], &from, limits).await {
+            Some(r) => (need, Some(r)),
+            // Refused: is it there anyway (nothing asked before)? Absent: upload.
+            None => (need, head(&needs[need], limits).await),
+        }
+    }))
+    .await;
+    for (need, r) in mounted {
+        match r {
+            Some(r) => out.push((need, r)),
+            None => to_upload.push(need),
         }
     }
     out.extend(upload_rounds(needs, to_upload, limits, opts, attempts).await);
@@ -339,8 +450,8 @@ async fn upload_rounds(
     out
 }
 
-/// Mount into the other repositories of registries we uploaded to (`ok`: the settled needs); where a
-/// registry will not mount, fetch again for that one.
+/// Mount into the other repositories of registries we uploaded to (`ok`: the settled needs), all at
+/// once; where a registry will not mount and the blob is not there, fetch again for that one.
 async fn mount_after_upload(
     needs: &[BlobNeed],
     mount_later: Vec<(usize, usize)>,
@@ -348,36 +459,25 @@ async fn mount_after_upload(
     limits: &Limits,
     opts: &CopyOptions,
 ) -> Vec<(usize, BlobResult)> {
-    let mut out = Vec::new();
-    for (i, from_i) in mount_later {
+    let one = |(i, from_i): (usize, usize)| async move {
         let n = &needs[i];
         if !ok.contains(&from_i) {
-            out.push((
-                i,
-                Err(Fault::other(format!("upload to {} failed", needs[from_i].dest))),
-            ));
-            continue;
+            let failed = format!("upload to {} failed", needs[from_i].dest);
+            return (i, Err(Fault::other(failed)));
         }
-        let from = &needs[from_i].dest.repo;
-        let _p = limits.acquire(n.dest.registry.name()).await;
-        let r = match n
-            .dest
-            .registry
-            .mount_blob(&n.dest.repo, &n.descriptor.digest, from)
-            .await
-        {
-            Ok(Mount::Mounted) => Ok(BlobOutcome::Mounted),
-            Ok(Mount::Upload(_)) | Err(_) => {
-                let mut r = Err(Fault::other("upload failed"));
-                for (_, res) in tee_upload(needs, &[i], limits, opts, &mut 0, &mut false).await {
-                    r = res.map(BlobOutcome::Uploaded).map_err(Fault::from);
-                }
-                r
-            }
-        };
-        out.push((i, r));
-    }
-    out
+        if let Some(r) = mount(n, &needs[from_i].dest.repo, limits).await {
+            return (i, r);
+        }
+        if let Some(r) = head(n, limits).await {
+            return (i, r);
+        }
+        let mut r = Err(Fault::other("upload failed"));
+        for (_, res) in tee_upload(needs, &[i], limits, opts, &mut 0, &mut false).await {
+            r = res.map(BlobOutcome::Uploaded).map_err(Fault::from);
+        }
+        (i, r)
+    };
+    futures_util::future::join_all(mount_later.into_iter().map(one)).await
 }
 
 type Tx = mpsc::Sender<std::result::Result<Bytes, Error>>;
@@ -555,28 +655,69 @@ mod tests {
         }
     }
 
+    fn sized(n: u8, size: u64, src: &Endpoint, dest: &Endpoint) -> BlobNeed {
+        let mut need = need(n, src, dest);
+        need.descriptor.size = size;
+        need
+    }
+
     #[test]
-    fn routes_upload_once_per_registry_and_mount_the_rest() {
+    fn absent_from_the_first_repository_uploads_there_and_mounts_the_rest_unasked() {
         let src = endpoint("s:5000", "img");
-        let (a1, a2, b1) = (
+        let (a1, a2, a3) = (
             endpoint("a:5000", "one"),
             endpoint("a:5000", "two"),
-            endpoint("b:5000", "one"),
+            endpoint("a:5000", "three"),
         );
-        let needs = vec![need(1, &src, &b1), need(1, &src, &a1), need(1, &src, &a2)];
-        let routes = plan_routes(&needs, &[0, 1, 2], &Holders::default());
+        let needs = vec![need(1, &src, &a1), need(1, &src, &a2), need(1, &src, &a3)];
+        let routes = plan_unknown(&needs, (0, None), vec![(1, None), (2, None)]);
         assert_eq!(
             routes,
             vec![
-                Route::Upload(1),
-                Route::MountAfter { need: 2, from: 1 },
-                Route::Upload(0)
+                Route::Upload(0),
+                Route::MountAfter { need: 1, from: 0 },
+                Route::MountAfter { need: 2, from: 0 }
             ]
         );
     }
 
     #[test]
-    fn routes_mount_from_holders_then_from_the_source_repository() {
+    fn present_in_the_first_repository_mounts_from_it_where_the_others_lack_it() {
+        let src = endpoint("s:5000", "img");
+        let (a1, a2, a3) = (
+            endpoint("a:5000", "one"),
+            endpoint("a:5000", "two"),
+            endpoint("a:5000", "three"),
+        );
+        let needs = vec![need(1, &src, &a1), need(1, &src, &a2), need(1, &src, &a3)];
+        let present = || Some(Ok(BlobOutcome::Present));
+        let routes = plan_unknown(&needs, (0, present()), vec![(1, present()), (2, None)]);
+        assert_eq!(
+            routes,
+            vec![
+                Route::Settled(0, Ok(BlobOutcome::Present)),
+                Route::Settled(1, Ok(BlobOutcome::Present)),
+                Route::Mount {
+                    need: 2,
+                    from: "one".into()
+                }
+            ]
+        );
+        // the first HEAD failed: the first of the others found absent uploads for the rest
+        let failed: BlobResult = Err(Fault::other("HEAD failed"));
+        let routes = plan_unknown(&needs, (0, Some(failed.clone())), vec![(1, None), (2, None)]);
+        assert_eq!(
+            routes,
+            vec![
+                Route::Settled(0, failed),
+                Route::Upload(1),
+                Route::MountAfter { need: 2, from: 1 }
+            ]
+        );
+    }
+
+    #[test]
+    fn a_known_holder_or_the_source_repository_is_mounted_from() {
         let src = endpoint("s:5000", "img");
         let (a, s) = (endpoint("a:5000", "one"), endpoint("s:5000", "copy"));
         let needs = vec![need(1, &src, &a), need(1, &src, &s)];
@@ -585,41 +726,46 @@ mod tests {
             registry: "a:5000".into(),
             repo: "held".into(),
         }];
-        let holders = Holders::new(&known, &needs, &[None, None]);
-        let routes = plan_routes(&needs, &[0, 1], &holders);
-        let mount = |need, from: &str| Route::Mount {
-            need,
-            from: from.into(),
-        };
-        assert_eq!(routes, vec![mount(0, "held"), mount(1, "img")]);
+        let holders = Holders::new(&known);
+        assert_eq!(known_holder(&needs, 0, "a:5000", &holders), Some("held"));
+        assert_eq!(known_holder(&needs, 1, "s:5000", &holders), Some("img"));
+        assert_eq!(known_holder(&needs, 0, "b:5000", &holders), None);
     }
 
     #[test]
-    fn holders_include_repositories_found_present() {
-        let src = endpoint("s:5000", "img");
-        let (a1, a2) = (endpoint("a:5000", "one"), endpoint("a:5000", "two"));
-        let needs = vec![need(1, &src, &a1), need(1, &src, &a2)];
-        let heads = [Some(Ok(BlobOutcome::Present)), None];
-        let holders = Holders::new(&[], &needs, &heads);
-        assert_eq!(holders.first(&needs[0].descriptor.digest, "a:5000"), Some("one"));
-        assert_eq!(holders.first(&needs[0].descriptor.digest, "b:5000"), None);
-        assert_eq!(missing_by_digest(&needs, &heads), vec![vec![1]]);
+    fn big_blobs_get_half_the_jobs_and_small_ones_the_rest() {
+        let mib = 1u64 << 20;
+        // six base layers of 188 MiB and 740 small ones: half the jobs each
+        let mut sizes = vec![188 * mib; 6];
+        sizes.extend(std::iter::repeat_n(mib / 2, 740));
+        let (big, small) = lanes(&sizes, 8);
+        assert_eq!(
+            (big, small),
+            (Lane { count: 6, jobs: 4 }, Lane { count: 740, jobs: 4 })
+        );
+        // nothing big (all alike, or all under 1 MiB): every job to the one lane
+        let (big, small) = lanes(&[mib / 4; 10], 8);
+        assert_eq!((big.count, small.jobs), (0, 8));
+        let (big, small) = lanes(&[64 * mib; 3], 8);
+        assert_eq!((big.jobs, small.count), (8, 0));
+        // one job: one lane, never two transfers at once
+        let (big, small) = lanes(&sizes, 1);
+        assert_eq!((big, small.count), (Lane { count: 746, jobs: 1 }, 0));
+        let (big, small) = lanes(&sizes, 5);
+        assert_eq!((big.jobs, small.jobs), (2, 3));
     }
 
     #[test]
-    fn missing_blobs_grouped_by_digest() {
+    fn blobs_grouped_by_digest_largest_first() {
         let src = endpoint("s:5000", "img");
         let (a, b) = (endpoint("a:5000", "one"), endpoint("b:5000", "one"));
         let needs = vec![
-            need(2, &src, &a),
-            need(1, &src, &a),
-            need(2, &src, &b),
-            need(3, &src, &b),
+            sized(2, 10, &src, &a),
+            sized(1, 500, &src, &a),
+            sized(2, 10, &src, &b),
+            sized(3, 20, &src, &b),
         ];
-        let settled = [None, None, None, Some(Err(Fault::other("HEAD failed")))];
-        let mut groups = missing_by_digest(&needs, &settled);
-        groups.sort();
-        assert_eq!(groups, vec![vec![0, 2], vec![1]]);
+        assert_eq!(largest_first(&needs), vec![vec![1], vec![3], vec![0, 2]]);
     }
 
     #[test]

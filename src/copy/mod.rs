@@ -5,9 +5,10 @@
 //! 1. **resolve**: fetch each source manifest (and a list's children) once;
 //! 2. **discover**: per destination, HEAD the tags, then (when some tag lacks the image) the image and
 //!    a list's children by digest;
-//! 3. **blobs**: HEAD each needed blob per destination repository; per digest still missing, mount
-//!    where the destination registry already has it in another repository, else one source GET
-//!    streamed (teed) into an upload on every registry lacking it, then mounts;
+//! 3. **blobs**, per digest, the largest first: mount where the destination registry is known to
+//!    hold it in another repository (the mount's 201 says it is there: no HEAD first); elsewhere
+//!    HEAD one repository per registry, and where it is absent one source GET streamed (teed) into
+//!    an upload on every registry lacking it, then mounts into the other repositories;
 //! 4. **manifests**: children by digest, then the image or list under each tag.
 //!
 //! Nothing is re-serialised, so digests are identical on both sides.
@@ -23,9 +24,8 @@ mod plan;
 /// The places a copy reads from and writes to (see [`crate::place`]).
 pub use crate::place::{Mount, Place, Session};
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
-use std::time::Instant;
 
 use futures_util::stream::{self, StreamExt};
 use serde::Serialize;
@@ -227,6 +227,11 @@ pub struct CopyOptions {
     pub fetched: FetchedBlobs,
     /// Where the batch reports its phases and the blob bytes it moves.
     pub progress: Progress,
+    /// Filled by the batch: every blob it found, mounted or uploaded, and every tag it pushed that
+    /// the registry acknowledged, where (a later read-back of the run need not ask again).
+    pub proven: Proven,
+    /// Destination tags the caller already looked at moments before: not asked again.
+    pub seen: SeenTags,
 }
 
 impl Default for CopyOptions {
@@ -237,6 +242,8 @@ impl Default for CopyOptions {
             dry_run: false,
             fetched: FetchedBlobs::default(),
             progress: Progress::none(),
+            proven: Proven::default(),
+            seen: SeenTags::default(),
         }
     }
 }
@@ -259,6 +266,74 @@ impl FetchedBlobs {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .get(digest)
+            .cloned()
+    }
+}
+
+/// What a run's destinations answered: blobs there (a HEAD 200, a mount 201, an upload's PUT 201
+/// after the registry checked the digest) as (registry, repository, digest), and tags whose PUT the
+/// registry acknowledged with the digest (`Docker-Content-Digest`), as (registry, repository, tag)
+/// → digest. A later read-back in the same run need not ask again.
+#[derive(Clone, Debug, Default)]
+pub struct Proven(Arc<std::sync::Mutex<ProvenSets>>);
+
+#[derive(Debug, Default)]
+struct ProvenSets {
+    blobs: HashSet<(String, String, Digest)>,
+    tags: HashMap<TagKey, Digest>,
+}
+
+impl Proven {
+    fn sets(&self) -> std::sync::MutexGuard<'_, ProvenSets> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn blob(&self, registry: &str, repo: &str, digest: &Digest) {
+        let key = (registry.to_string(), repo.to_string(), digest.clone());
+        self.sets().blobs.insert(key);
+    }
+
+    /// Every (registry, repository, digest) seen there.
+    pub fn blobs(&self) -> Vec<(String, String, Digest)> {
+        self.sets().blobs.iter().cloned().collect()
+    }
+
+    pub fn tag(&self, registry: &str, repo: &str, tag: &str, digest: &Digest) {
+        let key = (registry.to_string(), repo.to_string(), tag.to_string());
+        self.sets().tags.insert(key, digest.clone());
+    }
+
+    /// Did the registry acknowledge `tag` at `digest`?
+    pub fn tag_acked(&self, registry: &str, repo: &str, tag: &str, digest: &Digest) -> bool {
+        let key = (registry.to_string(), repo.to_string(), tag.to_string());
+        self.sets().tags.get(&key) == Some(digest)
+    }
+}
+
+/// What tags pointed at on a destination, as (registry, repository, tag) → the digest (`None`:
+/// absent), when a caller asked before the batch (while it was still reading its sources).
+#[derive(Clone, Debug, Default)]
+pub struct SeenTags(Arc<std::sync::Mutex<HashMap<TagKey, Option<Digest>>>>);
+
+/// (registry, repository, tag).
+type TagKey = (String, String, String);
+
+impl SeenTags {
+    pub fn insert(&self, registry: &str, repo: &str, tag: &str, digest: Option<Digest>) {
+        let key = (registry.to_string(), repo.to_string(), tag.to_string());
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(key, digest);
+    }
+
+    /// `None`: not looked at; `Some(None)`: absent.
+    pub fn get(&self, registry: &str, repo: &str, tag: &str) -> Option<Option<Digest>> {
+        let key = (registry.to_string(), repo.to_string(), tag.to_string());
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&key)
             .cloned()
     }
 }
@@ -332,14 +407,14 @@ pub async fn resolve(source: &Endpoint, reference: &str, known: Option<Manifest>
 /// batch keeps going); the function itself fails only on misuse.
 pub async fn copy_batch(requests: &[CopyRequest], opts: &CopyOptions) -> Vec<CopyOutcome> {
     let limits = Limits::new(opts.per_registry);
-    let started = Instant::now();
+    let timeline = outcome::Timeline::start();
 
     let resolved = resolve_sources(plan::distinct_sources(requests), &limits, opts.per_registry).await;
     let mut outcomes = outcome::initial(requests, &resolved);
 
     let probes = plan::probes(requests, &resolved);
     opts.progress.phase("copy check", probes.len() as u64);
-    let discovered = discover(probes, &limits, opts.per_registry, &opts.progress).await;
+    let discovered = discover(probes, &limits, opts, &timeline).await;
     let gaps = outcome::record_discovery(&mut outcomes, discovered, opts.dry_run);
     let holders = plan::complete_holders(requests, &gaps);
     let work: Vec<DestGap> = gaps.into_iter().filter(|g| !g.complete()).collect();
@@ -348,6 +423,11 @@ pub async fn copy_batch(requests: &[CopyRequest], opts: &CopyOptions) -> Vec<Cop
         let needs = plan::blob_needs(requests, &work);
         let transferred = blobs::transfer_all(needs, &holders, &limits, opts).await;
         outcome::record_blobs(&mut outcomes, &transferred);
+        for (need, r) in &transferred {
+            if r.is_err() {
+                need.users.iter().for_each(|&at| timeline.mark(at));
+            }
+        }
 
         // Only destinations that got every blob get their manifests.
         let ready: Vec<DestGap> = work
@@ -355,10 +435,10 @@ pub async fn copy_batch(requests: &[CopyRequest], opts: &CopyOptions) -> Vec<Cop
             .filter(|g| outcomes[g.at.req].dests[g.at.dest].ok())
             .collect();
         opts.progress.phase("manifests", ready.len() as u64);
-        let failures = push_manifests(requests, ready, &limits, opts).await;
+        let failures = push_manifests(requests, ready, &limits, opts, &timeline).await;
         outcome::record_push_failures(&mut outcomes, failures);
     }
-    outcome::finish(&mut outcomes, started.elapsed().as_secs_f64());
+    outcome::finish(&mut outcomes, &timeline);
     outcomes
 }
 
@@ -384,39 +464,44 @@ async fn resolve_sources(sources: Vec<plan::Source>, limits: &Limits, per_regist
 async fn discover(
     probes: Vec<Probe>,
     limits: &Limits,
-    per_registry: usize,
-    progress: &Progress,
+    opts: &CopyOptions,
+    timeline: &outcome::Timeline,
 ) -> Vec<Result<DestGap, DestFailure>> {
     stream::iter(probes.into_iter().map(|p| {
         let limits = limits.clone();
         async move {
             let at = p.at;
-            let r = discover_one(p, &limits).await.map_err(|e| DestFailure {
-                at,
-                error: Fault::from(&e),
-            });
-            progress.step();
+            let r = discover_one(p, &limits, &opts.seen)
+                .await
+                .map_err(|e| DestFailure {
+                    at,
+                    error: Fault::from(&e),
+                });
+            timeline.mark(at);
+            opts.progress.step();
             r
         }
     }))
-    .buffer_unordered(per_registry * 2)
+    .buffer_unordered(opts.per_registry * 2)
     .collect()
     .await
 }
 
-/// HEAD each tag; when some tag lacks the image, HEAD the image by digest, and when that is absent too,
-/// a list's children.
-async fn discover_one(p: Probe, limits: &Limits) -> Result<DestGap> {
+/// HEAD each tag (unless the caller saw it); when some tag lacks the image, HEAD the image by
+/// digest, and when that is absent too, a list's children.
+async fn discover_one(p: Probe, limits: &Limits, seen: &SeenTags) -> Result<DestGap> {
     let (dest, image) = (&p.dest, &p.image);
     let mut previous = BTreeMap::new();
     let mut missing_tags = Vec::new();
     for t in &p.tags {
-        let _p = limits.acquire(dest.registry.name()).await;
-        let prev = dest
-            .registry
-            .head_manifest(&dest.repo, t)
-            .await?
-            .map(|h| h.digest);
+        let prev = match seen.get(dest.registry.name(), &dest.repo, t) {
+            Some(known) => known,
+            None => {
+                let _p = limits.acquire(dest.registry.name()).await;
+                let head = dest.registry.head_manifest(&dest.repo, t).await?;
+                head.map(|h| h.digest)
+            }
+        };
         if prev.as_ref() != Some(&image.root.digest) {
             missing_tags.push(t.clone());
         }
@@ -460,12 +545,14 @@ async fn push_manifests(
     ready: Vec<DestGap>,
     limits: &Limits,
     opts: &CopyOptions,
+    timeline: &outcome::Timeline,
 ) -> Vec<DestFailure> {
     let pushed: Vec<Option<DestFailure>> = stream::iter(ready.into_iter().map(|g| {
         let dest = requests[g.at.req].dests[g.at.dest].0.clone();
         let limits = limits.clone();
         async move {
-            let r = push_one(&dest, &g, &limits).await;
+            let r = push_one(&dest, &g, &limits, &opts.proven).await;
+            timeline.mark(g.at);
             opts.progress.step();
             r.err().map(|e| DestFailure {
                 at: g.at,
@@ -479,7 +566,7 @@ async fn push_manifests(
     pushed.into_iter().flatten().collect()
 }
 
-async fn push_one(dest: &Endpoint, g: &DestGap, limits: &Limits) -> Result<()> {
+async fn push_one(dest: &Endpoint, g: &DestGap, limits: &Limits, proven: &Proven) -> Result<()> {
     let _p = limits.acquire(dest.registry.name()).await;
     for c in &g.missing_children {
         dest.registry
@@ -488,9 +575,15 @@ async fn push_one(dest: &Endpoint, g: &DestGap, limits: &Limits) -> Result<()> {
     }
     let root = &g.image.root;
     for t in &g.missing_tags {
-        dest.registry
-            .put_manifest(&dest.repo, t, &root.media_type, root.bytes.clone())
-            .await?;
+        let (repo, mt, bytes) = (&dest.repo, &root.media_type, root.bytes.clone());
+        let (digest, acked) = match &dest.registry {
+            // A registry may acknowledge the digest in its answer (then the tag is proven).
+            Place::Registry(r) => r.put_manifest_acked(repo, t, mt, bytes).await?,
+            other => (other.put_manifest(repo, t, mt, bytes).await?, false),
+        };
+        if acked {
+            proven.tag(dest.registry.name(), &dest.repo, t, &digest);
+        }
         tracing::debug!(image = %format!("{dest}:{t}"), digest = %root.digest, "tagged");
     }
     Ok(())

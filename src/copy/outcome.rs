@@ -2,7 +2,9 @@
 //! one [`DestOutcome`] per destination, so that the phases themselves return values and never
 //! reach into the report. Kept apart from the I/O so the bookkeeping is unit-tested.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
+use std::time::Instant;
 
 use super::blobs::{BlobOutcome, BlobResult};
 use super::plan::BlobNeed;
@@ -125,10 +127,43 @@ fn fail(o: &mut DestOutcome, f: Fault) {
     o.error_kind = Some(f.kind);
 }
 
-/// Close the batch: a failed destination's copied tags are failed, and every outcome gets the
-/// batch's duration.
-pub(super) fn finish(outcomes: &mut [CopyOutcome], seconds: f64) {
-    for o in outcomes {
+/// When each destination of the batch was done with (looked at and found complete, its manifests
+/// pushed, or failed), in seconds from the batch's start: an outcome's time is its own, not the
+/// batch's.
+pub(super) struct Timeline {
+    started: Instant,
+    done: Mutex<HashMap<DestId, f64>>,
+}
+
+impl Timeline {
+    pub fn start() -> Timeline {
+        Timeline {
+            started: Instant::now(),
+            done: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// `at` is done with, now (a later mark wins).
+    pub fn mark(&self, at: DestId) {
+        let t = self.started.elapsed().as_secs_f64();
+        self.done.lock().unwrap_or_else(|p| p.into_inner()).insert(at, t);
+    }
+
+    /// The time a request was done with: its last destination's (its source's failure, when it has
+    /// no destination marked).
+    fn of(&self, req: usize, dests: usize) -> Option<f64> {
+        let done = self.done.lock().unwrap_or_else(|p| p.into_inner());
+        (0..dests)
+            .filter_map(|dest| done.get(&DestId { req, dest }).copied())
+            .reduce(f64::max)
+    }
+}
+
+/// Close the batch: a failed destination's copied tags are failed, and every outcome gets its own
+/// time from the timeline (the batch's, for one never marked).
+pub(super) fn finish(outcomes: &mut [CopyOutcome], timeline: &Timeline) {
+    let batch = timeline.started.elapsed().as_secs_f64();
+    for (req, o) in outcomes.iter_mut().enumerate() {
         for d in &mut o.dests {
             if d.error.is_some() {
                 for a in d.tags.values_mut() {
@@ -138,7 +173,7 @@ pub(super) fn finish(outcomes: &mut [CopyOutcome], seconds: f64) {
                 }
             }
         }
-        o.seconds = seconds;
+        o.seconds = timeline.of(req, o.dests.len()).unwrap_or(batch);
     }
 }
 
@@ -197,11 +232,17 @@ mod tests {
             error: Fault::other("refused"),
         };
         record_push_failures(&mut out, vec![f]);
-        finish(&mut out, 1.5);
+        let timeline = Timeline::start();
+        timeline.mark(DestId { req: 0, dest: 0 });
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        timeline.mark(DestId { req: 0, dest: 1 });
+        finish(&mut out, &timeline);
         assert_eq!(out[0].dests[0].tags["t"], Action::Copied);
         assert_eq!(out[0].dests[1].tags["t"], Action::Failed);
         assert_eq!(out[0].dests[1].tags["u"], Action::AlreadyPresent);
-        assert_eq!(out[0].seconds, 1.5);
+        // The request's own time: its last destination's, not the batch's end.
+        assert!(out[0].seconds >= 0.02, "{}", out[0].seconds);
+        assert!(out[0].seconds < timeline.started.elapsed().as_secs_f64());
         assert!(!out[0].ok());
     }
 

@@ -61,7 +61,7 @@ pub(super) struct Source {
 pub(super) type Resolved = HashMap<SourceKey, Result<Arc<SourceImage>, Fault>>;
 
 /// One destination of one request: indices into the requests and their `dests`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(super) struct DestId {
     pub req: usize,
     pub dest: usize,

@@ -10,7 +10,7 @@ use super::ledger::Ledger;
 use super::model::Promotion;
 use super::plan::{Plan, PlannedCopy, PlannedList};
 use super::source::Facts;
-use crate::copy::{self, Action, CopyOptions, CopyOutcome, CopyRequest, Endpoint, Place};
+use crate::copy::{self, Action, CopyOptions, CopyOutcome, CopyRequest, Endpoint, Place, SeenTags};
 use crate::progress::Progress;
 use crate::registry::Registry;
 use crate::report::{Kind, Phase, Problem, TagAction, TagEntry};
@@ -136,7 +136,7 @@ fn entries(o: &CopyOutcome, registry: &str, repo: &str) -> Vec<TagEntry> {
 pub(crate) async fn lists(
     p: &Promotion,
     plan: &Plan,
-    facts: &[Facts],
+    (facts, seen): (&[Facts], &SeenTags),
     ledger: &Ledger,
     targets: &[Registry],
     dry_run: bool,
@@ -153,7 +153,7 @@ pub(crate) async fn lists(
                 en.error = Some("not built: its images failed to copy".into());
                 Kind::NotAttempted
             } else {
-                push_list(reg, l, &mut en, dry_run).await
+                push_list(reg, l, &mut en, (dry_run, seen)).await
             };
             progress.step();
             ((l.container, l.target, en), kind)
@@ -175,14 +175,22 @@ pub(crate) async fn lists(
     (results.into_iter().map(|(o, _)| o).collect(), problems)
 }
 
-/// Push one list unless the tag already points at it (with `dry_run`, say what would happen); the
-/// kind of its failure, if it fails.
-async fn push_list(reg: &Registry, l: &PlannedList, en: &mut TagEntry, dry_run: bool) -> Kind {
+/// Push one list unless the tag already points at it (with `dry_run`, say what would happen; `seen`:
+/// the tags looked at earlier in the run, not asked again); the kind of its failure, if it fails.
+async fn push_list(
+    reg: &Registry,
+    l: &PlannedList,
+    en: &mut TagEntry,
+    (dry_run, seen): (bool, &SeenTags),
+) -> Kind {
     let started = Instant::now();
     let r: crate::Result<()> = async {
-        let prev = reg.head_manifest(&l.repo, &l.tag).await?;
-        en.previous = prev.as_ref().map(|h| h.digest.to_string());
-        if prev.map(|h| h.digest) == Some(l.digest.clone()) {
+        let prev = match seen.get(reg.name(), &l.repo, &l.tag) {
+            Some(known) => known,
+            None => reg.head_manifest(&l.repo, &l.tag).await?.map(|h| h.digest),
+        };
+        en.previous = prev.as_ref().map(|d| d.to_string());
+        if prev == Some(l.digest.clone()) {
             en.action = TagAction::AlreadyPresent;
         } else if dry_run {
             en.action = TagAction::WouldChange;

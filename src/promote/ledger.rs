@@ -2,7 +2,8 @@
 //! to the next (lists are built where their images copied, labels move where everything verified)
 //! and, at the end, the source of the report's per-container entries.
 
-use super::plan::Expectation;
+use super::plan::{Expectation, PlannedCheck};
+use crate::copy::Proven;
 use crate::digest::Digest;
 use crate::report::{Reason, TagAction, TagEntry};
 
@@ -67,6 +68,9 @@ pub(crate) struct Verdict {
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Ledger {
     items: Vec<Item>,
+    /// The blobs the copy saw at the targets and the tags they acknowledged (their read-back need
+    /// not ask again).
+    pub proven: Proven,
 }
 
 impl Ledger {
@@ -120,6 +124,16 @@ impl Ledger {
                 && x.action == TagAction::AlreadyPresent
                 && x.digest.as_deref() == Some(digest.as_str())
         })
+    }
+
+    /// Is a planned check already answered by this run: the tag found pointing at the digest, or
+    /// (for a check that reads no content) its push acknowledged with the digest by `registry`?
+    pub fn answered(&self, c: &PlannedCheck, registry: &str) -> bool {
+        let e = &c.expect;
+        self.found_in_place(c.container, c.target, &e.tag, &e.digest)
+            || (!e.deep
+                && e.architectures.is_none()
+                && self.proven.tag_acked(registry, &e.repo, &e.tag, &e.digest))
     }
 
     /// Put a verification result on the tag's entry (one that was only read gets an entry now).

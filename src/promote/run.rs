@@ -16,7 +16,11 @@ use super::model::Promotion;
 use super::plan::{self, lists_for, Plan};
 use super::source::{self, Facts};
 use super::verify;
-use crate::copy::{CopyOptions, FetchedBlobs, Place};
+use std::collections::HashMap;
+
+use super::targets::{self, Looked};
+use crate::copy::{CopyOptions, FetchedBlobs, Place, SeenTags};
+use crate::manifest::Manifest;
 use crate::progress::Progress;
 use crate::registry::Registry;
 use crate::report::listfiles::{self, ListFiles};
@@ -182,12 +186,22 @@ async fn phases(
     c: &mut Collected,
 ) -> Result<(), Stop> {
     let progress = &opts.progress;
-    let checked = within(p, check_source(p, cl, local, c, files, write_lists, progress)).await;
-    let found = checked.ok_or_else(|| overrun(p, Phase::SourceCheck, c))??;
+    // The targets are asked what they hold while the source is read.
+    let looking = async {
+        match p.push && !opts.verify_only {
+            true => targets::look(p, &cl.targets).await,
+            false => Looked::default(),
+        }
+    };
+    let checking = check_source(p, cl, local, c, files, write_lists, progress);
+    let checked = within(p, futures_util::future::join(checking, looking)).await;
+    let (found, looked) = checked.ok_or_else(|| overrun(p, Phase::SourceCheck, c))?;
+    let found = found?;
     let fetched = FetchedBlobs::default();
+    let known = (&fetched, &looked.lists);
     within(
         p,
-        architectures(p, &found, &fetched, c, files, write_lists, progress),
+        architectures(p, &found, known, c, files, write_lists, progress),
     )
     .await
     .ok_or_else(|| overrun(p, Phase::Architectures, c))?;
@@ -200,7 +214,8 @@ async fn phases(
     let plan = plan::plan(p, &c.facts, opts.verify_only);
     c.plan = Some(plan.summary(p, c.facts.len()));
     if p.push && !opts.verify_only {
-        within(p, write(p, &plan, sources, cl, opts, &fetched, ledger, c))
+        let seen = (&fetched, &looked.seen);
+        within(p, write(p, &plan, sources, cl, opts, seen, ledger, c))
             .await
             .ok_or_else(|| overrun(p, Phase::Copy, c))?;
     }
@@ -306,14 +321,14 @@ async fn check_source(
 async fn architectures(
     p: &Promotion,
     found: &[(String, crate::manifest::Manifest, Place)],
-    fetched: &FetchedBlobs,
+    known: (&FetchedBlobs, &HashMap<String, Manifest>),
     c: &mut Collected,
     files: &ListFiles,
     write_lists: bool,
     progress: &Progress,
 ) {
     let want_lists = wants_lists(p);
-    c.facts = source::facts(p, found, want_lists, fetched, progress).await;
+    c.facts = source::facts(p, found, want_lists, known, progress).await;
     if want_lists {
         for f in &c.facts {
             if p.ppc_manifests && p.ppc_containers.contains(&f.name) {
@@ -375,7 +390,7 @@ async fn write(
     sources: &[Place],
     cl: &Clients,
     opts: &RunOptions,
-    fetched: &FetchedBlobs,
+    (fetched, seen): (&FetchedBlobs, &SeenTags),
     ledger: &mut Ledger,
     c: &mut Collected,
 ) {
@@ -386,14 +401,24 @@ async fn write(
         dry_run,
         fetched: fetched.clone(),
         progress: opts.progress.clone(),
+        proven: ledger.proven.clone(),
+        seen: seen.clone(),
     };
     let (outcomes, mut problems) = execute::copies(p, plan, &c.facts, sources, &cl.targets, &copts).await;
     c.problems.append(&mut problems);
     for (ci, ti, en) in outcomes {
         ledger.record(ci, At::Target(ti), en);
     }
-    let (outcomes, mut problems) =
-        execute::lists(p, plan, &c.facts, ledger, &cl.targets, dry_run, &opts.progress).await;
+    let (outcomes, mut problems) = execute::lists(
+        p,
+        plan,
+        (&c.facts, seen),
+        ledger,
+        &cl.targets,
+        dry_run,
+        &opts.progress,
+    )
+    .await;
     c.problems.append(&mut problems);
     for (ci, ti, en) in outcomes {
         ledger.record(ci, At::Target(ti), en);

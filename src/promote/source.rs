@@ -3,6 +3,8 @@
 //! target gets manifest lists, which per-architecture images make each list. Its output,
 //! [`Facts`] per container, is plain data the pure [`super::plan`] works from.
 
+use std::collections::HashMap;
+
 use bytes::Bytes;
 use futures_util::stream::{self, StreamExt};
 
@@ -174,12 +176,13 @@ async fn lacks_arches(p: &Promotion, src: &Registry, layout: &Layout, name: &str
     false
 }
 
-/// The facts of every found container; with `want_lists`, their architectures too.
+/// The facts of every found container; with `want_lists`, their architectures too (`on_targets`:
+/// the `<fh>_manifest` lists the targets already hold, by container).
 pub(crate) async fn facts(
     p: &Promotion,
     found: &[(String, Manifest, Place)],
     want_lists: bool,
-    fetched: &FetchedBlobs,
+    (fetched, on_targets): (&FetchedBlobs, &HashMap<String, Manifest>),
     progress: &Progress,
 ) -> Vec<Facts> {
     if want_lists {
@@ -188,7 +191,8 @@ pub(crate) async fn facts(
     stream::iter(found.iter().map(|(name, root, source)| async move {
         let mut f = Facts::new(name, p.source.repo(&p.prefix, name), root.clone());
         if want_lists {
-            if let Err(e) = discover_arches(source, p, &mut f, fetched).await {
+            let known = on_targets.get(name);
+            if let Err(e) = discover_arches(source, p, &mut f, fetched, known).await {
                 f.arch_error = Some(e);
             }
             progress.step();
@@ -200,12 +204,14 @@ pub(crate) async fn facts(
     .await
 }
 
-/// Which images make `<fh>_manifest` for one container.
+/// Which images make `<fh>_manifest` for one container. `known`: a target's `<fh>_manifest`; when
+/// it is exactly the list these images make, its platforms stand for their configs (not read).
 async fn discover_arches(
     src: &Place,
     p: &Promotion,
     f: &mut Facts,
     fetched: &FetchedBlobs,
+    known: Option<&Manifest>,
 ) -> Result<(), String> {
     if f.root.is_index() {
         // Already a list: copied whole, and `<fh>_manifest` is the same list.
@@ -217,38 +223,42 @@ async fn discover_arches(
         return Ok(());
     }
     let repo = f.repo.clone();
-    let x86 = match src
-        .get_manifest_opt(&repo, &p.x86_tag())
-        .await
-        .map_err(|e| e.to_string())?
-    {
-        Some(m) => {
-            let (m, plat) = platform(src, &repo, fetched, m).await?;
-            (p.x86_tag(), m, plat)
-        }
-        None => {
-            let (m, plat) = platform(src, &repo, fetched, f.root.clone()).await?;
-            if plat.architecture != "amd64" {
-                return Err(format!(
-                    "no {} tag at the source and {} is {} (not amd64): no manifest list can be built",
-                    p.x86_tag(),
-                    p.full_hash,
-                    plat.architecture
-                ));
-            }
-            (p.full_hash.to_string(), m, plat)
-        }
+    let x86 = src.get_manifest_opt(&repo, &p.x86_tag()).await;
+    let x86 = x86.map_err(|e| e.to_string())?;
+    let ppc = if p.ppc_manifests && p.ppc_containers.contains(&f.name) {
+        src.get_manifest_opt(&repo, &p.ppc_tag()).await
+    } else {
+        Ok(None)
     };
-    if p.ppc_manifests && p.ppc_containers.contains(&f.name) {
-        if let Some(m) = src
-            .get_manifest_opt(&repo, &p.ppc_tag())
-            .await
-            .map_err(|e| e.to_string())?
-        {
+    // No x86 tag: the hash image is the x86 image, if it is amd64.
+    let hash_is_x86 = x86.is_none();
+    let x86_tag = match hash_is_x86 {
+        false => p.x86_tag(),
+        true => p.full_hash.to_string(),
+    };
+    let x86 = x86.unwrap_or_else(|| f.root.clone());
+    let from_list = match (&ppc, known) {
+        (Ok(ppc), Some(list)) => platforms_in(list, &x86, ppc.as_ref()),
+        _ => None,
+    };
+    if let Some((x86_plat, ppc_plat)) = from_list {
+        f.x86 = Some((x86_tag, x86, x86_plat));
+        f.ppc = ppc.ok().flatten().zip(ppc_plat);
+    } else {
+        let (x86, plat) = platform(src, &repo, fetched, x86).await?;
+        if hash_is_x86 && plat.architecture != "amd64" {
+            return Err(format!(
+                "no {} tag at the source and {} is {} (not amd64): no manifest list can be built",
+                p.x86_tag(),
+                p.full_hash,
+                plat.architecture
+            ));
+        }
+        if let Some(m) = ppc.map_err(|e| e.to_string())? {
             f.ppc = Some(platform(src, &repo, fetched, m).await?);
         }
+        f.x86 = Some((x86_tag, x86, plat));
     }
-    f.x86 = Some(x86);
     let mut children = Vec::new();
     let mut archs = Vec::new();
     let x86 = f.x86.as_ref().map(|(_, m, plat)| (m, plat));
@@ -258,6 +268,37 @@ async fn discover_arches(
     }
     f.list = Some((build_docker_list(&children), archs));
     Ok(())
+}
+
+/// The platforms of the x86 and ppc images as `list` gives them, when `list` is byte for byte the
+/// list these images and platforms make (so it was built from their configs): `None` otherwise.
+fn platforms_in(
+    list: &Manifest,
+    x86: &Manifest,
+    ppc: Option<&Manifest>,
+) -> Option<(ConfigPlatform, Option<ConfigPlatform>)> {
+    let Ok(Content::Index { children }) = list.content() else {
+        return None;
+    };
+    let platform_of = |m: &Manifest| {
+        let c = children.iter().find(|c| c.descriptor == m.descriptor())?;
+        Some(ConfigPlatform {
+            architecture: c.architecture.clone()?,
+            os: c.os.clone()?,
+            variant: c.variant.clone(),
+        })
+    };
+    let x86_plat = platform_of(x86)?;
+    let ppc_plat = match ppc {
+        Some(m) => Some(platform_of(m)?),
+        None => None,
+    };
+    // Only the architectures the tags name are taken on trust; anything else is read from the configs.
+    let named =
+        x86_plat.architecture == "amd64" && ppc_plat.as_ref().is_none_or(|p| p.architecture == "ppc64le");
+    let mut made = vec![(x86.descriptor(), x86_plat.clone())];
+    made.extend(ppc.zip(ppc_plat.clone()).map(|(m, plat)| (m.descriptor(), plat)));
+    (named && build_docker_list(&made) == list.bytes).then_some((x86_plat, ppc_plat))
 }
 
 /// An image's platform, from its config blob (fetched once per run).

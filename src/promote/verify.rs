@@ -15,6 +15,7 @@ use super::ledger::{Ledger, Verdict};
 use super::model::Promotion;
 use super::plan::{Plan, PlannedCheck};
 use super::source::Facts;
+use crate::copy::Proven;
 use crate::digest::Digest;
 use crate::manifest::{Content, Manifest};
 use crate::place::Place;
@@ -36,6 +37,12 @@ pub struct BlobMemo(Arc<Mutex<HashMap<BlobKey, bool>>>);
 type BlobKey = (String, String, Digest);
 
 impl BlobMemo {
+    /// A memo that already knows the blobs this run's copy saw present, mounted or uploaded.
+    pub fn seeded(proven: &Proven) -> BlobMemo {
+        let known = proven.blobs().into_iter().map(|k| (k, true)).collect();
+        BlobMemo(Arc::new(Mutex::new(known)))
+    }
+
     async fn present(&self, reg: &Place, repo: &str, digest: &Digest) -> Result<bool, crate::Error> {
         let key = (reg.name().to_string(), repo.to_string(), digest.clone());
         if let Some(v) = self.0.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
@@ -50,24 +57,29 @@ impl BlobMemo {
 /// Check one expectation on a registry or a local layout; `Err` says what is wrong, and why.
 pub async fn check(reg: &Place, e: &Expectation, memo: &BlobMemo) -> Result<(), Failure> {
     let where_ = format!("{}/{}:{}", reg.name(), e.repo, e.tag);
-    let head = reg
-        .head_manifest(&e.repo, &e.tag)
-        .await
-        .map_err(|x| Failure::unreadable("", &x))?;
-    let Some(head) = head else {
+    // A check of the content reads the manifest under the tag once (its digest is the bytes'),
+    // instead of a HEAD and then a GET.
+    let (found, m) = if e.architectures.is_none() && !e.deep {
+        let head = reg.head_manifest(&e.repo, &e.tag).await;
+        (
+            head.map_err(|x| Failure::unreadable("", &x))?.map(|h| h.digest),
+            None,
+        )
+    } else {
+        let m = reg.get_manifest_opt(&e.repo, &e.tag).await;
+        let m = m.map_err(|x| Failure::unreadable("", &x))?;
+        (m.as_ref().map(|m| m.digest.clone()), m)
+    };
+    let Some(found) = found else {
         return Err(Failure::new(Reason::MissingTag, format!("{where_} is missing")));
     };
-    if head.digest != e.digest {
-        let msg = format!("{where_} points at {}, expected {}", head.digest, e.digest);
+    if found != e.digest {
+        let msg = format!("{where_} points at {found}, expected {}", e.digest);
         return Err(Failure::new(Reason::WrongDigest, msg));
     }
-    if e.architectures.is_none() && !e.deep {
+    let Some(m) = m else {
         return Ok(());
-    }
-    let m = reg
-        .get_manifest(&e.repo, e.digest.as_str())
-        .await
-        .map_err(|x| Failure::unreadable(&where_, &x))?;
+    };
     match m.content().map_err(|x| Failure::unreadable(&where_, &x))? {
         Content::Index { children } => {
             if let Some(want) = &e.architectures {
@@ -130,8 +142,10 @@ async fn check_blobs(
 }
 
 /// The verification step of a promotion: every planned check on its target, except tags this run
-/// found already pointing at the expected digest moments ago (that read is their verification);
-/// `verify` alone (`verify_only`) reads everything, deeply.
+/// found already pointing at the expected digest moments ago, or whose push the registry
+/// acknowledged with that digest (that read or answer is their verification; see
+/// `Ledger::answered`); blobs the copy saw there are not asked again. `verify` alone
+/// (`verify_only`) reads everything, deeply.
 pub(crate) async fn pass(
     p: &Promotion,
     plan: &Plan,
@@ -141,9 +155,10 @@ pub(crate) async fn pass(
     progress: &Progress,
 ) -> Vec<Verdict> {
     progress.phase("verify", plan.checks.len() as u64);
-    let (answered, jobs): (Vec<&PlannedCheck>, Vec<&PlannedCheck>) = plan.checks.iter().partition(|c| {
-        !verify_only && ledger.found_in_place(c.container, c.target, &c.expect.tag, &c.expect.digest)
-    });
+    let (answered, jobs): (Vec<&PlannedCheck>, Vec<&PlannedCheck>) = plan
+        .checks
+        .iter()
+        .partition(|c| !verify_only && ledger.answered(c, targets[c.target].name()));
     let verdict = |c: &PlannedCheck, result| Verdict {
         container: c.container,
         target: c.target,
@@ -154,7 +169,7 @@ pub(crate) async fn pass(
     for _ in &verdicts {
         progress.step();
     }
-    let memo = BlobMemo::default();
+    let memo = BlobMemo::seeded(&ledger.proven);
     let places: Vec<Place> = targets.iter().map(Place::from).collect();
     let checked: Vec<Verdict> = stream::iter(jobs.into_iter().map(|c| {
         let (memo, places) = (&memo, &places);

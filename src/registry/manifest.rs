@@ -107,6 +107,7 @@ impl Registry {
         let resp = self.transport().send_counted(req, used).await?;
         let what = format!("manifest {repo}:{reference}");
         if resp.status().as_u16() == 404 {
+            self.drain(resp).await;
             return Ok(None);
         }
         if !resp.status().is_success() {

@@ -7,6 +7,7 @@ mod tag;
 
 use std::sync::Arc;
 
+use bytes::Bytes;
 use reqwest::Response;
 use serde::Deserialize;
 
@@ -48,6 +49,17 @@ impl Registry {
         self.transport.authenticate(&[]).await
     }
 
+    /// Read what an answer we do not need carries (an error's or a 404's body, capped), counting it
+    /// with the bytes received (so they match the wire) and leaving the connection reusable.
+    pub(crate) async fn drain(&self, resp: Response) -> Bytes {
+        let body = read_prefix(resp, ERROR_BODY_CAP).await;
+        self.transport
+            .stats
+            .bytes_received
+            .fetch_add(body.len() as u64, std::sync::atomic::Ordering::Relaxed);
+        body
+    }
+
     /// Map a non-success response to an error (404 → NotFound, 401/403 → Auth, others → Http with
     /// the registry's error code and message).
     pub(crate) async fn error_for(&self, resp: Response, what: &str) -> Error {
@@ -57,7 +69,7 @@ impl Registry {
         }
         let method_path = (String::new(), resp.url().path().to_string());
         let tries = resp.extensions().get::<GaveUpAfter>().map(|t| t.0);
-        let body = read_prefix(resp, ERROR_BODY_CAP).await;
+        let body = self.drain(resp).await;
         let (code, mut message) = parse_error_body(&body);
         match tries {
             Some(1) if self.transport.attempts() == 1 => message.push_str(" (1 attempt: retries are off)"),

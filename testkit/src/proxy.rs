@@ -96,6 +96,8 @@ pub struct FaultRule {
     pub method: Option<String>,
     /// Only requests whose path contains this.
     pub path_contains: Option<String>,
+    /// Only requests whose query string contains this (e.g. `mount=`).
+    pub query_contains: Option<String>,
     /// What to do.
     pub action: FaultAction,
     /// How often.
@@ -110,6 +112,7 @@ impl FaultRule {
         FaultRule {
             method: None,
             path_contains: None,
+            query_contains: None,
             action,
             times: Times::Always,
             skip: 0,
@@ -133,6 +136,12 @@ impl FaultRule {
     /// Only paths containing `s` (e.g. `/blobs/`, `/manifests/`).
     pub fn path_contains(mut self, s: &str) -> Self {
         self.path_contains = Some(s.into());
+        self
+    }
+
+    /// Only requests whose query string contains `s` (e.g. `mount=`: cross-repository mounts).
+    pub fn query_contains(mut self, s: &str) -> Self {
+        self.query_contains = Some(s.into());
         self
     }
 
@@ -160,11 +169,15 @@ impl FaultRule {
         self
     }
 
-    fn matches(&self, method: &str, path: &str) -> bool {
+    fn matches(&self, method: &str, path: &str, query: Option<&str>) -> bool {
         self.method
             .as_deref()
             .is_none_or(|m| m.eq_ignore_ascii_case(method))
             && self.path_contains.as_deref().is_none_or(|p| path.contains(p))
+            && self
+                .query_contains
+                .as_deref()
+                .is_none_or(|q| query.is_some_and(|have| have.contains(q)))
     }
 }
 
@@ -641,7 +654,7 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>, ctx: ConnCtx) -> Re
         let mut st = shared.state();
         let mut chosen = None;
         for rs in st.rules.iter_mut() {
-            if !rs.rule.matches(&method, &path) {
+            if !rs.rule.matches(&method, &path, query.as_deref()) {
                 continue;
             }
             rs.matched += 1;
