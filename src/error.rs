@@ -71,11 +71,13 @@ pub enum Error {
 }
 
 impl Error {
+    /// A value refused. `user:password@` written into it (a host given as a URL with
+    /// credentials) is masked in the input and the reason: an error must not echo a password.
     pub fn invalid(what: &'static str, input: impl fmt::Display, reason: impl Into<String>) -> Self {
         Error::Invalid {
             what,
-            input: input.to_string(),
-            reason: reason.into(),
+            input: without_userinfo(&input.to_string()),
+            reason: without_userinfo(&reason.into()),
         }
     }
 
@@ -164,5 +166,50 @@ impl Kind {
             Error::Unsupported { .. } => Kind::Unsupported,
             Error::Io { .. } => Kind::Io,
         }
+    }
+}
+
+/// `user:password@host` → `***@host` wherever it appears (after a scheme, inside quotes).
+fn without_userinfo(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(at) = rest.find('@') {
+        let head = &rest[..at];
+        let start = head
+            .rfind(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | '/' | '(' | ','))
+            .map_or(0, |i| i + 1);
+        out.push_str(&head[..start]);
+        if head[start..].contains(':') {
+            out.push_str("***");
+        } else {
+            out.push_str(&head[start..]);
+        }
+        out.push('@');
+        rest = &rest[at + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refused_value_never_echoes_a_password() {
+        let e = Error::invalid(
+            "registry host",
+            "http://user:s3cr3tpw@127.0.0.1:5000",
+            "bad host name label \"user:s3cr3tpw@127\"",
+        )
+        .to_string();
+        assert!(!e.contains("s3cr3tpw"), "{e}");
+        assert!(
+            e.contains("http://***@127.0.0.1:5000") && e.contains("\"***@127\""),
+            "{e}"
+        );
+        // An @ without a colon before it (an image digest, an email-like name) stays.
+        let e = Error::invalid("image reference", "ns/app@sha256:abc", "x").to_string();
+        assert!(e.contains("ns/app@sha256:abc"), "{e}");
     }
 }
