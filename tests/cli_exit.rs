@@ -305,3 +305,24 @@ fn a_command_error_is_a_json_record_with_json_logs() {
         );
     }
 }
+
+/// A reader that goes away (`copy-containers … | head -1`) ends the printing, not the program:
+/// no panic, the command's own exit status.
+#[test]
+fn a_closed_stdout_is_not_a_panic() {
+    let mut child = bin()
+        .args(["releases", "--no-fetch", "--config"])
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/config/releases.yaml"
+        ))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(!err.contains("panicked") && !err.contains("Broken pipe"), "{err}");
+}

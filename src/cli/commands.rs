@@ -13,9 +13,9 @@ use crate::manifest::{config_platform, Content};
 use crate::progress::Progress;
 use crate::reference::Reference;
 
-/// `println!` through the scrubber.
+/// [`say!`] through the scrubber.
 macro_rules! out {
-    ($($t:tt)*) => { println!("{}", crate::report::scrub(&format!($($t)*), &[])) };
+    ($($t:tt)*) => { say!("{}", crate::report::scrub(&format!($($t)*), &[])) };
 }
 
 #[derive(Args, Debug)]

@@ -211,15 +211,15 @@ fn list(st: &Store, a: ListArgs) -> anyhow::Result<i32> {
             "images": images,
             "total_bytes": total,
         });
-        println!("{}", serde_json::to_string_pretty(&v)?);
+        say!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(0);
     }
     if images.is_empty() {
-        println!("No images in the local store {}.", st.root().display());
+        say!("No images in the local store {}.", st.root().display());
         return Ok(0);
     }
-    print!("{}", table(&images));
-    println!(
+    say!("{}", table(&images).trim_end_matches('\n'));
+    say!(
         "{} image(s); {} on disk in {}",
         images.len(),
         human_bytes(total),
@@ -230,7 +230,7 @@ fn list(st: &Store, a: ListArgs) -> anyhow::Result<i32> {
 
 fn print_verification(v: &FsckReport, what: &str, rehashed: bool) {
     if v.ok {
-        println!(
+        say!(
             "{what}: OK ({} reference(s) complete, {} blob(s), {}{})",
             v.references,
             v.blobs,
@@ -238,13 +238,13 @@ fn print_verification(v: &FsckReport, what: &str, rehashed: bool) {
             if rehashed { " re-hashed" } else { "" }
         );
     } else {
-        println!("{what}: FAILED ({} problem(s))", v.problems.len());
+        say!("{what}: FAILED ({} problem(s))", v.problems.len());
     }
     for p in &v.problems {
-        println!("  problem: {p}");
+        say!("  problem: {p}");
     }
     for w in &v.warnings {
-        println!("  warning: {w}");
+        say!("  warning: {w}");
     }
 }
 
@@ -261,12 +261,12 @@ fn delete(st: &Store, a: DeleteArgs, wait: Duration) -> anyhow::Result<i32> {
     };
     let ask = a.all && !a.yes && !a.dry_run && !a.json && std::io::stdin().is_terminal();
     if ask && !confirm(st, &scope, wait)? {
-        println!("Nothing deleted.");
+        say!("Nothing deleted.");
         return Ok(1);
     }
     let r = crate::store::delete_verified(st.root(), &scope, opts, wait)?;
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&r)?);
+        say!("{}", serde_json::to_string_pretty(&r)?);
     } else {
         print_delete(st, &r);
     }
@@ -302,12 +302,12 @@ fn confirm(st: &Store, scope: &DeleteScope, wait: Duration) -> anyhow::Result<bo
 fn print_delete(st: &Store, r: &DeleteReport) {
     let root = st.root().display();
     if !r.changed {
-        println!("Nothing to delete for {} in {root} (no change).", r.scope);
+        say!("Nothing to delete for {} in {root} (no change).", r.scope);
     } else {
         let verb = if r.dry_run { "Would delete" } else { "Deleted" };
-        println!("{verb} {} image(s) ({}) from {root}:", r.removed.len(), r.scope);
+        say!("{verb} {} image(s) ({}) from {root}:", r.removed.len(), r.scope);
         for i in &r.removed {
-            println!(
+            say!(
                 "  {}  {}:{}  {}  {}",
                 i.release,
                 i.container,
@@ -316,7 +316,7 @@ fn print_delete(st: &Store, r: &DeleteReport) {
                 human_bytes(i.size)
             );
         }
-        println!(
+        say!(
             "{} {} ({} bytes) in {} blob(s){}",
             if r.dry_run { "Would free" } else { "Freed" },
             human_bytes(r.freed_bytes),
@@ -330,7 +330,7 @@ fn print_delete(st: &Store, r: &DeleteReport) {
         );
     }
     for w in &r.warnings {
-        println!("warning: {w}");
+        say!("warning: {w}");
     }
     if r.dry_run {
         print!("(dry run: nothing changed) ");
@@ -345,9 +345,9 @@ fn fsck(st: &Store, a: FsckArgs, wait: Duration) -> anyhow::Result<i32> {
     };
     let r = st.fsck()?;
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&r)?);
+        say!("{}", serde_json::to_string_pretty(&r)?);
     } else {
-        println!("Local store {}:", st.root().display());
+        say!("Local store {}:", st.root().display());
         print_verification(&r, "Verification", true);
     }
     Ok(if r.ok { 0 } else { 1 })

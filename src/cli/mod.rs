@@ -3,6 +3,31 @@
 
 /// A usage or configuration error of the command line (exit status 2, like clap's own): a flag, a
 /// value or a config file was wrong, nothing was attempted.
+/// `println!` for results: a reader gone away (`… | head`) ends the printing, not the run. A
+/// promotion must not panic half-way through moving labels because its output was cut off.
+macro_rules! say {
+    () => { $crate::cli::say_line("") };
+    ($($t:tt)*) => { $crate::cli::say_line(&format!($($t)*)) };
+}
+
+/// Print a line of results on stdout; once stdout is a closed pipe, print nothing more (logs and
+/// the exit status still tell the outcome).
+pub(crate) fn say_line(line: &str) {
+    use std::io::Write;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    static CLOSED: AtomicBool = AtomicBool::new(false);
+    if CLOSED.load(Ordering::Relaxed) {
+        return;
+    }
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = writeln!(out, "{line}").and_then(|_| out.flush()) {
+        CLOSED.store(true, Ordering::Relaxed);
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            tracing::warn!(error = %e, "cannot write the results to stdout");
+        }
+    }
+}
+
 macro_rules! usage {
     ($($t:tt)*) => {
         anyhow::Error::new($crate::cli::Usage(format!($($t)*)))

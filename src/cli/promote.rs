@@ -234,7 +234,7 @@ pub fn finish(report: &mut Report, json: bool) -> anyhow::Result<i32> {
     report.ok = report.errors.is_empty();
     log_failures(report);
     if json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        say!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         print_summary(report);
     }
@@ -282,7 +282,7 @@ pub fn print_summary(report: &Report) {
         let name = format!("{}{mark}", truncate_left(name, 13 - mark.len()));
         head.push_str(&format!("  {name:<13}"));
     }
-    println!("{}", head.trim_end());
+    say!("{}", head.trim_end());
     for c in &report.containers {
         let d = c.source_digest.as_deref().unwrap_or("-");
         let short = d
@@ -298,10 +298,10 @@ pub fn print_summary(report: &Report) {
         for (name, _) in &regs {
             row.push_str(&format!("  {:<13}", cell_status(c, name)));
         }
-        println!("{}", row.trim_end());
+        say!("{}", row.trim_end());
     }
     for m in &report.missing {
-        println!("{m}  MISSING at the source");
+        say!("{m}  MISSING at the source");
     }
     let legend: Vec<String> = regs
         .iter()
@@ -309,9 +309,9 @@ pub fn print_summary(report: &Report) {
         .map(|(name, source)| format!("{name}{}", if *source { " (* source)" } else { "" }))
         .collect();
     if !legend.is_empty() && !report.containers.is_empty() {
-        println!("registries: {}", legend.join(", "));
+        say!("registries: {}", legend.join(", "));
     }
-    println!();
+    say!();
     let (done, not_done) = report.outcome_words();
     let sent: u64 = report
         .registries
@@ -319,7 +319,7 @@ pub fn print_summary(report: &Report) {
         .filter(|s| s.role == "target")
         .map(|s| s.bytes_sent)
         .sum();
-    println!(
+    say!(
         "{}: {} found, {} missing, {} {done}, {} {not_done}, {} sent to targets, {:.1}s{}",
         if report.ok { "OK" } else { "FAILED" },
         report.found.len(),
@@ -338,12 +338,12 @@ pub fn print_summary(report: &Report) {
     );
     for line in report.failure_lines() {
         match line.strip_prefix("  ") {
-            Some(example) => println!("       {example}"),
-            None => println!("error: {line}"),
+            Some(example) => say!("       {example}"),
+            None => say!("error: {line}"),
         }
     }
     for f in &report.files {
-        println!("report: {f}");
+        say!("report: {f}");
     }
 }
 
@@ -401,7 +401,7 @@ fn cell_status(c: &crate::report::ContainerReport, reg: &str) -> &'static str {
 
 /// The dry run's plan, per target, before the table of what it found there.
 fn print_plan(plan: &crate::report::PlanSummary, label: &str) {
-    println!("plan for {} containers:", plan.containers);
+    say!("plan for {} containers:", plan.containers);
     for t in &plan.targets {
         let mut parts = vec![format!("{} images under {} tags", t.images, t.tags)];
         if t.lists > 0 {
@@ -411,12 +411,12 @@ fn print_plan(plan: &crate::report::PlanSummary, label: &str) {
         if t.labels > 0 {
             parts.push(format!("{label} on {} once verified", t.labels));
         }
-        println!("  {}: {}", t.registry, parts.join(", "));
+        say!("  {}: {}", t.registry, parts.join(", "));
     }
     if plan.source_label {
-        println!("  source: {label} last, when everything else succeeded");
+        say!("  source: {label} last, when everything else succeeded");
     }
-    println!();
+    say!();
 }
 
 /// `…0.0.1:41481`: the last `n` characters.
@@ -528,10 +528,10 @@ pub async fn stage_cmd(a: StageArgs) -> anyhow::Result<i32> {
     };
     let staged = stage::stage(&reg, &opts).await?;
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&staged)?);
+        say!("{}", serde_json::to_string_pretty(&staged)?);
     } else {
         let ppc = staged.iter().filter(|s| s.ppc_digest.is_some()).count();
-        println!(
+        say!(
             "staged {} images ({} with ppc64le) under {}/{} with tag {}",
             staged.len(),
             ppc,

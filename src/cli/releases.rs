@@ -110,12 +110,12 @@ pub async fn promote_releases(
     };
     if f.json {
         if which == config::ALL {
-            println!("{}", serde_json::to_string_pretty(&outcomes)?);
+            say!("{}", serde_json::to_string_pretty(&outcomes)?);
         } else {
-            println!("{}", serde_json::to_string_pretty(&outcomes[0])?);
+            say!("{}", serde_json::to_string_pretty(&outcomes[0])?);
         }
     } else if which == config::ALL {
-        println!(
+        say!(
             "releases: {} ok, {} failed{}",
             outcomes.len() - failed.len(),
             failed.len(),
@@ -130,7 +130,7 @@ pub async fn promote_releases(
 }
 
 fn print_resolution(r: &ResolvedRelease) {
-    println!(
+    say!(
         "  list: {} containers{} from {}",
         r.containers.len(),
         r.ppc_containers
@@ -140,12 +140,12 @@ fn print_resolution(r: &ResolvedRelease) {
         r.list_from
     );
     print_tripleo_common_lists(r);
-    println!("  hash: {} ({})", r.full_hash, r.hash_from);
+    say!("  hash: {} ({})", r.full_hash, r.hash_from);
     if let Some(k) = r.keep_local {
-        println!("  keep_local: {}", k.as_str());
+        say!("  keep_local: {}", k.as_str());
     }
     for w in &r.warnings {
-        println!("  warning: {w}");
+        say!("  warning: {w}");
     }
 }
 
@@ -162,10 +162,10 @@ fn print_tripleo_common_lists(r: &ResolvedRelease) {
         return;
     };
     if !excluded_by.is_empty() {
-        println!("  excludes: {}", excluded_by.join(", "));
+        say!("  excludes: {}", excluded_by.join(", "));
     }
     if !without_prefix.is_empty() {
-        println!(
+        say!(
             "  left out (no prefix, as the promoter does): {}",
             without_prefix.join(", ")
         );
@@ -173,7 +173,7 @@ fn print_tripleo_common_lists(r: &ResolvedRelease) {
     let Some(ours) = &r.ppc_containers else {
         return;
     };
-    println!(
+    say!(
         "  ppc64le list: {} (containers_list minus the ppc excludes; written to the list files)",
         ours.len()
     );
@@ -188,23 +188,23 @@ fn print_tripleo_common_lists(r: &ResolvedRelease) {
     } else {
         "the full list minus the ppc excludes".to_string()
     };
-    println!("  promoter's ppc64le list: {} ({how})", promoter.len());
+    say!("  promoter's ppc64le list: {} ({how})", promoter.len());
     if !only_promoter.is_empty() {
-        println!("    only in the promoter's: {}", only_promoter.join(", "));
+        say!("    only in the promoter's: {}", only_promoter.join(", "));
     }
     if only_ours > 0 && !promoter.is_empty() {
-        println!("    only in this project's: {only_ours}");
+        say!("    only in this project's: {only_ours}");
     }
 }
 
 fn print_outcome(o: &ReleaseOutcome) {
-    println!("== release {}: {}", o.name, if o.ok { "OK" } else { "FAILED" });
+    say!("== release {}: {}", o.name, if o.ok { "OK" } else { "FAILED" });
     if let Some(r) = &o.resolution {
         print_resolution(r);
     }
     for q in &o.quay {
         if !q.created.is_empty() {
-            println!(
+            say!(
                 "  quay {}/{}: created {}",
                 q.registry,
                 q.namespace,
@@ -212,7 +212,7 @@ fn print_outcome(o: &ReleaseOutcome) {
             );
         }
         if !q.would_create.is_empty() {
-            println!(
+            say!(
                 "  quay {}/{}: would create {}",
                 q.registry,
                 q.namespace,
@@ -221,12 +221,12 @@ fn print_outcome(o: &ReleaseOutcome) {
         }
     }
     if let Some(e) = &o.error {
-        println!("error: {e}");
+        say!("error: {e}");
     }
     if let Some(rep) = &o.report {
         print_summary(rep);
     }
-    println!();
+    say!();
 }
 
 /// `releases --config FILE`.
@@ -256,7 +256,7 @@ pub async fn releases_cmd(a: ReleasesArgs) -> anyhow::Result<i32> {
         }
         if !a.json {
             if let Some(p) = &o.plan {
-                println!(
+                say!(
                     "{}: {} {} — {} → {}",
                     e.name,
                     p.release,
@@ -268,23 +268,23 @@ pub async fn releases_cmd(a: ReleasesArgs) -> anyhow::Result<i32> {
                         p.targets.join(", ")
                     }
                 );
-                println!("  list from: {}", p.list_text());
-                println!("  hash from: {}", p.hash_text());
+                say!("  list from: {}", p.list_text());
+                say!("  hash from: {}", p.hash_text());
             }
             if let Some(r) = &o.resolution {
                 print_resolution(r);
                 if let Some(ph) = &r.push_hash {
-                    println!("  push_hash: {ph} (the targets get this tag instead of the hash)");
+                    say!("  push_hash: {ph} (the targets get this tag instead of the hash)");
                 }
             }
             if let Some(x) = &o.error {
-                println!("  error: {x}");
+                say!("  error: {x}");
             }
         }
         outcomes.push(o);
     }
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&outcomes)?);
+        say!("{}", serde_json::to_string_pretty(&outcomes)?);
     }
     Ok(if outcomes.iter().all(|o| o.ok) { 0 } else { 1 })
 }
