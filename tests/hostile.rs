@@ -310,6 +310,39 @@ async fn refused_credentials_are_not_sent_again_and_again() {
     }
 }
 
+/// A layer trickled a byte at a time never lets the read timeout fire and is exempt from the
+/// request deadline (layers go at the copy's pace); the minimum transfer rate ends it, naming what
+/// was seen (before: a copy's progress said "ETA 37h").
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trickled_layer_ends_at_the_minimum_rate() {
+    use futures_util::StreamExt;
+    let h = tk::HostileHttp::start(tk::Misbehaviour::Trickle {
+        status: 200,
+        len: 100_000,
+        every: std::time::Duration::from_millis(100),
+    })
+    .unwrap();
+    let mut c = hostile_config(&h.host());
+    c.min_rate = (1000, std::time::Duration::from_secs(2));
+    let r = Registry::new(c).unwrap();
+    let d: Digest = format!("sha256:{}", "b".repeat(64)).parse().unwrap();
+    let started = std::time::Instant::now();
+    let mut s = r.get_blob("ns/app", &d, Some(100_000)).await.unwrap();
+    let err = loop {
+        match s.next().await {
+            Some(Ok(_)) => continue,
+            Some(Err(e)) => break e.to_string(),
+            None => panic!("the trickle ended"),
+        }
+    };
+    let took = started.elapsed();
+    assert!(
+        err.contains("download too slow") && err.contains("below the minimum"),
+        "{err}"
+    );
+    assert!(took < std::time::Duration::from_secs(10), "took {took:?}");
+}
+
 fn hostile_config(host: &str) -> RegistryConfig {
     let mut c = RegistryConfig::new(host);
     c.insecure = true;

@@ -5,6 +5,7 @@ use std::pin::Pin;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
@@ -85,6 +86,7 @@ impl Registry {
             verifier: Some(digest.verifier()),
             size,
             what: format!("{}: {what}", self.name()),
+            pace: Pace::new(transport.config().min_rate),
             transport,
         }))
     }
@@ -307,7 +309,57 @@ struct Verified {
     verifier: Option<Verifier>,
     size: Option<u64>,
     what: String,
+    pace: Pace,
     transport: Arc<Transport>,
+}
+
+/// The slowest a layer may come: at least `min` bytes for every `window` spent waiting on the
+/// registry. The read timeout catches a stream that stops; this catches one that trickles. Only
+/// the time the stream is waited on counts (from a poll left pending to the next chunk), so a copy
+/// that reads slowly because a target is slow, or starts reading late, never blames the source.
+struct Pace {
+    min: u64,
+    window: Duration,
+    waited: Duration,
+    pending_since: Option<Instant>,
+    bytes: u64,
+}
+
+impl Pace {
+    fn new((min, window): (u64, Duration)) -> Pace {
+        Pace {
+            min,
+            window,
+            waited: Duration::ZERO,
+            pending_since: None,
+            bytes: 0,
+        }
+    }
+
+    /// The stream had nothing yet: the wait starts (if it has not).
+    fn pending(&mut self) {
+        self.pending_since.get_or_insert_with(Instant::now);
+    }
+
+    /// A chunk came; `Err` with what was seen when a whole window of waiting brought less than
+    /// the minimum.
+    fn chunk(&mut self, n: usize) -> std::result::Result<(), String> {
+        if let Some(t) = self.pending_since.take() {
+            self.waited += t.elapsed();
+        }
+        self.bytes += n as u64;
+        if self.waited < self.window {
+            return Ok(());
+        }
+        if self.bytes < self.min {
+            return Err(format!(
+                "{} bytes in {:.0?} of waiting, below the minimum of {} bytes (the registry or the link is stalling)",
+                self.bytes, self.waited, self.min
+            ));
+        }
+        (self.waited, self.bytes) = (Duration::ZERO, 0);
+        Ok(())
+    }
 }
 
 impl Stream for Verified {
@@ -318,7 +370,10 @@ impl Stream for Verified {
             return Poll::Ready(None);
         };
         match self.inner.as_mut().poll_next(cx) {
-            Poll::Pending => Poll::Pending,
+            Poll::Pending => {
+                self.pace.pending();
+                Poll::Pending
+            }
             Poll::Ready(Some(Ok(chunk))) => {
                 let v = self.verifier.as_mut().expect("checked above");
                 v.update(&chunk);
@@ -327,6 +382,13 @@ impl Stream for Verified {
                     .stats
                     .bytes_received
                     .fetch_add(chunk.len() as u64, Ordering::Relaxed);
+                if let Err(why) = self.pace.chunk(chunk.len()) {
+                    self.verifier = None;
+                    return Poll::Ready(Some(Err(Error::Network {
+                        registry: self.transport.name().to_string(),
+                        detail: format!("{}: download too slow: {why}", self.what),
+                    })));
+                }
                 if let Some(size) = self.size {
                     if seen > size {
                         self.verifier = None;
@@ -368,5 +430,32 @@ impl Stream for Verified {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_time_spent_waiting_on_the_registry_counts() {
+        let window = Duration::from_millis(50);
+        // A reader that takes its time (a slow target) between chunks that came at once: fine.
+        let mut p = Pace::new((1000, window));
+        for _ in 0..3 {
+            std::thread::sleep(window);
+            assert!(p.chunk(10).is_ok());
+        }
+        // A registry that keeps the reader waiting a whole window for 10 bytes: too slow.
+        p.pending();
+        std::thread::sleep(window);
+        let e = p.chunk(10).unwrap_err();
+        assert!(e.contains("40 bytes") && e.contains("minimum of 1000"), "{e}");
+        // Enough bytes in the window: the window starts again.
+        let mut p = Pace::new((10, window));
+        p.pending();
+        std::thread::sleep(window);
+        assert!(p.chunk(100).is_ok());
+        assert_eq!((p.waited, p.bytes), (Duration::ZERO, 0));
     }
 }

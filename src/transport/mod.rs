@@ -68,6 +68,10 @@ pub struct RegistryConfig {
     pub request_timeout: Duration,
     /// Longest time for getting a token, every attempt included.
     pub token_timeout: Duration,
+    /// A layer stream (exempt from `request_timeout`, it goes at the copy's pace) must still move
+    /// at least `min_rate.0` bytes in every `min_rate.1`: a registry trickling a byte every few
+    /// seconds would otherwise hold a promotion for days.
+    pub min_rate: (u64, Duration),
 }
 
 impl RegistryConfig {
@@ -86,6 +90,7 @@ impl RegistryConfig {
             ratelimit_max_wait: Duration::from_secs(600),
             request_timeout: Duration::from_secs(300),
             token_timeout: Duration::from_secs(120),
+            min_rate: (64 << 10, Duration::from_secs(60)),
         }
     }
 }
