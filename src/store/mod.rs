@@ -76,7 +76,7 @@ pub use delete::DeleteOptions;
 pub use fsutil::validate_release;
 pub(crate) use fsutil::write_atomic;
 pub use index::{ANN_CREATED, ANN_HASH, ANN_NAME, ANN_REF_NAME, ANN_RELEASE, ANN_REPOSITORY, ANN_SOURCE};
-pub use labels::LabelRecord;
+pub use labels::{LabelMove, LabelRecord};
 pub use layout::Layout;
 pub use root::{resolve_root, MARKER_FILE, ROOT_ENV};
 
