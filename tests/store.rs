@@ -1107,6 +1107,44 @@ async fn label_history_is_recorded_and_read_back() {
     assert!(!st.fsck().unwrap().ok);
 }
 
+/// A promotion's label moves are recorded together: appended in order after the history, in one
+/// write of the file (one time for all of them).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn label_moves_are_recorded_in_one_write() {
+    use copy_containers::store::LabelMove;
+    let root = tempfile::tempdir().unwrap();
+    let st = Store::open(root.path()).unwrap();
+    let (a, b) = (Digest::sha256(b"a"), Digest::sha256(b"b"));
+    st.record_label("master", "quay.io", "ns/openstack-x", "l", None, a.clone())
+        .unwrap();
+    let moves: Vec<LabelMove> = ["x", "y", "z"]
+        .iter()
+        .map(|n| LabelMove {
+            registry: "quay.io".into(),
+            repository: format!("ns/openstack-{n}"),
+            label: "l".into(),
+            previous_digest: Some(a.clone()),
+            new_digest: b.clone(),
+        })
+        .collect();
+    let recorded = st.record_labels("master", moves.clone()).unwrap();
+    assert_eq!(recorded.len(), 3);
+    let h = st.label_history("master").unwrap();
+    let repos: Vec<&str> = h.iter().map(|r| r.repository.as_str()).collect();
+    assert_eq!(
+        repos,
+        [
+            "ns/openstack-x",
+            "ns/openstack-x",
+            "ns/openstack-y",
+            "ns/openstack-z"
+        ]
+    );
+    assert!(h[1..].iter().all(|r| r.recorded_at == h[1].recorded_at));
+    assert!(st.record_labels("master", vec![]).unwrap().is_empty());
+    assert_eq!(st.label_history("master").unwrap().len(), 4);
+}
+
 /// Every file and folder under `dir` (a snapshot of a folder that is not a store).
 fn unrelated_tree(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
     std::fs::create_dir_all(dir.join("important")).unwrap();

@@ -25,8 +25,11 @@ use crate::manifest::BlobStream;
 use crate::manifest::Descriptor;
 use crate::transport::RetryPolicy;
 
-/// Chunks buffered per destination while teeing (chunks are ~16-64 KiB).
-const TEE_DEPTH: usize = 16;
+/// Chunks buffered per destination while teeing. A chunk is what the source's connection hands over
+/// (on a fast link it can be a few hundred KiB), and the big layers now stream side by side: with
+/// 16, the full-size benchmark's peak RSS went from 45 to 64 MiB once four base layers streamed at
+/// once (docs/benchmarks.md, run 4).
+const TEE_DEPTH: usize = 4;
 
 /// How a blob got (or already was) there.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -11,7 +11,7 @@ use crate::copy::{self, CopyOptions, Endpoint, Place};
 use crate::digest::Digest;
 use crate::oci::Layout;
 use crate::report::{Kind, Phase, Problem, TagAction, TagEntry};
-use crate::store::{DeleteScope, Store, StoreLock};
+use crate::store::{DeleteScope, LabelMove, Store, StoreLock};
 
 /// The local store for this run: a release's layout under the lock.
 pub(crate) struct Local {
@@ -122,6 +122,7 @@ pub(crate) fn record_labels<'a>(
             .map(|s| s.host.clone())
             .unwrap_or_else(|| name.to_string())
     };
+    let mut moves = Vec::new();
     for e in entries.filter(|e| e.tag == p.named_label && e.action == TagAction::Tagged) {
         let (Some(new), previous) = (
             e.digest.as_deref().and_then(|d| d.parse::<Digest>().ok()),
@@ -129,15 +130,21 @@ pub(crate) fn record_labels<'a>(
         ) else {
             continue;
         };
-        let host = host_of(&e.registry);
-        if let Err(err) =
-            local
-                .store
-                .record_label(&p.release, &host, &e.repository, &p.named_label, previous, new)
-        {
-            let context = "recording the label move in the local store";
-            out.problems.push(problem(context, &err, Kind::of(&err)));
-        }
+        moves.push(LabelMove {
+            registry: host_of(&e.registry),
+            repository: e.repository.clone(),
+            label: p.named_label.to_string(),
+            previous_digest: previous,
+            new_digest: new,
+        });
+    }
+    if moves.is_empty() {
+        return;
+    }
+    // All of the run's moves in one write of the history.
+    if let Err(err) = local.store.record_labels(&p.release, moves) {
+        let context = "recording the label moves in the local store";
+        out.problems.push(problem(context, &err, Kind::of(&err)));
     }
 }
 

@@ -46,6 +46,16 @@ pub(crate) fn load(dir: &Path) -> Result<Vec<LabelRecord>> {
     }
 }
 
+/// A label move to record: [`LabelRecord`] without its time.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LabelMove {
+    pub registry: String,
+    pub repository: String,
+    pub label: String,
+    pub previous_digest: Option<Digest>,
+    pub new_digest: Digest,
+}
+
 impl Store {
     /// Append a label move to the release's history (creating the release layout if needed).
     pub fn record_label(
@@ -57,6 +67,21 @@ impl Store {
         previous_digest: Option<Digest>,
         new_digest: Digest,
     ) -> Result<LabelRecord> {
+        let m = LabelMove {
+            registry: registry.to_string(),
+            repository: repository.to_string(),
+            label: label.to_string(),
+            previous_digest,
+            new_digest,
+        };
+        let mut recorded = self.record_labels(release, vec![m])?;
+        Ok(recorded.remove(0))
+    }
+
+    /// Append label moves to the release's history, in order, with one read and one atomic write of
+    /// the file whatever their number (a promotion's moves are recorded together: the file grows
+    /// with every run, and each rewrite is synced).
+    pub fn record_labels(&self, release: &str, moves: Vec<LabelMove>) -> Result<Vec<LabelRecord>> {
         validate_release(release)?;
         let _lock = self.lock()?;
         let mutex = self.meta_mutex(release);
@@ -64,20 +89,24 @@ impl Store {
         let dir = self.release_dir(release);
         ensure_layout(&dir)?;
         let mut records = load(&dir)?;
-        let rec = LabelRecord {
-            registry: registry.to_string(),
-            repository: repository.to_string(),
-            label: label.to_string(),
-            previous_digest,
-            new_digest,
-            recorded_at: crate::oci::fsutil::now_rfc3339(),
-        };
-        records.push(rec.clone());
+        let recorded_at = crate::oci::fsutil::now_rfc3339();
+        let new: Vec<LabelRecord> = moves
+            .into_iter()
+            .map(|m| LabelRecord {
+                registry: m.registry,
+                repository: m.repository,
+                label: m.label,
+                previous_digest: m.previous_digest,
+                new_digest: m.new_digest,
+                recorded_at: recorded_at.clone(),
+            })
+            .collect();
+        records.extend(new.iter().cloned());
         let mut bytes =
             serde_json::to_vec_pretty(&LabelsFile { records }).map_err(|e| corrupt(&dir, e.to_string()))?;
         bytes.push(b'\n');
         write_atomic(&dir.join(LABELS_JSON), &bytes)?;
-        Ok(rec)
+        Ok(new)
     }
 
     /// The release's label moves, oldest first (empty when none were recorded).

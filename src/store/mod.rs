@@ -78,7 +78,7 @@ pub use crate::oci::{
     Layout, ANN_CREATED, ANN_HASH, ANN_NAME, ANN_REF_NAME, ANN_RELEASE, ANN_REPOSITORY, ANN_SOURCE,
 };
 pub use delete::DeleteOptions;
-pub use labels::LabelRecord;
+pub use labels::{LabelMove, LabelRecord};
 pub use root::{resolve_root, MARKER_FILE, ROOT_ENV};
 
 use crate::digest::Digest;
