@@ -369,9 +369,12 @@ async fn a_target_down_reads_as_a_few_causes_not_one_line_per_tag() {
         "{lines:#?}"
     );
     assert!(
-        causes[1].starts_with("not verified on every target: 12 of 12"),
+        causes[1].starts_with("not verified on every target (12 images: "),
         "{lines:#?}"
     );
+    // The run's outcome group names its images, as the line does.
+    let outcome = r.problem_groups.last().unwrap();
+    assert_eq!(outcome.containers.len(), names.len(), "{outcome:#?}");
     let group = &r.problem_groups[0];
     assert_eq!(
         group.kind,

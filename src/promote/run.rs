@@ -517,16 +517,13 @@ async fn label_targets(
         let list = if pushed { &mut c.pushed } else { &mut c.missed };
         list.push(f.name.clone());
     }
-    if !c.missed.is_empty() {
-        // The names are in `missed`; the line says how many, and the first few.
-        let names = crate::report::problem::compact(&c.missed, 8);
-        let msg = format!(
-            "not verified on every target: {} of {}: {names}",
-            c.missed.len(),
-            c.facts.len()
-        );
+    // The run's outcome, one problem per image missed: grouped, they are one line naming the images
+    // (and the JSON group lists them all).
+    let msg = "not verified on every target";
+    for name in &c.missed {
+        let text = format!("{name}: {msg}");
         c.problems
-            .push(Problem::new(Phase::Verify, Kind::Verification, msg.clone(), msg));
+            .push(Problem::new(Phase::Verify, Kind::Verification, msg, text).container(name));
     }
 }
 
