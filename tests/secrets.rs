@@ -324,3 +324,53 @@ fn plain_http_credentials_are_warned_about_in_copy_and_inspect() {
         .unwrap();
     assert!(!String::from_utf8_lossy(&o.stderr).contains("plain HTTP"));
 }
+
+/// A promotion without credentials for a registry reads the default auth file, as `copy` and
+/// `inspect` do and the README says (`podman login` then `promote`); before, it went anonymous and
+/// failed with "anonymous access refused".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_promotion_reads_the_default_auth_file() {
+    let src = tk::Registry::plain().unwrap();
+    stage(&client(&src), &["base"], &[]).await;
+    let tgt = tk::Registry::tls_htpasswd("robot", "authfile-pw-77").unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let auth = home.path().join("auth.json");
+    let b64 = base64::engine::general_purpose::STANDARD.encode("robot:authfile-pw-77");
+    std::fs::write(
+        &auth,
+        format!(r#"{{"auths": {{"{}": {{"auth": "{b64}"}}}}}}"#, tgt.host()),
+    )
+    .unwrap();
+    let out = bin()
+        .env("REGISTRY_AUTH_FILE", &auth)
+        .args([
+            "promote",
+            "--full-hash",
+            FH,
+            "--named-label",
+            "current-tripleo",
+            "--containers",
+            "base",
+        ])
+        .args([
+            "--source",
+            &format!("host={},namespace={NS},insecure=true", src.host()),
+        ])
+        .args([
+            "--target",
+            &format!(
+                "host={},namespace={NS},ca_file={}",
+                tgt.host(),
+                tgt.ca_pem_path().unwrap().display()
+            ),
+        ])
+        .args(["--tmp-file-root", home.path().to_str().unwrap()])
+        .output()
+        .unwrap();
+    let (so, se) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert_eq!(out.status.code(), Some(0), "{so}\n{se}");
+    assert!(!so.contains("authfile-pw-77") && !se.contains("authfile-pw-77") && !se.contains(&b64));
+}

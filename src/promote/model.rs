@@ -194,9 +194,12 @@ impl RegistryArgs {
             },
             (Some(u), None) => return Err(bad(format!("username {u:?} is given without a password"))),
             (None, Some(_)) => return Err(bad("a password is given without a username".into())),
+            // Without credentials, the auth file given, else the default ones (`REGISTRY_AUTH_FILE`,
+            // containers auth.json, docker config.json) as `podman login` / `docker login` left
+            // them, as `copy` and `inspect` read them.
             (None, None) => match &self.authfile {
                 Some(f) => creds::lookup_in(host, std::slice::from_ref(f))?,
-                None => Credentials::Anonymous,
+                None => creds::lookup(host)?,
             },
         };
         if insecure && !config.credentials.is_anonymous() && !crate::report::is_loopback_host(host) {
