@@ -885,8 +885,34 @@ impl ReleasesConfig {
             .into_iter()
             .map(|c| self.list_candidate(c, e, &args))
             .collect();
-        let place = |r: &RegistryArgs| format!("{}/{}", r.host, r.namespace.as_deref().unwrap_or("?"));
+        let place = |r: &RegistryArgs| match r.namespace.as_deref() {
+            Some(ns) => format!("{}/{ns}", r.host),
+            None => format!("{} (no namespace)", r.host),
+        };
+        let mut cannot_run = Vec::new();
+        if args
+            .source_registry
+            .as_ref()
+            .is_some_and(|r| r.namespace.is_none())
+        {
+            cannot_run.push(
+                "the source registry has no namespace (set namespace, or from_namespace in the entry)"
+                    .to_string(),
+            );
+        }
+        if args
+            .target_registries
+            .iter()
+            .flatten()
+            .any(|r| r.namespace.is_none())
+        {
+            cannot_run.push(
+                "a target registry has no namespace (set namespace, or to_namespace in the entry)"
+                    .to_string(),
+            );
+        }
         Plan {
+            cannot_run,
             release: args.release.clone().unwrap_or_else(|| "master".into()),
             distro: format!(
                 "{}{}",
@@ -1035,6 +1061,9 @@ fn candidates(e: &ReleaseEntry, has_list: bool) -> Vec<ContainersSource> {
 /// `--json` gives these fields as they are, the text their `Display`).
 #[derive(Clone, Debug, Serialize)]
 pub struct Plan {
+    /// Why the entry cannot run as it is written (empty: it can).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub cannot_run: Vec<String>,
     pub release: String,
     /// Distro name and version (`centos9`).
     pub distro: String,

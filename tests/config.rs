@@ -1439,4 +1439,25 @@ fn an_entry_that_cannot_run_exits_2() {
         code(&["promote", "--config", cfg, "--release", "all", "--hash", AGG]),
         Some(1)
     );
+    // `releases` says so too, per entry, instead of listing `host/?` as fine.
+    let out = bin()
+        .args(["releases", "--no-fetch", "--config", cfg])
+        .output()
+        .unwrap();
+    let so = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{so}");
+    assert!(!so.contains("/?"), "{so}");
+    assert!(
+        so.contains("127.0.0.1:9 (no namespace)")
+            && so.contains("error: the source registry has no namespace"),
+        "{so}"
+    );
+    let out = bin()
+        .args(["releases", "--no-fetch", "--json", "--config", cfg])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v[0]["ok"], false, "{v}");
+    assert_eq!(v[0]["plan"]["cannot_run"].as_array().unwrap().len(), 2, "{v}");
+    assert_eq!(v[1]["ok"], true, "{v}");
 }

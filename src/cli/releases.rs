@@ -242,8 +242,12 @@ pub async fn releases_cmd(a: ReleasesArgs) -> anyhow::Result<i32> {
     let mut outcomes = Vec::new();
     for (idx, e) in selected {
         let mut o = ReleaseOutcome::new(&e.name);
-        o.plan = Some(cfg.plan(e, &ov));
-        if a.no_fetch {
+        let plan = cfg.plan(e, &ov);
+        let cannot_run = plan.cannot_run.join("; ");
+        o.plan = Some(plan);
+        if !cannot_run.is_empty() {
+            o.error = Some(cannot_run);
+        } else if a.no_fetch {
             o.ok = true;
         } else {
             match config::resolve_release(&cfg, idx, &ov, &fetcher).await {
