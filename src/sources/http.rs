@@ -371,41 +371,12 @@ async fn error_snippet(resp: reqwest::Response) -> String {
 
 pub use crate::input::ensure_regular_file;
 
-/// Read a file of at most `cap` bytes.
+/// Read a file of at most `cap` bytes (through [`crate::input`], as every file a user names).
 pub async fn read_file_capped(path: &Path, cap: u64) -> Result<Fetched> {
-    use tokio::io::AsyncReadExt;
-    let shown = path.display().to_string();
-    ensure_regular_file(path, "file")?;
-    let file = tokio::fs::File::open(path)
-        .await
-        .map_err(|e| Error::io(&shown, e))?;
-    let meta = file.metadata().await.map_err(|e| Error::io(&shown, e))?;
-    if meta.is_dir() {
-        return Err(Error::invalid("file", &shown, "is a directory, expected a file"));
-    }
-    if meta.len() > cap {
-        return Err(Error::invalid(
-            "file",
-            &shown,
-            format!("{} bytes is larger than the {cap}-byte limit", meta.len()),
-        ));
-    }
-    let mut buf = Vec::new();
-    // Read one byte past the cap to catch files that grow or lie about their size (pipes).
-    file.take(cap + 1)
-        .read_to_end(&mut buf)
-        .await
-        .map_err(|e| Error::io(&shown, e))?;
-    if buf.len() as u64 > cap {
-        return Err(Error::invalid(
-            "file",
-            &shown,
-            format!("larger than the {cap}-byte limit"),
-        ));
-    }
+    let body = crate::input::read_capped(path, "file", cap)?;
     Ok(Fetched {
-        source: shown,
-        body: Bytes::from(buf),
+        source: path.display().to_string(),
+        body: Bytes::from(body),
     })
 }
 
