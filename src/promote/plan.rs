@@ -167,7 +167,9 @@ fn target_tag(p: &Promotion, tag: &str) -> String {
 
 /// The copies that put one container's images somewhere: the hash image under `hash_tag`, then, with
 /// `arches`, the x86 and ppc images under `rename(source tag)`. When the x86 image is the hash image
-/// itself, `fold_x86` adds its name to the hash image's tags instead. `container`/`target` are 0.
+/// itself (found under the hash, or under `<fh>_x86_64` with the same digest, as the promoter's
+/// sources hold it), `fold_x86` adds its name to the hash image's tags instead: one copy, asked about
+/// and pushed once. `container`/`target` are 0.
 pub(crate) fn copies(
     p: &Promotion,
     f: &Facts,
@@ -187,12 +189,11 @@ pub(crate) fn copies(
     let mut extra = Vec::new();
     if arches {
         if let Some((src_tag, x86, _)) = &f.x86 {
-            if *src_tag == p.full_hash {
-                if fold_x86 {
-                    hash_tags.push(rename(&p.x86_tag()));
-                }
-            } else {
-                extra.push(copy(src_tag.clone(), vec![rename(src_tag)], x86));
+            let under_hash = *src_tag == p.full_hash;
+            match (under_hash || x86.digest == f.root.digest, fold_x86) {
+                (true, true) => hash_tags.push(rename(&p.x86_tag())),
+                _ if under_hash => {}
+                _ => extra.push(copy(src_tag.clone(), vec![rename(src_tag)], x86)),
             }
         }
         if let Some((ppc, _)) = &f.ppc {
@@ -426,6 +427,20 @@ mod tests {
         let no_push = promotion(serde_json::json!({"target_registries_push": false}));
         let plan = super::plan(&no_push, &facts(&no_push), false);
         assert!(plan.copies.is_empty() && plan.checks.is_empty() && plan.lists.is_empty());
+    }
+
+    #[test]
+    fn an_x86_tag_holding_the_hash_image_is_folded_into_its_copy() {
+        let p = promotion(serde_json::json!({}));
+        let mut os = Facts::new("os", p.source.repo(&p.prefix, "os"), image(5));
+        os.x86 = Some((format!("{FH}_x86_64"), image(5), plat("amd64")));
+        os.list = Some((Bytes::from_static(b"{list-5}"), vec!["amd64".into()]));
+        let plan = plan(&p, &[os], false);
+        let x86 = format!("{FH}_x86_64");
+        assert_eq!(
+            copies_of(&plan, 0, 0),
+            vec![(FH.to_string(), vec![FH.to_string(), x86])]
+        );
     }
 
     #[test]
