@@ -1200,24 +1200,12 @@ async fn a_list_with_other_platforms_on_a_target_is_rebuilt_from_the_configs() {
 }
 
 /// The read-back of a cold promotion reuses what the pushes proved: a tag whose PUT the registry
-/// acknowledged with its digest is not asked about again, and each `<fh>_manifest` is read once
-/// (a GET under its tag, no HEAD first), its children and their blobs checked as before.
+/// acknowledged with its digest is not asked about again, nor is a `<fh>_manifest` whose own PUT
+/// and whose children's tags were all acknowledged (the registry accepted the list only with its
+/// children there, and each child only with its blobs).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_cold_promotion_verifies_from_the_acks_and_reads_each_list_once() {
-    let src = tk::Registry::plain().unwrap();
-    let t1 = tk::Registry::plain().unwrap();
-    stage(&client(&src), NAMES, &["os"]).await;
-    let p1 = Proxy::for_registry(&t1).unwrap();
-    let tmp = tempfile::tempdir().unwrap();
-    let mut a = promote_args(
-        registry_args(&src, NS),
-        vec![proxy_args(&p1.host(), NS)],
-        NAMES,
-        tmp.path(),
-    );
-    a.ppc_containers = Some(NAMES.iter().map(|s| s.to_string()).collect());
-    a.manifest_push = Some(true);
-    let r = run(&a).await;
+async fn a_cold_promotion_verifies_from_the_acks_and_reads_no_list_back() {
+    let (r, p1, _keep) = cold_list_promotion(None).await;
     assert!(r.ok, "{:#?}", r.errors);
     let log = p1.log();
     let puts = log
@@ -1231,24 +1219,92 @@ async fn a_cold_promotion_verifies_from_the_acks_and_reads_each_list_once() {
             .filter(|x| x.path == put.path)
             .map(|x| x.method.as_str())
             .collect();
-        if put.path.ends_with("_manifest") {
-            lists += 1;
-            assert_eq!(after, ["GET"], "{}: {log:#?}", put.path);
-        } else {
-            assert!(after.is_empty(), "{} asked again: {after:?}", put.path);
-        }
+        lists += put.path.ends_with("_manifest") as usize;
+        assert!(after.is_empty(), "{} asked again: {after:?}", put.path);
     }
     assert_eq!(lists, NAMES.len());
-    // the children of each list were still read, by digest
-    let children = log
+    let by_digest = log
         .iter()
-        .filter(|x| x.method == "GET" && x.kind == PathKind::Manifests && x.path.contains("/sha256:"));
-    assert_eq!(children.count(), 2 * NAMES.len() - 1);
+        .filter(|x| x.kind == PathKind::Manifests && x.method != "PUT" && x.path.contains("/sha256:"));
+    assert_eq!(
+        by_digest.count(),
+        2 * NAMES.len() - 1,
+        "the copy's HEADs by digest, no child read back: {log:#?}"
+    );
+    assert_eq!(child_gets(&log), 0);
     assert!(r
         .containers
         .iter()
         .flat_map(|c| c.entries.iter())
         .all(|e| e.verified == Some(true)));
+}
+
+/// A registry that does not name the digest in its answer to a manifest PUT proves nothing by it:
+/// every tag is read back, and each list once with its children by digest.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_digest_acks_every_tag_and_list_is_read_back() {
+    let (r, p1, _keep) = cold_list_promotion(Some("Docker-Content-Digest")).await;
+    assert!(r.ok, "{:#?}", r.errors);
+    let log = p1.log();
+    let puts: Vec<(usize, &tk::RequestRecord)> = log
+        .iter()
+        .enumerate()
+        .filter(|(_, x)| x.method == "PUT" && x.kind == PathKind::Manifests && !x.path.contains("/sha256:"))
+        .collect();
+    assert!(!puts.is_empty());
+    for (i, put) in puts {
+        let after: Vec<&str> = log[i + 1..]
+            .iter()
+            .filter(|x| x.path == put.path)
+            .map(|x| x.method.as_str())
+            .collect();
+        let want: &[&str] = if put.path.ends_with("_manifest") {
+            &["GET"]
+        } else {
+            &["HEAD"]
+        };
+        assert_eq!(after, want, "{}: {log:#?}", put.path);
+    }
+    assert_eq!(child_gets(&log), 2 * NAMES.len() - 1);
+    assert!(p1.faults().drop_header > 0);
+    assert!(r
+        .containers
+        .iter()
+        .flat_map(|c| c.entries.iter())
+        .all(|e| e.verified == Some(true)));
+}
+
+/// A cold promotion with lists to one target behind a proxy (which drops `drop` from every manifest
+/// PUT's answer, when given); the registries are kept alive by the last value.
+async fn cold_list_promotion(drop: Option<&str>) -> (Report, Proxy, impl Sized) {
+    let src = tk::Registry::plain().unwrap();
+    let t1 = tk::Registry::plain().unwrap();
+    stage(&client(&src), NAMES, &["os"]).await;
+    let p1 = Proxy::for_registry(&t1).unwrap();
+    if let Some(h) = drop {
+        let rule = tk::FaultRule::new(tk::FaultAction::DropHeader(h.to_string()))
+            .method("PUT")
+            .path_contains("/manifests/");
+        p1.add_rule(rule.always());
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let mut a = promote_args(
+        registry_args(&src, NS),
+        vec![proxy_args(&p1.host(), NS)],
+        NAMES,
+        tmp.path(),
+    );
+    a.ppc_containers = Some(NAMES.iter().map(|s| s.to_string()).collect());
+    a.manifest_push = Some(true);
+    let r = run(&a).await;
+    (r, p1, (src, t1, tmp))
+}
+
+/// Manifest GETs by digest (a list's children read back).
+fn child_gets(log: &[tk::RequestRecord]) -> usize {
+    log.iter()
+        .filter(|x| x.method == "GET" && x.kind == PathKind::Manifests && x.path.contains("/sha256:"))
+        .count()
 }
 
 /// The big base layers go first but do not hold every transfer slot: while they are slow to come

@@ -281,6 +281,8 @@ pub struct Proven(Arc<std::sync::Mutex<ProvenSets>>);
 struct ProvenSets {
     blobs: HashSet<(String, String, Digest)>,
     tags: HashMap<TagKey, Digest>,
+    /// (registry, repository, digest) of every acknowledged tag.
+    manifests: HashSet<(String, String, Digest)>,
 }
 
 impl Proven {
@@ -300,7 +302,17 @@ impl Proven {
 
     pub fn tag(&self, registry: &str, repo: &str, tag: &str, digest: &Digest) {
         let key = (registry.to_string(), repo.to_string(), tag.to_string());
-        self.sets().tags.insert(key, digest.clone());
+        let mut sets = self.sets();
+        sets.tags.insert(key, digest.clone());
+        let held = (registry.to_string(), repo.to_string(), digest.clone());
+        sets.manifests.insert(held);
+    }
+
+    /// Did the registry acknowledge some tag of `repo` at `digest` (so the manifest is there, and,
+    /// since a registry refuses an image manifest whose blobs it lacks, its blobs too)?
+    pub fn manifest_acked(&self, registry: &str, repo: &str, digest: &Digest) -> bool {
+        let key = (registry.to_string(), repo.to_string(), digest.clone());
+        self.sets().manifests.contains(&key)
     }
 
     /// Did the registry acknowledge `tag` at `digest`?

@@ -10,7 +10,7 @@ use super::ledger::Ledger;
 use super::model::Promotion;
 use super::plan::{Plan, PlannedCopy, PlannedList};
 use super::source::Facts;
-use crate::copy::{self, Action, CopyOptions, CopyOutcome, CopyRequest, Endpoint, Place, SeenTags};
+use crate::copy::{self, Action, CopyOptions, CopyOutcome, CopyRequest, Endpoint, Place, Proven, SeenTags};
 use crate::progress::Progress;
 use crate::registry::Registry;
 use crate::report::{Kind, Phase, Problem, TagAction, TagEntry};
@@ -153,7 +153,7 @@ pub(crate) async fn lists(
                 en.error = Some("not built: its images failed to copy".into());
                 Kind::NotAttempted
             } else {
-                push_list(reg, l, &mut en, (dry_run, seen)).await
+                push_list(reg, l, &mut en, (dry_run, seen), &ledger.proven).await
             };
             progress.step();
             ((l.container, l.target, en), kind)
@@ -177,11 +177,14 @@ pub(crate) async fn lists(
 
 /// Push one list unless the tag already points at it (with `dry_run`, say what would happen; `seen`:
 /// the tags looked at earlier in the run, not asked again); the kind of its failure, if it fails.
+/// A push the registry acknowledges with the list's digest is recorded in `proven` (verification
+/// reads that instead of the list).
 async fn push_list(
     reg: &Registry,
     l: &PlannedList,
     en: &mut TagEntry,
     (dry_run, seen): (bool, &SeenTags),
+    proven: &Proven,
 ) -> Kind {
     let started = Instant::now();
     let r: crate::Result<()> = async {
@@ -195,8 +198,12 @@ async fn push_list(
         } else if dry_run {
             en.action = TagAction::WouldChange;
         } else {
-            reg.put_manifest(&l.repo, &l.tag, &l.media_type, l.bytes.clone())
+            let (digest, acked) = reg
+                .put_manifest_acked(&l.repo, &l.tag, &l.media_type, l.bytes.clone())
                 .await?;
+            if acked {
+                proven.tag(reg.name(), &l.repo, &l.tag, &digest);
+            }
             en.action = TagAction::Tagged;
         }
         Ok(())

@@ -155,10 +155,10 @@ pub(crate) async fn pass(
     progress: &Progress,
 ) -> Vec<Verdict> {
     progress.phase("verify", plan.checks.len() as u64);
-    let (answered, jobs): (Vec<&PlannedCheck>, Vec<&PlannedCheck>) = plan
-        .checks
-        .iter()
-        .partition(|c| !verify_only && ledger.answered(c, targets[c.target].name()));
+    let (answered, jobs): (Vec<&PlannedCheck>, Vec<&PlannedCheck>) = plan.checks.iter().partition(|c| {
+        let name = targets[c.target].name();
+        !verify_only && (ledger.answered(c, name) || list_acked(c, plan, ledger, name))
+    });
     let verdict = |c: &PlannedCheck, result| Verdict {
         container: c.container,
         target: c.target,
@@ -189,6 +189,32 @@ pub(crate) async fn pass(
         "verify"
     );
     verdicts
+}
+
+/// Is a list check answered by the registry's own word: this run's push of the planned list
+/// acknowledged with its digest, and every child it names acknowledged under a tag of the same
+/// repository in this run? A registry accepts an image manifest only with its blobs present, and a
+/// list only with its children present, and the list's architectures are those of the bytes the plan
+/// built, so reading the list and its children back would only repeat what the acks said.
+fn list_acked(c: &PlannedCheck, plan: &Plan, ledger: &Ledger, registry: &str) -> bool {
+    let e = &c.expect;
+    let planned = plan.lists.iter().find(|l| {
+        (l.container, l.target) == (c.container, c.target) && l.tag == e.tag && l.digest == e.digest
+    });
+    let Some(l) = planned else { return false };
+    if !ledger.proven.tag_acked(registry, &e.repo, &e.tag, &e.digest) {
+        return false;
+    }
+    let m = Manifest::from_bytes(registry, &e.tag, l.bytes.clone(), Some(&l.media_type));
+    let Ok(Content::Index { children }) = m.and_then(|m| m.content()) else {
+        return false;
+    };
+    !children.is_empty()
+        && children.iter().all(|k| {
+            ledger
+                .proven
+                .manifest_acked(registry, &e.repo, &k.descriptor.digest)
+        })
 }
 
 /// `verify` of a promotion that labels its source: the label there, per container, with why it did

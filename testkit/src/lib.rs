@@ -75,9 +75,9 @@
 //! Proxy::start(upstream_url)  Proxy::for_registry(&reg)  Proxy::start_with(ProxyOptions{upstream, upstream_ca, listen})
 //! p.url()  p.host()  p.endpoint(creds)
 //! p.add_rule(FaultRule::status(503).method("GET").path_contains("/blobs/").first(2))
-//! p.add_rule(FaultRule::new(FaultAction::ResetConnection | ResetMidBody | Delay(d) | Redirect(url)
+//! p.add_rule(FaultRule::new(FaultAction::ResetConnection | ResetMidBody | Delay(d) | Redirect(url) | DropHeader(name)
 //!                           | Status{code, retry_after}).probability(0.1, seed).skip(1))
-//! p.clear_rules()  p.rule_fired(i)  p.faults() -> FaultCounts{status, reset_connection, reset_mid_body, delay, redirect}
+//! p.clear_rules()  p.rule_fired(i)  p.faults() -> FaultCounts{status, reset_connection, reset_mid_body, delay, redirect, drop_header}
 //! p.log() -> Vec<RequestRecord{method, path, query, status, fault, kind}>  p.total()
 //! p.count_method("HEAD")  p.count_kind(PathKind::Blobs)  p.count("PUT", PathKind::Manifests)  p.reset()
 //! p.down()  p.up()  p.is_up()  p.stats_json()

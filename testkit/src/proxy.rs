@@ -40,6 +40,9 @@ pub enum FaultAction {
     Delay(Duration),
     /// Answer `307 Temporary Redirect` to this URL without forwarding.
     Redirect(String),
+    /// Forward, but remove this header from the response (a registry that does not send it, e.g.
+    /// `Docker-Content-Digest`).
+    DropHeader(String),
 }
 
 impl FaultAction {
@@ -51,6 +54,7 @@ impl FaultAction {
             FaultAction::ResetMidBody => FaultKind::ResetMidBody,
             FaultAction::Delay(_) => FaultKind::Delay,
             FaultAction::Redirect(_) => FaultKind::Redirect,
+            FaultAction::DropHeader(_) => FaultKind::DropHeader,
         }
     }
 }
@@ -69,6 +73,8 @@ pub enum FaultKind {
     Delay,
     /// [`FaultAction::Redirect`].
     Redirect,
+    /// [`FaultAction::DropHeader`].
+    DropHeader,
 }
 
 /// How often a rule fires among the requests it matches.
@@ -260,12 +266,19 @@ pub struct FaultCounts {
     pub delay: usize,
     /// Redirects.
     pub redirect: usize,
+    /// Responses forwarded without a header.
+    pub drop_header: usize,
 }
 
 impl FaultCounts {
     /// Sum of all counters.
     pub fn total(&self) -> usize {
-        self.status + self.reset_connection + self.reset_mid_body + self.delay + self.redirect
+        self.status
+            + self.reset_connection
+            + self.reset_mid_body
+            + self.delay
+            + self.redirect
+            + self.drop_header
     }
 
     fn bump(&mut self, k: FaultKind) {
@@ -275,6 +288,7 @@ impl FaultCounts {
             FaultKind::ResetMidBody => self.reset_mid_body += 1,
             FaultKind::Delay => self.delay += 1,
             FaultKind::Redirect => self.redirect += 1,
+            FaultKind::DropHeader => self.drop_header += 1,
         }
     }
 }
@@ -748,6 +762,9 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>, ctx: ConnCtx) -> Re
     }
     for h in ["connection", "keep-alive", "transfer-encoding"] {
         parts.headers.remove(h);
+    }
+    if let Some(FaultAction::DropHeader(h)) = &action {
+        parts.headers.remove(h.as_str());
     }
 
     if matches!(action, Some(FaultAction::ResetMidBody)) {
