@@ -1039,14 +1039,64 @@ async fn a_cold_promotion_asks_about_each_blob_once_per_registry() {
     assert!(r.ok, "{:#?}", r.errors);
     let (heads, uploads, mounts) = blob_requests(&p1);
     assert!(mounts > 0, "shared base layers are mounted: {:#?}", p1.log());
-    // one HEAD per digest (the one before its upload); none before a mount, none to verify
-    assert_eq!(heads, uploads, "{:#?}", p1.log());
+    // one HEAD per layer digest (the one before its upload); none before a mount, none to
+    // verify, none for the image configs (one per image and architecture: uploaded unasked)
+    let configs = 2 * NAMES.len() - 1;
+    assert_eq!(heads + configs, uploads, "{:#?}", p1.log());
     // and every tag is there, each list verified
     assert!(r
         .containers
         .iter()
         .flat_map(|c| c.entries.iter())
         .all(|e| e.verified == Some(true)));
+}
+
+/// When the hash tag is already on a target at the image's digest, adding `<fh>_x86_64` there asks
+/// nothing more about the image (the tag showed it is there): no HEAD by digest, no blob request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tag_already_at_the_digest_spares_the_image_lookup() {
+    let src = tk::Registry::plain().unwrap();
+    let t1 = tk::Registry::plain().unwrap();
+    stage(&client(&src), NAMES, &["os"]).await;
+    let p1 = Proxy::for_registry(&t1).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let mut a = promote_args(
+        registry_args(&src, NS),
+        vec![proxy_args(&p1.host(), NS)],
+        NAMES,
+        tmp.path(),
+    );
+    a.ppc_containers = Some(NAMES.iter().map(|s| s.to_string()).collect());
+    // the hash images only, then the same with the architecture tags and lists
+    a.manifest_push = Some(false);
+    assert!(run(&a).await.ok);
+    p1.reset();
+    a.manifest_push = Some(true);
+    let r = run(&a).await;
+    assert!(r.ok, "{:#?}", r.errors);
+    let log = p1.log();
+    let heads_by_digest: Vec<&str> = log
+        .iter()
+        .filter(|x| x.method == "HEAD" && x.kind == PathKind::Manifests && x.path.contains("/sha256:"))
+        .map(|x| x.path.as_str())
+        .collect();
+    // only the ppc64le images, new on the target, are looked up by digest
+    assert_eq!(heads_by_digest.len(), NAMES.len() - 1, "{heads_by_digest:#?}");
+    for c in &r.containers {
+        let hash = c.entries.iter().find(|e| e.tag == FH).expect("hash tag");
+        let x86 = c
+            .entries
+            .iter()
+            .find(|e| e.tag.ends_with("_x86_64"))
+            .expect("x86 tag");
+        assert_eq!(hash.action, TagAction::AlreadyPresent, "{hash:#?}");
+        assert_eq!(x86.action, TagAction::Tagged, "{x86:#?}");
+        assert_eq!(
+            hash.blobs_uploaded + hash.blobs_mounted + hash.blobs_present,
+            0,
+            "{hash:#?}"
+        );
+    }
 }
 
 /// A registry that will not mount still gets every blob: a refused mount asks whether the blob is
@@ -1072,7 +1122,9 @@ async fn a_registry_refusing_mounts_gets_uploads_instead() {
     let (heads, uploads, mounts) = blob_requests(&p1);
     assert!(mounts > 0 && p1.rule_fired(0) == mounts);
     // every refused mount was asked about, then uploaded: each repository got its own upload
-    assert_eq!(uploads, heads, "{:#?}", p1.log());
+    // (the image configs, never mounted, are uploaded unasked)
+    let configs = 2 * NAMES.len() - 1;
+    assert_eq!(uploads, heads + configs, "{:#?}", p1.log());
     assert!(uploads > mounts);
     for s in &staged {
         assert_eq!(

@@ -5,7 +5,7 @@
 //! repository of a registry is uploaded there and mounted into the others unasked.
 //!
 //! Per digest the steps are: [`plan_routes`] (mount from a repository known to hold it; elsewhere
-//! one HEAD per registry, then the pure [`plan_unknown`]: upload into one repository per registry
+//! one HEAD per registry, none for an image config ([`upload_unasked`]), then the pure [`plan_unknown`]: upload into one repository per registry
 //! and mount into the others), then the mounts, the upload rounds ([`upload_rounds`], each round
 //! one [`tee_upload`]), and the mounts that wait for an upload. A refused mount asks (HEAD) before
 //! it uploads. What each answer proved is kept in [`super::Proven`] for the run's read-back.
@@ -22,7 +22,7 @@ use super::{CopyOptions, Endpoint, Fault, Limits, Mount, Session};
 use crate::digest::Digest;
 use crate::error::{Error, Result};
 use crate::manifest::BlobStream;
-use crate::manifest::Descriptor;
+use crate::manifest::{media, Descriptor};
 use crate::transport::RetryPolicy;
 
 /// Chunks buffered per destination while teeing. A chunk is what the source's connection hands over
@@ -264,7 +264,10 @@ async fn plan_routes(needs: &[BlobNeed], idxs: &[usize], holders: &Holders, limi
                 };
                 return list.iter().map(mount).collect();
             }
-            let first = head(&needs[list[0]], limits).await;
+            let first = match upload_unasked(&needs[list[0]]) {
+                true => None,
+                false => head(&needs[list[0]], limits).await,
+            };
             // Absent from the first repository: absent from the others too, as far as this run
             // cares (they get a mount, which tells).
             let rest = if first.is_none() {
@@ -279,6 +282,22 @@ async fn plan_routes(needs: &[BlobNeed], idxs: &[usize], holders: &Holders, limi
         });
     let routes = futures_util::future::join_all(per_registry).await;
     routes.into_iter().flatten().collect()
+}
+
+/// The largest image config uploaded without a HEAD first.
+const CONFIG_UNASKED_MAX: u64 = 1 << 20;
+
+/// Is this an image config, uploaded without asking whether it is there? A config belongs to one
+/// image build (it names the build's layers and time), and a blob is only needed where the image's
+/// manifest is absent, so there it is as good as never present; it is small, so the HEAD would cost
+/// a round trip (and, on a registry, as much work as the upload) to save a few KiB. Where it was
+/// there after all, the upload writes the same bytes again, under the same digest.
+fn upload_unasked(n: &BlobNeed) -> bool {
+    let config = matches!(
+        n.descriptor.media_type.as_str(),
+        media::DOCKER_CONFIG | media::OCI_CONFIG
+    );
+    config && n.descriptor.size <= CONFIG_UNASKED_MAX
 }
 
 /// Mount `need` from `from`; `None` when the registry would not: the caller uploads (after a HEAD,

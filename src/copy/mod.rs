@@ -499,8 +499,8 @@ async fn discover(
     .await
 }
 
-/// HEAD each tag (unless the caller saw it); when some tag lacks the image, HEAD the image by
-/// digest, and when that is absent too, a list's children.
+/// HEAD each tag (unless the caller saw it); when some tag lacks the image and none holds it, HEAD
+/// the image by digest, and when that is absent too, a list's children.
 async fn discover_one(p: Probe, limits: &Limits, seen: &SeenTags) -> Result<DestGap> {
     let (dest, image) = (&p.dest, &p.image);
     let mut previous = BTreeMap::new();
@@ -521,7 +521,9 @@ async fn discover_one(p: Probe, limits: &Limits, seen: &SeenTags) -> Result<Dest
     }
     let mut missing_children = Vec::new();
     let mut root_missing = false;
-    if !missing_tags.is_empty() {
+    // A tag found at the image's digest shows the image is there: no need to ask by digest.
+    let held = previous.values().any(|d| d.as_ref() == Some(&image.root.digest));
+    if !missing_tags.is_empty() && !held {
         let _p = limits.acquire(dest.registry.name()).await;
         root_missing = !has_manifest(dest, &image.root).await?;
         if root_missing {
