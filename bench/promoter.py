@@ -46,6 +46,7 @@ sys.dont_write_bytecode = True  # no bench/__pycache__ in the checkout
 
 import bench as B  # noqa: E402  (bench/bench.py: registries, runner, summaries)
 import ingest  # noqa: E402  (bench/ingest.py: the ingest floor)
+import request_cost  # noqa: E402  (bench/request_cost.py: a registry's CPU per request)
 from render_promoter import render  # noqa: E402  (the markdown)
 
 FH = B.FH
@@ -274,11 +275,19 @@ class PBench(B.Bench):
             self.reset_targets("cold")
             log(f"  full     ingest floor: {len(self.rel.blobs)} blobs, {self.rel.unique_bytes / MIB:.0f} MiB "
                 f"to 2 targets, {a.floor_parallel} in parallel")
+            reg_cpu0 = {k: B.proc_cpu_seconds(r.pid) for k, r in self.regs.items()}
+            own0 = os.times()
             floor = ingest.copy_blobs(self.regs["src"].host, [self.regs["t1"].host, self.regs["t2"].host],
                                       self.rel.blobs, a.floor_parallel)
+            own1 = os.times()
+            # what the registries and the uploader itself burnt: on a CPU-bound machine the floor's
+            # wall time is mostly the registries' work for the bytes, the promotion's adds its requests'
+            floor["registry_cpu"] = {k: B.proc_cpu_seconds(r.pid) - reg_cpu0[k] for k, r in self.regs.items()}
+            floor["uploader_cpu"] = (own1.user - own0.user) + (own1.system - own0.system)
             self.results["floor"] = floor
             log(f"  full     ingest floor {floor['wall']:.2f}s ({floor['bytes'] / MIB / floor['wall']:.0f} MiB/s "
-                f"from the source, ×2 to the targets)")
+                f"from the source, ×2 to the targets), registries CPU "
+                f"{sum(floor['registry_cpu'].values()):.1f}s, uploader CPU {floor['uploader_cpu']:.1f}s")
             self.sequence("full", "playbook", self.rel.names)
             if not a.no_count:
                 self.sequence("full-counted", "playbook", self.rel.names, delay_ms=0, steps=["cold"])
@@ -294,6 +303,11 @@ class PBench(B.Bench):
                 self.headline = self.stage_release(B.NS, a.images, a.base_layers, a.base_layer_size,
                                                    a.unique_layer_size)
                 self.results["releases"]["headline"] = self.headline.describe()
+            # what a request costs a registry here (its own CPU), before the scenarios
+            t1 = self.regs["t1"]
+            self.results["request_cost"] = request_cost.measure(t1.host, t1.pid)
+            log("registry CPU per request: " + ", ".join(
+                f"{k} {v['cpu_ms']:.1f} ms" for k, v in self.results["request_cost"].items()))
             for s in a.scenarios:
                 log(f"scenario {s}")
                 self.scenario(s)

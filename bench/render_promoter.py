@@ -104,7 +104,9 @@ def full(res, L):
       "| tool CPU s | registries CPU s |")
     w("|---|---|---|---|---|---|---|---|")
     w(f"| ingest floor (bench/ingest.py: one GET per blob teed into one upload per target, "
-      f"{floor['parallel']} in flight) | {floor['wall']:.2f} | 1.00× | – | – | – | – | – |")
+      f"{floor['parallel']} in flight) | {floor['wall']:.2f} | 1.00× | – | – | – "
+      f"| {f(floor.get('uploader_cpu'))} (the uploader) "
+      f"| {f(floor.get('registry_cpu') and sum(floor['registry_cpu'].values()), '{:.1f}')} |")
     fl = floor["wall"]
     for sc, step in [("full", s) for s in STEPS] + [("full-counted", "cold")]:
         for r in runs(res, sc, "playbook", step):
@@ -193,6 +195,14 @@ def render(res, a=None):
     if any(r.get("proxy") for r in res["runs"]):
         w("### Where the time goes (runs through the proxies)\n")
         where(res, {"wan", "full-counted"}, L)
+    cost = res.get("request_cost")
+    if cost:
+        w("### What a request costs a registry here (bench/request_cost.py, target-1, 8 in flight)\n")
+        w("| request | registry CPU ms | wall ms |")
+        w("|---|---|---|")
+        for k, v in cost.items():
+            w(f"| {k} | {v['cpu_ms']:.2f} | {v['wall_ms']:.2f} |")
+        w("")
     w("### Goals\n")
     goals(res, L)
     return "\n".join(L) + "\n"
