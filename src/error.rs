@@ -175,9 +175,12 @@ fn without_userinfo(s: &str) -> String {
     let mut rest = s;
     while let Some(at) = rest.find('@') {
         let head = &rest[..at];
+        // after the last separator (which may be several bytes long: any Unicode whitespace)
         let start = head
-            .rfind(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | '/' | '(' | ','))
-            .map_or(0, |i| i + 1);
+            .char_indices()
+            .rev()
+            .find(|&(_, c)| c.is_whitespace() || matches!(c, '"' | '\'' | '/' | '(' | ','))
+            .map_or(0, |(i, c)| i + c.len_utf8());
         out.push_str(&head[..start]);
         if head[start..].contains(':') {
             out.push_str("***");
@@ -194,6 +197,14 @@ fn without_userinfo(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn userinfo_after_a_wide_space_is_masked_without_a_panic() {
+        // U+3000 and U+00A0 are whitespace of 3 and 2 bytes (a property test found the panic)
+        let s = without_userinfo("x\u{3000}robot:hunter2@quay.io and \u{a0}a:b@h");
+        assert_eq!(s, "x\u{3000}***@quay.io and \u{a0}***@h");
+        assert_eq!(without_userinfo("\u{3000}@"), "\u{3000}@");
+    }
 
     #[test]
     fn a_refused_value_never_echoes_a_password() {
