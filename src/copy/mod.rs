@@ -323,30 +323,51 @@ impl Proven {
 }
 
 /// What tags pointed at on a destination, as (registry, repository, tag) → the digest (`None`:
-/// absent), when a caller asked before the batch (while it was still reading its sources).
+/// absent), when a caller asked before the batch (while it was still reading its sources); and the
+/// repositories where the caller found none of the tags it asked about (see [`SeenTags::mark_bare`]).
 #[derive(Clone, Debug, Default)]
-pub struct SeenTags(Arc<std::sync::Mutex<HashMap<TagKey, Option<Digest>>>>);
+pub struct SeenTags(Arc<std::sync::Mutex<SeenSets>>);
+
+#[derive(Debug, Default)]
+struct SeenSets {
+    tags: HashMap<TagKey, Option<Digest>>,
+    bare: HashSet<(String, String)>,
+}
 
 /// (registry, repository, tag).
 type TagKey = (String, String, String);
 
 impl SeenTags {
+    fn sets(&self) -> std::sync::MutexGuard<'_, SeenSets> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     pub fn insert(&self, registry: &str, repo: &str, tag: &str, digest: Option<Digest>) {
         let key = (registry.to_string(), repo.to_string(), tag.to_string());
-        self.0
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(key, digest);
+        self.sets().tags.insert(key, digest);
     }
 
     /// `None`: not looked at; `Some(None)`: absent.
     pub fn get(&self, registry: &str, repo: &str, tag: &str) -> Option<Option<Digest>> {
         let key = (registry.to_string(), repo.to_string(), tag.to_string());
-        self.0
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&key)
-            .cloned()
+        self.sets().tags.get(&key).cloned()
+    }
+
+    /// The caller asked about every tag it will write for one image (the image's tags and those of
+    /// its relatives: a promotion's hash, architecture and list tags) and found none. The copy
+    /// then takes the images it puts there as absent, without asking by digest: they are new builds,
+    /// named by those tags, so a repository without the tags is as good as certain to lack them.
+    /// Were one there after all (under other tags only), the blob step finds its layers present and
+    /// the manifest PUT writes the same bytes again: more requests, the same result.
+    pub fn mark_bare(&self, registry: &str, repo: &str) {
+        let key = (registry.to_string(), repo.to_string());
+        self.sets().bare.insert(key);
+    }
+
+    /// See [`SeenTags::mark_bare`].
+    pub fn is_bare(&self, registry: &str, repo: &str) -> bool {
+        let key = (registry.to_string(), repo.to_string());
+        self.sets().bare.contains(&key)
     }
 }
 
@@ -521,9 +542,13 @@ async fn discover_one(p: Probe, limits: &Limits, seen: &SeenTags) -> Result<Dest
     }
     let mut missing_children = Vec::new();
     let mut root_missing = false;
-    // A tag found at the image's digest shows the image is there: no need to ask by digest.
+    // A tag found at the image's digest shows the image is there: no need to ask by digest. A
+    // repository the caller found bare lacks it (see `SeenTags::mark_bare`): no need either.
     let held = previous.values().any(|d| d.as_ref() == Some(&image.root.digest));
-    if !missing_tags.is_empty() && !held {
+    if !missing_tags.is_empty() && !held && seen.is_bare(dest.registry.name(), &dest.repo) {
+        root_missing = true;
+        missing_children = image.children.clone();
+    } else if !missing_tags.is_empty() && !held {
         let _p = limits.acquire(dest.registry.name()).await;
         root_missing = !has_manifest(dest, &image.root).await?;
         if root_missing {

@@ -3,8 +3,9 @@
 //! writes there — `<fh>`, its per-architecture tags and `<fh>_manifest`. The copy's discovery and
 //! the list step take these answers instead of asking again, and a list already on a target gives
 //! the architecture step its platforms, so the source's config blobs need not be read (see
-//! [`super::source`]). Nothing here fails a run: a question left unanswered is asked again later
-//! by the step that reports it.
+//! [`super::source`]). A repository holding none of those tags is marked bare: the copy takes the
+//! images as absent there without asking by digest ([`SeenTags::mark_bare`]). Nothing here fails a
+//! run: a question left unanswered is asked again later by the step that reports it.
 
 use std::collections::HashMap;
 
@@ -49,17 +50,27 @@ pub(crate) async fn look(p: &Promotion, targets: &[Registry]) -> Looked {
         let seen = &seen;
         async move {
             let repo = spec.repo(&p.prefix, name);
+            // Every answer "absent": the repository is bare of this promotion's tags.
+            let mut bare = true;
             for tag in image_tags(p, spec, name) {
-                if let Ok(head) = reg.head_manifest(&repo, &tag).await {
+                let head = reg.head_manifest(&repo, &tag).await;
+                bare &= matches!(head, Ok(None));
+                if let Ok(head) = head {
                     seen.insert(reg.name(), &repo, &tag, head.map(|h| h.digest));
                 }
             }
             if !lists_for(p, spec) {
+                if bare {
+                    seen.mark_bare(reg.name(), &repo);
+                }
                 return None;
             }
             let tag = p.target_manifest_tag();
             let list = reg.get_manifest_opt(&repo, &tag).await.ok()?;
             seen.insert(reg.name(), &repo, &tag, list.as_ref().map(|m| m.digest.clone()));
+            if bare && list.is_none() {
+                seen.mark_bare(reg.name(), &repo);
+            }
             list.map(|m| (name.clone(), m))
         }
     }))
