@@ -99,11 +99,7 @@ pub(super) async fn transfer_all(
     let (big, small) = lanes(&sizes, opts.blob_jobs.max(1));
     let mut groups = groups;
     let rest = groups.split_off(big.count);
-    let big_lane = stream::iter(groups.into_iter().map(one)).buffer_unordered(big.jobs.max(1));
-    let small_lane = stream::iter(rest.into_iter().map(one)).buffer_unordered(small.jobs.max(1));
-    let (done, more): (Vec<Vec<(usize, BlobResult)>>, Vec<_>) =
-        futures_util::future::join(big_lane.collect(), small_lane.collect()).await;
-    let done = done.into_iter().chain(more);
+    let done = two_lanes((groups, big.jobs), (rest, small.jobs), one).await;
     let mut results: Vec<Option<BlobResult>> = vec![None; needs.len()];
     for (i, r) in done.into_iter().flatten() {
         if r.is_ok() {
@@ -120,6 +116,51 @@ pub(super) async fn transfer_all(
         .collect()
 }
 
+/// Run the big lane's and the small lane's work side by side, each with its own jobs in flight;
+/// a lane that has finished lends its jobs to the other (the few base layers are usually done
+/// long before the many small blobs: their jobs then carry small ones, instead of idling while a
+/// half-width lane drains the tail). Never more than the two lanes' jobs in flight in all.
+async fn two_lanes<G, T, Fut>(
+    (big, big_jobs): (Vec<G>, usize),
+    (small, small_jobs): (Vec<G>, usize),
+    run: impl Fn(G) -> Fut,
+) -> Vec<T>
+where
+    Fut: std::future::Future<Output = T>,
+{
+    use tokio::sync::Semaphore;
+    let (big_jobs, small_jobs) = (big_jobs.max(1), small_jobs.max(1));
+    let (big_sem, small_sem) = (Semaphore::new(big_jobs), Semaphore::new(small_jobs));
+    let all = big_jobs + small_jobs;
+    let (mut done, more) = futures_util::future::join(
+        lane(big, (&big_sem, &small_sem, big_jobs), all, &run),
+        lane(small, (&small_sem, &big_sem, small_jobs), all, &run),
+    )
+    .await;
+    done.extend(more);
+    done
+}
+
+/// One lane of [`two_lanes`]: each piece of work holds one of `mine`'s permits while it runs; when
+/// the lane is done, `lend` permits are added to `other`.
+async fn lane<G, T, Fut>(
+    work: Vec<G>,
+    (mine, other, lend): (&tokio::sync::Semaphore, &tokio::sync::Semaphore, usize),
+    all: usize,
+    run: &impl Fn(G) -> Fut,
+) -> Vec<T>
+where
+    Fut: std::future::Future<Output = T>,
+{
+    let work = work.into_iter().map(|g| async move {
+        let _slot = mine.acquire().await.expect("never closed");
+        run(g).await
+    });
+    let out: Vec<T> = stream::iter(work).buffer_unordered(all).collect().await;
+    other.add_permits(lend);
+    out
+}
+
 /// One lane of blob transfers: its first `count` groups (of the largest-first order), `jobs` at a time.
 #[derive(Debug, PartialEq, Eq)]
 struct Lane {
@@ -130,7 +171,8 @@ struct Lane {
 /// Split `jobs` transfers in flight between the big blobs (each at least 1 MiB and 1/(2 × jobs) of
 /// all the bytes: the few base layers that bound a run) and the rest, so that the many small
 /// blobs keep flowing beside the big ones instead of queueing behind them. `sizes`: largest first.
-/// A lane without blobs lends its jobs to the other; never more than `jobs` in flight in all.
+/// A lane without blobs lends its jobs to the other from the start, a lane that finishes lends them
+/// then ([`two_lanes`]); never more than `jobs` in flight in all.
 fn lanes(sizes: &[u64], jobs: usize) -> (Lane, Lane) {
     let total: u64 = sizes.iter().sum();
     let floor = (total / (2 * jobs as u64)).max(1 << 20);
@@ -752,6 +794,30 @@ mod tests {
         assert_eq!(known_holder(&needs, 0, "a:5000", &holders), Some("held"));
         assert_eq!(known_holder(&needs, 1, "s:5000", &holders), Some("img"));
         assert_eq!(known_holder(&needs, 0, "b:5000", &holders), None);
+    }
+
+    /// The most `f`s in flight at once while `two_lanes` runs 1 quick big job and 8 slow small ones,
+    /// 2 jobs per lane.
+    async fn most_small_in_flight() -> usize {
+        use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+        let (now, most) = (AtomicUsize::new(0), AtomicUsize::new(0));
+        let (now, most) = (&now, &most);
+        let work = |big: bool| async move {
+            if big {
+                return;
+            }
+            most.fetch_max(now.fetch_add(1, SeqCst) + 1, SeqCst);
+            tokio::time::sleep(Duration::from_millis(40)).await;
+            now.fetch_sub(1, SeqCst);
+        };
+        two_lanes((vec![true], 2), (vec![false; 8], 2), work).await;
+        most.load(SeqCst)
+    }
+
+    #[tokio::test]
+    async fn a_finished_lane_lends_its_jobs_to_the_other() {
+        // without the big lane's 2 jobs, the small lane would never run more than its own 2
+        assert_eq!(most_small_in_flight().await, 4);
     }
 
     #[test]
