@@ -129,9 +129,10 @@ where
     Fut: std::future::Future<Output = T>,
 {
     use tokio::sync::Semaphore;
-    let (big_jobs, small_jobs) = (big_jobs.max(1), small_jobs.max(1));
+    debug_assert!(big.is_empty() || big_jobs > 0, "a lane with work has jobs");
+    debug_assert!(small.is_empty() || small_jobs > 0, "a lane with work has jobs");
     let (big_sem, small_sem) = (Semaphore::new(big_jobs), Semaphore::new(small_jobs));
-    let all = big_jobs + small_jobs;
+    let all = (big_jobs + small_jobs).max(1);
     let (mut done, more) = futures_util::future::join(
         lane(big, (&big_sem, &small_sem, big_jobs), all, &run),
         lane(small, (&small_sem, &big_sem, small_jobs), all, &run),
@@ -187,7 +188,8 @@ fn lanes(sizes: &[u64], jobs: usize) -> (Lane, Lane) {
         (_, 0) => jobs,
         _ => jobs / 2,
     };
-    let small_jobs = jobs.saturating_sub(big_jobs).max(1);
+    // a lane without blobs gets no jobs: the two lanes' jobs always add up to `jobs`
+    let small_jobs = if small == 0 { 0 } else { jobs - big_jobs };
     let lane = |count, jobs| Lane { count, jobs };
     (lane(big, big_jobs), lane(small, small_jobs))
 }
@@ -226,7 +228,8 @@ enum Route {
     /// Mount from a repository of the same registry known to hold it (uploading if refused). No
     /// HEAD first: a mount answering 201 proves the blob is there.
     Mount { need: usize, from: String },
-    /// Upload (the first need of a registry where nothing holds it, its HEAD said absent).
+    /// Upload (the first need of a registry where nothing holds it: its HEAD said absent, or it was
+    /// not asked, see [`upload_unasked`]).
     Upload(usize),
     /// Mount from the upload of `from` once it is done (the other needs of that registry).
     MountAfter { need: usize, from: usize },
@@ -253,7 +256,7 @@ fn known_holder<'a>(needs: &'a [BlobNeed], first: usize, reg: &str, holders: &'a
 }
 
 /// Routes for the needs of one registry where no repository is known to hold the digest, given
-/// the answer to the HEAD of its first need (`None`: absent) and, when that one was not absent, of
+/// the answer to the HEAD of its first need (`None`: absent, or not asked) and, when that one was not absent, of
 /// the others. Absent: upload there and mount into the others without asking them. Present: mount
 /// from it into the others found absent. The HEAD failed: the first of the others found absent
 /// uploads and the rest mount from it.
@@ -335,6 +338,10 @@ const CONFIG_UNASKED_MAX: u64 = 1 << 20;
 /// a round trip (and, on a registry, as much work as the upload) to save a few KiB. Where it was
 /// there after all, the upload writes the same bytes again, under the same digest.
 fn upload_unasked(n: &BlobNeed) -> bool {
+    // a local layout answers from its own disk: asking costs nothing there
+    if !matches!(n.dest.registry, super::Place::Registry(_)) {
+        return false;
+    }
     let config = matches!(
         n.descriptor.media_type.as_str(),
         media::DOCKER_CONFIG | media::OCI_CONFIG
@@ -820,6 +827,22 @@ mod tests {
         assert_eq!(most_small_in_flight().await, 4);
     }
 
+    #[tokio::test]
+    async fn an_empty_lane_lends_nothing() {
+        use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+        let (now, most) = (AtomicUsize::new(0), AtomicUsize::new(0));
+        let (now, most) = (&now, &most);
+        let work = |_: ()| async move {
+            most.fetch_max(now.fetch_add(1, SeqCst) + 1, SeqCst);
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            now.fetch_sub(1, SeqCst);
+        };
+        // one job, every blob in one lane (as `lanes` gives it): never two transfers at once
+        let (big, small) = lanes(&[5 << 20; 4], 1);
+        two_lanes((vec![(); 4], big.jobs), (vec![], small.jobs), work).await;
+        assert_eq!(most.load(SeqCst), 1);
+    }
+
     #[test]
     fn big_blobs_get_half_the_jobs_and_small_ones_the_rest() {
         let mib = 1u64 << 20;
@@ -835,10 +858,13 @@ mod tests {
         let (big, small) = lanes(&[mib / 4; 10], 8);
         assert_eq!((big.count, small.jobs), (0, 8));
         let (big, small) = lanes(&[64 * mib; 3], 8);
-        assert_eq!((big.jobs, small.count), (8, 0));
+        assert_eq!((big.jobs, small.count, small.jobs), (8, 0, 0));
         // one job: one lane, never two transfers at once
         let (big, small) = lanes(&sizes, 1);
-        assert_eq!((big, small.count), (Lane { count: 746, jobs: 1 }, 0));
+        assert_eq!(
+            (big, small),
+            (Lane { count: 746, jobs: 1 }, Lane { count: 0, jobs: 0 })
+        );
         let (big, small) = lanes(&sizes, 5);
         assert_eq!((big.jobs, small.jobs), (2, 3));
     }
