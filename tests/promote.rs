@@ -1082,6 +1082,25 @@ async fn a_tag_already_at_the_digest_spares_the_image_lookup() {
         .collect();
     // only the ppc64le images, new on the target, are looked up by digest
     assert_eq!(heads_by_digest.len(), NAMES.len() - 1, "{heads_by_digest:#?}");
+    // the x86 images got their tag without this run seeing their blobs: each list is read back,
+    // its children and their blobs checked
+    let list_reads = log
+        .iter()
+        .filter(|x| x.method == "GET" && x.path.ends_with("_manifest"))
+        .count();
+    let child_reads = log
+        .iter()
+        .filter(|x| x.method == "GET" && x.kind == PathKind::Manifests && x.path.contains("/sha256:"))
+        .count();
+    // (one GET of each list before the copy, one after its push)
+    assert_eq!(
+        (list_reads, child_reads),
+        (2 * NAMES.len(), 2 * NAMES.len() - 1),
+        "{log:#?}"
+    );
+    assert!(log
+        .iter()
+        .any(|x| x.method == "HEAD" && x.kind == PathKind::Blobs));
     for c in &r.containers {
         let hash = c.entries.iter().find(|e| e.tag == FH).expect("hash tag");
         let x86 = c

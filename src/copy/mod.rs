@@ -3,12 +3,14 @@
 //! sharing it and targets needing it:
 //!
 //! 1. **resolve**: fetch each source manifest (and a list's children) once;
-//! 2. **discover**: per destination, HEAD the tags, then (when some tag lacks the image) the image and
-//!    a list's children by digest;
+//! 2. **discover**: per destination, HEAD the tags (unless the caller just did: [`SeenTags`]), then,
+//!    when some tag lacks the image and none holds it, the image and a list's children by digest
+//!    (not in a repository the caller found bare of its tags: [`SeenTags::mark_bare`]);
 //! 3. **blobs**, per digest, the largest first: mount where the destination registry is known to
 //!    hold it in another repository (the mount's 201 says it is there: no HEAD first); elsewhere
-//!    HEAD one repository per registry, and where it is absent one source GET streamed (teed) into
-//!    an upload on every registry lacking it, then mounts into the other repositories;
+//!    HEAD one repository per registry (not for an image config, uploaded unasked), and where it is
+//!    absent one source GET streamed (teed) into an upload on every registry lacking it, then mounts
+//!    into the other repositories;
 //! 4. **manifests**: children by digest, then the image or list under each tag.
 //!
 //! Nothing is re-serialised, so digests are identical on both sides.
@@ -281,8 +283,8 @@ pub struct Proven(Arc<std::sync::Mutex<ProvenSets>>);
 struct ProvenSets {
     blobs: HashSet<(String, String, Digest)>,
     tags: HashMap<TagKey, Digest>,
-    /// (registry, repository, digest) of every acknowledged tag.
-    manifests: HashSet<(String, String, Digest)>,
+    /// (registry, repository, digest) of every image pushed after this run saw all its blobs there.
+    complete: HashSet<(String, String, Digest)>,
 }
 
 impl Proven {
@@ -302,17 +304,20 @@ impl Proven {
 
     pub fn tag(&self, registry: &str, repo: &str, tag: &str, digest: &Digest) {
         let key = (registry.to_string(), repo.to_string(), tag.to_string());
-        let mut sets = self.sets();
-        sets.tags.insert(key, digest.clone());
-        let held = (registry.to_string(), repo.to_string(), digest.clone());
-        sets.manifests.insert(held);
+        self.sets().tags.insert(key, digest.clone());
     }
 
-    /// Did the registry acknowledge some tag of `repo` at `digest` (so the manifest is there, and,
-    /// since a registry refuses an image manifest whose blobs it lacks, its blobs too)?
-    pub fn manifest_acked(&self, registry: &str, repo: &str, digest: &Digest) -> bool {
+    /// The image `digest` was pushed to `repo` with an acknowledged tag, after this run's blob step
+    /// saw every one of its blobs there (found, mounted or uploaded).
+    pub fn complete(&self, registry: &str, repo: &str, digest: &Digest) {
         let key = (registry.to_string(), repo.to_string(), digest.clone());
-        self.sets().manifests.contains(&key)
+        self.sets().complete.insert(key);
+    }
+
+    /// See [`Proven::complete`]: the manifest and all its blobs are there, by this run's own answers.
+    pub fn is_complete(&self, registry: &str, repo: &str, digest: &Digest) -> bool {
+        let key = (registry.to_string(), repo.to_string(), digest.clone());
+        self.sets().complete.contains(&key)
     }
 
     /// Did the registry acknowledge `tag` at `digest`?
@@ -622,6 +627,11 @@ async fn push_one(dest: &Endpoint, g: &DestGap, limits: &Limits, proven: &Proven
         };
         if acked {
             proven.tag(dest.registry.name(), &dest.repo, t, &digest);
+            // the blob step ran for this image (it was missing) and every blob came through:
+            // only such gaps reach their manifests
+            if g.root_missing {
+                proven.complete(dest.registry.name(), &dest.repo, &digest);
+            }
         }
         tracing::debug!(image = %format!("{dest}:{t}"), digest = %root.digest, "tagged");
     }

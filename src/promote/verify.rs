@@ -1,7 +1,10 @@
-//! The verification pass: after pushing, every registry × image × tag is read back. A tag must point
+//! The verification pass: after pushing, every registry × image × tag is checked. A tag must point
 //! at the expected digest; a manifest list must hold exactly the expected architectures, and every
-//! child manifest, config and layer it refers to must be present on that registry. Blob checks are
-//! shared within a pass (one HEAD per repository and digest).
+//! child manifest, config and layer it refers to must be present on that registry. What this run's
+//! own answers already prove is not asked again (a tag found in place or whose push the registry
+//! acknowledged with the digest; a list this run pushed over children it pushed after seeing all
+//! their blobs: [`pass`]); the rest is read back. Blob checks are shared within a pass (one HEAD per
+//! repository and digest, none for a blob the copy saw there). `verify` alone reads everything.
 //!
 //! [`check`] reads a [`Place`], so a local copy (an OCI layout) is verified by the same code as a
 //! registry.
@@ -144,8 +147,8 @@ async fn check_blobs(
 /// The verification step of a promotion: every planned check on its target, except tags this run
 /// found already pointing at the expected digest moments ago, or whose push the registry
 /// acknowledged with that digest (that read or answer is their verification; see
-/// `Ledger::answered`); blobs the copy saw there are not asked again. `verify` alone
-/// (`verify_only`) reads everything, deeply.
+/// `Ledger::answered`), and lists answered by this run's pushes (`list_acked`); blobs the copy saw
+/// there are not asked again. `verify` alone (`verify_only`) reads everything, deeply.
 pub(crate) async fn pass(
     p: &Promotion,
     plan: &Plan,
@@ -191,11 +194,13 @@ pub(crate) async fn pass(
     verdicts
 }
 
-/// Is a list check answered by the registry's own word: this run's push of the planned list
-/// acknowledged with its digest, and every child it names acknowledged under a tag of the same
-/// repository in this run? A registry accepts an image manifest only with its blobs present, and a
-/// list only with its children present, and the list's architectures are those of the bytes the plan
-/// built, so reading the list and its children back would only repeat what the acks said.
+/// Is a list check answered by this run's own answers: its push of the planned list acknowledged
+/// with its digest, and every child it names pushed to the same repository in this run, with an
+/// acknowledged tag, after the copy saw all of that child's blobs there (found, mounted or
+/// uploaded; [`crate::copy::Proven::is_complete`])? The list's architectures are those of the bytes
+/// the plan built, so reading the list, its children and their blobs back would only repeat those
+/// answers. A child the copy did not push that way (its tag was already there, or its image found
+/// by digest) is read back as before.
 fn list_acked(c: &PlannedCheck, plan: &Plan, ledger: &Ledger, registry: &str) -> bool {
     let e = &c.expect;
     let planned = plan.lists.iter().find(|l| {
@@ -210,11 +215,9 @@ fn list_acked(c: &PlannedCheck, plan: &Plan, ledger: &Ledger, registry: &str) ->
         return false;
     };
     !children.is_empty()
-        && children.iter().all(|k| {
-            ledger
-                .proven
-                .manifest_acked(registry, &e.repo, &k.descriptor.digest)
-        })
+        && children
+            .iter()
+            .all(|k| ledger.proven.is_complete(registry, &e.repo, &k.descriptor.digest))
 }
 
 /// `verify` of a promotion that labels its source: the label there, per container, with why it did
