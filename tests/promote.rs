@@ -1017,11 +1017,16 @@ fn blob_requests(p: &Proxy) -> (usize, usize, usize) {
     (heads, p.count("PUT", PathKind::Uploads), mounts)
 }
 
-/// A cold promotion asks about each blob once per registry, before uploading it: a blob this run
-/// uploads or mounts is not asked about again (the mount's 201 and the upload's answer say it is
-/// there), neither before the mounts into the other repositories nor when the lists are verified.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_cold_promotion_asks_about_each_blob_once_per_registry() {
+/// Every tag entry of every container verified.
+fn all_verified(r: &Report) -> bool {
+    let mut entries = r.containers.iter().flat_map(|c| c.entries.iter());
+    entries.all(|e| e.verified == Some(true))
+}
+
+/// A staged release (`os` without ppc64le) on a source, one empty target behind a counting proxy,
+/// and a promotion's arguments with ppc64le images and lists; the last value keeps the registries
+/// and the temporary folder alive.
+async fn lists_to_one_target() -> (Proxy, PromoteArgs, impl Sized) {
     let src = tk::Registry::plain().unwrap();
     let t1 = tk::Registry::plain().unwrap();
     stage(&client(&src), NAMES, &["os"]).await;
@@ -1035,6 +1040,15 @@ async fn a_cold_promotion_asks_about_each_blob_once_per_registry() {
     );
     a.ppc_containers = Some(NAMES.iter().map(|s| s.to_string()).collect());
     a.manifest_push = Some(true);
+    (p1, a, (src, t1, tmp))
+}
+
+/// A cold promotion asks about each blob once per registry, before uploading it: a blob this run
+/// uploads or mounts is not asked about again (the mount's 201 and the upload's answer say it is
+/// there), neither before the mounts into the other repositories nor when the lists are verified.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cold_promotion_asks_about_each_blob_once_per_registry() {
+    let (p1, a, _keep) = lists_to_one_target().await;
     let r = run(&a).await;
     assert!(r.ok, "{:#?}", r.errors);
     let (heads, uploads, mounts) = blob_requests(&p1);
@@ -1044,29 +1058,14 @@ async fn a_cold_promotion_asks_about_each_blob_once_per_registry() {
     let configs = 2 * NAMES.len() - 1;
     assert_eq!(heads + configs, uploads, "{:#?}", p1.log());
     // and every tag is there, each list verified
-    assert!(r
-        .containers
-        .iter()
-        .flat_map(|c| c.entries.iter())
-        .all(|e| e.verified == Some(true)));
+    assert!(all_verified(&r), "{:#?}", r.containers);
 }
 
 /// When the hash tag is already on a target at the image's digest, adding `<fh>_x86_64` there asks
 /// nothing more about the image (the tag showed it is there): no HEAD by digest, no blob request.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tag_already_at_the_digest_spares_the_image_lookup() {
-    let src = tk::Registry::plain().unwrap();
-    let t1 = tk::Registry::plain().unwrap();
-    stage(&client(&src), NAMES, &["os"]).await;
-    let p1 = Proxy::for_registry(&t1).unwrap();
-    let tmp = tempfile::tempdir().unwrap();
-    let mut a = promote_args(
-        registry_args(&src, NS),
-        vec![proxy_args(&p1.host(), NS)],
-        NAMES,
-        tmp.path(),
-    );
-    a.ppc_containers = Some(NAMES.iter().map(|s| s.to_string()).collect());
+    let (p1, mut a, _keep) = lists_to_one_target().await;
     // the hash images only, then the same with the architecture tags and lists
     a.manifest_push = Some(false);
     assert!(run(&a).await.ok);
@@ -1123,19 +1122,7 @@ async fn a_tag_already_at_the_digest_spares_the_image_lookup() {
 /// the small configs are sent again, and the promotion verifies.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn images_there_under_other_tags_only_are_found_by_their_layers() {
-    let src = tk::Registry::plain().unwrap();
-    let t1 = tk::Registry::plain().unwrap();
-    stage(&client(&src), NAMES, &["os"]).await;
-    let p1 = Proxy::for_registry(&t1).unwrap();
-    let tmp = tempfile::tempdir().unwrap();
-    let mut a = promote_args(
-        registry_args(&src, NS),
-        vec![proxy_args(&p1.host(), NS)],
-        NAMES,
-        tmp.path(),
-    );
-    a.ppc_containers = Some(NAMES.iter().map(|s| s.to_string()).collect());
-    a.manifest_push = Some(true);
+    let (p1, mut a, _keep) = lists_to_one_target().await;
     a.push_hash = Some("earlier-name".into());
     assert!(run(&a).await.ok);
     p1.reset();
@@ -1155,11 +1142,7 @@ async fn images_there_under_other_tags_only_are_found_by_their_layers() {
         "only the configs are sent again: {log:#?}"
     );
     assert!(heads > 0);
-    assert!(r
-        .containers
-        .iter()
-        .flat_map(|c| c.entries.iter())
-        .all(|e| e.verified == Some(true)));
+    assert!(all_verified(&r), "{:#?}", r.containers);
 }
 
 /// A registry that will not mount still gets every blob: a refused mount asks whether the blob is
@@ -1323,19 +1306,10 @@ async fn a_cold_promotion_verifies_from_the_acks_and_reads_no_list_back() {
     let (r, p1, _keep) = cold_list_promotion(None).await;
     assert!(r.ok, "{:#?}", r.errors);
     let log = p1.log();
-    let puts = log
-        .iter()
-        .enumerate()
-        .filter(|(_, x)| x.method == "PUT" && x.kind == PathKind::Manifests);
     let mut lists = 0;
-    for (i, put) in puts {
-        let after: Vec<&str> = log[i + 1..]
-            .iter()
-            .filter(|x| x.path == put.path)
-            .map(|x| x.method.as_str())
-            .collect();
-        lists += put.path.ends_with("_manifest") as usize;
-        assert!(after.is_empty(), "{} asked again: {after:?}", put.path);
+    for (path, after) in asked_after_each_tag_put(&log) {
+        lists += path.ends_with("_manifest") as usize;
+        assert!(after.is_empty(), "{path} asked again: {after:?}");
     }
     assert_eq!(lists, NAMES.len());
     let by_digest = log
@@ -1344,11 +1318,7 @@ async fn a_cold_promotion_verifies_from_the_acks_and_reads_no_list_back() {
     // the target held none of the tags: its images are taken as absent, not asked about by digest
     assert_eq!(by_digest.count(), 0, "{log:#?}");
     assert_eq!(child_gets(&log), 0);
-    assert!(r
-        .containers
-        .iter()
-        .flat_map(|c| c.entries.iter())
-        .all(|e| e.verified == Some(true)));
+    assert!(all_verified(&r), "{:#?}", r.containers);
 }
 
 /// A registry that does not name the digest in its answer to a manifest PUT proves nothing by it:
@@ -1358,58 +1328,47 @@ async fn without_digest_acks_every_tag_and_list_is_read_back() {
     let (r, p1, _keep) = cold_list_promotion(Some("Docker-Content-Digest")).await;
     assert!(r.ok, "{:#?}", r.errors);
     let log = p1.log();
-    let puts: Vec<(usize, &tk::RequestRecord)> = log
-        .iter()
-        .enumerate()
-        .filter(|(_, x)| x.method == "PUT" && x.kind == PathKind::Manifests && !x.path.contains("/sha256:"))
-        .collect();
+    let puts = asked_after_each_tag_put(&log);
     assert!(!puts.is_empty());
-    for (i, put) in puts {
-        let after: Vec<&str> = log[i + 1..]
-            .iter()
-            .filter(|x| x.path == put.path)
-            .map(|x| x.method.as_str())
-            .collect();
-        let want: &[&str] = if put.path.ends_with("_manifest") {
+    for (path, after) in puts {
+        let want: &[&str] = if path.ends_with("_manifest") {
             &["GET"]
         } else {
             &["HEAD"]
         };
-        assert_eq!(after, want, "{}: {log:#?}", put.path);
+        assert_eq!(after, want, "{path}: {log:#?}");
     }
     assert_eq!(child_gets(&log), 2 * NAMES.len() - 1);
     assert!(p1.faults().drop_header > 0);
-    assert!(r
-        .containers
-        .iter()
-        .flat_map(|c| c.entries.iter())
-        .all(|e| e.verified == Some(true)));
+    assert!(all_verified(&r), "{:#?}", r.containers);
 }
 
 /// A cold promotion with lists to one target behind a proxy (which drops `drop` from every manifest
 /// PUT's answer, when given); the registries are kept alive by the last value.
 async fn cold_list_promotion(drop: Option<&str>) -> (Report, Proxy, impl Sized) {
-    let src = tk::Registry::plain().unwrap();
-    let t1 = tk::Registry::plain().unwrap();
-    stage(&client(&src), NAMES, &["os"]).await;
-    let p1 = Proxy::for_registry(&t1).unwrap();
+    let (p1, a, keep) = lists_to_one_target().await;
     if let Some(h) = drop {
         let rule = tk::FaultRule::new(tk::FaultAction::DropHeader(h.to_string()))
             .method("PUT")
             .path_contains("/manifests/");
         p1.add_rule(rule.always());
     }
-    let tmp = tempfile::tempdir().unwrap();
-    let mut a = promote_args(
-        registry_args(&src, NS),
-        vec![proxy_args(&p1.host(), NS)],
-        NAMES,
-        tmp.path(),
-    );
-    a.ppc_containers = Some(NAMES.iter().map(|s| s.to_string()).collect());
-    a.manifest_push = Some(true);
     let r = run(&a).await;
-    (r, p1, (src, t1, tmp))
+    (r, p1, keep)
+}
+
+/// For each manifest PUT under a tag (not by digest), the methods of the later requests to the same
+/// path: what the run asked about that tag after writing it.
+fn asked_after_each_tag_put(log: &[tk::RequestRecord]) -> Vec<(String, Vec<String>)> {
+    let tag_put = |x: &tk::RequestRecord| {
+        x.method == "PUT" && x.kind == PathKind::Manifests && !x.path.contains("/sha256:")
+    };
+    let after = |i: usize, path: &str| {
+        let later = log[i + 1..].iter().filter(|x| x.path == path);
+        later.map(|x| x.method.clone()).collect()
+    };
+    let puts = log.iter().enumerate().filter(|(_, x)| tag_put(x));
+    puts.map(|(i, x)| (x.path.clone(), after(i, &x.path))).collect()
 }
 
 /// Manifest GETs by digest (a list's children read back).
