@@ -1378,6 +1378,59 @@ fn child_gets(log: &[tk::RequestRecord]) -> usize {
         .count()
 }
 
+/// An image's manifests go as soon as its own blobs are there: while a layer of one image is slow
+/// to come from the source, the other images are already tagged on the target.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_image_is_tagged_while_another_still_waits_for_a_blob() {
+    use copy_containers::manifest::Content;
+    let src = tk::Registry::plain().unwrap();
+    let t1 = tk::Registry::plain().unwrap();
+    let staged = stage(&client(&src), NAMES, &["os"]).await;
+    let mut layers = Vec::new();
+    for s in &staged {
+        let m = client(&src).get_manifest(&s.repository, FH).await.unwrap();
+        let Content::Image { layers: l, .. } = m.content().unwrap() else {
+            panic!("an image")
+        };
+        layers.push(l.into_iter().map(|d| d.digest.to_string()).collect::<Vec<_>>());
+    }
+    // a layer of the last image that no other image has
+    let (last, others) = layers.split_last().unwrap();
+    let slow = last
+        .iter()
+        .find(|d| others.iter().all(|o| !o.contains(d)))
+        .expect("a layer of its own")
+        .clone();
+    let sp = Proxy::for_registry(&src).unwrap();
+    let delay = tk::FaultAction::Delay(std::time::Duration::from_millis(1500));
+    sp.add_rule(tk::FaultRule::new(delay).method("GET").path_contains(&slow));
+    let p1 = Proxy::for_registry(&t1).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let a = promote_args(
+        proxy_args(&sp.host(), NS),
+        vec![proxy_args(&p1.host(), NS)],
+        NAMES,
+        tmp.path(),
+    );
+    let r = run(&a).await;
+    assert!(r.ok, "{:#?}", r.errors);
+    assert_eq!(sp.rule_fired(0), 1);
+    let log = p1.log();
+    let hex = slow.trim_start_matches("sha256:");
+    let slow_upload = log
+        .iter()
+        .position(|x| x.method == "PUT" && x.query.as_deref().is_some_and(|q| q.contains(hex)))
+        .expect("the slow layer uploaded");
+    let first_tag = log
+        .iter()
+        .position(|x| x.method == "PUT" && x.kind == PathKind::Manifests)
+        .expect("a manifest pushed");
+    assert!(
+        first_tag < slow_upload,
+        "no image was tagged before the slow layer came: {log:#?}"
+    );
+}
+
 /// The big base layers go first but do not hold every transfer slot: while they are slow to come
 /// from the source, the small layers keep flowing beside them.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

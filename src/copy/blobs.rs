@@ -1,8 +1,10 @@
 //! Blob transfer for a batch: mount, or one source GET teed into uploads on every registry that
-//! lacks the blob. Memory stays bounded: chunks flow through small channels, never a whole layer.
-//! Digests go largest first; each asks only what its answers do not already tell: a mount's 201
-//! proves the blob is there, so nothing is HEADed before a mount, and a blob absent from the first
-//! repository of a registry is uploaded there and mounted into the others unasked.
+//! lacks the blob, each digest's needs reported as they finish (the batch pushes an image's
+//! manifests as soon as its blobs are there). Memory stays bounded: chunks flow through small
+//! channels, never a whole layer. The big digests go first, in their own lane, the small ones image
+//! by image; each asks only what its answers do not already tell: a mount's 201 proves the blob is
+//! there, so nothing is HEADed before a mount, and a blob absent from the first repository of a
+//! registry is uploaded there and mounted into the others unasked.
 //!
 //! Per digest the steps are: [`plan_routes`] (mount from a repository known to hold it; elsewhere
 //! one HEAD per registry, none for an image config ([`upload_unasked`]), then the pure [`plan_unknown`]: upload into one repository per registry
@@ -76,17 +78,20 @@ pub(super) async fn transfer_all(
     known_holders: &[Holding],
     limits: &Limits,
     opts: &CopyOptions,
+    finished: mpsc::UnboundedSender<Vec<(usize, bool)>>,
 ) -> Vec<(BlobNeed, BlobResult)> {
     let groups = largest_first(&needs);
     let holders = Holders::new(known_holders);
     let progress = &opts.progress;
     progress.phase("blobs", groups.len() as u64);
     progress.add_total_bytes(groups.iter().map(|g| needs[g[0]].descriptor.size).sum());
-    let (needs_ref, holders) = (&needs, &holders);
+    let (needs_ref, holders, finished) = (&needs, &holders, &finished);
     let one = |idxs: Vec<usize>| {
         let attempts = needs_ref[idxs[0]].source.registry.retry().attempts.max(1);
         async move {
             let r = transfer_one(needs_ref, &idxs, holders, limits, attempts, opts).await;
+            // the caller may go on with what waited for these needs (a closed receiver: it does not)
+            let _ = finished.send(r.iter().map(|(i, o)| (*i, o.is_ok())).collect());
             if !r.iter().any(|(_, o)| matches!(o, Ok(BlobOutcome::Uploaded(_)))) {
                 // Present, mounted (or failed): its bytes are not going to flow.
                 progress.sub_total_bytes(needs_ref[idxs[0]].descriptor.size);
@@ -98,7 +103,10 @@ pub(super) async fn transfer_all(
     let sizes: Vec<u64> = groups.iter().map(|g| needs[g[0]].descriptor.size).collect();
     let (big, small) = lanes(&sizes, opts.blob_jobs.max(1));
     let mut groups = groups;
-    let rest = groups.split_off(big.count);
+    let mut rest = groups.split_off(big.count);
+    // The small blobs image by image (the order of their first destinations), so that images are
+    // complete one after the other and their manifests go meanwhile, instead of all at the end.
+    rest.sort_by_key(|g| needs[g[0]].users.iter().map(|u| (u.req, u.dest)).min());
     let done = two_lanes((groups, big.jobs), (rest, small.jobs), one).await;
     let mut results: Vec<Option<BlobResult>> = vec![None; needs.len()];
     for (i, r) in done.into_iter().flatten() {

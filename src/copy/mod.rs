@@ -11,7 +11,8 @@
 //!    HEAD one repository per registry (not for an image config, uploaded unasked), and where it is
 //!    absent one source GET streamed (teed) into an upload on every registry lacking it, then mounts
 //!    into the other repositories;
-//! 4. **manifests**: children by digest, then the image or list under each tag.
+//! 4. **manifests**: children by digest, then the image or list under each tag, for each
+//!    destination as soon as every blob it waits for is there (while other blobs still flow).
 //!
 //! Nothing is re-serialised, so digests are identical on both sides.
 //!
@@ -41,7 +42,7 @@ use crate::progress::Progress;
 pub use blobs::BlobOutcome;
 
 use outcome::DestFailure;
-use plan::{DestGap, Probe, Resolved};
+use plan::{DestGap, DestId, Probe, Resolved};
 
 /// A repository on a registry.
 #[derive(Clone, Debug)]
@@ -459,21 +460,13 @@ pub async fn copy_batch(requests: &[CopyRequest], opts: &CopyOptions) -> Vec<Cop
 
     if !opts.dry_run && !work.is_empty() {
         let needs = plan::blob_needs(requests, &work);
-        let transferred = blobs::transfer_all(needs, &holders, &limits, opts).await;
+        let users: Vec<Vec<DestId>> = needs.iter().map(|n| n.users.clone()).collect();
+        let (finished, reports) = tokio::sync::mpsc::unbounded_channel();
+        let transfer = blobs::transfer_all(needs, &holders, &limits, opts, finished);
+        let ready = Ready::new(work, &users);
+        let manifests = push_manifests(requests, ready, reports, &limits, opts, &timeline);
+        let (transferred, failures) = futures_util::future::join(transfer, manifests).await;
         outcome::record_blobs(&mut outcomes, &transferred);
-        for (need, r) in &transferred {
-            if r.is_err() {
-                need.users.iter().for_each(|&at| timeline.mark(at));
-            }
-        }
-
-        // Only destinations that got every blob get their manifests.
-        let ready: Vec<DestGap> = work
-            .into_iter()
-            .filter(|g| outcomes[g.at.req].dests[g.at.dest].ok())
-            .collect();
-        opts.progress.phase("manifests", ready.len() as u64);
-        let failures = push_manifests(requests, ready, &limits, opts, &timeline).await;
         outcome::record_push_failures(&mut outcomes, failures);
     }
     outcome::finish(&mut outcomes, &timeline);
@@ -582,32 +575,121 @@ async fn has_manifest(dest: &Endpoint, m: &Manifest) -> Result<bool> {
         .is_some())
 }
 
-/// Phase 4: per destination, missing children by digest, then the image under each missing tag.
-/// Returns the destinations that failed.
+/// Which destinations wait for which blob needs, and what came of them.
+struct Ready<'a> {
+    gaps: Vec<Option<DestGap>>,
+    index: HashMap<DestId, usize>,
+    waiting: Vec<usize>,
+    failed: Vec<bool>,
+    users: &'a [Vec<DestId>],
+}
+
+impl<'a> Ready<'a> {
+    /// `users[need]`: the destinations waiting for that need (as often as they wait for it).
+    fn new(work: Vec<DestGap>, users: &'a [Vec<DestId>]) -> Ready<'a> {
+        let index: HashMap<DestId, usize> = work.iter().enumerate().map(|(i, g)| (g.at, i)).collect();
+        let mut waiting = vec![0; work.len()];
+        for u in users.iter().flatten() {
+            waiting[index[u]] += 1;
+        }
+        let failed = vec![false; work.len()];
+        let gaps = work.into_iter().map(Some).collect();
+        Ready {
+            gaps,
+            index,
+            waiting,
+            failed,
+            users,
+        }
+    }
+
+    /// The destinations waiting for nothing.
+    fn at_once(&mut self) -> Vec<DestGap> {
+        let idle = (0..self.gaps.len())
+            .filter(|&i| self.waiting[i] == 0)
+            .collect::<Vec<_>>();
+        idle.into_iter().filter_map(|i| self.gaps[i].take()).collect()
+    }
+
+    /// These needs finished (`ok`): the destinations no longer waiting for anything, each with
+    /// whether every blob it waited for is there.
+    fn finished(&mut self, done: Vec<(usize, bool)>) -> Vec<(DestGap, bool)> {
+        let mut out = Vec::new();
+        for (need, ok) in done {
+            for u in &self.users[need] {
+                let i = self.index[u];
+                self.failed[i] |= !ok;
+                self.waiting[i] -= 1;
+                if self.waiting[i] == 0 {
+                    out.extend(self.gaps[i].take().map(|g| (g, !self.failed[i])));
+                }
+            }
+        }
+        out
+    }
+}
+
+/// Phase 4, as the blobs come (`reports`: the needs the blob step finished): per destination, as
+/// soon as every blob it waits for is there, the missing children by digest, then the image under
+/// each missing tag; a destination whose blob failed gets none. Returns the destinations whose
+/// push failed.
 async fn push_manifests(
     requests: &[CopyRequest],
-    ready: Vec<DestGap>,
+    mut ready: Ready<'_>,
+    mut reports: tokio::sync::mpsc::UnboundedReceiver<Vec<(usize, bool)>>,
     limits: &Limits,
     opts: &CopyOptions,
     timeline: &outcome::Timeline,
 ) -> Vec<DestFailure> {
-    let pushed: Vec<Option<DestFailure>> = stream::iter(ready.into_iter().map(|g| {
+    let push = |g: DestGap| {
         let dest = requests[g.at.req].dests[g.at.dest].0.clone();
-        let limits = limits.clone();
         async move {
-            let r = push_one(&dest, &g, &limits, &opts.proven).await;
+            let r = push_one(&dest, &g, limits, &opts.proven).await;
             timeline.mark(g.at);
-            opts.progress.step();
             r.err().map(|e| DestFailure {
                 at: g.at,
                 error: Fault::from(&e),
             })
         }
-    }))
-    .buffer_unordered(opts.per_registry * 2)
-    .collect()
-    .await;
-    pushed.into_iter().flatten().collect()
+    };
+    let mut pushes = stream::FuturesUnordered::new();
+    let mut started = 0;
+    for g in ready.at_once() {
+        pushes.push(push(g));
+        started += 1;
+    }
+    let (mut failures, mut done_early, mut blobs_over) = (Vec::new(), 0, false);
+    loop {
+        tokio::select! {
+            report = reports.recv(), if !blobs_over => match report {
+                Some(done) => {
+                    for (g, ok) in ready.finished(done) {
+                        if ok {
+                            pushes.push(push(g));
+                            started += 1;
+                        } else {
+                            timeline.mark(g.at);
+                        }
+                    }
+                }
+                None => {
+                    // The blob step is over: the manifests phase shows from here, with what is done.
+                    blobs_over = true;
+                    opts.progress.phase("manifests", started);
+                    (0..done_early).for_each(|_| opts.progress.step());
+                }
+            },
+            Some(failure) = pushes.next(), if !pushes.is_empty() => {
+                failures.extend(failure);
+                match blobs_over {
+                    true => opts.progress.step(),
+                    false => done_early += 1,
+                }
+            }
+            else => break,
+        }
+    }
+    failures
 }
 
 async fn push_one(dest: &Endpoint, g: &DestGap, limits: &Limits, proven: &Proven) -> Result<()> {
