@@ -811,44 +811,39 @@ mod tests {
         assert_eq!(known_holder(&needs, 0, "b:5000", &holders), None);
     }
 
-    /// The most `f`s in flight at once while `two_lanes` runs 1 quick big job and 8 slow small ones,
-    /// 2 jobs per lane.
-    async fn most_small_in_flight() -> usize {
+    /// The most pieces of work in flight at once while `two_lanes` runs `big` and `small` (true:
+    /// quick work; false: 40 ms each).
+    async fn most_in_flight(big: (Vec<bool>, usize), small: (Vec<bool>, usize)) -> usize {
         use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
         let (now, most) = (AtomicUsize::new(0), AtomicUsize::new(0));
         let (now, most) = (&now, &most);
-        let work = |big: bool| async move {
-            if big {
+        let work = |quick: bool| async move {
+            if quick {
                 return;
             }
             most.fetch_max(now.fetch_add(1, SeqCst) + 1, SeqCst);
             tokio::time::sleep(Duration::from_millis(40)).await;
             now.fetch_sub(1, SeqCst);
         };
-        two_lanes((vec![true], 2), (vec![false; 8], 2), work).await;
+        two_lanes(big, small, work).await;
         most.load(SeqCst)
     }
 
     #[tokio::test]
     async fn a_finished_lane_lends_its_jobs_to_the_other() {
-        // without the big lane's 2 jobs, the small lane would never run more than its own 2
-        assert_eq!(most_small_in_flight().await, 4);
+        // 1 quick big job and 8 slow small ones, 2 jobs per lane: without the big lane's 2 jobs,
+        // the small lane would never run more than its own 2
+        assert_eq!(most_in_flight((vec![true], 2), (vec![false; 8], 2)).await, 4);
     }
 
     #[tokio::test]
     async fn an_empty_lane_lends_nothing() {
-        use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
-        let (now, most) = (AtomicUsize::new(0), AtomicUsize::new(0));
-        let (now, most) = (&now, &most);
-        let work = |_: ()| async move {
-            most.fetch_max(now.fetch_add(1, SeqCst) + 1, SeqCst);
-            tokio::time::sleep(Duration::from_millis(20)).await;
-            now.fetch_sub(1, SeqCst);
-        };
         // one job, every blob in one lane (as `lanes` gives it): never two transfers at once
         let (big, small) = lanes(&[5 << 20; 4], 1);
-        two_lanes((vec![(); 4], big.jobs), (vec![], small.jobs), work).await;
-        assert_eq!(most.load(SeqCst), 1);
+        assert_eq!(
+            most_in_flight((vec![false; 4], big.jobs), (vec![], small.jobs)).await,
+            1
+        );
     }
 
     #[test]

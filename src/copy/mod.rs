@@ -543,10 +543,12 @@ async fn discover_one(p: Probe, limits: &Limits, seen: &SeenTags) -> Result<Dest
     // A tag found at the image's digest shows the image is there: no need to ask by digest. A
     // repository the caller found bare lacks it (see `SeenTags::mark_bare`): no need either.
     let held = previous.values().any(|d| d.as_ref() == Some(&image.root.digest));
-    if !missing_tags.is_empty() && !held && seen.is_bare(dest.registry.name(), &dest.repo) {
+    if missing_tags.is_empty() || held {
+        // nothing to look up
+    } else if seen.is_bare(dest.registry.name(), &dest.repo) {
         root_missing = true;
         missing_children = image.children.clone();
-    } else if !missing_tags.is_empty() && !held {
+    } else {
         let _p = limits.acquire(dest.registry.name()).await;
         root_missing = !has_manifest(dest, &image.root).await?;
         if root_missing {
