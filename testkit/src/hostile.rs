@@ -40,7 +40,8 @@ pub enum Misbehaviour {
     /// A registry that echoes credentials: without `Authorization`, `401`
     /// with a Basic challenge (or a Bearer one naming `bearer_realm`); with
     /// it, `400` with a distribution error whose message repeats the header
-    /// and, for Basic, the decoded `user:password`.
+    /// and, for Basic, the decoded `user:password`, that again URL-encoded,
+    /// and the password alone in base64.
     EchoAuth {
         /// Token realm URL for a Bearer challenge; `None`: Basic.
         bearer_realm: Option<String>,
@@ -160,12 +161,27 @@ fn echo_auth(head: &str, bearer_realm: Option<&str>) -> String {
         .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
         .map(|d| String::from_utf8_lossy(&d).into_owned())
         .unwrap_or_default();
-    let message = format!("denied: you sent {auth} ({decoded})");
+    let password = decoded.split_once(':').map_or("", |(_, p)| p);
+    let message = format!(
+        "denied: you sent {auth} ({decoded}), as a query {}, password {}",
+        url_encoded(&decoded),
+        base64::engine::general_purpose::STANDARD.encode(password)
+    );
     let body = serde_json::json!({"errors": [{"code": "DENIED", "message": message}]}).to_string();
     format!(
         "HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
         body.len()
     )
+}
+
+/// `s` as a URL query encodes it (`%XX` for every byte but `A-Za-z0-9-._~`).
+fn url_encoded(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
+            b => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 fn serve(mut conn: TcpStream, how: &Misbehaviour, c: &Counters) {
