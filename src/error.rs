@@ -72,12 +72,28 @@ pub enum Error {
 
 impl Error {
     /// A value refused. `user:password@` written into it (a host given as a URL with
-    /// credentials) is masked in the input and the reason: an error must not echo a password.
+    /// credentials) is masked in the input and the reason, whatever the password holds (spaces,
+    /// quotes) and however the reason quotes it: an error must not echo a password.
     pub fn invalid(what: &'static str, input: impl fmt::Display, reason: impl Into<String>) -> Self {
+        let input = input.to_string();
+        let mut reason = without_userinfo(&reason.into());
+        let mut shown = without_userinfo(&input);
+        if let Some(info) = userinfo_of(&input) {
+            shown = shown.replace(info, "***");
+            let password = info.split_once(':').map_or(info, |(_, p)| p);
+            for secret in [info, password] {
+                let quoted = format!("{secret:?}");
+                for form in [quoted.trim_matches('"'), secret] {
+                    if !form.is_empty() {
+                        reason = reason.replace(form, "***");
+                    }
+                }
+            }
+        }
         Error::Invalid {
             what,
-            input: without_userinfo(&input.to_string()),
-            reason: without_userinfo(&reason.into()),
+            input: shown,
+            reason,
         }
     }
 
@@ -169,18 +185,44 @@ impl Kind {
     }
 }
 
-/// `user:password@host` → `***@host` wherever it appears (after a scheme, inside quotes).
+/// The `user:password` of a value given as `[scheme://]user:password@host…`: everything between the
+/// scheme (or the start) and the last `@`, when it holds a `:` (a password may hold spaces, quotes,
+/// `/`, even `@`). `None` for values without one, and for an image reference by digest
+/// (`host:5000/ns/app@sha256:…`).
+fn userinfo_of(input: &str) -> Option<&str> {
+    let start = input.find("://").map_or(0, |i| i + 3);
+    let at = input.rfind('@').filter(|&at| at > start)?;
+    let info = &input[start..at];
+    let after = &input[at + 1..];
+    let digest = after.split_once(':').is_some_and(|(alg, hex)| {
+        !alg.is_empty()
+            && alg.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+            && hex.len() >= 32
+            && hex.bytes().all(|b| b.is_ascii_hexdigit())
+    });
+    (info.contains(':') && !digest).then_some(info)
+}
+
+/// `user:password@host` → `***@host` wherever it appears in a text: after a scheme on the same line
+/// the whole `user:password` is masked, whatever it holds (spaces, quotes); elsewhere from the last
+/// separator (whitespace, a quote, `/`, `(`, `,`) before the `@`.
 fn without_userinfo(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     let mut rest = s;
     while let Some(at) = rest.find('@') {
         let head = &rest[..at];
+        let line = head.rfind('\n').map_or(0, |i| i + 1);
+        let after_scheme = head[line..]
+            .rfind("://")
+            .map(|i| line + i + 3)
+            .filter(|&i| head[i..].contains(':') && !head[i..].contains('/'));
         // after the last separator (which may be several bytes long: any Unicode whitespace)
-        let start = head
-            .char_indices()
-            .rev()
-            .find(|&(_, c)| c.is_whitespace() || matches!(c, '"' | '\'' | '/' | '(' | ','))
-            .map_or(0, |(i, c)| i + c.len_utf8());
+        let start = after_scheme.unwrap_or_else(|| {
+            head.char_indices()
+                .rev()
+                .find(|&(_, c)| c.is_whitespace() || matches!(c, '"' | '\'' | '/' | '(' | ','))
+                .map_or(0, |(i, c)| i + c.len_utf8())
+        });
         out.push_str(&head[..start]);
         if head[start..].contains(':') {
             out.push_str("***");
@@ -222,5 +264,24 @@ mod tests {
         // An @ without a colon before it (an image digest, an email-like name) stays.
         let e = Error::invalid("image reference", "ns/app@sha256:abc", "x").to_string();
         assert!(e.contains("ns/app@sha256:abc"), "{e}");
+        let d = format!("127.0.0.1:5000/ns/app@sha256:{}", "ab".repeat(32));
+        let e = Error::invalid("image reference", &d, "x").to_string();
+        assert!(e.contains(&d), "{e}");
+    }
+
+    #[test]
+    fn a_password_with_spaces_and_quotes_is_masked_whole() {
+        let pw = "Pa ss\"q'%€";
+        let input = format!("https://alice:{pw}@127.0.0.1:5000");
+        // the reason quotes pieces of it, Rust-style
+        let reason = format!("bad host {:?}, label {:?}", format!("alice:{pw}"), pw);
+        let e = Error::invalid("registry host", &input, reason).to_string();
+        for piece in [pw, "Pa ss", "q'%€", "\\\"q'"] {
+            assert!(!e.contains(piece), "{piece:?} in {e}");
+        }
+        assert!(e.contains("https://***@127.0.0.1:5000"), "{e}");
+        // in free text, after a scheme: masked up to the @ whatever it holds
+        let t = without_userinfo("GET https://bob:sp ace\"d@h/v2/ failed; also x:y@z");
+        assert_eq!(t, "GET https://***@h/v2/ failed; also ***@z");
     }
 }

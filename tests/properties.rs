@@ -263,3 +263,78 @@ proptest! {
         prop_assert_eq!(l.not_pushed, want);
     }
 }
+
+// ---------------------------------------------------------------------------------------------------
+// Secrets through the error paths
+// ---------------------------------------------------------------------------------------------------
+
+/// A password with the characters that defeat naive masking: spaces, both quotes, `%`, `\`, `+`,
+/// `:`, `@`, `/`, `&`, `<`, braces and non-ASCII, between letters so it reads as one value.
+fn hostile_secret() -> impl Strategy<Value = String> {
+    "[A-Za-z0-9]{3}[ \"'%€\\\\+:@/&<{}]{1,3}[A-Za-z0-9 \"'%€\\\\+:&<]{4,12}[A-Za-z0-9]{2}"
+}
+
+/// The forms a leaked secret would take in a text: raw, JSON-escaped, quoted Rust-style.
+fn leaked(text: &str, secret: &str) -> Option<String> {
+    let json = serde_json::to_string(secret).unwrap();
+    let debug = format!("{secret:?}");
+    let found = [secret, json.trim_matches('"'), debug.trim_matches('"')]
+        .into_iter()
+        .find(|f| text.contains(f))
+        .map(|f| format!("{f:?} in {text}"));
+    found
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    /// A host given as a URL with `user:password@`: the refusal names neither the password nor any
+    /// form of it, whatever it holds.
+    #[test]
+    fn a_refused_host_never_shows_its_password(secret in hostile_secret()) {
+        let host = format!("https://robot:{secret}@127.0.0.1:5000");
+        let args = copy_containers::promote::RegistryArgs { host: host.clone(), ..Default::default() };
+        let e = args.resolve("target_registries[0]", Some("ns"), 0).map(|_| ()).unwrap_err().to_string();
+        prop_assert!(leaked(&e, &secret).is_none(), "{}", leaked(&e, &secret).unwrap());
+    }
+
+    /// The module, with the secret as a password and again where it is refused (a port, a host, a
+    /// namespace, a password of the wrong shape): the result names it nowhere (`msg`,
+    /// `invocation`).
+    #[test]
+    fn the_module_never_shows_a_secret(secret in hostile_secret(), at in 0usize..5) {
+        let mut reg = serde_json::json!({"host": "127.0.0.1:9", "namespace": "ns", "username": "robot", "password": secret});
+        match at {
+            0 => reg["port"] = serde_json::json!(secret),
+            1 => reg["host"] = serde_json::json!(format!("robot:{secret}@127.0.0.1:9")),
+            2 => reg["namespace"] = serde_json::json!(secret),
+            3 => reg["password"] = serde_json::json!([secret, {"k": secret}]),
+            _ => reg["bogus"] = serde_json::json!(secret),
+        }
+        let args = serde_json::json!({
+            "action": "verify", "full_hash": "not-a-hash", "named_label": "current-tripleo",
+            "containers_list": ["nova-compute"], "source_registry": reg.clone(),
+            "target_registries": [reg.to_string()],
+        });
+        let out = copy_containers::module::run_bytes(&serde_json::to_vec(&args).unwrap());
+        prop_assert_eq!(&out["failed"], &serde_json::json!(true));
+        let text = out.to_string();
+        prop_assert!(leaked(&text, &secret).is_none(), "{}", leaked(&text, &secret).unwrap());
+    }
+
+    /// A config file whose password has the wrong type (a YAML tag, a list): the error names the
+    /// key, not the value.
+    #[test]
+    fn a_config_type_error_never_quotes_a_password(secret in hostile_secret(), tag in 0usize..3) {
+        let value = serde_json::to_string(&secret).unwrap();
+        let value = match tag {
+            0 => format!("!!int {value}"),
+            1 => format!("[{value}]"),
+            _ => format!("{{k: {value}}}"),
+        };
+        let text = format!("full_hash: x\nsource_registry: {{host: h, password: {value}}}\n");
+        let e = copy_containers::config::parse("promote.yaml", &text, None).map(|_| ()).unwrap_err().to_string();
+        prop_assert!(e.contains("password"), "{}", e);
+        prop_assert!(leaked(&e, &secret).is_none(), "{}", leaked(&e, &secret).unwrap());
+    }
+}
