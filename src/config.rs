@@ -320,45 +320,16 @@ fn cfg_err(file: impl std::fmt::Display, msg: impl std::fmt::Display) -> Error {
 }
 
 /// A serde_norway error as `FILE: releases[2].bogus: unknown field `bogus`, expected one of … (line
-/// 12, column 5)`. Values of secret keys are not repeated.
+/// 12, column 5)` ([`crate::input::yaml_message`]). Values of secret keys are not repeated.
 pub fn yaml_error(file: &str, e: &serde_norway::Error) -> Error {
-    let msg = e.to_string();
-    let loc = e.location();
-    let body = match &loc {
-        Some(l) => msg.replacen(&format!(" at line {} column {}", l.line(), l.column()), "", 1),
-        None => msg.clone(),
-    };
-    let (mut path, mut rest) = match body.split_once(": ") {
-        Some((p, r)) if !p.is_empty() && !p.contains(char::is_whitespace) => {
-            (Some(p.to_string()), r.to_string())
-        }
-        _ => (None, body.clone()),
-    };
-    if let Some(field) = rest
-        .strip_prefix("unknown field `")
-        .and_then(|r| r.split_once('`'))
-        .map(|(f, _)| f.to_string())
-    {
-        path = Some(match path {
-            Some(p) => format!("{p}.{field}"),
-            None => field,
-        });
-    }
-    if let Some(p) = &path {
-        let last = p.rsplit('.').next().unwrap_or(p);
-        if matches!(last, "password" | "token") && !rest.starts_with("unknown field") {
-            rest = "invalid value (not shown: it is a secret); expected a string — better, use \
-                    password_env / token_env / token_file"
-                .into();
-        }
-    }
-    let at = loc
-        .map(|l| format!(" (line {}, column {})", l.line(), l.column()))
-        .unwrap_or_default();
-    match path {
-        Some(p) => cfg_err(file, format!("{p}: {rest}{at}")),
-        None => cfg_err(file, format!("{rest}{at}")),
-    }
+    cfg_err(
+        file,
+        crate::input::yaml_message(
+            e,
+            "invalid value (not shown: it is a secret); expected a string — better, use \
+             password_env / token_env / token_file",
+        ),
+    )
 }
 
 /// Tell a config text's shape: `releases:` → releases, `entries:` → copy-quay, else a plain

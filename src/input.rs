@@ -64,6 +64,52 @@ pub fn read_capped(path: &Path, what: &'static str, cap: u64) -> Result<Vec<u8>>
     Ok(buf)
 }
 
+/// Keys whose values are secrets wherever they appear in a YAML or JSON input.
+pub const SECRET_KEYS: &[&str] = &["password", "token"];
+
+/// A serde_norway error as `releases[2].bogus: unknown field `bogus`, expected one of … (line 12,
+/// column 5)`: the key's path first, the position last. Below a secret key ([`SECRET_KEYS`], at any
+/// depth: `password[0]` too) serde's text, which quotes the value (`invalid value: string
+/// "hunter2"`), is replaced with `secret_hint`.
+pub fn yaml_message(e: &serde_norway::Error, secret_hint: &str) -> String {
+    let msg = e.to_string();
+    let loc = e.location();
+    let body = match &loc {
+        Some(l) => msg.replacen(&format!(" at line {} column {}", l.line(), l.column()), "", 1),
+        None => msg.clone(),
+    };
+    let (mut path, mut rest) = match body.split_once(": ") {
+        Some((p, r)) if !p.is_empty() && !p.contains(char::is_whitespace) => {
+            (Some(p.to_string()), r.to_string())
+        }
+        _ => (None, body.clone()),
+    };
+    if let Some(field) = rest
+        .strip_prefix("unknown field `")
+        .and_then(|r| r.split_once('`'))
+        .map(|(f, _)| f.to_string())
+    {
+        path = Some(match path {
+            Some(p) => format!("{p}.{field}"),
+            None => field,
+        });
+    }
+    let secret = path.as_deref().is_some_and(|p| {
+        p.split('.')
+            .any(|seg| SECRET_KEYS.contains(&seg.split('[').next().unwrap_or(seg)))
+    });
+    if secret && !rest.starts_with("unknown field") {
+        rest = secret_hint.to_string();
+    }
+    let at = loc
+        .map(|l| format!(" (line {}, column {})", l.line(), l.column()))
+        .unwrap_or_default();
+    match path {
+        Some(p) => format!("{p}: {rest}{at}"),
+        None => format!("{rest}{at}"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -681,3 +681,92 @@ async fn module_reads_the_stage_info_file() {
     assert_eq!(v["failed"], json!(true), "{v}");
     assert!(v["msg"].as_str().unwrap().contains("registries.source"), "{v}");
 }
+
+/// Secrets given in a shape the module does not take — a list or a dictionary under `password`
+/// or `token`, a list of JSON strings as `target_registries` — never appear, in `msg` nor in
+/// `invocation` (the secret-named key is shown as Ansible shows a no_log value); nor does a
+/// stage-info password of the wrong YAML type (`!!int`), which serde would quote back.
+#[test]
+fn module_hides_secrets_given_in_any_shape() {
+    let tmp = tempfile::tempdir().unwrap();
+    let hidden = json!("VALUE_SPECIFIED_IN_NO_LOG_PARAMETER");
+    let base = json!({
+        "action": "verify", "full_hash": FH, "named_label": "current-tripleo",
+        "containers_list": ["nova-compute"], "retries": 0,
+        "source_registry": {"host": "127.0.0.1:9", "namespace": "ns", "insecure": true},
+        "target_registries": [{"host": "127.0.0.1:9", "namespace": "ns", "insecure": true}],
+        "tmp_file_root": tmp.path(), "local_store": tmp.path().join("store"),
+    });
+    type Case = (
+        &'static str,
+        &'static str,
+        Box<dyn Fn(&mut Value)>,
+        &'static [&'static str],
+    );
+    let cases: Vec<Case> = vec![
+        (
+            "a list as a password",
+            "Shape-List-Secret-1",
+            Box::new(|a| a["target_registries"][0]["password"] = json!(["Shape-List-Secret-1", 9911])),
+            &["target_registries", "0", "password"],
+        ),
+        (
+            "a dictionary as a password",
+            "Shape-Dict-Secret-2",
+            Box::new(|a| a["source_registry"]["password"] = json!({"p": "Shape-Dict-Secret-2"})),
+            &["source_registry", "password"],
+        ),
+        (
+            "a list as a token",
+            "Shape-Tok-Secret-3",
+            Box::new(|a| a["source_registry"]["token"] = json!(["Shape-Tok-Secret-3"])),
+            &["source_registry", "token"],
+        ),
+        (
+            "a list of JSON strings",
+            "Shape-JsonStr-Secret-4",
+            Box::new(|a| {
+                a["target_registries"] = json!([
+                    r#"{"host": "127.0.0.1:9", "namespace": "ns", "username": "u", "password": "Shape-JsonStr-Secret-4"}"#
+                ])
+            }),
+            &["target_registries", "0", "password"],
+        ),
+    ];
+    for (what, secret, edit, at) in cases {
+        let mut args = base.clone();
+        edit(&mut args);
+        let (v, all, _) = run_module(tmp.path(), &args);
+        assert!(!all.contains(secret), "{what}: secret printed: {all}");
+        assert!(!all.contains("9911"), "{what}: secret printed: {all}");
+        let shown = at
+            .iter()
+            .fold(&v["invocation"]["module_args"], |v, k| match k.parse::<usize>() {
+                Ok(i) => &v[i],
+                Err(_) => &v[*k],
+            });
+        assert_eq!(shown, &hidden, "{what}: {v}");
+    }
+
+    // A stage-info file whose password YAML cannot read as the type its tag names.
+    let info = tmp.path().join("stage-info.yaml");
+    std::fs::write(
+        &info,
+        format!(
+            "dlrn:\n  promotions:\n    promotion_candidate: {{full_hash: {FH}}}\n\
+             registries:\n  source: {{host: '127.0.0.1:9', namespace: ns, username: u, password: !!int Shape-Yaml-Secret-5}}\n\
+             \x20 targets: []\n"
+        ),
+    )
+    .unwrap();
+    let mut args = base.clone();
+    args["stage_info"] = json!(info);
+    let (v, all, _) = run_module(tmp.path(), &args);
+    assert_eq!(v["failed"], json!(true), "{v}");
+    assert!(!all.contains("Shape-Yaml-Secret-5"), "secret printed: {all}");
+    let msg = v["msg"].as_str().unwrap();
+    assert!(
+        msg.contains("registries.source.password") && msg.contains("not shown"),
+        "{msg}"
+    );
+}

@@ -83,7 +83,7 @@ const SPEC_ARRAY: [Opt; MODULE_OPTIONS.len() + PROMOTE_SPEC.len()] = join(MODULE
 pub const SPEC: &[Opt] = &SPEC_ARRAY;
 
 /// Keys of a registry dictionary whose values are secrets.
-pub const SECRET_KEYS: &[&str] = &["password", "token"];
+pub use crate::input::SECRET_KEYS;
 
 /// Parameters after validation: canonical names, converted values, `null`s dropped.
 #[derive(Debug, Default)]

@@ -53,32 +53,51 @@ fn failed(msg: &str, secrets: &[String]) -> Value {
     json!({"failed": true, "changed": false, "msg": crate::report::scrub(msg, secrets)})
 }
 
-/// Collect secret values from the parameters (registry passwords and tokens).
+/// Collect secret values from the parameters (registry passwords and tokens): whatever shape a
+/// secret-named key holds (a string, a number as YAML gives an all-digit password, or by mistake a
+/// list or a dictionary: every string and number inside), at any depth, also inside string values
+/// that hold JSON (ad hoc `-a 'target_registries=[{"password": …}]'`, or a list of such strings).
 fn collect_secrets(v: &Value, out: &mut Vec<String>) {
     match v {
         Value::Object(m) => {
             for (k, x) in m {
                 if args::SECRET_KEYS.contains(&k.as_str()) {
-                    // Strings, and numbers (an all-digit password in YAML is an integer).
-                    let text = match x {
-                        Value::String(s) => Some(s.clone()),
-                        Value::Number(n) => Some(n.to_string()),
-                        _ => None,
-                    };
-                    if let Some(s) = text.filter(|s| !s.is_empty() && s != "unused") {
-                        out.push(s);
-                    }
+                    every_scalar(x, out);
                 }
                 collect_secrets(x, out);
             }
         }
         Value::Array(a) => a.iter().for_each(|x| collect_secrets(x, out)),
+        Value::String(s) => {
+            if let Some(parsed) = as_json_container(s) {
+                collect_secrets(&parsed, out);
+            }
+        }
         _ => {}
     }
 }
 
-/// Every secret value in the arguments: `password`/`token` keys at any depth, also inside string
-/// values that hold JSON (ad hoc `-a 'target_registries=[{"password": …}]'`).
+/// Every string and number in a value given under a secret-named key.
+fn every_scalar(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::String(s) if !s.is_empty() && s != "unused" => out.push(s.clone()),
+        Value::Number(n) => out.push(n.to_string()),
+        Value::Array(a) => a.iter().for_each(|x| every_scalar(x, out)),
+        Value::Object(m) => m.values().for_each(|x| every_scalar(x, out)),
+        _ => {}
+    }
+}
+
+/// A string holding a JSON dictionary or list, parsed.
+fn as_json_container(s: &str) -> Option<Value> {
+    let t = s.trim_start();
+    if !(t.starts_with('{') || t.starts_with('[')) {
+        return None;
+    }
+    serde_json::from_str::<Value>(s).ok()
+}
+
+/// Every secret value in the arguments (see [`collect_secrets`]), and those of the stage-info file.
 fn secrets_of(raw: &Map<String, Value>) -> Vec<String> {
     let mut secrets = Vec::new();
     if let Some(info) = raw
@@ -88,58 +107,28 @@ fn secrets_of(raw: &Map<String, Value>) -> Vec<String> {
     {
         collect_secrets(&json!({"s": info.source, "t": info.targets}), &mut secrets);
     }
-    for v in raw.values() {
-        collect_secrets(v, &mut secrets);
-        if let Some(parsed) = v.as_str().and_then(|s| serde_json::from_str::<Value>(s).ok()) {
-            collect_secrets(&parsed, &mut secrets);
-        }
-    }
+    collect_secrets(&Value::Object(raw.clone()), &mut secrets);
     secrets.sort();
     secrets.dedup();
     secrets
 }
 
-/// Arguments that failed validation are shown as given, except a string that looks like a
-/// dictionary or list naming a secret key but could not be read: its secret cannot be told apart,
-/// so the whole value is hidden.
-fn censor_unparsed(args: &Map<String, Value>) -> Value {
-    // A dictionary or list given as a JSON string is shown parsed, so that its secret keys are
-    // censored whatever escapes the string used (`\u0050`, `\"`); one that cannot be parsed but
-    // names a secret key is hidden whole.
-    let shown = |s: &str| -> Option<Value> {
-        let t = s.trim_start();
-        if !(t.starts_with('{') || t.starts_with('[')) {
-            return None;
-        }
-        match serde_json::from_str::<Value>(s) {
-            Ok(v) => Some(v),
-            Err(_) if args::SECRET_KEYS.iter().any(|k| s.contains(k)) => {
-                Some(json!("VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"))
-            }
-            Err(_) => None,
-        }
-    };
-    Value::Object(
-        args.iter()
-            .map(|(k, v)| {
-                let v = v.as_str().and_then(shown).unwrap_or_else(|| v.clone());
-                (k.clone(), v)
-            })
-            .collect(),
-    )
-}
-
-/// `invocation.module_args` with secrets replaced the way Ansible does.
+/// `invocation.module_args` with secrets replaced the way Ansible does: the value of a
+/// secret-named key, whatever its shape, is `VALUE_SPECIFIED_IN_NO_LOG_PARAMETER` (`unused` and
+/// nothing stay as given). A string holding a JSON dictionary or list is shown parsed and censored
+/// alike, at any depth (so its secrets are censored whatever escapes it used, `\u0050`, `\"`); one
+/// that cannot be parsed but names a secret key is hidden whole; every other string is scrubbed.
 fn censor(v: &Value, secrets: &[String]) -> Value {
+    const HIDDEN: &str = "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER";
     match v {
         Value::Object(m) => Value::Object(
             m.iter()
                 .map(|(k, x)| {
-                    let x = if args::SECRET_KEYS.contains(&k.as_str())
-                        && (x.is_string() || x.is_number())
-                        && x.as_str() != Some("unused")
-                    {
-                        Value::String("VALUE_SPECIFIED_IN_NO_LOG_PARAMETER".into())
+                    let hide = args::SECRET_KEYS.contains(&k.as_str())
+                        && !x.is_null()
+                        && x.as_str() != Some("unused");
+                    let x = if hide {
+                        Value::String(HIDDEN.into())
                     } else {
                         censor(x, secrets)
                     };
@@ -148,9 +137,21 @@ fn censor(v: &Value, secrets: &[String]) -> Value {
                 .collect(),
         ),
         Value::Array(a) => Value::Array(a.iter().map(|x| censor(x, secrets)).collect()),
-        Value::String(s) => Value::String(crate::report::scrub(s, secrets)),
+        Value::String(s) => match as_json_container(s) {
+            Some(parsed) => censor(&parsed, secrets),
+            None if looks_like_json(s) && args::SECRET_KEYS.iter().any(|k| s.contains(k)) => {
+                Value::String(HIDDEN.into())
+            }
+            None => Value::String(crate::report::scrub(s, secrets)),
+        },
         other => other.clone(),
     }
+}
+
+/// A string that starts like a JSON dictionary or list (whether or not it parses).
+fn looks_like_json(s: &str) -> bool {
+    let t = s.trim_start();
+    t.starts_with('{') || t.starts_with('[')
 }
 
 /// Replace secrets in every string of a value.
@@ -189,7 +190,7 @@ pub fn run_bytes(bytes: &[u8]) -> Value {
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
     let (mut result, shown_args) = match args::validate(raw) {
-        Err(msg) => (failed(&msg, &secrets), censor_unparsed(&user_args)),
+        Err(msg) => (failed(&msg, &secrets), Value::Object(user_args)),
         Ok(params) => {
             // Shown as converted (dictionaries given as JSON strings are dictionaries by now), so
             // their `password` keys are censored like top-level ones.

@@ -30,8 +30,9 @@ pub fn load(path: &Path) -> Result<StageInfo, String> {
         .map_err(|e| format!("stage_info {file}: {e}"))?;
     let text = String::from_utf8(bytes).map_err(|_| format!("stage_info {file}: not UTF-8 text"))?;
     let doc: Value = serde_norway::from_str(&text).map_err(|e| {
-        // serde_norway's messages quote no values, only positions and types.
-        format!("stage_info {file}: not valid YAML: {e}")
+        // serde_norway quotes a value of the wrong type: never one under a secret key.
+        let msg = crate::input::yaml_message(&e, "invalid value (not shown: it is a secret)");
+        format!("stage_info {file}: not valid YAML: {msg}")
     })?;
     let at = |keys: &[&str]| -> Option<&Value> { keys.iter().try_fold(&doc, |v, k| v.get(k)) };
     let source = at(&["registries", "source"])
@@ -80,6 +81,21 @@ mod tests {
         std::fs::write(&f, "registries: {source: [], targets: []}\n").unwrap();
         assert!(load(&f).unwrap_err().contains("registries.source"));
         assert!(load(d.path()).unwrap_err().contains("is a directory"));
+
+        // A value of the wrong type under a secret key is not quoted back (YAML tags, any depth).
+        for text in [
+            "registries:\n  source: {host: h, password: !!int hunter2}\n",
+            "registries:\n  source:\n    host: h\n    password: !!bool 'hunter2 x'\n",
+            "registries:\n  targets:\n  - {host: h, token: [!!float hunter2]}\n",
+        ] {
+            std::fs::write(&f, text).unwrap();
+            let e = load(&f).unwrap_err();
+            assert!(!e.contains("hunter2"), "{e}");
+            assert!(
+                e.contains("not shown: it is a secret") && e.contains("line "),
+                "{e}"
+            );
+        }
         assert!(load(&d.path().join("nope")).is_err());
     }
 }
