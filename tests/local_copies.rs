@@ -1,6 +1,7 @@
 //! Local copies in the promotion: kept whole when a push fails, used as the source of the rerun
-//! (with the source registry stopped), removed after a verified success; `always` keeps them; the
-//! store's lock blocks a concurrent run. A success removes only its own hash's copies, a namespace
+//! (with the source registry stopped), removed after a verified success; `always` keeps them; a run
+//! waits (bounded) only for runs reading or writing its own release, runs of different releases go
+//! side by side; every run applies the retention policy. A success removes only its own hash's copies, a namespace
 //! typo finds no local copy, a `local_store` that is not a store is refused untouched.
 
 mod common;
@@ -136,16 +137,21 @@ async fn always_keeps_and_the_lock_blocks_a_concurrent_run() {
     a.keep_local = Some("always".into());
     a.lock_timeout = Some(1);
     let p = a.resolve(promote::model::read_list_file).unwrap();
-    // another run holds the store: this one waits its lock_timeout, then fails clearly
+    // another run holds the whole store (`local delete --all`): this one copies (it needs no store
+    // for that), then waits its lock_timeout to keep its copies and fails clearly, keeping none
     let store = Store::open(tmp.path().join("store")).unwrap();
     let lock = store.lock().unwrap();
     let r = promote::run(&p, &RunOptions::default()).await;
     assert!(!r.ok);
-    assert!(r.errors.iter().any(|e| e.contains("in use")), "{:#?}", r.errors);
     assert!(
-        client(&t1).catalog(10).await.unwrap().is_empty(),
-        "nothing pushed while blocked"
+        r.errors
+            .iter()
+            .any(|e| e.contains("in use") && e.contains("waited 1s")),
+        "{:#?}",
+        r.errors
     );
+    assert!(r.local_kept.is_empty(), "{r:#?}");
+    assert!(store.list().unwrap().is_empty());
     drop(lock);
     let r = promote::run(&p, &RunOptions::default()).await;
     assert!(r.ok, "{:#?}", r.errors);
@@ -554,4 +560,199 @@ fn walk_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
         }
     }
     out
+}
+
+/// Backdate the creation time every kept reference of `hash` in `release` records by `days`.
+fn backdate(store: &Store, release: &str, hash: &str, days: u64) {
+    let path = store.release_dir(release).join("index.json");
+    let mut idx: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    let mut n = 0;
+    for m in idx["manifests"].as_array_mut().unwrap() {
+        if m["annotations"][copy_containers::store::ANN_HASH] == hash {
+            let created = m["annotations"][copy_containers::store::ANN_CREATED]
+                .as_str()
+                .unwrap()
+                .to_string();
+            // `YYYY-…`: the year is enough to make it old.
+            let year: u32 = created[..4].parse().unwrap();
+            let older = format!("{}{}", year - 1 - (days / 365) as u32, &created[4..]);
+            m["annotations"][copy_containers::store::ANN_CREATED] = older.into();
+            n += 1;
+        }
+    }
+    assert!(n > 0, "no reference of {hash} in {release}");
+    std::fs::write(&path, serde_json::to_vec_pretty(&idx).unwrap()).unwrap();
+}
+
+/// Every run that uses the store applies the retention policy, by default (no setting): a failed
+/// hash's copies nobody retried are removed once older than the age limit, by the verified delete,
+/// and the run says so; the run's own copies are spared.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_run_prunes_abandoned_copies_by_default() {
+    const FH2: &str = "0123456789abcdef0123456789abcdef";
+    let src = tk::Registry::plain().unwrap();
+    let t1 = tk::Registry::plain().unwrap();
+    stage(&client(&src), &["base", "nova-compute"], &[]).await;
+    let opts = copy_containers::stage::StageOptions {
+        names: vec!["base".into(), "nova-compute".into()],
+        full_hash: FH2.into(),
+        base_layer_size: 16 << 10,
+        unique_layer_size: 4 << 10,
+        seed: 2,
+        ..Default::default()
+    };
+    copy_containers::stage::stage(&client(&src), &opts).await.unwrap();
+    let p1 = Proxy::for_registry(&t1).unwrap();
+    p1.add_rule(
+        FaultRule::status(500)
+            .method("PUT")
+            .path_contains("/manifests/")
+            .always(),
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let store = Store::open(tmp.path().join("store")).unwrap();
+    // Hash A fails (its copies kept), and so does hash B, later.
+    let a = promotion(&src, NS, proxy_args(&p1.host(), NS), FH, tmp.path());
+    assert_eq!(a.local_retention, copy_containers::store::Retention::default());
+    let r = promote::run(&a, &RunOptions::default()).await;
+    assert!(!r.ok && r.local_kept.len() == 2, "{r:#?}");
+    assert!(r.local_pruned.is_empty());
+    let b = promotion(&src, NS, proxy_args(&p1.host(), NS), FH2, tmp.path());
+    // A is a year old now; B's own copies (kept by this very run) are never pruned by it.
+    backdate(&store, "master", FH, 365);
+    let r = promote::run(&b, &RunOptions::default()).await;
+    assert!(!r.ok && r.local_kept.len() == 2, "{r:#?}");
+    assert_eq!(r.local_pruned, [format!("{FH} of master (age)")], "{r:#?}");
+    let hashes: Vec<String> = kept(&store).into_iter().map(|(t, _, _)| t).collect();
+    assert!(hashes.iter().all(|t| t.starts_with(FH2)), "{hashes:?}");
+    assert!(store.fsck().unwrap().ok);
+    // Its own old copies are spared too: B, a year old, rerun and failing again, keeps them.
+    backdate(&store, "master", FH2, 365);
+    let r = promote::run(&b, &RunOptions::default()).await;
+    assert!(r.local_pruned.is_empty(), "{r:#?}");
+    assert_eq!(r.local_reused.len(), 2, "{r:#?}");
+}
+
+/// The promotion of `release` from `src` to `target`, keeping its copies (`always`).
+fn release_promotion(
+    src: &tk::Registry,
+    target: copy_containers::promote::RegistryArgs,
+    release: &str,
+    tmp: &std::path::Path,
+) -> copy_containers::promote::Promotion {
+    let mut a = promote_args(registry_args(src, NS), vec![target], &["nova-compute"], tmp);
+    a.release = Some(release.into());
+    a.keep_local = Some("always".into());
+    a.resolve(promote::model::read_list_file).unwrap()
+}
+
+/// Runs share the host: two promotions of different releases, each reading and keeping copies in
+/// the same store, are both in the middle of their copies at once (each target holds its run's
+/// first blob upload; both are seen held together), while a run of a release another run is
+/// writing waits for it, bounded, with a message naming it, and a run of another release meanwhile
+/// goes through.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runs_of_different_releases_progress_at_once_and_the_same_release_waits() {
+    use copy_containers_testkit::FaultAction;
+    let src = tk::Registry::plain().unwrap();
+    stage(&client(&src), &["base", "nova-compute"], &[]).await;
+    let tmp = tempfile::tempdir().unwrap();
+    // Both releases hold kept copies (the runs below read them, then keep theirs).
+    for release in ["master", "wallaby"] {
+        let t = tk::Registry::plain().unwrap();
+        let r = promote::run(
+            &release_promotion(&src, registry_args(&t, NS), release, tmp.path()),
+            &RunOptions::default(),
+        )
+        .await;
+        assert!(r.ok && r.local_kept.len() == 2, "{r:#?}");
+    }
+    let (ta, tb) = (tk::Registry::plain().unwrap(), tk::Registry::plain().unwrap());
+    let (pa, pb) = (
+        Proxy::for_registry(&ta).unwrap(),
+        Proxy::for_registry(&tb).unwrap(),
+    );
+    for p in [&pa, &pb] {
+        p.add_rule(
+            FaultRule::new(FaultAction::Delay(std::time::Duration::from_secs(15)))
+                .method("POST")
+                .path_contains("/blobs/uploads/")
+                .first(1),
+        );
+    }
+    let a = release_promotion(&src, proxy_args(&pa.host(), NS), "master", tmp.path());
+    let b = release_promotion(&src, proxy_args(&pb.host(), NS), "wallaby", tmp.path());
+    // Each proxy records its run's upload when it arrives (the rule fires) and again when it is
+    // answered: both arrived, neither answered, means both runs were mid-copy together.
+    let watch = async {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while pa.rule_fired(0) == 0 || pb.rule_fired(0) == 0 {
+            if std::time::Instant::now() > deadline {
+                return Err("the two releases' runs never copied at once (one waited for the other)");
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        let answered = |p: &Proxy| p.log().iter().any(|r| r.fault.is_some());
+        if answered(&pa) || answered(&pb) {
+            return Err("one run's held upload was over before the other's arrived");
+        }
+        Ok(())
+    };
+    let opts = RunOptions::default();
+    let (ra, rb, together) = tokio::join!(promote::run(&a, &opts), promote::run(&b, &opts), watch);
+    together.unwrap();
+    for r in [&ra, &rb] {
+        assert!(r.ok, "{:#?}", r.errors);
+        assert_eq!(r.local_reused.len(), 2, "{r:#?}");
+        assert_eq!(r.local_kept.len(), 2, "{r:#?}");
+    }
+
+    // Another run writes master (here: this test holds its lock as a writer would): a master run
+    // waits its lock_timeout, says who it waits for, and stops with nothing pushed; a wallaby run
+    // meanwhile goes through.
+    let writer = Store::open(tmp.path().join("store")).unwrap();
+    let held = writer.lock_release("master", true).unwrap();
+    let (tc, td) = (tk::Registry::plain().unwrap(), tk::Registry::plain().unwrap());
+    let d = release_promotion(&src, registry_args(&td, NS), "wallaby", tmp.path());
+    let rd = promote::run(&d, &RunOptions::default()).await;
+    assert!(rd.ok, "{:#?}", rd.errors);
+    let mut c = promote_args(
+        registry_args(&src, NS),
+        vec![registry_args(&tc, NS)],
+        &["nova-compute"],
+        tmp.path(),
+    );
+    c.keep_local = Some("always".into());
+    c.lock_timeout = Some(1);
+    let config = tmp.path().join("c.yaml");
+    // JSON is YAML; the fields not set are left out.
+    let mut v = serde_json::to_value(&c).unwrap();
+    strip_nulls(&mut v);
+    std::fs::write(&config, serde_json::to_vec(&v).unwrap()).unwrap();
+    let out = bin().args(["promote", "--config"]).arg(&config).output().unwrap();
+    assert!(!out.status.success(), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    let in_use = format!(
+        "the local store {} is in use by another copy-containers run for release master (PID {}",
+        tmp.path().join("store").display(),
+        std::process::id()
+    );
+    assert!(err.contains(&in_use) && err.contains("waiting up to 1s"), "{err}");
+    assert!(err.contains("waited 1s"), "{err}");
+    assert!(
+        client(&tc).catalog(10).await.unwrap().is_empty(),
+        "nothing pushed while waiting"
+    );
+    drop(held);
+}
+
+fn strip_nulls(v: &mut serde_json::Value) {
+    match v {
+        serde_json::Value::Object(m) => {
+            m.retain(|_, x| !x.is_null());
+            m.values_mut().for_each(strip_nulls);
+        }
+        serde_json::Value::Array(a) => a.iter_mut().for_each(strip_nulls),
+        _ => {}
+    }
 }

@@ -248,6 +248,16 @@ fn documented_defaults_are_the_models() {
         ("keep_previous_label", json!(p.keep_previous_label)),
         ("keep_local", json!(p.keep_local)),
         ("lock_timeout", json!(p.lock_timeout.as_secs())),
+        ("report_keep", json!(p.report_keep)),
+        ("report_group_readable", json!(p.report_group_readable)),
+        (
+            "local_max_age_days",
+            json!(p.local_retention.max_age.map_or(0, |d| d.as_secs() / 86_400)),
+        ),
+        (
+            "local_max_size_gib",
+            json!(p.local_retention.max_bytes.map_or(0, |b| b >> 30)),
+        ),
         ("phase_timeout", json!(p.phase_timeout.map_or(0, |d| d.as_secs()))),
     ]);
     for (name, value) in &applied {

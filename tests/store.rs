@@ -1311,3 +1311,363 @@ async fn delete_all_on_a_terminal_shows_what_goes_and_asks() {
     let out = on_terminal(&f.root, "delete --all --yes", "");
     assert!(!out.contains("[y/N]"), "{out}");
 }
+
+// --- A shared host: other users, links, retention ---
+
+const NOBODY: u32 = 65534;
+
+/// The tests that give files to another user need root (they say so and stop otherwise).
+fn root_or_skip() -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let root = std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0);
+    if !root {
+        eprintln!("skipped: this test gives files to another user (chown), which needs root");
+    }
+    root
+}
+
+fn chmod(p: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+fn mode_of(p: &Path) -> u32 {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::symlink_metadata(p).unwrap().mode() & 0o7777
+}
+
+/// `runuser -u nobody -- ARGS` (the second user of the machine).
+fn as_nobody(args: &[&str]) -> std::process::Output {
+    std::process::Command::new("runuser")
+        .args(["-u", "nobody", "--"])
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// The reported case: another user makes the store root (or its `.lock`) theirs, or makes it
+/// writable by everyone and plants `.lock` as a link to a root-only file. Every command refuses the
+/// root with a reason; the linked file is untouched; a read-only `fsck` creates nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_root_another_user_could_change_is_refused_and_no_link_is_followed() {
+    if !root_or_skip() {
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let victim = d.path().join("victim");
+    std::fs::write(&victim, b"root only").unwrap();
+    chmod(&victim, 0o600);
+    let check = |root: &Path, why: &str| {
+        let st = Store::open(root).unwrap();
+        for e in [
+            st.lock().unwrap_err(),
+            st.fsck().unwrap_err(),
+            st.list().unwrap_err(),
+        ] {
+            assert!(e.to_string().contains(why), "{}: {e}", root.display());
+        }
+        for args in [&["fsck"][..], &["list"], &["delete", "--all", "--yes"]] {
+            let out = bin_local(root, args);
+            assert_eq!(out.status.code(), Some(1), "{args:?}: {out:?}");
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(
+                err.contains(why) && err.contains("local_store"),
+                "{args:?}: {err}"
+            );
+        }
+        assert_eq!(std::fs::read(&victim).unwrap(), b"root only");
+        assert_eq!(mode_of(&victim), 0o600);
+    };
+    // Writable by everyone, `.lock` a link to the root-only file.
+    let open = d.path().join("open");
+    std::fs::create_dir(&open).unwrap();
+    chmod(&open, 0o777);
+    std::os::unix::fs::symlink(&victim, open.join(".lock")).unwrap();
+    check(&open, "writable by other users (mode 777) without the sticky bit");
+    // Sticky is not enough for a store: others could still add entries.
+    chmod(&open, 0o1777);
+    check(&open, "writable by other users (sticky");
+    // Another user's folder.
+    let theirs = d.path().join("theirs");
+    std::fs::create_dir(&theirs).unwrap();
+    std::os::unix::fs::chown(&theirs, Some(NOBODY), Some(NOBODY)).unwrap();
+    check(&theirs, "belongs to another user (uid 65534");
+    assert_eq!(std::fs::read_dir(&theirs).unwrap().count(), 0);
+
+    // A store of ours whose lock files were made links (into a root-only folder), or another
+    // user's file: refused, nothing written or created through them.
+    let f = fixture().await;
+    let private = d.path().join("root-only");
+    std::fs::create_dir(&private).unwrap();
+    chmod(&private, 0o700);
+    std::fs::remove_file(f.root.join(".lock")).unwrap();
+    std::os::unix::fs::symlink(&victim, f.root.join(".lock")).unwrap();
+    let st = Store::open(&f.root).unwrap();
+    let e = st.lock().unwrap_err().to_string();
+    assert!(e.contains("symbolic link") && e.contains(".lock"), "{e}");
+    assert!(st.lock_release("master", true).is_err());
+    assert_eq!(std::fs::read(&victim).unwrap(), b"root only");
+    std::fs::remove_file(f.root.join(".lock")).unwrap();
+    std::fs::write(f.root.join(".lock"), b"").unwrap();
+    std::fs::remove_file(f.root.join(".lock.master")).unwrap();
+    let created = private.join("created-by-fsck");
+    std::os::unix::fs::symlink(&created, f.root.join(".lock.master")).unwrap();
+    let out = bin_local(&f.root, &["fsck"]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("symbolic link"),
+        "{out:?}"
+    );
+    assert!(!created.exists(), "fsck created a file through a link");
+    std::fs::remove_file(f.root.join(".lock.master")).unwrap();
+    // A read-only fsck creates nothing, not even the lock files it finds missing.
+    let before = snapshot(&f.root);
+    let out = bin_local(&f.root, &["fsck"]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(snapshot(&f.root), before);
+    assert!(!f.root.join(".lock.master").exists());
+    // Another user's lock file (they could lock it and block every run).
+    let lock = f.root.join(".lock.wallaby");
+    std::os::unix::fs::chown(&lock, Some(NOBODY), Some(NOBODY)).unwrap();
+    let e = Store::open(&f.root)
+        .unwrap()
+        .layout("wallaby")
+        .unwrap()
+        .upload_bytes("a/b", &Digest::sha256(b"x"), Bytes::from_static(b"x"))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("belongs to another user"), "{e}");
+}
+
+/// Lock files are this user's only (0600), so nobody else can open them to `flock` them and block
+/// every writer; an earlier version's 0644 lock file is made 0600 on first use.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_user_cannot_lock_the_store_to_block_its_writers() {
+    if !root_or_skip() {
+        return;
+    }
+    let f = fixture().await;
+    // Let the other user reach the files (the test's folder is 0700).
+    chmod(f._root.path(), 0o755);
+    let locks = [f.root.join(".lock"), f.root.join(".lock.master")];
+    for l in &locks {
+        assert_eq!(mode_of(l), 0o600, "{}", l.display());
+    }
+    // The test could fail: a file they can read, they can lock.
+    let readable = f._root.path().join("readable");
+    std::fs::write(&readable, b"").unwrap();
+    chmod(&readable, 0o644);
+    let l = readable.display().to_string();
+    let out = as_nobody(&["flock", "-n", "-s", &l, "true"]);
+    assert!(out.status.success(), "{out:?}");
+    for lock in &locks {
+        let l = lock.display().to_string();
+        let out = as_nobody(&["flock", "-n", "-s", &l, "true"]);
+        assert!(!out.status.success(), "{}: {out:?}", lock.display());
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("Permission denied"),
+            "{out:?}"
+        );
+    }
+    // An earlier version's lock file, readable by all.
+    chmod(&locks[0], 0o644);
+    Store::open(&f.root).unwrap().lock().unwrap();
+    assert_eq!(mode_of(&locks[0]), 0o600);
+}
+
+/// A release folder (or its `blobs`) that is a link to a layout elsewhere is no release: `list` does
+/// not show it, deletes of it, of all, and the module's `delete_local` leave it and what it points
+/// at alone and say why, a promotion cannot write through it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_release_that_is_a_link_is_reported_and_left_alone() {
+    let f = fixture().await;
+    let other = tempfile::tempdir().unwrap();
+    let ext = other.path().join("layout");
+    let img = put_image(
+        &Layout::open(&ext),
+        "elsewhere/image",
+        Some("v1"),
+        "amd64",
+        &[seed::layer(7, 5_000)],
+        true,
+    )
+    .await;
+    assert!(ext.join("blobs/sha256").join(img.digest.hex()).is_file());
+    let outside = snapshot(&ext);
+    std::os::unix::fs::symlink(&ext, f.root.join("zed")).unwrap();
+    // `blobs` of a release linked to the outside layout's.
+    let n = f.st.layout("newton").unwrap();
+    put_image(&n, "ns/x", Some("h1"), "amd64", &[seed::layer(8, 1_000)], true).await;
+    std::fs::rename(f.root.join("newton/blobs"), other.path().join("moved")).unwrap();
+    std::os::unix::fs::symlink(ext.join("blobs"), f.root.join("newton/blobs")).unwrap();
+
+    assert!(!f.st.releases().unwrap().contains(&"zed".to_string()));
+    assert!(f.st.list().unwrap().iter().all(|i| i.release != "zed"));
+    let out = bin_local(&f.root, &["list"]);
+    assert!(out.status.success(), "{out:?}");
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("zed"), "{out:?}");
+    let e = f.st.layout("zed").unwrap_err().to_string();
+    assert!(e.contains("symbolic link") && e.contains("left alone"), "{e}");
+    // The module's `delete_local scope=release release=zed`.
+    let opts = store::DeleteOptions::default();
+    for scope in [
+        DeleteScope::Release("zed".into()),
+        DeleteScope::Release("newton".into()),
+    ] {
+        let r = store::delete_verified(&f.root, &scope, opts, Duration::ZERO).unwrap();
+        assert!(!r.changed, "{r:?}");
+        assert!(
+            r.warnings
+                .iter()
+                .any(|w| w.contains("symbolic link") && w.contains("left alone")),
+            "{r:?}"
+        );
+    }
+    let out = bin_local(&f.root, &["delete", "--release", "zed"]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("symbolic link"),
+        "{out:?}"
+    );
+    let fsck = f.st.fsck().unwrap();
+    assert!(
+        fsck.warnings
+            .iter()
+            .any(|w| w.contains("zed") && w.contains("symbolic link")),
+        "{fsck:?}"
+    );
+    let out = bin_local(&f.root, &["delete", "--all", "--yes"]);
+    assert!(out.status.success(), "{out:?}");
+    assert!(!f.root.join("master").exists() && !f.root.join("wallaby").exists());
+    assert_eq!(snapshot(&ext), outside, "the layout outside the store changed");
+    assert!(
+        std::fs::symlink_metadata(f.root.join("zed")).is_ok(),
+        "the link stays"
+    );
+}
+
+/// Backdate the creation time every reference of `hash` in `release` records.
+fn backdate(root: &Path, release: &str, hash: &str, days: u64) {
+    let path = root.join(release).join("index.json");
+    let mut idx: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    let then = std::time::SystemTime::now() - Duration::from_secs(days * 86_400);
+    let secs = then.duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let stamp = time_stamp(secs);
+    for m in idx["manifests"].as_array_mut().unwrap() {
+        if m["annotations"][store::ANN_HASH] == hash {
+            m["annotations"][store::ANN_CREATED] = stamp.clone().into();
+        }
+    }
+    std::fs::write(&path, serde_json::to_vec_pretty(&idx).unwrap()).unwrap();
+}
+
+/// Seconds since the epoch as RFC 3339 (UTC, seconds).
+fn time_stamp(secs: u64) -> String {
+    let days = secs / 86_400;
+    let rem = secs % 86_400;
+    // Civil date from days (Howard Hinnant's algorithm).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        (rem % 3600) / 60,
+        rem % 60
+    )
+}
+
+/// Copies of `hash` from `source` in `release`, one image of `size` unique bytes.
+async fn kept_copy(st: &Store, release: &str, hash: &str, seed_n: u64, size: usize) {
+    let l = st.layout(release).unwrap().with_hash(hash).with_source("quay.io");
+    put_image(
+        &l,
+        &format!("{NS}/openstack-nova-compute"),
+        Some(hash),
+        "amd64",
+        &[seed::layer(seed_n, size)],
+        true,
+    )
+    .await;
+}
+
+/// The retention policy: copies older than the age limit go, then the oldest while the store is
+/// over its size; the caller's own hash is spared, a release another run holds is skipped; every
+/// removal is the verified delete.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retention_removes_old_then_oversize_copies_and_spares_what_it_must() {
+    let d = tempfile::tempdir().unwrap();
+    let root = d.path().join("store");
+    let st = Store::open(&root).unwrap();
+    const OLD: &str = "0000000000000000000000000000000a";
+    const MINE: &str = "0000000000000000000000000000000b";
+    const MID: &str = "0000000000000000000000000000000c";
+    const NEW: &str = "0000000000000000000000000000000d";
+    kept_copy(&st, "master", OLD, 1, 20_000).await;
+    kept_copy(&st, "master", MINE, 2, 20_000).await;
+    kept_copy(&st, "master", MID, 3, 20_000).await;
+    kept_copy(&st, "master", NEW, 4, 20_000).await;
+    kept_copy(&st, "wallaby", OLD, 5, 20_000).await;
+    backdate(&root, "master", OLD, 10);
+    backdate(&root, "master", MINE, 9);
+    backdate(&root, "master", MID, 3);
+    backdate(&root, "wallaby", OLD, 12);
+    let policy = store::Retention::default();
+    assert_eq!(policy.max_age, Some(Duration::from_secs(7 * 86_400)));
+    assert_eq!(policy.max_bytes, Some(20 << 30));
+    let spare = [(
+        "master".to_string(),
+        Some("quay.io".to_string()),
+        MINE.to_string(),
+    )];
+    // Another run works on wallaby: left for a later pass.
+    let other = Store::open(&root).unwrap();
+    let busy = other.lock_release("wallaby", true).unwrap();
+    let now = std::time::SystemTime::now();
+    let r = st.retain(&policy, &spare, now).unwrap();
+    assert_eq!(r.skipped, ["wallaby"]);
+    assert!(r.problems.is_empty(), "{r:?}");
+    let gone: Vec<(&str, &str, &str)> = r
+        .pruned
+        .iter()
+        .map(|p| (p.release.as_str(), p.hash.as_str(), p.reason))
+        .collect();
+    assert_eq!(gone, [("master", OLD, "age")]);
+    assert_eq!(r.pruned[0].references, 1);
+    assert!(r.pruned[0].freed_bytes >= 20_000, "{r:?}");
+    let hashes = |release: &str| -> Vec<String> {
+        st.list_release(release)
+            .unwrap()
+            .into_iter()
+            .filter_map(|i| i.hash)
+            .collect()
+    };
+    assert_eq!(hashes("master"), [MINE, MID, NEW]);
+    drop(busy);
+    // Over the size limit: the oldest go first (wallaby's, then master's MID), not the spared one.
+    let total = st.total_size().unwrap();
+    let policy = store::Retention {
+        max_age: None,
+        max_bytes: Some(total - 30_000),
+    };
+    let r = st.retain(&policy, &spare, now).unwrap();
+    let gone: Vec<(&str, &str, &str)> = r
+        .pruned
+        .iter()
+        .map(|p| (p.release.as_str(), p.hash.as_str(), p.reason))
+        .collect();
+    assert_eq!(gone, [("wallaby", OLD, "size"), ("master", MID, "size")]);
+    assert!(st.total_size().unwrap() <= total - 30_000);
+    assert_eq!(hashes("master"), [MINE, NEW]);
+    assert!(st.fsck().unwrap().ok);
+    // Off: nothing happens.
+    let off = store::Retention::from_settings(0, 0);
+    assert_eq!(st.retain(&off, &[], now).unwrap(), store::RetainReport::default());
+}

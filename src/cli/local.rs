@@ -339,11 +339,7 @@ fn print_delete(st: &Store, r: &DeleteReport) {
 }
 
 fn fsck(st: &Store, a: FsckArgs, wait: Duration) -> anyhow::Result<i32> {
-    let _lock = match st.root().is_dir() {
-        true => Some(st.lock_wait(false, wait)?),
-        false => None,
-    };
-    let r = st.fsck()?;
+    let r = st.fsck_wait(wait)?;
     if a.json {
         say!("{}", serde_json::to_string_pretty(&r)?);
     } else {

@@ -97,6 +97,21 @@ pub struct PromoteFlags {
     /// Seconds to wait while another run holds the local store (default 600).
     #[arg(long, value_name = "SECS")]
     pub lock_timeout: Option<u64>,
+    /// Reports kept per action and release in --tmp-file-root: older ones are removed after each
+    /// run [default: 10; 0 keeps all].
+    #[arg(long, value_name = "N")]
+    pub report_keep: Option<u64>,
+    /// Reports readable by the group (0640) instead of this user only (0600).
+    #[arg(long, value_name = "BOOL")]
+    pub report_group_readable: Option<String>,
+    /// Kept local copies older than this are removed by every run that uses the store [default: 7;
+    /// 0: no age limit].
+    #[arg(long, value_name = "DAYS")]
+    pub local_max_age_days: Option<u64>,
+    /// Past this size the local store's oldest kept copies are removed by every run that uses it
+    /// [default: 20; 0: no size limit].
+    #[arg(long, value_name = "GIB")]
+    pub local_max_size_gib: Option<u64>,
     /// Seconds each phase of the run may take (source check, architectures, copies, verification and
     /// labels, source label); one that runs over stops the run there with an error, no label moved
     /// after it [default: 0, no limit; at most 7 days].
@@ -212,6 +227,10 @@ impl PromoteFlags {
             keep_local: self.keep_local.clone(),
             local_store: self.local_store.clone(),
             lock_timeout: self.lock_timeout,
+            report_keep: self.report_keep,
+            report_group_readable: flag_bool("report-group-readable", &self.report_group_readable)?,
+            local_max_age_days: self.local_max_age_days,
+            local_max_size_gib: self.local_max_size_gib,
             phase_timeout: self.phase_timeout,
             ..Default::default()
         })

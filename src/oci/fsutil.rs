@@ -4,10 +4,12 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use super::shared_host::{nofollow, DIR_MODE, FILE_MODE};
 use crate::digest::Digest;
 use crate::error::{Error, Result};
 
@@ -83,12 +85,21 @@ pub(crate) fn sync_dir(dir: &Path) {
 }
 
 /// Write `bytes` to `path` atomically: temporary file in the same folder, fsync, rename, fsync of
-/// the folder. The folder must exist.
+/// the folder. The folder must exist. The file is 0644 whatever the umask.
 pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    write_atomic_mode(path, bytes, FILE_MODE)
+}
+
+/// [`write_atomic`] with the file's mode. The temporary file is created under a fresh random name
+/// (`O_EXCL`, `O_NOFOLLOW`: a link planted at any name is never written through) and renamed onto
+/// `path` (which replaces a link there instead of following it).
+pub(crate) fn write_atomic_mode(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
     let tmp = TempPath::new(path);
     let mut f = OpenOptions::new()
         .write(true)
         .create_new(true)
+        .mode(mode)
+        .custom_flags(nofollow())
         .open(tmp.path())
         .map_err(|e| Error::io(tmp.path().display(), e))?;
     f.write_all(bytes)
@@ -98,9 +109,13 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     tmp.persist(path)
 }
 
-/// Create a folder and its parents, naming it in the error.
+/// Create a folder and its parents (0755 whatever the umask), naming it in the error.
 pub(crate) fn create_dir_all(dir: &Path) -> Result<()> {
-    fs::create_dir_all(dir).map_err(|e| Error::io(dir.display(), e))
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(DIR_MODE)
+        .create(dir)
+        .map_err(|e| Error::io(dir.display(), e))
 }
 
 /// An I/O error of kind `InvalidData` naming `path`: for corrupt store content.
@@ -174,6 +189,44 @@ pub(crate) fn rfc3339(t: SystemTime) -> String {
     )
 }
 
+/// `2024-05-01T12:34:56Z` (what [`rfc3339`] writes; fractions of seconds and offsets are not
+/// accepted) → the time; `None` for anything else.
+pub(crate) fn parse_rfc3339(s: &str) -> Option<SystemTime> {
+    let b = s.as_bytes();
+    if b.len() != 20
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || b[10] != b'T'
+        || b[13] != b':'
+        || b[16] != b':'
+        || b[19] != b'Z'
+    {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| s.get(r)?.parse::<u32>().ok();
+    let (y, m, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (h, mi, sec) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    if !(1..=12).contains(&m) || !(1..=31).contains(&d) || h > 23 || mi > 59 || sec > 60 {
+        return None;
+    }
+    let days = days_from_civil(i64::from(y), m, d);
+    let secs = days * 86_400 + i64::from(h * 3600 + mi * 60 + sec);
+    u64::try_from(secs)
+        .ok()
+        .map(|s| UNIX_EPOCH + std::time::Duration::from_secs(s))
+}
+
+/// (year, month, day) → days since 1970-01-01 (the inverse of [`civil_from_days`]).
+fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let mp = i64::from(if m > 2 { m - 3 } else { m + 9 });
+    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
 /// Days since 1970-01-01 → (year, month, day) in the proleptic Gregorian calendar.
 fn civil_from_days(days: i64) -> (i64, u32, u32) {
     // Shift the epoch to 0000-03-01 so leap days fall at the end of a 400-year era.
@@ -209,6 +262,23 @@ mod tests {
             rfc3339(UNIX_EPOCH + Duration::from_secs(4_107_542_399)),
             "2100-02-28T23:59:59Z"
         );
+    }
+
+    #[test]
+    fn timestamps_read_back() {
+        for secs in [0, 951_782_400, 1_714_566_896, 4_107_542_399] {
+            let t = UNIX_EPOCH + Duration::from_secs(secs);
+            assert_eq!(parse_rfc3339(&rfc3339(t)), Some(t));
+        }
+        for bad in [
+            "",
+            "2024-05-01",
+            "2024-13-01T00:00:00Z",
+            "2024-05-01T12:34:56+01:00",
+            "x",
+        ] {
+            assert_eq!(parse_rfc3339(bad), None, "{bad}");
+        }
     }
 
     #[test]

@@ -527,6 +527,8 @@ impl Layout {
         let mut f = tokio::fs::OpenOptions::new()
             .write(true)
             .create_new(true)
+            .mode(super::shared_host::FILE_MODE)
+            .custom_flags(super::shared_host::nofollow())
             .open(tmp.path())
             .await
             .map_err(io_err)?;

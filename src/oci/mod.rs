@@ -16,6 +16,7 @@
 pub(crate) mod fsutil;
 pub(crate) mod index;
 mod layout;
+pub(crate) mod shared_host;
 
 pub use index::{ANN_CREATED, ANN_HASH, ANN_NAME, ANN_REF_NAME, ANN_RELEASE, ANN_REPOSITORY, ANN_SOURCE};
 pub use layout::Layout;

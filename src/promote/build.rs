@@ -96,6 +96,7 @@ pub(crate) fn promotion(
     report.local_removed = c.local.removed;
     report.local_root = c.local.root;
     report.local_bytes = c.local.bytes;
+    report.local_pruned = c.local.pruned;
     finish(report, p, c.problems, started, regs)
 }
 

@@ -13,11 +13,35 @@ use crate::oci::Layout;
 use crate::report::{Kind, Phase, Problem, TagAction, TagEntry};
 use crate::store::{DeleteScope, LabelMove, Store, StoreLock};
 
-/// The local store for this run: a release's layout under the lock.
+/// The local store for this run: its release's layout, and the release's shared lock while the run
+/// reads kept copies. Nothing is held otherwise: each write step takes the release's exclusive lock
+/// for its own length ([`Local::write_lock`]), so runs of other releases never wait for this one
+/// and runs of this release wait only while this one reads or writes it.
 pub(crate) struct Local {
     pub store: Store,
     pub layout: Layout,
-    _lock: StoreLock,
+    release: String,
+    timeout: std::time::Duration,
+    reading: std::sync::Mutex<Option<StoreLock>>,
+}
+
+impl Local {
+    /// The run is done reading its kept copies (none were used, or its copies are written): other
+    /// runs of the release may write it again.
+    pub(crate) fn done_reading(&self) {
+        let mut r = self
+            .reading
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        r.take();
+    }
+
+    /// The release's exclusive lock for one write step (keeping copies, the label history, the
+    /// cleanup), waiting up to `lock_timeout` for another run of the release.
+    pub(crate) fn write_lock(&self) -> crate::Result<StoreLock> {
+        self.done_reading();
+        self.store.lock_release_wait(&self.release, true, self.timeout)
+    }
 }
 
 /// What the store step did.
@@ -27,6 +51,8 @@ pub(crate) struct LocalOutcome {
     pub removed: Vec<String>,
     pub root: Option<String>,
     pub bytes: u64,
+    /// What the retention policy removed (`<hash> of <release> (age|size)`).
+    pub pruned: Vec<String>,
     pub problems: Vec<Problem>,
 }
 
@@ -37,18 +63,23 @@ fn problem(context: &str, e: impl std::fmt::Display, kind: Kind) -> Problem {
 }
 
 /// Open this release's local store (None: no store for this run). `read_only` runs (dry run,
-/// verify) do not create one.
+/// verify) do not create one. When the release holds copies, its shared lock is taken (waiting up
+/// to `lock_timeout` for a run writing it) and held until [`Local::done_reading`].
 pub(crate) fn open(p: &Promotion, read_only: bool) -> crate::Result<Option<Local>> {
     if p.keep_local == KeepLocal::Never {
         return Ok(None);
     }
     let store = Store::open(crate::store::resolve_root(p.local_store.as_deref())?)?;
     store.check_root()?;
-    if read_only && !store.release_dir(&p.release).is_dir() {
+    store.check_release_dir(&p.release)?;
+    let kept = store.release_dir(&p.release).is_dir();
+    if read_only && !kept {
         return Ok(None);
     }
-    // Another run holding the store (another release's promotion on this host): wait for it.
-    let lock = store.lock_wait(!read_only, p.lock_timeout)?;
+    let reading = match kept {
+        true => Some(store.lock_release_wait(&p.release, false, p.lock_timeout)?),
+        false => None,
+    };
     // Copies are named and annotated by what they are (source host, namespace, repository, tag,
     // hash): a copy of another source or namespace is never found here.
     let layout = store
@@ -59,7 +90,9 @@ pub(crate) fn open(p: &Promotion, read_only: bool) -> crate::Result<Option<Local
     Ok(Some(Local {
         store,
         layout,
-        _lock: lock,
+        release: p.release.to_string(),
+        timeout: p.lock_timeout,
+        reading: std::sync::Mutex::new(reading),
     }))
 }
 
@@ -76,6 +109,13 @@ pub(crate) async fn keep(
     if p.keep_local != KeepLocal::Always && !failed_push {
         return;
     }
+    let _writing = match local.write_lock() {
+        Ok(l) => l,
+        Err(e) => {
+            let context = "keeping local copies";
+            return out.problems.push(problem(context, &e, Kind::of(&e)));
+        }
+    };
     let mut planned = Vec::new();
     for (ci, f) in facts
         .iter()
@@ -142,7 +182,10 @@ pub(crate) fn record_labels<'a>(
         return;
     }
     // All of the run's moves in one write of the history.
-    if let Err(err) = local.store.record_labels(&p.release, moves) {
+    let written = local
+        .write_lock()
+        .and_then(|_lock| local.store.record_labels(&p.release, moves));
+    if let Err(err) = written {
         let context = "recording the label moves in the local store";
         out.problems.push(problem(context, &err, Kind::of(&err)));
     }
@@ -160,7 +203,10 @@ pub(crate) fn clean(p: &Promotion, local: &Local, facts: &[Facts], success: bool
             repositories: facts.iter().map(|f| f.repo.to_string()).collect(),
         };
         let context = "removing this promotion's local copies";
-        match local.store.delete(&scope, false) {
+        let deleted = local
+            .write_lock()
+            .and_then(|_lock| local.store.delete(&scope, false));
+        match deleted {
             Ok(d) => {
                 let removed = |f: &&Facts| {
                     d.removed
@@ -177,7 +223,33 @@ pub(crate) fn clean(p: &Promotion, local: &Local, facts: &[Facts], success: bool
             Err(e) => out.problems.push(problem(context, &e, Kind::of(&e))),
         }
     }
+    retain(p, local, out);
     out.root = Some(local.store.root().display().to_string());
     // What is on disk: a blob shared by images, or an image under two tags, is stored once.
     out.bytes = local.store.release_size(&p.release).unwrap_or(0);
+}
+
+/// Every run that writes the store applies the retention policy to it (this hash's copies from this
+/// source spared: what the run keeps is what its rerun needs). Housekeeping: what it cannot do is
+/// a warning, never the promotion's failure.
+fn retain(p: &Promotion, local: &Local, out: &mut LocalOutcome) {
+    let spare = [(
+        p.release.to_string(),
+        Some(p.source.host.clone()),
+        p.full_hash.to_string(),
+    )];
+    let now = std::time::SystemTime::now();
+    match local.store.retain(&p.local_retention, &spare, now) {
+        Ok(r) => {
+            out.pruned = r
+                .pruned
+                .iter()
+                .map(|x| format!("{} of {} ({})", x.hash, x.release, x.reason))
+                .collect();
+            for e in r.problems {
+                crate::report::warn_once(&format!("local store retention: {e}"));
+            }
+        }
+        Err(e) => crate::report::warn_once(&format!("local store retention: {e}")),
+    }
 }

@@ -313,6 +313,22 @@ promote_options! {
     /// Seconds to wait for another run's lock on the local store (default 600; 0: fail at once).
     #[serde(default, deserialize_with = "opt_count")]
     lock_timeout: Option<u64> => opt("lock_timeout", Int),
+    /// Reports kept per action and release in `tmp_file_root`: after each run the older ones go,
+    /// the newest this many stay (the `latest` copies aside). Default 10; 0 keeps every report.
+    #[serde(default, deserialize_with = "opt_count")]
+    report_keep: Option<u64> => opt("report_keep", Int),
+    /// Reports readable by the group too (0640). Default false: 0600, this user's only (they name
+    /// registry users and hosts).
+    #[serde(default, deserialize_with = "opt_bool")]
+    report_group_readable: Option<bool> => opt("report_group_readable", Bool),
+    /// Kept local copies older than this many days are removed by every run that uses the local
+    /// store (default 7; 0: no age limit).
+    #[serde(default, deserialize_with = "opt_count")]
+    local_max_age_days: Option<u64> => opt("local_max_age_days", Int),
+    /// When the local store holds more than this many GiB, every run that uses it removes the
+    /// oldest kept copies until it does not (default 20; 0: no size limit).
+    #[serde(default, deserialize_with = "opt_count")]
+    local_max_size_gib: Option<u64> => opt("local_max_size_gib", Int),
     /// Seconds each phase of a run (source check, architectures, copies and lists, verification
     /// and labels, the source label) may take; one that runs over stops the run there, with an error
     /// naming it, and nothing after it is done (no label moves). Default 0: no limit.
@@ -359,9 +375,20 @@ pub struct Promotion {
     pub local_store: Option<PathBuf>,
     /// How long to wait for the local store's lock.
     pub lock_timeout: std::time::Duration,
+    /// Default reports kept per action and release (0: all).
+    pub report_keep: usize,
+    /// Reports 0640 instead of 0600.
+    pub report_group_readable: bool,
+    /// How long and how much the local store keeps copies.
+    pub local_retention: crate::store::Retention,
     /// The longest a phase of the run may take (None: no limit).
     pub phase_timeout: Option<std::time::Duration>,
 }
+
+/// Reports kept per action and release by default: the last runs of a release (its failures and
+/// its success) stay readable, and a 150-image failure's pair (about 2.5 MB) times ten bounds each
+/// release's reports at about 25 MB.
+pub const REPORT_KEEP: u64 = 10;
 
 /// When to keep local copies of the images (one type for every face: typed in a releases file,
 /// parsed from the module's and the flags' strings by [`std::str::FromStr`]).
@@ -541,6 +568,14 @@ impl PromoteArgs {
             keep_local: self.keep_local.as_deref().unwrap_or("on_failure").parse()?,
             local_store: self.local_store.clone(),
             lock_timeout: std::time::Duration::from_secs(self.lock_timeout.unwrap_or(600).min(86_400)),
+            report_keep: self.report_keep.unwrap_or(REPORT_KEEP).min(100_000) as usize,
+            report_group_readable: self.report_group_readable.unwrap_or(false),
+            local_retention: crate::store::Retention::from_settings(
+                self.local_max_age_days
+                    .unwrap_or(crate::store::Retention::DEFAULT_MAX_AGE_DAYS),
+                self.local_max_size_gib
+                    .unwrap_or(crate::store::Retention::DEFAULT_MAX_SIZE_GIB),
+            ),
             phase_timeout: self
                 .phase_timeout
                 .filter(|s| *s > 0)

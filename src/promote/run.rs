@@ -132,8 +132,15 @@ fn write_list(write: bool, path: &std::path::Path, p: &Promotion, names: &[Strin
 
 /// The steps; `Err(Stop)` ends the run early (its problem is collected).
 async fn steps(p: &Promotion, opts: &RunOptions, cl: &Clients, c: &mut Collected) -> Result<(), Stop> {
-    let files = ListFiles::new(&p.tmp_file_root, &p.list_suffix());
     let write_lists = !opts.read_only();
+    // tmp_file_root checked (its private sub-folder when others share it) before anything is written.
+    let dir = match write_lists {
+        true => crate::report::folder::output_dir(&p.tmp_file_root)
+            .map_err(|e| c.problems.push(list_files_problem(&e)))
+            .map_err(|_| Stop::Early)?,
+        false => p.tmp_file_root.clone(),
+    };
+    let files = ListFiles::new(&dir, &p.list_suffix());
     if write_lists {
         files
             .truncate_all()
@@ -196,6 +203,10 @@ async fn phases(
     let checking = check_source(p, cl, local, c, files, write_lists, progress);
     let checked = within(p, futures_util::future::join(checking, looking)).await;
     let (found, looked) = checked.ok_or_else(|| overrun(p, Phase::SourceCheck, c))?;
+    if let Some(l) = local.filter(|_| c.local_reused.is_empty()) {
+        // No kept copy is read: the release's lock goes at once (runs of it need not wait).
+        l.done_reading();
+    }
     let found = found?;
     let fetched = FetchedBlobs::default();
     let known = (&fetched, &looked.lists);

@@ -346,8 +346,14 @@ fn counters(h: &mut String, r: &Report) {
 }
 
 /// Render and write atomically.
+/// Write the page, this user's only (0600: it names registry users and hosts).
 pub fn write(r: &Report, path: &Path) -> Result<()> {
-    super::write_atomic(path, render(r).as_bytes())
+    write_mode(r, path, super::folder::REPORT_MODE)
+}
+
+/// Write the page with this file mode.
+pub fn write_mode(r: &Report, path: &Path, mode: u32) -> Result<()> {
+    super::write_atomic_mode(path, render(r).as_bytes(), mode)
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 //! previous digest, action, verification, bytes, time), the self-contained HTML page, and the
 //! promoter's six list files with the old role's exact names.
 
+pub mod folder;
 pub mod html;
 pub mod listfiles;
 pub mod problem;
@@ -232,6 +233,9 @@ pub struct Report {
     /// Bytes of this release's local copies after the run.
     #[serde(default)]
     pub local_bytes: u64,
+    /// Kept copies the retention policy removed after this run (`<hash> of <release> (age|size)`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub local_pruned: Vec<String>,
     /// Quay repositories created (or found) before pushing, per registry.
     #[serde(default)]
     pub quay: Vec<crate::quay::EnsureOutcome>,
@@ -324,23 +328,34 @@ impl Report {
         }
     }
 
+    /// Write the JSON report, this user's only (0600: it names registry users and hosts).
     pub fn write_json(&self, path: &Path) -> Result<()> {
+        self.write_json_mode(path, folder::REPORT_MODE)
+    }
+
+    /// Write the JSON report with this file mode.
+    pub fn write_json_mode(&self, path: &Path, mode: u32) -> Result<()> {
         let bytes = serde_json::to_vec_pretty(self).map_err(|e| Error::Config(e.to_string()))?;
-        write_atomic(path, &bytes)
+        write_atomic_mode(path, &bytes, mode)
     }
 }
 
-/// Write a file through a temporary file and a rename, creating parent folders. The temporary file
-/// is the store's (a random name created with `create_new`, so a symlink planted in a shared folder
-/// such as `tmp_file_root` is never followed); the rename replaces a symlink at `path` instead of
-/// writing through it.
+/// Write a file (0644) through a temporary file and a rename, creating parent folders. The
+/// temporary file is the store's (a random name created with `O_EXCL` and `O_NOFOLLOW`, so a
+/// symlink planted in a shared folder such as `tmp_file_root` is never followed); the rename
+/// replaces a symlink at `path` instead of writing through it.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    write_atomic_mode(path, bytes, 0o644)
+}
+
+/// [`write_atomic`] with the file's mode (whatever the umask).
+pub fn write_atomic_mode(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
     let dir = path
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir.display(), e))?;
-    crate::store::write_atomic(path, bytes)
+    crate::store::create_dir_all(dir)?;
+    crate::store::write_atomic_mode(path, bytes, mode)
 }
 
 /// Now as an HTTP date (RFC 1123, UTC).

@@ -19,6 +19,7 @@ use super::{validate_release, DeleteReport, DeleteScope, FsckReport, LocalImage,
 use crate::error::{Error, Result};
 use crate::oci::fsutil::{sync_dir, TMP_PREFIX};
 use crate::oci::index::{check_oci_layout, IndexEntry, IndexFile, INDEX_JSON, OCI_LAYOUT};
+use crate::oci::shared_host;
 
 /// How to delete.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -83,16 +84,28 @@ impl Store {
             self.matched_nothing(&scope, opts, &mut report)?;
             return Ok(report);
         }
-        let _lock = if opts.dry_run {
-            self.lock_shared()?
-        } else {
-            self.lock()?
+        // A release that is not there (or is a link) has nothing to delete: no lock, no file.
+        if let Some(dir) = scope.release().map(|r| self.release_dir(r)) {
+            if !shared_host::is_real_dir(&dir) {
+                if let Some(link) = linked(&dir) {
+                    report.warnings.push(left_alone(&link));
+                }
+                self.matched_nothing(&scope, opts, &mut report)?;
+                return Ok(report);
+            }
+        }
+        // A release's delete holds that release's lock; the whole store's, the store's.
+        let _lock = match scope.release() {
+            Some(r) => self.lock_release(r, !opts.dry_run)?,
+            None if opts.dry_run => self.lock_shared()?,
+            None => self.lock()?,
         };
         let releases = match &scope {
             DeleteScope::All | DeleteScope::Container { release: None, .. } => self.releases()?,
             DeleteScope::Release(r)
             | DeleteScope::Container { release: Some(r), .. }
-            | DeleteScope::Copies { release: r, .. } => vec![r.clone()],
+            | DeleteScope::Copies { release: r, .. }
+            | DeleteScope::Hash { release: r, .. } => vec![r.clone()],
         };
         let mut plans = Vec::new();
         for r in &releases {
@@ -193,6 +206,10 @@ impl Store {
         warnings: &mut Vec<String>,
     ) -> Result<Option<Plan>> {
         let dir = self.release_dir(release);
+        if let Some(link) = linked(&dir) {
+            warnings.push(left_alone(&link));
+            return Ok(None);
+        }
         if !dir.is_dir() {
             return Ok(None);
         }
@@ -321,6 +338,32 @@ impl Store {
     }
 }
 
+/// The first of a release folder, its `blobs` and `blobs/<algorithm>` folders that is a symbolic
+/// link, described (`<path> is a symbolic link (to <target>)`).
+fn linked(dir: &Path) -> Option<String> {
+    let blobs = dir.join("blobs");
+    let algs: Vec<PathBuf> = match shared_host::is_real_dir(&blobs) {
+        true => std::fs::read_dir(&blobs)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path())
+            .collect(),
+        false => vec![],
+    };
+    std::iter::once(dir.to_path_buf())
+        .chain(std::iter::once(blobs.clone()))
+        .chain(algs)
+        .find_map(|p| {
+            shared_host::symlink_target(&p)
+                .map(|to| format!("{} is a symbolic link (to {})", p.display(), to.display()))
+        })
+}
+
+fn left_alone(link: &str) -> String {
+    format!("{link}: the store never deletes through a symbolic link; left alone")
+}
+
 fn unreadable_index(dir: &Path, release: &str, e: Error) -> Error {
     Error::io(
         dir.join(INDEX_JSON).display(),
@@ -396,9 +439,12 @@ fn not_ours(dir: &Path, collected: &[(PathBuf, u64)]) -> Vec<String> {
     for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
         let path = e.path();
         let name = e.file_name().to_string_lossy().into_owned();
+        // `file_type` does not follow links: a link is never one of ours.
+        let kind = e.file_type().ok();
+        let is_file = kind.is_some_and(|t| t.is_file());
         match name.as_str() {
-            OCI_LAYOUT | INDEX_JSON | LABELS_JSON if path.is_file() => {}
-            "blobs" if path.is_dir() => {
+            OCI_LAYOUT | INDEX_JSON | LABELS_JSON if is_file => {}
+            "blobs" if kind.is_some_and(|t| t.is_dir()) => {
                 for alg in std::fs::read_dir(&path).into_iter().flatten().flatten() {
                     let files: Vec<PathBuf> = match std::fs::read_dir(alg.path()) {
                         Ok(rd) => rd.flatten().map(|f| f.path()).collect(),
@@ -412,7 +458,7 @@ fn not_ours(dir: &Path, collected: &[(PathBuf, u64)]) -> Vec<String> {
                     );
                 }
             }
-            _ if is_temp(&path) && path.is_file() => {}
+            _ if is_temp(&path) && is_file => {}
             _ => out.push(path.display().to_string()),
         }
     }
@@ -456,7 +502,7 @@ fn normalize(scope: &DeleteScope) -> Result<DeleteScope> {
             validate_release(r)?;
             DeleteScope::Release(r.clone())
         }
-        DeleteScope::Copies { release, .. } => {
+        DeleteScope::Copies { release, .. } | DeleteScope::Hash { release, .. } => {
             validate_release(release)?;
             scope.clone()
         }

@@ -83,7 +83,8 @@ impl Store {
     /// with every run, and each rewrite is synced).
     pub fn record_labels(&self, release: &str, moves: Vec<LabelMove>) -> Result<Vec<LabelRecord>> {
         validate_release(release)?;
-        let _lock = self.lock()?;
+        self.check_release_dir(release)?;
+        let _lock = self.lock_release(release, true)?;
         let mutex = self.meta_mutex(release);
         let _g = mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let dir = self.release_dir(release);
@@ -112,6 +113,7 @@ impl Store {
     /// The release's label moves, oldest first (empty when none were recorded).
     pub fn label_history(&self, release: &str) -> Result<Vec<LabelRecord>> {
         validate_release(release)?;
+        self.check_release_dir(release)?;
         load(&self.release_dir(release))
     }
 }

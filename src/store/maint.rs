@@ -14,6 +14,7 @@ use crate::oci::index::{
     check_oci_layout, IndexEntry, IndexFile, ANN_CREATED, ANN_HASH, ANN_NAME, ANN_REPOSITORY, ANN_SOURCE,
     INDEX_JSON, OCI_LAYOUT,
 };
+use crate::oci::shared_host;
 use crate::oci::MANIFEST_LIMIT;
 
 /// Deepest nesting of indexes we follow.
@@ -178,6 +179,14 @@ pub(super) struct BlobFiles {
 pub(super) fn scan_blobs(dir: &Path) -> BlobFiles {
     let mut out = BlobFiles::default();
     let blobs = dir.join("blobs");
+    if let Some(to) = shared_host::symlink_target(&blobs) {
+        out.problems.push(format!(
+            "{} is a symbolic link (to {}): not followed",
+            blobs.display(),
+            to.display()
+        ));
+        return out;
+    }
     let rd = match std::fs::read_dir(&blobs) {
         Ok(rd) => rd,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return out,
@@ -189,7 +198,8 @@ pub(super) fn scan_blobs(dir: &Path) -> BlobFiles {
     for alg in rd.flatten() {
         let alg_path = alg.path();
         let alg_name = alg.file_name().to_string_lossy().into_owned();
-        if !alg_path.is_dir() {
+        // `file_type` does not follow links: a linked folder is a stray, never read or deleted.
+        if !alg.file_type().is_ok_and(|t| t.is_dir()) {
             out.strays.push(alg_path);
             continue;
         }
@@ -242,6 +252,9 @@ pub(super) fn in_scope(e: &IndexEntry, scope: &DeleteScope) -> bool {
                     .is_some_and(|r| repositories.iter().any(|x| x == r))
                 && e.ann(ANN_SOURCE).is_none_or(|s| s == source)
         }
+        DeleteScope::Hash { source, hash, .. } => {
+            e.ann(ANN_HASH) == Some(hash) && e.ann(ANN_SOURCE) == source.as_deref()
+        }
     }
 }
 
@@ -278,6 +291,7 @@ impl Store {
     /// The images of one release (empty when it does not exist), sorted by container and tag.
     pub fn list_release(&self, release: &str) -> Result<Vec<LocalImage>> {
         validate_release(release)?;
+        self.check_release_dir(release)?;
         let dir = self.release_dir(release);
         if !dir.is_dir() {
             return Ok(vec![]);
@@ -295,6 +309,7 @@ impl Store {
     /// Bytes of one release's blob files (each stored once, however many images and tags use it).
     pub fn release_size(&self, release: &str) -> Result<u64> {
         validate_release(release)?;
+        self.check_release_dir(release)?;
         Ok(scan_blobs(&self.release_dir(release))
             .blobs
             .values()
@@ -320,7 +335,17 @@ impl Store {
     /// content hashes to its name, label histories parse. Orphan blobs and leftover temporary files
     /// are warnings.
     pub fn fsck(&self) -> Result<FsckReport> {
-        let _lock = self.lock_shared()?;
+        self.fsck_wait(std::time::Duration::ZERO)
+    }
+
+    /// [`Store::fsck`], waiting up to `timeout` for runs writing the store: it takes the store's
+    /// shared lock and every release's. Creates nothing (a missing lock file is nothing to wait for).
+    pub fn fsck_wait(&self, timeout: std::time::Duration) -> Result<FsckReport> {
+        let _lock = self.lock_wait(false, timeout)?;
+        let mut _releases = Vec::new();
+        for r in self.releases()? {
+            _releases.push(self.lock_release_wait(&r, false, timeout)?);
+        }
         Ok(self.fsck_detail()?.report)
     }
 
@@ -341,10 +366,16 @@ impl Store {
             let entry = entry.map_err(|e| Error::io(root.display(), e))?;
             let name = entry.file_name().to_string_lossy().into_owned();
             let path = entry.path();
-            if name == LOCK_FILE || name == MARKER_FILE {
+            if name == LOCK_FILE || name == MARKER_FILE || root::is_release_lock(&name) {
                 continue;
             }
-            if !path.is_dir() {
+            if let Some(to) = shared_host::symlink_target(&path) {
+                d.report.warnings.push(format!(
+                    "{}: a symbolic link (to {}), not part of the store: never read nor deleted",
+                    path.display(),
+                    to.display()
+                ));
+            } else if !path.is_dir() {
                 d.report.warnings.push(format!(
                     "{}: a file that does not belong to the store",
                     path.display()

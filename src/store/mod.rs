@@ -1,15 +1,16 @@
 //! The local store: images kept on this machine as OCI image layouts, one per release. What a layout
 //! is (its files, reads and writes with the registry client's operations) lives in [`crate::oci`];
-//! the store is the bookkeeping around its layouts: the root and its marker, the lock between
-//! processes (every write of a release's [`Layout`] holds it: the store is the layout's
-//! [`crate::oci::Keeper`]), label history, list, fsck and the one delete. A release's layout is a
+//! the store is the bookkeeping around its layouts: the root and its marker, the locks between
+//! processes (every write of a release's [`Layout`] holds that release's: the store is the layout's
+//! [`crate::oci::Keeper`]), label history, list, fsck, the one delete and the retention policy. A release's layout is a
 //! [`crate::place::Place`] like a registry, so the copy engine can use it as a source or a destination.
 //!
 //! ## On disk
 //!
 //! ```text
 //! <root>/.copy-containers-store         the marker: this folder is a store (see [`MARKER_FILE`])
-//! <root>/.lock                          exclusive lock of writers (shared lock of readers); names its holder
+//! <root>/.lock                          the store's lock (shared under a release's; exclusive for the whole store)
+//! <root>/.lock.<release>                a release's lock (exclusive for writers, shared for readers)
 //! <root>/<release>/oci-layout           {"imageLayoutVersion": "1.0.0"}
 //! <root>/<release>/index.json           OCI image index: one descriptor per reference
 //! <root>/<release>/blobs/sha256/<hex>   manifests, configs, layers, list children (shared in a release)
@@ -38,13 +39,17 @@
 //!   blobs) is already present, so every reference in `index.json` is complete.
 //! - Only a store is written to, read or deleted from: a root without the marker that holds other
 //!   files is refused, nothing touched; old stores without it are adopted (see `root.rs`).
-//! - Writers hold an exclusive lock on `<root>/.lock` ([`Store::lock`]); a second run gets one message
-//!   naming the holder (PID, command, since when) and may wait for it ([`Store::lock_wait`]). Locks
-//!   are re-entrant within one [`Store`] value (and its clones): a run takes `lock()` once and every
-//!   write and `delete` under it reuses it; without it each write takes the lock for itself. Use one
-//!   `Store` per root per process. Taking the exclusive lock removes dead runs' temporary files.
-//! - `list` reads without locking (files are replaced atomically); `fsck` and dry-run deletes take a
-//!   shared lock.
+//! - Writers of a release hold its exclusive lock ([`Store::lock_release`]), the whole store's
+//!   operations the store's ([`Store::lock`]); see `lock.rs`. A run waiting for one gets one message
+//!   naming the holder (PID, command, since when) and an error at the end of its wait
+//!   ([`Store::lock_release_wait`]). Locks are re-entrant within one [`Store`] value (and its clones).
+//!   Use one `Store` per root per process. Taking an exclusive lock removes dead runs' temporary
+//!   files (of the release, or of the whole store).
+//! - `list` reads without locking (files are replaced atomically); `fsck` and dry-run deletes take
+//!   shared locks, and create no file.
+//! - The root must be this user's (or root's) and writable by nobody else ([`crate::oci::shared_host`]);
+//!   lock files are this user's, 0600, never opened through a link; a release folder that is a link is
+//!   no release: never listed, written, or deleted through.
 //!
 //! ## Deleting
 //!
@@ -59,34 +64,38 @@
 
 mod delete;
 mod labels;
+mod lock;
 mod maint;
+mod retain;
 mod root;
 
 use std::collections::HashMap;
 use std::fmt;
-use std::fs::{File, OpenOptions, TryLockError};
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, PoisonError, Weak};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-pub(crate) use crate::oci::fsutil::write_atomic;
+pub(crate) use crate::oci::fsutil::{create_dir_all, write_atomic_mode};
 /// A release's images are an OCI layout; what its references record.
 pub use crate::oci::{
     Layout, ANN_CREATED, ANN_HASH, ANN_NAME, ANN_REF_NAME, ANN_RELEASE, ANN_REPOSITORY, ANN_SOURCE,
 };
 pub use delete::DeleteOptions;
 pub use labels::{LabelMove, LabelRecord};
+pub use lock::StoreLock;
+pub use retain::{Pruned, RetainReport, Retention};
 pub use root::{resolve_root, MARKER_FILE, ROOT_ENV};
 
 use crate::digest::Digest;
 use crate::error::{Error, Result};
-use crate::oci::Keeper;
 
-/// Name of the lock file under the root.
+/// Name of the store's lock file under the root.
 pub const LOCK_FILE: &str = ".lock";
+/// Prefix of a release's lock file under the root: `.lock.<release>`.
+pub const RELEASE_LOCK_PREFIX: &str = ".lock.";
 
 /// The default root: `$XDG_DATA_HOME/copy-containers`, else `$HOME/.local/share/copy-containers`.
 pub fn default_root() -> Result<PathBuf> {
@@ -147,9 +156,27 @@ pub enum DeleteScope {
         hash: String,
         repositories: Vec<String>,
     },
+    /// Every copy of one hash read from one source host (`None`: copies that recorded no source)
+    /// in one release: what the retention policy removes at once (see `retain.rs`).
+    Hash {
+        release: String,
+        source: Option<String>,
+        hash: String,
+    },
 }
 
 impl DeleteScope {
+    /// The one release this scope is confined to, if it is.
+    pub fn release(&self) -> Option<&str> {
+        match self {
+            DeleteScope::All | DeleteScope::Container { release: None, .. } => None,
+            DeleteScope::Release(r)
+            | DeleteScope::Container { release: Some(r), .. }
+            | DeleteScope::Copies { release: r, .. }
+            | DeleteScope::Hash { release: r, .. } => Some(r),
+        }
+    }
+
     /// Convenience constructor for [`DeleteScope::Container`].
     pub fn container(name: impl Into<String>, release: Option<String>) -> DeleteScope {
         DeleteScope::Container {
@@ -178,6 +205,15 @@ impl fmt::Display for DeleteScope {
                 f,
                 "the copies of hash {hash} from {source} ({} repositories) in release {release}",
                 repositories.len()
+            ),
+            DeleteScope::Hash {
+                release,
+                source,
+                hash,
+            } => write!(
+                f,
+                "the copies of hash {hash} from {} in release {release}",
+                source.as_deref().unwrap_or("an unrecorded source")
             ),
         }
     }
@@ -240,9 +276,13 @@ pub fn delete_verified(
     lock_timeout: Duration,
 ) -> Result<DeleteReport> {
     let st = Store::open(root)?;
-    let _lock = match root::check_ours(root)? {
-        root::RootState::Fresh => None,
-        _ => Some(st.lock_wait(!opts.dry_run, lock_timeout)?),
+    let real = |r: &str| crate::oci::shared_host::is_real_dir(&st.release_dir(r));
+    let _lock = match (root::check_ours(root)?, scope.release()) {
+        (root::RootState::Fresh, _) => None,
+        // Not there (or a link): nothing to wait for, and no lock file to create.
+        (_, Some(r)) if !real(r) => None,
+        (_, Some(r)) => Some(st.lock_release_wait(r, !opts.dry_run, lock_timeout)?),
+        (_, None) => Some(st.lock_wait(!opts.dry_run, lock_timeout)?),
     };
     st.delete_with(scope, opts)
 }
@@ -285,60 +325,10 @@ pub struct Store {
 #[derive(Debug)]
 struct Inner {
     root: PathBuf,
-    /// The lock this store holds, if any (re-entrant use).
-    held: Mutex<Weak<LockInner>>,
-    /// The store's one open description of `<root>/.lock`, opened on first use and kept. `flock`
-    /// locks belong to the open file description: a child process forked by another thread holds a
-    /// copy of it until it execs, so closing our descriptor would not release the lock in time and a
-    /// new descriptor would then conflict with it. We lock and unlock this one explicitly instead.
-    lock_file: Mutex<Option<Arc<File>>>,
+    /// The locks this store holds and its lock files (see `lock.rs`).
+    locks: Mutex<lock::Locks>,
     /// In-process serialisation of `index.json` / `labels.json` rewrites, per release.
     index_locks: Mutex<HashMap<String, Arc<Mutex<()>>>>,
-}
-
-#[derive(Debug)]
-struct LockInner {
-    store: Arc<Inner>,
-    /// `None`: a shared lock on a root that does not exist yet (nothing to protect).
-    file: Option<Arc<File>>,
-    exclusive: bool,
-    path: PathBuf,
-}
-
-impl Drop for LockInner {
-    fn drop(&mut self) {
-        let Some(file) = &self.file else {
-            return;
-        };
-        let held = self.store.held.lock().unwrap_or_else(PoisonError::into_inner);
-        // Another thread may have taken the lock again on the same description after our last
-        // reference went (a no-op conversion for flock): then it is theirs now.
-        if held.upgrade().is_none() {
-            if self.exclusive {
-                root::clear_holder(file);
-            }
-            // `File::unlock` is stable since Rust 1.89; Cargo.toml's rust-version (1.85) predates it.
-            #[allow(clippy::incompatible_msrv)]
-            let _ = file.unlock();
-        }
-    }
-}
-
-/// A held store lock; released when the last clone is dropped.
-#[derive(Clone, Debug)]
-pub struct StoreLock {
-    inner: Arc<LockInner>,
-}
-
-impl StoreLock {
-    pub fn is_exclusive(&self) -> bool {
-        self.inner.exclusive
-    }
-
-    /// The lock file.
-    pub fn path(&self) -> &Path {
-        &self.inner.path
-    }
 }
 
 impl Store {
@@ -360,8 +350,7 @@ impl Store {
         Ok(Store {
             inner: Arc::new(Inner {
                 root,
-                held: Mutex::new(Weak::new()),
-                lock_file: Mutex::new(None),
+                locks: Mutex::default(),
                 index_locks: Mutex::new(HashMap::new()),
             }),
         })
@@ -383,173 +372,38 @@ impl Store {
         &self.inner.root
     }
 
-    /// The layout of one release (created on its first write); its writes hold this store's lock.
+    /// The layout of one release (created on its first write); its writes hold the release's
+    /// lock. A release folder that is a symbolic link is refused: the store never writes or reads
+    /// through one.
     pub fn layout(&self, release: &str) -> Result<Layout> {
         validate_release(release)?;
+        self.check_release_dir(release)?;
+        let keeper = lock::ReleaseKeeper {
+            store: self.clone(),
+            release: release.to_string(),
+        };
         Ok(Layout::open(self.release_dir(release))
             .with_release(release)
-            .kept_by(Arc::new(self.clone()), self.meta_mutex(release)))
+            .kept_by(Arc::new(keeper), self.meta_mutex(release)))
+    }
+
+    /// A release folder that is a symbolic link is an error naming where it points.
+    pub(crate) fn check_release_dir(&self, release: &str) -> Result<()> {
+        let dir = self.release_dir(release);
+        match crate::oci::shared_host::symlink_target(&dir) {
+            None => Ok(()),
+            Some(to) => Err(Error::Config(format!(
+                "{} is a symbolic link (to {}): the local store never reads, writes or deletes \
+                 through one; left alone. Remove the link, or keep that layout outside the store",
+                dir.display(),
+                to.display()
+            ))),
+        }
     }
 
     /// The folder of a release.
     pub fn release_dir(&self, release: &str) -> PathBuf {
         self.inner.root.join(release)
-    }
-
-    fn in_use(&self, path: &Path) -> Error {
-        let holder =
-            root::read_holder(path).unwrap_or_else(|| "a reader such as `local fsck` or a dry run".into());
-        Error::io(
-            path.display(),
-            io::Error::new(
-                io::ErrorKind::WouldBlock,
-                format!(
-                    "the local store {} is in use by another copy-containers run ({holder}); wait for it to finish",
-                    self.inner.root.display()
-                ),
-            ),
-        )
-    }
-
-    /// The store's lock file description (opened once; created when missing, read-only when the
-    /// root is not writable).
-    fn lock_file(&self, path: &Path) -> Result<Arc<File>> {
-        let mut slot = self
-            .inner
-            .lock_file
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        if let Some(f) = &*slot {
-            return Ok(f.clone());
-        }
-        let file = match OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(path)
-        {
-            Ok(f) => f,
-            Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
-                File::open(path).map_err(|_| Error::io(path.display(), e))?
-            }
-            Err(e) => return Err(Error::io(path.display(), e)),
-        };
-        let file = Arc::new(file);
-        *slot = Some(file.clone());
-        Ok(file)
-    }
-
-    fn acquire(&self, held: &mut Weak<LockInner>, exclusive: bool) -> Result<StoreLock> {
-        let path = self.inner.root.join(LOCK_FILE);
-        let file = self.lock_file(&path)?;
-        // `File::try_lock` is stable since Rust 1.89; Cargo.toml's rust-version (1.85) predates it.
-        #[allow(clippy::incompatible_msrv)]
-        let locked = if exclusive {
-            file.try_lock()
-        } else {
-            file.try_lock_shared()
-        };
-        match locked {
-            Ok(()) => {}
-            Err(TryLockError::WouldBlock) => return Err(self.in_use(&path)),
-            Err(TryLockError::Error(e)) => return Err(Error::io(path.display(), e)),
-        }
-        if exclusive {
-            root::write_holder(&file);
-        }
-        let inner = Arc::new(LockInner {
-            store: self.inner.clone(),
-            file: Some(file),
-            exclusive,
-            path,
-        });
-        *held = Arc::downgrade(&inner);
-        Ok(StoreLock { inner })
-    }
-
-    /// Take the exclusive lock (non-blocking): an error naming the root and the holder when another
-    /// run holds it. Re-entrant: while a lock from this store is alive, this returns it.
-    ///
-    /// A root that is not a store ([`MARKER_FILE`] missing and other files present) is refused with
-    /// nothing touched; a missing or empty root becomes a store (the marker is written), and so does
-    /// a store of an earlier version. Taking the lock afresh removes the temporary files dead runs
-    /// left behind.
-    pub fn lock(&self) -> Result<StoreLock> {
-        let mut held = self.inner.held.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(h) = held.upgrade() {
-            if h.exclusive {
-                return Ok(StoreLock { inner: h });
-            }
-            return Err(Error::Config(format!(
-                "the local store {} is held with a shared (read) lock by this run; release it before writing",
-                self.inner.root.display()
-            )));
-        }
-        let root = &self.inner.root;
-        root::check_ours(root)?;
-        crate::oci::fsutil::create_dir_all(root)?;
-        let lock = self.acquire(&mut held, true)?;
-        // Under the lock: another run may have changed the root since we looked.
-        match root::root_state(root)? {
-            root::RootState::Marked => {}
-            root::RootState::Foreign(f) => return Err(root::not_a_store(root, &f)),
-            _ => root::write_marker(root)?,
-        }
-        root::sweep_temps(root, &self.releases()?);
-        Ok(lock)
-    }
-
-    /// [`Store::lock`] (or [`Store::lock_shared`]), waiting up to `timeout` while another run holds
-    /// the store: one message naming the holder when the wait starts, an error naming it at the end.
-    pub fn lock_wait(&self, exclusive: bool, timeout: Duration) -> Result<StoreLock> {
-        let started = Instant::now();
-        let mut told = false;
-        loop {
-            let attempt = if exclusive {
-                self.lock()
-            } else {
-                self.lock_shared()
-            };
-            match attempt {
-                Err(e) if is_lock_conflict(&e) && started.elapsed() < timeout => {
-                    if !told {
-                        tracing::info!("{e}; waiting up to {}s", timeout.as_secs());
-                        told = true;
-                    }
-                    std::thread::sleep(Duration::from_millis(200));
-                }
-                Err(e) if is_lock_conflict(&e) && !timeout.is_zero() => {
-                    return Err(Error::Config(format!(
-                        "{e} (waited {}s; a longer --lock-timeout / lock_timeout waits more)",
-                        timeout.as_secs()
-                    )))
-                }
-                other => return other,
-            }
-        }
-    }
-
-    /// Take a shared lock (non-blocking): readers exclude writers, not each other. Returns the lock
-    /// this store already holds, if any. A root that does not exist is not created; a root that is
-    /// not a store is refused.
-    pub fn lock_shared(&self) -> Result<StoreLock> {
-        let mut held = self.inner.held.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(h) = held.upgrade() {
-            return Ok(StoreLock { inner: h });
-        }
-        root::check_ours(&self.inner.root)?;
-        if !self.inner.root.is_dir() {
-            return Ok(StoreLock {
-                inner: Arc::new(LockInner {
-                    store: self.inner.clone(),
-                    file: None,
-                    exclusive: false,
-                    path: self.inner.root.join(LOCK_FILE),
-                }),
-            });
-        }
-        self.acquire(&mut held, false)
     }
 
     /// The in-process mutex serialising rewrites of one release's metadata files.
@@ -562,7 +416,7 @@ impl Store {
         m.entry(release.to_string()).or_default().clone()
     }
 
-    /// The releases (folders with a valid release name under the root), sorted.
+    /// The releases (folders with a valid release name under the root, not symbolic links), sorted.
     pub fn releases(&self) -> Result<Vec<String>> {
         let root = &self.inner.root;
         let rd = match std::fs::read_dir(root) {
@@ -576,7 +430,8 @@ impl Store {
             let Some(name) = entry.file_name().to_str().map(str::to_string) else {
                 continue;
             };
-            if validate_release(&name).is_ok() && entry.path().is_dir() {
+            // `file_type` does not follow links: a link to a layout elsewhere is no release.
+            if validate_release(&name).is_ok() && entry.file_type().is_ok_and(|t| t.is_dir()) {
                 out.push(name);
             }
         }
@@ -585,16 +440,10 @@ impl Store {
     }
 }
 
-/// A release's layout writes under the store's lock.
-impl Keeper for Store {
-    fn write_lock(&self) -> Result<Box<dyn Send>> {
-        Ok(Box::new(self.lock()?))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Instant;
 
     #[test]
     fn release_names() {

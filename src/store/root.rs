@@ -14,10 +14,11 @@
 use std::io::{self, Read, Seek, Write};
 use std::path::{Path, PathBuf};
 
-use super::{validate_release, LOCK_FILE};
+use super::{validate_release, LOCK_FILE, RELEASE_LOCK_PREFIX};
 use crate::error::{Error, Result};
 use crate::oci::fsutil::{self, temp_owner_pid, TMP_PREFIX};
 use crate::oci::index::{IndexFile, ANN_RELEASE, OCI_LAYOUT};
+use crate::oci::shared_host::{self, Folder};
 
 /// The marker file under the root: the store's proof that it created (or adopted) this folder.
 pub const MARKER_FILE: &str = ".copy-containers-store";
@@ -80,10 +81,11 @@ pub(crate) fn root_state(root: &Path) -> Result<RootState> {
         any = true;
         let name = entry.file_name().to_string_lossy().into_owned();
         let path = entry.path();
-        let ours = if path.is_dir() {
+        let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
+        let ours = if is_dir {
             validate_release(&name).is_ok() && release_is_ours(&path)
         } else {
-            name == LOCK_FILE || name.starts_with(TMP_PREFIX)
+            name == LOCK_FILE || is_release_lock(&name) || name.starts_with(TMP_PREFIX)
         };
         if !ours {
             foreign.push(name);
@@ -115,8 +117,33 @@ pub(crate) fn not_a_store(root: &Path, foreign: &[String]) -> Error {
     ))
 }
 
-/// Refuse a root that is not ours (readers and deletes).
+/// Is `name` a release's lock file (`.lock.<release>`)?
+pub(crate) fn is_release_lock(name: &str) -> bool {
+    name.strip_prefix(RELEASE_LOCK_PREFIX)
+        .is_some_and(|r| validate_release(r).is_ok())
+}
+
+/// Refuse a root that another user could change (see [`crate::oci::shared_host`]): owned by
+/// someone else, writable by others (even with the sticky bit: they could add entries), or reached
+/// through someone else's link.
+pub(crate) fn check_safe(root: &Path) -> Result<()> {
+    let fix = format!(
+        "nothing was touched. Give local_store (--local-store, --root, {ROOT_ENV}) a folder of this \
+         user's that only it can write"
+    );
+    match shared_host::inspect(root, "the local store root", &fix)? {
+        Folder::Missing | Folder::Private => Ok(()),
+        Folder::Shared => Err(Error::Config(format!(
+            "the local store root {}: is writable by other users (sticky, like /tmp): they could add \
+             files and folders in it; {fix}",
+            root.display()
+        ))),
+    }
+}
+
+/// Refuse a root that is not ours or not safe (every read, write and delete).
 pub(crate) fn check_ours(root: &Path) -> Result<RootState> {
+    check_safe(root)?;
     match root_state(root)? {
         RootState::Foreign(f) => Err(not_a_store(root, &f)),
         s => Ok(s),
@@ -182,8 +209,12 @@ pub(crate) fn clear_holder(file: &std::fs::File) {
 
 /// Who holds the lock, as recorded, if anyone recorded it.
 pub(crate) fn read_holder(path: &Path) -> Option<String> {
+    use std::os::unix::fs::OpenOptionsExt;
     let mut s = String::new();
-    std::fs::File::open(path)
+    std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(shared_host::nofollow())
+        .open(path)
         .ok()?
         .take(512)
         .read_to_string(&mut s)
@@ -192,18 +223,42 @@ pub(crate) fn read_holder(path: &Path) -> Option<String> {
     (!s.is_empty()).then(|| s.to_string())
 }
 
-/// Remove the temporary files of dead runs: the caller holds the exclusive lock, so every `.tmp-*`
-/// file not of this process belongs to a run that is gone. Returns how many went.
-pub(crate) fn sweep_temps(root: &Path, releases: &[String]) -> usize {
-    let me = std::process::id();
-    let mut dirs = vec![root.to_path_buf()];
-    for r in releases {
-        let dir = root.join(r);
-        dirs.push(dir.clone());
+/// The folders of a release where temporary files are written (never through a link).
+fn release_dirs(root: &Path, release: &str) -> Vec<PathBuf> {
+    let dir = root.join(release);
+    if !shared_host::is_real_dir(&dir) {
+        return vec![];
+    }
+    let mut dirs = vec![dir.clone()];
+    if shared_host::is_real_dir(&dir.join("blobs")) {
         if let Ok(algs) = std::fs::read_dir(dir.join("blobs")) {
-            dirs.extend(algs.flatten().map(|a| a.path()).filter(|p| p.is_dir()));
+            dirs.extend(
+                algs.flatten()
+                    .filter(|a| a.file_type().is_ok_and(|t| t.is_dir()))
+                    .map(|a| a.path()),
+            );
         }
     }
+    dirs
+}
+
+/// Remove the temporary files of dead runs: the caller holds the store's exclusive lock, so every
+/// `.tmp-*` file not of this process belongs to a run that is gone. Returns how many went.
+pub(crate) fn sweep_temps(root: &Path, releases: &[String]) -> usize {
+    let mut dirs = vec![root.to_path_buf()];
+    for r in releases {
+        dirs.extend(release_dirs(root, r));
+    }
+    sweep(dirs)
+}
+
+/// [`sweep_temps`] in one release, whose exclusive lock the caller holds.
+pub(crate) fn sweep_release_temps(root: &Path, release: &str) -> usize {
+    sweep(release_dirs(root, release))
+}
+
+fn sweep(dirs: Vec<PathBuf>) -> usize {
+    let me = std::process::id();
     let mut removed = 0;
     for d in dirs {
         let Ok(rd) = std::fs::read_dir(&d) else {
@@ -212,7 +267,8 @@ pub(crate) fn sweep_temps(root: &Path, releases: &[String]) -> usize {
         for f in rd.flatten() {
             let name = f.file_name().to_string_lossy().into_owned();
             let dead = name.starts_with(TMP_PREFIX) && temp_owner_pid(&name).is_none_or(|p| p != me);
-            if dead && f.path().is_file() && std::fs::remove_file(f.path()).is_ok() {
+            let file = f.file_type().is_ok_and(|t| t.is_file());
+            if dead && file && std::fs::remove_file(f.path()).is_ok() {
                 tracing::info!(file = %f.path().display(), "removed a temporary file left by a dead run");
                 removed += 1;
             }
