@@ -94,6 +94,7 @@ async fn a_tmp_file_root_another_user_controls_is_refused_and_nothing_is_written
         let r = promote(&promotion(dir, &d.path().join("store"))).await;
         assert!(!r.ok);
         let all = r.errors.join("\n");
+        assert_eq!(r.errors.len(), 1, "one cause, one message: {all}");
         assert!(
             all.contains(&format!("tmp_file_root {}", dir.display()))
                 && all.contains(why)

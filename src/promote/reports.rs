@@ -30,7 +30,11 @@ pub fn write_reports(p: &Promotion, report: &mut Report) -> Vec<String> {
         true => match folder::output_dir(&p.tmp_file_root) {
             Ok(r) => Some(r),
             Err(e) => {
-                report.push_error(Phase::Reports, Kind::of(&e), format!("report: {e}"));
+                // Said once: the run's list files met the same folder first.
+                let said = e.to_string();
+                if !report.errors.iter().any(|x| x.contains(&said)) {
+                    report.push_error(Phase::Reports, Kind::of(&e), format!("report: {said}"));
+                }
                 None
             }
         },
