@@ -7,7 +7,8 @@
 //! - the store holds exactly what the model says: nothing kept is lost unless a delete or its own
 //!   promotion's success removed it, and nothing else appears;
 //! - nothing outside the store (a sibling folder) nor unrelated folders inside its root change;
-//! - no temporary file of a dead run survives a write; fsck finds no problem.
+//! - no temporary file of a dead run survives a write where its lock reaches (the root and the
+//!   release written, or everywhere for the whole store's deletes); fsck finds no problem.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -292,16 +293,32 @@ impl World {
         assert_eq!(held(&self.st), self.model, "after {op:?}");
         assert_eq!(&snapshot(&self.root.join("scratch")), scratch, "after {op:?}");
         assert_eq!(&snapshot(&self.outside), outside, "after {op:?}");
-        let writes = matches!(
-            op,
-            Op::Promote { .. } | Op::DeleteContainer { .. } | Op::DeleteRelease(_) | Op::DeleteAll
-        );
-        if writes {
-            assert!(
-                temps(&self.root).is_empty(),
-                "after {op:?}: {:?}",
+        // A write removes the dead runs' temporary files where its lock reaches: the root and the
+        // release it wrote (a release's lock), or everywhere (the store's).
+        let swept: Option<Vec<PathBuf>> = match op {
+            // (A release that is not there was not written: a delete of nothing takes no lock.)
+            Op::Promote { release, .. } | Op::DeleteRelease(release)
+                if self.root.join(RELEASES[*release]).is_dir() =>
+            {
+                Some(vec![self.root.join(RELEASES[*release])])
+            }
+            Op::DeleteContainer {
+                release: Some(release),
+                ..
+            } if self.root.join(RELEASES[*release]).is_dir() => {
+                Some(vec![self.root.join(RELEASES[*release])])
+            }
+            Op::DeleteContainer { release: None, .. } | Op::DeleteAll => Some(vec![self.root.clone()]),
+            _ => None,
+        };
+        for dir in swept.into_iter().flatten() {
+            let mut left = temps(&dir);
+            left.extend(
                 temps(&self.root)
+                    .into_iter()
+                    .filter(|t| t.parent() == Some(self.root.as_path())),
             );
+            assert!(left.is_empty(), "after {op:?}: {left:?}");
         }
     }
 }

@@ -252,9 +252,13 @@ pub(crate) fn sweep_temps(root: &Path, releases: &[String]) -> usize {
     sweep(dirs)
 }
 
-/// [`sweep_temps`] in one release, whose exclusive lock the caller holds.
+/// [`sweep_temps`] in one release, whose exclusive lock the caller holds, and in the root itself
+/// (only the store's exclusive holder writes there, and the caller's shared hold of the store's
+/// lock excludes one).
 pub(crate) fn sweep_release_temps(root: &Path, release: &str) -> usize {
-    sweep(release_dirs(root, release))
+    let mut dirs = vec![root.to_path_buf()];
+    dirs.extend(release_dirs(root, release));
+    sweep(dirs)
 }
 
 fn sweep(dirs: Vec<PathBuf>) -> usize {
