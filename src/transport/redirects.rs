@@ -1,0 +1,100 @@
+//! One request on the wire, its redirects followed by hand (at most 5 hops): credentials stay on the
+//! registry's own origin (scheme, host and port), never sent to object storage, a CDN or anywhere a
+//! redirect points; a `303` turns the request into a body-less GET; each hop is counted and, unless
+//! the caller streams the body at its own pace, bounded by the request's deadline.
+
+use std::sync::atomic::Ordering;
+
+use reqwest::header::{HeaderValue, AUTHORIZATION, LOCATION};
+use reqwest::{Method, Response, StatusCode};
+use url::Url;
+
+use super::{Request, Transport};
+
+impl Transport {
+    pub(super) async fn execute(
+        &self,
+        req: &Request,
+        mut auth: Option<HeaderValue>,
+    ) -> reqwest::Result<Response> {
+        let mut url = req.url.clone();
+        let mut method = req.method.clone();
+        let mut body = req.body.clone();
+        for hop in 0..=5 {
+            if !same_origin(&url, &self.base) {
+                // Credentials stay with the registry: never sent to object storage or anywhere else.
+                auth = None;
+            }
+            let mut rb = self
+                .client
+                .request(method.clone(), url.clone())
+                .headers(req.headers.clone());
+            if let Some(a) = &auth {
+                rb = rb.header(AUTHORIZATION, a.clone());
+            }
+            if let Some(b) = &body {
+                self.stats.bytes_sent.fetch_add(b.len() as u64, Ordering::Relaxed);
+                rb = rb.body(b.clone());
+            }
+            if !req.streamed {
+                // reqwest's timeout runs until the body is read: headers and body, not per byte.
+                rb = rb.timeout(self.config.request_timeout);
+            }
+            self.stats.requests.fetch_add(1, Ordering::Relaxed);
+            tracing::trace!(registry = %self.name(), %method, path = url.path(), "request");
+            let resp = rb.send().await?;
+            let status = resp.status();
+            if status.is_redirection() && hop < 5 {
+                if let Some(next) = resp
+                    .headers()
+                    .get(LOCATION)
+                    .and_then(|l| l.to_str().ok())
+                    .and_then(|l| url.join(l).ok())
+                {
+                    tracing::debug!(registry = %self.name(), from = url.path(), to_host = next.host_str().unwrap_or(""), "following redirect");
+                    if status == StatusCode::SEE_OTHER {
+                        method = Method::GET;
+                        body = None;
+                    }
+                    url = next;
+                    continue;
+                }
+            }
+            return Ok(resp);
+        }
+        unreachable!("the loop returns on its last hop")
+    }
+}
+
+/// Same scheme, host and port.
+pub(super) fn same_origin(a: &Url, b: &Url) -> bool {
+    a.scheme() == b.scheme()
+        && a.host_str() == b.host_str()
+        && a.port_or_known_default() == b.port_or_known_default()
+}
+
+/// Is the URL's host this machine (a loopback address, or `localhost`)? By the URL alone, never
+/// resolved: what is sent there in clear stays on the machine.
+pub(super) fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(d)) => d == "localhost",
+        None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn origins() {
+        let a = Url::parse("https://r:443/v2/").unwrap();
+        assert!(same_origin(&a, &Url::parse("https://r/v2/x").unwrap()));
+        assert!(!same_origin(&a, &Url::parse("https://s/v2/").unwrap()));
+        assert!(!same_origin(&a, &Url::parse("http://r/v2/").unwrap()));
+        assert!(is_loopback(&Url::parse("http://127.0.0.1:5/").unwrap()));
+        assert!(!is_loopback(&Url::parse("http://10.0.0.1/").unwrap()));
+    }
+}
