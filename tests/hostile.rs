@@ -310,6 +310,50 @@ async fn refused_credentials_are_not_sent_again_and_again() {
     }
 }
 
+/// The same with requests in flight: 20 manifest GETs at once (a promotion sends up to
+/// `per_registry_concurrency` = 16 to a registry) with a wrong password. Until the registry has
+/// taken the credentials they go out one request at a time, so no more than the limit of requests
+/// carry them: counted at the proxy in front of a real htpasswd registry, and at a real token
+/// server. Before: 14 requests carried them (every request in flight passed the check before the
+/// first refusal was counted).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn refused_credentials_in_flight_stop_at_the_limit() {
+    use copy_containers::transport::REFUSED_CREDENTIALS_LIMIT as LIMIT;
+    use futures_util::future::join_all;
+    async fn all_refused(r: &Registry) {
+        let gets = (0..20).map(|i| async move { r.get_manifest_opt(&format!("ns/app{i}"), "v1").await });
+        for (i, got) in join_all(gets).await.into_iter().enumerate() {
+            let err = got.unwrap_err();
+            assert!(matches!(err, Error::Auth { .. }), "image {i}: {err}");
+            assert!(err.to_string().contains("robot"), "{err}");
+        }
+    }
+    // Basic: the registry itself refuses.
+    let reg = tk::Registry::tls_htpasswd("robot", "right-pw-3").unwrap();
+    let proxy = Proxy::for_registry(&reg).unwrap();
+    let mut c = hostile_config(&proxy.host());
+    c.credentials = Credentials::basic("robot", "wrong-pw-4");
+    all_refused(&Registry::new(c).unwrap()).await;
+    let carried = proxy.log().iter().filter(|q| q.authorization).count();
+    assert!(
+        carried as u32 <= LIMIT,
+        "{carried} requests carried the credentials"
+    );
+    assert!(carried >= 1, "the credentials were never tried");
+    // Bearer: the token server refuses.
+    let reg = tk::Registry::token("robot", "right-pw-3").unwrap();
+    let mut c = common::config_for(&reg);
+    c.credentials = Credentials::basic("robot", "wrong-pw-4");
+    all_refused(&Registry::new(c).unwrap()).await;
+    let asked = reg.token_server().unwrap().requests();
+    let carried = asked.iter().filter(|t| t.had_credentials).count();
+    assert!(
+        carried as u32 <= LIMIT,
+        "{carried} token requests carried the credentials"
+    );
+    assert!(carried >= 1, "the credentials were never tried");
+}
+
 /// A layer trickled a byte at a time never lets the read timeout fire and is exempt from the
 /// request deadline (layers go at the copy's pace); the minimum transfer rate ends it, naming what
 /// was seen (before: a copy's progress said "ETA 37h").

@@ -4,15 +4,52 @@
 //! and never the secret. The token exchange itself is [`super::token`].
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use reqwest::header::{HeaderValue, WWW_AUTHENTICATE};
-use reqwest::{Method, Response};
+use reqwest::{Method, Response, StatusCode};
+use tokio::sync::MutexGuard;
 
 use super::redirects::same_origin;
 use super::request::scope_key;
 use super::{challenge, read_prefix, Challenge, Credentials, Request, Secret, Transport, ERROR_BODY_CAP};
 use crate::error::{Error, Result};
+
+/// What a request carries to say who we are.
+pub(super) struct Authorization<'a> {
+    pub(super) header: Option<HeaderValue>,
+    /// The header is the credentials themselves (Basic), not a token obtained with them.
+    pub(super) basic: bool,
+    /// While the credentials are not known good, the gate: held until the answer is judged.
+    _gate: Option<MutexGuard<'a, ()>>,
+}
+
+impl Authorization<'_> {
+    fn none() -> Self {
+        Authorization {
+            header: None,
+            basic: false,
+            _gate: None,
+        }
+    }
+
+    fn token(header: Option<HeaderValue>) -> Self {
+        Authorization {
+            header,
+            basic: false,
+            _gate: None,
+        }
+    }
+}
+
+/// What [`Transport::judge`] made of an answer.
+pub(super) enum Verdict {
+    /// The answer stands (whatever its status).
+    Answer,
+    /// A challenge was learnt: one more try, free (see [`super::retry::Attempt::Free`]).
+    Again,
+}
 
 /// A Bearer token and when to stop using it.
 #[derive(Clone)]
@@ -84,27 +121,87 @@ impl Transport {
         }
     }
 
-    pub(super) async fn auth_header(&self, scopes: &[String]) -> Result<Option<HeaderValue>> {
+    /// What a request for `scopes` carries: nothing (no challenge yet), Basic credentials (through
+    /// the credentials gate, see [`super::refusals`]) or a Bearer token (cached, else fetched).
+    pub(super) async fn authorization(&self, scopes: &[String]) -> Result<Authorization<'_>> {
         let mut state = self.auth.lock().await;
         let Some(ch) = state.challenge.clone() else {
-            return Ok(None);
+            return Ok(Authorization::none());
         };
         if ch.is_basic() {
-            return Ok(self.basic_header());
+            drop(state);
+            let Some(header) = self.basic_header() else {
+                return Ok(Authorization::none());
+            };
+            let gate = self.refusals.pass(self.name()).await?;
+            return Ok(Authorization {
+                header: Some(header),
+                basic: true,
+                _gate: gate,
+            });
         }
         if !ch.is_bearer() {
-            return Ok(None);
+            return Ok(Authorization::none());
         }
         let key = scope_key(scopes);
         if let Some(t) = state.tokens.get(&key) {
             if t.expires > Instant::now() {
-                return Ok(bearer(&t.value));
+                return Ok(Authorization::token(bearer(&t.value)));
             }
+        }
+        // Token exchanges are one at a time (the lock above): what the one before this came to
+        // decides whether the credentials go out again.
+        if !self.config.credentials.is_anonymous() {
+            self.refusals.check(self.name())?;
         }
         let tok = self.fetch_token(&ch, scopes).await?;
         let h = bearer(&tok.value);
         state.tokens.insert(key, tok);
-        Ok(h)
+        Ok(Authorization::token(h))
+    }
+
+    /// What an answer says of our credentials: taken, or refused (counted, see [`super::refusals`]);
+    /// [`Verdict::Again`] when it carried a challenge worth one more try (learnt only from the
+    /// registry's own origin: a redirect target, object storage or a hostile host, must not choose
+    /// where credentials go). Basic credentials refused are not sent again at once: the same
+    /// credentials would only be refused, and counted, again.
+    pub(super) async fn judge(
+        &self,
+        auth: &Authorization<'_>,
+        resp: &Response,
+        scopes: &[String],
+        reauthed: &AtomicBool,
+    ) -> Verdict {
+        let status = resp.status();
+        if !same_origin(resp.url(), &self.base) {
+            return Verdict::Answer;
+        }
+        let sent = auth.header.is_some();
+        if sent && (status.is_success() || status.is_redirection() || status == StatusCode::NOT_FOUND) {
+            self.note_credentials(None);
+        }
+        if status != StatusCode::UNAUTHORIZED && status != StatusCode::FORBIDDEN {
+            return Verdict::Answer;
+        }
+        let ch = resp
+            .headers()
+            .get(WWW_AUTHENTICATE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(challenge::parse);
+        let insufficient_scope = ch.as_ref().is_some_and(|c| c.insufficient_scope());
+        let refused = status == StatusCode::UNAUTHORIZED && sent && !insufficient_scope;
+        if let Some(c) = ch {
+            let retry_auth =
+                (status == StatusCode::UNAUTHORIZED || insufficient_scope) && !(refused && auth.basic);
+            if retry_auth && !reauthed.swap(true, Ordering::Relaxed) {
+                self.learn_challenge(c, scopes).await;
+                return Verdict::Again;
+            }
+        }
+        if refused {
+            self.note_credentials(Some(&self.auth_failure(resp)));
+        }
+        Verdict::Answer
     }
 
     pub(super) fn basic_header(&self) -> Option<HeaderValue> {

@@ -42,8 +42,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use reqwest::header::{HeaderMap, AUTHORIZATION, RETRY_AFTER, WWW_AUTHENTICATE};
-use reqwest::{Method, Response, StatusCode};
+use reqwest::header::{HeaderMap, AUTHORIZATION, RETRY_AFTER};
+use reqwest::{Method, Response};
 use tokio::sync::Mutex;
 use url::Url;
 
@@ -60,7 +60,7 @@ pub use stats::{Stats, StatsSnapshot};
 
 use crate::error::{Error, Result};
 use crate::reference;
-use auth::AuthState;
+use auth::{AuthState, Verdict};
 use failure::{short_error, speaks_https};
 use give_up::GiveUp;
 use limits::PullLimit;
@@ -205,12 +205,11 @@ impl Transport {
             }
         }
         // The token exchange has had its own retries and deadline: no caller runs it again.
-        let auth = match self.auth_header(&req.scopes).await {
+        let auth = match self.authorization(&req.scopes).await {
             Ok(a) => a,
             Err(e) => return Spent(Err(e)),
         };
-        let sent_credentials = auth.is_some();
-        let sent = self.execute(req, auth).await;
+        let sent = self.execute(req, auth.header.clone()).await;
         self.note_connection(&sent);
         let resp = match sent {
             Ok(resp) => resp,
@@ -231,32 +230,10 @@ impl Transport {
             }));
         }
         self.observe_ratelimit(&resp);
+        if let Verdict::Again = self.judge(&auth, &resp, &req.scopes, reauthed).await {
+            return Free;
+        }
         let status = resp.status();
-        // A challenge is learnt only from the registry's own origin: a redirect target (object
-        // storage, or a hostile host) must not choose where credentials go.
-        let own_origin = same_origin(resp.url(), &self.base);
-        if own_origin && sent_credentials && status.is_success() {
-            self.note_credentials(None);
-        }
-        if own_origin && (status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN) {
-            let ch = resp
-                .headers()
-                .get(WWW_AUTHENTICATE)
-                .and_then(|v| v.to_str().ok())
-                .and_then(challenge::parse);
-            let insufficient_scope = ch.as_ref().is_some_and(|c| c.insufficient_scope());
-            if let Some(c) = ch {
-                let retry_auth = status == StatusCode::UNAUTHORIZED || c.insufficient_scope();
-                if retry_auth && !reauthed.swap(true, Ordering::Relaxed) {
-                    self.learn_challenge(c, &req.scopes).await;
-                    return Free;
-                }
-            }
-            if status == StatusCode::UNAUTHORIZED && sent_credentials && !insufficient_scope {
-                self.note_credentials(Some(&self.auth_failure(&resp)));
-            }
-            return Done(Ok(resp));
-        }
         if retry::retryable_status(status.as_u16()) && !last {
             let retry_after = resp
                 .headers()
@@ -289,15 +266,15 @@ impl Transport {
         body: reqwest::Body,
         scopes: &[String],
     ) -> Result<Response> {
-        let auth = self.auth_header(scopes).await?;
+        let auth = self.authorization(scopes).await?;
         let mut rb = self
             .client
             .request(method.clone(), url.clone())
             .headers(headers)
             .body(body);
-        if let Some(a) = auth {
+        if let Some(a) = &auth.header {
             if same_origin(&url, &self.base) {
-                rb = rb.header(AUTHORIZATION, a);
+                rb = rb.header(AUTHORIZATION, a.clone());
             }
         }
         self.check_given_up()?;
@@ -305,10 +282,13 @@ impl Transport {
         tracing::trace!(registry = %self.name(), %method, path = url.path(), "request (streaming body)");
         let sent = rb.send().await;
         self.note_connection(&sent);
-        sent.map_err(|e| {
+        let resp = sent.map_err(|e| {
             let req = Request::new(method, url, scopes.to_vec());
             self.network_error(&req, e, 1)
-        })
+        })?;
+        // Counted as any answer; a stream is not sent again, so no re-authentication here.
+        self.judge(&auth, &resp, scopes, &AtomicBool::new(true)).await;
+        Ok(resp)
     }
 
     /// Count refused connections (see [`give_up`]).

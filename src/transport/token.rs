@@ -109,6 +109,8 @@ impl Transport {
             .or(tr.access_token.filter(|t| !t.is_empty()))
             .ok_or_else(|| auth_err(format!("token server {realm_host} gave no token")))?;
         crate::scrub::remember_secret(&value);
+        // A token granted: the token server took the credentials.
+        self.note_credentials(None);
         if HeaderValue::from_str(&format!("Bearer {value}")).is_err() {
             return Err(auth_err(format!(
                 "token server {realm_host} gave a token with invalid characters"

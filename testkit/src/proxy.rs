@@ -251,6 +251,8 @@ pub struct RequestRecord {
     pub fault: Option<FaultKind>,
     /// Path classification.
     pub kind: PathKind,
+    /// Whether the request carried an `Authorization` header (its value is not kept).
+    pub authorization: bool,
 }
 
 /// Counters of injected faults.
@@ -662,6 +664,7 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>, ctx: ConnCtx) -> Re
     let path = req.uri().path().to_string();
     let query = req.uri().query().map(String::from);
     let kind = PathKind::of(&path);
+    let authorization = req.headers().contains_key(hyper::header::AUTHORIZATION);
 
     // Pick a fault.
     let action = {
@@ -698,6 +701,7 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>, ctx: ConnCtx) -> Re
         status: None,
         fault: action.as_ref().map(FaultAction::kind),
         kind,
+        authorization,
     };
 
     match &action {
