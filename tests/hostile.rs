@@ -13,7 +13,9 @@ use copy_containers::digest::Digest;
 use copy_containers::error::Error;
 use copy_containers::registry::Registry;
 use copy_containers::transport::{Credentials, RegistryConfig};
-use copy_containers_testkit::{self as tk, seed, FakeHttp, FaultAction, FaultRule, Proxy, Route};
+use copy_containers_testkit::{
+    self as tk, seed, FakeHttp, FaultAction, FaultRule, Proxy, RedirectSink, Route,
+};
 
 /// A Basic-auth registry redirects a blob GET to another origin, whose 401 names a Bearer realm on a
 /// third origin: the registry's credentials must go to neither, and no foreign token is used.
@@ -69,6 +71,74 @@ async fn a_redirect_target_cannot_choose_where_credentials_go() {
     assert!(!storage.requests().is_empty());
     // The registry's own challenge still works afterwards.
     r.get_manifest("steal/img", "v1").await.unwrap();
+}
+
+/// An HTTPS registry (real, TLS + htpasswd, behind an HTTPS front: the counting proxy) redirects
+/// blob GETs. To a storage host over HTTPS (as quay.io sends layers to its CDN) the blob comes,
+/// verified, and the storage host never sees the credentials. To plain HTTP the redirect is not
+/// followed: an HTTP error saying so and naming where it pointed (scheme, host and port: a storage
+/// URL's query may hold a signature), and the plain-HTTP host is never asked. Before: followed
+/// (without credentials, but the body was read and shown).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redirect_never_leaves_https() {
+    use futures_util::StreamExt;
+    let reg = tk::Registry::tls_htpasswd("robot", "downgrade-pw-1").unwrap();
+    let img = seed::seed_image(&reg, "red/img", "v1", "amd64", 1).await.unwrap();
+    let layer = seed::fetch_blob(&reg, "red/img", &img.layers[0].digest)
+        .await
+        .unwrap()
+        .unwrap();
+    let ca = std::sync::Arc::new(tk::TestCa::new().unwrap());
+    let cdn = RedirectSink::start_tls(layer.clone(), &ca).unwrap();
+    let plain = RedirectSink::start(layer.clone()).unwrap();
+    let front = Proxy::start_with(tk::ProxyOptions {
+        upstream: reg.url(),
+        upstream_ca: reg.ca_pem_path(),
+        tls: Some(ca.clone()),
+        ..Default::default()
+    })
+    .unwrap();
+    let blobs = |to: String| {
+        FaultRule::new(FaultAction::Redirect(to))
+            .method("GET")
+            .path_contains("/blobs/")
+            .always()
+    };
+    front.add_rule(blobs(cdn.url("/blob?sig=cdn-signature")));
+    let dir = tempfile::tempdir().unwrap();
+    let ca_file = dir.path().join("ca.pem");
+    ca.write_ca(&ca_file).unwrap();
+    let mut c = RegistryConfig::new(front.host());
+    c.ca_file = Some(ca_file);
+    c.credentials = Credentials::basic("robot", "downgrade-pw-1");
+    c.retry.base_delay = std::time::Duration::from_millis(20);
+    let r = Registry::new(c).unwrap();
+    let d: Digest = img.layers[0].digest.parse().unwrap();
+    // Whole, and streamed as the copy engine reads layers.
+    let bytes = r.get_blob_bytes("red/img", &d, 1 << 24).await.unwrap();
+    assert_eq!(bytes.as_ref(), layer.as_slice());
+    let mut s = r.get_blob("red/img", &d, Some(layer.len() as u64)).await.unwrap();
+    let mut streamed = Vec::new();
+    while let Some(c) = s.next().await {
+        streamed.extend_from_slice(&c.unwrap());
+    }
+    assert_eq!(streamed, layer);
+    assert_eq!(cdn.hits(), 2);
+    assert!(!cdn.any_authorization(), "credentials followed the redirect");
+    // To plain HTTP: refused.
+    front.clear_rules();
+    front.add_rule(blobs(plain.url("/blob?sig=plain-signature")));
+    let err = r.get_blob_bytes("red/img", &d, 1 << 24).await.unwrap_err();
+    let text = err.to_string();
+    assert!(matches!(err, Error::Http { status: 307, .. }), "{text}");
+    assert!(
+        text.contains("redirected to plain HTTP") && text.contains(&plain.url("")),
+        "{text}"
+    );
+    assert!(!text.contains("plain-signature"), "{text}");
+    assert_eq!(plain.hits(), 0, "the plain-HTTP host was asked");
+    // The registry itself still answers over HTTPS.
+    r.get_manifest("red/img", "v1").await.unwrap();
 }
 
 /// Someone who can write to `tmp_file_root` plants symlinks at the names the tool used to write

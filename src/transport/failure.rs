@@ -5,6 +5,7 @@
 
 use reqwest::{Response, StatusCode};
 
+use super::redirects::RefusedRedirect;
 use super::{tls, Request, Transport};
 use crate::error::{error_chain, Error};
 
@@ -62,6 +63,29 @@ impl Transport {
     }
 }
 
+/// An answer the transport refuses, whatever its status: a TLS server's answer to plain HTTP (the
+/// registry was marked insecure by mistake), or a redirect that would leave HTTPS.
+pub(super) fn refused_answer(t: &Transport, req: &Request, resp: &Response) -> Option<Error> {
+    if t.config.insecure && speaks_https(resp) {
+        return Some(Error::Tls {
+            registry: t.name().to_string(),
+            detail: "the registry speaks HTTPS, not plain HTTP: do not mark it insecure (give its CA with ca_file or certs.d, or tls_verify: false)".into(),
+        });
+    }
+    let RefusedRedirect(to) = resp.extensions().get::<RefusedRedirect>()?;
+    Some(Error::Http {
+        registry: t.name().to_string(),
+        method: req.method.to_string(),
+        path: req.url.path().to_string(),
+        status: resp.status().as_u16(),
+        code: None,
+        message: format!(
+            "redirected to plain HTTP ({to}): not followed, a registry reached over HTTPS is never left \
+             for plain HTTP (the request and its answer would travel in clear)"
+        ),
+    })
+}
+
 /// Network errors worth another try: timeouts, refused/reset connections, broken bodies.
 pub fn retryable_error(e: &reqwest::Error) -> bool {
     // A TLS failure (a refused certificate, a server that does not speak TLS) does not heal.
@@ -75,7 +99,7 @@ pub fn retryable_error(e: &reqwest::Error) -> bool {
 /// own, most in front of it) answer a bare `HTTP/1.0 400` without any header (and, to a GET, the
 /// body "Client sent an HTTP request to an HTTPS server."); a registry's own 400 is HTTP/1.1 with
 /// headers. Without this, a HEAD read "HTTP 400: (no message)".
-pub(super) fn speaks_https(resp: &Response) -> bool {
+fn speaks_https(resp: &Response) -> bool {
     resp.status() == StatusCode::BAD_REQUEST
         && resp.version() == reqwest::Version::HTTP_10
         && resp.headers().get(reqwest::header::CONTENT_TYPE).is_none()

@@ -61,7 +61,7 @@ pub use stats::{Stats, StatsSnapshot};
 use crate::error::{Error, Result};
 use crate::reference;
 use auth::{AuthState, Verdict};
-use failure::{short_error, speaks_https};
+use failure::{refused_answer, short_error};
 use give_up::GiveUp;
 use limits::PullLimit;
 use redirects::same_origin;
@@ -148,11 +148,21 @@ impl Transport {
             .map_err(|e| Error::invalid("URL path", path, e.to_string()))
     }
 
-    /// Resolve a `Location` header (absolute or relative) against the registry.
+    /// Resolve a `Location` header (absolute or relative) against the registry. One that would
+    /// leave HTTPS for plain HTTP (an upload session elsewhere in clear) is refused.
     pub fn resolve(&self, location: &str) -> Result<Url> {
-        self.base
+        let url = self
+            .base
             .join(location)
-            .map_err(|e| Error::invalid("Location header", location, e.to_string()))
+            .map_err(|e| Error::invalid("Location header", location, e.to_string()))?;
+        if redirects::downgrades(&self.base, &url) {
+            return Err(Error::invalid(
+                "Location header",
+                redirects::origin(&url),
+                "a registry reached over HTTPS is never left for plain HTTP",
+            ));
+        }
+        Ok(url)
     }
 
     pub fn stats(&self) -> StatsSnapshot {
@@ -223,11 +233,8 @@ impl Transport {
             }
             Err(e) => return Done(Err(self.network_error(req, e, attempt))),
         };
-        if self.config.insecure && speaks_https(&resp) {
-            return Done(Err(Error::Tls {
-                registry: self.name().to_string(),
-                detail: "the registry speaks HTTPS, not plain HTTP: do not mark it insecure (give its CA with ca_file or certs.d, or tls_verify: false)".into(),
-            }));
+        if let Some(e) = refused_answer(self, req, &resp) {
+            return Done(Err(e));
         }
         self.observe_ratelimit(&resp);
         if let Verdict::Again = self.judge(&auth, &resp, &req.scopes, reauthed).await {
@@ -341,5 +348,30 @@ mod tests {
         assert!(Transport::new(RegistryConfig::new("x:0")).is_err());
         let t = Transport::new(RegistryConfig::new("docker.io")).unwrap();
         assert_eq!(t.url("v2/").unwrap().as_str(), "https://registry-1.docker.io/v2/");
+    }
+
+    #[test]
+    fn an_upload_location_never_leaves_https() {
+        let t = Transport::new(RegistryConfig::new("r.example")).unwrap();
+        let loc = |l: &str| t.resolve(l).map(|u| u.to_string());
+        assert_eq!(
+            loc("/v2/a/blobs/uploads/1").unwrap(),
+            "https://r.example/v2/a/blobs/uploads/1"
+        );
+        assert!(loc("https://storage.example/up/1").is_ok());
+        let e = loc("http://storage.example/up/1?sig=secret")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("http://storage.example") && e.contains("never left for plain HTTP"),
+            "{e}"
+        );
+        assert!(!e.contains("secret"), "{e}");
+        let mut c = RegistryConfig::new("127.0.0.1:5000");
+        c.insecure = true;
+        let plain = Transport::new(c).unwrap();
+        assert!(plain
+            .resolve("http://127.0.0.1:5000/v2/a/blobs/uploads/1")
+            .is_ok());
     }
 }

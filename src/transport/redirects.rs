@@ -1,7 +1,9 @@
 //! One request on the wire, its redirects followed by hand (at most 5 hops): credentials stay on the
 //! registry's own origin (scheme, host and port), never sent to object storage, a CDN or anywhere a
-//! redirect points; a `303` turns the request into a body-less GET; each hop is counted and, unless
-//! the caller streams the body at its own pace, bounded by the request's deadline.
+//! redirect points; a redirect from HTTPS to plain HTTP is not followed (it becomes an error: the
+//! request, and the answer, would travel in clear); a `303` turns the request into a body-less GET;
+//! each hop is counted and, unless the caller streams the body at its own pace, bounded by the
+//! request's deadline.
 
 use std::sync::atomic::Ordering;
 
@@ -51,6 +53,12 @@ impl Transport {
                     .and_then(|l| l.to_str().ok())
                     .and_then(|l| url.join(l).ok())
                 {
+                    if downgrades(&url, &next) {
+                        // Not followed: the answer goes back marked, and becomes an error.
+                        let mut resp = resp;
+                        resp.extensions_mut().insert(RefusedRedirect(origin(&next)));
+                        return Ok(resp);
+                    }
                     tracing::debug!(registry = %self.name(), from = url.path(), to_host = next.host_str().unwrap_or(""), "following redirect");
                     if status == StatusCode::SEE_OTHER {
                         method = Method::GET;
@@ -64,6 +72,21 @@ impl Transport {
         }
         unreachable!("the loop returns on its last hop")
     }
+}
+
+/// Set on a redirect that was not followed because it would leave HTTPS for plain HTTP: where it
+/// pointed (scheme, host and port only: a storage URL's query often holds a signature).
+#[derive(Clone, Debug)]
+pub(super) struct RefusedRedirect(pub(super) String);
+
+/// From HTTPS to anything else (plain HTTP): what was sent and received under TLS would go in clear.
+pub(super) fn downgrades(from: &Url, to: &Url) -> bool {
+    from.scheme() == "https" && to.scheme() != "https"
+}
+
+/// `scheme://host[:port]` of a URL, for messages.
+pub(super) fn origin(url: &Url) -> String {
+    url.origin().ascii_serialization()
 }
 
 /// Same scheme, host and port.
@@ -96,5 +119,16 @@ mod tests {
         assert!(!same_origin(&a, &Url::parse("http://r/v2/").unwrap()));
         assert!(is_loopback(&Url::parse("http://127.0.0.1:5/").unwrap()));
         assert!(!is_loopback(&Url::parse("http://10.0.0.1/").unwrap()));
+    }
+
+    #[test]
+    fn only_leaving_https_is_a_downgrade() {
+        let u = |s: &str| Url::parse(s).unwrap();
+        assert!(downgrades(&u("https://r/v2/"), &u("http://r/v2/")));
+        assert!(downgrades(&u("https://r/v2/"), &u("http://cdn/blob?sig=x")));
+        assert!(!downgrades(&u("https://r/v2/"), &u("https://cdn/blob")));
+        assert!(!downgrades(&u("http://r/v2/"), &u("http://cdn/blob")));
+        assert!(!downgrades(&u("http://r/v2/"), &u("https://cdn/blob")));
+        assert_eq!(origin(&u("http://cdn:8080/blob?sig=secret")), "http://cdn:8080");
     }
 }

@@ -90,6 +90,7 @@ struct FakeState {
 pub struct FakeHttp {
     state: Arc<Mutex<FakeState>>,
     server: Server,
+    https: bool,
 }
 
 impl std::fmt::Debug for FakeHttp {
@@ -106,6 +107,15 @@ impl FakeHttp {
 
     /// Starts on `ip:port` (port 0 for a free one); `ip` should be loopback.
     pub fn start_on(ip: IpAddr, port: u16) -> Result<FakeHttp> {
+        FakeHttp::start_with(ip, port, None)
+    }
+
+    /// Starts on `ip` (loopback, free port) serving HTTPS with a certificate for `ip` from `ca`.
+    pub fn start_tls(ip: IpAddr, ca: &crate::TestCa) -> Result<FakeHttp> {
+        FakeHttp::start_with(ip, 0, Some(ca.server_config_for(&[&ip.to_string()])?))
+    }
+
+    fn start_with(ip: IpAddr, port: u16, tls: Option<Arc<rustls::ServerConfig>>) -> Result<FakeHttp> {
         anyhow::ensure!(
             ip.is_loopback(),
             "FakeHttp only binds loopback addresses, not {ip}"
@@ -116,17 +126,19 @@ impl FakeHttp {
             let state = h_state.clone();
             Box::pin(async move { handle(state, req, ctx).await })
         });
-        let server = Server::start(SocketAddr::new(ip, port), None, handler)?;
-        Ok(FakeHttp { state, server })
+        let https = tls.is_some();
+        let server = Server::start(SocketAddr::new(ip, port), tls, handler)?;
+        Ok(FakeHttp { state, server, https })
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, FakeState> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// `http://IP:PORT`.
+    /// `http://IP:PORT` (`https://` when started with TLS).
     pub fn url(&self) -> String {
-        format!("http://{}", self.server.addr())
+        let scheme = if self.https { "https" } else { "http" };
+        format!("{scheme}://{}", self.server.addr())
     }
 
     /// The listening address.
@@ -254,7 +266,15 @@ impl RedirectSink {
         Ok(RedirectSink { http })
     }
 
-    /// `http://127.0.0.2:PORT{path}`.
+    /// The same over HTTPS (a storage host or CDN, as quay.io redirects layers to), with a
+    /// certificate for 127.0.0.2 from `ca`.
+    pub fn start_tls(body: impl Into<Vec<u8>>, ca: &crate::TestCa) -> Result<RedirectSink> {
+        let http = FakeHttp::start_tls(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2)), ca)?;
+        http.set_fallback(Some(Route::new(200, "application/octet-stream", body)));
+        Ok(RedirectSink { http })
+    }
+
+    /// `http://127.0.0.2:PORT{path}` (`https://` when started with TLS).
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.http.url())
     }

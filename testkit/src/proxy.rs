@@ -361,13 +361,16 @@ pub struct ProxyOptions {
     pub upstream_ca: Option<std::path::PathBuf>,
     /// Listen address (default `127.0.0.1:0`).
     pub listen: Option<SocketAddr>,
+    /// Serve HTTPS with a certificate for the listen address from this CA (default: plain HTTP).
+    pub tls: Option<Arc<crate::TestCa>>,
 }
 
-/// A fault-injecting, counting reverse proxy (plain HTTP on 127.0.0.1).
+/// A fault-injecting, counting reverse proxy (plain HTTP on 127.0.0.1, or HTTPS).
 /// Dropping it closes the listener and all connections.
 pub struct Proxy {
     shared: Arc<Shared>,
     server: Server,
+    https: bool,
 }
 
 impl std::fmt::Debug for Proxy {
@@ -400,6 +403,7 @@ impl Proxy {
                 None
             },
             listen: None,
+            tls: None,
         })
     }
 
@@ -433,14 +437,26 @@ impl Proxy {
             Box::pin(async move { handle(shared, req, ctx).await })
         });
         let listen = opts.listen.unwrap_or(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)));
-        let server = Server::start(listen, None, handler)?;
-        *shared.public_base.lock().unwrap_or_else(|e| e.into_inner()) = format!("http://{}", server.addr());
-        Ok(Proxy { shared, server })
+        let tls = match &opts.tls {
+            Some(ca) => Some(ca.server_config_for(&[&listen.ip().to_string()])?),
+            None => None,
+        };
+        let https = tls.is_some();
+        let server = Server::start(listen, tls, handler)?;
+        let scheme = if https { "https" } else { "http" };
+        *shared.public_base.lock().unwrap_or_else(|e| e.into_inner()) =
+            format!("{scheme}://{}", server.addr());
+        Ok(Proxy {
+            shared,
+            server,
+            https,
+        })
     }
 
-    /// `http://127.0.0.1:PORT`.
+    /// `http://127.0.0.1:PORT` (`https://` with [`ProxyOptions::tls`]).
     pub fn url(&self) -> String {
-        format!("http://{}", self.server.addr())
+        let scheme = if self.https { "https" } else { "http" };
+        format!("{scheme}://{}", self.server.addr())
     }
 
     /// `127.0.0.1:PORT`.

@@ -127,7 +127,13 @@ impl TestCa {
     /// A rustls server configuration presenting a fresh loopback certificate
     /// (chain: leaf, CA).
     pub fn server_config(&self) -> Result<Arc<rustls::ServerConfig>> {
-        let ck = self.issue_loopback()?;
+        self.server_config_for(&["127.0.0.1", "localhost"])
+    }
+
+    /// A rustls server configuration presenting a fresh certificate for `names` (IP addresses
+    /// become IP SANs, anything else DNS SANs; chain: leaf, CA).
+    pub fn server_config_for(&self, names: &[&str]) -> Result<Arc<rustls::ServerConfig>> {
+        let ck = self.issue(names)?;
         let leaf = CertificateDer::from_pem_slice(ck.cert_pem.as_bytes())?;
         let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from_pem_slice(ck.key_pem.as_bytes())?);
         let cfg = rustls::ServerConfig::builder_with_provider(provider())

@@ -480,6 +480,7 @@ fn run_proxy(
         upstream,
         upstream_ca,
         listen: Some(listen),
+        tls: None,
     })?;
     if fail_rate > 0.0 {
         let action = match fault {
