@@ -625,6 +625,68 @@ fn cli_scrubs_a_token_a_registry_echoes() {
     assert_clean("inspect", &out, &secrets);
 }
 
+/// A loopback registry over plain HTTP (no warning of its own: what goes to it stays on the
+/// machine) whose Bearer challenge names a token realm off the machine over plain HTTP
+/// (`http://realm.test/token`): the Basic credentials sent there travel in clear, so a warning says
+/// so, naming the registry and the realm's host. The decision is the realm URL's (a loopback address
+/// or `localhost` is this machine, any other name is not), made before the token request; the test
+/// reaches `realm.test` only through an HTTP proxy on loopback (`http_proxy`), which answers as the
+/// token server, so nothing leaves the machine. Before: sent silently.
+#[test]
+fn credentials_to_a_plain_http_realm_off_the_machine_are_warned_of() {
+    let relay = FakeHttp::start().unwrap();
+    relay.set(
+        "/token",
+        Route::json(&serde_json::json!({"token": "tok-relayed-4d3c2b1a"})),
+    );
+    let h = tk::HostileHttp::start(tk::Misbehaviour::EchoAuth {
+        bearer_realm: Some("http://realm.test/token".into()),
+    })
+    .unwrap();
+    let mut cmd = common::bin();
+    cmd.args(["inspect", &format!("{}/ns/app:v1", h.host()), "--insecure"])
+        .args(["--username", "robot", "--password-env", "CC_REALM_PW"])
+        .env("CC_REALM_PW", "realm-pass-8181");
+    for k in ["HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"] {
+        cmd.env_remove(k);
+    }
+    for k in ["HTTP_PROXY", "http_proxy"] {
+        cmd.env(k, relay.url());
+    }
+    for k in ["NO_PROXY", "no_proxy"] {
+        cmd.env(k, "127.0.0.1,localhost");
+    }
+    let out = cmd.output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    // The token request went to realm.test (by name, through the relay), carrying the credentials.
+    let asked = relay.requests_to("/token");
+    assert_eq!(asked.len(), 1, "{err}");
+    assert_eq!(asked[0].header("host"), Some("realm.test"), "{asked:?}");
+    assert!(asked[0].header("authorization").is_some());
+    let warned: Vec<&str> = err
+        .lines()
+        .filter(|l| l.contains("credentials are sent over plain HTTP to its token server realm.test"))
+        .collect();
+    assert_eq!(warned.len(), 1, "one warning: {err}");
+    assert!(warned[0].contains(&h.host()), "{err}");
+    assert!(!err.contains("realm-pass-8181"), "{err}");
+    // A realm on this machine over plain HTTP (the token server beside a local registry) is not
+    // warned of.
+    let local = tk::HostileHttp::start(tk::Misbehaviour::EchoAuth {
+        bearer_realm: Some(format!("{}/token", relay.url())),
+    })
+    .unwrap();
+    let out = common::bin()
+        .args(["inspect", &format!("{}/ns/app:v1", local.host()), "--insecure"])
+        .args(["--username", "robot", "--password-env", "CC_REALM_PW"])
+        .env("CC_REALM_PW", "realm-pass-8181")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(relay.requests_to("/token").len(), 2, "{err}");
+    assert!(!err.contains("plain HTTP"), "{err}");
+}
+
 /// An error body cut for display (the first 200 characters of a plain-text one) with the cut
 /// falling inside an echoed secret: no part of it is shown (masking comes before the cut; masking
 /// after it would leave a prefix that no longer matches, e.g. all but the last characters of a

@@ -29,16 +29,7 @@ impl Transport {
             .ok_or_else(|| auth_err("the Bearer challenge has no realm".into()))?;
         let realm =
             Url::parse(realm_s).map_err(|_| auth_err(format!("the token realm {realm_s:?} is not a URL")))?;
-        if realm.scheme() != "https"
-            && !self.config.insecure
-            && !is_loopback(&realm)
-            && !self.config.credentials.is_anonymous()
-        {
-            return Err(auth_err(format!(
-                "refusing to send credentials over plain HTTP to the token realm {}",
-                realm.host_str().unwrap_or("?")
-            )));
-        }
+        self.check_realm(&realm).map_err(auth_err)?;
         let service = ch.param("service");
         let limit = self.config.token_timeout;
         // One deadline for the whole exchange (every attempt and the body): a hung or trickling
@@ -53,6 +44,28 @@ impl Transport {
                 ),
             }),
         }
+    }
+
+    /// Credentials go over plain HTTP to a realm off this machine only from a registry reached
+    /// over plain HTTP itself (marked insecure), and then with a warning, once per realm host
+    /// (logged, and in the module's `warnings`): a loopback registry's own plain HTTP stays on the
+    /// machine, its realm may not. Decided from the realm's URL alone, before any request: a loopback
+    /// address, or `localhost`, is this machine; any other name is not, whatever it resolves to.
+    fn check_realm(&self, realm: &Url) -> std::result::Result<(), String> {
+        if realm.scheme() == "https" || is_loopback(realm) || self.config.credentials.is_anonymous() {
+            return Ok(());
+        }
+        let host = realm.host_str().unwrap_or("?");
+        if !self.config.insecure {
+            return Err(format!(
+                "refusing to send credentials over plain HTTP to the token realm {host}"
+            ));
+        }
+        crate::logging::warn_once(&format!(
+            "registry {}: credentials are sent over plain HTTP to its token server {host} (its challenge names an http:// realm)",
+            self.name()
+        ));
+        Ok(())
     }
 
     /// The token request itself (retried on 5xx and network failures), its answer checked and read.
