@@ -208,11 +208,28 @@ fn check_digests(bytes: &[u8]) -> Result<()> {
     Ok(())
 }
 
+/// The most children a manifest list may name. A real multi-arch image names a few dozen at most
+/// (every platform Go builds for is about 20; BuildKit's attestation manifests double that), RDO's
+/// name two; a list within the 4 MiB manifest cap could name some 20,000, each one a GET. Beyond
+/// this the list is refused as it is read, before any child is fetched.
+pub const MAX_LIST_CHILDREN: usize = 256;
+
 /// Parse a manifest body of a given media type.
 pub fn parse_content(media_type: &str, bytes: &[u8]) -> Result<Content> {
     check_digests(bytes)?;
     if media::is_index(media_type) {
         let idx = ImageIndex::from_reader(bytes).map_err(bad_manifest)?;
+        let n = idx.manifests().len();
+        if n > MAX_LIST_CHILDREN {
+            return Err(Error::invalid(
+                "manifest list",
+                "(content)",
+                format!(
+                    "it names {n} images, more than the {MAX_LIST_CHILDREN} a list may have (a real \
+                     multi-arch image names a few dozen at most): refused before fetching any"
+                ),
+            ));
+        }
         let children = idx
             .manifests()
             .iter()
@@ -294,6 +311,36 @@ mod tests {
    "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": 7, "digest": "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"},
    "layers": [{"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip", "size": 3, "digest": "sha256:ca978112ca1bbdcafac231b39a23dc4da786eff8147c4e72b9807785afee48bb"}]
 }"#;
+
+    #[test]
+    fn a_list_may_name_at_most_the_cap() {
+        let list = |n: usize| {
+            let children: Vec<_> = (0..n)
+                .map(|i| {
+                    let d = Descriptor {
+                        media_type: media::DOCKER_V2S2.into(),
+                        digest: Digest::sha256(i.to_string().as_bytes()),
+                        size: 7,
+                    };
+                    let p = ConfigPlatform {
+                        architecture: format!("arch{i}"),
+                        os: "linux".into(),
+                        variant: None,
+                    };
+                    (d, p)
+                })
+                .collect();
+            build_docker_list(&children)
+        };
+        match parse_content(media::DOCKER_LIST, &list(MAX_LIST_CHILDREN)).unwrap() {
+            Content::Index { children } => assert_eq!(children.len(), MAX_LIST_CHILDREN),
+            _ => panic!("not a list"),
+        }
+        let e = parse_content(media::DOCKER_LIST, &list(MAX_LIST_CHILDREN + 1))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("it names 257 images, more than the 256"), "{e}");
+    }
 
     #[test]
     fn parses_v2s2_keeping_bytes() {

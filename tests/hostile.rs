@@ -141,6 +141,55 @@ async fn a_redirect_never_leaves_https() {
     r.get_manifest("red/img", "v1").await.unwrap();
 }
 
+/// A source whose manifest list names 2,000 images (well within the 4 MiB manifest cap; 19,500
+/// fit): the copy is refused as the list is read, with an error saying how many it names and the
+/// cap, and no child is fetched. Before: every child was asked for (19,501 GETs, 147 s for the
+/// largest list that fits).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_manifest_list_naming_thousands_of_images_is_refused_unread() {
+    use copy_containers::copy::{copy_batch, CopyOptions, CopyRequest, Endpoint};
+    use copy_containers::manifest::{build_docker_list, media, ConfigPlatform, Descriptor};
+    let children: Vec<_> = (0..2000)
+        .map(|i: u32| {
+            let d = Descriptor {
+                media_type: media::DOCKER_V2S2.into(),
+                digest: Digest::sha256(&i.to_be_bytes()),
+                size: 500,
+            };
+            let p = ConfigPlatform {
+                architecture: "amd64".into(),
+                os: "linux".into(),
+                variant: Some(format!("v{i}")),
+            };
+            (d, p)
+        })
+        .collect();
+    let list = build_docker_list(&children);
+    assert!(list.len() < 4 << 20);
+    let src = FakeHttp::start().unwrap();
+    src.set(
+        "/v2/ns/app/manifests/v1",
+        Route::new(200, media::DOCKER_LIST, list.to_vec()),
+    );
+    let s = common::plain_client(&src.addr().to_string());
+    let dst = common::plain_client("127.0.0.1:9");
+    let req = CopyRequest {
+        source: Endpoint::new(&s, "ns/app"),
+        reference: "v1".into(),
+        dests: vec![(Endpoint::new(&dst, "ns/app"), vec!["v1".into()])],
+        known: None,
+    };
+    let out = copy_batch(&[req], &CopyOptions::default()).await.remove(0);
+    let err = out.error.clone().expect("the copy must fail");
+    assert!(err.contains("names 2000 images, more than the 256"), "{err}");
+    let manifest_gets = src
+        .requests()
+        .iter()
+        .filter(|q| q.path.contains("/manifests/"))
+        .count();
+    assert_eq!(manifest_gets, 1, "{err}");
+}
+
 /// Someone who can write to `tmp_file_root` plants symlinks at the names the tool used to write
 /// through (`<path>.tmp.<pid>`) and at the destinations themselves: every list file and report is
 /// still written, and the files the symlinks point at are untouched.
