@@ -245,6 +245,11 @@ fn documented_defaults_are_the_models() {
         ("per_registry_concurrency", json!(p.per_registry)),
         ("blob_concurrency", json!(p.blob_jobs)),
         ("retries", json!(p.source.config.retry.attempts)),
+        (
+            "request_timeout",
+            json!(p.source.config.request_timeout.as_secs()),
+        ),
+        ("token_timeout", json!(p.source.config.token_timeout.as_secs())),
         ("keep_previous_label", json!(p.keep_previous_label)),
         ("keep_local", json!(p.keep_local)),
         ("lock_timeout", json!(p.lock_timeout.as_secs())),

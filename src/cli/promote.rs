@@ -86,6 +86,14 @@ pub struct PromoteFlags {
     /// Attempts per request.
     #[arg(long)]
     pub retries: Option<u64>,
+    /// Seconds one registry request may take in all, its retries and their waits included, headers
+    /// and body (layers are held to a minimum rate instead) [default: 180; 1 to 86400].
+    #[arg(long, value_name = "SECS")]
+    pub request_timeout: Option<u64>,
+    /// Seconds a token exchange with a registry's token server may take, its retries included
+    /// [default: 120; 1 to 86400].
+    #[arg(long, value_name = "SECS")]
+    pub token_timeout: Option<u64>,
     /// Local copies: `on_failure` (default: kept when a push fails, removed by the promotion's
     /// verified success), `always`, `never`.
     #[arg(long, value_name = "POLICY")]
@@ -224,6 +232,8 @@ impl PromoteFlags {
             report_html: self.report_html.clone(),
             per_registry_concurrency: self.per_registry,
             retries: self.retries,
+            request_timeout: self.request_timeout,
+            token_timeout: self.token_timeout,
             keep_local: self.keep_local.clone(),
             local_store: self.local_store.clone(),
             lock_timeout: self.lock_timeout,

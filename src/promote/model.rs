@@ -293,6 +293,15 @@ promote_options! {
     /// Attempts per request.
     #[serde(default, deserialize_with = "opt_count")]
     retries: Option<u64> => opt("retries", Int),
+    /// Seconds one registry request may take in all, from its first attempt to the end of its
+    /// answer: headers and body, retries and their waits included (layers go at the copy's pace,
+    /// held to a minimum rate instead). Default 180; 1 to 86400.
+    #[serde(default, deserialize_with = "opt_count")]
+    request_timeout: Option<u64> => opt("request_timeout", Int),
+    /// Seconds a token exchange with a registry's token server may take, its retries included.
+    /// Default 120; 1 to 86400.
+    #[serde(default, deserialize_with = "opt_count")]
+    token_timeout: Option<u64> => opt("token_timeout", Int),
     #[serde(default)]
     report_json: Option<PathBuf> => opt("report_json", Path),
     #[serde(default)]
@@ -631,7 +640,6 @@ impl PromoteArgs {
         Ok((all, ppc_containers))
     }
 
-    /// The source, the targets (with the namespaces and retries applied) and whether to push.
     /// For the source, then each target: was a `name` given?
     fn names_given(&self) -> Vec<bool> {
         let source = self.source_registry.as_ref().is_some_and(|r| r.name.is_some());
@@ -639,6 +647,8 @@ impl PromoteArgs {
         std::iter::once(source).chain(targets).collect()
     }
 
+    /// The source, the targets (with the namespaces, retries and timeouts applied) and whether to
+    /// push.
     fn registries(&self) -> Result<(RegistrySpec, Vec<RegistrySpec>, bool)> {
         let retries = self
             .retries
@@ -663,7 +673,14 @@ impl PromoteArgs {
                 )
             })
             .collect::<Result<Vec<_>>>()?;
-        let (source, targets) = distinct_names(source, targets, &self.names_given());
+        let (mut source, mut targets) = distinct_names(source, targets, &self.names_given());
+        let secs = |v: Option<u64>, default: std::time::Duration| {
+            v.map_or(default, |s| std::time::Duration::from_secs(s.clamp(1, 86_400)))
+        };
+        for spec in std::iter::once(&mut source).chain(targets.iter_mut()) {
+            spec.config.request_timeout = secs(self.request_timeout, crate::transport::REQUEST_TIMEOUT);
+            spec.config.token_timeout = secs(self.token_timeout, crate::transport::TOKEN_TIMEOUT);
+        }
         let push = self.target_registries_push.unwrap_or(true);
         if push && targets.is_empty() {
             return Err(Error::Config(
@@ -756,6 +773,23 @@ mod tests {
             "target_registries_push": "yes"
         }))
         .unwrap()
+    }
+
+    #[test]
+    fn request_and_token_timeouts_reach_every_registry() {
+        let p = base_args().resolve(no_file).unwrap();
+        for r in std::iter::once(&p.source).chain(&p.targets) {
+            assert_eq!(r.config.request_timeout, crate::transport::REQUEST_TIMEOUT);
+            assert_eq!(r.config.token_timeout, crate::transport::TOKEN_TIMEOUT);
+        }
+        let mut a = base_args();
+        a.request_timeout = Some(30);
+        a.token_timeout = Some(0);
+        let p = a.resolve(no_file).unwrap();
+        for r in std::iter::once(&p.source).chain(&p.targets) {
+            assert_eq!(r.config.request_timeout.as_secs(), 30);
+            assert_eq!(r.config.token_timeout.as_secs(), 1, "at least a second");
+        }
     }
 
     #[test]

@@ -17,7 +17,7 @@ use super::Registry;
 use crate::digest::{Digest, Verifier};
 use crate::error::{Error, Result};
 use crate::manifest::BlobStream;
-use crate::transport::{repo_scope, Request, Transport};
+use crate::transport::{repo_scope, Budget, Request, Transport};
 
 /// Outcome of a mount request.
 #[derive(Debug)]
@@ -69,13 +69,31 @@ impl Registry {
         streamed: bool,
         used: &mut u32,
     ) -> Result<BlobStream> {
+        let mut budget = Budget {
+            used: *used,
+            ..self.transport().budget()
+        };
+        let blob = self.get_blob_in(repo, digest, size, streamed, &mut budget).await;
+        *used = budget.used;
+        blob
+    }
+
+    /// [`Registry::get_blob_counted`] within the caller's budget (attempts and deadline).
+    async fn get_blob_in(
+        &self,
+        repo: &str,
+        digest: &Digest,
+        size: Option<u64>,
+        streamed: bool,
+        budget: &mut Budget,
+    ) -> Result<BlobStream> {
         let mut req = Request::new(
             Method::GET,
             self.blob_url(repo, digest)?,
             vec![repo_scope(repo, false)],
         );
         req.streamed = streamed;
-        let resp = self.transport().send_counted(req, used).await?;
+        let resp = self.transport().send_counted(req, budget).await?;
         let what = format!("blob {repo}@{digest}");
         if !resp.status().is_success() {
             return Err(self.error_for(resp, &what).await);
@@ -94,12 +112,10 @@ impl Registry {
     /// GET a whole (small) blob into memory, verified. For configs, never for layers. A body cut
     /// off mid-way is fetched again, within the same budget of attempts as the request itself.
     pub async fn get_blob_bytes(&self, repo: &str, digest: &Digest, limit: usize) -> Result<Bytes> {
-        let mut used = 0;
+        let mut budget = self.transport().budget();
         loop {
             let r = async {
-                let mut s = self
-                    .get_blob_counted(repo, digest, None, false, &mut used)
-                    .await?;
+                let mut s = self.get_blob_in(repo, digest, None, false, &mut budget).await?;
                 let mut buf = Vec::new();
                 while let Some(c) = s.next().await {
                     buf.extend_from_slice(&c?);
@@ -115,8 +131,8 @@ impl Registry {
             }
             .await;
             match r {
-                Err(Error::Network { .. }) if used < self.transport().attempts() => {
-                    tokio::time::sleep(self.transport().config().retry.backoff(used)).await
+                Err(e @ Error::Network { .. }) => {
+                    tokio::time::sleep(self.transport().again(&budget, e)?).await
                 }
                 other => return other,
             }
@@ -143,13 +159,14 @@ impl Registry {
 
     /// Open an upload session.
     pub async fn start_upload(&self, repo: &str) -> Result<Url> {
-        self.start_upload_counted(repo, &mut 0).await
+        self.start_upload_counted(repo, &mut self.transport().budget())
+            .await
     }
 
-    async fn start_upload_counted(&self, repo: &str, used: &mut u32) -> Result<Url> {
+    async fn start_upload_counted(&self, repo: &str, budget: &mut Budget) -> Result<Url> {
         let url = self.transport().url(&format!("v2/{repo}/blobs/uploads/"))?;
         let req = Request::new(Method::POST, url, vec![repo_scope(repo, true)]).header(CONTENT_LENGTH, "0");
-        let resp = self.transport().send_counted(req, used).await?;
+        let resp = self.transport().send_counted(req, budget).await?;
         if resp.status().as_u16() != 202 {
             return Err(self.error_for(resp, &format!("start upload to {repo}")).await);
         }
@@ -230,15 +247,15 @@ impl Registry {
     /// drawing on one budget of attempts).
     pub async fn upload_bytes(&self, repo: &str, digest: &Digest, bytes: Bytes) -> Result<()> {
         digest.verify(&format!("blob for {repo}"), &bytes)?;
-        let mut used = 0;
+        let mut budget = self.transport().budget();
         loop {
             let r = async {
-                let mut url = self.start_upload_counted(repo, &mut used).await?;
+                let mut url = self.start_upload_counted(repo, &mut budget).await?;
                 url.query_pairs_mut().append_pair("digest", digest.as_str());
                 let req = Request::new(Method::PUT, url, vec![repo_scope(repo, true)])
                     .header(CONTENT_TYPE, "application/octet-stream")
                     .body(bytes.clone());
-                let resp = self.transport().send_counted(req, &mut used).await?;
+                let resp = self.transport().send_counted(req, &mut budget).await?;
                 if !resp.status().is_success() {
                     return Err(self.error_for(resp, &format!("PUT blob {repo}@{digest}")).await);
                 }
@@ -246,8 +263,8 @@ impl Registry {
             }
             .await;
             match r {
-                Err(Error::Network { .. }) if used < self.transport().attempts() => {
-                    tokio::time::sleep(self.transport().config().retry.backoff(used)).await
+                Err(e @ Error::Network { .. }) => {
+                    tokio::time::sleep(self.transport().again(&budget, e)?).await
                 }
                 other => return other,
             }

@@ -9,7 +9,7 @@ use crate::digest::Digest;
 use crate::error::{Error, Result};
 use crate::manifest::{media, Descriptor, Manifest};
 use crate::reference::validate_tag;
-use crate::transport::{read_limited, repo_scope, Request};
+use crate::transport::{read_limited, repo_scope, Budget, Request};
 
 /// What a HEAD tells: digest, media type and size of the manifest a tag points at.
 pub type ManifestHead = Descriptor;
@@ -83,11 +83,11 @@ impl Registry {
     /// GET a manifest, checking its digest; `None` when absent. A body cut off mid-way is fetched
     /// again, within the same budget of attempts as the request itself.
     pub async fn get_manifest_opt(&self, repo: &str, reference: &str) -> Result<Option<Manifest>> {
-        let mut used = 0;
+        let mut budget = self.transport().budget();
         loop {
-            match self.get_manifest_once(repo, reference, &mut used).await {
-                Err(Error::Network { .. }) if used < self.transport().attempts() => {
-                    tokio::time::sleep(self.transport().config().retry.backoff(used)).await;
+            match self.get_manifest_once(repo, reference, &mut budget).await {
+                Err(e @ Error::Network { .. }) => {
+                    tokio::time::sleep(self.transport().again(&budget, e)?).await;
                 }
                 other => return other,
             }
@@ -98,13 +98,13 @@ impl Registry {
         &self,
         repo: &str,
         reference: &str,
-        used: &mut u32,
+        budget: &mut Budget,
     ) -> Result<Option<Manifest>> {
         let url = self.manifest_url(repo, reference)?;
         let mut req =
             Request::new(Method::GET, url, vec![repo_scope(repo, false)]).header(ACCEPT, media::ACCEPT);
         req.counts_as_pull = true;
-        let resp = self.transport().send_counted(req, used).await?;
+        let resp = self.transport().send_counted(req, budget).await?;
         let what = format!("manifest {repo}:{reference}");
         if resp.status().as_u16() == 404 {
             self.drain(resp).await;

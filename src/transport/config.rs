@@ -8,6 +8,16 @@ use std::time::Duration;
 
 use super::{Credentials, RetryPolicy};
 
+/// Default `request_timeout`: three minutes for one request, retries included. A manifest or a
+/// config blob comes in well under a second, the policy's five attempts back off about 3 s in all,
+/// and one `Retry-After` of up to two minutes still fits; a registry that keeps the connection open
+/// and trickles a byte every 20 s, or never answers (the 60 s read timeout then ends each attempt),
+/// costs these three minutes, not five attempts of five minutes each.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(180);
+
+/// Default `token_timeout`: two minutes for a token exchange, its retries included.
+pub const TOKEN_TIMEOUT: Duration = Duration::from_secs(120);
+
 /// How to reach and authenticate to one registry.
 #[derive(Clone, Debug)]
 pub struct RegistryConfig {
@@ -32,10 +42,12 @@ pub struct RegistryConfig {
     pub ratelimit_reserve: u64,
     /// Longest pause for the rate limit before failing.
     pub ratelimit_max_wait: Duration,
-    /// Longest time for one attempt of a request, headers and body (a body trickled a byte at a
-    /// time does not restart it); layer streams, read at the copy's pace, are exempt.
+    /// Longest time for one request, from its first attempt to the end of its answer: headers and
+    /// body (a body trickled a byte at a time does not restart it), every retry and its wait
+    /// included (see [`super::budget`]). Layer streams, read at the copy's pace, are exempt (they
+    /// keep `min_rate`). Default [`REQUEST_TIMEOUT`].
     pub request_timeout: Duration,
-    /// Longest time for getting a token, every attempt included.
+    /// Longest time for getting a token, every attempt included. Default [`TOKEN_TIMEOUT`].
     pub token_timeout: Duration,
     /// A layer stream (exempt from `request_timeout`, it goes at the copy's pace) must still move
     /// at least `min_rate.0` bytes in every `min_rate.1`: a registry trickling a byte every few
@@ -57,9 +69,29 @@ impl RegistryConfig {
             read_timeout: Duration::from_secs(60),
             ratelimit_reserve: 5,
             ratelimit_max_wait: Duration::from_secs(600),
-            request_timeout: Duration::from_secs(300),
-            token_timeout: Duration::from_secs(120),
+            request_timeout: REQUEST_TIMEOUT,
+            token_timeout: TOKEN_TIMEOUT,
             min_rate: (64 << 10, Duration::from_secs(60)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_defaults_end_a_stuck_registry_in_minutes() {
+        let c = RegistryConfig::new("r.example");
+        assert_eq!(
+            (c.request_timeout, c.token_timeout),
+            (REQUEST_TIMEOUT, TOKEN_TIMEOUT)
+        );
+        // A token exchange, then the request: at most five minutes however the registry stalls.
+        assert!(REQUEST_TIMEOUT + TOKEN_TIMEOUT <= Duration::from_secs(300));
+        // Yet a silent attempt can be retried (the read timeout ends it first), and the longest
+        // Retry-After honoured fits.
+        assert!(REQUEST_TIMEOUT >= 2 * c.read_timeout);
+        assert!(REQUEST_TIMEOUT > c.retry.max_retry_after);
     }
 }

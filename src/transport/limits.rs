@@ -70,7 +70,8 @@ impl Transport {
                     tokio::time::sleep(pause).await;
                     // Ask again (a HEAD does not count as a pull on Docker Hub).
                     let probe = Request::new(Method::GET, self.url("v2/")?, vec![]);
-                    if let Ok(resp) = Box::pin(self.execute(&probe, None)).await {
+                    let deadline = Instant::now() + self.config.request_timeout;
+                    if let Ok(resp) = Box::pin(self.execute(&probe, None, Some(deadline))).await {
                         self.observe_ratelimit(&resp);
                         if resp.headers().get("ratelimit-remaining").is_none() {
                             self.rate.forget();

@@ -6,6 +6,7 @@
 //! - [`auth`] and [`token`]: the challenge, Basic credentials, Bearer tokens cached per scope set
 //!   (one re-auth on 401 or `insufficient_scope`), the token exchange; [`creds`]: where credentials
 //!   come from; [`challenge`]: parsing `WWW-Authenticate`;
+//! - [`budget`]: what one request may spend, attempts and a deadline (`request_timeout`);
 //! - [`redirects`]: one request on the wire, redirects followed by hand;
 //! - [`limits`]: Docker Hub's pull rate limit;
 //! - [`give_up`] and [`refusals`]: a registry refusing connections given up for the run, refused
@@ -16,12 +17,13 @@
 //! Against a hostile or broken server: challenges are learnt only from the registry's own origin
 //! (a redirect target cannot pick the realm credentials go to); retries are applied once per request
 //! by the one retry loop, [`retry::run_shared`] (callers that re-read a body share the request's
-//! budget through [`Transport::send_counted`]) and
-//! clamped to [`retry::MAX_ATTEMPTS`]; each attempt has an overall deadline covering headers and
-//! body (`request_timeout`), the token exchange one of its own (`token_timeout`).
+//! budget through [`Transport::send_counted`]) and clamped to [`retry::MAX_ATTEMPTS`]; each request
+//! has one deadline over all its attempts, headers and body (`request_timeout`), the token exchange
+//! one of its own (`token_timeout`).
 
 mod auth;
 mod body;
+mod budget;
 pub mod certs_d;
 pub mod challenge;
 pub mod client;
@@ -40,7 +42,7 @@ mod token;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use reqwest::header::{HeaderMap, AUTHORIZATION, RETRY_AFTER};
 use reqwest::{Method, Response};
@@ -48,8 +50,9 @@ use tokio::sync::Mutex;
 use url::Url;
 
 pub use body::{read_limited, read_prefix, ERROR_BODY_CAP};
+pub use budget::Budget;
 pub use challenge::Challenge;
-pub use config::RegistryConfig;
+pub use config::{RegistryConfig, REQUEST_TIMEOUT, TOKEN_TIMEOUT};
 pub use creds::{Credentials, Secret};
 pub use failure::retryable_error;
 pub use give_up::GIVE_UP_AFTER;
@@ -173,7 +176,7 @@ impl Transport {
     /// response whatever its status (the caller maps statuses); errors only for network failures
     /// after all retries and for auth-handshake failures.
     pub async fn send(&self, req: Request) -> Result<Response> {
-        self.send_counted(req, &mut 0).await
+        self.send_counted(req, &mut self.budget()).await
     }
 
     /// The number of attempts a request may make in all (the retry policy's, clamped).
@@ -181,27 +184,33 @@ impl Transport {
         self.config.retry.attempts.clamp(1, retry::MAX_ATTEMPTS)
     }
 
-    /// [`Transport::send`] drawing on a budget of attempts shared with the caller: `used` counts
-    /// every attempt made so far, so a caller that also retries what follows the answer (a body cut
-    /// off mid-way) stays within [`Transport::attempts`] in all instead of multiplying them.
-    pub async fn send_counted(&self, req: Request, used: &mut u32) -> Result<Response> {
+    /// [`Transport::send`] drawing on a budget shared with the caller (see [`budget`]): its
+    /// attempts, so a caller that also retries what follows the answer (a body cut off mid-way)
+    /// stays within [`Transport::attempts`] in all instead of multiplying them, and its deadline,
+    /// which a body read after this returns is held to as well.
+    pub async fn send_counted(&self, req: Request, budget: &mut Budget) -> Result<Response> {
         let reauthed = AtomicBool::new(false);
-        retry::run_shared(
+        let deadline = std::sync::Mutex::new(budget.deadline);
+        let answer = retry::run_shared(
             &self.config.retry,
-            used,
-            |attempt, last| self.attempt(&req, attempt, last, &reauthed),
+            &mut budget.used,
+            |attempt, last| self.attempt(&req, attempt, last, &reauthed, &deadline),
             |_, why, wait| self.note_retry(&req, why, wait),
         )
-        .await
+        .await;
+        budget.deadline = deadline.into_inner().unwrap_or_else(|p| p.into_inner());
+        answer
     }
 
-    /// One try of a request, for the retry loop: what it came to and whether another try may help.
+    /// One try of a request, for the retry loop: what it came to and whether another try may help
+    /// (and fits before the deadline).
     async fn attempt(
         &self,
         req: &Request,
         attempt: u32,
         last: bool,
         reauthed: &AtomicBool,
+        deadline: &std::sync::Mutex<Option<Instant>>,
     ) -> retry::Attempt<Result<Response>> {
         use retry::Attempt::{Again, Done, Free, Spent};
         // A registry given up for the run spends the caller's budget too: a caller retrying
@@ -209,6 +218,7 @@ impl Transport {
         if let Err(e) = self.check_given_up() {
             return Spent(Err(e));
         }
+        let waiting = Instant::now();
         if req.counts_as_pull {
             if let Err(e) = self.pull_gate().await {
                 return Done(Err(e));
@@ -219,19 +229,36 @@ impl Transport {
             Ok(a) => a,
             Err(e) => return Spent(Err(e)),
         };
-        let sent = self.execute(req, auth.header.clone()).await;
+        let budget = self.not_counting(deadline, attempt, waiting.elapsed());
+        let sent = self
+            .execute(
+                req,
+                auth.header.clone(),
+                budget.deadline.filter(|_| !req.streamed),
+            )
+            .await;
         self.note_connection(&sent);
+        let retry = &self.config.retry;
         let resp = match sent {
             Ok(resp) => resp,
             Err(e) if self.given_up() => return Spent(Err(self.network_error(req, e, attempt))),
             // A registry that wants a client certificate we lack will not change its mind.
-            Err(e) if retryable_error(&e) && !last && !self.client_cert_wanted.get() => {
+            Err(e)
+                if retryable_error(&e)
+                    && !last
+                    && !self.client_cert_wanted.get()
+                    && budget.room_for(retry.longest_delay(attempt, None)) =>
+            {
                 return Again {
                     why: short_error(&e),
                     retry_after: None,
                 }
             }
-            Err(e) => return Done(Err(self.network_error(req, e, attempt))),
+            Err(e) => {
+                return Done(Err(
+                    self.past_deadline(&budget, self.network_error(req, e, attempt))
+                ))
+            }
         };
         if let Some(e) = refused_answer(self, req, &resp) {
             return Done(Err(e));
@@ -241,13 +268,16 @@ impl Transport {
             return Free;
         }
         let status = resp.status();
-        if retry::retryable_status(status.as_u16()) && !last {
-            let retry_after = resp
-                .headers()
-                .get(RETRY_AFTER)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_string);
-            let max = self.config.retry.max_retry_after;
+        let retry_after = resp
+            .headers()
+            .get(RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        if retry::retryable_status(status.as_u16())
+            && !last
+            && budget.room_for(retry.longest_delay(attempt, retry_after.as_deref()))
+        {
+            let max = retry.max_retry_after;
             if retry_after.as_deref().and_then(retry::parse_retry_after) > Some(max) {
                 tracing::warn!(registry = %self.name(), "Retry-After asks for more than {max:?}; waiting only that long");
             }
@@ -296,6 +326,24 @@ impl Transport {
         // Counted as any answer; a stream is not sent again, so no re-authentication here.
         self.judge(&auth, &resp, scopes, &AtomicBool::new(true)).await;
         Ok(resp)
+    }
+
+    /// The request's deadline moved by a wait that is not its own (see [`budget`]), as a budget at
+    /// `attempt`.
+    fn not_counting(
+        &self,
+        deadline: &std::sync::Mutex<Option<Instant>>,
+        attempt: u32,
+        waited: Duration,
+    ) -> Budget {
+        let mut d = deadline.lock().unwrap_or_else(|p| p.into_inner());
+        let mut budget = Budget {
+            used: attempt,
+            deadline: *d,
+        };
+        budget.extend(waited);
+        *d = budget.deadline;
+        budget
     }
 
     /// Count refused connections (see [`give_up`]).

@@ -2,10 +2,11 @@
 //! registry's own origin (scheme, host and port), never sent to object storage, a CDN or anywhere a
 //! redirect points; a redirect from HTTPS to plain HTTP is not followed (it becomes an error: the
 //! request, and the answer, would travel in clear); a `303` turns the request into a body-less GET;
-//! each hop is counted and, unless the caller streams the body at its own pace, bounded by the
-//! request's deadline.
+//! each hop is counted and held to the request's deadline (none for a body the caller streams at
+//! its own pace).
 
 use std::sync::atomic::Ordering;
+use std::time::Instant;
 
 use reqwest::header::{HeaderValue, AUTHORIZATION, LOCATION};
 use reqwest::{Method, Response, StatusCode};
@@ -18,6 +19,7 @@ impl Transport {
         &self,
         req: &Request,
         mut auth: Option<HeaderValue>,
+        deadline: Option<Instant>,
     ) -> reqwest::Result<Response> {
         let mut url = req.url.clone();
         let mut method = req.method.clone();
@@ -38,9 +40,9 @@ impl Transport {
                 self.stats.bytes_sent.fetch_add(b.len() as u64, Ordering::Relaxed);
                 rb = rb.body(b.clone());
             }
-            if !req.streamed {
+            if let Some(d) = deadline {
                 // reqwest's timeout runs until the body is read: headers and body, not per byte.
-                rb = rb.timeout(self.config.request_timeout);
+                rb = rb.timeout(d.saturating_duration_since(Instant::now()));
             }
             self.stats.requests.fetch_add(1, Ordering::Relaxed);
             tracing::trace!(registry = %self.name(), %method, path = url.path(), "request");

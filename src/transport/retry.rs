@@ -41,6 +41,17 @@ impl RetryPolicy {
         half + Duration::from_nanos(fastrand::u64(0..=half.as_nanos() as u64))
     }
 
+    /// The longest [`RetryPolicy::delay_for`] may be (its backoff is random below this).
+    pub fn longest_delay(&self, attempt: u32, retry_after: Option<&str>) -> Duration {
+        match retry_after.and_then(parse_retry_after) {
+            Some(d) => d.min(self.max_retry_after),
+            None => self
+                .base_delay
+                .saturating_mul(1u32 << attempt.saturating_sub(1).min(16))
+                .min(self.max_delay),
+        }
+    }
+
     /// The wait for a response that may carry `Retry-After`.
     pub fn delay_for(&self, attempt: u32, retry_after: Option<&str>) -> Duration {
         match retry_after.and_then(parse_retry_after) {
@@ -276,7 +287,10 @@ mod tests {
             let d = p.backoff(attempt);
             let full = (Duration::from_millis(100) * (1 << (attempt - 1))).min(Duration::from_secs(1));
             assert!(d >= full / 2 && d <= full, "attempt {attempt}: {d:?}");
+            assert_eq!(p.longest_delay(attempt, None), full);
         }
+        assert_eq!(p.longest_delay(1, Some("3")), Duration::from_secs(3));
+        assert_eq!(p.longest_delay(1, Some("3600")), p.max_retry_after);
     }
 
     #[test]

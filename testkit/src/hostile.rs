@@ -1,8 +1,9 @@
 //! `HostileHttp`: a raw TCP server on loopback that misbehaves below the
 //! HTTP layer the other fakes (hyper-based) can express: a huge or endless
 //! body, a body trickled one byte at a time, a connection reset before any
-//! answer. It counts connections and body bytes actually written, so a test
-//! can tell how much the client read and how often it came back.
+//! answer, a connection kept open in silence. It counts connections (and
+//! those still open) and body bytes actually written, so a test can tell how
+//! much the client read, how often it came back and whether it hung up.
 
 use anyhow::{Context, Result};
 use std::io::{Read, Write};
@@ -37,6 +38,9 @@ pub enum Misbehaviour {
     /// Read the request, then reset the connection (`SO_LINGER=0`) without
     /// answering.
     Reset,
+    /// Read the request, then keep the connection open without a byte of
+    /// answer until the client goes away.
+    Silent,
     /// A registry that echoes credentials: without `Authorization`, `401`
     /// with a Basic challenge (or a Bearer one naming `bearer_realm`); with
     /// it, `400` with a distribution error whose message repeats the header
@@ -51,6 +55,7 @@ pub enum Misbehaviour {
 #[derive(Default)]
 struct Counters {
     connections: AtomicU64,
+    open: AtomicU64,
     body_bytes: AtomicU64,
     stop: AtomicBool,
 }
@@ -82,8 +87,12 @@ impl HostileHttp {
                 }
                 let Ok(conn) = conn else { continue };
                 c.connections.fetch_add(1, Ordering::SeqCst);
+                c.open.fetch_add(1, Ordering::SeqCst);
                 let (c, how) = (c.clone(), how.clone());
-                std::thread::spawn(move || serve(conn, &how, &c));
+                std::thread::spawn(move || {
+                    serve(conn, &how, &c);
+                    c.open.fetch_sub(1, Ordering::SeqCst);
+                });
             }
         });
         Ok(HostileHttp { addr, counters })
@@ -102,6 +111,12 @@ impl HostileHttp {
     /// Connections accepted so far.
     pub fn connections(&self) -> u64 {
         self.counters.connections.load(Ordering::SeqCst)
+    }
+
+    /// Connections still being served: a trickle or a silence ends when the
+    /// client goes away (a trickle notices at its next byte).
+    pub fn open(&self) -> u64 {
+        self.counters.open.load(Ordering::SeqCst)
     }
 
     /// Body bytes written to clients so far (what the kernel accepted).
@@ -191,6 +206,22 @@ fn serve(mut conn: TcpStream, how: &Misbehaviour, c: &Counters) {
     match how {
         Misbehaviour::EchoAuth { bearer_realm } => {
             let _ = conn.write_all(echo_auth(&head, bearer_realm.as_deref()).as_bytes());
+        }
+        Misbehaviour::Silent => {
+            let _ = conn.set_read_timeout(Some(Duration::from_millis(200)));
+            let mut buf = [0u8; 4096];
+            while !c.stop.load(Ordering::SeqCst) {
+                match conn.read(&mut buf) {
+                    Ok(0) => break,
+                    Err(e)
+                        if matches!(
+                            e.kind(),
+                            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                        ) => {}
+                    Err(_) => break,
+                    Ok(_) => {}
+                }
+            }
         }
         Misbehaviour::Reset => {
             crate::server::set_zero_linger(std::os::fd::AsRawFd::as_raw_fd(&conn));

@@ -101,8 +101,8 @@
 //! ```text
 //! let h = HostileHttp::start(Misbehaviour::HugeBody{status: 400, len: Some(n) /* None: endless */}
 //!                            | Misbehaviour::Trickle{status, len, every} | Misbehaviour::Reset
-//!                            | Misbehaviour::EchoAuth{bearer_realm})?;
-//! h.host()  h.url()  h.connections()  h.body_bytes()
+//!                            | Misbehaviour::Silent | Misbehaviour::EchoAuth{bearer_realm})?;
+//! h.host()  h.url()  h.connections()  h.open()  h.body_bytes()
 //! ```
 //!
 //! ## Seeding — [`seed`]
