@@ -285,7 +285,7 @@ pub fn log_failures(report: &Report) {
             images = g.containers.len(),
             containers = %g.containers.join(","),
             "{}",
-            g.headline()
+            g.summary()
         );
     }
 }
@@ -329,9 +329,6 @@ pub fn print_summary(report: &Report) {
         }
         say!("{}", row.trim_end());
     }
-    for m in &report.missing {
-        say!("{m}  MISSING at the source");
-    }
     let legend: Vec<String> = regs
         .iter()
         .filter(|(name, source)| *source || name.chars().count() > 13)
@@ -341,30 +338,10 @@ pub fn print_summary(report: &Report) {
         say!("registries: {}", legend.join(", "));
     }
     say!();
-    let (done, not_done) = report.outcome_words();
-    let sent: u64 = report
-        .registries
-        .iter()
-        .filter(|s| s.role == "target")
-        .map(|s| s.bytes_sent)
-        .sum();
-    say!(
-        "{}: {} found, {} missing, {} {done}, {} {not_done}, {} sent to targets, {:.1}s{}",
-        if report.ok { "OK" } else { "FAILED" },
-        report.found.len(),
-        report.missing.len(),
-        report.pushed.len(),
-        report.missed.len(),
-        crate::report::human_bytes(sent),
-        report.seconds,
-        if report.dry_run {
-            " (dry run: nothing changed)"
-        } else if report.changed {
-            ""
-        } else {
-            " (nothing changed)"
-        }
-    );
+    say!("{}", report.outcome_line());
+    for line in report.label_lines() {
+        say!("{line}");
+    }
     for line in report.failure_lines() {
         match line.strip_prefix("  ") {
             Some(example) => say!("       {example}"),

@@ -414,7 +414,12 @@ async fn transfer_one(
     }
     out.extend(upload_rounds(needs, to_upload, limits, opts, attempts).await);
     let ok: HashSet<usize> = out.iter().filter(|(_, r)| r.is_ok()).map(|(i, _)| *i).collect();
-    out.extend(mount_after_upload(needs, mount_later, &ok, limits, opts).await);
+    let faults: HashMap<usize, Fault> = out
+        .iter()
+        .filter_map(|(i, r)| r.as_ref().err().map(|f| (*i, f.clone())))
+        .collect();
+    let settled = (&ok, &faults);
+    out.extend(mount_after_upload(needs, mount_later, settled, limits, opts).await);
     out
 }
 
@@ -529,20 +534,29 @@ async fn upload_rounds(
     out
 }
 
-/// Mount into the other repositories of registries we uploaded to (`ok`: the settled needs), all at
-/// once; where a registry will not mount and the blob is not there, fetch again for that one.
+/// Mount into the other repositories of registries we uploaded to (`ok`: the settled needs; `faults`:
+/// why the others failed), all at once; where a registry will not mount and the blob is not there,
+/// fetch again for that one. A need whose upload failed fails with that upload's fault (its kind
+/// and cause: a full disk is one cause for every image that waited for it).
 async fn mount_after_upload(
     needs: &[BlobNeed],
     mount_later: Vec<(usize, usize)>,
-    ok: &HashSet<usize>,
+    (ok, faults): (&HashSet<usize>, &HashMap<usize, Fault>),
     limits: &Limits,
     opts: &CopyOptions,
 ) -> Vec<(usize, BlobResult)> {
     let one = |(i, from_i): (usize, usize)| async move {
         let n = &needs[i];
         if !ok.contains(&from_i) {
-            let failed = format!("upload to {} failed", needs[from_i].dest);
-            return (i, Err(Fault::other(failed)));
+            let upload = format!("the upload to {} it waited for failed", needs[from_i].dest);
+            let fault = match faults.get(&from_i) {
+                Some(f) => Fault {
+                    kind: f.kind,
+                    message: format!("{upload}: {}", f.message),
+                },
+                None => Fault::other(upload),
+            };
+            return (i, Err(fault));
         }
         if let Some(r) = mount(n, &needs[from_i].dest.repo, limits).await {
             return (i, r);

@@ -390,6 +390,10 @@ pub fn result_of(r: &Report, diff: bool) -> Value {
             .collect();
         format!("{} failed: {}", r.action, lines.join("; "))
     };
+    let msg = std::iter::once(msg)
+        .chain(r.label_lines())
+        .collect::<Vec<_>>()
+        .join("; ");
     let mut v = json!({
         "changed": changed,
         "failed": !ok,

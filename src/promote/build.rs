@@ -10,7 +10,7 @@ use super::local::LocalOutcome;
 use super::model::{Promotion, RegistrySpec};
 use super::source::Facts;
 use crate::registry::Registry;
-use crate::report::{ContainerReport, Kind, Phase, Problem, RegistryStats, Report, TagEntry};
+use crate::report::{Built, ContainerReport, Kind, Phase, Problem, RegistryStats, Report, TagEntry};
 
 /// What a promotion run collected, step by step.
 #[derive(Default)]
@@ -28,6 +28,8 @@ pub(crate) struct Collected {
     pub ledger: Ledger,
     pub local: LocalOutcome,
     pub plan: Option<crate::report::PlanSummary>,
+    /// The built dates compared where the label moved (see [`super::label::built_dates`]).
+    pub built: Vec<Built>,
 }
 
 impl Collected {
@@ -97,7 +99,7 @@ pub(crate) fn promotion(
     report.local_root = c.local.root;
     report.local_bytes = c.local.bytes;
     report.local_pruned = c.local.pruned;
-    finish(report, p, c.problems, started, regs)
+    finish(report, p, (c.problems, c.built), started, regs)
 }
 
 /// The report of a per-registry verb (`tag`, `rollback`): one entry per container × registry, a
@@ -157,22 +159,31 @@ pub(crate) fn per_registry(
             )
         })
         .collect();
-    finish(report, p, problems, started, &regs)
+    finish(report, p, (problems, vec![]), started, &regs)
 }
 
-/// The parts every report shares: problems and errors, counters, `ok`, `changed`, order, no secret.
+/// The parts every report shares: problems and errors (grouped by cause), counters, `ok`,
+/// `changed`, the label's fate, order, no secret.
 pub(crate) fn finish(
     mut report: Report,
     p: &Promotion,
-    problems: Vec<Problem>,
+    (problems, built): (Vec<Problem>, Vec<Built>),
     started: Instant,
     regs: &Registries,
 ) -> Report {
     report.schema_version = crate::report::SCHEMA_VERSION;
     report.seconds = started.elapsed().as_secs_f64();
+    let spec = |name: &str| {
+        std::iter::once(&p.source)
+            .chain(&p.targets)
+            .find(|s| s.name == name)
+    };
     report.registries = regs
         .iter()
-        .map(|(n, role, r)| RegistryStats::new(n, r.name(), role, r.transport().stats()))
+        .map(|(n, role, r)| RegistryStats {
+            password_from: spec(n).and_then(|s| s.password_from.clone()),
+            ..RegistryStats::new(n, r.name(), role, r.transport().stats())
+        })
         .collect();
     for s in report.registries.iter().filter(|s| s.retries > 0) {
         tracing::warn!(registry = %s.name, retries = s.retries, requests = s.requests, "requests retried on this registry (each retry is logged at DEBUG, -v)");
@@ -181,6 +192,7 @@ pub(crate) fn finish(
     report.problems = problems;
     report.problem_groups = report.groups();
     report.ok = report.errors.is_empty();
+    report.label = crate::report::outcome::label_fates(&report, &report.problem_groups, &built);
     report.changed = report
         .containers
         .iter()

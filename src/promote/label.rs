@@ -1,6 +1,8 @@
 //! Moving the label: the same manifest bytes put under `named_label` (no blob traffic), what it
 //! pointed at kept as `previous-<label>`, the move read back. Shared by the promotion (targets gated
-//! on verification, then the source), `tag` and `rollback`.
+//! on verification, then the source), `tag` and `rollback`. Where a promotion moved it, the images
+//! it left and now points at are compared by build date ([`built_dates`]): a label moved to an
+//! older build (an older hash promoted again) is warned about, with how to roll back.
 
 use std::time::Instant;
 
@@ -9,10 +11,11 @@ use futures_util::stream::{self, StreamExt};
 use super::ledger::{At, Ledger};
 use super::model::{Promotion, RegistrySpec};
 use super::source::Facts;
-use crate::manifest::Manifest;
+use crate::digest::Digest;
+use crate::manifest::{Content, Manifest};
 use crate::progress::Progress;
 use crate::registry::Registry;
-use crate::report::{Kind, TagAction, TagEntry};
+use crate::report::{Built, Kind, TagAction, TagEntry};
 
 /// Where the label moves: one registry of the promotion, its spec and client.
 pub(crate) struct LabelSite<'a> {
@@ -162,4 +165,102 @@ async fn move_one(
     }
     en.verified = Some(true);
     Ok(())
+}
+
+/// Per site where the label moved, when the image it left and the one it now points at were built
+/// (their configs' `created`), read on the first container moved there: a few small reads per
+/// registry, not per image (one release's images are built together). A label moved to an older
+/// build is warned about once, with how to roll back. What cannot be read is left out, silently: a
+/// comparison, not a check of the promotion.
+pub(crate) async fn built_dates(
+    sites: &[LabelSite<'_>],
+    facts: &[Facts],
+    moved: &[(usize, At, TagEntry, Kind)],
+) -> Vec<Built> {
+    let compared = sites.iter().filter_map(|site| {
+        let (ci, _, en, _) = moved
+            .iter()
+            .find(|(_, at, en, _)| *at == site.at && en.action == TagAction::Tagged && en.error.is_none())?;
+        let old: Digest = en.previous.as_deref()?.parse().ok()?;
+        let new: Digest = en.digest.as_deref()?.parse().ok()?;
+        let name = facts.get(*ci)?.name.clone();
+        let repo = en.repository.clone();
+        Some(async move {
+            let (replaced, now) =
+                futures_util::future::join(built(site.client, &repo, &old), built(site.client, &repo, &new))
+                    .await;
+            let (replaced, now) = (replaced?, now?);
+            Some(Built {
+                registry: site.spec.name.clone(),
+                container: name,
+                backwards: now.0 < replaced.0,
+                replaced: replaced.1,
+                now: now.1,
+            })
+        })
+    });
+    let out: Vec<Built> = futures_util::future::join_all(compared)
+        .await
+        .into_iter()
+        .flatten()
+        .collect();
+    for b in out.iter().filter(|b| b.backwards) {
+        tracing::warn!(
+            registry = %b.registry,
+            container = %b.container,
+            built = %b.now,
+            replaced_built = %b.replaced,
+            "the label now points at an image built earlier than the one it replaced (rollback points it back)"
+        );
+    }
+    out
+}
+
+/// When the image `digest` in `repo` was built: its config's `created` (a list's: its amd64 child's,
+/// else its first child's), parsed and as written.
+async fn built(reg: &Registry, repo: &str, digest: &Digest) -> Option<(time::OffsetDateTime, String)> {
+    let mut m = reg.get_manifest(repo, digest.as_str()).await.ok()?;
+    if let Content::Index { children } = m.content().ok()? {
+        let amd64 = children
+            .iter()
+            .find(|c| c.architecture.as_deref() == Some("amd64"));
+        let child = amd64.or(children.first())?;
+        m = reg
+            .get_manifest(repo, child.descriptor.digest.as_str())
+            .await
+            .ok()?;
+    }
+    let Content::Image { config, .. } = m.content().ok()? else {
+        return None;
+    };
+    let bytes = reg.get_blob_bytes(repo, &config.digest, 4 << 20).await.ok()?;
+    created(&bytes)
+}
+
+/// An image config's `created`, parsed (RFC 3339) and as written.
+fn created(config: &[u8]) -> Option<(time::OffsetDateTime, String)> {
+    #[derive(serde::Deserialize)]
+    struct Config {
+        created: Option<String>,
+    }
+    let c: Config = serde_json::from_slice(config).ok()?;
+    let written = c.created?;
+    let at = time::OffsetDateTime::parse(&written, &time::format_description::well_known::Rfc3339).ok()?;
+    Some((at, written))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn build_dates_are_read_from_the_config() {
+        let c = br#"{"architecture":"amd64","created":"2026-11-01T12:30:00.123456789Z"}"#;
+        let (at, written) = created(c).unwrap();
+        assert_eq!(written, "2026-11-01T12:30:00.123456789Z");
+        let later = created(br#"{"created":"2026-11-02T00:00:00Z"}"#).unwrap().0;
+        assert!(at < later);
+        assert!(created(br#"{"architecture":"amd64"}"#).is_none());
+        assert!(created(br#"{"created":"yesterday"}"#).is_none());
+    }
 }

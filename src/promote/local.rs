@@ -130,21 +130,31 @@ pub(crate) async fn keep(
     let requests = execute::requests(&planned, facts, sources, |c| {
         Endpoint::new(&dest, facts[c.container].repo.clone())
     });
+    // What could not be kept, per container: one problem each (a full disk is one cause for all,
+    // see report::problem), and only what was written is said to be kept.
+    let mut failed: Vec<usize> = Vec::new();
     if !requests.is_empty() {
         let outcomes = copy::copy_batch(&requests, &CopyOptions::default()).await;
-        for o in outcomes.iter().filter(|o| !o.ok()) {
-            let e = o
-                .error
-                .clone()
-                .or_else(|| o.dests.iter().find_map(|d| d.error.clone()))
-                .unwrap_or_default();
+        for (o, c) in outcomes.iter().zip(&planned).filter(|(o, _)| !o.ok()) {
+            let dest = o.dests.iter().find(|d| d.error.is_some());
+            let e = o.error.clone().or_else(|| dest.and_then(|d| d.error.clone()));
+            let kind = o.error_kind.or(dest.and_then(|d| d.error_kind));
             let context = format!("keeping a local copy of {}", o.source);
-            out.problems.push(problem(&context, e, Kind::Other));
+            let name = &facts[c.container].name;
+            let p = problem(&context, e.unwrap_or_default(), kind.unwrap_or(Kind::Other));
+            out.problems.push(p.container(name));
+            failed.push(c.container);
         }
     }
-    out.kept = facts.iter().map(|f| f.name.clone()).collect();
-    if !out.kept.is_empty() {
-        tracing::info!(containers = out.kept.len(), store = %local.layout.name(), "local copies kept");
+    failed.dedup();
+    out.kept = facts
+        .iter()
+        .enumerate()
+        .filter(|(ci, _)| !failed.contains(ci))
+        .map(|(_, f)| f.name.clone())
+        .collect();
+    if !out.kept.is_empty() || !failed.is_empty() {
+        tracing::info!(containers = out.kept.len(), not_kept = failed.len(), store = %local.layout.name(), "local copies kept");
     }
 }
 

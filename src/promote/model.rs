@@ -100,6 +100,9 @@ pub struct RegistrySpec {
     pub config: RegistryConfig,
     /// Quay API access, when missing repositories are to be created (`create_repo: true`).
     pub quay: Option<crate::quay::QuaySpec>,
+    /// Where the password comes from, for messages (`password_env=QUAYDOTIO_PASSWORD`,
+    /// `target_registries[1].password`, an auth file); never the password. None: anonymous.
+    pub password_from: Option<String>,
 }
 
 impl RegistrySpec {
@@ -202,6 +205,13 @@ impl RegistryArgs {
                 None => creds::lookup(host)?,
             },
         };
+        let password_from = match (&self.password, &self.password_env, &self.authfile) {
+            _ if config.credentials.is_anonymous() => None,
+            (Some(p), _, _) if !unused(p.expose()) => Some(format!("{what}.password")),
+            (_, Some(var), _) => Some(format!("password_env={var}")),
+            (_, _, Some(f)) => Some(format!("the auth file {}", f.display())),
+            _ => Some("the auth files (REGISTRY_AUTH_FILE, containers auth.json, docker config.json)".into()),
+        };
         if insecure && !config.credentials.is_anonymous() && !crate::report::is_loopback_host(host) {
             crate::report::warn_once(&format!(
                 "registry {host}: credentials are sent over plain HTTP (insecure: true)"
@@ -215,6 +225,7 @@ impl RegistryArgs {
             schema,
             config,
             quay,
+            password_from,
         })
     }
 }

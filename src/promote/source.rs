@@ -97,10 +97,16 @@ pub(crate) async fn check(
         missing: vec![],
         problems: vec![],
     };
+    // Absent under the hash (a container whose check failed is missing too, but its cause is its
+    // own problem).
+    let mut absent = Vec::new();
     for (name, r, place) in checked {
         match r {
             Ok(Some(m)) => out.found.push((name, m, place)),
-            Ok(None) => out.missing.push(name),
+            Ok(None) => {
+                absent.push(name.clone());
+                out.missing.push(name);
+            }
             Err(e) => {
                 let ctx = format!("source {}:{}", p.source.repo(&p.prefix, &name), p.full_hash);
                 out.problems.push(
@@ -113,19 +119,49 @@ pub(crate) async fn check(
             }
         }
     }
-    if !out.missing.is_empty() {
-        let msg = format!(
-            "There are missing containers at the source {}/{} with tag {}: {}",
-            p.source.host,
-            p.source.namespace,
-            p.full_hash,
-            out.missing.join(", ")
-        );
-        let problem = Problem::new(Phase::SourceCheck, Kind::NotFound, msg.clone(), msg);
-        out.problems
-            .push(problem.registry(&p.source.name).tag(&p.full_hash));
+    if let Some(problem) = missing_problem(p, &absent, out.found.is_empty()) {
+        out.problems.push(problem);
     }
     out
+}
+
+/// The images absent at the source, as one problem: none of them at all is its own cause (a
+/// namespace or hash typo, not a build that lost some), said with what to check.
+fn missing_problem(p: &Promotion, absent: &[String], none_found: bool) -> Option<Problem> {
+    if absent.is_empty() {
+        return None;
+    }
+    let at = format!("{}/{}", p.source.host, p.source.namespace);
+    let problem = if none_found && absent.len() == p.containers.len() {
+        let msg = format!(
+            "None of the {} images exists at the source {at} with tag {}: check the namespace and the hash",
+            absent.len(),
+            p.full_hash
+        );
+        Problem::new(Phase::SourceCheck, Kind::NotFound, msg.clone(), msg)
+            .reason(Some(crate::report::Reason::NoneFound))
+    } else {
+        // The role's words; the line names them all, the cause a few.
+        let says = |names: String| {
+            format!(
+                "There are missing containers at the source {at} with tag {}: {names}",
+                p.full_hash
+            )
+        };
+        let few = format!(
+            "{} of {}: {}",
+            absent.len(),
+            p.containers.len(),
+            crate::report::problem::compact(absent, 4)
+        );
+        Problem::new(
+            Phase::SourceCheck,
+            Kind::NotFound,
+            says(few),
+            says(absent.join(", ")),
+        )
+    };
+    Some(problem.registry(&p.source.name).tag(&p.full_hash))
 }
 
 async fn check_one(

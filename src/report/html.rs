@@ -372,7 +372,7 @@ mod tests {
     #[test]
     fn the_summary_names_each_actions_outcome() {
         for (action, done, not_done) in [
-            ("promote", "1 promoted", "0 missed"),
+            ("promote", "1 promoted", "0 not verified on every target"),
             ("verify", "1 verified", "0 not verified"),
             ("tag", "1 labelled", "0 not labelled"),
             ("rollback", "1 rolled back", "0 not rolled back"),

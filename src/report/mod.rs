@@ -5,6 +5,7 @@
 pub mod folder;
 pub mod html;
 pub mod listfiles;
+pub mod outcome;
 pub mod problem;
 
 use std::path::Path;
@@ -15,6 +16,7 @@ use crate::error::{Error, Result};
 use crate::transport::StatsSnapshot;
 
 pub use html::human_bytes;
+pub use outcome::{Built, LabelFate};
 pub use problem::{Kind, Phase, Problem, ProblemGroup, Reason};
 // The scrubber, the run's warnings and the loopback test live below the engines (every layer masks
 // secrets and warns); they are named here too, where the faces look for what goes into outputs.
@@ -152,6 +154,10 @@ pub struct RegistryStats {
     pub token_fetches: u64,
     pub bytes_sent: u64,
     pub bytes_received: u64,
+    /// Where its password comes from (`password_env=QUAYDOTIO_PASSWORD`,
+    /// `target_registries[1].password`, an auth file), never the password; absent: anonymous.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_from: Option<String>,
 }
 
 impl RegistryStats {
@@ -165,6 +171,7 @@ impl RegistryStats {
             token_fetches: s.token_fetches,
             bytes_sent: s.bytes_sent,
             bytes_received: s.bytes_received,
+            password_from: None,
         }
     }
 }
@@ -239,11 +246,16 @@ pub struct Report {
     /// Quay repositories created (or found) before pushing, per registry.
     #[serde(default)]
     pub quay: Vec<crate::quay::EnsureOutcome>,
+    /// The label's fate on each registry (moved, already in place, not moved and why; whether it
+    /// moved to an image built earlier than the one it replaced).
+    #[serde(default)]
+    pub label: Vec<LabelFate>,
 }
 
 impl Report {
     /// What `pushed` and `missed` count for this report's action, in words (the CLI summary and the
-    /// HTML report say the same): `verify`, `tag` and `rollback` push nothing.
+    /// HTML report say the same): `verify`, `tag` and `rollback` push nothing. "missing" is only
+    /// ever said of the source; a promotion's `missed` are "not verified on every target".
     pub fn outcome_words(&self) -> (&'static str, &'static str) {
         match (self.action.as_str(), self.dry_run) {
             ("verify", _) => ("verified", "not verified"),
@@ -251,7 +263,7 @@ impl Report {
             ("tag", true) => ("would be labelled", "could not be"),
             ("rollback", false) => ("rolled back", "not rolled back"),
             ("rollback", true) => ("would be rolled back", "could not be"),
-            _ => ("promoted", "missed"),
+            _ => ("promoted", "not verified on every target"),
         }
     }
 
@@ -264,8 +276,9 @@ impl Report {
         self.problem_groups = self.groups();
     }
 
-    /// The failures grouped by cause (see [`problem::group`]); lines without a typed problem (from
-    /// older reports) each make their own group.
+    /// The failures grouped by cause, consequences folded in, each with what to do (see
+    /// [`problem::group`], [`problem::todo`]); lines without a typed problem (from older reports)
+    /// each make their own group.
     pub fn groups(&self) -> Vec<ProblemGroup> {
         let mut problems = self.problems.clone();
         for e in &self.errors {
@@ -273,25 +286,24 @@ impl Report {
                 problems.push(Problem::new(Phase::Setup, Kind::Other, e.clone(), e.clone()));
             }
         }
-        problem::group(&problems)
+        let setting = problem::Setting {
+            action: &self.action,
+            registries: &self.registries,
+            local_root: self.local_root.as_deref(),
+            local_kept: self.local_kept.len(),
+        };
+        let mut groups = problem::group(&problems);
+        for g in &mut groups {
+            g.todo = problem::todo(g, &setting);
+        }
+        groups
     }
 
-    /// One line per cause, for people: a group of one says it whole; a bigger group its headline
-    /// and one whole example.
+    /// The failures for people: per cause, its line, then indented lines for what followed from it
+    /// (`  so …`), an example where the cause was generalised (`  e.g. …`) and what to do
+    /// (`  to do: …`).
     pub fn failure_lines(&self) -> Vec<String> {
-        let mut out = Vec::new();
-        for g in self.groups() {
-            let first = self.problems.iter().find(|p| problem::same_group(p, &g));
-            match (g.count, first) {
-                (1, Some(p)) => out.push(p.text.clone()),
-                (_, Some(p)) => {
-                    out.push(g.headline());
-                    out.push(format!("  e.g. {}", p.text));
-                }
-                (_, None) => out.push(g.headline()),
-            }
-        }
-        out
+        self.groups().iter().flat_map(ProblemGroup::lines).collect()
     }
 
     /// Total bytes uploaded to targets.
@@ -318,6 +330,9 @@ impl Report {
         }
         for g in &mut self.problem_groups {
             fix(&mut g.cause);
+            for t in g.example.iter_mut().chain(g.todo.iter_mut()) {
+                fix(t);
+            }
         }
         for c in &mut self.containers {
             for e in &mut c.entries {
