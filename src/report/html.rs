@@ -220,7 +220,7 @@ fn failures(h: &mut String, r: &Report) {
 }
 
 /// What comes next, beyond each cause's to-do (said with the cause): the local copies kept (where,
-/// how big, what a rerun does with them) or removed, and, after a failure, what a rerun does.
+/// how big, what a rerun does with them), removed or pruned, and, after a failure, what a rerun does.
 fn next_step(h: &mut String, r: &Report) {
     let mut items: Vec<String> = Vec::new();
     if !r.ok && r.action == "promote" && !r.dry_run && !r.found.is_empty() {
@@ -247,6 +247,12 @@ fn next_step(h: &mut String, r: &Report) {
         items.push(format!(
             "local copies removed after the verified success: {}",
             super::problem::images(r.local_removed.len())
+        ));
+    }
+    if !r.local_pruned.is_empty() {
+        items.push(format!(
+            "the retention policy removed older kept copies: {}",
+            r.local_pruned.join(", ")
         ));
     }
     if items.is_empty() {
@@ -754,5 +760,15 @@ mod tests {
         let h = render(&none);
         assert!(!h.contains("0 / 0") && !h.contains("id=\"per-registry\""), "{h}");
         assert!(h.contains("none of the 1 image found at the source"), "{h}");
+        // What the retention policy removed is part of the next step.
+        let pruned = Report {
+            local_pruned: vec!["0123abcd of master (age)".into()],
+            ..Default::default()
+        };
+        let h = render(&pruned);
+        assert!(
+            h.contains("<li>the retention policy removed older kept copies: 0123abcd of master (age)</li>"),
+            "{h}"
+        );
     }
 }
