@@ -1,6 +1,8 @@
 //! What a run did, for people and machines: the JSON report (per container × registry × tag: digest,
-//! previous digest, action, verification, bytes, time), the self-contained HTML page, and the
-//! promoter's six list files with the old role's exact names.
+//! previous digest, action, verification, bytes, time), its failures grouped by root cause with what
+//! to do ([`problem`]), the outcome and the label's fate in the words every face prints
+//! ([`outcome`]), the self-contained HTML page, and the promoter's six list files with the old
+//! role's exact names.
 
 pub mod folder;
 pub mod html;

@@ -8,7 +8,7 @@
 //! credentials or fails TLS is one cause whatever each request met; a full disk is one cause
 //! whichever file met it. What followed from a cause (steps not attempted, what could not be read
 //! back there, the images not verified on that target) is folded into it ("so 20 images were not
-//! verified there"), and [`todo`] says what to do (the password's variable named, the store's root
+//! verified there"), and [`todo()`] says what to do (the password's variable named, the store's root
 //! when its disk is full).
 
 use serde::{Deserialize, Serialize};
@@ -183,7 +183,7 @@ pub struct ProblemGroup {
     /// One whole line of the group, when its cause had per-image parts taken out.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub example: Option<String>,
-    /// What to do about it (see [`todo`]).
+    /// What to do about it (see [`todo()`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub todo: Option<String>,
 }
