@@ -330,6 +330,11 @@ impl Report {
             fix(&mut p.message);
             fix(&mut p.text);
         }
+        for r in &mut self.registries {
+            if let Some(from) = &mut r.password_from {
+                fix(from);
+            }
+        }
         for g in &mut self.problem_groups {
             fix(&mut g.cause);
             for t in g.example.iter_mut().chain(g.todo.iter_mut()) {
@@ -419,8 +424,13 @@ mod tests {
             scrub("a tok-remembered-1234-longer b tok-remembered-1234", &[]),
             "a ******** b ********"
         );
+        let stats = StatsSnapshot::default();
         let mut r = Report {
             errors: vec!["x s3cr3tpw y".into()],
+            registries: vec![RegistryStats {
+                password_from: Some("the auth file /home/s3cr3tpw/auth.json".into()),
+                ..RegistryStats::new("r", "r", "target", stats)
+            }],
             ..Default::default()
         };
         r.scrub(&["s3cr3tpw".into()]);
