@@ -4,6 +4,7 @@
 
 mod common;
 
+use copy_containers::module::args;
 use copy_containers_testkit::{self as tk, skopeo_inspect_digest};
 use serde_json::{json, Value};
 
@@ -768,5 +769,161 @@ fn module_hides_secrets_given_in_any_shape() {
     assert!(
         msg.contains("registries.source.password") && msg.contains("not shown"),
         "{msg}"
+    );
+}
+
+// ---- the argument check alone (no binary, no registry) ------------------------------------------
+
+fn v(x: Value) -> Result<args::Params, String> {
+    args::validate(x.as_object().unwrap().clone())
+}
+
+fn args_base() -> Value {
+    json!({"full_hash": "d7c3cd922f91d83aacb5d7555de9d5bc", "named_label": "current-tripleo", "containers_list": ["a"], "source_registry": {"host": "h", "namespace": "n"}})
+}
+
+#[test]
+fn ansible_wording() {
+    let mut a = args_base();
+    a["bogus"] = json!(1);
+    let e = v(a).unwrap_err();
+    assert!(e.starts_with("Unsupported parameters for (copy_containers) module: bogus. Supported parameters include: action,"), "{e}");
+    assert!(e.contains("containers_list (containers)"));
+    let e = v(json!({"named_label": "x"})).unwrap_err();
+    assert_eq!(
+        e,
+        "missing required arguments: full_hash (or stage_info), containers_list (or containers_list_file), \
+         source_registry (or stage_info)"
+    );
+    let mut a = args_base();
+    a["action"] = json!("foo");
+    assert_eq!(
+        v(a).unwrap_err(),
+        "value of action must be one of: promote, verify, tag, rollback, delete_local, got: foo"
+    );
+    let mut a = args_base();
+    a["manifest_push"] = json!("maybe");
+    let e = v(a).unwrap_err();
+    assert!(
+        e.starts_with("argument 'manifest_push' is of type str and we were unable to convert to bool"),
+        "{e}"
+    );
+    let mut a = args_base();
+    a["retries"] = json!("three");
+    assert!(v(a).unwrap_err().contains("unable to convert to int"));
+    let mut a = args_base();
+    a["target_registries"] = json!(["x"]);
+    assert!(v(a).unwrap_err().contains("unable to convert to dict"));
+}
+
+/// The spec's promotion options are [`PromoteArgs`]' fields: each one it accepts is an option
+/// (by name or alias), each option other than the module's own is one of its keys, and a value
+/// the spec refuses for a bool or an int is refused by it too.
+#[test]
+fn spec_is_promote_args() {
+    const MODULE_ONLY: &[&str] = &["action", "registries", "stage_info", "scope"];
+    let e = serde_json::from_value::<copy_containers::promote::PromoteArgs>(json!({"zz_not_a_key": 1}))
+        .unwrap_err()
+        .to_string();
+    let fields: Vec<String> = e
+        .split("expected one of ")
+        .nth(1)
+        .expect("serde names the fields")
+        .split(", ")
+        .map(|k| k.trim().trim_matches('`').to_string())
+        .collect();
+    for f in &fields {
+        assert!(
+            args::SPEC
+                .iter()
+                .any(|o| o.name == f || o.aliases.contains(&f.as_str())),
+            "PromoteArgs field {f} is not in SPEC"
+        );
+    }
+    for o in args::SPEC.iter().filter(|o| !MODULE_ONLY.contains(&o.name)) {
+        let known = std::iter::once(&o.name)
+            .chain(o.aliases)
+            .any(|n| fields.iter().any(|f| f == n));
+        assert!(known, "SPEC option {} is not a PromoteArgs field", o.name);
+        let bad = match o.kind {
+            args::Kind::Bool => json!("maybe"),
+            args::Kind::Int => json!("many"),
+            _ => continue,
+        };
+        let r = serde_json::from_value::<copy_containers::promote::PromoteArgs>(json!({ o.name: bad }));
+        assert!(r.is_err(), "PromoteArgs accepts {} = {bad}", o.name);
+    }
+    for k in args::KEEP_LOCAL {
+        assert_eq!(
+            k.parse::<copy_containers::promote::model::KeepLocal>()
+                .unwrap()
+                .as_str(),
+            *k
+        );
+    }
+}
+
+#[test]
+fn typed_arguments() {
+    let mut a = args_base();
+    a["action"] = json!("tag");
+    a["registries"] = json!([{"host": "r", "namespace": "n"}]);
+    a["keep_local"] = json!("always");
+    let t = v(a).unwrap().typed().unwrap();
+    assert_eq!(t.action, args::Action::Tag);
+    assert_eq!(t.registries.len(), 1);
+    assert_eq!(t.promote.keep_local.as_deref(), Some("always"));
+    let mut a = args_base();
+    a["action"] = json!("tag");
+    a["registries"] = json!([{"host": "r", "bogus": 1}]);
+    assert!(v(a)
+        .unwrap()
+        .typed()
+        .unwrap_err()
+        .starts_with("registries: unknown field `bogus`"));
+    let t = v(json!({"action": "delete_local", "scope": "all"}))
+        .unwrap()
+        .typed()
+        .unwrap();
+    assert_eq!(
+        (t.action, t.scope),
+        (args::Action::DeleteLocal, Some(args::Scope::All))
+    );
+}
+
+#[test]
+fn conversions_like_ad_hoc() {
+    let mut a = args_base();
+    a["manifest_push"] = json!("yes");
+    a["target_registries_push"] = json!("False");
+    a["retries"] = json!("3");
+    a.as_object_mut().unwrap().remove("containers_list");
+    a["containers"] = json!("a, b,c");
+    a["distro_version"] = json!(9);
+    a["source_registry"] = json!("{\"host\": \"h\", \"namespace\": \"n\"}");
+    a["release"] = Value::Null;
+    a["_ansible_check_mode"] = json!(true);
+    a["_ansible_diff"] = json!(true);
+    a["_ansible_future_key"] = json!("ignored");
+    let p = v(a).unwrap();
+    assert!(p.check_mode && p.diff);
+    assert_eq!(p.values["manifest_push"], json!(true));
+    assert_eq!(p.values["target_registries_push"], json!(false));
+    assert_eq!(p.values["retries"], json!(3));
+    assert_eq!(p.values["containers_list"], json!(["a", "b", "c"]));
+    assert_eq!(p.values["distro_version"], json!("9"));
+    assert!(p.values["source_registry"].is_object());
+    assert!(!p.values.contains_key("release"));
+    // tag needs no source when it has registries
+    let p = v(
+        json!({"action": "tag", "full_hash": "x", "named_label": "y", "containers": "a",
+                     "registries": [{"host": "r"}]}),
+    )
+    .unwrap();
+    assert_eq!(p.values["action"], json!("tag"));
+    let e = v(json!({"action": "tag", "full_hash": "x", "named_label": "y", "containers": "a"})).unwrap_err();
+    assert_eq!(
+        e,
+        "missing required arguments: registries (or source_registry or stage_info)"
     );
 }

@@ -1,6 +1,8 @@
 //! The module's documentation (`library/copy_containers.yml`, read by `ansible-doc`) against the
 //! module itself: nothing in Ansible checks a binary module against its docs, so this test does.
 //!
+//! - the options' part is the rendering of their declaration (`src/promote/options`): stale, it
+//!   fails here; `scripts/regenerate` rewrites it;
 //! - every option of `args::SPEC` is documented with the same type, elements, aliases, choices and
 //!   no_log, and nothing else is; `required` matches what the validation requires;
 //! - the registry dictionaries' `suboptions` are exactly the keys `RegistryArgs` accepts, the secret
@@ -64,6 +66,7 @@ fn doc_type(kind: Kind) -> (&'static str, Option<&'static str>) {
         Kind::Dict => ("dict", None),
         Kind::List => ("list", Some("str")),
         Kind::ListOfDicts => ("list", Some("dict")),
+        Kind::Switch => unreachable!("the module has no switches"),
     }
 }
 
@@ -78,7 +81,11 @@ fn always_required() -> BTreeSet<String> {
         let list = e
             .strip_prefix("missing required arguments: ")
             .unwrap_or_else(|| panic!("unexpected message for {action}: {e}"));
-        let set: BTreeSet<String> = list.split(", ").map(str::to_string).collect();
+        // `name (or what stands in for it)`: the name.
+        let set: BTreeSet<String> = list
+            .split(", ")
+            .map(|m| m.split(' ').next().unwrap_or(m).to_string())
+            .collect();
         common = Some(match common {
             None => set,
             Some(c) => c.intersection(&set).cloned().collect(),
@@ -101,6 +108,26 @@ fn registry_keys() -> BTreeSet<String> {
         .map(|k| k.trim().trim_matches('`').to_string())
         .filter(|k| !k.is_empty())
         .collect()
+}
+
+/// The options' documentation is rendered from their declaration; `COPY_CONTAINERS_REGENERATE=1`
+/// (`scripts/regenerate`) rewrites it instead of failing.
+#[test]
+fn options_documentation_is_generated() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("library/copy_containers.yml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let fresh = copy_containers::promote::options::doc::splice(&text)
+        .expect("library/copy_containers.yml has the generated options' mark");
+    if std::env::var_os("COPY_CONTAINERS_REGENERATE").is_some() {
+        std::fs::write(&path, &fresh).unwrap();
+        return;
+    }
+    let stale = text.lines().zip(fresh.lines()).position(|(a, b)| a != b);
+    assert!(
+        text == fresh,
+        "library/copy_containers.yml is stale (first difference at line {}): run scripts/regenerate",
+        stale.map_or(text.lines().count().min(fresh.lines().count()), |i| i) + 1
+    );
 }
 
 #[test]
@@ -414,7 +441,10 @@ fn return_documents_every_key_the_module_returns() {
     let missing = run_module(d, "missing", &json!({"named_label": "x"}));
     assert_eq!(
         missing["msg"],
-        json!("missing required arguments: full_hash, source_registry")
+        json!(
+            "missing required arguments: full_hash (or stage_info), containers_list (or containers_list_file), \
+             source_registry (or stage_info)"
+        )
     );
     check("missing", &missing);
 

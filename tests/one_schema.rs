@@ -1,11 +1,13 @@
-//! One option schema (issue 12): every promotion option, declared once with [`PromoteArgs`]
-//! (`promote_options!`), reaches [`PromoteArgs`] from every face that takes it. The module's spec
-//! is generated from the declaration; a releases file's entries and its defaults embed the options
+//! One option schema: every promotion option, declared once (`src/promote/options`), reaches
+//! [`PromoteArgs`] from every face that takes it. The module's spec and the command line's flags are
+//! built from the declaration; a releases file's entries and its defaults embed the options
 //! (`promote::embed`: keys of their own beside them, unknown keys still named); this test checks
 //! that each option is taken there (the defaults refuse only the per-release ones, listed below with
-//! why) and that `entry_args` carries it into [`PromoteArgs`]. The CLI's flags are checked the same
-//! way by `cli::help`'s unit tests (the flags are private to the CLI).
+//! why) and that `entry_args` carries it into [`PromoteArgs`], that each flag sets its option's
+//! field on every verb, and that the defaults the entries declare are the ones applied.
 
+use clap::Parser;
+use copy_containers::cli::{Cli, Command};
 use copy_containers::config::{ReleaseEntry, ReleasesConfig, FILE_KEYS};
 use copy_containers::module::args::{self, Kind, Opt};
 use copy_containers::promote::model::PROMOTE_SPEC;
@@ -51,6 +53,7 @@ fn sample(o: &Opt) -> Value {
         Kind::List => json!(["a"]),
         Kind::Dict => json!({"host": "h", "namespace": "n"}),
         Kind::ListOfDicts => json!([{"host": "h", "namespace": "n"}]),
+        Kind::Switch => unreachable!("the promotion's options take values"),
     }
 }
 
@@ -150,4 +153,63 @@ fn releases_file_takes_every_option() {
             }
         }
     }
+}
+
+/// A value of the option's type as a flag takes it.
+fn flag_sample(o: &Opt) -> &'static str {
+    match o.kind {
+        _ if !o.choices.is_empty() => o.choices[0],
+        Kind::Int => "3",
+        Kind::Bool => "yes",
+        Kind::Dict | Kind::ListOfDicts => "host=h,namespace=n,tls_verify=false",
+        _ => "x",
+    }
+}
+
+/// Each flag of every promotion verb sets its option's field (through the same parsers as the
+/// files), and every option with a flag is on each verb's command line (shown or hidden).
+#[test]
+fn flags_reach_every_option() {
+    for verb in ["promote", "verify", "tag", "rollback"] {
+        for (field, o) in options() {
+            let Some(flag) = o.flag else { continue };
+            let long = format!("--{}", flag.long);
+            let cli = Cli::try_parse_from(["copy-containers", verb, &long, flag_sample(o)])
+                .unwrap_or_else(|e| panic!("{verb} {long}: {e}"));
+            let f = match cli.command {
+                Command::Promote(f) => f.0,
+                Command::Verify(f) => f.0,
+                Command::Tag(f) => f.0,
+                Command::Rollback(f) => f.0,
+                _ => unreachable!(),
+            };
+            let args = f.flag_args().unwrap_or_else(|e| panic!("{verb} {long}: {e}"));
+            assert!(is_set(&args, field), "{verb} {long} does not reach {field}");
+            let given = args.given();
+            assert_eq!(given, [o.name], "{verb} {long} sets more than its option");
+        }
+    }
+}
+
+/// The command line's registry specs: both forms, secrets refused without being echoed, unknown
+/// keys and bad values named.
+#[test]
+fn registry_specs_on_the_command_line() {
+    use copy_containers::cli::flags::parse_registry_spec;
+    let r = parse_registry_spec("127.0.0.1:5000/tripleomaster").unwrap();
+    assert_eq!(r.host, "127.0.0.1:5000");
+    assert_eq!(r.namespace.as_deref(), Some("tripleomaster"));
+    let r =
+        parse_registry_spec("host=q.io,namespace=ns,insecure=true,schema=v2_s1,password_env=PW,username=u")
+            .unwrap();
+    assert_eq!(r.insecure, Some(true));
+    assert_eq!(r.schema.as_deref(), Some("v2_s1"));
+    assert!(parse_registry_spec("q.io").is_err());
+    let e = parse_registry_spec("host=q.io,password=hunter2")
+        .unwrap_err()
+        .to_string();
+    assert!(!e.contains("hunter2") && e.contains("password_env"));
+    let e = parse_registry_spec("host=q.io,bogus=1").unwrap_err().to_string();
+    assert!(e.contains("bogus"), "{e}");
+    assert!(parse_registry_spec("host=q.io,insecure=maybe").is_err());
 }

@@ -12,21 +12,29 @@ use std::time::Duration;
 use clap::{ArgGroup, Args, Subcommand};
 
 use crate::config::{self, ConfigFile};
+use crate::promote::options::{Action, Field};
 use crate::store::{DeleteOptions, DeleteReport, DeleteScope, FsckReport, LocalImage, Store};
+
+/// The help of `local`'s flag for the option `f` (its entry's words for `local`).
+fn help(f: Field) -> String {
+    let o = f.opt();
+    super::flags::describe(
+        o,
+        Action::DeleteLocal,
+        o.help_for(Action::DeleteLocal).unwrap_or(o.help),
+    )
+}
 
 #[derive(Args, Debug)]
 pub struct LocalArgs {
-    /// Local store root [default: `local_store` of --config, else $COPY_CONTAINERS_LOCAL_ROOT, else
-    /// $XDG_DATA_HOME/copy-containers or ~/.local/share/copy-containers].
-    #[arg(long, global = true, value_name = "DIR")]
+    #[arg(long, global = true, value_name = "DIR", help = help(Field::local_store))]
     pub root: Option<PathBuf>,
     /// The promotion or releases file whose `local_store` names the store (as `promote --config`);
     /// with a releases file, `--release ENTRY` names the entry's release.
     #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// Seconds to wait while another run holds the store (default: do not wait).
-    #[arg(long, global = true, value_name = "SECS", default_value_t = 0)]
-    pub lock_timeout: u64,
+    #[arg(long, global = true, value_name = "SECS", help = help(Field::lock_timeout))]
+    pub lock_timeout: Option<u64>,
     #[command(subcommand)]
     pub command: LocalCommand,
 }
@@ -127,7 +135,8 @@ pub async fn local_cmd(a: LocalArgs) -> anyhow::Result<i32> {
     let cfg = read_config(a.config.as_ref())?;
     let configured = a.root.clone().or(cfg.local_store.clone());
     let st = Store::open(crate::store::resolve_root(configured.as_deref())?)?;
-    let wait = Duration::from_secs(a.lock_timeout.min(86_400));
+    let lock = Field::lock_timeout.opt();
+    let wait = Duration::from_secs(lock.count(a.lock_timeout.or(lock.local_default)));
     // A name that cannot be a release is a usage error (exit 2), not a store failure.
     let release = move |r: Option<String>| -> anyhow::Result<Option<String>> {
         let r = cfg.release(r);

@@ -35,12 +35,11 @@ macro_rules! usage {
 }
 
 mod commands;
-mod help;
+mod examples;
+pub mod flags;
 mod local;
 mod promote;
 mod releases;
-mod rollback;
-mod tag;
 
 use std::path::PathBuf;
 
@@ -54,19 +53,22 @@ use crate::reference::Reference;
 use crate::registry::Registry;
 use crate::transport::{creds, Credentials, RegistryConfig, Secret};
 
+/// The heading of the global flags.
+const LOGS: &str = "Logs and progress";
+
 /// Promote container images between registries, registry to registry, verified.
 #[derive(Parser, Debug)]
 #[command(name = "copy-containers", version, about, long_about = None)]
 pub struct Cli {
-    // The global flags are listed after each command's own (`display_order`).
+    // The global flags are listed after each command's own, under their own heading.
     /// Log format on stderr.
-    #[arg(long, value_enum, default_value_t = LogFormat::Human, global = true, display_order = 900)]
+    #[arg(long, value_enum, default_value_t = LogFormat::Human, global = true, help_heading = LOGS)]
     pub log_format: LogFormat,
     /// More logs (-v debug, -vv trace).
-    #[arg(short, long, action = clap::ArgAction::Count, global = true, display_order = 900)]
+    #[arg(short, long, action = clap::ArgAction::Count, global = true, help_heading = LOGS)]
     pub verbose: u8,
     /// Fewer logs (-q warnings only, -qq errors only).
-    #[arg(short, long, action = clap::ArgAction::Count, global = true, display_order = 900)]
+    #[arg(short, long, action = clap::ArgAction::Count, global = true, help_heading = LOGS)]
     pub quiet: u8,
     /// Seconds between progress lines on stderr when it is not a terminal (on a terminal a bar is
     /// drawn instead); 0 switches progress off.
@@ -76,7 +78,7 @@ pub struct Cli {
         env = "COPY_CONTAINERS_PROGRESS_INTERVAL",
         default_value_t = 30,
         global = true,
-        display_order = 900
+        help_heading = LOGS
     )]
     pub progress_interval: u64,
     #[command(subcommand)]
@@ -86,37 +88,46 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Show an image's manifest: a readable summary, or the raw bytes with --raw.
+    #[command(after_help = examples::INSPECT)]
     Inspect(commands::InspectArgs),
     /// Copy one image (every architecture) from SRC to DST, byte-exact.
+    #[command(after_help = examples::COPY)]
     Copy(commands::CopyArgs),
     /// Promote a hash: check the source, copy to every target, build manifest lists, verify, move
     /// the label.
-    Promote(promote::PromoteFlags),
+    #[command(after_help = examples::PROMOTE)]
+    Promote(flags::VerbFlags<{ flags::PROMOTE }>),
     /// The verification pass alone: every target × container × tag × architecture, and the label.
     ///
     /// Reads the source and the targets and changes nothing: each image the promotion would have
     /// pushed must be on every target with the source's digest, the lists must hold the expected
     /// architectures, and the label must point at the hash. Takes promote's flags, which describe
     /// what is checked.
-    Verify(help::VerifyFlags),
+    #[command(after_help = examples::VERIFY)]
+    Verify(flags::VerbFlags<{ flags::VERIFY }>),
     /// Put a label on a hash's images on chosen registries (remotely; no blob traffic).
     ///
     /// The manifest already under the hash is written again under the label on each registry given
     /// with --registry (default: the source) and read back; nothing is copied, no list is built and
     /// the local store is not used.
-    Tag(tag::TagArgs),
+    #[command(after_help = examples::TAG)]
+    Tag(flags::VerbFlags<{ flags::TAG }>),
     /// Create a TripleO-like release in a registry (for tests, the demo and benchmarks).
+    #[command(after_help = examples::STAGE)]
     Stage(promote::StageArgs),
     /// Point the label back where it was before the last promotion (the hash was wrongly promoted).
     ///
     /// On every target (and the source when the config sets label_source), the label moves back to
     /// its previous-<label> tag, or where the local store's history says it pointed, but only where
     /// it still points at the hash's images, so a later promotion is never undone.
-    Rollback(rollback::RollbackArgs),
+    #[command(after_help = examples::ROLLBACK)]
+    Rollback(flags::VerbFlags<{ flags::ROLLBACK }>),
     /// A releases file's entries and where their container list and hash come from (resolved
     /// read-only; `promote --config FILE --release NAME|all` runs them).
+    #[command(after_help = examples::RELEASES)]
     Releases(releases::ReleasesArgs),
     /// The local store (images kept on this machine): list, delete (verified), fsck.
+    #[command(after_help = examples::LOCAL)]
     Local(local::LocalArgs),
 }
 
@@ -219,7 +230,7 @@ fn exit_code_of(e: &anyhow::Error) -> i32 {
 /// runs its entries (`releases.rs`); anything else is one promotion (`promote.rs`). Routed here so
 /// that neither of the two uses the other's command.
 async fn promote_or_releases(
-    f: promote::PromoteFlags,
+    f: &flags::PromoteFlags,
     verify_only: bool,
     progress: &Progress,
 ) -> anyhow::Result<i32> {
@@ -228,7 +239,7 @@ async fn promote_or_releases(
     let plain = match &f.config {
         Some(path) => match releases::read_promote_config(path)? {
             releases::PromoteConfig::Releases(cfg) => {
-                return releases::promote_releases(&f, path, &cfg, verify_only, progress).await
+                return releases::promote_releases(f, path, &cfg, verify_only, progress).await
             }
             releases::PromoteConfig::Plain(text) => Some((path.clone(), text)),
         },
@@ -258,11 +269,11 @@ pub fn run(cli: Cli) -> i32 {
         match cli.command {
             Command::Inspect(a) => commands::inspect(a).await,
             Command::Copy(a) => commands::copy(a, &progress).await,
-            Command::Promote(a) => promote_or_releases(a, false, &progress).await,
-            Command::Verify(a) => promote_or_releases(a.0, true, &progress).await,
-            Command::Tag(a) => tag::tag_cmd(a).await,
+            Command::Promote(a) => promote_or_releases(&a, false, &progress).await,
+            Command::Verify(a) => promote_or_releases(&a, true, &progress).await,
+            Command::Tag(a) => promote::tag_cmd(&a).await,
             Command::Stage(a) => promote::stage_cmd(a).await,
-            Command::Rollback(a) => rollback::rollback_cmd(a).await,
+            Command::Rollback(a) => promote::rollback_cmd(&a).await,
             Command::Releases(a) => releases::releases_cmd(a).await,
             Command::Local(a) => local::local_cmd(a).await,
         }

@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 
-use super::promote::{print_summary, PromoteFlags};
+use super::flags::PromoteFlags;
+use super::promote::print_summary;
 use crate::config::{self, ListOrigin, Overrides, ReleasesConfig, ResolvedRelease, Shape};
 use crate::progress::Progress;
 use crate::verbs::{self, ReleaseOutcome};
@@ -59,7 +60,7 @@ pub async fn promote_releases(
     verify_only: bool,
     progress: &Progress,
 ) -> anyhow::Result<i32> {
-    let which = f.release.as_deref().ok_or_else(|| {
+    let which = f.get("release").ok_or_else(|| {
         usage!(
             "{} is a releases file: give --release NAME or --release all (it has: {})",
             path.display(),
@@ -67,20 +68,13 @@ pub async fn promote_releases(
         )
     })?;
     let selected = cfg.select(which).map_err(super::usage_err)?;
-    if let Some(h) = &f.full_hash {
+    if let Some(h) = f.get("full_hash") {
         crate::sources::hash::validate_full_hash(h).map_err(super::usage_err)?;
     }
-    let flags = PromoteFlags {
-        config: None,
-        release: None,
-        full_hash: None,
-        push_hash: None,
-        ..f.clone()
-    };
     let ov = Overrides {
-        full_hash: f.full_hash.clone(),
-        push_hash: f.push_hash.clone(),
-        args: flags.to_args()?,
+        full_hash: f.get("full_hash").map(str::to_string),
+        push_hash: f.get("push_hash").map(str::to_string),
+        args: f.without(&["release", "full_hash", "push_hash"]).flag_args()?,
     };
     let fetcher = cfg.fetcher()?;
     let mut outcomes = Vec::new();

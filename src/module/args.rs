@@ -3,84 +3,21 @@
 //! from JSON strings), unknown parameters, missing required ones and bad choices reported with the
 //! wording Ansible users know. Written here because no crate implements Ansible's argument spec.
 //! The conversions use the parsers of [`crate::promote::flexible`] (one place for the coercions);
-//! the promotion's options come with [`PromoteArgs`]' fields ([`PROMOTE_SPEC`], declared with them;
-//! a test checks the names against serde's), and [`Params::typed`] turns the checked values into [`ModuleArgs`]: the `action`,
-//! `scope` and `registries` typed, the rest a [`PromoteArgs`].
+//! the spec is the options' declaration ([`SPEC`], from `crate::promote::options`: types, aliases,
+//! choices, what each action requires), and [`Params::typed`] turns the checked values into
+//! [`ModuleArgs`]: the `action`, `scope` and `registries` typed, the rest a [`PromoteArgs`].
 
 use serde_json::{Map, Value};
 
 use crate::promote::flexible;
-use crate::promote::model::PROMOTE_SPEC;
-use crate::promote::options::join;
 use crate::promote::{PromoteArgs, RegistryArgs};
 
 pub use crate::promote::model::KEEP_LOCAL;
-pub use crate::promote::options::{opt, Kind, Opt};
+pub use crate::promote::options::{Action, Kind, Opt, Scope, ACTIONS, SCOPES};
 
-/// A closed set of string values: the enum, its names in the arguments (for the spec's `choices`)
-/// and the parsing, from one list.
-macro_rules! choices {
-    ($(#[$m:meta])* $name:ident, $all:ident { $($v:ident = $s:literal),+ $(,)? }) => {
-        $(#[$m])*
-        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-        pub enum $name {
-            $($v),+
-        }
-
-        #[doc = concat!("The names of [`", stringify!($name), "`], as the arguments give them.")]
-        pub const $all: &[&str] = &[$($s),+];
-
-        impl $name {
-            pub fn as_str(self) -> &'static str {
-                match self {
-                    $($name::$v => $s),+
-                }
-            }
-
-            /// `None` when `s` is not one of the names.
-            pub fn parse(s: &str) -> Option<$name> {
-                match s {
-                    $($s => Some($name::$v),)+
-                    _ => None,
-                }
-            }
-        }
-    };
-}
-
-choices!(
-    /// The actions the module performs.
-    Action, ACTIONS {
-        Promote = "promote",
-        Verify = "verify",
-        Tag = "tag",
-        Rollback = "rollback",
-        DeleteLocal = "delete_local",
-    }
-);
-
-choices!(
-    /// What `delete_local` removes.
-    Scope, SCOPES {
-        Container = "container",
-        Release = "release",
-        All = "all",
-    }
-);
-
-/// The module's own options (the promotion's come from [`PROMOTE_SPEC`]).
-const MODULE_OPTIONS: &[Opt] = &[
-    opt("action", Kind::Str).choices(ACTIONS),
-    opt("registries", Kind::ListOfDicts),
-    opt("stage_info", Kind::Path),
-    opt("scope", Kind::Str).choices(SCOPES),
-];
-
-const SPEC_ARRAY: [Opt; MODULE_OPTIONS.len() + PROMOTE_SPEC.len()] = join(MODULE_OPTIONS, PROMOTE_SPEC);
-
-/// Every option of the module: its own, then the promotion's, declared with [`PromoteArgs`]' fields
-/// (kept identical to `library/copy_containers.yml` by a test).
-pub const SPEC: &[Opt] = &SPEC_ARRAY;
+/// Every option of the module: its own, then the promotion's (kept identical to
+/// `library/copy_containers.yml` by a test).
+pub use crate::promote::options::MODULE_SPEC as SPEC;
 
 /// Keys of a registry dictionary whose values are secrets.
 pub use crate::input::SECRET_KEYS;
@@ -172,7 +109,7 @@ fn convert(name: &str, v: Value, kind: Kind) -> Result<Value, String> {
             Value::Number(n) => Ok(Value::String(n.to_string())),
             other => Err(type_error(name, &other, kind, "")),
         },
-        Kind::Bool => match &v {
+        Kind::Bool | Kind::Switch => match &v {
             Value::Bool(_) => Ok(v),
             Value::String(s) => flexible::parse_bool(s).map(Value::Bool).ok_or_else(|| {
                 type_error(
@@ -328,7 +265,7 @@ pub fn validate(raw: Map<String, Value>) -> Result<Params, String> {
     Ok(p)
 }
 
-/// Ansible's `required` and `required_if`: what each action needs.
+/// Ansible's `required` and `required_if`: what each action needs (the options' entries say).
 fn check_required(p: &Params) -> Result<(), String> {
     let action = p
         .values
@@ -336,17 +273,6 @@ fn check_required(p: &Params) -> Result<(), String> {
         .and_then(|v| v.as_str())
         .and_then(Action::parse)
         .unwrap_or(Action::Promote);
-    let mut required = match action {
-        Action::DeleteLocal => vec!["scope"],
-        _ => vec!["full_hash", "named_label"],
-    };
-    if matches!(action, Action::Promote | Action::Verify | Action::Rollback) {
-        required.push("source_registry");
-    }
-    // A stage-info file gives the hash and the registries.
-    if p.values.contains_key("stage_info") {
-        required.retain(|r| !matches!(*r, "full_hash" | "source_registry"));
-    }
     if action == Action::DeleteLocal {
         match p
             .values
@@ -363,150 +289,16 @@ fn check_required(p: &Params) -> Result<(), String> {
             _ => {}
         }
     }
-    let missing: Vec<&str> = required
-        .into_iter()
-        .filter(|r| !p.values.contains_key(*r))
+    // Every argument the action needs at once, with what stands in for it.
+    let missing: Vec<String> = crate::promote::options::missing(action, &|k| p.values.contains_key(k))
+        .iter()
+        .map(|o| match o.or_given {
+            [] => o.name.to_string(),
+            alternatives => format!("{} (or {})", o.name, alternatives.join(" or ")),
+        })
         .collect();
     if !missing.is_empty() {
         return Err(format!("missing required arguments: {}", missing.join(", ")));
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::promote::model::KeepLocal;
-    use serde_json::json;
-
-    fn v(x: Value) -> Result<Params, String> {
-        validate(x.as_object().unwrap().clone())
-    }
-
-    fn base() -> Value {
-        json!({"full_hash": "d7c3cd922f91d83aacb5d7555de9d5bc", "named_label": "current-tripleo", "source_registry": {"host": "h", "namespace": "n"}})
-    }
-
-    #[test]
-    fn ansible_wording() {
-        let mut a = base();
-        a["bogus"] = json!(1);
-        let e = v(a).unwrap_err();
-        assert!(e.starts_with("Unsupported parameters for (copy_containers) module: bogus. Supported parameters include: action,"), "{e}");
-        assert!(e.contains("containers_list (containers)"));
-        let e = v(json!({"named_label": "x"})).unwrap_err();
-        assert_eq!(e, "missing required arguments: full_hash, source_registry");
-        let mut a = base();
-        a["action"] = json!("foo");
-        assert_eq!(
-            v(a).unwrap_err(),
-            "value of action must be one of: promote, verify, tag, rollback, delete_local, got: foo"
-        );
-        let mut a = base();
-        a["manifest_push"] = json!("maybe");
-        let e = v(a).unwrap_err();
-        assert!(
-            e.starts_with("argument 'manifest_push' is of type str and we were unable to convert to bool"),
-            "{e}"
-        );
-        let mut a = base();
-        a["retries"] = json!("three");
-        assert!(v(a).unwrap_err().contains("unable to convert to int"));
-        let mut a = base();
-        a["target_registries"] = json!(["x"]);
-        assert!(v(a).unwrap_err().contains("unable to convert to dict"));
-    }
-
-    /// The spec's promotion options are [`PromoteArgs`]' fields: each one it accepts is an option
-    /// (by name or alias), each option other than the module's own is one of its keys, and a value
-    /// the spec refuses for a bool or an int is refused by it too.
-    #[test]
-    fn spec_is_promote_args() {
-        const MODULE_ONLY: &[&str] = &["action", "registries", "stage_info", "scope"];
-        let e = serde_json::from_value::<PromoteArgs>(json!({"zz_not_a_key": 1}))
-            .unwrap_err()
-            .to_string();
-        let fields: Vec<String> = e
-            .split("expected one of ")
-            .nth(1)
-            .expect("serde names the fields")
-            .split(", ")
-            .map(|k| k.trim().trim_matches('`').to_string())
-            .collect();
-        for f in &fields {
-            assert!(
-                SPEC.iter()
-                    .any(|o| o.name == f || o.aliases.contains(&f.as_str())),
-                "PromoteArgs field {f} is not in SPEC"
-            );
-        }
-        for o in SPEC.iter().filter(|o| !MODULE_ONLY.contains(&o.name)) {
-            let known = std::iter::once(&o.name)
-                .chain(o.aliases)
-                .any(|n| fields.iter().any(|f| f == n));
-            assert!(known, "SPEC option {} is not a PromoteArgs field", o.name);
-            let bad = match o.kind {
-                Kind::Bool => json!("maybe"),
-                Kind::Int => json!("many"),
-                _ => continue,
-            };
-            let r = serde_json::from_value::<PromoteArgs>(json!({ o.name: bad }));
-            assert!(r.is_err(), "PromoteArgs accepts {} = {bad}", o.name);
-        }
-        for k in KEEP_LOCAL {
-            assert_eq!(k.parse::<KeepLocal>().unwrap().as_str(), *k);
-        }
-    }
-
-    #[test]
-    fn typed_arguments() {
-        let mut a = base();
-        a["action"] = json!("tag");
-        a["registries"] = json!([{"host": "r", "namespace": "n"}]);
-        a["keep_local"] = json!("always");
-        let t = v(a).unwrap().typed().unwrap();
-        assert_eq!(t.action, Action::Tag);
-        assert_eq!(t.registries.len(), 1);
-        assert_eq!(t.promote.keep_local.as_deref(), Some("always"));
-        let mut a = base();
-        a["action"] = json!("tag");
-        a["registries"] = json!([{"host": "r", "bogus": 1}]);
-        assert!(v(a)
-            .unwrap()
-            .typed()
-            .unwrap_err()
-            .starts_with("registries: unknown field `bogus`"));
-        let t = v(json!({"action": "delete_local", "scope": "all"}))
-            .unwrap()
-            .typed()
-            .unwrap();
-        assert_eq!((t.action, t.scope), (Action::DeleteLocal, Some(Scope::All)));
-    }
-
-    #[test]
-    fn conversions_like_ad_hoc() {
-        let mut a = base();
-        a["manifest_push"] = json!("yes");
-        a["target_registries_push"] = json!("False");
-        a["retries"] = json!("3");
-        a["containers"] = json!("a, b,c");
-        a["distro_version"] = json!(9);
-        a["source_registry"] = json!("{\"host\": \"h\", \"namespace\": \"n\"}");
-        a["release"] = Value::Null;
-        a["_ansible_check_mode"] = json!(true);
-        a["_ansible_diff"] = json!(true);
-        a["_ansible_future_key"] = json!("ignored");
-        let p = v(a).unwrap();
-        assert!(p.check_mode && p.diff);
-        assert_eq!(p.values["manifest_push"], json!(true));
-        assert_eq!(p.values["target_registries_push"], json!(false));
-        assert_eq!(p.values["retries"], json!(3));
-        assert_eq!(p.values["containers_list"], json!(["a", "b", "c"]));
-        assert_eq!(p.values["distro_version"], json!("9"));
-        assert!(p.values["source_registry"].is_object());
-        assert!(!p.values.contains_key("release"));
-        // tag needs no source
-        let p = v(json!({"action": "tag", "full_hash": "x", "named_label": "y"})).unwrap();
-        assert_eq!(p.values["action"], json!("tag"));
-    }
 }

@@ -6,10 +6,11 @@
 
 use std::path::PathBuf;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
-use super::flexible::{self, opt_bool, opt_count, opt_string};
-use super::options::{opt, promote_options, Kind::*};
+use super::options::Field;
+pub use super::options::{KeepLocal, KEEP_LOCAL};
+pub use super::options::{PromoteArgs, RegistryArgs, PROMOTE_SPEC};
 use crate::error::{Error, Result};
 use crate::reference::{
     validate_component, validate_host, validate_repository, validate_tag, ReleaseName, RepoPath, Tag,
@@ -17,70 +18,6 @@ use crate::reference::{
 use crate::registry::Registry;
 use crate::sources::hash::FullHash;
 use crate::transport::{creds, Credentials, RegistryConfig, Secret};
-
-/// A registry as the promoter's playbook describes it (plus TLS options).
-#[derive(Clone, Debug, Default, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct RegistryArgs {
-    /// A label for messages (`local-target-registry-1`); defaults to the host.
-    #[serde(default)]
-    pub name: Option<String>,
-    pub host: String,
-    #[serde(default)]
-    pub namespace: Option<String>,
-    #[serde(default, deserialize_with = "opt_string")]
-    pub username: Option<String>,
-    /// A string, or a number as YAML gives an all-digit password.
-    #[serde(default, deserialize_with = "flexible::opt_secret")]
-    pub password: Option<Secret>,
-    /// Name of an environment variable holding the password (config files never need inline secrets).
-    #[serde(default)]
-    pub password_env: Option<String>,
-    /// Auth file (docker config.json / containers auth.json) to take credentials from.
-    #[serde(default)]
-    pub authfile: Option<PathBuf>,
-    /// Where the playbook logged in; informational (we follow the registry's challenge).
-    #[serde(default)]
-    pub auth_url: Option<String>,
-    /// `v2_s2` (default) or `v2_s1`: v2_s1 targets get no manifest lists.
-    #[serde(default)]
-    pub schema: Option<String>,
-    /// Staging files' `port` (informational: the port is part of `host`).
-    #[serde(default, deserialize_with = "opt_count")]
-    pub port: Option<u64>,
-    /// Staging files' `url: http://…` form.
-    #[serde(default)]
-    pub url: Option<String>,
-    /// Staging files' `secure: false` (plain HTTP unless `url`/`auth_url` say https).
-    #[serde(default, deserialize_with = "opt_bool")]
-    pub secure: Option<bool>,
-    /// Plain HTTP.
-    #[serde(default, deserialize_with = "opt_bool")]
-    pub insecure: Option<bool>,
-    #[serde(default, deserialize_with = "opt_bool")]
-    pub tls_verify: Option<bool>,
-    #[serde(default)]
-    pub ca_file: Option<PathBuf>,
-    /// This registry's certs.d directory (`*.crt`, `*.cert`/`*.key`), as skopeo's `--cert-dir`;
-    /// without it `<root>/<host>` is searched in the certs.d roots (see
-    /// [`crate::transport::certs_d`]).
-    #[serde(default)]
-    pub cert_dir: Option<PathBuf>,
-    /// Quay API token (for creating repositories).
-    #[serde(default, deserialize_with = "flexible::opt_secret")]
-    pub token: Option<Secret>,
-    #[serde(default, deserialize_with = "opt_bool")]
-    pub create_repo: Option<bool>,
-    /// Quay API token from this environment variable (see [`crate::quay`]).
-    #[serde(default)]
-    pub token_env: Option<String>,
-    /// Quay API token from this file (first line).
-    #[serde(default)]
-    pub token_file: Option<PathBuf>,
-    /// Quay API root (default `https://<host>/api/v1/`).
-    #[serde(default)]
-    pub quay_api: Option<String>,
-}
 
 /// Manifest schema a target takes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -230,132 +167,6 @@ impl RegistryArgs {
     }
 }
 
-promote_options! {
-    /// What callers give (promoter names; all optional here, defaults applied by [`Self::resolve`]);
-    /// each option declared once, with how the module takes it ([`super::options`]).
-    #[derive(Clone, Debug, Default, Deserialize, Serialize)]
-    #[serde(deny_unknown_fields)]
-    pub struct PromoteArgs;
-    /// How the module takes each of [`PromoteArgs`]' fields (its spec adds the module's own options).
-    pub const PROMOTE_SPEC;
-    #[serde(default)]
-    full_hash: Option<String> => opt("full_hash", Str),
-    #[serde(default)]
-    named_label: Option<String> => opt("named_label", Str),
-    /// Push under this tag on the targets instead of `full_hash` (copy-quay's `--push-hash`); the
-    /// source is still read at `full_hash`.
-    #[serde(default)]
-    push_hash: Option<String> => opt("push_hash", Str),
-    #[serde(default)]
-    candidate_label: Option<String> => opt("candidate_label", Str),
-    #[serde(default, deserialize_with = "opt_string")]
-    release: Option<String> => opt("release", Str),
-    #[serde(default, deserialize_with = "opt_string")]
-    distro_name: Option<String> => opt("distro_name", Str),
-    #[serde(default, deserialize_with = "opt_string")]
-    distro_version: Option<String> => opt("distro_version", Str),
-    #[serde(
-        default,
-        alias = "containers_list",
-        deserialize_with = "flexible::containers_list"
-    )]
-    containers: Option<Vec<String>> => opt("containers_list", List).aliases(&["containers"]),
-    #[serde(
-        default,
-        alias = "ppc_containers_list",
-        deserialize_with = "flexible::ppc_containers_list"
-    )]
-    ppc_containers: Option<Vec<String>> => opt("ppc_containers_list", List).aliases(&["ppc_containers"]),
-    /// A file with the list: the promoter's extra-vars YAML or one name per line.
-    #[serde(default)]
-    containers_list_file: Option<PathBuf> => opt("containers_list_file", Path),
-    #[serde(default)]
-    container_name_prefix: Option<String> => opt("container_name_prefix", Str),
-    #[serde(default, deserialize_with = "flexible::base_container_images")]
-    base_container_images: Option<Vec<String>> => opt("base_container_images", List),
-    #[serde(default)]
-    source_namespace: Option<String> => opt("source_namespace", Str),
-    #[serde(default)]
-    target_namespace: Option<String> => opt("target_namespace", Str),
-    #[serde(default)]
-    source_registry: Option<RegistryArgs> => opt("source_registry", Dict),
-    #[serde(default)]
-    target_registries: Option<Vec<RegistryArgs>> => opt("target_registries", ListOfDicts),
-    #[serde(default, deserialize_with = "opt_bool")]
-    target_registries_push: Option<bool> => opt("target_registries_push", Bool),
-    #[serde(default, deserialize_with = "opt_bool")]
-    manifest_push: Option<bool> => opt("manifest_push", Bool),
-    #[serde(default, deserialize_with = "opt_bool")]
-    ppc_manifests: Option<bool> => opt("ppc_manifests", Bool),
-    #[serde(default)]
-    tmp_file_root: Option<PathBuf> => opt("tmp_file_root", Path),
-    #[serde(default)]
-    x86_tag: Option<String> => opt("x86_tag", Str),
-    #[serde(default)]
-    ppc_tag: Option<String> => opt("ppc_tag", Str),
-    #[serde(default)]
-    manifest_tag: Option<String> => opt("manifest_tag", Str),
-    /// Requests in flight per registry.
-    #[serde(default, deserialize_with = "opt_count")]
-    per_registry_concurrency: Option<u64> => opt("per_registry_concurrency", Int),
-    /// Blob transfers in flight.
-    #[serde(default, deserialize_with = "opt_count")]
-    blob_concurrency: Option<u64> => opt("blob_concurrency", Int),
-    /// Attempts per request.
-    #[serde(default, deserialize_with = "opt_count")]
-    retries: Option<u64> => opt("retries", Int),
-    /// Seconds one registry request may take in all, from its first attempt to the end of its
-    /// answer: headers and body, retries and their waits included (layers go at the copy's pace,
-    /// held to a minimum rate instead). Default 180; 1 to 86400.
-    #[serde(default, deserialize_with = "opt_count")]
-    request_timeout: Option<u64> => opt("request_timeout", Int),
-    /// Seconds a token exchange with a registry's token server may take, its retries included.
-    /// Default 120; 1 to 86400.
-    #[serde(default, deserialize_with = "opt_count")]
-    token_timeout: Option<u64> => opt("token_timeout", Int),
-    #[serde(default)]
-    report_json: Option<PathBuf> => opt("report_json", Path),
-    #[serde(default)]
-    report_html: Option<PathBuf> => opt("report_html", Path),
-    /// Put the label on the source registry too (the role always did).
-    #[serde(default, deserialize_with = "opt_bool")]
-    label_source: Option<bool> => opt("label_source", Bool),
-    /// Before moving the label, tag what it pointed at as `previous-<label>` (for `rollback`, and so
-    /// registries that prune untagged images keep it). Default true.
-    #[serde(default, deserialize_with = "opt_bool")]
-    keep_previous_label: Option<bool> => opt("keep_previous_label", Bool),
-    /// Local copies (an OCI layout per release): `never`, `on_failure` (default) or `always`.
-    #[serde(default)]
-    keep_local: Option<String> => opt("keep_local", Str).choices(KEEP_LOCAL),
-    /// Root of the local store (default `~/.local/share/copy-containers`).
-    #[serde(default)]
-    local_store: Option<PathBuf> => opt("local_store", Path),
-    /// Seconds to wait for another run's lock on the local store (default 600; 0: fail at once).
-    #[serde(default, deserialize_with = "opt_count")]
-    lock_timeout: Option<u64> => opt("lock_timeout", Int),
-    /// Reports kept per action and release in `tmp_file_root`: after each run the older ones go,
-    /// the newest this many stay (the `latest` copies aside). Default 10; 0 keeps every report.
-    #[serde(default, deserialize_with = "opt_count")]
-    report_keep: Option<u64> => opt("report_keep", Int),
-    /// Reports readable by the group too (0640). Default false: 0600, this user's only (they name
-    /// registry users and hosts).
-    #[serde(default, deserialize_with = "opt_bool")]
-    report_group_readable: Option<bool> => opt("report_group_readable", Bool),
-    /// Kept local copies older than this many days are removed by every run that uses the local
-    /// store (default 7; 0: no age limit).
-    #[serde(default, deserialize_with = "opt_count")]
-    local_max_age_days: Option<u64> => opt("local_max_age_days", Int),
-    /// When the local store holds more than this many GiB, every run that uses it removes the
-    /// oldest kept copies until it does not (default 20; 0: no size limit).
-    #[serde(default, deserialize_with = "opt_count")]
-    local_max_size_gib: Option<u64> => opt("local_max_size_gib", Int),
-    /// Seconds each phase of a run (source check, architectures, copies and lists, verification
-    /// and labels, the source label) may take; one that runs over stops the run there, with an error
-    /// naming it, and nothing after it is done (no label moves). Default 0: no limit.
-    #[serde(default, deserialize_with = "opt_count")]
-    phase_timeout: Option<u64> => opt("phase_timeout", Int),
-}
-
 /// A validated promotion.
 #[derive(Clone, Debug)]
 pub struct Promotion {
@@ -403,54 +214,6 @@ pub struct Promotion {
     pub local_retention: crate::store::Retention,
     /// The longest a phase of the run may take (None: no limit).
     pub phase_timeout: Option<std::time::Duration>,
-}
-
-/// Reports kept per action and release by default: the last runs of a release (its failures and
-/// its success) stay readable, and a 150-image failure's pair (about 2.5 MB) times ten bounds each
-/// release's reports at about 25 MB.
-pub const REPORT_KEEP: u64 = 10;
-
-/// When to keep local copies of the images (one type for every face: typed in a releases file,
-/// parsed from the module's and the flags' strings by [`std::str::FromStr`]).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum KeepLocal {
-    Never,
-    OnFailure,
-    Always,
-}
-
-impl KeepLocal {
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            KeepLocal::Never => "never",
-            KeepLocal::OnFailure => "on_failure",
-            KeepLocal::Always => "always",
-        }
-    }
-}
-
-/// Local-copy policies ([`KeepLocal`]'s names, the module's choices).
-pub const KEEP_LOCAL: &[&str] = &[
-    KeepLocal::Never.as_str(),
-    KeepLocal::OnFailure.as_str(),
-    KeepLocal::Always.as_str(),
-];
-
-impl std::str::FromStr for KeepLocal {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<KeepLocal> {
-        match s {
-            "never" => Ok(KeepLocal::Never),
-            "on_failure" => Ok(KeepLocal::OnFailure),
-            "always" => Ok(KeepLocal::Always),
-            _ => Err(Error::invalid(
-                "keep_local",
-                s,
-                "expected never, on_failure or always",
-            )),
-        }
-    }
 }
 
 impl Promotion {
@@ -547,10 +310,10 @@ impl PromoteArgs {
     ) -> Result<Promotion> {
         let (full_hash, named_label, candidate_label) = self.labels()?;
         let (containers, ppc_containers) = self.container_lists(list_from_file)?;
-        let prefix = self
-            .container_name_prefix
-            .clone()
-            .unwrap_or_else(|| "openstack".into());
+        let prefix = Field::container_name_prefix
+            .opt()
+            .text(self.container_name_prefix.as_deref())
+            .to_string();
         validate_component(&prefix).map_err(|r| Error::invalid("container_name_prefix", &prefix, r))?;
         let (source, targets, push) = self.registries()?;
         let (release, distro_name, distro_version) = self.release_names()?;
@@ -569,37 +332,40 @@ impl PromoteArgs {
             source,
             targets,
             push,
-            manifest_push: self.manifest_push.unwrap_or(false),
-            ppc_manifests: self.ppc_manifests.unwrap_or(true),
-            tmp_file_root: self
-                .tmp_file_root
-                .clone()
-                .unwrap_or_else(|| PathBuf::from("/var/tmp/promoter_logs")),
-            x86_tag: tag_part("x86_tag", &self.x86_tag, "x86_64")?,
-            ppc_tag: tag_part("ppc_tag", &self.ppc_tag, "ppc64le")?,
-            manifest_tag: tag_part("manifest_tag", &self.manifest_tag, "_manifest")?,
-            per_registry: self.per_registry_concurrency.unwrap_or(16).clamp(1, 256) as usize,
-            blob_jobs: self.blob_concurrency.unwrap_or(8).clamp(1, 256) as usize,
+            manifest_push: Field::manifest_push.opt().flag_value(self.manifest_push),
+            ppc_manifests: Field::ppc_manifests.opt().flag_value(self.ppc_manifests),
+            tmp_file_root: match &self.tmp_file_root {
+                Some(d) => d.clone(),
+                None => PathBuf::from(Field::tmp_file_root.opt().text(None)),
+            },
+            x86_tag: tag_part(Field::x86_tag, &self.x86_tag)?,
+            ppc_tag: tag_part(Field::ppc_tag, &self.ppc_tag)?,
+            manifest_tag: tag_part(Field::manifest_tag, &self.manifest_tag)?,
+            per_registry: Field::per_registry_concurrency
+                .opt()
+                .count(self.per_registry_concurrency) as usize,
+            blob_jobs: Field::blob_concurrency.opt().count(self.blob_concurrency) as usize,
             report_json: self.report_json.clone(),
             report_html: self.report_html.clone(),
             report_name: None,
-            label_source: self.label_source.unwrap_or(true),
-            keep_previous_label: self.keep_previous_label.unwrap_or(true),
-            keep_local: self.keep_local.as_deref().unwrap_or("on_failure").parse()?,
+            label_source: Field::label_source.opt().flag_value(self.label_source),
+            keep_previous_label: Field::keep_previous_label
+                .opt()
+                .flag_value(self.keep_previous_label),
+            keep_local: Field::keep_local.opt().text(self.keep_local.as_deref()).parse()?,
             local_store: self.local_store.clone(),
-            lock_timeout: std::time::Duration::from_secs(self.lock_timeout.unwrap_or(600).min(86_400)),
-            report_keep: self.report_keep.unwrap_or(REPORT_KEEP).min(100_000) as usize,
-            report_group_readable: self.report_group_readable.unwrap_or(false),
+            lock_timeout: std::time::Duration::from_secs(Field::lock_timeout.opt().count(self.lock_timeout)),
+            report_keep: Field::report_keep.opt().count(self.report_keep) as usize,
+            report_group_readable: Field::report_group_readable
+                .opt()
+                .flag_value(self.report_group_readable),
             local_retention: crate::store::Retention::from_settings(
-                self.local_max_age_days
-                    .unwrap_or(crate::store::Retention::DEFAULT_MAX_AGE_DAYS),
-                self.local_max_size_gib
-                    .unwrap_or(crate::store::Retention::DEFAULT_MAX_SIZE_GIB),
+                Field::local_max_age_days.opt().count(self.local_max_age_days),
+                Field::local_max_size_gib.opt().count(self.local_max_size_gib),
             ),
-            phase_timeout: self
-                .phase_timeout
+            phase_timeout: Some(Field::phase_timeout.opt().count(self.phase_timeout))
                 .filter(|s| *s > 0)
-                .map(|s| std::time::Duration::from_secs(s.min(7 * 86_400))),
+                .map(std::time::Duration::from_secs),
         })
     }
 
@@ -634,10 +400,9 @@ impl PromoteArgs {
             }
         }
         let containers = containers.ok_or_else(|| missing("containers_list (or containers_list_file)"))?;
-        let base = self
-            .base_container_images
-            .clone()
-            .unwrap_or_else(|| vec!["base".into()]);
+        let base = Field::base_container_images
+            .opt()
+            .names(self.base_container_images.as_deref());
         let mut all = validate_names("containers_list", &containers)?;
         if all.is_empty() {
             return Err(Error::Config("the container list is empty".into()));
@@ -661,10 +426,7 @@ impl PromoteArgs {
     /// The source, the targets (with the namespaces, retries and timeouts applied) and whether to
     /// push.
     fn registries(&self) -> Result<(RegistrySpec, Vec<RegistrySpec>, bool)> {
-        let retries = self
-            .retries
-            .unwrap_or(5)
-            .clamp(1, crate::transport::retry::MAX_ATTEMPTS as u64) as u32;
+        let retries = Field::retries.opt().count(self.retries) as u32;
         let source = self
             .source_registry
             .as_ref()
@@ -685,14 +447,14 @@ impl PromoteArgs {
             })
             .collect::<Result<Vec<_>>>()?;
         let (mut source, mut targets) = distinct_names(source, targets, &self.names_given());
-        let secs = |v: Option<u64>, default: std::time::Duration| {
-            v.map_or(default, |s| std::time::Duration::from_secs(s.clamp(1, 86_400)))
-        };
+        let secs = |f: Field, v: Option<u64>| std::time::Duration::from_secs(f.opt().count(v));
         for spec in std::iter::once(&mut source).chain(targets.iter_mut()) {
-            spec.config.request_timeout = secs(self.request_timeout, crate::transport::REQUEST_TIMEOUT);
-            spec.config.token_timeout = secs(self.token_timeout, crate::transport::TOKEN_TIMEOUT);
+            spec.config.request_timeout = secs(Field::request_timeout, self.request_timeout);
+            spec.config.token_timeout = secs(Field::token_timeout, self.token_timeout);
         }
-        let push = self.target_registries_push.unwrap_or(true);
+        let push = Field::target_registries_push
+            .opt()
+            .flag_value(self.target_registries_push);
         if push && targets.is_empty() {
             return Err(Error::Config(
                 "target_registries_push is true but target_registries is empty".into(),
@@ -703,9 +465,9 @@ impl PromoteArgs {
 
     /// `release`, `distro_name`, `distro_version` with their defaults (they name the list files).
     fn release_names(&self) -> Result<(ReleaseName, String, String)> {
-        let release = self.release.as_deref().unwrap_or("master");
-        let distro_name = self.distro_name.as_deref().unwrap_or("centos");
-        let distro_version = self.distro_version.as_deref().unwrap_or("9");
+        let release = Field::release.opt().text(self.release.as_deref());
+        let distro_name = Field::distro_name.opt().text(self.distro_name.as_deref());
+        let distro_version = Field::distro_version.opt().text(self.distro_version.as_deref());
         let release = ReleaseName::parse("release", release)?;
         // The distribution's name and version name files as the release does: the same rule.
         let distro_name = ReleaseName::parse("distro_name", distro_name)?;
@@ -757,9 +519,9 @@ fn missing(k: &str) -> Error {
 }
 
 /// A tag suffix (`x86_tag`, …), defaulted, checked as part of a tag.
-fn tag_part(k: &str, v: &Option<String>, d: &str) -> Result<String> {
-    let v = v.clone().unwrap_or_else(|| d.to_string());
-    validate_tag(&format!("x{v}")).map_err(|e| Error::Config(format!("{k}: {e}")))?;
+fn tag_part(f: Field, v: &Option<String>) -> Result<String> {
+    let v = f.opt().text(v.as_deref()).to_string();
+    validate_tag(&format!("x{v}")).map_err(|e| Error::Config(format!("{}: {e}", f.opt().name)))?;
     Ok(v)
 }
 

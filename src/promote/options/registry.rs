@@ -1,0 +1,134 @@
+//! A registry's keys: [`RegistryArgs`] (a registry as the promoter's playbook describes it, plus TLS
+//! and Quay options) and their entries ([`REGISTRY_KEYS`]): the module's `suboptions`, the keys
+//! `--source`/`--target` list in `--help`. `RegistryArgs::resolve` (in `model`) turns one into a
+//! registry to talk to.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use super::faces::ALL;
+use super::DefaultValue as D;
+use super::Kind::*;
+use super::{opt, registry_keys};
+use crate::promote::flexible::{self, opt_bool, opt_count, opt_string};
+use crate::transport::Secret;
+
+registry_keys! {
+    /// A registry as the promoter's playbook describes it (plus TLS and Quay options).
+    #[derive(Clone, Debug, Default, Deserialize, Serialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct RegistryArgs;
+    /// The entries of [`RegistryArgs`]' keys.
+    pub const REGISTRY_KEYS;
+    /// A label for messages (`local-target-registry-1`); defaults to the host.
+    #[serde(default)]
+    name: Option<String> => opt("name", Str).value("LABEL")
+        .help("a label for messages and reports (default: the host)")
+        .doc(&["A label for messages and reports (for example C(local-target-registry-1)); defaults to the host."]),
+    host: String => opt("host", Str).value("HOST[:PORT]").required(ALL, &[])
+        .help("the registry (required)")
+        .doc(&["The registry host, with its port if any (C(quay.io), C(localhost:6000))."]),
+    #[serde(default)]
+    namespace: Option<String> => opt("namespace", Str).value("NS")
+        .help("the namespace (organisation)")
+        .doc(&["The namespace (organisation); defaults to O(source_namespace) or O(target_namespace)."]),
+    #[serde(default, deserialize_with = "opt_string")]
+    username: Option<String> => opt("username", Str).value("USER")
+        .help("user name, with password_env")
+        .doc(&["User name. V(unused) (the staging files' value) or empty means anonymous."]),
+    /// A string, or a number as YAML gives an all-digit password.
+    #[serde(default, deserialize_with = "flexible::opt_secret")]
+    password: Option<Secret> => opt("password", Str).no_log()
+        .doc(&["The password. V(unused) or empty means none. Never printed; prefer O(source_registry.password_env)."]),
+    /// Name of an environment variable holding the password (config files never need inline secrets).
+    #[serde(default)]
+    password_env: Option<String> => opt("password_env", Str).value("VAR")
+        .help("the environment variable holding the password")
+        .doc(&["Name of an environment variable holding the password, read by the module itself, so that the \
+                secret never goes through Ansible variables. Fails when the variable is not set."]),
+    /// Auth file (docker config.json / containers auth.json) to take credentials from.
+    #[serde(default)]
+    authfile: Option<PathBuf> => opt("authfile", Path).value("FILE")
+        .help("docker config.json / containers auth.json to take credentials from (default: the usual ones)")
+        .doc(&["A docker C(config.json) or containers C(auth.json) to take credentials from when no username is \
+                given (credential helpers included). Without it, the default files are read \
+                (C(REGISTRY_AUTH_FILE), containers C(auth.json), docker C(config.json)), as C(podman login) or \
+                C(docker login) left them."]),
+    /// Where the playbook logged in; informational (we follow the registry's challenge).
+    #[serde(default)]
+    auth_url: Option<String> => opt("auth_url", Str).value("URL")
+        .help("where the playbook logged in (informational)")
+        .doc(&["Where the old playbook logged in; informational (the registry's challenge is followed)."]),
+    /// `v2_s2` (default) or `v2_s1`: v2_s1 targets get no manifest lists.
+    #[serde(default)]
+    schema: Option<String> => opt("schema", Str).value("v2_s1|v2_s2")
+        .choices(&["v2_s1", "v2_s2"]).default(D::Str("v2_s2"))
+        .help("the manifests it takes; v2_s1 targets get no lists")
+        .doc(&["Manifest schema the registry takes. V(v2_s1) registries (quay.io in production) get no manifest lists."]),
+    /// Staging files' `port` (informational: the port is part of `host`).
+    #[serde(default, deserialize_with = "opt_count")]
+    port: Option<u64> => opt("port", Int).value("PORT")
+        .help("the staging files' port (informational: it is part of host)")
+        .doc(&["The staging files' port; informational (the port is part of O(source_registry.host))."]),
+    /// Staging files' `url: http://…` form.
+    #[serde(default)]
+    url: Option<String> => opt("url", Str).value("URL")
+        .help("the staging files' http://host:port form (http:// means plain HTTP)")
+        .doc(&["The staging files' C(http://host:port) form; C(http://) means plain HTTP."]),
+    /// Staging files' `secure: false` (plain HTTP unless `url`/`auth_url` say https).
+    #[serde(default, deserialize_with = "opt_bool")]
+    secure: Option<bool> => opt("secure", Bool).value("BOOL")
+        .help("the staging files' flag: false means plain HTTP unless url says https")
+        .doc(&["The staging files' flag; V(false) means plain HTTP unless O(source_registry.url) or \
+                O(source_registry.auth_url) says C(https://)."]),
+    /// Plain HTTP.
+    #[serde(default, deserialize_with = "opt_bool")]
+    insecure: Option<bool> => opt("insecure", Bool).value("BOOL")
+        .help("plain HTTP")
+        .doc(&["Plain HTTP (overrides O(source_registry.secure) and O(source_registry.url))."]),
+    #[serde(default, deserialize_with = "opt_bool")]
+    tls_verify: Option<bool> => opt("tls_verify", Bool).value("BOOL").default(D::Bool(true))
+        .help("verify the registry's TLS certificate (false: warned about; prefer ca_file)")
+        .doc(&["Verify the registry's TLS certificate."]),
+    #[serde(default)]
+    ca_file: Option<PathBuf> => opt("ca_file", Path).value("PEM")
+        .help("CA certificates to trust for it, besides the system ones")
+        .doc(&["A PEM file of CA certificates to trust for this registry (besides the system ones)."]),
+    /// This registry's certs.d directory (`*.crt`, `*.cert`/`*.key`), as skopeo's `--cert-dir`;
+    /// without it `<root>/<host>` is searched in the certs.d roots (see
+    /// [`crate::transport::certs_d`]).
+    #[serde(default)]
+    cert_dir: Option<PathBuf> => opt("cert_dir", Path).value("DIR")
+        .help("its certs.d directory (*.crt CAs, *.cert/*.key client pair), as skopeo's --cert-dir")
+        .doc(&[
+            "This registry's certs.d directory, as skopeo's C(--cert-dir) - C(*.crt) files are CA certificates (or \
+             the registry's own self-signed certificate) to trust, a C(*.cert) + C(*.key) pair is a client \
+             certificate.",
+            "Without it, C(<host[:port]>) is looked for in C(/etc/containers/certs.d) then C(/etc/docker/certs.d) \
+             (the first found is used; the environment variable C(COPY_CONTAINERS_CERTS_D) replaces that list).",
+        ]),
+    /// Quay API token (for creating repositories).
+    #[serde(default, deserialize_with = "flexible::opt_secret")]
+    token: Option<Secret> => opt("token", Str).no_log()
+        .doc(&["A Quay API token given inline (discouraged; prefer O(source_registry.token_env)). Never printed."]),
+    #[serde(default, deserialize_with = "opt_bool")]
+    create_repo: Option<bool> => opt("create_repo", Bool).value("BOOL").default(D::Bool(false))
+        .help("create missing repositories through the Quay API (needs a token)")
+        .doc(&["Create missing repositories as public through the Quay API before pushing (needs a token)."]),
+    /// Quay API token from this environment variable (see [`crate::quay`]).
+    #[serde(default)]
+    token_env: Option<String> => opt("token_env", Str).value("VAR")
+        .help("the environment variable holding the Quay API token")
+        .doc(&["Name of an environment variable holding the Quay API token."]),
+    /// Quay API token from this file (first line).
+    #[serde(default)]
+    token_file: Option<PathBuf> => opt("token_file", Path).value("FILE")
+        .help("a file whose first line is the Quay API token")
+        .doc(&["A file whose first line is the Quay API token."]),
+    /// Quay API root (default `https://<host>/api/v1/`).
+    #[serde(default)]
+    quay_api: Option<String> => opt("quay_api", Str).value("URL").default(D::Str("https://<host>/api/v1/"))
+        .help("the Quay API root")
+        .doc(&["The Quay API root."]),
+}
