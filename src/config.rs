@@ -1244,7 +1244,8 @@ struct Resolver<'a> {
     args: PromoteArgs,
     forced: Option<String>,
     build: Option<BuiltContainers>,
-    build_error: Option<String>,
+    /// The build lookup's failure, returned again to whoever asks next (its kind kept).
+    build_error: Option<std::sync::Arc<Error>>,
     dlrn: Option<PromotedHash>,
     hash: Option<(String, HashOrigin)>,
     warnings: Vec<String>,
@@ -1265,7 +1266,10 @@ impl Resolver<'_> {
     async fn build(&mut self) -> Result<&BuiltContainers> {
         if self.build.is_none() {
             if let Some(e) = &self.build_error {
-                return Err(Error::Config(e.clone()));
+                return Err(Error::Context {
+                    context: String::new(),
+                    source: e.clone(),
+                });
             }
             let job = self
                 .e
@@ -1281,8 +1285,12 @@ impl Resolver<'_> {
             match zuul::latest_built_containers(self.fetcher, api, job, Some(&strip)).await {
                 Ok(b) => self.build = Some(b),
                 Err(e) => {
-                    self.build_error = Some(e.to_string());
-                    return Err(e);
+                    let e = std::sync::Arc::new(e);
+                    self.build_error = Some(e.clone());
+                    return Err(Error::Context {
+                        context: String::new(),
+                        source: e,
+                    });
                 }
             }
         }
@@ -1524,7 +1532,8 @@ pub async fn resolve_release(
         .releases
         .get(idx)
         .ok_or_else(|| cfg_err(&cfg.file, format!("releases[{idx}]: no such entry")))?;
-    let wrap = |x: Error| cfg_err(&cfg.file, format!("releases[{idx}] ({}): {x}", e.name));
+    // What failed keeps its kind: a network failure of Zuul is not invalid input.
+    let wrap = |x: Error| x.context(format!("{}: releases[{idx}] ({})", cfg.file, e.name));
     resolve_inner(cfg, e, ov, fetcher).await.map_err(wrap)
 }
 
@@ -1559,6 +1568,7 @@ async fn resolve_inner(
     let cands = candidates(e, has_list);
     let explicit = e.containers_source.is_some();
     let mut failures: Vec<String> = Vec::new();
+    let mut first_error = None;
     let mut found = None;
     for c in cands {
         match r.list(c).await {
@@ -1577,14 +1587,20 @@ async fn resolve_inner(
             Err(x) => {
                 tracing::warn!(release = %e.name, source = c.as_str(), error = %x, "container list source failed; trying the next");
                 failures.push(format!("{}: {x}", c.as_str()));
+                first_error.get_or_insert(x);
             }
         }
     }
     let Some((containers, ppc, list_from)) = found else {
-        return Err(Error::Config(format!(
-            "no container list: {}",
-            failures.join("; ")
-        )));
+        let message = format!("no container list: {}", failures.join("; "));
+        // The kind of the first source's failure (Zuul down is not invalid input).
+        return Err(match first_error {
+            Some(x) => Error::Several {
+                message,
+                first: std::sync::Arc::new(x),
+            },
+            None => Error::Config(message),
+        });
     };
     for f in &failures {
         r.warnings.push(format!("fell back past {f}"));

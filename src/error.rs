@@ -68,6 +68,39 @@ pub enum Error {
     /// Configuration problems (files, settings).
     #[error("{0}")]
     Config(String),
+    /// An option given a value it cannot take: which option (`target_registries[1]`), and why.
+    #[error("{option}: {reason}")]
+    BadOption { option: String, reason: String },
+    /// What is on this machine refuses what was asked (another run holds the local store, a folder
+    /// that is not a store or that others can write, a planted link, nothing matching what is to be
+    /// deleted): nothing was done.
+    #[error("{0}")]
+    Local(String),
+    /// What was being done when `source` happened; the error's kind is `source`'s. (The source is
+    /// in the message, not a `source()`, so chained printing does not repeat it; shared, so that a
+    /// failure met once can be returned again.)
+    #[error("{}{source}", if context.is_empty() { String::new() } else { format!("{context}: ") })]
+    Context {
+        context: String,
+        source: std::sync::Arc<Error>,
+    },
+    /// Several failures said in one message; the kind is the first one's.
+    #[error("{message}")]
+    Several {
+        message: String,
+        first: std::sync::Arc<Error>,
+    },
+}
+
+/// Context on a result's error ([`Error::Context`]): what was being done, the kind kept.
+pub trait ResultExt<T> {
+    fn context(self, context: impl FnOnce() -> String) -> Result<T>;
+}
+
+impl<T> ResultExt<T> for Result<T> {
+    fn context(self, context: impl FnOnce() -> String) -> Result<T> {
+        self.map_err(|e| e.context(context()))
+    }
 }
 
 impl Error {
@@ -97,6 +130,40 @@ impl Error {
         }
     }
 
+    /// `self` as the cause of what `context` says was being done (its kind kept).
+    pub fn context(self, context: impl Into<String>) -> Self {
+        Error::Context {
+            context: context.into(),
+            source: std::sync::Arc::new(self),
+        }
+    }
+
+    /// An option's value refused.
+    pub fn bad_option(option: impl Into<String>, reason: impl fmt::Display) -> Self {
+        Error::BadOption {
+            option: option.into(),
+            reason: reason.to_string(),
+        }
+    }
+
+    /// Why a value was refused (for a validator's error re-told about the value that holds it); the
+    /// message of any other error.
+    pub fn reason(&self) -> String {
+        match self.root() {
+            Error::Invalid { reason, .. } => reason.clone(),
+            e => e.to_string(),
+        }
+    }
+
+    /// The error under any added context.
+    pub fn root(&self) -> &Error {
+        match self {
+            Error::Context { source, .. } => source.root(),
+            Error::Several { first, .. } => first.root(),
+            e => e,
+        }
+    }
+
     pub fn io(path: impl fmt::Display, source: std::io::Error) -> Self {
         Error::Io {
             path: path.to_string(),
@@ -106,7 +173,7 @@ impl Error {
 
     /// True for "the thing is not there" answers (404, MANIFEST_UNKNOWN, BLOB_UNKNOWN, NAME_UNKNOWN).
     pub fn is_not_found(&self) -> bool {
-        matches!(self, Error::NotFound { .. })
+        matches!(self.root(), Error::NotFound { .. })
     }
 }
 
@@ -168,10 +235,12 @@ impl std::fmt::Display for Kind {
 }
 
 impl Kind {
-    /// The kind of a library error.
+    /// The kind of a library error (under any added context).
     pub fn of(e: &Error) -> Kind {
-        match e {
-            Error::Invalid { .. } | Error::Config(_) => Kind::Invalid,
+        match e.root() {
+            Error::Invalid { .. } | Error::Config(_) | Error::BadOption { .. } => Kind::Invalid,
+            Error::Local(_) => Kind::Io,
+            Error::Context { .. } | Error::Several { .. } => Kind::Other,
             Error::Auth { .. } => Kind::Auth,
             Error::Tls { .. } => Kind::Tls,
             Error::Network { .. } => Kind::Unreachable,
@@ -181,6 +250,19 @@ impl Kind {
             Error::DigestMismatch { .. } => Kind::DigestMismatch,
             Error::Unsupported { .. } => Kind::Unsupported,
             Error::Io { .. } => Kind::Io,
+        }
+    }
+}
+
+impl Kind {
+    /// The command line's exit status for a command that could not run because of this: 2 when
+    /// what it was given is wrong (as clap's usage errors), 1 for everything else (a registry, the
+    /// store, the network). The module reports every kind the same way: `failed`, its message, and
+    /// the kind.
+    pub fn exit_status(self) -> i32 {
+        match self {
+            Kind::Invalid => 2,
+            _ => 1,
         }
     }
 }
@@ -239,6 +321,28 @@ fn without_userinfo(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn context_keeps_the_kind() {
+        let e = Error::Network {
+            registry: "zuul".into(),
+            detail: "connection refused".into(),
+        };
+        let e = e.context("releases[0] (master)").context("releases.yaml");
+        assert_eq!(Kind::of(&e), Kind::Unreachable);
+        assert_eq!(
+            e.to_string(),
+            "releases.yaml: releases[0] (master): zuul: connection refused"
+        );
+        assert_eq!(Kind::of(&Error::Config("x".into()).context("y")), Kind::Invalid);
+        assert_eq!(Kind::Invalid.exit_status(), 2);
+        assert_eq!(Kind::of(&Error::Local("held".into())).exit_status(), 1);
+        let nf = Error::NotFound {
+            registry: "r".into(),
+            what: "w".into(),
+        };
+        assert!(nf.context("c").is_not_found());
+    }
 
     #[test]
     fn userinfo_after_a_wide_space_is_masked_without_a_panic() {

@@ -240,22 +240,24 @@ pub fn validate_repository(repo: &str) -> Result<()> {
         return Err(bad(format!("longer than {MAX_NAME} characters")));
     }
     for comp in repo.split('/') {
-        validate_component(comp).map_err(bad)?;
+        validate_component(comp).map_err(|e| bad(e.reason()))?;
     }
     Ok(())
 }
 
-/// One path component (also used for container names and namespaces).
-pub fn validate_component(comp: &str) -> std::result::Result<(), String> {
+/// One path component (also used for container names and namespaces). The error's reason
+/// ([`Error::reason`]) says why, for callers that name the value holding it.
+pub fn validate_component(comp: &str) -> Result<()> {
+    let bad = |reason: String| Error::invalid("path component", comp, reason);
     if comp.is_empty() {
-        return Err("empty path component".into());
+        return Err(bad("empty path component".into()));
     }
     let bytes = comp.as_bytes();
     let alnum = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit();
     if !alnum(bytes[0]) || !alnum(bytes[bytes.len() - 1]) {
-        return Err(format!(
+        return Err(bad(format!(
             "{comp:?} must start and end with a lowercase letter or digit"
-        ));
+        )));
     }
     let mut i = 0;
     while i < bytes.len() {
@@ -280,17 +282,17 @@ pub fn validate_component(comp: &str) -> std::result::Result<(), String> {
                 }
             }
             _ => {
-                return Err(format!(
+                return Err(bad(format!(
                 "{comp:?} contains {:?}; only lowercase letters, digits, '.', '_', '__' and '-' are allowed",
                 b as char
-            ))
+            )))
             }
         }
         if i >= bytes.len() || !alnum(bytes[i]) {
-            return Err(format!(
+            return Err(bad(format!(
                 "{comp:?} has a bad separator {:?}",
                 &comp[start..i.min(comp.len())]
-            ));
+            )));
         }
     }
     Ok(())

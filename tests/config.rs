@@ -665,6 +665,27 @@ async fn zuul_failures_are_clear() {
     assert!(e.contains("not found") && e.contains("builds"), "{e}");
 }
 
+/// A Zuul that cannot be reached is a network failure, not invalid input: the error keeps its kind
+/// through the file's and the entry's context (and so the exit status and the reports say so), also
+/// when the build is asked for again and when every list source failed.
+#[tokio::test]
+async fn an_unreachable_zuul_keeps_its_kind() {
+    use copy_containers::error::Kind;
+    let text = format!(
+        "zuul_api: http://127.0.0.1:9/zuul/api/\ndlrn_api: http://127.0.0.1:9/dlrn\n\
+         source_registry: {{host: src.example.org, namespace: ns}}\n\
+         target_registries: [{{host: dst.example.org, namespace: ns}}]\n\
+         releases:\n  - {{name: m, job_name: {JOB}, containers_source: zuul}}\n  - {{name: a, job_name: {JOB}}}\n"
+    );
+    let c = releases(&text);
+    for name in ["m", "a"] {
+        let e = resolve(&c, name, &Overrides::default()).await.unwrap_err();
+        assert_eq!(Kind::of(&e), Kind::Unreachable, "{name}: {e}");
+        assert!(e.to_string().starts_with("test.yaml: releases["), "{e}");
+        assert_eq!(Kind::of(&e).exit_status(), 1);
+    }
+}
+
 #[tokio::test]
 async fn tripleo_common_through_dlrn_and_versions_csv() {
     let s = Services::start();

@@ -217,13 +217,15 @@ pub(crate) fn usage_err(e: impl std::fmt::Display) -> anyhow::Error {
 }
 
 /// Exit status of a command that could not run: 2 when what it was given is wrong (the same status
-/// clap gives usage errors), 1 for everything else (a registry, the store, the network).
+/// clap gives usage errors), else the status of the error's kind ([`crate::error::Kind::exit_status`]:
+/// 2 for invalid input however deep it was found, 1 for a registry, the store, the network).
 fn exit_code_of(e: &anyhow::Error) -> i32 {
     if e.chain().any(|c| c.is::<Usage>()) {
-        2
-    } else {
-        1
+        return 2;
     }
+    e.chain()
+        .find_map(|c| c.downcast_ref::<crate::Error>())
+        .map_or(1, |x| crate::error::Kind::of(x).exit_status())
 }
 
 /// `promote`/`verify`: a releases file (`releases:` / copy-quay's `entries:`, `--release NAME|all`)

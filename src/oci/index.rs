@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 
 use super::fsutil::{corrupt, create_dir_all, read_small, write_atomic};
 use crate::digest::Digest;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::manifest::media;
 
 /// The reference name skopeo and podman look up (`oci:<dir>:<ref.name>`).
@@ -146,13 +146,14 @@ impl IndexEntry {
     }
 }
 
-/// Check `<dir>/oci-layout`: present and `imageLayoutVersion` 1.0.0.
-pub(crate) fn check_oci_layout(dir: &Path) -> std::result::Result<(), String> {
+/// Check `<dir>/oci-layout`: present and `imageLayoutVersion` 1.0.0 (else [`Error::Local`]: the
+/// folder is not a layout; an I/O error as it came).
+pub(crate) fn check_oci_layout(dir: &Path) -> Result<()> {
     let path = dir.join(OCI_LAYOUT);
-    let bytes = match read_small(&path, 1 << 20) {
-        Ok(Some(b)) => b,
-        Ok(None) => return Err(format!("{}: missing", path.display())),
-        Err(e) => return Err(e.to_string()),
+    let not_layout = |what: String| Err(Error::Local(format!("{}: {what}", path.display())));
+    let bytes = match read_small(&path, 1 << 20)? {
+        Some(b) => b,
+        None => return not_layout("missing".into()),
     };
     #[derive(Deserialize)]
     struct L {
@@ -161,12 +162,8 @@ pub(crate) fn check_oci_layout(dir: &Path) -> std::result::Result<(), String> {
     }
     match serde_json::from_slice::<L>(&bytes) {
         Ok(l) if l.version == "1.0.0" => Ok(()),
-        Ok(l) => Err(format!(
-            "{}: imageLayoutVersion {:?}, expected \"1.0.0\"",
-            path.display(),
-            l.version
-        )),
-        Err(e) => Err(format!("{}: not a valid oci-layout file: {e}", path.display())),
+        Ok(l) => not_layout(format!("imageLayoutVersion {:?}, expected \"1.0.0\"", l.version)),
+        Err(e) => not_layout(format!("not a valid oci-layout file: {e}")),
     }
 }
 

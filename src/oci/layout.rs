@@ -65,7 +65,7 @@ fn parse_reference(reference: &str) -> Result<Ref> {
 /// The last element of a repository path, validated.
 fn last_element(repo: &str) -> Result<&str> {
     let last = repo.rsplit('/').next().unwrap_or(repo);
-    validate_component(last).map_err(|r| Error::invalid("repository name", repo, r))?;
+    validate_component(last).map_err(|e| Error::invalid("repository name", repo, e.reason()))?;
     Ok(last)
 }
 
@@ -162,7 +162,7 @@ impl Layout {
             None => Ok(format!("{last}:")),
             Some(host) => {
                 for c in repo.split('/') {
-                    validate_component(c).map_err(|r| Error::invalid("repository name", repo, r))?;
+                    validate_component(c).map_err(|e| Error::invalid("repository name", repo, e.reason()))?;
                 }
                 Ok(format!("{host}/{repo}:"))
             }

@@ -59,7 +59,7 @@ pub(crate) enum Folder {
 }
 
 fn refuse(what: &str, path: &Path, why: String, fix: &str) -> Error {
-    Error::Config(format!("{what} {}: {why}; {fix}", path.display()))
+    Error::Local(format!("{what} {}: {why}; {fix}", path.display()))
 }
 
 /// Look at the folder `path` (`what` names it in errors: "the local store root") and every folder
@@ -211,7 +211,7 @@ pub(crate) fn open_lock(path: &Path, create: bool) -> Result<Option<File>> {
             Err(_) => return Err(Error::io(path.display(), e)),
         },
         Err(e) if e.raw_os_error() == Some(rustix::io::Errno::LOOP.raw_os_error()) => {
-            return Err(Error::Config(format!(
+            return Err(Error::Local(format!(
                 "{} is a symbolic link: a lock file is never opened through one (someone may have \
                  planted it to make the tool write elsewhere); remove it",
                 path.display()
@@ -221,13 +221,13 @@ pub(crate) fn open_lock(path: &Path, create: bool) -> Result<Option<File>> {
     };
     let meta = file.metadata().map_err(|e| Error::io(path.display(), e))?;
     if !meta.is_file() {
-        return Err(Error::Config(format!(
+        return Err(Error::Local(format!(
             "{} is not a regular file; remove it",
             path.display()
         )));
     }
     if !trusted(meta.uid()) {
-        return Err(Error::Config(format!(
+        return Err(Error::Local(format!(
             "{} belongs to another user (uid {}; this run is uid {}), who could lock it and block \
              every run; remove it",
             path.display(),

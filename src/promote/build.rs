@@ -109,7 +109,7 @@ pub(crate) fn per_registry(
     mut report: Report,
     mut problems: Vec<Problem>,
     started: Instant,
-    mut results: Vec<(usize, TagEntry)>,
+    mut results: Vec<(usize, TagEntry, Kind)>,
     clients: &[(RegistrySpec, Registry)],
 ) -> Report {
     // In the containers' order, whatever order the registries answered in.
@@ -126,11 +126,11 @@ pub(crate) fn per_registry(
             pushed: false,
         })
         .collect();
-    for (ci, en) in results {
+    for (ci, en, kind) in results {
         if let Some(e) = &en.error {
             let name = &containers[ci].name;
             let text = format!("{name}: {}: {e}", en.registry);
-            let problem = Problem::new(Phase::Label, Kind::Other, e.clone(), text);
+            let problem = Problem::new(Phase::Label, kind, e.clone(), text);
             problems.push(problem.container(name).registry(&en.registry).tag(&en.tag));
         }
         containers[ci].entries.push(en);

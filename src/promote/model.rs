@@ -66,7 +66,7 @@ impl RegistryArgs {
         default_namespace: Option<&str>,
         retry_attempts: u32,
     ) -> Result<RegistrySpec> {
-        let bad = |reason: String| Error::Config(format!("{what}: {reason}"));
+        let bad = |reason: String| Error::bad_option(what, reason);
         let host = self
             .host
             .trim()
@@ -285,7 +285,7 @@ fn validate_names(what: &str, names: &[String]) -> Result<Vec<String>> {
     for n in names {
         let n = n.trim();
         validate_component(n)
-            .map_err(|reason| Error::invalid("container name", n, format!("{what}: {reason}")))?;
+            .map_err(|e| Error::invalid("container name", n, format!("{what}: {}", e.reason())))?;
         if n.len() > 128 {
             return Err(Error::invalid(
                 "container name",
@@ -314,7 +314,8 @@ impl PromoteArgs {
             .opt()
             .text(self.container_name_prefix.as_deref())
             .to_string();
-        validate_component(&prefix).map_err(|r| Error::invalid("container_name_prefix", &prefix, r))?;
+        validate_component(&prefix)
+            .map_err(|e| Error::invalid("container_name_prefix", &prefix, e.reason()))?;
         let (source, targets, push) = self.registries()?;
         let (release, distro_name, distro_version) = self.release_names()?;
         let push_hash = self.check_push_hash()?;

@@ -146,7 +146,7 @@ pub(crate) fn plan(p: &Promotion, facts: &[Facts], verify_only: bool) -> Plan {
                     target: ti,
                     repo: t.repo(&p.prefix, &f.name),
                     tag: p.target_manifest_tag(),
-                    reason: reason.clone(),
+                    reason: reason.to_string(),
                 });
             }
         }
@@ -412,7 +412,7 @@ mod tests {
         let p = promotion(serde_json::json!({}));
         let mut f = facts(&p);
         f[1].list = None;
-        f[1].arch_error = Some("no x86 image".into());
+        f[1].arch_error = Some(std::sync::Arc::new(crate::Error::Config("no x86 image".into())));
         let plan = plan(&p, &f, false);
         assert_eq!(
             copies_of(&plan, 1, 0),

@@ -26,7 +26,7 @@ impl QuaySpec {
         if args.create_repo != Some(true) {
             return Ok(None);
         }
-        let bad = |reason: String| Error::Config(format!("{what}: {reason}"));
+        let bad = |reason: String| Error::bad_option(what, reason);
         let host = args
             .host
             .trim()
@@ -52,7 +52,7 @@ impl QuaySpec {
             }
         };
         let api = base_url("quay_api", &api_text).map_err(|e| bad(e.to_string()))?;
-        let token = token_of(args).map_err(bad)?;
+        let token = token_of(args, what)?;
         if api.scheme() == "http" && !crate::reference::is_loopback_host(&base_url_host(&api)) {
             crate::logging::warn_once(&format!(
                 "Quay API {}: the token is sent over plain HTTP",
@@ -79,8 +79,9 @@ impl QuaySpec {
     }
 }
 
-/// The token: `token_env`, `token_file` or inline `token` (exactly one).
-fn token_of(args: &RegistryArgs) -> std::result::Result<Secret, String> {
+/// The token: `token_env`, `token_file` or inline `token` (exactly one); `what` names the registry.
+fn token_of(args: &RegistryArgs, what: &str) -> Result<Secret> {
+    let bad = |reason: &str| Error::bad_option(what, reason);
     let given = [
         args.token.is_some(),
         args.token_env.is_some(),
@@ -90,21 +91,23 @@ fn token_of(args: &RegistryArgs) -> std::result::Result<Secret, String> {
     .filter(|b| **b)
     .count();
     if given == 0 {
-        return Err(
+        return Err(bad(
             "create_repo is true but no Quay token is given; set token_env (an environment variable \
-             name) or token_file"
-                .into(),
-        );
+             name) or token_file",
+        ));
     }
     if given > 1 {
-        return Err("give only one of token_env, token_file and token".into());
+        return Err(bad("give only one of token_env, token_file and token"));
     }
     let token = if let Some(var) = &args.token_env {
-        std::env::var(var)
-            .map_err(|_| format!("token_env names the environment variable {var}, which is not set"))?
+        std::env::var(var).map_err(|_| {
+            bad(&format!(
+                "token_env names the environment variable {var}, which is not set"
+            ))
+        })?
     } else if let Some(f) = &args.token_file {
         let text = crate::input::read_to_string(f, "token_file")
-            .map_err(|e| format!("token_file {}: cannot read it: {e}", f.display()))?;
+            .map_err(|e| bad(&format!("token_file {}: cannot read it: {e}", f.display())))?;
         text.lines().next().unwrap_or("").trim().to_string()
     } else {
         args.token
@@ -113,10 +116,10 @@ fn token_of(args: &RegistryArgs) -> std::result::Result<Secret, String> {
             .unwrap_or_default()
     };
     if token.is_empty() {
-        return Err("the Quay token is empty".into());
+        return Err(bad("the Quay token is empty"));
     }
     if token.chars().any(|c| c.is_control() || c.is_whitespace()) {
-        return Err("the Quay token contains blanks or control characters".into());
+        return Err(bad("the Quay token contains blanks or control characters"));
     }
     Ok(Secret::new(token))
 }

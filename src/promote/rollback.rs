@@ -11,7 +11,7 @@ use super::build;
 use super::label::set_label;
 use super::model::{KeepLocal, Promotion, RegistrySpec};
 use crate::registry::Registry;
-use crate::report::{Phase, Problem, Report, TagAction, TagEntry};
+use crate::report::{Kind, Phase, Problem, Report, TagAction, TagEntry};
 use crate::store::LabelRecord;
 
 /// Roll the label back on the promotion's registries.
@@ -39,7 +39,7 @@ pub async fn run_rollback(p: &Promotion, dry_run: bool) -> Report {
     let jobs: Vec<(usize, usize)> = (0..clients.len())
         .flat_map(|ri| (0..p.containers.len()).map(move |ci| (ci, ri)))
         .collect();
-    let results: Vec<(usize, TagEntry)> = stream::iter(jobs.into_iter().map(|(ci, ri)| {
+    let results: Vec<(usize, TagEntry, Kind)> = stream::iter(jobs.into_iter().map(|(ci, ri)| {
         let (spec, reg) = &clients[ri];
         let name = &p.containers[ci];
         let recorded: Vec<&LabelRecord> = history
@@ -60,12 +60,14 @@ pub async fn run_rollback(p: &Promotion, dry_run: bool) -> Report {
             } else {
                 p.target_hash()
             };
-            if let Err(e) = roll_back_one(reg, &repo, p, fh_tag, &recorded, &mut en, dry_run).await {
+            let mut kind = Kind::Other;
+            if let Err((k, e)) = roll_back_one(reg, &repo, p, fh_tag, &recorded, &mut en, dry_run).await {
                 en.action = TagAction::Failed;
                 en.verified = Some(false);
                 en.error = Some(e);
+                kind = k;
             }
-            (ci, en)
+            (ci, en, kind)
         }
     }))
     .buffer_unordered(p.per_registry)
@@ -82,18 +84,12 @@ async fn roll_back_one(
     recorded: &[&LabelRecord],
     en: &mut TagEntry,
     dry_run: bool,
-) -> Result<(), String> {
+) -> Result<(), (Kind, String)> {
+    let typed = |e: crate::Error| (Kind::of(&e), e.to_string());
     let previous = format!("previous-{}", p.named_label);
     let previous = previous.as_str();
-    let label = reg
-        .head_manifest(repo, &p.named_label)
-        .await
-        .map_err(|e| e.to_string())?;
-    let prev = match reg
-        .head_manifest(repo, previous)
-        .await
-        .map_err(|e| e.to_string())?
-    {
+    let label = reg.head_manifest(repo, &p.named_label).await.map_err(typed)?;
+    let prev = match reg.head_manifest(repo, previous).await.map_err(typed)? {
         Some(h) => Some(h.digest),
         // The latest recorded move to what the label points at now says where it was before.
         None => label.as_ref().and_then(|l| {
@@ -105,8 +101,9 @@ async fn roll_back_one(
         }),
     };
     let Some(prev) = prev else {
-        return Err(format!(
-            "no {previous} tag on this registry and no recorded label move: nothing to roll back to"
+        return Err((
+            Kind::NotFound,
+            format!("no {previous} tag on this registry and no recorded label move: nothing to roll back to"),
         ));
     };
     if label.as_ref().map(|l| &l.digest) == Some(&prev) {
@@ -116,28 +113,33 @@ async fn roll_back_one(
         en.verified = Some(true);
         return Ok(());
     }
-    let fh = reg.head_manifest(repo, fh_tag).await.map_err(|e| e.to_string())?;
+    let fh = reg.head_manifest(repo, fh_tag).await.map_err(typed)?;
     match (&label, &fh) {
         (Some(l), Some(f)) if l.digest == f.digest => {}
         (Some(l), _) => {
-            return Err(format!(
-                "{} points at {}, not at {}: not rolled back (a later promotion moved it)",
-                p.named_label, l.digest, fh_tag
+            return Err((
+                Kind::NotAttempted,
+                format!(
+                    "{} points at {}, not at {}: not rolled back (a later promotion moved it)",
+                    p.named_label, l.digest, fh_tag
+                ),
             ))
         }
-        (None, _) => return Err(format!("{} is not on this registry", p.named_label)),
+        (None, _) => {
+            return Err((
+                Kind::NotFound,
+                format!("{} is not on this registry", p.named_label),
+            ))
+        }
     }
-    let m = reg
-        .get_manifest(repo, prev.as_str())
-        .await
-        .map_err(|e| e.to_string())?;
+    let m = reg.get_manifest(repo, prev.as_str()).await.map_err(typed)?;
     en.digest = Some(m.digest.to_string());
-    set_label(reg, repo, &p.named_label, &m, en, dry_run, None).await;
+    let kind = set_label(reg, repo, &p.named_label, &m, en, dry_run, None).await;
     if dry_run {
         en.verified = None;
     }
     match &en.error {
-        Some(e) => Err(e.clone()),
+        Some(e) => Err((kind, e.clone())),
         None => Ok(()),
     }
 }

@@ -358,7 +358,7 @@ async fn architectures(
     for f in &c.facts {
         if let Some(e) = &f.arch_error {
             let text = format!("{}: {e}", f.name);
-            let problem = Problem::new(Phase::Architectures, Kind::Other, e.clone(), text);
+            let problem = Problem::new(Phase::Architectures, Kind::of(e), e.to_string(), text);
             c.problems
                 .push(problem.container(&f.name).registry(&p.source.name));
         }

@@ -31,8 +31,8 @@ pub(crate) struct Facts {
     pub ppc: Option<(Manifest, ConfigPlatform)>,
     /// `<fh>_manifest` to push: bytes and the architectures in it.
     pub list: Option<(Bytes, Vec<String>)>,
-    /// Why no list can be built for it.
-    pub arch_error: Option<String>,
+    /// Why no list can be built for it (its kind kept for the report).
+    pub arch_error: Option<std::sync::Arc<crate::Error>>,
 }
 
 impl Facts {
@@ -229,7 +229,7 @@ pub(crate) async fn facts(
         if want_lists {
             let known = on_targets.get(name);
             if let Err(e) = discover_arches(source, p, &mut f, fetched, known).await {
-                f.arch_error = Some(e);
+                f.arch_error = Some(std::sync::Arc::new(e));
             }
             progress.step();
         }
@@ -248,10 +248,10 @@ async fn discover_arches(
     f: &mut Facts,
     fetched: &FetchedBlobs,
     known: Option<&Manifest>,
-) -> Result<(), String> {
+) -> crate::Result<()> {
     if f.root.is_index() {
         // Already a list: copied whole, and `<fh>_manifest` is the same list.
-        let archs = match f.root.content().map_err(|e| e.to_string())? {
+        let archs = match f.root.content()? {
             Content::Index { children } => children.iter().filter_map(|c| c.architecture.clone()).collect(),
             _ => vec![],
         };
@@ -259,8 +259,7 @@ async fn discover_arches(
         return Ok(());
     }
     let repo = f.repo.clone();
-    let x86 = src.get_manifest_opt(&repo, &p.x86_tag()).await;
-    let x86 = x86.map_err(|e| e.to_string())?;
+    let x86 = src.get_manifest_opt(&repo, &p.x86_tag()).await?;
     let ppc = if p.ppc_manifests && p.ppc_containers.contains(&f.name) {
         src.get_manifest_opt(&repo, &p.ppc_tag()).await
     } else {
@@ -283,14 +282,17 @@ async fn discover_arches(
     } else {
         let (x86, plat) = platform(src, &repo, fetched, x86).await?;
         if hash_is_x86 && plat.architecture != "amd64" {
-            return Err(format!(
-                "no {} tag at the source and {} is {} (not amd64): no manifest list can be built",
-                p.x86_tag(),
-                p.full_hash,
-                plat.architecture
-            ));
+            return Err(crate::Error::Unsupported {
+                registry: p.source.name.clone(),
+                what: format!("{repo}:{}", p.full_hash),
+                reason: format!(
+                    "no {} tag at the source and the image is {} (not amd64): no manifest list can be built",
+                    p.x86_tag(),
+                    plat.architecture
+                ),
+            });
         }
-        if let Some(m) = ppc.map_err(|e| e.to_string())? {
+        if let Some(m) = ppc? {
             f.ppc = Some(platform(src, &repo, fetched, m).await?);
         }
         f.x86 = Some((x86_tag, x86, plat));
@@ -343,19 +345,22 @@ async fn platform(
     repo: &str,
     fetched: &FetchedBlobs,
     m: Manifest,
-) -> Result<(Manifest, ConfigPlatform), String> {
-    let cfg = match m.content().map_err(|e| e.to_string())? {
+) -> crate::Result<(Manifest, ConfigPlatform)> {
+    let cfg = match m.content()? {
         Content::Image { config, .. } => config,
-        Content::Index { .. } => return Err(format!("{} is a list, expected an image", m.digest)),
+        Content::Index { .. } => {
+            return Err(crate::Error::Unsupported {
+                registry: src.name().to_string(),
+                what: format!("{repo}@{}", m.digest),
+                reason: "a list, where an image was expected".into(),
+            })
+        }
     };
     let bytes = match fetched.get(&cfg.digest) {
         Some(b) => b,
-        None => src
-            .get_blob_bytes(repo, &cfg.digest, 8 << 20)
-            .await
-            .map_err(|e| e.to_string())?,
+        None => src.get_blob_bytes(repo, &cfg.digest, 8 << 20).await?,
     };
     fetched.insert(cfg.digest.clone(), bytes.clone());
-    let plat = config_platform(&bytes).map_err(|e| e.to_string())?;
+    let plat = config_platform(&bytes)?;
     Ok((m, plat))
 }

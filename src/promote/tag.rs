@@ -10,7 +10,7 @@ use futures_util::stream::{self, StreamExt};
 use super::build;
 use super::label::set_label;
 use super::model::{Promotion, RegistrySpec};
-use crate::report::{Phase, Problem, Report, TagAction, TagEntry};
+use crate::report::{Kind, Phase, Problem, Report, TagAction, TagEntry};
 
 /// Label the images tagged `hash` as `p.named_label` on `registries`.
 pub async fn run_tag(p: &Promotion, registries: &[RegistrySpec], hash: &str, dry_run: bool) -> Report {
@@ -38,10 +38,10 @@ pub async fn run_tag(p: &Promotion, registries: &[RegistrySpec], hash: &str, dry
         async move {
             let repo = spec.repo(&p.prefix, name);
             let mut en = TagEntry::new(&spec.name, &repo, &p.named_label, None, TagAction::Skipped);
-            match reg.get_manifest_opt(&repo, hash).await {
+            let kind = match reg.get_manifest_opt(&repo, hash).await {
                 Ok(Some(m)) => {
                     en.digest = Some(m.digest.to_string());
-                    set_label(
+                    let kind = set_label(
                         reg,
                         &repo,
                         &p.named_label,
@@ -54,17 +54,20 @@ pub async fn run_tag(p: &Promotion, registries: &[RegistrySpec], hash: &str, dry
                     if dry_run {
                         en.verified = None;
                     }
+                    kind
                 }
                 Ok(None) => {
                     en.action = TagAction::Failed;
                     en.error = Some(format!("{}/{repo}:{hash} does not exist", spec.host));
+                    Kind::NotFound
                 }
                 Err(e) => {
                     en.action = TagAction::Failed;
                     en.error = Some(e.to_string());
+                    Kind::of(&e)
                 }
-            }
-            (ci, en)
+            };
+            (ci, en, kind)
         }
     }))
     .buffer_unordered(p.per_registry)

@@ -321,6 +321,24 @@ impl Registry {
     }
 }
 
+/// A stream too slow: the bytes a whole window of waiting brought, below the minimum.
+#[derive(Debug)]
+struct Stalled {
+    bytes: u64,
+    waited: Duration,
+    min: u64,
+}
+
+impl std::fmt::Display for Stalled {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} bytes in {:.0?} of waiting, below the minimum of {} bytes (the registry or the link is stalling)",
+            self.bytes, self.waited, self.min
+        )
+    }
+}
+
 struct Verified {
     inner: Pin<Box<dyn Stream<Item = reqwest::Result<Bytes>> + Send>>,
     verifier: Option<Verifier>,
@@ -360,7 +378,7 @@ impl Pace {
 
     /// A chunk came; `Err` with what was seen when a whole window of waiting brought less than
     /// the minimum.
-    fn chunk(&mut self, n: usize) -> std::result::Result<(), String> {
+    fn chunk(&mut self, n: usize) -> std::result::Result<(), Stalled> {
         if let Some(t) = self.pending_since.take() {
             self.waited += t.elapsed();
         }
@@ -369,10 +387,11 @@ impl Pace {
             return Ok(());
         }
         if self.bytes < self.min {
-            return Err(format!(
-                "{} bytes in {:.0?} of waiting, below the minimum of {} bytes (the registry or the link is stalling)",
-                self.bytes, self.waited, self.min
-            ));
+            return Err(Stalled {
+                bytes: self.bytes,
+                waited: self.waited,
+                min: self.min,
+            });
         }
         (self.waited, self.bytes) = (Duration::ZERO, 0);
         Ok(())
@@ -466,7 +485,7 @@ mod tests {
         // A registry that keeps the reader waiting a whole window for 10 bytes: too slow.
         p.pending();
         std::thread::sleep(window);
-        let e = p.chunk(10).unwrap_err();
+        let e = p.chunk(10).unwrap_err().to_string();
         assert!(e.contains("40 bytes") && e.contains("minimum of 1000"), "{e}");
         // Enough bytes in the window: the window starts again.
         let mut p = Pace::new((10, window));

@@ -25,7 +25,7 @@ impl Registry {
                 vec![repo_scope(repo, false)],
                 &format!("tags of {repo}"),
                 |body| {
-                    let t: Tags = serde_json::from_slice(body).map_err(|e| e.to_string())?;
+                    let t: Tags = serde_json::from_slice(body)?;
                     Ok(t.tags.unwrap_or_default())
                 },
             )
@@ -49,7 +49,7 @@ impl Registry {
             .query_pairs_mut()
             .append_pair("n", &page_size.max(1).to_string());
         self.paginate(first, vec!["registry:catalog:*".into()], "catalog", |body| {
-            let c: Catalog = serde_json::from_slice(body).map_err(|e| e.to_string())?;
+            let c: Catalog = serde_json::from_slice(body)?;
             Ok(c.repositories.unwrap_or_default())
         })
         .await
@@ -60,7 +60,7 @@ impl Registry {
         first: url::Url,
         scopes: Vec<String>,
         what: &str,
-        parse: impl Fn(&[u8]) -> std::result::Result<Vec<String>, String>,
+        parse: impl Fn(&[u8]) -> serde_json::Result<Vec<String>>,
     ) -> Result<Vec<String>> {
         let mut out = Vec::new();
         let mut next = Some(first);

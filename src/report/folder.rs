@@ -60,7 +60,7 @@ fn private_sub_folder(root: &Path) -> Result<PathBuf> {
     }
     let m = std::fs::symlink_metadata(&sub).map_err(|e| Error::io(sub.display(), e))?;
     if m.file_type().is_symlink() || !m.is_dir() || m.uid() != uid || m.mode() & 0o077 != 0 {
-        return Err(Error::Config(format!(
+        return Err(Error::Local(format!(
             "{}: the private folder for this user's files in the shared tmp_file_root {} is not a \
              folder of this user's that only it can open (a link, another user's, or open to \
              others): someone may have made it first; nothing was written. Remove it, or set \

@@ -191,11 +191,11 @@ pub(crate) fn checked_names(
     let mut seen = HashSet::new();
     let mut out = Vec::with_capacity(names.len());
     for (name, at) in names {
-        validate_name(&name).map_err(|reason| {
+        validate_name(&name).map_err(|e| {
             Error::invalid(
                 "container name",
                 crate::sources::hash::shorten(&name),
-                format!("{source} ({at}): {reason}"),
+                format!("{source} ({at}): {}", e.reason()),
             )
         })?;
         if seen.insert(name.clone()) {
@@ -215,7 +215,7 @@ pub(crate) fn checked_names(
 }
 
 /// A container name: one lowercase repository path component (`nova-compute`, `base`).
-pub fn validate_name(name: &str) -> std::result::Result<(), String> {
+pub fn validate_name(name: &str) -> Result<()> {
     validate_component(name)
 }
 

@@ -272,11 +272,15 @@ pub fn parse_podman_images(source: &str, text: &str, strip_prefix: Option<&str>)
         }
         let last = repo.rsplit('/').next().unwrap_or(repo);
         let name = strip_prefix_name(last, strip_prefix);
-        validate_name(&name).map_err(|reason| {
+        validate_name(&name).map_err(|e| {
             Error::invalid(
                 "build log",
                 source,
-                format!("line {lineno}: bad image name {:?}: {reason}", shorten(&name)),
+                format!(
+                    "line {lineno}: bad image name {:?}: {}",
+                    shorten(&name),
+                    e.reason()
+                ),
             )
         })?;
         let hash = tag.strip_suffix(ARCH_SUFFIX).unwrap_or(tag);
@@ -348,7 +352,8 @@ pub fn parse_job_output(source: &str, text: &str, strip_prefix: Option<&str>) ->
             let last = repo.rsplit('/').next().unwrap_or(repo);
             let last = last.split(['@', ':']).next().unwrap_or(last);
             let name = strip_prefix_name(last, strip_prefix);
-            validate_name(&name).map_err(|reason| {
+            validate_name(&name).map_err(|e| {
+                let reason = e.reason();
                 Error::invalid(
                     "build log",
                     source,

@@ -191,7 +191,7 @@ impl Store {
         } else {
             format!(" ({})", warnings.join("; "))
         };
-        Error::Config(format!(
+        Error::Local(format!(
             "nothing in the local store {} matches {scope}{notes}; {holds}. Nothing was deleted",
             self.root().display()
         ))

@@ -144,7 +144,7 @@ impl Store {
     }
 
     fn shared_held_error(&self) -> Error {
-        Error::Config(format!(
+        Error::Local(format!(
             "the local store {} is held with a shared (read) lock by this run; release it before writing",
             self.root().display()
         ))
@@ -312,7 +312,7 @@ fn wait_for(timeout: Duration, attempt: impl Fn() -> Result<StoreLock>) -> Resul
                 std::thread::sleep(Duration::from_millis(200));
             }
             Err(e) if is_lock_conflict(&e) && !timeout.is_zero() => {
-                return Err(Error::Config(format!(
+                return Err(Error::Local(format!(
                     "{e} (waited {}s; a longer --lock-timeout / lock_timeout waits more)",
                     timeout.as_secs()
                 )))

@@ -422,7 +422,7 @@ impl Store {
         let dir = self.release_dir(release);
         let rep = &mut d.report;
         if let Err(p) = check_oci_layout(&dir) {
-            rep.problems.push(p);
+            rep.problems.push(p.to_string());
         }
         let idx = match IndexFile::load(&dir) {
             Ok(Some(i)) => Some(i),

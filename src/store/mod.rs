@@ -392,7 +392,7 @@ impl Store {
         let dir = self.release_dir(release);
         match crate::oci::shared_host::symlink_target(&dir) {
             None => Ok(()),
-            Some(to) => Err(Error::Config(format!(
+            Some(to) => Err(Error::Local(format!(
                 "{} is a symbolic link (to {}): the local store never reads, writes or deletes \
                  through one; left alone. Remove the link, or keep that layout outside the store",
                 dir.display(),

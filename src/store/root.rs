@@ -103,7 +103,7 @@ pub(crate) fn root_state(root: &Path) -> Result<RootState> {
 pub(crate) fn not_a_store(root: &Path, foreign: &[String]) -> Error {
     let shown: Vec<&str> = foreign.iter().take(5).map(String::as_str).collect();
     let more = foreign.len().saturating_sub(shown.len());
-    Error::Config(format!(
+    Error::Local(format!(
         "{} is not a copy-containers local store (no {MARKER_FILE} marker) and holds other files \
          ({}{}); nothing was touched. Point local_store (--local-store, --root, {ROOT_ENV}) at a \
          store or at a new or empty folder",
@@ -133,7 +133,7 @@ pub(crate) fn check_safe(root: &Path) -> Result<()> {
     );
     match shared_host::inspect(root, "the local store root", &fix)? {
         Folder::Missing | Folder::Private => Ok(()),
-        Folder::Shared => Err(Error::Config(format!(
+        Folder::Shared => Err(Error::Local(format!(
             "the local store root {}: is writable by other users (sticky, like /tmp): they could add \
              files and folders in it; {fix}",
             root.display()
