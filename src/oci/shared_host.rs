@@ -98,21 +98,43 @@ pub(crate) fn inspect(path: &Path, what: &str, fix: &str) -> Result<Folder> {
     if !meta.is_dir() {
         return Err(refuse(what, path, "is not a folder".into(), fix));
     }
-    let state = folder_state(&meta).map_err(|why| refuse(what, path, why, fix))?;
+    let state = folder_state(&meta).map_err(|why| refuse(what, path, why.to_string(), fix))?;
     let real = std::fs::canonicalize(path).map_err(|e| Error::io(path.display(), e))?;
     check_above(&real, what, fix)?;
     Ok(state)
 }
 
+/// Why a folder cannot be trusted.
+#[derive(Debug)]
+enum Untrusted {
+    /// Another user owns it.
+    Owner(u32),
+    /// Others can write it, and no sticky bit keeps them off what is not theirs.
+    OpenToOthers(u32),
+}
+
+impl std::fmt::Display for Untrusted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Untrusted::Owner(uid) => write!(
+                f,
+                "belongs to another user (uid {uid}; this run is uid {}): they could replace what the tool \
+                 writes there",
+                euid()
+            ),
+            Untrusted::OpenToOthers(mode) => write!(
+                f,
+                "is writable by other users (mode {mode:o}) without the sticky bit: they could replace what \
+                 the tool writes there"
+            ),
+        }
+    }
+}
+
 /// Owner and mode of one folder.
-fn folder_state(meta: &std::fs::Metadata) -> std::result::Result<Folder, String> {
+fn folder_state(meta: &std::fs::Metadata) -> std::result::Result<Folder, Untrusted> {
     if !trusted(meta.uid()) {
-        return Err(format!(
-            "belongs to another user (uid {}; this run is uid {}): they could replace what the tool \
-             writes there",
-            meta.uid(),
-            euid()
-        ));
+        return Err(Untrusted::Owner(meta.uid()));
     }
     let mode = meta.mode();
     if mode & 0o022 == 0 {
@@ -120,11 +142,7 @@ fn folder_state(meta: &std::fs::Metadata) -> std::result::Result<Folder, String>
     } else if mode & 0o1000 != 0 {
         Ok(Folder::Shared)
     } else {
-        Err(format!(
-            "is writable by other users (mode {:o}) without the sticky bit: they could replace what \
-             the tool writes there",
-            mode & 0o7777
-        ))
+        Err(Untrusted::OpenToOthers(mode & 0o7777))
     }
 }
 
