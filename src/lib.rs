@@ -20,8 +20,10 @@
 //! - [`report`]: what a run did (JSON, HTML, the promoter's list files).
 //! - [`promote`]: the engine of the verbs (promote, verify, tag, rollback) with their typed inputs, and where their
 //!   reports are written; then [`stage`] (staged test releases) and [`config`] (releases files).
-//! - [`verbs`]: each user verb one call, typed request → finished report (reports written, secrets
-//!   masked); the faces call nothing else of the engine to run one.
+//! - [`verbs`]: each user action one call, typed request → finished outcome (reports written,
+//!   secrets masked): the promotion's verbs, a releases file's, the local store's (list, delete,
+//!   fsck), one image's (inspect, copy), stage. The faces use nothing below it but the vocabulary,
+//!   the run-wide services, the reports they render and the options' declaration.
 //! - Faces, siblings that never use each other: [`cli`] (the command line) and [`module`] (the
 //!   Ansible module); `main.rs` picks one.
 

@@ -485,7 +485,48 @@ fn faces_run_verbs_only_through_the_verbs_layer() {
         faces.join("\n")
     );
     // The check sees such calls where they are.
-    assert!(calls("verbs.rs").len() >= 3, "{:?}", calls("verbs.rs"));
+    assert!(calls("verbs").len() >= 3, "{:?}", calls("verbs"));
+}
+
+/// What the faces may use below the verbs: the vocabulary and the run-wide services (the layers up
+/// to `logging`), what they render (`report`) and the options' declaration (`promote::options`).
+/// Everything else they reach through `verbs` (which re-exports the types they render), so a face
+/// cannot run a step of its own.
+const FACES_MAY_USE: &[&str] = &[
+    "error",
+    "input",
+    "digest",
+    "reference",
+    "manifest",
+    "scrub",
+    "progress",
+    "logging",
+    "report",
+    "verbs",
+];
+
+/// The faces (`cli`, `module`) call nothing below the verbs: every path they use into another
+/// module is one of [`FACES_MAY_USE`], or the options' declaration.
+#[test]
+fn faces_use_nothing_below_the_verbs() {
+    let mut wrong = Vec::new();
+    let mut seen = 0;
+    for (file, line, from, to) in all_uses() {
+        if !matches!(from[0].as_str(), "cli" | "module") || from[0] == to[0] {
+            continue;
+        }
+        seen += 1;
+        let schema = to.len() > 1 && to[0] == "promote" && to[1] == "options";
+        if !schema && !FACES_MAY_USE.contains(&to[0].as_str()) {
+            wrong.push(format!("{file}:{line}: uses `{}`", to.join("::")));
+        }
+    }
+    assert!(seen > 20, "only {seen} uses seen from the faces");
+    assert!(
+        wrong.is_empty(),
+        "faces reaching below the verbs (go through `verbs`):\n{}",
+        wrong.join("\n")
+    );
 }
 
 #[test]

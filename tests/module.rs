@@ -775,7 +775,7 @@ fn module_hides_secrets_given_in_any_shape() {
 // ---- the argument check alone (no binary, no registry) ------------------------------------------
 
 fn v(x: Value) -> Result<args::Params, String> {
-    args::validate(x.as_object().unwrap().clone())
+    args::validate(x.as_object().unwrap().clone()).map_err(|e| e.0)
 }
 
 fn args_base() -> Value {
@@ -880,6 +880,7 @@ fn typed_arguments() {
         .unwrap()
         .typed()
         .unwrap_err()
+        .to_string()
         .starts_with("registries: unknown field `bogus`"));
     let t = v(json!({"action": "delete_local", "scope": "all"}))
         .unwrap()

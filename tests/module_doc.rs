@@ -77,7 +77,7 @@ fn always_required() -> BTreeSet<String> {
     for action in args::ACTIONS {
         let mut raw = Map::new();
         raw.insert("action".into(), json!(action));
-        let e = args::validate(raw).expect_err("an action alone must fail");
+        let e = args::validate(raw).expect_err("an action alone must fail").0;
         let list = e
             .strip_prefix("missing required arguments: ")
             .unwrap_or_else(|| panic!("unexpected message for {action}: {e}"));

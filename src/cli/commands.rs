@@ -7,11 +7,13 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use super::Side;
-use crate::copy::{self, Action, CopyOptions, CopyRequest, Endpoint};
-use crate::manifest::{config_platform, Content};
+use super::flags::parse_registry_spec;
+
+use crate::manifest::Content;
 use crate::progress::Progress;
-use crate::reference::Reference;
+use crate::promote::options::RegistryArgs;
+use crate::verbs::images::{self, Action};
+use crate::verbs::{stage_names, StageOptions};
 
 /// [`say!`] through the scrubber.
 macro_rules! out {
@@ -111,45 +113,20 @@ pub struct CopyArgs {
 }
 
 pub async fn inspect(a: InspectArgs) -> anyhow::Result<i32> {
-    let r: Reference = a.image.parse().map_err(super::usage_err)?;
-    let side = Side {
-        insecure: a.insecure,
-        no_tls_verify: a.no_tls_verify,
-        ca_file: a.ca_file,
-        cert_dir: a.cert_dir,
-        username: a.username,
-        password_env: a.password_env,
-        authfile: a.authfile,
-        retries: None,
-    };
-    let reg = side.registry(&r)?;
-    let m = reg.get_manifest(&r.repository, &r.reference()).await?;
+    let settings = side(
+        (a.insecure, a.no_tls_verify),
+        (a.ca_file, a.cert_dir),
+        (a.username, a.password_env),
+        a.authfile,
+    );
+    let i = images::inspect(&a.image, &settings, !a.raw).await?;
+    let (m, summary) = (&i.manifest, &i.summary);
     if a.raw {
         std::io::stdout().write_all(&m.bytes)?;
         return Ok(0);
     }
-    let mut summary = serde_json::json!({
-        "name": r.name(),
-        "reference": r.reference(),
-        "mediaType": m.media_type,
-        "digest": m.digest.as_str(),
-        "size": m.bytes.len(),
-    });
-    match m.content()? {
-        Content::Index { children } => {
-            summary["manifests"] = serde_json::to_value(&children)?;
-        }
-        Content::Image { config, layers } => {
-            let cfg = reg.get_blob_bytes(&r.repository, &config.digest, 8 << 20).await?;
-            let p = config_platform(&cfg).unwrap_or_default();
-            summary["architecture"] = p.architecture.clone().into();
-            summary["os"] = p.os.clone().into();
-            summary["config"] = serde_json::to_value(&config)?;
-            summary["layers"] = serde_json::to_value(&layers)?;
-        }
-    }
     if a.json {
-        out!("{}", serde_json::to_string_pretty(&summary)?);
+        out!("{}", serde_json::to_string_pretty(summary)?);
         return Ok(0);
     }
     out!("Name:       {}", summary["name"].as_str().unwrap_or(""));
@@ -187,59 +164,46 @@ pub async fn inspect(a: InspectArgs) -> anyhow::Result<i32> {
     Ok(0)
 }
 
+/// The flags that say how to reach one registry, as a registry's keys (its host comes from the
+/// image reference).
+fn side(
+    (insecure, no_tls_verify): (bool, bool),
+    (ca_file, cert_dir): (Option<PathBuf>, Option<PathBuf>),
+    (username, password_env): (Option<String>, Option<String>),
+    authfile: Option<PathBuf>,
+) -> RegistryArgs {
+    RegistryArgs {
+        insecure: Some(insecure),
+        tls_verify: Some(!no_tls_verify),
+        ca_file,
+        cert_dir,
+        username,
+        password_env,
+        authfile,
+        ..RegistryArgs::default()
+    }
+}
+
 pub async fn copy(a: CopyArgs, progress: &Progress) -> anyhow::Result<i32> {
-    let src: Reference = a.src.parse().map_err(super::usage_err)?;
-    let mut dst: Reference = a.dst.parse().map_err(super::usage_err)?;
-    if dst.digest.is_some() {
-        return Err(usage!("the destination {dst} must name a tag, not a digest"));
-    }
-    if dst.tag.is_none() {
-        dst.tag = Some(src.tag.clone().unwrap_or_else(|| "latest".into()));
-        if src.tag.is_none() && src.digest.is_some() {
-            return Err(usage!(
-                "the source is given by digest: give the destination a tag"
-            ));
-        }
-    }
-    let src_side = Side {
-        insecure: a.src_insecure,
-        no_tls_verify: a.src_no_tls_verify,
-        ca_file: a.src_ca_file,
-        cert_dir: a.src_cert_dir,
-        username: a.src_username,
-        password_env: a.src_password_env,
-        authfile: a.authfile.clone(),
-        retries: Some(a.retries),
-    };
-    let dst_side = Side {
-        insecure: a.dest_insecure,
-        no_tls_verify: a.dest_no_tls_verify,
-        ca_file: a.dest_ca_file,
-        cert_dir: a.dest_cert_dir,
-        username: a.dest_username,
-        password_env: a.dest_password_env,
-        authfile: a.authfile,
-        retries: Some(a.retries),
-    };
-    let sreg = src_side.registry(&src)?;
-    let dreg = dst_side.registry(&dst)?;
-    let req = CopyRequest {
-        source: Endpoint::new(&sreg, &src.repository),
-        reference: src.reference(),
-        dests: vec![(
-            Endpoint::new(&dreg, &dst.repository),
-            vec![dst.tag.clone().expect("set above")],
-        )],
-        known: None,
-    };
-    let opts = CopyOptions {
+    let req = images::CopyRequest {
+        source: a.src,
+        destination: a.dst,
+        source_registry: side(
+            (a.src_insecure, a.src_no_tls_verify),
+            (a.src_ca_file, a.src_cert_dir),
+            (a.src_username, a.src_password_env),
+            a.authfile.clone(),
+        ),
+        dest_registry: side(
+            (a.dest_insecure, a.dest_no_tls_verify),
+            (a.dest_ca_file, a.dest_cert_dir),
+            (a.dest_username, a.dest_password_env),
+            a.authfile,
+        ),
+        retries: a.retries,
         dry_run: a.dry_run,
-        progress: progress.clone(),
-        ..CopyOptions::default()
     };
-    let outcome = copy::copy_batch(std::slice::from_ref(&req), &opts)
-        .await
-        .remove(0);
+    let outcome = images::copy(&req, progress).await?;
     progress.finish();
     // Failures are logged (stderr, in the log format asked for, masked there), whatever the output.
     if let Some(e) = &outcome.error {
@@ -274,4 +238,82 @@ pub async fn copy(a: CopyArgs, progress: &Progress) -> anyhow::Result<i32> {
         }
     }
     Ok(if outcome.ok() { 0 } else { 1 })
+}
+
+#[derive(Args, Debug)]
+pub struct StageArgs {
+    /// Registry: `host/namespace` or key=value pairs as for promote --source.
+    #[arg(long)]
+    pub registry: String,
+    /// The tag every staged image gets (a DLRN hash).
+    #[arg(long, default_value = "d7c3cd922f91d83aacb5d7555de9d5bc")]
+    pub full_hash: String,
+    /// Number of images (names from TripleO's list).
+    #[arg(long, default_value_t = 10)]
+    pub images: usize,
+    /// Explicit names, comma-separated (instead of --images).
+    #[arg(long, value_delimiter = ',')]
+    pub names: Option<Vec<String>>,
+    /// Names without a ppc64le image, comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    pub ppc_missing: Vec<String>,
+    /// No ppc64le images at all.
+    #[arg(long)]
+    pub no_ppc: bool,
+    /// Repository name prefix: `<namespace>/<prefix>-<name>`.
+    #[arg(long, default_value = "openstack")]
+    pub prefix: String,
+    /// Number of base layers shared by every image.
+    #[arg(long, default_value_t = 3)]
+    pub base_layers: usize,
+    /// Size of each shared base layer before compression, bytes.
+    #[arg(long, default_value_t = 256 << 10)]
+    pub base_layer_size: usize,
+    /// Size of each unique layer before compression, bytes.
+    #[arg(long, default_value_t = 64 << 10)]
+    pub unique_layer_size: usize,
+    /// An extra layer of this many bytes on the first image.
+    #[arg(long)]
+    pub big_layer_size: Option<usize>,
+    /// Seed of the layers' random content (the same seed stages the same digests).
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// OCI manifests instead of Docker v2s2.
+    #[arg(long)]
+    pub oci: bool,
+    /// Print what was staged (names, repositories, digests, sizes) as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub async fn stage_cmd(a: StageArgs) -> anyhow::Result<i32> {
+    let registry = parse_registry_spec(&a.registry)?;
+    let opts = StageOptions {
+        namespace: String::new(),
+        prefix: a.prefix,
+        full_hash: a.full_hash,
+        names: a.names.unwrap_or_else(|| stage_names(a.images)),
+        ppc_missing: a.ppc_missing,
+        no_ppc: a.no_ppc,
+        base_layers: a.base_layers,
+        base_layer_size: a.base_layer_size,
+        unique_layer_size: a.unique_layer_size,
+        big_layer_size: a.big_layer_size,
+        seed: a.seed,
+        oci: a.oci,
+        concurrency: 8,
+    };
+    let full_hash = opts.full_hash.clone();
+    let (staged, place) = crate::verbs::stage(&registry, opts).await?;
+    if a.json {
+        say!("{}", serde_json::to_string_pretty(&staged)?);
+    } else {
+        let ppc = staged.iter().filter(|s| s.ppc_digest.is_some()).count();
+        say!(
+            "staged {} images ({} with ppc64le) under {place} with tag {full_hash}",
+            staged.len(),
+            ppc
+        );
+    }
+    Ok(0)
 }

@@ -13,7 +13,7 @@ use serde_json::{Map, Value};
 use crate::promote::options::{
     self, Action, DefaultValue, Kind, Opt, CLI_OPTIONS, MODULE_OPTIONS, PROMOTE_SPEC, REGISTRY_KEYS,
 };
-use crate::promote::{flexible, PromoteArgs, RegistryArgs};
+use crate::promote::options::{flexible, PromoteArgs, RegistryArgs};
 
 /// The flags a promotion verb was given.
 #[derive(Debug, Clone, Default)]

@@ -11,9 +11,8 @@ use std::time::Duration;
 
 use clap::{ArgGroup, Args, Subcommand};
 
-use crate::config::{self, ConfigFile};
-use crate::promote::options::{Action, Field};
-use crate::store::{DeleteOptions, DeleteReport, DeleteScope, FsckReport, LocalImage, Store};
+use crate::promote::options::{Action, Field, Scope};
+use crate::verbs::local::{self, DeleteReport, DeleteRequest, FsckReport, LocalImage, StoreAt};
 
 /// The help of `local`'s flag for the option `f` (its entry's words for `local`).
 fn help(f: Field) -> String {
@@ -91,71 +90,15 @@ pub struct FsckArgs {
     pub json: bool,
 }
 
-/// What `--config FILE` says: the store root, and the release an entry name stands for.
-struct FromConfig {
-    local_store: Option<PathBuf>,
-    releases: Option<config::ReleasesConfig>,
-}
-
-fn read_config(path: Option<&PathBuf>) -> anyhow::Result<FromConfig> {
-    let Some(path) = path else {
-        return Ok(FromConfig {
-            local_store: None,
-            releases: None,
-        });
-    };
-    Ok(match config::load(path).map_err(super::usage_err)? {
-        ConfigFile::Promote(a) => FromConfig {
-            local_store: a.local_store.clone(),
-            releases: None,
-        },
-        ConfigFile::Releases(c) => FromConfig {
-            local_store: c.options.local_store.clone(),
-            releases: Some(*c),
-        },
-    })
-}
-
-impl FromConfig {
-    /// A releases file's entry name → its release (the store's folder); other names as given.
-    fn release(&self, name: Option<String>) -> Option<String> {
-        let name = name?;
-        let Some(c) = &self.releases else {
-            return Some(name);
-        };
-        match c.entry(&name) {
-            Ok((_, e)) => c.entry_args(e).release.or(Some(name)),
-            Err(_) => Some(name),
-        }
-    }
-}
-
 /// Run a `local` subcommand; returns the exit code.
 pub async fn local_cmd(a: LocalArgs) -> anyhow::Result<i32> {
-    let cfg = read_config(a.config.as_ref())?;
-    let configured = a.root.clone().or(cfg.local_store.clone());
-    let st = Store::open(crate::store::resolve_root(configured.as_deref())?)?;
-    let lock = Field::lock_timeout.opt();
-    let wait = Duration::from_secs(lock.count(a.lock_timeout.or(lock.local_default)));
-    // A name that cannot be a release is a usage error (exit 2), not a store failure.
-    let release = move |r: Option<String>| -> anyhow::Result<Option<String>> {
-        let r = cfg.release(r);
-        if let Some(name) = &r {
-            crate::store::validate_release(name).map_err(super::usage_err)?;
-        }
-        Ok(r)
-    };
+    let at = StoreAt::find(a.root.clone(), a.config.as_deref())?;
+    let wait = local::lock_wait(a.lock_timeout, true);
     // The verbs read and hash files: off the async workers.
     tokio::task::spawn_blocking(move || match a.command {
-        LocalCommand::List(mut l) => {
-            l.release = release(l.release)?;
-            list(&st, l)
-        }
-        LocalCommand::Delete(mut d) => {
-            d.release = release(d.release)?;
-            delete(&st, d, wait)
-        }
-        LocalCommand::Fsck(f) => fsck(&st, f, wait),
+        LocalCommand::List(l) => list(&at, at.release(l.release.clone())?, l.json),
+        LocalCommand::Delete(d) => delete(&at, at.release(d.release.clone())?, d, wait),
+        LocalCommand::Fsck(f) => fsck(&at, f, wait),
     })
     .await?
 }
@@ -208,32 +151,20 @@ fn table(images: &[LocalImage]) -> String {
     out
 }
 
-fn list(st: &Store, a: ListArgs) -> anyhow::Result<i32> {
-    let images = match &a.release {
-        Some(r) => st.list_release(r)?,
-        None => st.list()?,
-    };
-    let total = st.total_size()?;
-    if a.json {
-        let v = serde_json::json!({
-            "root": st.root(),
-            "images": images,
-            "total_bytes": total,
-        });
-        say!("{}", serde_json::to_string_pretty(&v)?);
+fn list(at: &StoreAt, release: Option<String>, json: bool) -> anyhow::Result<i32> {
+    let l = local::list(at.root(), release.as_deref())?;
+    if json {
+        say!("{}", serde_json::to_string_pretty(&l)?);
         return Ok(0);
     }
-    if images.is_empty() {
-        say!("No images in the local store {}.", st.root().display());
+    let root = l.root.display();
+    if l.images.is_empty() {
+        say!("No images in the local store {root}.");
         return Ok(0);
     }
-    say!("{}", table(&images).trim_end_matches('\n'));
-    say!(
-        "{} image(s); {} on disk in {}",
-        images.len(),
-        human_bytes(total),
-        st.root().display()
-    );
+    say!("{}", table(&l.images).trim_end_matches('\n'));
+    let (n, total) = (l.images.len(), human_bytes(l.total_bytes));
+    say!("{n} image(s); {total} on disk in {root}");
     Ok(0)
 }
 
@@ -257,50 +188,51 @@ fn print_verification(v: &FsckReport, what: &str, rehashed: bool) {
     }
 }
 
-fn delete(st: &Store, a: DeleteArgs, wait: Duration) -> anyhow::Result<i32> {
-    let scope = match (a.all, a.container.clone(), a.release.clone()) {
-        (true, _, _) => DeleteScope::All,
-        (false, Some(name), release) => DeleteScope::Container { name, release },
-        (false, None, Some(r)) => DeleteScope::Release(r),
+fn delete(at: &StoreAt, release: Option<String>, a: DeleteArgs, wait: Duration) -> anyhow::Result<i32> {
+    let scope = match (a.all, &a.container, &release) {
+        (true, _, _) => Scope::All,
+        (false, Some(_), _) => Scope::Container,
+        (false, None, Some(_)) => Scope::Release,
         (false, None, None) => return Err(usage!("give --container NAME, --release NAME or --all")),
     };
-    let opts = DeleteOptions {
+    let req = DeleteRequest {
+        scope,
+        containers: a.container.iter().cloned().collect(),
+        release,
         dry_run: a.dry_run,
         require_match: true,
+        wait,
     };
     let ask = a.all && !a.yes && !a.dry_run && !a.json && std::io::stdin().is_terminal();
-    if ask && !confirm(st, &scope, wait)? {
+    if ask && !confirm(at, &req)? {
         say!("Nothing deleted.");
         return Ok(1);
     }
-    let r = crate::store::delete_verified(st.root(), &scope, opts, wait)?;
-    if a.json {
-        say!("{}", serde_json::to_string_pretty(&r)?);
-    } else {
-        print_delete(st, &r);
+    let d = local::delete(at.root(), &req)?;
+    for r in &d.reports {
+        match a.json {
+            true => say!("{}", serde_json::to_string_pretty(r)?),
+            false => print_delete(at, r),
+        }
     }
-    Ok(if r.ok() { 0 } else { 1 })
+    Ok(if d.ok() { 0 } else { 1 })
 }
 
-/// Show what `scope` would delete and ask; `true` to go on.
-fn confirm(st: &Store, scope: &DeleteScope, wait: Duration) -> anyhow::Result<bool> {
-    let plan = crate::store::delete_verified(
-        st.root(),
-        scope,
-        DeleteOptions {
-            dry_run: true,
-            require_match: true,
-        },
-        wait,
-    )?;
-    if !plan.changed {
+/// Show what the request would delete and ask; `true` to go on.
+fn confirm(at: &StoreAt, req: &DeleteRequest) -> anyhow::Result<bool> {
+    let plan = DeleteRequest {
+        dry_run: true,
+        ..req.clone()
+    };
+    let plan = local::delete(at.root(), &plan)?;
+    if !plan.changed() {
         return Ok(true);
     }
-    print_delete(st, &plan);
+    plan.reports.iter().for_each(|r| print_delete(at, r));
     print!(
         "Delete these {} image(s) from {}? [y/N] ",
-        plan.removed.len(),
-        st.root().display()
+        plan.removed(),
+        at.root().display()
     );
     std::io::stdout().flush()?;
     let mut answer = String::new();
@@ -308,8 +240,8 @@ fn confirm(st: &Store, scope: &DeleteScope, wait: Duration) -> anyhow::Result<bo
     Ok(matches!(answer.trim(), "y" | "Y" | "yes" | "YES" | "Yes"))
 }
 
-fn print_delete(st: &Store, r: &DeleteReport) {
-    let root = st.root().display();
+fn print_delete(at: &StoreAt, r: &DeleteReport) {
+    let root = at.root().display();
     if !r.changed {
         say!("Nothing to delete for {} in {root} (no change).", r.scope);
     } else {
@@ -347,26 +279,13 @@ fn print_delete(st: &Store, r: &DeleteReport) {
     print_verification(&r.verification, "Verification of the releases touched", false);
 }
 
-fn fsck(st: &Store, a: FsckArgs, wait: Duration) -> anyhow::Result<i32> {
-    let r = st.fsck_wait(wait)?;
+fn fsck(at: &StoreAt, a: FsckArgs, wait: Duration) -> anyhow::Result<i32> {
+    let r = local::fsck(at.root(), wait)?;
     if a.json {
         say!("{}", serde_json::to_string_pretty(&r)?);
     } else {
-        say!("Local store {}:", st.root().display());
+        say!("Local store {}:", at.root().display());
         print_verification(&r, "Verification", true);
     }
     Ok(if r.ok { 0 } else { 1 })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sizes() {
-        assert_eq!(human_bytes(0), "0 B");
-        assert_eq!(human_bytes(1023), "1023 B");
-        assert_eq!(human_bytes(1536), "1.5 KiB");
-        assert_eq!(human_bytes(5 << 20), "5.0 MiB");
-    }
 }

@@ -41,17 +41,13 @@ mod local;
 mod promote;
 mod releases;
 
-use std::path::PathBuf;
-
-use clap::{Args, Parser, Subcommand};
-
 use std::io::IsTerminal;
+
+use clap::{Parser, Subcommand};
 
 use crate::logging::{self, LogFormat};
 use crate::progress::Progress;
-use crate::reference::Reference;
-use crate::registry::Registry;
-use crate::transport::{creds, Credentials, RegistryConfig, Secret};
+use crate::verbs;
 
 /// The heading of the global flags.
 const LOGS: &str = "Logs and progress";
@@ -114,7 +110,7 @@ pub enum Command {
     Tag(flags::VerbFlags<{ flags::TAG }>),
     /// Create a TripleO-like release in a registry (for tests, the demo and benchmarks).
     #[command(after_help = examples::STAGE)]
-    Stage(promote::StageArgs),
+    Stage(commands::StageArgs),
     /// Point the label back where it was before the last promotion (the hash was wrongly promoted).
     ///
     /// On every target (and the source when the config sets label_source), the label moves back to
@@ -129,74 +125,6 @@ pub enum Command {
     /// The local store (images kept on this machine): list, delete (verified), fsck.
     #[command(after_help = examples::LOCAL)]
     Local(local::LocalArgs),
-}
-
-/// How to reach one side (source or destination) of a command.
-#[derive(Args, Debug, Clone, Default)]
-pub struct Side {
-    /// Use plain HTTP (only for registries meant to be insecure).
-    pub insecure: bool,
-    /// Do not verify the TLS certificate (explicit opt-out; logged).
-    pub no_tls_verify: bool,
-    /// CA bundle (PEM) trusted for this registry.
-    pub ca_file: Option<PathBuf>,
-    /// certs.d directory of this registry (else `<root>/<host>` in the certs.d roots).
-    pub cert_dir: Option<PathBuf>,
-    /// Username; the password comes from the environment variable named by `password_env`.
-    pub username: Option<String>,
-    pub password_env: Option<String>,
-    /// Auth file (docker config.json or containers auth.json) to read credentials from.
-    pub authfile: Option<PathBuf>,
-    /// Attempts per request.
-    pub retries: Option<u32>,
-}
-
-impl Side {
-    /// Registry client for the registry of `r`.
-    pub fn registry(&self, r: &Reference) -> anyhow::Result<Registry> {
-        let mut cfg = RegistryConfig::new(&r.registry);
-        cfg.insecure = self.insecure;
-        cfg.tls_verify = !self.no_tls_verify;
-        cfg.ca_file = self.ca_file.clone();
-        cfg.cert_dir = self.cert_dir.clone();
-        if let Some(n) = self.retries {
-            cfg.retry.attempts = n.max(1);
-        }
-        if self.no_tls_verify && !self.insecure {
-            tracing::warn!(registry = %r.registry, "TLS certificate verification is switched off for this registry");
-        }
-        cfg.credentials = match (&self.username, &self.password_env) {
-            (Some(u), Some(var)) => {
-                let p = std::env::var(var).map_err(|_| {
-                    usage!(
-                        "the environment variable {var} (password for {}) is not set",
-                        r.registry
-                    )
-                })?;
-                Credentials::Basic {
-                    username: u.clone(),
-                    password: Secret::new(p),
-                }
-            }
-            (Some(_), None) => {
-                return Err(usage!(
-                    "--*-username needs --*-password-env naming the variable that holds the password"
-                ))
-            }
-            (None, Some(_)) => return Err(usage!("--*-password-env needs --*-username")),
-            (None, None) => match &self.authfile {
-                Some(f) => creds::lookup_in(&r.registry, std::slice::from_ref(f))?,
-                None => creds::lookup(&r.registry)?,
-            },
-        };
-        if self.insecure
-            && !cfg.credentials.is_anonymous()
-            && !crate::reference::is_loopback_host(&r.registry)
-        {
-            tracing::warn!(registry = %r.registry, "credentials are sent over plain HTTP to this registry (insecure)");
-        }
-        Ok(Registry::new(cfg)?)
-    }
 }
 
 /// What was given on the command line (or in the config file it names) is wrong: exit status 2.
@@ -239,11 +167,11 @@ async fn promote_or_releases(
     // The config file is read once: a releases file (`releases:` / copy-quay's `entries:`) runs
     // entries (`--release NAME|all`); a plain one gives promotion fields under the flags.
     let plain = match &f.config {
-        Some(path) => match releases::read_promote_config(path)? {
-            releases::PromoteConfig::Releases(cfg) => {
+        Some(path) => match verbs::releases::read_promote_config(path).map_err(usage_err)? {
+            verbs::releases::PromoteConfig::Releases(cfg) => {
                 return releases::promote_releases(f, path, &cfg, verify_only, progress).await
             }
-            releases::PromoteConfig::Plain(text) => Some((path.clone(), text)),
+            verbs::releases::PromoteConfig::Plain(text) => Some((path.clone(), text)),
         },
         None => None,
     };
@@ -274,7 +202,7 @@ pub fn run(cli: Cli) -> i32 {
             Command::Promote(a) => promote_or_releases(&a, false, &progress).await,
             Command::Verify(a) => promote_or_releases(&a, true, &progress).await,
             Command::Tag(a) => promote::tag_cmd(&a).await,
-            Command::Stage(a) => promote::stage_cmd(a).await,
+            Command::Stage(a) => commands::stage_cmd(a).await,
             Command::Rollback(a) => promote::rollback_cmd(&a).await,
             Command::Releases(a) => releases::releases_cmd(a).await,
             Command::Local(a) => local::local_cmd(a).await,

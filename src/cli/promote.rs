@@ -1,18 +1,16 @@
-//! `promote`, `verify`, `tag` and `stage`: the promotion verbs on the command line. Every promotion
-//! field can come from `--config FILE` (YAML, the same field names as the Ansible module); flags
-//! override the file.
+//! `promote`, `verify`, `tag` and `rollback`: the promotion verbs on the command line, and the
+//! table of a report. Every promotion field can come from `--config FILE` (YAML, the same field
+//! names as the Ansible module); flags override the file.
 
 use std::path::{Path, PathBuf};
 
-use clap::Args;
-
-use super::flags::{parse_registry_spec, PromoteFlags};
+use super::flags::PromoteFlags;
 use crate::progress::Progress;
 use crate::promote::options::Action;
-use crate::promote::{PromoteArgs, Promotion};
+use crate::promote::options::PromoteArgs;
 use crate::report::{Report, TagAction};
-use crate::stage::{self, StageOptions};
 use crate::verbs;
+use crate::verbs::Promotion;
 
 /// Read a YAML config of promotion fields.
 pub fn read_config(path: &Path) -> anyhow::Result<PromoteArgs> {
@@ -40,8 +38,7 @@ fn args_of(f: &PromoteFlags, config: Option<(&Path, &str)>, action: Action) -> a
 
 /// Validate promotion fields; a problem is a usage error.
 fn resolve(args: PromoteArgs) -> anyhow::Result<Promotion> {
-    args.resolve(crate::promote::model::read_list_file)
-        .map_err(super::usage_err)
+    verbs::promotion(&args).map_err(super::usage_err)
 }
 
 /// The end of a command that ran: the outcome decided, every failure logged at ERROR (the same
@@ -273,85 +270,4 @@ pub async fn rollback_cmd(f: &PromoteFlags) -> anyhow::Result<i32> {
     let p = resolve(args_of(f, None, Action::Rollback)?)?;
     let mut report = verbs::rollback(&p, f.dry_run).await;
     finish(&mut report, f.json)
-}
-
-#[derive(Args, Debug)]
-pub struct StageArgs {
-    /// Registry: `host/namespace` or key=value pairs as for promote --source.
-    #[arg(long)]
-    pub registry: String,
-    /// The tag every staged image gets (a DLRN hash).
-    #[arg(long, default_value = "d7c3cd922f91d83aacb5d7555de9d5bc")]
-    pub full_hash: String,
-    /// Number of images (names from TripleO's list).
-    #[arg(long, default_value_t = 10)]
-    pub images: usize,
-    /// Explicit names, comma-separated (instead of --images).
-    #[arg(long, value_delimiter = ',')]
-    pub names: Option<Vec<String>>,
-    /// Names without a ppc64le image, comma-separated.
-    #[arg(long, value_delimiter = ',')]
-    pub ppc_missing: Vec<String>,
-    /// No ppc64le images at all.
-    #[arg(long)]
-    pub no_ppc: bool,
-    /// Repository name prefix: `<namespace>/<prefix>-<name>`.
-    #[arg(long, default_value = "openstack")]
-    pub prefix: String,
-    /// Number of base layers shared by every image.
-    #[arg(long, default_value_t = 3)]
-    pub base_layers: usize,
-    /// Size of each shared base layer before compression, bytes.
-    #[arg(long, default_value_t = 256 << 10)]
-    pub base_layer_size: usize,
-    /// Size of each unique layer before compression, bytes.
-    #[arg(long, default_value_t = 64 << 10)]
-    pub unique_layer_size: usize,
-    /// An extra layer of this many bytes on the first image.
-    #[arg(long)]
-    pub big_layer_size: Option<usize>,
-    /// Seed of the layers' random content (the same seed stages the same digests).
-    #[arg(long, default_value_t = 1)]
-    pub seed: u64,
-    /// OCI manifests instead of Docker v2s2.
-    #[arg(long)]
-    pub oci: bool,
-    /// Print what was staged (names, repositories, digests, sizes) as JSON.
-    #[arg(long)]
-    pub json: bool,
-}
-
-pub async fn stage_cmd(a: StageArgs) -> anyhow::Result<i32> {
-    let spec = parse_registry_spec(&a.registry)?.resolve("--registry", None, 5)?;
-    let reg = spec.client()?;
-    let opts = StageOptions {
-        namespace: spec.namespace.clone(),
-        prefix: a.prefix,
-        full_hash: a.full_hash,
-        names: a.names.unwrap_or_else(|| stage::default_names(a.images)),
-        ppc_missing: a.ppc_missing,
-        no_ppc: a.no_ppc,
-        base_layers: a.base_layers,
-        base_layer_size: a.base_layer_size,
-        unique_layer_size: a.unique_layer_size,
-        big_layer_size: a.big_layer_size,
-        seed: a.seed,
-        oci: a.oci,
-        concurrency: 8,
-    };
-    let staged = stage::stage(&reg, &opts).await?;
-    if a.json {
-        say!("{}", serde_json::to_string_pretty(&staged)?);
-    } else {
-        let ppc = staged.iter().filter(|s| s.ppc_digest.is_some()).count();
-        say!(
-            "staged {} images ({} with ppc64le) under {}/{} with tag {}",
-            staged.len(),
-            ppc,
-            spec.host,
-            spec.namespace,
-            opts.full_hash
-        );
-    }
-    Ok(0)
 }

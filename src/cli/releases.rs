@@ -8,9 +8,9 @@ use clap::Args;
 
 use super::flags::PromoteFlags;
 use super::promote::print_summary;
-use crate::config::{self, ListOrigin, Overrides, ReleasesConfig, ResolvedRelease, Shape};
 use crate::progress::Progress;
-use crate::verbs::{self, ReleaseOutcome};
+use crate::verbs::releases::{self, ListOrigin, Overrides, ReleasesConfig, ResolvedRelease, ALL};
+use crate::verbs::ReleaseOutcome;
 
 /// `releases`: list a releases file's entries and where their list and hash come from.
 #[derive(Args, Debug)]
@@ -32,25 +32,6 @@ pub struct ReleasesArgs {
     pub json: bool,
 }
 
-/// What `promote`/`verify --config FILE` holds, the file read once.
-pub enum PromoteConfig {
-    /// A plain promotion file's text (its fields are read under the flags).
-    Plain(String),
-    /// A releases file (`releases:`, or copy-quay's `entries:`).
-    Releases(Box<ReleasesConfig>),
-}
-
-/// Read `--config FILE` of `promote`/`verify` and tell its shape.
-pub fn read_promote_config(path: &Path) -> anyhow::Result<PromoteConfig> {
-    let (file, text) = config::read(path).map_err(super::usage_err)?;
-    Ok(match config::shape_of(&file, &text).map_err(super::usage_err)? {
-        Shape::Promote => PromoteConfig::Plain(text),
-        shape => PromoteConfig::Releases(Box::new(
-            config::parse_releases(&file, &text, path.parent(), shape).map_err(super::usage_err)?,
-        )),
-    })
-}
-
 /// `promote`/`verify --config FILE` with a releases file: run the entries `--release NAME|all`
 /// selects.
 pub async fn promote_releases(
@@ -68,29 +49,23 @@ pub async fn promote_releases(
         )
     })?;
     let selected = cfg.select(which).map_err(super::usage_err)?;
-    if let Some(h) = f.get("full_hash") {
-        crate::sources::hash::validate_full_hash(h).map_err(super::usage_err)?;
-    }
     let ov = Overrides {
         full_hash: f.get("full_hash").map(str::to_string),
         push_hash: f.get("push_hash").map(str::to_string),
         args: f.without(&["release", "full_hash", "push_hash"]).flag_args()?,
     };
-    let fetcher = cfg.fetcher()?;
-    let mut outcomes = Vec::new();
-    for (idx, e) in selected {
-        tracing::info!(release = %e.name, "release");
-        let o = verbs::release(cfg, idx, &ov, &fetcher, f.dry_run, verify_only, progress).await;
+    let each = |o: &ReleaseOutcome| {
         // The bar off the terminal before the release's result is printed.
         progress.finish();
         if let Some(report) = &o.report {
             super::promote::log_failures(report);
         }
         if !f.json {
-            print_outcome(&o);
+            print_outcome(o);
         }
-        outcomes.push(o);
-    }
+    };
+    let how = (f.dry_run, verify_only);
+    let outcomes = releases::run(cfg, &selected, &ov, how, progress, each).await?;
     let failed: Vec<&str> = outcomes
         .iter()
         .filter(|o| !o.ok)
@@ -103,12 +78,12 @@ pub async fn promote_releases(
         _ => 1,
     };
     if f.json {
-        if which == config::ALL {
+        if which == ALL {
             say!("{}", serde_json::to_string_pretty(&outcomes)?);
         } else {
             say!("{}", serde_json::to_string_pretty(&outcomes[0])?);
         }
-    } else if which == config::ALL {
+    } else if which == ALL {
         say!(
             "releases: {} ok, {} failed{}",
             outcomes.len() - failed.len(),
@@ -225,64 +200,41 @@ fn print_outcome(o: &ReleaseOutcome) {
 
 /// `releases --config FILE`.
 pub async fn releases_cmd(a: ReleasesArgs) -> anyhow::Result<i32> {
-    let cfg = config::load_releases(&a.config).map_err(super::usage_err)?;
-    let which = a.release.as_deref().unwrap_or(config::ALL);
+    let cfg = releases::load(&a.config).map_err(super::usage_err)?;
+    let which = a.release.as_deref().unwrap_or(ALL);
     let selected = cfg.select(which).map_err(super::usage_err)?;
     let ov = Overrides {
         full_hash: a.hash.clone(),
         ..Default::default()
     };
-    let fetcher = cfg.fetcher()?;
-    let mut outcomes = Vec::new();
-    for (idx, e) in selected {
-        let mut o = ReleaseOutcome::new(&e.name);
-        let plan = cfg.plan(e, &ov);
-        let cannot_run = plan.cannot_run.join("; ");
-        o.plan = Some(plan);
-        if !cannot_run.is_empty() {
-            o.error = Some(cannot_run);
-        } else if a.no_fetch {
-            o.ok = true;
-        } else {
-            match config::resolve_release(&cfg, idx, &ov, &fetcher).await {
-                Ok(r) => {
-                    o.ok = true;
-                    o.resolution = Some(r);
-                }
-                Err(x) => o.error = Some(x.to_string()),
-            }
-        }
-        if !a.json {
-            if let Some(p) = &o.plan {
-                say!(
-                    "{}: {} {} — {} → {}",
-                    e.name,
-                    p.release,
-                    p.distro,
-                    p.source.as_deref().unwrap_or("?"),
-                    if p.targets.is_empty() {
-                        "(no push)".into()
-                    } else {
-                        p.targets.join(", ")
-                    }
-                );
-                say!("  list from: {}", p.list_text());
-                say!("  hash from: {}", p.hash_text());
-            }
-            if let Some(r) = &o.resolution {
-                print_resolution(r);
-                if let Some(ph) = &r.push_hash {
-                    say!("  push_hash: {ph} (the targets get this tag instead of the hash)");
-                }
-            }
-            if let Some(x) = &o.error {
-                say!("  error: {x}");
-            }
-        }
-        outcomes.push(o);
-    }
+    let outcomes = releases::plan(&cfg, &selected, &ov, !a.no_fetch).await?;
     if a.json {
         say!("{}", serde_json::to_string_pretty(&outcomes)?);
+    } else {
+        outcomes.iter().for_each(print_plan);
     }
     Ok(if outcomes.iter().all(|o| o.ok) { 0 } else { 1 })
+}
+
+/// One entry of `releases`: its plan, where its list and hash come from, what went wrong.
+fn print_plan(o: &ReleaseOutcome) {
+    if let Some(p) = &o.plan {
+        let targets = match p.targets.is_empty() {
+            true => "(no push)".to_string(),
+            false => p.targets.join(", "),
+        };
+        let source = p.source.as_deref().unwrap_or("?");
+        say!("{}: {} {} — {source} → {targets}", o.name, p.release, p.distro);
+        say!("  list from: {}", p.list_text());
+        say!("  hash from: {}", p.hash_text());
+    }
+    if let Some(r) = &o.resolution {
+        print_resolution(r);
+        if let Some(ph) = &r.push_hash {
+            say!("  push_hash: {ph} (the targets get this tag instead of the hash)");
+        }
+    }
+    if let Some(x) = &o.error {
+        say!("  error: {x}");
+    }
 }

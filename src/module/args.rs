@@ -2,17 +2,16 @@
 //! (booleans from `yes`/`"true"`/`1`, ints from strings, lists from comma-separated strings, dicts
 //! from JSON strings), unknown parameters, missing required ones and bad choices reported with the
 //! wording Ansible users know. Written here because no crate implements Ansible's argument spec.
-//! The conversions use the parsers of [`crate::promote::flexible`] (one place for the coercions);
+//! The conversions use the parsers of [`crate::promote::options::flexible`] (one place for the coercions);
 //! the spec is the options' declaration ([`SPEC`], from `crate::promote::options`: types, aliases,
 //! choices, what each action requires), and [`Params::typed`] turns the checked values into
 //! [`ModuleArgs`]: the `action`, `scope` and `registries` typed, the rest a [`PromoteArgs`].
 
 use serde_json::{Map, Value};
 
-use crate::promote::flexible;
-use crate::promote::{PromoteArgs, RegistryArgs};
+use crate::promote::options::{flexible, PromoteArgs, RegistryArgs};
 
-pub use crate::promote::model::KEEP_LOCAL;
+pub use crate::promote::options::KEEP_LOCAL;
 pub use crate::promote::options::{Action, Kind, Opt, Scope, ACTIONS, SCOPES};
 
 /// Every option of the module: its own, then the promotion's (kept identical to
@@ -47,8 +46,7 @@ pub struct ModuleArgs {
 impl Params {
     /// The typed arguments. A stage-info file (the promoter's staging switch) gives the registries
     /// and the hash, replacing the production ones (not for `delete_local`, which reads no registry).
-    /// Errors are the module's messages.
-    pub fn typed(&self) -> Result<ModuleArgs, String> {
+    pub fn typed(&self) -> crate::Result<ModuleArgs> {
         let mut values = self.values.clone();
         let name = |v: Option<Value>| v.and_then(|v| v.as_str().map(str::to_string));
         // `validate` checked the choices.
@@ -64,12 +62,11 @@ impl Params {
             values.insert("target_registries".into(), info.targets);
             values.insert("full_hash".into(), Value::String(info.full_hash));
         }
-        let promote: PromoteArgs =
-            serde_json::from_value(Value::Object(values)).map_err(|e| format!("bad arguments: {e}"))?;
+        let promote: PromoteArgs = serde_json::from_value(Value::Object(values))
+            .map_err(|e| crate::Error::bad_option("bad arguments", e))?;
         let registries = match (action, registries) {
-            (Action::Tag, Some(r)) => {
-                serde_json::from_value::<Vec<RegistryArgs>>(r).map_err(|e| format!("registries: {e}"))?
-            }
+            (Action::Tag, Some(r)) => serde_json::from_value::<Vec<RegistryArgs>>(r)
+                .map_err(|e| crate::Error::bad_option("registries", e))?,
             _ => Vec::new(),
         };
         Ok(ModuleArgs {
@@ -81,7 +78,23 @@ impl Params {
     }
 }
 
-fn type_error(name: &str, v: &Value, want: Kind, detail: &str) -> String {
+/// Arguments refused, in Ansible's words (kind `invalid`).
+#[derive(Debug)]
+pub struct Refused(pub String);
+
+impl<S: Into<String>> From<S> for Refused {
+    fn from(s: S) -> Refused {
+        Refused(s.into())
+    }
+}
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+fn type_error(name: &str, v: &Value, want: Kind, detail: &str) -> Refused {
     let have = match v {
         Value::Bool(_) => "bool",
         Value::Number(n) if n.is_f64() => "float",
@@ -99,10 +112,10 @@ fn type_error(name: &str, v: &Value, want: Kind, detail: &str) -> String {
         m.push_str(": ");
         m.push_str(detail);
     }
-    m
+    Refused(m)
 }
 
-fn convert(name: &str, v: Value, kind: Kind) -> Result<Value, String> {
+fn convert(name: &str, v: Value, kind: Kind) -> Result<Value, Refused> {
     match kind {
         Kind::Str | Kind::Path => match v {
             Value::String(s) => Ok(Value::String(if kind == Kind::Path { expand_user(&s) } else { s })),
@@ -125,10 +138,10 @@ fn convert(name: &str, v: Value, kind: Kind) -> Result<Value, String> {
         // Every integer option is a count: negative ones are refused here, naming the option.
         Kind::Int => match &v {
             Value::Number(n) if n.is_u64() => Ok(v),
-            Value::Number(n) if n.is_i64() => Err(format!("argument '{name}' must be 0 or more, got {n}")),
+            Value::Number(n) if n.is_i64() => Err(format!("argument '{name}' must be 0 or more, got {n}").into()),
             Value::String(s) => match s.trim().parse::<i64>() {
                 Ok(i) if i >= 0 => Ok(Value::Number(i.into())),
-                Ok(i) => Err(format!("argument '{name}' must be 0 or more, got {i}")),
+                Ok(i) => Err(format!("argument '{name}' must be 0 or more, got {i}").into()),
                 Err(_) => Err(type_error(name, &v, kind, "")),
             },
             _ => Err(type_error(name, &v, kind, "")),
@@ -142,7 +155,7 @@ fn convert(name: &str, v: Value, kind: Kind) -> Result<Value, String> {
                     other => Err(format!(
                         "Elements value for option '{name}' is of type {} and we were unable to convert to str",
                         if other.is_object() { "dict" } else { "list" }
-                    )),
+                    ).into()),
                 })
                 .collect::<Result<Vec<_>, _>>()
                 .map(Value::Array),
@@ -178,7 +191,7 @@ fn convert(name: &str, v: Value, kind: Kind) -> Result<Value, String> {
                                     Value::Array(_) => "list",
                                     _ => "scalar",
                                 }
-                            ));
+                            ).into());
                         }
                     }
                     Ok(Value::Array(items))
@@ -198,7 +211,7 @@ fn expand_user(s: &str) -> String {
 }
 
 /// Validate the raw argument object the way Ansible's argument spec would.
-pub fn validate(raw: Map<String, Value>) -> Result<Params, String> {
+pub fn validate(raw: Map<String, Value>) -> Result<Params, Refused> {
     let mut p = Params::default();
     let mut unknown = Vec::new();
     for (k, v) in raw {
@@ -227,7 +240,8 @@ pub fn validate(raw: Map<String, Value>) -> Result<Params, String> {
                 "parameters are mutually exclusive: {}|{}",
                 o.name,
                 o.aliases.join("|")
-            ));
+            )
+            .into());
         }
         let v = convert(&k, v, o.kind)?;
         if !o.choices.is_empty() {
@@ -237,7 +251,8 @@ pub fn validate(raw: Map<String, Value>) -> Result<Params, String> {
                     "value of {} must be one of: {}, got: {s}",
                     o.name,
                     o.choices.join(", ")
-                ));
+                )
+                .into());
             }
         }
         p.values.insert(o.name.to_string(), v);
@@ -259,14 +274,15 @@ pub fn validate(raw: Map<String, Value>) -> Result<Params, String> {
             "Unsupported parameters for (copy_containers) module: {}. Supported parameters include: {}.",
             unknown.join(", "),
             supported.join(", ")
-        ));
+        )
+        .into());
     }
     check_required(&p)?;
     Ok(p)
 }
 
 /// Ansible's `required` and `required_if`: what each action needs (the options' entries say).
-fn check_required(p: &Params) -> Result<(), String> {
+fn check_required(p: &Params) -> Result<(), Refused> {
     let action = p
         .values
         .get("action")
@@ -298,7 +314,7 @@ fn check_required(p: &Params) -> Result<(), String> {
         })
         .collect();
     if !missing.is_empty() {
-        return Err(format!("missing required arguments: {}", missing.join(", ")));
+        return Err(format!("missing required arguments: {}", missing.join(", ")).into());
     }
     Ok(())
 }

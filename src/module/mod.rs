@@ -12,11 +12,11 @@ use std::sync::OnceLock;
 
 use serde_json::{json, Map, Value};
 
+use crate::error::Kind;
 use crate::progress::Progress;
-use crate::promote::{self, PromoteArgs, RegistryArgs};
+use crate::promote::options::{Action, Scope};
 use crate::report::{Report, TagAction};
-use crate::verbs;
-use args::Action;
+use crate::verbs::{self, local};
 
 /// The secrets seen in the arguments, for the panic hook.
 static SECRETS: OnceLock<Vec<String>> = OnceLock::new();
@@ -24,11 +24,10 @@ static SECRETS: OnceLock<Vec<String>> = OnceLock::new();
 /// Run as a module: returns the JSON text to print (exactly one object) and whether it failed.
 pub fn main_with_file(path: &Path) -> (String, bool) {
     install_panic_hook();
-    let read = crate::input::read(path, "module arguments file").map_err(|e| e.to_string());
-    let result = match read {
+    let result = match crate::input::read(path, "module arguments file") {
         Ok(bytes) => run_bytes(&bytes),
-        Err(e) => failed(
-            &format!("cannot read the module arguments {}: {e}", path.display()),
+        Err(e) => failed_with(
+            &e.context(format!("cannot read the module arguments {}", path.display())),
             &[],
         ),
     };
@@ -45,12 +44,19 @@ fn install_panic_hook() {
             &format!("copy-containers crashed (a bug; please report it): {info}"),
             &secrets,
         );
-        println!("{}", json!({"failed": true, "changed": false, "msg": msg}));
+        println!("{}", failed(Kind::Other, &msg, &[]));
     }));
 }
 
-fn failed(msg: &str, secrets: &[String]) -> Value {
-    json!({"failed": true, "changed": false, "msg": crate::report::scrub(msg, secrets)})
+/// The module's one failed shape, whatever the kind: `failed`, nothing changed, the message (secrets
+/// masked) and the kind of its cause (as the report's problems name kinds).
+fn failed(kind: Kind, msg: &str, secrets: &[String]) -> Value {
+    json!({"failed": true, "changed": false, "msg": crate::report::scrub(msg, secrets), "kind": kind})
+}
+
+/// [`failed`] for an error: its message, its kind.
+fn failed_with(e: &crate::Error, secrets: &[String]) -> Value {
+    failed(Kind::of(e), &e.to_string(), secrets)
 }
 
 /// Collect secret values from the parameters (registry passwords and tokens): whatever shape a
@@ -169,18 +175,13 @@ pub fn run_bytes(bytes: &[u8]) -> Value {
     let raw: Value = match serde_json::from_slice(bytes) {
         Ok(v) => v,
         Err(e) => {
-            return failed(
-                &format!(
-                    "the module arguments are not valid JSON (line {}, column {})",
-                    e.line(),
-                    e.column()
-                ),
-                &[],
-            )
+            let (line, column) = (e.line(), e.column());
+            let msg = format!("the module arguments are not valid JSON (line {line}, column {column})");
+            return failed(Kind::Invalid, &msg, &[]);
         }
     };
     let Value::Object(raw) = raw else {
-        return failed("the module arguments must be a JSON object", &[]);
+        return failed(Kind::Invalid, "the module arguments must be a JSON object", &[]);
     };
     let secrets = secrets_of(&raw);
     let _ = SECRETS.set(secrets.clone());
@@ -190,7 +191,7 @@ pub fn run_bytes(bytes: &[u8]) -> Value {
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
     let (mut result, shown_args) = match args::validate(raw) {
-        Err(msg) => (failed(&msg, &secrets), Value::Object(user_args)),
+        Err(msg) => (failed(Kind::Invalid, &msg.0, &secrets), Value::Object(user_args)),
         Ok(params) => {
             // Shown as converted (dictionaries given as JSON strings are dictionaries by now), so
             // their `password` keys are censored like top-level ones.
@@ -198,7 +199,11 @@ pub fn run_bytes(bytes: &[u8]) -> Value {
             let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build();
             let result = match rt {
                 Ok(rt) => rt.block_on(run_params(params, &secrets)),
-                Err(e) => failed(&format!("cannot start the async runtime: {e}"), &secrets),
+                Err(e) => failed(
+                    Kind::Other,
+                    &format!("cannot start the async runtime: {e}"),
+                    &secrets,
+                ),
             };
             (result, shown)
         }
@@ -216,123 +221,79 @@ pub fn run_bytes(bytes: &[u8]) -> Value {
 }
 
 async fn run_params(params: args::Params, secrets: &[String]) -> Value {
-    let a = match params.typed() {
-        Ok(a) => a,
-        Err(msg) => return failed(&msg, secrets),
-    };
-    if a.action == Action::DeleteLocal {
-        let scope = a.scope.unwrap_or(args::Scope::Container);
-        return delete_local(&a.promote, scope, params.check_mode, secrets);
+    match run_action(&params).await {
+        Ok(v) => v,
+        Err(e) => failed_with(&e, secrets),
     }
+}
+
+/// The action the arguments ask for, through its verb; the result for Ansible.
+async fn run_action(params: &args::Params) -> crate::Result<Value> {
+    let a = params.typed()?;
     // Check mode changes nothing; `verify` changes nothing anyway, so it really verifies.
     let dry_run = params.check_mode && a.action != Action::Verify;
-    let report = match a.action {
-        Action::Rollback => run_rollback(&a.promote, dry_run).await,
-        Action::Tag => run_tag(a.promote, a.registries, dry_run).await,
-        _ => return run_promote(&a.promote, a.action, &params, secrets).await,
-    };
-    match report {
-        Ok(r) => result_of(&r, params.diff),
-        Err(msg) => failed(&msg, secrets),
-    }
-}
-
-/// `action: rollback`.
-async fn run_rollback(pa: &PromoteArgs, dry_run: bool) -> Result<Report, String> {
-    let p = pa
-        .resolve(promote::model::read_list_file)
-        .map_err(|e| e.to_string())?;
-    Ok(verbs::rollback(&p, dry_run).await)
-}
-
-/// `action: tag`: the label on `registries` (default: the source).
-async fn run_tag(pa: PromoteArgs, registries: Vec<RegistryArgs>, dry_run: bool) -> Result<Report, String> {
-    if registries.is_empty() && pa.source_registry.is_none() {
-        return Err("action tag needs registries (or source_registry)".into());
-    }
-    let req = verbs::TagRequest {
-        args: pa,
-        registries,
-        what: "registries",
-        dry_run,
-    };
-    verbs::tag(req).await.map_err(|e| e.to_string())
-}
-
-/// `action: promote` or `verify`: the result carries whether the lists got ppc64le images.
-async fn run_promote(pa: &PromoteArgs, action: Action, params: &args::Params, secrets: &[String]) -> Value {
-    let p = match pa.resolve(promote::model::read_list_file) {
-        Ok(p) => p,
-        Err(e) => return failed(&e.to_string(), secrets),
-    };
-    // Check mode writes nothing, not even the reports of a `verify` it really ran.
     // Never any progress: stdout is the JSON result and nobody watches a module's stderr.
     let none = Progress::none();
-    let r = if action == Action::Verify {
-        verbs::verify(&p, false, !params.check_mode, &none).await
-    } else {
-        verbs::promote(&p, params.check_mode, &none).await
+    let report = match a.action {
+        Action::DeleteLocal => return delete_local(&a, params.check_mode),
+        Action::Rollback => verbs::rollback(&verbs::promotion(&a.promote)?, dry_run).await,
+        Action::Tag => {
+            let req = verbs::TagRequest {
+                args: a.promote,
+                registries: a.registries,
+                what: "registries",
+                dry_run,
+            };
+            verbs::tag(req).await?
+        }
+        Action::Promote | Action::Verify => {
+            let p = verbs::promotion(&a.promote)?;
+            // Check mode writes nothing, not even the reports of a `verify` it really ran.
+            let r = match a.action {
+                Action::Verify => verbs::verify(&p, false, !params.check_mode, &none).await,
+                _ => verbs::promote(&p, params.check_mode, &none).await,
+            };
+            // Whether the lists got ppc64le images (the staging playbook records it).
+            let mut v = result_of(&r, params.diff);
+            v["ppc_manifests"] = json!(p.ppc_manifests && r.ppc_missing.is_empty());
+            return Ok(v);
+        }
     };
-    let ppc = p.ppc_manifests && r.ppc_missing.is_empty();
-    let mut v = result_of(&r, params.diff);
-    v["ppc_manifests"] = json!(ppc);
-    v
+    Ok(result_of(&report, params.diff))
 }
 
-/// `action: delete_local`: remove local copies by scope, verify, report freed bytes.
-fn delete_local(pa: &PromoteArgs, scope: args::Scope, dry_run: bool, secrets: &[String]) -> Value {
-    use crate::store::{DeleteOptions, DeleteScope};
-    let root = match crate::store::resolve_root(pa.local_store.as_deref()) {
-        Ok(r) => r,
-        Err(e) => return failed(&e.to_string(), secrets),
-    };
-    let wait = std::time::Duration::from_secs(pa.lock_timeout.unwrap_or(600).min(86_400));
-    let release = pa.release.clone();
-    let scopes: Vec<DeleteScope> = match scope {
-        args::Scope::All => vec![DeleteScope::All],
-        args::Scope::Release => vec![DeleteScope::Release(release.clone().unwrap_or_default())],
-        args::Scope::Container => pa
-            .containers
-            .iter()
-            .flatten()
-            .map(|n| DeleteScope::container(n, release.clone()))
-            .collect(),
-    };
-    // Not `require_match`: a re-run deletes nothing and is fine; a scope matching nothing gets a
-    // warning naming what the store holds (Ansible shows `warnings`).
-    let opts = DeleteOptions {
+/// `action: delete_local`: remove local copies by scope, verify, report freed bytes. A scope matching
+/// nothing is a warning naming what the store holds (a rerun deletes nothing and is fine).
+fn delete_local(a: &args::ModuleArgs, dry_run: bool) -> crate::Result<Value> {
+    let scope = a.scope.unwrap_or(Scope::Container);
+    let at = local::StoreAt::find(a.promote.local_store.clone(), None)?;
+    let req = local::DeleteRequest {
+        scope,
+        containers: a.promote.containers.clone().unwrap_or_default(),
+        release: a.promote.release.clone(),
         dry_run,
         require_match: false,
+        wait: local::lock_wait(a.promote.lock_timeout, false),
     };
-    let mut reports = Vec::new();
-    for sc in &scopes {
-        match crate::store::delete_verified(&root, sc, opts, wait) {
-            Ok(r) => reports.push(r),
-            Err(e) => return failed(&format!("delete_local ({}): {e}", scope.as_str()), secrets),
-        }
-    }
-    let warnings: Vec<&String> = reports.iter().flat_map(|r| &r.warnings).collect();
-    let changed = reports.iter().any(|r| r.changed);
-    let ok = reports.iter().all(|r| r.ok());
-    let freed: u64 = reports.iter().map(|r| r.freed_bytes).sum();
-    let removed: usize = reports.iter().map(|r| r.removed.len()).sum();
-    json!({
-        "changed": changed,
+    let d = local::delete(at.root(), &req)
+        .map_err(|e| e.context(format!("delete_local ({})", scope.as_str())))?;
+    let (ok, removed, freed) = (d.ok(), d.removed(), d.freed_bytes());
+    let would = |done: &'static str, will: &'static str| if dry_run { will } else { done };
+    Ok(json!({
+        "changed": d.changed(),
         "failed": !ok,
         "msg": format!(
-            "{}{} local image reference(s) {}, {} bytes {}; verification {}",
-            if dry_run { "check mode: " } else { "" },
-            removed,
-            if dry_run { "would be removed" } else { "removed" },
-            freed,
-            if dry_run { "would be freed" } else { "freed" },
+            "{}{removed} local image reference(s) {}, {freed} bytes {}; verification {}",
+            would("", "check mode: "),
+            would("removed", "would be removed"),
+            would("freed", "would be freed"),
             if ok { "passed" } else { "FAILED" }
         ),
         "freed_bytes": freed,
-        "warnings": warnings,
-        "deleted": reports,
-        "local_store": root,
-    })
+        "warnings": d.warnings(),
+        "deleted": d.reports,
+        "local_store": d.root,
+    }))
 }
 
 /// The module result for a report.
@@ -422,6 +383,10 @@ pub fn result_of(r: &Report, diff: bool) -> Value {
         },
         "seconds": r.seconds,
     });
+    // A failure says its first cause's kind, as an error does.
+    if let Some(g) = r.problem_groups.first().filter(|_| !ok) {
+        v["kind"] = json!(g.kind);
+    }
     if diff {
         let mut before = String::new();
         let mut after = String::new();

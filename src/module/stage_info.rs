@@ -24,30 +24,26 @@ pub struct StageInfo {
 const MAX_BYTES: u64 = 1 << 20;
 
 /// Read and check a stage-info file. Errors name the file and the key.
-pub fn load(path: &Path) -> Result<StageInfo, String> {
-    let file = path.display();
-    let bytes = crate::input::read_capped(path, "stage_info", MAX_BYTES)
-        .map_err(|e| format!("stage_info {file}: {e}"))?;
-    let text = String::from_utf8(bytes).map_err(|_| format!("stage_info {file}: not UTF-8 text"))?;
+pub fn load(path: &Path) -> crate::Result<StageInfo> {
+    let file = format!("stage_info {}", path.display());
+    let bad = |reason: &str| crate::Error::bad_option(&file, reason);
+    let bytes = crate::input::read_capped(path, "stage_info", MAX_BYTES).map_err(|e| e.context(&file))?;
+    let text = String::from_utf8(bytes).map_err(|_| bad("not UTF-8 text"))?;
     let doc: Value = serde_norway::from_str(&text).map_err(|e| {
         // serde_norway quotes a value of the wrong type: never one under a secret key.
         let msg = crate::input::yaml_message(&e, "invalid value (not shown: it is a secret)");
-        format!("stage_info {file}: not valid YAML: {msg}")
+        bad(&format!("not valid YAML: {msg}"))
     })?;
     let at = |keys: &[&str]| -> Option<&Value> { keys.iter().try_fold(&doc, |v, k| v.get(k)) };
     let source = at(&["registries", "source"])
         .filter(|v| v.is_object())
-        .ok_or_else(|| format!("stage_info {file}: registries.source must be a registry dictionary"))?;
+        .ok_or_else(|| bad("registries.source must be a registry dictionary"))?;
     let targets = at(&["registries", "targets"])
         .filter(|v| v.as_array().is_some_and(|a| a.iter().all(Value::is_object)))
-        .ok_or_else(|| {
-            format!("stage_info {file}: registries.targets must be a list of registry dictionaries")
-        })?;
+        .ok_or_else(|| bad("registries.targets must be a list of registry dictionaries"))?;
     let full_hash = at(&["dlrn", "promotions", "promotion_candidate", "full_hash"])
         .and_then(Value::as_str)
-        .ok_or_else(|| {
-            format!("stage_info {file}: dlrn.promotions.promotion_candidate.full_hash must be a string")
-        })?;
+        .ok_or_else(|| bad("dlrn.promotions.promotion_candidate.full_hash must be a string"))?;
     Ok(StageInfo {
         source: source.clone(),
         targets: targets.clone(),
@@ -76,11 +72,11 @@ mod tests {
         assert_eq!(s.targets[0]["password"], 20261129);
 
         std::fs::write(&f, "registries: {source: {host: h}, targets: []}\n").unwrap();
-        let e = load(&f).unwrap_err();
+        let e = load(&f).unwrap_err().to_string();
         assert!(e.contains("promotion_candidate.full_hash"), "{e}");
         std::fs::write(&f, "registries: {source: [], targets: []}\n").unwrap();
-        assert!(load(&f).unwrap_err().contains("registries.source"));
-        assert!(load(d.path()).unwrap_err().contains("is a directory"));
+        assert!(load(&f).unwrap_err().to_string().contains("registries.source"));
+        assert!(load(d.path()).unwrap_err().to_string().contains("is a directory"));
 
         // A value of the wrong type under a secret key is not quoted back (YAML tags, any depth).
         for text in [
@@ -89,7 +85,7 @@ mod tests {
             "registries:\n  targets:\n  - {host: h, token: [!!float hunter2]}\n",
         ] {
             std::fs::write(&f, text).unwrap();
-            let e = load(&f).unwrap_err();
+            let e = load(&f).unwrap_err().to_string();
             assert!(!e.contains("hunter2"), "{e}");
             assert!(
                 e.contains("not shown: it is a secret") && e.contains("line "),

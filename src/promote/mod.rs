@@ -11,7 +11,6 @@
 mod build;
 pub mod embed;
 mod execute;
-pub mod flexible;
 mod label;
 mod ledger;
 mod local;

@@ -67,12 +67,7 @@ impl RegistryArgs {
         retry_attempts: u32,
     ) -> Result<RegistrySpec> {
         let bad = |reason: String| Error::bad_option(what, reason);
-        let host = self
-            .host
-            .trim()
-            .trim_start_matches("https://")
-            .trim_start_matches("http://")
-            .trim_end_matches('/');
+        let host = self.host_name();
         validate_host(host).map_err(|e| bad(e.to_string()))?;
         let namespace = self
             .namespace
@@ -85,6 +80,48 @@ impl RegistryArgs {
             "v2_s1" => Schema::V2S1,
             other => return Err(bad(format!("schema must be v2_s1 or v2_s2, got {other:?}"))),
         };
+        let config = self.config(what, retry_attempts)?;
+        let quay = crate::quay::QuaySpec::from_registry_args(self, what, default_namespace)?;
+        Ok(RegistrySpec {
+            name: self.name.clone().unwrap_or_else(|| host.to_string()),
+            host: host.to_string(),
+            namespace,
+            schema,
+            password_from: self.password_from(what, &config),
+            config,
+            quay,
+        })
+    }
+
+    /// Where the password of `config` comes from, for messages (`password_env=QUAYDOTIO_PASSWORD`,
+    /// `target_registries[1].password`, an auth file); never the password. None: anonymous.
+    fn password_from(&self, what: &str, config: &RegistryConfig) -> Option<String> {
+        Some(match (&self.password, &self.password_env, &self.authfile) {
+            _ if config.credentials.is_anonymous() => return None,
+            (Some(p), _, _) if !unused(p.expose()) => format!("{what}.password"),
+            (_, Some(var), _) => format!("password_env={var}"),
+            (_, _, Some(f)) => format!("the auth file {}", f.display()),
+            _ => "the auth files (REGISTRY_AUTH_FILE, containers auth.json, docker config.json)".into(),
+        })
+    }
+
+    /// The host, without a scheme or a trailing `/`.
+    fn host_name(&self) -> &str {
+        self.host
+            .trim()
+            .trim_start_matches("https://")
+            .trim_start_matches("http://")
+            .trim_end_matches('/')
+    }
+
+    /// How to reach the registry: host, plain HTTP or TLS (CA file, certs.d), credentials (given,
+    /// from an environment variable, an auth file or the default ones) and retries, with a warning
+    /// for what is unsafe. The one place a registry's settings are built: promotions through
+    /// [`Self::resolve`], `copy` and `inspect` directly. `what` names it in errors.
+    pub fn config(&self, what: &str, retry_attempts: u32) -> Result<RegistryConfig> {
+        let bad = |reason: String| Error::bad_option(what, reason);
+        let host = self.host_name();
+        validate_host(host).map_err(|e| bad(e.to_string()))?;
         let says_https =
             |u: &Option<String>| u.as_deref().map(|u| u.starts_with("https://")).unwrap_or(false);
         let says_http = |u: &Option<String>| u.as_deref().map(|u| u.starts_with("http://")).unwrap_or(false);
@@ -107,9 +144,11 @@ impl RegistryArgs {
         config.ca_file = self.ca_file.clone();
         config.retry.attempts = retry_attempts.max(1);
         if let Some(ca) = &config.ca_file {
-            if !ca.is_file() {
+            if !ca.exists() {
                 return Err(bad(format!("ca_file {} does not exist", ca.display())));
             }
+            // A FIFO or a folder is refused here, named, before anything reads it.
+            crate::input::ensure_regular_file(ca, "CA bundle").map_err(|e| bad(e.to_string()))?;
         }
         config.cert_dir = self.cert_dir.clone();
         if let Some(dir) = &config.cert_dir {
@@ -142,28 +181,12 @@ impl RegistryArgs {
                 None => creds::lookup(host)?,
             },
         };
-        let password_from = match (&self.password, &self.password_env, &self.authfile) {
-            _ if config.credentials.is_anonymous() => None,
-            (Some(p), _, _) if !unused(p.expose()) => Some(format!("{what}.password")),
-            (_, Some(var), _) => Some(format!("password_env={var}")),
-            (_, _, Some(f)) => Some(format!("the auth file {}", f.display())),
-            _ => Some("the auth files (REGISTRY_AUTH_FILE, containers auth.json, docker config.json)".into()),
-        };
         if insecure && !config.credentials.is_anonymous() && !crate::report::is_loopback_host(host) {
             crate::report::warn_once(&format!(
                 "registry {host}: credentials are sent over plain HTTP (insecure: true)"
             ));
         }
-        let quay = crate::quay::QuaySpec::from_registry_args(self, what, default_namespace)?;
-        Ok(RegistrySpec {
-            name: self.name.clone().unwrap_or_else(|| host.to_string()),
-            host: host.to_string(),
-            namespace,
-            schema,
-            config,
-            quay,
-            password_from,
-        })
+        Ok(config)
     }
 }
 

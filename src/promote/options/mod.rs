@@ -47,6 +47,7 @@ mod promotion;
 mod registry;
 
 pub mod doc;
+pub mod flexible;
 
 pub use faces::{missing, Action, Missing, Scope, ACTIONS, CLI_OPTIONS, MODULE_OPTIONS, SCOPES};
 pub use promotion::{Field, KeepLocal, PromoteArgs, KEEP_LOCAL, PROMOTE_SPEC};

@@ -11,7 +11,7 @@ use super::faces::ALL;
 use super::DefaultValue as D;
 use super::Kind::*;
 use super::{opt, registry_keys};
-use crate::promote::flexible::{self, opt_bool, opt_count, opt_string};
+use crate::promote::options::flexible::{self, opt_bool, opt_count, opt_string};
 use crate::transport::Secret;
 
 registry_keys! {
