@@ -6,11 +6,16 @@
 //! A secret does not always come back as it was given: a JSON log line or report escapes its quotes
 //! and non-ASCII characters, an error message quotes it Rust-style (`"Pa\"ss"`), a registry echoes a
 //! query string URL-encoded or the Basic header's base64, the HTML report escapes `&`, `<`, `"`. So
-//! each secret is masked in every [`forms`] it can take. Written here rather than taken from a crate:
+//! each secret is masked in every [`forms`] it can take; JSON arguments (the module's) are searched
+//! for the values of secret-named keys at any depth ([`secrets_in`]) and shown censored
+//! ([`censored`]). Written here rather than taken from a crate:
 //! no crate masks a value in its encodings; the encoders themselves are serde_json's, base64's and
 //! url's.
 
 use base64::Engine;
+use serde_json::Value;
+
+use crate::input::SECRET_KEYS;
 
 /// Every secret of this run, each with its [`forms`]: registry passwords with their `user:password`
 /// and its base64 (see [`crate::transport::Credentials::secrets`]), identity and Quay tokens, and
@@ -158,6 +163,102 @@ pub fn scrub(s: &str, secrets: &[String]) -> String {
 /// echoing credentials, shown only in part).
 pub fn scrub_prefix(text: &str, max: usize) -> String {
     scrub(text, &[]).chars().take(max).collect()
+}
+
+// ---- Secrets in JSON arguments (the module's, and the JSON strings inside them) ------------------
+
+/// Collect the secret values of JSON arguments (registry passwords and tokens): whatever shape a
+/// secret-named key holds (a string, a number as YAML gives an all-digit password, or by mistake a
+/// list or a dictionary: every string and number inside), at any depth, also inside string values
+/// that hold JSON (ad hoc `-a 'target_registries=[{"password": …}]'`, or a list of such strings).
+pub fn secrets_in(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::Object(m) => {
+            for (k, x) in m {
+                if SECRET_KEYS.contains(&k.as_str()) {
+                    every_scalar(x, out);
+                }
+                secrets_in(x, out);
+            }
+        }
+        Value::Array(a) => a.iter().for_each(|x| secrets_in(x, out)),
+        Value::String(s) => {
+            if let Some(parsed) = as_json_container(s) {
+                secrets_in(&parsed, out);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Every string and number in a value given under a secret-named key.
+fn every_scalar(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::String(s) if !s.is_empty() && s != "unused" => out.push(s.clone()),
+        Value::Number(n) => out.push(n.to_string()),
+        Value::Array(a) => a.iter().for_each(|x| every_scalar(x, out)),
+        Value::Object(m) => m.values().for_each(|x| every_scalar(x, out)),
+        _ => {}
+    }
+}
+
+/// A string holding a JSON dictionary or list, parsed.
+fn as_json_container(s: &str) -> Option<Value> {
+    let t = s.trim_start();
+    if !(t.starts_with('{') || t.starts_with('[')) {
+        return None;
+    }
+    serde_json::from_str::<Value>(s).ok()
+}
+
+/// Arguments shown with their secrets replaced the way Ansible does (`invocation.module_args`): the value of a
+/// secret-named key, whatever its shape, is `VALUE_SPECIFIED_IN_NO_LOG_PARAMETER` (`unused` and
+/// nothing stay as given). A string holding a JSON dictionary or list is shown parsed and censored
+/// alike, at any depth (so its secrets are censored whatever escapes it used, `\u0050`, `\"`); one
+/// that cannot be parsed but names a secret key is hidden whole; every other string is scrubbed.
+pub fn censored(v: &Value, secrets: &[String]) -> Value {
+    const HIDDEN: &str = "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER";
+    match v {
+        Value::Object(m) => Value::Object(
+            m.iter()
+                .map(|(k, x)| {
+                    let hide =
+                        SECRET_KEYS.contains(&k.as_str()) && !x.is_null() && x.as_str() != Some("unused");
+                    let x = if hide {
+                        Value::String(HIDDEN.into())
+                    } else {
+                        censored(x, secrets)
+                    };
+                    (k.clone(), x)
+                })
+                .collect(),
+        ),
+        Value::Array(a) => Value::Array(a.iter().map(|x| censored(x, secrets)).collect()),
+        Value::String(s) => match as_json_container(s) {
+            Some(parsed) => censored(&parsed, secrets),
+            None if looks_like_json(s) && SECRET_KEYS.iter().any(|k| s.contains(k)) => {
+                Value::String(HIDDEN.into())
+            }
+            None => Value::String(scrub(s, secrets)),
+        },
+        other => other.clone(),
+    }
+}
+
+/// A string that starts like a JSON dictionary or list (whether or not it parses).
+fn looks_like_json(s: &str) -> bool {
+    let t = s.trim_start();
+    t.starts_with('{') || t.starts_with('[')
+}
+
+/// Replace secrets in every string of a value.
+pub fn scrub_json(v: &mut Value, secrets: &[String]) {
+    match v {
+        Value::String(s) => *s = scrub(s, secrets),
+        Value::Array(a) => a.iter_mut().for_each(|x| scrub_json(x, secrets)),
+        Value::Object(m) => m.values_mut().for_each(|x| scrub_json(x, secrets)),
+        _ => {}
+    }
 }
 
 #[cfg(test)]

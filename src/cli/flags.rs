@@ -10,10 +10,8 @@ use std::path::PathBuf;
 use clap::{value_parser, Arg, ArgAction, ArgMatches, Args, Command, FromArgMatches};
 use serde_json::{Map, Value};
 
-use crate::promote::options::{
-    self, Action, DefaultValue, Kind, Opt, CLI_OPTIONS, MODULE_OPTIONS, PROMOTE_SPEC, REGISTRY_KEYS,
-};
-use crate::promote::options::{flexible, PromoteArgs, RegistryArgs};
+use crate::promote::options::help::{self, flagged};
+use crate::promote::options::{flexible, Action, Group, Kind, Opt, PromoteArgs, RegistryArgs};
 
 /// The flags a promotion verb was given.
 #[derive(Debug, Clone, Default)]
@@ -66,7 +64,7 @@ impl<const A: usize> Args for VerbFlags<A> {
     fn augment_args(cmd: Command) -> Command {
         let a = action(A);
         let mut cmd = cmd;
-        for group in options::Group::ALL {
+        for group in Group::ALL {
             let args = flagged()
                 .filter(|o| o.group_for(a) == group)
                 .filter_map(|o| arg(o, a));
@@ -81,40 +79,9 @@ impl<const A: usize> Args for VerbFlags<A> {
     }
 }
 
-/// Every option with a flag: the command line's own, the promotion's, then the module's.
-fn flagged() -> impl Iterator<Item = &'static Opt> {
-    CLI_OPTIONS
-        .iter()
-        .take(1)
-        .chain(PROMOTE_SPEC)
-        .chain(MODULE_OPTIONS)
-        .chain(&CLI_OPTIONS[1..])
-        .filter(|o| o.flag.is_some())
-}
-
-/// The entry of the option `name`.
-pub fn entry(name: &str) -> &'static Opt {
-    flagged()
-        .chain(PROMOTE_SPEC)
-        .find(|o| o.name == name)
-        .expect("an option's name")
-}
-
-/// `--flag` of an option (its key when it has none).
-pub fn flag_of(o: &Opt) -> String {
-    o.flag.map_or(o.name.to_string(), |f| format!("--{}", f.long))
-}
-
-/// Does `action` take the option's flag? An unused promotion option is hidden but taken (as
-/// before, and as the module takes it); one of another face's options (`--registry` on promote) is
-/// not taken.
-fn takes(o: &Opt, action: Action) -> bool {
-    o.flag.is_some() && (o.help_for(action).is_some() || PROMOTE_SPEC.iter().any(|p| p.name == o.name))
-}
-
 /// The option's argument for `action` (`None`: the verb does not take it).
 fn arg(o: &'static Opt, action: Action) -> Option<Arg> {
-    let flag = o.flag.filter(|_| takes(o, action))?;
+    let flag = o.flag.filter(|_| o.on_command_line(action))?;
     let text = o.help_for(action);
     let mut arg = Arg::new(o.name).long(flag.long).hide(text.is_none());
     if let Some(alias) = flag.alias {
@@ -131,81 +98,12 @@ fn arg(o: &'static Opt, action: Action) -> Option<Arg> {
     if o.kind != Kind::Switch {
         arg = arg.value_name(o.value);
     }
-    let short = describe(o, action, text.unwrap_or_default());
+    let short = o.help_line(action, text.unwrap_or_default());
     let long = match o.kind {
-        Kind::Dict => format!("{short}\n{}", registry_keys()),
+        Kind::Dict => format!("{short}\n{}", help::registry_keys()),
         _ => short.clone(),
     };
     Some(arg.help(short).long_help(long))
-}
-
-/// An option's help for `action`: its words, then whether it is required, its default, limits and
-/// possible values.
-pub fn describe(o: &Opt, action: Action, text: &str) -> String {
-    let mut out = text.to_string();
-    if o.required_by(action) {
-        let alternatives: Vec<String> = o
-            .or_given
-            .iter()
-            .map(|g| entry_any(g))
-            .filter(|g| g.flag.is_some() && g.help_for(action).is_some())
-            .map(flag_of)
-            .collect();
-        out.push_str(&match alternatives.is_empty() {
-            true => " [required]".to_string(),
-            false => format!(" [required, or {}]", alternatives.join(" or ")),
-        });
-    }
-    let default = match (action, o.local_default) {
-        (Action::DeleteLocal, Some(d)) => Some(d.to_string()),
-        _ => o.default_text(),
-    };
-    let limits = o.limits.map(|(low, high)| match low {
-        0 => format!("at most {high}"),
-        _ => format!("{low} to {high}"),
-    });
-    match (default, limits) {
-        (Some(d), Some(l)) => out.push_str(&format!(" [default: {d}; {l}]")),
-        (Some(d), None) => out.push_str(&format!(" [default: {d}]")),
-        (None, Some(l)) => out.push_str(&format!(" [{l}]")),
-        (None, None) => {}
-    }
-    let values: Vec<&str> = match o.kind {
-        Kind::Bool => vec!["true", "false"],
-        _ => o.choices.to_vec(),
-    };
-    if !values.is_empty() {
-        out.push_str(&format!(" [possible values: {}]", values.join(", ")));
-    }
-    out
-}
-
-/// Any option's entry by name (the module's too).
-fn entry_any(name: &str) -> &'static Opt {
-    options::MODULE_SPEC
-        .iter()
-        .chain(CLI_OPTIONS)
-        .find(|o| o.name == name)
-        .expect("an option's name")
-}
-
-/// The keys a registry takes on the command line, one per line (secrets are refused there).
-pub fn registry_keys() -> String {
-    let keys = || REGISTRY_KEYS.iter().filter(|k| !k.no_log);
-    let width = keys()
-        .map(|k| k.name.len() + 1 + k.value.len())
-        .max()
-        .unwrap_or(0);
-    let mut out = String::from("Keys:");
-    for k in keys() {
-        let default = match k.default {
-            DefaultValue::None => String::new(),
-            _ => format!(" [default: {}]", k.default_text().unwrap_or_default()),
-        };
-        let key = format!("{}={}", k.name, k.value);
-        out.push_str(&format!("\n  {key:<width$}  {}{default}", k.help));
-    }
-    out
 }
 
 impl PromoteFlags {
@@ -218,7 +116,7 @@ impl PromoteFlags {
                 _ => Vec::new(),
             }
         };
-        for o in flagged().filter(|o| takes(o, action)) {
+        for o in flagged().filter(|o| o.on_command_line(action)) {
             let value = match o.kind {
                 Kind::Switch => {
                     let on = m.get_flag(o.name);
@@ -271,20 +169,23 @@ impl PromoteFlags {
     pub fn flag_args(&self) -> anyhow::Result<PromoteArgs> {
         let mut map = Map::new();
         for (name, v) in &self.values {
-            let o = entry(name);
+            let o = help::entry(name);
             let v = match (o.kind, v) {
                 (Kind::Bool, Value::String(s)) => Value::Bool(flexible::parse_bool(s).ok_or_else(|| {
                     usage!(
                         "{}: {s:?} is not a boolean (true or false; yes/no, on/off, 1/0 also do)",
-                        flag_of(o)
+                        o.flag_name()
                     )
                 })?),
-                (Kind::Dict, Value::String(s)) => Value::Object(registry_spec(s)?),
+                (Kind::Dict, Value::String(s)) => {
+                    Value::Object(RegistryArgs::line_keys(s).map_err(super::usage_err)?)
+                }
                 (Kind::ListOfDicts, Value::Array(specs)) => Value::Array(
                     specs
                         .iter()
-                        .map(|s| registry_spec(s.as_str().unwrap_or_default()).map(Value::Object))
-                        .collect::<anyhow::Result<_>>()?,
+                        .map(|s| RegistryArgs::line_keys(s.as_str().unwrap_or_default()).map(Value::Object))
+                        .collect::<crate::Result<_>>()
+                        .map_err(super::usage_err)?,
                 ),
                 _ => v.clone(),
             };
@@ -303,75 +204,14 @@ impl PromoteFlags {
     pub fn check_required(&self, action: Action, args: &PromoteArgs) -> anyhow::Result<()> {
         let given = args.given();
         let has = |k: &str| given.contains(&k) || (k == "registries" && !self.registries.is_empty());
-        let missing = options::missing(action, &has);
-        if missing.is_empty() {
-            return Ok(());
+        match help::missing_flags(action, &has) {
+            Some(m) => Err(usage!("{m}")),
+            None => Ok(()),
         }
-        // In the order of the help.
-        let missing: Vec<&Opt> = flagged()
-            .filter(|o| missing.iter().any(|m| m.name == o.name))
-            .collect();
-        let flags: Vec<String> = missing
-            .iter()
-            .map(|o| {
-                let or: Vec<String> = o
-                    .or_given
-                    .iter()
-                    .map(|g| entry_any(g))
-                    .filter(|g| g.flag.is_some() && g.help_for(action).is_some())
-                    .map(flag_of)
-                    .collect();
-                match or.is_empty() {
-                    true => flag_of(o),
-                    false => format!("{} (or {})", flag_of(o), or.join(" or ")),
-                }
-            })
-            .collect();
-        let keys: Vec<&str> = missing
-            .iter()
-            .filter(|o| PROMOTE_SPEC.iter().any(|p| p.name == o.name))
-            .map(|o| o.name)
-            .collect();
-        Err(usage!(
-            "missing required options: {} (in --config FILE: {})",
-            flags.join(", "),
-            keys.join(", ")
-        ))
     }
 }
 
-/// `host/namespace` or `key=value,…` → a registry's keys, checked as [`RegistryArgs`] (a value is
-/// never echoed: it may be a secret).
-fn registry_spec(s: &str) -> anyhow::Result<Map<String, Value>> {
-    let mut map = Map::new();
-    if !s.contains('=') {
-        let s = s.trim_start_matches("https://").trim_start_matches("http://");
-        let (host, ns) = s.split_once('/').ok_or_else(|| {
-            usage!("registry {s:?}: give host/namespace or key=value pairs (host=…,namespace=…)")
-        })?;
-        map.insert("host".into(), host.into());
-        map.insert("namespace".into(), ns.into());
-        return Ok(map);
-    }
-    for part in s.split(',') {
-        let (k, v) = part
-            .split_once('=')
-            .ok_or_else(|| usage!("registry spec: {part:?} is not key=value"))?;
-        map.insert(k.trim().to_string(), Value::String(v.trim().to_string()));
-    }
-    if map.contains_key("password") {
-        return Err(usage!(
-            "registry spec: give password_env=VARIABLE, not a password on the command line"
-        ));
-    }
-    if let Err(e) = serde_json::from_value::<RegistryArgs>(Value::Object(map.clone())) {
-        let keys: Vec<&str> = s.split(',').map(|p| p.split('=').next().unwrap_or("")).collect();
-        return Err(usage!("registry spec {:?}: {e}", keys.join(",")));
-    }
-    Ok(map)
-}
-
-/// `key=value,…` or `host/namespace` → registry args.
+/// `key=value,…` or `host/namespace` → registry args (a usage error otherwise).
 pub fn parse_registry_spec(s: &str) -> anyhow::Result<RegistryArgs> {
-    serde_json::from_value(Value::Object(registry_spec(s)?)).map_err(super::usage_err)
+    RegistryArgs::from_line(s).map_err(super::usage_err)
 }

@@ -17,8 +17,7 @@ use crate::verbs::local::{self, DeleteReport, DeleteRequest, FsckReport, LocalIm
 /// The help of `local`'s flag for the option `f` (its entry's words for `local`).
 fn help(f: Field) -> String {
     let o = f.opt();
-    super::flags::describe(
-        o,
+    o.help_line(
         Action::DeleteLocal,
         o.help_for(Action::DeleteLocal).unwrap_or(o.help),
     )

@@ -59,51 +59,7 @@ fn failed_with(e: &crate::Error, secrets: &[String]) -> Value {
     failed(Kind::of(e), &e.to_string(), secrets)
 }
 
-/// Collect secret values from the parameters (registry passwords and tokens): whatever shape a
-/// secret-named key holds (a string, a number as YAML gives an all-digit password, or by mistake a
-/// list or a dictionary: every string and number inside), at any depth, also inside string values
-/// that hold JSON (ad hoc `-a 'target_registries=[{"password": …}]'`, or a list of such strings).
-fn collect_secrets(v: &Value, out: &mut Vec<String>) {
-    match v {
-        Value::Object(m) => {
-            for (k, x) in m {
-                if args::SECRET_KEYS.contains(&k.as_str()) {
-                    every_scalar(x, out);
-                }
-                collect_secrets(x, out);
-            }
-        }
-        Value::Array(a) => a.iter().for_each(|x| collect_secrets(x, out)),
-        Value::String(s) => {
-            if let Some(parsed) = as_json_container(s) {
-                collect_secrets(&parsed, out);
-            }
-        }
-        _ => {}
-    }
-}
-
-/// Every string and number in a value given under a secret-named key.
-fn every_scalar(v: &Value, out: &mut Vec<String>) {
-    match v {
-        Value::String(s) if !s.is_empty() && s != "unused" => out.push(s.clone()),
-        Value::Number(n) => out.push(n.to_string()),
-        Value::Array(a) => a.iter().for_each(|x| every_scalar(x, out)),
-        Value::Object(m) => m.values().for_each(|x| every_scalar(x, out)),
-        _ => {}
-    }
-}
-
-/// A string holding a JSON dictionary or list, parsed.
-fn as_json_container(s: &str) -> Option<Value> {
-    let t = s.trim_start();
-    if !(t.starts_with('{') || t.starts_with('[')) {
-        return None;
-    }
-    serde_json::from_str::<Value>(s).ok()
-}
-
-/// Every secret value in the arguments (see [`collect_secrets`]), and those of the stage-info file.
+/// Every secret value in the arguments (see [`crate::scrub::secrets_in`]), and those of the stage-info file.
 fn secrets_of(raw: &Map<String, Value>) -> Vec<String> {
     let mut secrets = Vec::new();
     if let Some(info) = raw
@@ -111,63 +67,12 @@ fn secrets_of(raw: &Map<String, Value>) -> Vec<String> {
         .and_then(Value::as_str)
         .and_then(|p| stage_info::load(Path::new(p)).ok())
     {
-        collect_secrets(&json!({"s": info.source, "t": info.targets}), &mut secrets);
+        crate::scrub::secrets_in(&json!({"s": info.source, "t": info.targets}), &mut secrets);
     }
-    collect_secrets(&Value::Object(raw.clone()), &mut secrets);
+    crate::scrub::secrets_in(&Value::Object(raw.clone()), &mut secrets);
     secrets.sort();
     secrets.dedup();
     secrets
-}
-
-/// `invocation.module_args` with secrets replaced the way Ansible does: the value of a
-/// secret-named key, whatever its shape, is `VALUE_SPECIFIED_IN_NO_LOG_PARAMETER` (`unused` and
-/// nothing stay as given). A string holding a JSON dictionary or list is shown parsed and censored
-/// alike, at any depth (so its secrets are censored whatever escapes it used, `\u0050`, `\"`); one
-/// that cannot be parsed but names a secret key is hidden whole; every other string is scrubbed.
-fn censor(v: &Value, secrets: &[String]) -> Value {
-    const HIDDEN: &str = "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER";
-    match v {
-        Value::Object(m) => Value::Object(
-            m.iter()
-                .map(|(k, x)| {
-                    let hide = args::SECRET_KEYS.contains(&k.as_str())
-                        && !x.is_null()
-                        && x.as_str() != Some("unused");
-                    let x = if hide {
-                        Value::String(HIDDEN.into())
-                    } else {
-                        censor(x, secrets)
-                    };
-                    (k.clone(), x)
-                })
-                .collect(),
-        ),
-        Value::Array(a) => Value::Array(a.iter().map(|x| censor(x, secrets)).collect()),
-        Value::String(s) => match as_json_container(s) {
-            Some(parsed) => censor(&parsed, secrets),
-            None if looks_like_json(s) && args::SECRET_KEYS.iter().any(|k| s.contains(k)) => {
-                Value::String(HIDDEN.into())
-            }
-            None => Value::String(crate::report::scrub(s, secrets)),
-        },
-        other => other.clone(),
-    }
-}
-
-/// A string that starts like a JSON dictionary or list (whether or not it parses).
-fn looks_like_json(s: &str) -> bool {
-    let t = s.trim_start();
-    t.starts_with('{') || t.starts_with('[')
-}
-
-/// Replace secrets in every string of a value.
-fn scrub_value(v: &mut Value, secrets: &[String]) {
-    match v {
-        Value::String(s) => *s = crate::report::scrub(s, secrets),
-        Value::Array(a) => a.iter_mut().for_each(|x| scrub_value(x, secrets)),
-        Value::Object(m) => m.values_mut().for_each(|x| scrub_value(x, secrets)),
-        _ => {}
-    }
 }
 
 /// Validate and run; never panics on bad input.
@@ -208,7 +113,7 @@ pub fn run_bytes(bytes: &[u8]) -> Value {
             (result, shown)
         }
     };
-    let invocation = json!({"module_args": censor(&shown_args, &secrets)});
+    let invocation = json!({"module_args": crate::scrub::censored(&shown_args, &secrets)});
     if let Value::Object(m) = &mut result {
         m.insert("invocation".into(), invocation);
         let warnings = crate::report::warnings();
@@ -216,7 +121,7 @@ pub fn run_bytes(bytes: &[u8]) -> Value {
             m.insert("warnings".into(), json!(warnings));
         }
     }
-    scrub_value(&mut result, &secrets);
+    crate::scrub::scrub_json(&mut result, &secrets);
     result
 }
 

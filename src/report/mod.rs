@@ -9,6 +9,7 @@ pub mod html;
 pub mod listfiles;
 pub mod outcome;
 pub mod problem;
+pub mod text;
 
 use std::path::Path;
 

@@ -46,8 +46,10 @@ mod faces;
 mod promotion;
 mod registry;
 
+pub mod ansible;
 pub mod doc;
 pub mod flexible;
+pub mod help;
 
 pub use faces::{missing, Action, Missing, Scope, ACTIONS, CLI_OPTIONS, MODULE_OPTIONS, SCOPES};
 pub use promotion::{Field, KeepLocal, PromoteArgs, KEEP_LOCAL, PROMOTE_SPEC};

@@ -6,11 +6,13 @@
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 
 use super::faces::ALL;
 use super::DefaultValue as D;
 use super::Kind::*;
 use super::{opt, registry_keys};
+use crate::error::{Error, Result};
 use crate::promote::options::flexible::{self, opt_bool, opt_count, opt_string};
 use crate::transport::Secret;
 
@@ -131,4 +133,51 @@ registry_keys! {
     quay_api: Option<String> => opt("quay_api", Str).value("URL").default(D::Str("https://<host>/api/v1/"))
         .help("the Quay API root")
         .doc(&["The Quay API root."]),
+}
+
+impl RegistryArgs {
+    /// A registry written on one line (the command line's `--source`, `--target`, `--registry`):
+    /// `host/namespace`, or `key=value,…` of its keys. A value is never echoed in an error (it may
+    /// be a secret), and a password is refused (`password_env=VARIABLE` names where it is).
+    pub fn from_line(s: &str) -> Result<RegistryArgs> {
+        serde_json::from_value(Value::Object(Self::line_keys(s)?))
+            .map_err(|e| Error::bad_option("registry", e))
+    }
+
+    /// [`Self::from_line`]'s keys and values, as given (checked as a registry's).
+    pub fn line_keys(s: &str) -> Result<Map<String, Value>> {
+        let mut map = Map::new();
+        if !s.contains('=') {
+            let s = s.trim_start_matches("https://").trim_start_matches("http://");
+            let (host, ns) = s.split_once('/').ok_or_else(|| {
+                Error::bad_option(
+                    format!("registry {s:?}"),
+                    "give host/namespace or key=value pairs (host=…,namespace=…)",
+                )
+            })?;
+            map.insert("host".into(), host.into());
+            map.insert("namespace".into(), ns.into());
+            return Ok(map);
+        }
+        for part in s.split(',') {
+            let (k, v) = part
+                .split_once('=')
+                .ok_or_else(|| Error::bad_option("registry spec", format!("{part:?} is not key=value")))?;
+            map.insert(k.trim().to_string(), Value::String(v.trim().to_string()));
+        }
+        if map.contains_key("password") {
+            return Err(Error::bad_option(
+                "registry spec",
+                "give password_env=VARIABLE, not a password on the command line",
+            ));
+        }
+        if let Err(e) = serde_json::from_value::<RegistryArgs>(Value::Object(map.clone())) {
+            let keys: Vec<&str> = s.split(',').map(|p| p.split('=').next().unwrap_or("")).collect();
+            return Err(Error::bad_option(
+                format!("registry spec {:?}", keys.join(",")),
+                e,
+            ));
+        }
+        Ok(map)
+    }
 }
