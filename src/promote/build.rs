@@ -5,12 +5,12 @@
 
 use std::time::Instant;
 
-use super::ledger::Ledger;
+use super::ledger::{Ledger, Outcome};
 use super::local::LocalOutcome;
 use super::model::{Promotion, RegistrySpec};
 use super::source::Facts;
 use crate::registry::Registry;
-use crate::report::{Built, ContainerReport, Kind, Phase, Problem, RegistryStats, Report, TagEntry};
+use crate::report::{Built, ContainerReport, Phase, Problem, RegistryStats, Report};
 
 /// What a promotion run collected, step by step.
 #[derive(Default)]
@@ -109,11 +109,11 @@ pub(crate) fn per_registry(
     mut report: Report,
     mut problems: Vec<Problem>,
     started: Instant,
-    mut results: Vec<(usize, TagEntry, Kind)>,
+    mut results: Vec<Outcome>,
     clients: &[(RegistrySpec, Registry)],
 ) -> Report {
     // In the containers' order, whatever order the registries answered in.
-    results.sort_by(|a, b| (a.0, &a.1.registry).cmp(&(b.0, &b.1.registry)));
+    results.sort_by(|a, b| (a.container, &a.entry.registry).cmp(&(b.container, &b.entry.registry)));
     let mut containers: Vec<ContainerReport> = p
         .containers
         .iter()
@@ -126,14 +126,20 @@ pub(crate) fn per_registry(
             pushed: false,
         })
         .collect();
-    for (ci, en, kind) in results {
+    for Outcome {
+        container,
+        entry: en,
+        kind,
+        ..
+    } in results
+    {
+        let c = &mut containers[container.0];
         if let Some(e) = &en.error {
-            let name = &containers[ci].name;
-            let text = format!("{name}: {}: {e}", en.registry);
+            let text = format!("{}: {}: {e}", c.name, en.registry);
             let problem = Problem::new(Phase::Label, kind, e.clone(), text);
-            problems.push(problem.container(name).registry(&en.registry).tag(&en.tag));
+            problems.push(problem.container(&c.name).registry(&en.registry).tag(&en.tag));
         }
-        containers[ci].entries.push(en);
+        c.entries.push(en);
     }
     for c in &mut containers {
         c.pushed = !c.entries.is_empty() && c.entries.iter().all(|e| e.error.is_none());

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use futures_util::stream::{self, StreamExt};
 
-use super::ledger::Ledger;
+use super::ledger::{At, ById, Ledger, Outcome};
 use super::model::Promotion;
 use super::plan::{Plan, PlannedCopy, PlannedList};
 use super::source::Facts;
@@ -14,9 +14,6 @@ use crate::copy::{self, Action, CopyOptions, CopyOutcome, CopyRequest, Endpoint,
 use crate::progress::Progress;
 use crate::registry::Registry;
 use crate::report::{Kind, Phase, Problem, TagAction, TagEntry};
-
-/// An outcome of a write step: (container, target, entry).
-pub(crate) type Outcome = (usize, usize, TagEntry);
 
 /// The copy requests of planned copies from the sources to `dest(copy)`.
 pub(crate) fn requests(
@@ -28,7 +25,7 @@ pub(crate) fn requests(
     planned
         .iter()
         .map(|c| CopyRequest {
-            source: Endpoint::new(&sources[c.container], facts[c.container].repo.clone()),
+            source: Endpoint::new(sources.by_id(c.container), facts.by_id(c.container).repo.clone()),
             reference: c.reference.clone(),
             dests: vec![(dest(c), c.tags.clone())],
             known: Some(c.known.clone()),
@@ -46,8 +43,11 @@ pub(crate) async fn copies(
     copts: &CopyOptions,
 ) -> (Vec<Outcome>, Vec<Problem>) {
     let requests = requests(&plan.copies, facts, sources, |c| {
-        let repo = p.targets[c.target].repo(&p.prefix, &facts[c.container].name);
-        Endpoint::new(&targets[c.target], repo)
+        let repo = p
+            .targets
+            .by_id(c.target)
+            .repo(&p.prefix, &facts.by_id(c.container).name);
+        Endpoint::new(targets.by_id(c.target), repo)
     });
     let results = copy::copy_batch(&requests, copts).await;
     tracing::info!(
@@ -64,8 +64,8 @@ pub(crate) async fn copies(
     let mut outcomes = Vec::new();
     let mut problems = Vec::new();
     for (o, c) in results.iter().zip(&plan.copies) {
-        let t = &p.targets[c.target];
-        let name = &facts[c.container].name;
+        let t = p.targets.by_id(c.target);
+        let name = &facts.by_id(c.container).name;
         if let Some(e) = &o.error {
             let text = format!("{name}: source {}: {e}", o.source);
             let kind = o.error_kind.unwrap_or(Kind::Other);
@@ -78,7 +78,13 @@ pub(crate) async fn copies(
         }
         let repo = t.repo(&p.prefix, name);
         for en in entries(o, &t.name, &repo) {
-            outcomes.push((c.container, c.target, en));
+            let kind = o
+                .dests
+                .iter()
+                .find_map(|d| d.error_kind)
+                .or(o.error_kind)
+                .unwrap_or(Kind::Other);
+            outcomes.push(Outcome::new(c.container, At::Target(c.target), en, kind));
         }
         for d in o.dests.iter().filter(|d| d.error.is_some()) {
             let e = d.error.clone().unwrap_or_default();
@@ -143,10 +149,10 @@ pub(crate) async fn lists(
     progress: &Progress,
 ) -> (Vec<Outcome>, Vec<Problem>) {
     progress.phase("lists", plan.lists.len() as u64);
-    let results: Vec<(Outcome, Kind)> = stream::iter(plan.lists.iter().map(|l| {
+    let results: Vec<Outcome> = stream::iter(plan.lists.iter().map(|l| {
         let children_ok = ledger.copied(l.container, l.target);
-        let reg = &targets[l.target];
-        let name = &p.targets[l.target].name;
+        let reg = targets.by_id(l.target);
+        let name = &p.targets.by_id(l.target).name;
         async move {
             let mut en = TagEntry::new(name, &l.repo, &l.tag, Some(&l.digest), TagAction::Skipped);
             let kind = if !children_ok {
@@ -156,7 +162,7 @@ pub(crate) async fn lists(
                 push_list(reg, l, &mut en, (dry_run, seen), &ledger.proven).await
             };
             progress.step();
-            ((l.container, l.target, en), kind)
+            Outcome::new(l.container, At::Target(l.target), en, kind)
         }
     }))
     .buffer_unordered(p.per_registry)
@@ -164,15 +170,15 @@ pub(crate) async fn lists(
     .await;
     let problems = results
         .iter()
-        .filter_map(|((ci, _, en), kind)| {
-            let e = en.error.as_ref()?;
-            let name = &facts[*ci].name;
+        .filter_map(|o| {
+            let (en, e) = (&o.entry, o.entry.error.as_ref()?);
+            let name = &facts.by_id(o.container).name;
             let text = format!("{name}: {}:{}: {e}", en.registry, en.tag);
-            let problem = Problem::new(Phase::Lists, *kind, e.clone(), text);
+            let problem = Problem::new(Phase::Lists, o.kind, e.clone(), text);
             Some(problem.container(name).registry(&en.registry).tag(&en.tag))
         })
         .collect();
-    (results.into_iter().map(|(o, _)| o).collect(), problems)
+    (results, problems)
 }
 
 /// Push one list unless the tag already points at it (with `dry_run`, say what would happen; `seen`:

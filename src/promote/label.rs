@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use futures_util::stream::{self, StreamExt};
 
-use super::ledger::{At, Ledger};
+use super::ledger::{with_ids, At, ById, ContainerId, Ledger, Outcome};
 use super::model::{Promotion, RegistrySpec};
 use super::source::Facts;
 use crate::digest::Digest;
@@ -26,7 +26,6 @@ pub(crate) struct LabelSite<'a> {
 
 /// Move (or, with `dry_run`, predict) the label on every site for every container: on a target only
 /// where every tag of that image verified (`gate`, read from the ledger); elsewhere unconditionally.
-/// Returns (container, site, entry, kind of failure).
 pub(crate) async fn move_labels(
     p: &Promotion,
     sites: &[LabelSite<'_>],
@@ -35,13 +34,13 @@ pub(crate) async fn move_labels(
     gate: bool,
     dry_run: bool,
     progress: &Progress,
-) -> Vec<(usize, At, TagEntry, Kind)> {
+) -> Vec<Outcome> {
     let source_only = sites.iter().all(|s| matches!(s.at, At::Source));
     let phase = if source_only { "source label" } else { "labels" };
     progress.phase(phase, (sites.len() * facts.len()) as u64);
     let jobs = sites
         .iter()
-        .flat_map(|s| facts.iter().enumerate().map(move |(ci, f)| (ci, f, s)));
+        .flat_map(|s| with_ids::<_, ContainerId>(facts).map(move |(ci, f)| (ci, f, s)));
     stream::iter(jobs.map(|(ci, f, site)| {
         let ready = match (gate, site.at) {
             (true, At::Target(ti)) => ledger.verified(ci, ti),
@@ -59,7 +58,7 @@ pub(crate) async fn move_labels(
             if !ready {
                 en.error = Some("label not moved: the image did not verify on this registry".into());
                 progress.step();
-                return (ci, site.at, en, Kind::NotAttempted);
+                return Outcome::new(ci, site.at, en, Kind::NotAttempted);
             }
             let keep = if dry_run { None } else { p.previous_label() };
             let kind = set_label(
@@ -76,7 +75,7 @@ pub(crate) async fn move_labels(
                 en.verified = None;
             }
             progress.step();
-            (ci, site.at, en, kind)
+            Outcome::new(ci, site.at, en, kind)
         }
     }))
     .buffer_unordered(p.per_registry * sites.len().max(1))
@@ -172,18 +171,15 @@ async fn move_one(
 /// registry, not per image (one release's images are built together). A label moved to an older
 /// build is warned about once, with how to roll back. What cannot be read is left out, silently: a
 /// comparison, not a check of the promotion.
-pub(crate) async fn built_dates(
-    sites: &[LabelSite<'_>],
-    facts: &[Facts],
-    moved: &[(usize, At, TagEntry, Kind)],
-) -> Vec<Built> {
+pub(crate) async fn built_dates(sites: &[LabelSite<'_>], facts: &[Facts], moved: &[Outcome]) -> Vec<Built> {
     let compared = sites.iter().filter_map(|site| {
-        let (ci, _, en, _) = moved
+        let o = moved
             .iter()
-            .find(|(_, at, en, _)| *at == site.at && en.action == TagAction::Tagged && en.error.is_none())?;
+            .find(|o| o.at == site.at && o.entry.action == TagAction::Tagged && o.entry.error.is_none())?;
+        let en = &o.entry;
         let old: Digest = en.previous.as_deref()?.parse().ok()?;
         let new: Digest = en.digest.as_deref()?.parse().ok()?;
-        let name = facts.get(*ci)?.name.clone();
+        let name = facts.by_id(o.container).name.clone();
         let repo = en.repository.clone();
         Some(async move {
             let (replaced, now) =

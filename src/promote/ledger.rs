@@ -1,26 +1,97 @@
 //! What the steps of a run did, keyed by container and registry: the typed state passed from one step
 //! to the next (lists are built where their images copied, labels move where everything verified)
 //! and, at the end, the source of the report's per-container entries.
+//!
+//! A container and a target are named by typed identifiers ([`ContainerId`], [`TargetId`]): the
+//! lists they index ([`Facts`] and the sources' [`Place`]s by container; the targets' specs and
+//! clients by target) take only their own kind, so a target's number cannot reach a container's
+//! list. Every step hands its results over as [`Outcome`]s.
 
+use super::model::RegistrySpec;
 use super::plan::{Expectation, PlannedCheck};
-use crate::copy::Proven;
+use super::source::Facts;
+use crate::copy::{Place, Proven};
 use crate::digest::Digest;
-use crate::report::{Reason, TagAction, TagEntry};
+use crate::registry::Registry;
+use crate::report::{Kind, Reason, TagAction, TagEntry};
 
-/// Which registry of the promotion: the source, or a target by its index in `Promotion::targets`.
+/// A container of the run: its position in the run's [`Facts`] (the source check's order, the
+/// report's), and in the sources it is read from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) struct ContainerId(pub usize);
+
+/// A target of the run: its position among the run's targets (a promotion's `target_registries`;
+/// the registries `tag` and `rollback` act on), in their specs and clients alike.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) struct TargetId(pub usize);
+
+/// Each item of `list` with its identifier.
+pub(crate) fn with_ids<T, I: From<usize>>(list: &[T]) -> impl Iterator<Item = (I, &T)> {
+    list.iter().enumerate().map(|(i, x)| (I::from(i), x))
+}
+
+impl From<usize> for ContainerId {
+    fn from(i: usize) -> ContainerId {
+        ContainerId(i)
+    }
+}
+
+impl From<usize> for TargetId {
+    fn from(i: usize) -> TargetId {
+        TargetId(i)
+    }
+}
+
+/// A list reached by one kind of identifier only: `facts.by_id(container)`,
+/// `p.targets.by_id(target)`.
+pub(crate) trait ById<I> {
+    type Item;
+    fn by_id(&self, id: I) -> &Self::Item;
+}
+
+macro_rules! by_id {
+    ($id:ty: $($t:ty),+) => {
+        $(impl ById<$id> for [$t] {
+            type Item = $t;
+            fn by_id(&self, id: $id) -> &$t {
+                &self[id.0]
+            }
+        })+
+    };
+}
+
+by_id!(ContainerId: Facts, Place);
+by_id!(TargetId: RegistrySpec, Registry);
+
+/// Which registry of the run: the source, or a target.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum At {
     Source,
-    Target(usize),
+    Target(TargetId),
 }
 
+/// What a step did to one tag of one container on one registry: its report entry, the kind of its
+/// failure (meaningful when the entry failed) and, when a read-back said why it did not verify, the
+/// reason (its error is then the verification's).
 #[derive(Clone, Debug)]
-struct Item {
-    container: usize,
-    at: At,
-    entry: TagEntry,
-    /// Why it did not verify, when a read-back said so (its error is then the verification's).
-    reason: Option<Reason>,
+pub(crate) struct Outcome {
+    pub container: ContainerId,
+    pub at: At,
+    pub entry: TagEntry,
+    pub kind: Kind,
+    pub reason: Option<Reason>,
+}
+
+impl Outcome {
+    pub fn new(container: ContainerId, at: At, entry: TagEntry, kind: Kind) -> Outcome {
+        Outcome {
+            container,
+            at,
+            entry,
+            kind,
+            reason: None,
+        }
+    }
 }
 
 /// A check that did not pass: why (typed, carried to the report's problem), and the line saying so.
@@ -58,8 +129,8 @@ impl std::fmt::Display for Failure {
 /// A verification result for one planned check.
 #[derive(Clone, Debug)]
 pub(crate) struct Verdict {
-    pub container: usize,
-    pub target: usize,
+    pub container: ContainerId,
+    pub target: TargetId,
     pub expect: Expectation,
     pub result: Result<(), Failure>,
 }
@@ -67,25 +138,28 @@ pub(crate) struct Verdict {
 /// The outcomes of a run so far.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Ledger {
-    items: Vec<Item>,
+    items: Vec<Outcome>,
     /// The blobs the copy saw at the targets and the tags they acknowledged (their read-back need
     /// not ask again).
     pub proven: Proven,
 }
 
 impl Ledger {
-    pub fn record(&mut self, container: usize, at: At, entry: TagEntry) {
-        self.items.push(Item {
-            container,
-            at,
-            entry,
-            reason: None,
-        });
+    pub fn record(&mut self, o: Outcome) {
+        self.items.push(o);
+    }
+
+    pub fn record_all(&mut self, outcomes: impl IntoIterator<Item = Outcome>) {
+        self.items.extend(outcomes);
     }
 
     /// The entries of one container on one registry, each with why it did not verify (when a
     /// read-back said so).
-    pub fn checked_at(&self, container: usize, at: At) -> impl Iterator<Item = (&TagEntry, Option<Reason>)> {
+    pub fn checked_at(
+        &self,
+        container: ContainerId,
+        at: At,
+    ) -> impl Iterator<Item = (&TagEntry, Option<Reason>)> {
         self.items
             .iter()
             .filter(move |i| i.container == container && i.at == at)
@@ -93,7 +167,7 @@ impl Ledger {
     }
 
     /// The entries of one container on one registry.
-    pub fn at(&self, container: usize, at: At) -> impl Iterator<Item = &TagEntry> {
+    pub fn at(&self, container: ContainerId, at: At) -> impl Iterator<Item = &TagEntry> {
         self.items
             .iter()
             .filter(move |i| i.container == container && i.at == at)
@@ -101,24 +175,30 @@ impl Ledger {
     }
 
     /// Did every copy of this container to this target succeed?
-    pub fn copied(&self, container: usize, target: usize) -> bool {
+    pub fn copied(&self, container: ContainerId, target: TargetId) -> bool {
         self.at(container, At::Target(target))
             .all(|e| e.action != TagAction::Failed && e.error.is_none())
     }
 
     /// Did every tag this run holds for this container on this target verify? (The label's gate.)
-    pub fn verified(&self, container: usize, target: usize) -> bool {
+    pub fn verified(&self, container: ContainerId, target: TargetId) -> bool {
         self.at(container, At::Target(target))
             .all(|e| e.verified == Some(true))
     }
 
     /// Is this container promoted on this target: tags there, every one verified?
-    pub fn pushed(&self, container: usize, target: usize) -> bool {
+    pub fn pushed(&self, container: ContainerId, target: TargetId) -> bool {
         self.at(container, At::Target(target)).next().is_some() && self.verified(container, target)
     }
 
     /// Did this run find `tag` already pointing at `digest` (and leave it alone)?
-    pub fn found_in_place(&self, container: usize, target: usize, tag: &str, digest: &Digest) -> bool {
+    pub fn found_in_place(
+        &self,
+        container: ContainerId,
+        target: TargetId,
+        tag: &str,
+        digest: &Digest,
+    ) -> bool {
         self.at(container, At::Target(target)).any(|x| {
             x.tag == tag
                 && x.action == TagAction::AlreadyPresent
@@ -152,7 +232,7 @@ impl Ledger {
                 Err(_) => TagAction::Failed,
             };
             let en = TagEntry::new(registry, &e.repo, &e.tag, Some(&e.digest), action);
-            self.record(v.container, at, en);
+            self.record(Outcome::new(v.container, at, en, Kind::Verification));
             self.items.len() - 1
         });
         let item = &mut self.items[idx];
@@ -170,20 +250,21 @@ impl Ledger {
         }
     }
 
-    /// Every entry of every container, in the order recorded, by container index.
+    /// Every entry of every container, in the order recorded, per container (in the order of their
+    /// identifiers).
     pub fn into_entries(self, containers: usize) -> Vec<Vec<TagEntry>> {
         let mut out = vec![Vec::new(); containers];
         for i in self.items {
-            if let Some(v) = out.get_mut(i.container) {
+            if let Some(v) = out.get_mut(i.container.0) {
                 v.push(i.entry);
             }
         }
         out
     }
 
-    /// Every entry with its container, in the order recorded.
-    pub fn entries(&self) -> impl Iterator<Item = (usize, &TagEntry)> {
-        self.items.iter().map(|i| (i.container, &i.entry))
+    /// Every entry, in the order recorded.
+    pub fn entries(&self) -> impl Iterator<Item = &TagEntry> {
+        self.items.iter().map(|i| &i.entry)
     }
 }
 
@@ -197,27 +278,32 @@ mod tests {
 
     #[test]
     fn gates_follow_the_outcomes() {
+        let (c0, c1, c2) = (ContainerId(0), ContainerId(1), ContainerId(2));
+        let (t0, t1) = (TargetId(0), TargetId(1));
         let mut l = Ledger::default();
-        l.record(
-            0,
-            At::Target(0),
+        let record = |l: &mut Ledger, c, t, en| l.record(Outcome::new(c, At::Target(t), en, Kind::Other));
+        record(
+            &mut l,
+            c0,
+            t0,
             TagEntry::new("t", "r", "fh", Some(&d('a')), TagAction::Copied),
         );
-        l.record(
-            0,
-            At::Target(1),
+        record(
+            &mut l,
+            c0,
+            t1,
             TagEntry::new("u", "r", "fh", Some(&d('a')), TagAction::AlreadyPresent),
         );
         let mut failed = TagEntry::new("t", "r", "fh_x86_64", None, TagAction::Failed);
         failed.error = Some("boom".into());
-        l.record(1, At::Target(0), failed);
-        assert!(l.copied(0, 0) && l.copied(0, 1) && !l.copied(1, 0));
-        assert!(l.found_in_place(0, 1, "fh", &d('a')));
+        record(&mut l, c1, t0, failed);
+        assert!(l.copied(c0, t0) && l.copied(c0, t1) && !l.copied(c1, t0));
+        assert!(l.found_in_place(c0, t1, "fh", &d('a')));
         assert!(
-            !l.found_in_place(0, 0, "fh", &d('a')),
+            !l.found_in_place(c0, t0, "fh", &d('a')),
             "copied, not found in place"
         );
-        assert!(!l.verified(0, 0) && !l.pushed(0, 0), "nothing verified yet");
+        assert!(!l.verified(c0, t0) && !l.pushed(c0, t0), "nothing verified yet");
         let expect = Expectation {
             repo: crate::reference::RepoPath::parse("ns/r").unwrap(),
             tag: "fh".into(),
@@ -227,14 +313,14 @@ mod tests {
         };
         l.apply(
             &Verdict {
-                container: 0,
-                target: 0,
+                container: c0,
+                target: t0,
                 expect: expect.clone(),
                 result: Ok(()),
             },
             "t",
         );
-        assert!(l.verified(0, 0) && l.pushed(0, 0));
+        assert!(l.verified(c0, t0) && l.pushed(c0, t0));
         // A tag only read (no entry yet) gets one; a failed check keeps the first error.
         let label = Expectation {
             tag: "current".into(),
@@ -242,8 +328,8 @@ mod tests {
         };
         l.apply(
             &Verdict {
-                container: 0,
-                target: 0,
+                container: c0,
+                target: t0,
                 expect: label,
                 result: Err(Failure {
                     reason: Reason::MissingTag,
@@ -252,13 +338,13 @@ mod tests {
             },
             "t",
         );
-        assert!(!l.verified(0, 0));
+        assert!(!l.verified(c0, t0));
         assert!(
-            l.verified(2, 0) && !l.pushed(2, 0),
+            l.verified(c2, t0) && !l.pushed(c2, t0),
             "no entries: nothing to gate, nothing pushed"
         );
         let reasons: Vec<_> = l
-            .checked_at(0, At::Target(0))
+            .checked_at(c0, At::Target(t0))
             .map(|(e, r)| (e.tag.as_str(), r))
             .collect();
         assert_eq!(

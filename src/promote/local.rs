@@ -4,6 +4,7 @@
 //! move for `rollback`, and after a verified success removes exactly this promotion's copies.
 
 use super::execute;
+use super::ledger::{with_ids, ById, ContainerId};
 use super::model::{KeepLocal, Promotion};
 use super::plan;
 use super::source::Facts;
@@ -117,22 +118,18 @@ pub(crate) async fn keep(
         }
     };
     let mut planned = Vec::new();
-    for (ci, f) in facts
-        .iter()
-        .enumerate()
-        .filter(|(ci, _)| !sources[*ci].is_local())
-    {
+    for (ci, f) in with_ids::<_, ContainerId>(facts).filter(|(ci, _)| !sources.by_id(*ci).is_local()) {
         for c in plan::copies(p, f, &p.full_hash, true, false, |t: &str| t.to_string()) {
             planned.push(plan::PlannedCopy { container: ci, ..c });
         }
     }
     let dest = Place::Layout(local.layout.clone());
     let requests = execute::requests(&planned, facts, sources, |c| {
-        Endpoint::new(&dest, facts[c.container].repo.clone())
+        Endpoint::new(&dest, facts.by_id(c.container).repo.clone())
     });
     // What could not be kept, per container: one problem each (a full disk is one cause for all,
     // see report::problem), and only what was written is said to be kept.
-    let mut failed: Vec<usize> = Vec::new();
+    let mut failed: Vec<ContainerId> = Vec::new();
     if !requests.is_empty() {
         let outcomes = copy::copy_batch(&requests, &CopyOptions::default()).await;
         for (o, c) in outcomes.iter().zip(&planned).filter(|(o, _)| !o.ok()) {
@@ -140,16 +137,14 @@ pub(crate) async fn keep(
             let e = o.error.clone().or_else(|| dest.and_then(|d| d.error.clone()));
             let kind = o.error_kind.or(dest.and_then(|d| d.error_kind));
             let context = format!("keeping a local copy of {}", o.source);
-            let name = &facts[c.container].name;
+            let name = &facts.by_id(c.container).name;
             let p = problem(&context, e.unwrap_or_default(), kind.unwrap_or(Kind::Other));
             out.problems.push(p.container(name));
             failed.push(c.container);
         }
     }
     failed.dedup();
-    out.kept = facts
-        .iter()
-        .enumerate()
+    out.kept = with_ids::<_, ContainerId>(facts)
         .filter(|(ci, _)| !failed.contains(ci))
         .map(|(_, f)| f.name.clone())
         .collect();

@@ -5,6 +5,7 @@
 
 use bytes::Bytes;
 
+use super::ledger::{with_ids, ContainerId, TargetId};
 use super::model::{Promotion, RegistrySpec, Schema};
 use super::source::Facts;
 use crate::digest::Digest;
@@ -27,9 +28,9 @@ pub struct Expectation {
 /// One image copy: `reference` at the source, put under `tags` on one destination.
 #[derive(Clone, Debug)]
 pub(crate) struct PlannedCopy {
-    pub container: usize,
-    /// Index into the promotion's targets (unused for local copies).
-    pub target: usize,
+    pub container: ContainerId,
+    /// Unused for local copies.
+    pub target: TargetId,
     pub reference: String,
     pub tags: Vec<String>,
     /// What the source check read for `reference` (the copy does not read it again).
@@ -39,8 +40,8 @@ pub(crate) struct PlannedCopy {
 /// One `<fh>_manifest` push.
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct PlannedList {
-    pub container: usize,
-    pub target: usize,
+    pub container: ContainerId,
+    pub target: TargetId,
     pub repo: RepoPath,
     pub tag: String,
     pub media_type: String,
@@ -51,8 +52,8 @@ pub(crate) struct PlannedList {
 /// One tag verification on a target.
 #[derive(Clone, Debug)]
 pub(crate) struct PlannedCheck {
-    pub container: usize,
-    pub target: usize,
+    pub container: ContainerId,
+    pub target: TargetId,
     pub expect: Expectation,
 }
 
@@ -60,8 +61,8 @@ pub(crate) struct PlannedCheck {
 /// wanted one: it counts as missed there.
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct Unbuildable {
-    pub container: usize,
-    pub target: usize,
+    pub container: ContainerId,
+    pub target: TargetId,
     pub repo: RepoPath,
     pub tag: String,
     pub reason: String,
@@ -81,7 +82,7 @@ pub(crate) struct Plan {
 impl Plan {
     /// Per target, what this plan does there.
     pub fn summary(&self, p: &Promotion, containers: usize) -> PlanSummary {
-        let targets = p.targets.iter().enumerate().map(|(ti, t)| {
+        let targets = with_ids(&p.targets).map(|(ti, t): (TargetId, _)| {
             let copies = self.copies.iter().filter(|c| c.target == ti);
             TargetPlan {
                 registry: t.name.clone(),
@@ -111,8 +112,8 @@ pub(crate) fn plan(p: &Promotion, facts: &[Facts], verify_only: bool) -> Plan {
         moves_labels: p.push && !verify_only,
         ..Plan::default()
     };
-    for (ti, t) in p.targets.iter().enumerate() {
-        for (ci, f) in facts.iter().enumerate() {
+    for (ti, t) in with_ids::<_, TargetId>(&p.targets) {
+        for (ci, f) in with_ids::<_, ContainerId>(facts) {
             if p.push && !verify_only {
                 let arches = lists_for(p, t) && f.arch_error.is_none() && !f.root.is_index();
                 let rename = |tag: &str| target_tag(p, tag);
@@ -169,7 +170,7 @@ fn target_tag(p: &Promotion, tag: &str) -> String {
 /// `arches`, the x86 and ppc images under `rename(source tag)`. When the x86 image is the hash image
 /// itself (found under the hash, or under `<fh>_x86_64` with the same digest, as the promoter's
 /// sources hold it), `fold_x86` adds its name to the hash image's tags instead: one copy, asked about
-/// and pushed once. `container`/`target` are 0.
+/// and pushed once. `container`/`target` are the first's: the caller sets them.
 pub(crate) fn copies(
     p: &Promotion,
     f: &Facts,
@@ -179,8 +180,8 @@ pub(crate) fn copies(
     rename: impl Fn(&str) -> String,
 ) -> Vec<PlannedCopy> {
     let copy = |reference: String, tags: Vec<String>, known: &Manifest| PlannedCopy {
-        container: 0,
-        target: 0,
+        container: ContainerId(0),
+        target: TargetId(0),
         reference,
         tags,
         known: known.clone(),
@@ -217,8 +218,8 @@ fn list(p: &Promotion, t: &RegistrySpec, f: &Facts) -> Option<PlannedList> {
         media::DOCKER_LIST.to_string()
     };
     Some(PlannedList {
-        container: 0,
-        target: 0,
+        container: ContainerId(0),
+        target: TargetId(0),
         repo: t.repo(&p.prefix, &f.name),
         tag: p.target_manifest_tag(),
         media_type,
@@ -324,7 +325,10 @@ mod tests {
     }
 
     fn copies_of(plan: &Plan, ci: usize, ti: usize) -> Vec<(String, Vec<String>)> {
-        let mine = plan.copies.iter().filter(|c| c.container == ci && c.target == ti);
+        let mine = plan
+            .copies
+            .iter()
+            .filter(|c| c.container == ContainerId(ci) && c.target == TargetId(ti));
         mine.map(|c| (c.reference.clone(), c.tags.clone())).collect()
     }
 
@@ -358,11 +362,14 @@ mod tests {
         assert!(plan
             .lists
             .iter()
-            .all(|l| l.target == 0 && l.tag == format!("{FH}_manifest")));
+            .all(|l| l.target == TargetId(0) && l.tag == format!("{FH}_manifest")));
         assert_eq!(plan.lists[0].digest, Digest::sha256(b"{list-1}"));
         assert_eq!(plan.lists[0].media_type, media::DOCKER_LIST);
         let tags = |ci: usize, ti: usize| -> Vec<String> {
-            let mine = plan.checks.iter().filter(|c| c.container == ci && c.target == ti);
+            let mine = plan
+                .checks
+                .iter()
+                .filter(|c| c.container == ContainerId(ci) && c.target == TargetId(ti));
             mine.map(|c| c.expect.tag.clone()).collect()
         };
         assert_eq!(
@@ -418,11 +425,17 @@ mod tests {
             copies_of(&plan, 1, 0),
             vec![(FH.to_string(), vec![FH.to_string()])]
         );
-        assert_eq!(plan.lists.iter().filter(|l| l.container == 1).count(), 0);
+        assert_eq!(
+            plan.lists
+                .iter()
+                .filter(|l| l.container == ContainerId(1))
+                .count(),
+            0
+        );
         assert_eq!(plan.unbuildable.len(), 1);
         assert_eq!(
             (plan.unbuildable[0].container, plan.unbuildable[0].target),
-            (1, 0)
+            (ContainerId(1), TargetId(0))
         );
         let no_push = promotion(serde_json::json!({"target_registries_push": false}));
         let plan = super::plan(&no_push, &facts(&no_push), false);

@@ -9,6 +9,7 @@ use futures_util::stream::{self, StreamExt};
 
 use super::build;
 use super::label::set_label;
+use super::ledger::{with_ids, At, ContainerId, Outcome, TargetId};
 use super::model::{KeepLocal, Promotion, RegistrySpec};
 use crate::registry::Registry;
 use crate::report::{Kind, Phase, Problem, Report, TagAction, TagEntry};
@@ -36,12 +37,10 @@ pub async fn run_rollback(p: &Promotion, dry_run: bool) -> Report {
             Err(e) => problems.push(Problem::from_error(Phase::Setup, &s.name, &e).registry(&s.name)),
         }
     }
-    let jobs: Vec<(usize, usize)> = (0..clients.len())
-        .flat_map(|ri| (0..p.containers.len()).map(move |ci| (ci, ri)))
-        .collect();
-    let results: Vec<(usize, TagEntry, Kind)> = stream::iter(jobs.into_iter().map(|(ci, ri)| {
-        let (spec, reg) = &clients[ri];
-        let name = &p.containers[ci];
+    let jobs = with_ids::<_, TargetId>(&clients).flat_map(|(ri, client)| {
+        with_ids::<_, ContainerId>(&p.containers).map(move |(ci, name)| (ci, ri, client, name))
+    });
+    let results: Vec<Outcome> = stream::iter(jobs.map(|(ci, ri, (spec, reg), name)| {
         let recorded: Vec<&LabelRecord> = history
             .iter()
             .filter(|r| {
@@ -67,7 +66,7 @@ pub async fn run_rollback(p: &Promotion, dry_run: bool) -> Report {
                 en.error = Some(e);
                 kind = k;
             }
-            (ci, en, kind)
+            Outcome::new(ci, At::Target(ri), en, kind)
         }
     }))
     .buffer_unordered(p.per_registry)

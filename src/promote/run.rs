@@ -10,7 +10,7 @@ use std::time::Instant;
 use super::build::{self, Collected, Registries};
 use super::execute;
 use super::label::{self, LabelSite};
-use super::ledger::{At, Ledger};
+use super::ledger::{with_ids, At, ById, ContainerId, Outcome, TargetId};
 use super::local::{self, Local};
 use super::model::Promotion;
 use super::plan::{self, lists_for, Plan};
@@ -79,7 +79,9 @@ pub async fn run(p: &Promotion, opts: &RunOptions) -> Report {
                 .map(|(s, r)| (s.name.clone(), "target", r.clone())),
         )
         .collect();
-    let _ = steps(p, opts, &clients, &mut c).await;
+    if let Some(mut run) = Run::start(p, opts, &clients, &mut c) {
+        run.steps().await;
+    }
     build::promotion(p, header, c, started, &regs)
 }
 
@@ -109,12 +111,6 @@ fn list_files_problem(e: &crate::Error) -> Problem {
     Problem::from_error(Phase::ListFiles, "list files", e)
 }
 
-/// The promoter's pushed and missed list files.
-fn write_outcome_lists(p: &Promotion, files: &ListFiles, write: bool, c: &mut Collected) {
-    c.problems.extend(write_list(write, &files.pushed, p, &c.pushed));
-    c.problems.extend(write_list(write, &files.missed, p, &c.missed));
-}
-
 /// Does some target of this promotion get manifest lists?
 fn wants_lists(p: &Promotion) -> bool {
     p.push && p.targets.iter().any(|t| lists_for(p, t))
@@ -130,134 +126,6 @@ fn write_list(write: bool, path: &std::path::Path, p: &Promotion, names: &[Strin
     r.err().map(|e| list_files_problem(&e))
 }
 
-/// The steps; `Err(Stop)` ends the run early (its problem is collected).
-async fn steps(p: &Promotion, opts: &RunOptions, cl: &Clients, c: &mut Collected) -> Result<(), Stop> {
-    let write_lists = !opts.read_only();
-    // tmp_file_root checked (its private sub-folder when others share it) before anything is written.
-    let dir = match write_lists {
-        true => crate::report::folder::output_dir(&p.tmp_file_root)
-            .map_err(|e| c.problems.push(list_files_problem(&e)))
-            .map_err(|_| Stop::Early)?,
-        false => p.tmp_file_root.clone(),
-    };
-    let files = ListFiles::new(&dir, &p.list_suffix());
-    if write_lists {
-        files
-            .truncate_all()
-            .map_err(|e| c.problems.push(list_files_problem(&e)))
-            .map_err(|_| Stop::Early)?;
-    }
-    let local = local::open(p, opts.read_only())
-        .map_err(|e| {
-            c.problems
-                .push(Problem::from_error(Phase::Setup, "local store", &e))
-        })
-        .map_err(|_| Stop::Early)?;
-    let mut ledger = Ledger::default();
-    let mut sources = Vec::new();
-    let r = phases(
-        p,
-        opts,
-        cl,
-        local.as_ref(),
-        (&files, write_lists),
-        &mut ledger,
-        &mut sources,
-        c,
-    )
-    .await;
-    if let Err(Stop::Overrun) = r {
-        // What was not promoted is listed, and the images kept as after any failed push (itself
-        // within the deadline).
-        write_outcome_lists(p, &files, write_lists, c);
-        if let (Some(l), false, false) = (&local, opts.read_only(), sources.is_empty()) {
-            within(p, local::keep(p, l, &c.facts, &sources, true, &mut c.local)).await;
-            c.problems.append(&mut c.local.problems);
-            local::clean(p, l, &c.facts, false, &mut c.local);
-        }
-    }
-    c.ledger = ledger;
-    r
-}
-
-/// The phases, each within `phase_timeout`.
-#[allow(clippy::too_many_arguments)]
-async fn phases(
-    p: &Promotion,
-    opts: &RunOptions,
-    cl: &Clients,
-    local: Option<&Local>,
-    (files, write_lists): (&ListFiles, bool),
-    ledger: &mut Ledger,
-    sources: &mut Vec<Place>,
-    c: &mut Collected,
-) -> Result<(), Stop> {
-    let progress = &opts.progress;
-    // The targets are asked what they hold while the source is read.
-    let looking = async {
-        match p.push && !opts.verify_only {
-            true => targets::look(p, &cl.targets).await,
-            false => Looked::default(),
-        }
-    };
-    let checking = check_source(p, cl, local, c, files, write_lists, progress);
-    let checked = within(p, futures_util::future::join(checking, looking)).await;
-    let (found, looked) = checked.ok_or_else(|| overrun(p, Phase::SourceCheck, c))?;
-    if let Some(l) = local.filter(|_| c.local_reused.is_empty()) {
-        // No kept copy is read: the release's lock goes at once (runs of it need not wait).
-        l.done_reading();
-    }
-    let found = found?;
-    let fetched = FetchedBlobs::default();
-    let known = (&fetched, &looked.lists);
-    within(
-        p,
-        architectures(p, &found, known, c, files, write_lists, progress),
-    )
-    .await
-    .ok_or_else(|| overrun(p, Phase::Architectures, c))?;
-    *sources = found.into_iter().map(|(_, _, place)| place).collect();
-    if p.push && !opts.verify_only {
-        within(p, quay_repositories(p, opts.dry_run, c))
-            .await
-            .ok_or_else(|| overrun(p, Phase::Repositories, c))?;
-    }
-    let plan = plan::plan(p, &c.facts, opts.verify_only);
-    c.plan = Some(plan.summary(p, c.facts.len()));
-    if p.push && !opts.verify_only {
-        let seen = (&fetched, &looked.seen);
-        within(p, write(p, &plan, sources, cl, opts, seen, ledger, c))
-            .await
-            .ok_or_else(|| overrun(p, Phase::Copy, c))?;
-    }
-    if opts.dry_run {
-        predict_labels(p, cl, ledger, &c.facts, progress).await;
-        return Ok(());
-    }
-    if p.push {
-        within(p, verify_targets(p, &plan, cl, opts, ledger))
-            .await
-            .ok_or_else(|| overrun(p, Phase::Verify, c))?;
-        label_targets(p, cl, opts, ledger, c).await;
-        write_outcome_lists(p, files, write_lists, c);
-    }
-    if let (Some(l), false) = (local, opts.read_only()) {
-        let failed_push = p.push && !c.missed.is_empty();
-        within(p, local::keep(p, l, &c.facts, sources, failed_push, &mut c.local))
-            .await
-            .ok_or_else(|| overrun(p, Phase::LocalStore, c))?;
-        c.problems.append(&mut c.local.problems);
-    }
-    if p.label_source {
-        // The source label is the last commit: not cut either (it waits for everything else).
-        source_label(p, cl, opts, ledger, c).await;
-    }
-    if let (Some(l), false) = (local, opts.read_only()) {
-        store_after(p, l, ledger, c);
-    }
-    Ok(())
-}
-
 /// Run one phase within the promotion's `phase_timeout`; `None` when it ran over (the phase's
 /// unfinished work is dropped: requests in flight are cancelled, and nothing it did not finish is
 /// recorded).
@@ -268,377 +136,512 @@ async fn within<T>(p: &Promotion, phase: impl std::future::Future<Output = T>) -
     }
 }
 
-/// A phase ran over its deadline: the run stops, every container counts as missed, and no label
-/// moves after this (the steps that would move one are not reached).
-fn overrun(p: &Promotion, phase: Phase, c: &mut Collected) -> Stop {
-    let secs = p.phase_timeout.map_or(0, |d| d.as_secs());
-    let name = phase.to_string().replace('_', " ");
-    let msg = format!(
-        "the {name} phase ran over its deadline (phase_timeout: {secs} s): the run stopped there, \
-         nothing after it was done and no label moved"
-    );
-    c.problems
-        .push(Problem::new(phase, Kind::Deadline, msg.clone(), msg));
-    c.pushed.clear();
-    c.missed = c.found.clone();
-    Stop::Overrun
+/// One promotion run in progress: what it works with (the promotion, how to run, the clients, the
+/// local store, the list files) and what its steps have found and done so far (`c`: the facts, the
+/// ledger of outcomes, the problems; `sources`: where each container is read from).
+struct Run<'a> {
+    p: &'a Promotion,
+    opts: &'a RunOptions,
+    cl: &'a Clients,
+    local: Option<Local>,
+    files: ListFiles,
+    /// The list files are written (not in a dry run nor by `verify`).
+    write_lists: bool,
+    /// By container, once the source is checked.
+    sources: Vec<Place>,
+    c: &'a mut Collected,
 }
 
-/// 1. Every `<prefix>-<name>:<fh>` must exist at the source (or in a kept local copy).
-async fn check_source(
-    p: &Promotion,
-    cl: &Clients,
-    local: Option<&Local>,
-    c: &mut Collected,
-    files: &ListFiles,
-    write_lists: bool,
-    progress: &Progress,
-) -> Result<Vec<(String, crate::manifest::Manifest, Place)>, Stop> {
-    let want_lists = wants_lists(p);
-    let mut found = source::check(p, &cl.source, local.map(|l| &l.layout), want_lists, progress).await;
-    c.found = found.found.iter().map(|(n, _, _)| n.clone()).collect();
-    c.missing = std::mem::take(&mut found.missing);
-    c.local_reused = found
-        .found
-        .iter()
-        .filter(|(_, _, place)| place.is_local())
-        .map(|(n, _, _)| n.clone())
-        .collect();
-    c.problems.append(&mut found.problems);
-    c.problems
-        .extend(write_list(write_lists, &files.parsed, p, &c.found));
-    c.problems
-        .extend(write_list(write_lists, &files.missing, p, &c.missing));
-    tracing::info!(
-        source = %format!("{}/{}", p.source.host, p.source.namespace),
-        tag = %p.full_hash,
-        found = c.found.len(),
-        missing = c.missing.len(),
-        "source check"
-    );
-    if !c.missing.is_empty() {
-        return Err(Stop::Early);
+impl<'a> Run<'a> {
+    /// The list files' folder checked (its private sub-folder when others share it) and the files
+    /// emptied before anything is written, and the local store opened; `None` when either fails
+    /// (its problem collected; nothing else is done).
+    fn start(
+        p: &'a Promotion,
+        opts: &'a RunOptions,
+        cl: &'a Clients,
+        c: &'a mut Collected,
+    ) -> Option<Run<'a>> {
+        let write_lists = !opts.read_only();
+        let dir = match write_lists {
+            true => match crate::report::folder::output_dir(&p.tmp_file_root) {
+                Ok(d) => d,
+                Err(e) => {
+                    c.problems.push(list_files_problem(&e));
+                    return None;
+                }
+            },
+            false => p.tmp_file_root.clone(),
+        };
+        let files = ListFiles::new(&dir, &p.list_suffix());
+        if write_lists {
+            if let Err(e) = files.truncate_all() {
+                c.problems.push(list_files_problem(&e));
+                return None;
+            }
+        }
+        let local = match local::open(p, opts.read_only()) {
+            Ok(l) => l,
+            Err(e) => {
+                c.problems
+                    .push(Problem::from_error(Phase::Setup, "local store", &e));
+                return None;
+            }
+        };
+        Some(Run {
+            p,
+            opts,
+            cl,
+            local,
+            files,
+            write_lists,
+            sources: Vec::new(),
+            c,
+        })
     }
-    if found.found.is_empty() {
-        let msg = "container list is empty";
+
+    /// The phases; one that runs over `phase_timeout` stops the run there, and what is known is
+    /// still listed and kept.
+    async fn steps(&mut self) {
+        if let Err(Stop::Overrun) = self.phases().await {
+            // What was not promoted is listed, and the images kept as after any failed push (itself
+            // within the deadline).
+            self.write_outcome_lists();
+            let (p, c) = (self.p, &mut *self.c);
+            if let (Some(l), false, false) = (&self.local, self.opts.read_only(), self.sources.is_empty()) {
+                within(p, local::keep(p, l, &c.facts, &self.sources, true, &mut c.local)).await;
+                c.problems.append(&mut c.local.problems);
+                local::clean(p, l, &c.facts, false, &mut c.local);
+            }
+        }
+    }
+
+    /// The phases, each within `phase_timeout`; `Err(Stop)` ends the run early (its problem is
+    /// collected).
+    async fn phases(&mut self) -> Result<(), Stop> {
+        let (p, opts, cl) = (self.p, self.opts, self.cl);
+        // The targets are asked what they hold while the source is read.
+        let looking = async {
+            match p.push && !opts.verify_only {
+                true => targets::look(p, &cl.targets).await,
+                false => Looked::default(),
+            }
+        };
+        let checked = within(p, futures_util::future::join(self.check_source(), looking)).await;
+        let (found, looked) = checked.ok_or_else(|| self.overrun(Phase::SourceCheck))?;
+        if let Some(l) = self.local.as_ref().filter(|_| self.c.local_reused.is_empty()) {
+            // No kept copy is read: the release's lock goes at once (runs of it need not wait).
+            l.done_reading();
+        }
+        let found = found?;
+        let fetched = FetchedBlobs::default();
+        within(p, self.architectures(&found, (&fetched, &looked.lists)))
+            .await
+            .ok_or_else(|| self.overrun(Phase::Architectures))?;
+        self.sources = found.into_iter().map(|(_, _, place)| place).collect();
+        if p.push && !opts.verify_only {
+            within(p, self.quay_repositories())
+                .await
+                .ok_or_else(|| self.overrun(Phase::Repositories))?;
+        }
+        let plan = plan::plan(p, &self.c.facts, opts.verify_only);
+        self.c.plan = Some(plan.summary(p, self.c.facts.len()));
+        if p.push && !opts.verify_only {
+            within(p, self.write(&plan, (&fetched, &looked.seen)))
+                .await
+                .ok_or_else(|| self.overrun(Phase::Copy))?;
+        }
+        if opts.dry_run {
+            self.predict_labels().await;
+            return Ok(());
+        }
+        if p.push {
+            within(p, self.verify_targets(&plan))
+                .await
+                .ok_or_else(|| self.overrun(Phase::Verify))?;
+            self.label_targets().await;
+            self.write_outcome_lists();
+        }
+        if !opts.read_only() {
+            let failed_push = p.push && !self.c.missed.is_empty();
+            within(p, self.keep_local(failed_push))
+                .await
+                .ok_or_else(|| self.overrun(Phase::LocalStore))?;
+        }
+        if p.label_source {
+            // The source label is the last commit: not cut either (it waits for everything else).
+            self.source_label().await;
+        }
+        if !opts.read_only() {
+            self.store_after();
+        }
+        Ok(())
+    }
+
+    /// A phase ran over its deadline: the run stops, every container counts as missed, and no
+    /// label moves after this (the steps that would move one are not reached).
+    fn overrun(&mut self, phase: Phase) -> Stop {
+        let secs = self.p.phase_timeout.map_or(0, |d| d.as_secs());
+        let name = phase.to_string().replace('_', " ");
+        let msg = format!(
+            "the {name} phase ran over its deadline (phase_timeout: {secs} s): the run stopped there, \
+             nothing after it was done and no label moved"
+        );
+        let c = &mut *self.c;
         c.problems
-            .push(Problem::new(Phase::SourceCheck, Kind::Invalid, msg, msg));
-        return Err(Stop::Early);
+            .push(Problem::new(phase, Kind::Deadline, msg.clone(), msg));
+        c.pushed.clear();
+        c.missed = c.found.clone();
+        Stop::Overrun
     }
-    Ok(found.found)
-}
 
-/// 2. What the source holds per container; its architectures when some target gets manifest lists.
-async fn architectures(
-    p: &Promotion,
-    found: &[(String, crate::manifest::Manifest, Place)],
-    known: (&FetchedBlobs, &HashMap<String, Manifest>),
-    c: &mut Collected,
-    files: &ListFiles,
-    write_lists: bool,
-    progress: &Progress,
-) {
-    let want_lists = wants_lists(p);
-    c.facts = source::facts(p, found, want_lists, known, progress).await;
-    if want_lists {
+    /// The promoter's pushed and missed list files.
+    fn write_outcome_lists(&mut self) {
+        let (p, files, write, c) = (self.p, &self.files, self.write_lists, &mut *self.c);
+        c.problems.extend(write_list(write, &files.pushed, p, &c.pushed));
+        c.problems.extend(write_list(write, &files.missed, p, &c.missed));
+    }
+
+    /// 1. Every `<prefix>-<name>:<fh>` must exist at the source (or in a kept local copy).
+    async fn check_source(&mut self) -> Result<Vec<(String, Manifest, Place)>, Stop> {
+        let (p, files, write) = (self.p, &self.files, self.write_lists);
+        let layout = self.local.as_ref().map(|l| &l.layout);
+        let mut found = source::check(p, &self.cl.source, layout, wants_lists(p), &self.opts.progress).await;
+        let c = &mut *self.c;
+        c.found = found.found.iter().map(|(n, _, _)| n.clone()).collect();
+        c.missing = std::mem::take(&mut found.missing);
+        c.local_reused = found
+            .found
+            .iter()
+            .filter(|(_, _, place)| place.is_local())
+            .map(|(n, _, _)| n.clone())
+            .collect();
+        c.problems.append(&mut found.problems);
+        c.problems.extend(write_list(write, &files.parsed, p, &c.found));
+        c.problems
+            .extend(write_list(write, &files.missing, p, &c.missing));
+        tracing::info!(
+            source = %format!("{}/{}", p.source.host, p.source.namespace),
+            tag = %p.full_hash,
+            found = c.found.len(),
+            missing = c.missing.len(),
+            "source check"
+        );
+        if !c.missing.is_empty() {
+            return Err(Stop::Early);
+        }
+        if found.found.is_empty() {
+            let msg = "container list is empty";
+            c.problems
+                .push(Problem::new(Phase::SourceCheck, Kind::Invalid, msg, msg));
+            return Err(Stop::Early);
+        }
+        Ok(found.found)
+    }
+
+    /// 2. What the source holds per container; its architectures when targets get manifest lists.
+    async fn architectures(
+        &mut self,
+        found: &[(String, Manifest, Place)],
+        known: (&FetchedBlobs, &HashMap<String, Manifest>),
+    ) {
+        let (p, files, write) = (self.p, &self.files, self.write_lists);
+        let want_lists = wants_lists(p);
+        let c = &mut *self.c;
+        c.facts = source::facts(p, found, want_lists, known, &self.opts.progress).await;
+        if want_lists {
+            for f in &c.facts {
+                if p.ppc_manifests && p.ppc_containers.contains(&f.name) {
+                    if f.ppc.is_some() || f.root.is_index() {
+                        c.ppc_found.push(f.name.clone());
+                    } else {
+                        c.ppc_missing.push(f.name.clone());
+                    }
+                }
+            }
+            c.problems
+                .extend(write_list(write, &files.parsed_ppc, p, &c.ppc_found));
+            c.problems
+                .extend(write_list(write, &files.missing_ppc, p, &c.ppc_missing));
+        }
         for f in &c.facts {
-            if p.ppc_manifests && p.ppc_containers.contains(&f.name) {
-                if f.ppc.is_some() || f.root.is_index() {
-                    c.ppc_found.push(f.name.clone());
-                } else {
-                    c.ppc_missing.push(f.name.clone());
+            if let Some(e) = &f.arch_error {
+                let text = format!("{}: {e}", f.name);
+                let problem = Problem::new(Phase::Architectures, Kind::of(e), e.to_string(), text);
+                c.problems
+                    .push(problem.container(&f.name).registry(&p.source.name));
+            }
+        }
+    }
+
+    /// Quay targets: create the missing repositories (public) before pushing.
+    async fn quay_repositories(&mut self) {
+        let (p, c) = (self.p, &mut *self.c);
+        let repos: Vec<String> = c
+            .facts
+            .iter()
+            .map(|f| format!("{}-{}", p.prefix, f.name))
+            .collect();
+        for t in &p.targets {
+            let Some(spec) = &t.quay else { continue };
+            match crate::quay::ensure(spec, &repos, self.opts.dry_run).await {
+                Ok(o) => {
+                    tracing::info!(
+                        registry = %t.name,
+                        created = o.created.len(),
+                        would_create = o.would_create.len(),
+                        "Quay repositories"
+                    );
+                    c.quay.push(o);
+                }
+                Err(e) => {
+                    let ctx = format!("{}: creating Quay repositories", t.name);
+                    c.problems
+                        .push(Problem::from_error(Phase::Repositories, &ctx, &e).registry(&t.name));
                 }
             }
         }
-        c.problems
-            .extend(write_list(write_lists, &files.parsed_ppc, p, &c.ppc_found));
-        c.problems
-            .extend(write_list(write_lists, &files.missing_ppc, p, &c.ppc_missing));
     }
-    for f in &c.facts {
-        if let Some(e) = &f.arch_error {
-            let text = format!("{}: {e}", f.name);
-            let problem = Problem::new(Phase::Architectures, Kind::of(e), e.to_string(), text);
-            c.problems
-                .push(problem.container(&f.name).registry(&p.source.name));
+
+    /// 3–4. The copies to every target in one batch, then the manifest lists.
+    async fn write(&mut self, plan: &Plan, (fetched, seen): (&FetchedBlobs, &SeenTags)) {
+        let (p, opts, cl, c) = (self.p, self.opts, self.cl, &mut *self.c);
+        let copts = CopyOptions {
+            per_registry: p.per_registry,
+            blob_jobs: p.blob_jobs,
+            dry_run: opts.dry_run,
+            fetched: fetched.clone(),
+            progress: opts.progress.clone(),
+            proven: c.ledger.proven.clone(),
+            seen: seen.clone(),
+        };
+        let (outcomes, mut problems) =
+            execute::copies(p, plan, &c.facts, &self.sources, &cl.targets, &copts).await;
+        c.problems.append(&mut problems);
+        c.ledger.record_all(outcomes);
+        let (outcomes, mut problems) = execute::lists(
+            p,
+            plan,
+            (&c.facts, seen),
+            &c.ledger,
+            &cl.targets,
+            opts.dry_run,
+            &opts.progress,
+        )
+        .await;
+        c.problems.append(&mut problems);
+        c.ledger.record_all(outcomes);
+    }
+
+    /// The label's sites on the targets.
+    fn target_sites(&self) -> Vec<LabelSite<'a>> {
+        let (p, cl) = (self.p, self.cl);
+        with_ids::<_, TargetId>(&p.targets)
+            .map(|(ti, spec)| LabelSite {
+                at: At::Target(ti),
+                spec,
+                client: cl.targets.by_id(ti),
+            })
+            .collect()
+    }
+
+    /// The label's site on the source.
+    fn source_site(&self) -> LabelSite<'a> {
+        LabelSite {
+            at: At::Source,
+            spec: &self.p.source,
+            client: &self.cl.source,
         }
     }
-}
 
-/// Quay targets: create the missing repositories (public) before pushing.
-async fn quay_repositories(p: &Promotion, dry_run: bool, c: &mut Collected) {
-    let repos: Vec<String> = c
-        .facts
-        .iter()
-        .map(|f| format!("{}-{}", p.prefix, f.name))
-        .collect();
-    for t in &p.targets {
-        let Some(spec) = &t.quay else { continue };
-        match crate::quay::ensure(spec, &repos, dry_run).await {
-            Ok(o) => {
-                tracing::info!(
-                    registry = %t.name,
-                    created = o.created.len(),
-                    would_create = o.would_create.len(),
-                    "Quay repositories"
+    /// Dry run: predict the label moves (read-only).
+    async fn predict_labels(&mut self) {
+        let p = self.p;
+        let mut sites = Vec::new();
+        if p.push {
+            sites.extend(self.target_sites());
+        }
+        if p.label_source {
+            sites.push(self.source_site());
+        }
+        let c = &mut *self.c;
+        let moves =
+            label::move_labels(p, &sites, &c.facts, &c.ledger, false, true, &self.opts.progress).await;
+        c.ledger.record_all(moves);
+    }
+
+    /// 5–6. Verify what should now be on the targets (then the label moves where all verified).
+    async fn verify_targets(&mut self, plan: &Plan) {
+        let (p, opts, c) = (self.p, self.opts, &mut *self.c);
+        let verdicts = verify::pass(
+            p,
+            plan,
+            &c.ledger,
+            &self.cl.targets,
+            opts.verify_only,
+            &opts.progress,
+        )
+        .await;
+        for v in verdicts {
+            c.ledger.apply(&v, &p.targets.by_id(v.target).name);
+        }
+        // Expected tags that could not even be attempted (x86/ppc discovery failed) count as missed.
+        for u in &plan.unbuildable {
+            let registry = &p.targets.by_id(u.target).name;
+            let mut en = TagEntry::new(registry, &u.repo, &u.tag, None, TagAction::Failed);
+            en.verified = Some(false);
+            en.error = Some(u.reason.clone());
+            c.ledger.record(Outcome::new(
+                u.container,
+                At::Target(u.target),
+                en,
+                Kind::NotAttempted,
+            ));
+        }
+    }
+
+    /// The label on each target where every tag of that image verified, then what was promoted.
+    /// Not cut by `phase_timeout`: label moves are the commit, short, and each one is recorded.
+    async fn label_targets(&mut self) {
+        let p = self.p;
+        if !self.opts.verify_only {
+            let sites = self.target_sites();
+            let c = &mut *self.c;
+            let moved =
+                label::move_labels(p, &sites, &c.facts, &c.ledger, true, false, &self.opts.progress).await;
+            c.built.extend(label::built_dates(&sites, &c.facts, &moved).await);
+            for o in moved {
+                if o.entry.action == TagAction::Failed {
+                    let name = &c.facts.by_id(o.container).name;
+                    c.problems.push(tag_problem(Phase::Label, o.kind, name, &o.entry));
+                }
+                c.ledger.record(o);
+            }
+        }
+        self.verification_problems();
+        let c = &mut *self.c;
+        let targets: Vec<TargetId> = with_ids(&p.targets).map(|(ti, _): (TargetId, _)| ti).collect();
+        for (ci, f) in with_ids::<_, ContainerId>(&c.facts) {
+            let pushed = targets.iter().all(|ti| c.ledger.pushed(ci, *ti));
+            let list = if pushed { &mut c.pushed } else { &mut c.missed };
+            list.push(f.name.clone());
+        }
+        // The run's outcome, one problem per image and target it was not verified on: each is folded
+        // into the cause met there ("so 20 images were not verified there"), see report::problem.
+        for (ci, f) in with_ids::<_, ContainerId>(&c.facts) {
+            let missed = with_ids::<_, TargetId>(&p.targets).filter(|(ti, _)| !c.ledger.pushed(ci, *ti));
+            for (_, t) in missed {
+                let text = format!("{}: not verified on {}", f.name, t.name);
+                let problem = Problem::new(Phase::Verify, Kind::Verification, "not verified", text);
+                let problem = problem.reason(Some(Reason::NotVerified));
+                c.problems.push(problem.container(&f.name).registry(&t.name));
+            }
+        }
+    }
+
+    /// Each tag that failed or did not verify, once: a cause already reported (by the copy) is not
+    /// repeated.
+    fn verification_problems(&mut self) {
+        let (p, c) = (self.p, &mut *self.c);
+        let mut found = Vec::new();
+        for (ci, f) in with_ids::<_, ContainerId>(&c.facts) {
+            for (ti, _) in with_ids::<_, TargetId>(&p.targets) {
+                for (e, reason) in c.ledger.checked_at(ci, At::Target(ti)) {
+                    let Some(err) = &e.error else { continue };
+                    if e.verified != Some(false) && e.action != TagAction::Failed {
+                        continue;
+                    }
+                    // A read-back that found something wrong is a verification problem, also on a
+                    // tag this run did not write; another failure (a copy's) is not.
+                    let kind = if reason.is_none() && e.action == TagAction::Failed {
+                        Kind::Other
+                    } else {
+                        Kind::Verification
+                    };
+                    let problem = tag_problem(Phase::Verify, kind, &f.name, e).reason(reason);
+                    let known = c
+                        .problems
+                        .iter()
+                        .chain(&found)
+                        .any(|x: &Problem| x.text == problem.text || x.text.ends_with(err.as_str()));
+                    if !known {
+                        found.push(problem);
+                    }
+                }
+            }
+        }
+        c.problems.append(&mut found);
+    }
+
+    /// The copies kept in the local store (after a failed push, or always as asked).
+    async fn keep_local(&mut self, failed_push: bool) {
+        let (p, c) = (self.p, &mut *self.c);
+        if let Some(l) = &self.local {
+            local::keep(p, l, &c.facts, &self.sources, failed_push, &mut c.local).await;
+            c.problems.append(&mut c.local.problems);
+        }
+    }
+
+    /// 7. The source label: last, only when everything else succeeded (`verify`: read it back).
+    async fn source_label(&mut self) {
+        let (p, opts) = (self.p, self.opts);
+        let labelled: Vec<Outcome> = if opts.verify_only {
+            verify::source_labels(p, &self.cl.source, &self.c.facts).await
+        } else if self.c.ok() {
+            let sites = [self.source_site()];
+            let c = &mut *self.c;
+            let moved =
+                label::move_labels(p, &sites, &c.facts, &c.ledger, false, false, &opts.progress).await;
+            c.built.extend(label::built_dates(&sites, &c.facts, &moved).await);
+            moved
+        } else {
+            let withheld = |(ci, f): (ContainerId, &Facts)| {
+                let digest = Some(&f.root.digest);
+                let mut en = TagEntry::new(
+                    &p.source.name,
+                    &f.repo,
+                    &p.named_label,
+                    digest,
+                    TagAction::Skipped,
                 );
-                c.quay.push(o);
-            }
-            Err(e) => {
-                let ctx = format!("{}: creating Quay repositories", t.name);
-                c.problems
-                    .push(Problem::from_error(Phase::Repositories, &ctx, &e).registry(&t.name));
-            }
-        }
-    }
-}
-
-/// 3–4. The copies to every target in one batch, then the manifest lists.
-#[allow(clippy::too_many_arguments)]
-async fn write(
-    p: &Promotion,
-    plan: &Plan,
-    sources: &[Place],
-    cl: &Clients,
-    opts: &RunOptions,
-    (fetched, seen): (&FetchedBlobs, &SeenTags),
-    ledger: &mut Ledger,
-    c: &mut Collected,
-) {
-    let dry_run = opts.dry_run;
-    let copts = CopyOptions {
-        per_registry: p.per_registry,
-        blob_jobs: p.blob_jobs,
-        dry_run,
-        fetched: fetched.clone(),
-        progress: opts.progress.clone(),
-        proven: ledger.proven.clone(),
-        seen: seen.clone(),
-    };
-    let (outcomes, mut problems) = execute::copies(p, plan, &c.facts, sources, &cl.targets, &copts).await;
-    c.problems.append(&mut problems);
-    for (ci, ti, en) in outcomes {
-        ledger.record(ci, At::Target(ti), en);
-    }
-    let (outcomes, mut problems) = execute::lists(
-        p,
-        plan,
-        (&c.facts, seen),
-        ledger,
-        &cl.targets,
-        dry_run,
-        &opts.progress,
-    )
-    .await;
-    c.problems.append(&mut problems);
-    for (ci, ti, en) in outcomes {
-        ledger.record(ci, At::Target(ti), en);
-    }
-}
-
-fn target_sites<'a>(p: &'a Promotion, cl: &'a Clients) -> Vec<LabelSite<'a>> {
-    p.targets
-        .iter()
-        .zip(&cl.targets)
-        .enumerate()
-        .map(|(ti, (spec, client))| LabelSite {
-            at: At::Target(ti),
-            spec,
-            client,
-        })
-        .collect()
-}
-
-fn source_site<'a>(p: &'a Promotion, cl: &'a Clients) -> LabelSite<'a> {
-    LabelSite {
-        at: At::Source,
-        spec: &p.source,
-        client: &cl.source,
-    }
-}
-
-/// Dry run: predict the label moves (read-only).
-async fn predict_labels(
-    p: &Promotion,
-    cl: &Clients,
-    ledger: &mut Ledger,
-    facts: &[Facts],
-    progress: &Progress,
-) {
-    let mut sites = Vec::new();
-    if p.push {
-        sites.extend(target_sites(p, cl));
-    }
-    if p.label_source {
-        sites.push(source_site(p, cl));
-    }
-    for (ci, at, en, _) in label::move_labels(p, &sites, facts, ledger, false, true, progress).await {
-        ledger.record(ci, at, en);
-    }
-}
-
-/// 5–6. Verify what should now be on the targets, then move the label where everything verified.
-async fn verify_targets(p: &Promotion, plan: &Plan, cl: &Clients, opts: &RunOptions, ledger: &mut Ledger) {
-    let (verify_only, progress) = (opts.verify_only, &opts.progress);
-    for v in verify::pass(p, plan, ledger, &cl.targets, verify_only, progress).await {
-        ledger.apply(&v, &p.targets[v.target].name);
-    }
-    // Expected tags that could not even be attempted (x86/ppc discovery failed) count as missed.
-    for u in &plan.unbuildable {
-        let mut en = TagEntry::new(
-            &p.targets[u.target].name,
-            &u.repo,
-            &u.tag,
-            None,
-            TagAction::Failed,
-        );
-        en.verified = Some(false);
-        en.error = Some(u.reason.clone());
-        ledger.record(u.container, At::Target(u.target), en);
-    }
-}
-
-/// The label on each target where every tag of that image verified, then what was promoted. Not
-/// cut by `phase_timeout`: label moves are the commit, short, and each one is recorded.
-async fn label_targets(
-    p: &Promotion,
-    cl: &Clients,
-    opts: &RunOptions,
-    ledger: &mut Ledger,
-    c: &mut Collected,
-) {
-    let verify_only = opts.verify_only;
-    if !verify_only {
-        let sites = target_sites(p, cl);
-        let moved = label::move_labels(p, &sites, &c.facts, ledger, true, false, &opts.progress).await;
-        c.built.extend(label::built_dates(&sites, &c.facts, &moved).await);
-        for (ci, at, en, kind) in moved {
+                en.error = Some("label withheld: the promotion had errors".into());
+                Outcome::new(ci, At::Source, en, Kind::NotAttempted)
+            };
+            with_ids(&self.c.facts).map(withheld).collect()
+        };
+        let c = &mut *self.c;
+        for o in labelled {
+            let en = &o.entry;
             if en.action == TagAction::Failed {
+                let name = &c.facts.by_id(o.container).name;
+                let e = en.error.clone().unwrap_or_default();
+                let text = format!("{name}: source label: {e}");
+                let problem = Problem::new(Phase::SourceLabel, o.kind, e, text).reason(o.reason);
                 c.problems
-                    .push(tag_problem(Phase::Label, kind, &c.facts[ci].name, &en));
+                    .push(problem.container(name).registry(&p.source.name).tag(&en.tag));
             }
-            ledger.record(ci, at, en);
+            c.ledger.record(Outcome { reason: None, ..o });
         }
     }
-    verification_problems(ledger, p.targets.len(), c);
-    let pushed: Vec<bool> = (0..c.facts.len())
-        .map(|ci| (0..p.targets.len()).all(|ti| ledger.pushed(ci, ti)))
-        .collect();
-    for (f, pushed) in c.facts.iter().zip(pushed) {
-        let list = if pushed { &mut c.pushed } else { &mut c.missed };
-        list.push(f.name.clone());
-    }
-    // The run's outcome, one problem per image and target it was not verified on: each is folded
-    // into the cause met there ("so 20 images were not verified there"), see report::problem.
-    for (ci, f) in c.facts.iter().enumerate() {
-        let missed = p
-            .targets
-            .iter()
-            .enumerate()
-            .filter(|(ti, _)| !ledger.pushed(ci, *ti));
-        for (_, t) in missed {
-            let text = format!("{}: not verified on {}", f.name, t.name);
-            let problem = Problem::new(Phase::Verify, Kind::Verification, "not verified", text);
-            let problem = problem.reason(Some(Reason::NotVerified));
-            c.problems.push(problem.container(&f.name).registry(&t.name));
-        }
+
+    /// After the labels: record every move for `rollback`, then remove this promotion's copies when
+    /// everything succeeded.
+    fn store_after(&mut self) {
+        let (p, c) = (self.p, &mut *self.c);
+        let Some(l) = &self.local else { return };
+        local::record_labels(p, l, c.ledger.entries(), &mut c.local);
+        c.problems.append(&mut c.local.problems);
+        local::clean(p, l, &c.facts, c.ok(), &mut c.local);
+        c.problems.append(&mut c.local.problems);
     }
 }
 
 /// A problem on one tag of one container, its line `name: registry:tag: error`.
-fn tag_problem(phase: Phase, kind: Kind, name: &str, en: &crate::report::TagEntry) -> Problem {
+fn tag_problem(phase: Phase, kind: Kind, name: &str, en: &TagEntry) -> Problem {
     let e = en.error.clone().unwrap_or_default();
     let text = format!("{name}: {}:{}: {e}", en.registry, en.tag);
     Problem::new(phase, kind, e, text)
         .container(name)
         .registry(&en.registry)
         .tag(&en.tag)
-}
-
-/// Each tag that failed or did not verify, once: a cause already reported (by the copy) is not
-/// repeated.
-fn verification_problems(ledger: &Ledger, targets: usize, c: &mut Collected) {
-    for (ci, f) in c.facts.iter().enumerate() {
-        for (e, reason) in (0..targets).flat_map(|ti| ledger.checked_at(ci, At::Target(ti))) {
-            let Some(err) = &e.error else { continue };
-            if e.verified != Some(false) && e.action != TagAction::Failed {
-                continue;
-            }
-            // A read-back that found something wrong is a verification problem, also on a tag
-            // this run did not write; another failure (a copy's) is not.
-            let kind = if reason.is_none() && e.action == TagAction::Failed {
-                Kind::Other
-            } else {
-                Kind::Verification
-            };
-            let problem = tag_problem(Phase::Verify, kind, &f.name, e).reason(reason);
-            let known = c
-                .problems
-                .iter()
-                .any(|x| x.text == problem.text || x.text.ends_with(err.as_str()));
-            if !known {
-                c.problems.push(problem);
-            }
-        }
-    }
-}
-
-/// 7. The source label: last, and only when everything else succeeded (`verify`: read it back).
-async fn source_label(
-    p: &Promotion,
-    cl: &Clients,
-    opts: &RunOptions,
-    ledger: &mut Ledger,
-    c: &mut Collected,
-) {
-    let verify_only = opts.verify_only;
-    type Labelled = (usize, crate::report::TagEntry, Kind, Option<Reason>);
-    let labelled: Vec<Labelled> = if verify_only {
-        let checked = verify::source_labels(p, &cl.source, &c.facts).await;
-        checked
-            .into_iter()
-            .map(|(ci, en, reason)| (ci, en, Kind::Verification, reason))
-            .collect()
-    } else if c.ok() {
-        let sites = [source_site(p, cl)];
-        let moved = label::move_labels(p, &sites, &c.facts, ledger, false, false, &opts.progress).await;
-        c.built.extend(label::built_dates(&sites, &c.facts, &moved).await);
-        moved
-            .into_iter()
-            .map(|(ci, _, en, kind)| (ci, en, kind, None))
-            .collect()
-    } else {
-        let withheld = |(ci, f): (usize, &Facts)| {
-            let mut en = TagEntry::new(
-                &p.source.name,
-                &f.repo,
-                &p.named_label,
-                Some(&f.root.digest),
-                TagAction::Skipped,
-            );
-            en.error = Some("label withheld: the promotion had errors".into());
-            (ci, en, Kind::NotAttempted, None)
-        };
-        c.facts.iter().enumerate().map(withheld).collect()
-    };
-    for (ci, en, kind, reason) in labelled {
-        if en.action == TagAction::Failed {
-            let name = &c.facts[ci].name;
-            let e = en.error.clone().unwrap_or_default();
-            let text = format!("{name}: source label: {e}");
-            let problem = Problem::new(Phase::SourceLabel, kind, e, text).reason(reason);
-            c.problems
-                .push(problem.container(name).registry(&p.source.name).tag(&en.tag));
-        }
-        ledger.record(ci, At::Source, en);
-    }
-}
-
-/// After the labels: record every move for `rollback`, then remove this promotion's copies when
-/// everything succeeded.
-fn store_after(p: &Promotion, l: &Local, ledger: &Ledger, c: &mut Collected) {
-    local::record_labels(p, l, ledger.entries().map(|(_, e)| e), &mut c.local);
-    c.problems.append(&mut c.local.problems);
-    local::clean(p, l, &c.facts, c.ok(), &mut c.local);
-    c.problems.append(&mut c.local.problems);
 }

@@ -9,6 +9,7 @@ use futures_util::stream::{self, StreamExt};
 
 use super::build;
 use super::label::set_label;
+use super::ledger::{with_ids, At, ContainerId, Outcome, TargetId};
 use super::model::{Promotion, RegistrySpec};
 use crate::report::{Kind, Phase, Problem, Report, TagAction, TagEntry};
 
@@ -29,46 +30,42 @@ pub async fn run_tag(p: &Promotion, registries: &[RegistrySpec], hash: &str, dry
             Err(e) => problems.push(Problem::from_error(Phase::Setup, &r.name, &e).registry(&r.name)),
         }
     }
-    let jobs: Vec<(usize, usize)> = (0..clients.len())
-        .flat_map(|ri| (0..p.containers.len()).map(move |ci| (ci, ri)))
-        .collect();
-    let results: Vec<_> = stream::iter(jobs.into_iter().map(|(ci, ri)| {
-        let (spec, reg) = &clients[ri];
-        let name = &p.containers[ci];
-        async move {
-            let repo = spec.repo(&p.prefix, name);
-            let mut en = TagEntry::new(&spec.name, &repo, &p.named_label, None, TagAction::Skipped);
-            let kind = match reg.get_manifest_opt(&repo, hash).await {
-                Ok(Some(m)) => {
-                    en.digest = Some(m.digest.to_string());
-                    let kind = set_label(
-                        reg,
-                        &repo,
-                        &p.named_label,
-                        &m,
-                        &mut en,
-                        dry_run,
-                        p.previous_label().as_deref(),
-                    )
-                    .await;
-                    if dry_run {
-                        en.verified = None;
-                    }
-                    kind
+    let jobs = with_ids::<_, TargetId>(&clients).flat_map(|(ri, client)| {
+        with_ids::<_, ContainerId>(&p.containers).map(move |(ci, name)| (ci, ri, client, name))
+    });
+    let results: Vec<Outcome> = stream::iter(jobs.map(|(ci, ri, (spec, reg), name)| async move {
+        let repo = spec.repo(&p.prefix, name);
+        let mut en = TagEntry::new(&spec.name, &repo, &p.named_label, None, TagAction::Skipped);
+        let kind = match reg.get_manifest_opt(&repo, hash).await {
+            Ok(Some(m)) => {
+                en.digest = Some(m.digest.to_string());
+                let kind = set_label(
+                    reg,
+                    &repo,
+                    &p.named_label,
+                    &m,
+                    &mut en,
+                    dry_run,
+                    p.previous_label().as_deref(),
+                )
+                .await;
+                if dry_run {
+                    en.verified = None;
                 }
-                Ok(None) => {
-                    en.action = TagAction::Failed;
-                    en.error = Some(format!("{}/{repo}:{hash} does not exist", spec.host));
-                    Kind::NotFound
-                }
-                Err(e) => {
-                    en.action = TagAction::Failed;
-                    en.error = Some(e.to_string());
-                    Kind::of(&e)
-                }
-            };
-            (ci, en, kind)
-        }
+                kind
+            }
+            Ok(None) => {
+                en.action = TagAction::Failed;
+                en.error = Some(format!("{}/{repo}:{hash} does not exist", spec.host));
+                Kind::NotFound
+            }
+            Err(e) => {
+                en.action = TagAction::Failed;
+                en.error = Some(e.to_string());
+                Kind::of(&e)
+            }
+        };
+        Outcome::new(ci, At::Target(ri), en, kind)
     }))
     .buffer_unordered(p.per_registry)
     .collect()

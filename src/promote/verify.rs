@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 
 use futures_util::stream::{self, StreamExt};
 
-use super::ledger::{Ledger, Verdict};
+use super::ledger::{with_ids, At, ById, ContainerId, Ledger, Outcome, Verdict};
 use super::model::Promotion;
 use super::plan::{Plan, PlannedCheck};
 use super::source::Facts;
@@ -24,7 +24,7 @@ use crate::manifest::{Content, Manifest};
 use crate::place::Place;
 use crate::progress::Progress;
 use crate::registry::Registry;
-use crate::report::{Reason, TagAction, TagEntry};
+use crate::report::{Kind, Reason, TagAction, TagEntry};
 
 /// What a tag must look like (planned by [`super::plan`]).
 pub use super::plan::Expectation;
@@ -159,7 +159,7 @@ pub(crate) async fn pass(
 ) -> Vec<Verdict> {
     progress.phase("verify", plan.checks.len() as u64);
     let (answered, jobs): (Vec<&PlannedCheck>, Vec<&PlannedCheck>) = plan.checks.iter().partition(|c| {
-        let name = targets[c.target].name();
+        let name = targets.by_id(c.target).name();
         !verify_only && (ledger.answered(c, name) || list_acked(c, plan, ledger, name))
     });
     let verdict = |c: &PlannedCheck, result| Verdict {
@@ -173,11 +173,10 @@ pub(crate) async fn pass(
         progress.step();
     }
     let memo = BlobMemo::seeded(&ledger.proven);
-    let places: Vec<Place> = targets.iter().map(Place::from).collect();
     let checked: Vec<Verdict> = stream::iter(jobs.into_iter().map(|c| {
-        let (memo, places) = (&memo, &places);
+        let memo = &memo;
         async move {
-            let r = check(&places[c.target], &c.expect, memo).await;
+            let r = check(&Place::from(targets.by_id(c.target)), &c.expect, memo).await;
             progress.step();
             verdict(c, r)
         }
@@ -222,14 +221,10 @@ fn list_acked(c: &PlannedCheck, plan: &Plan, ledger: &Ledger, registry: &str) ->
 
 /// `verify` of a promotion that labels its source: the label there, per container, with why it did
 /// not verify.
-pub(crate) async fn source_labels(
-    p: &Promotion,
-    src: &Registry,
-    facts: &[Facts],
-) -> Vec<(usize, TagEntry, Option<Reason>)> {
+pub(crate) async fn source_labels(p: &Promotion, src: &Registry, facts: &[Facts]) -> Vec<Outcome> {
     let memo = BlobMemo::default();
     let src = &Place::from(src);
-    stream::iter(facts.iter().enumerate().map(|(ci, f)| {
+    stream::iter(with_ids::<_, ContainerId>(facts).map(|(ci, f)| {
         let memo = &memo;
         async move {
             let mut en = TagEntry::new(
@@ -258,7 +253,10 @@ pub(crate) async fn source_labels(
                     Some(m.reason)
                 }
             };
-            (ci, en, reason)
+            Outcome {
+                reason,
+                ..Outcome::new(ci, At::Source, en, Kind::Verification)
+            }
         }
     }))
     .buffer_unordered(p.per_registry)
