@@ -52,6 +52,30 @@ fn usage_and_config_errors_exit_2_run_failures_exit_1() {
             "127.0.0.1:9/ns/b@sha256:0000000000000000000000000000000000000000000000000000000000000000".into(),
         ],
         vec!["no-such-command".into()],
+        // Invalid input found by a verb (not by the flags' parsing) is 2 as well: the exit status is
+        // the error's kind's (tag used to exit 1 here), and a missing argument is named by flag.
+        vec![
+            "tag".into(),
+            "--full-hash".into(),
+            "not-a-hash".into(),
+            "--named-label".into(),
+            "current-tripleo".into(),
+            "--registry".into(),
+            "127.0.0.1:9/ns".into(),
+            "--containers".into(),
+            "base".into(),
+        ],
+        vec![
+            "rollback".into(),
+            "--named-label".into(),
+            "current-tripleo".into(),
+        ],
+        vec![
+            "inspect".into(),
+            "--username".into(),
+            "robot".into(),
+            "127.0.0.1:9/ns/app:v1".into(),
+        ],
         // A release name that cannot be one (the store's folders are release names).
         vec![
             "local".into(),

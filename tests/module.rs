@@ -195,6 +195,7 @@ fn module_argument_errors_use_ansible_wording() {
         assert_eq!(code, 1);
         let msg = r["msg"].as_str().unwrap();
         assert!(msg.contains(want), "{patch}: {msg}");
+        assert_eq!(r["kind"], json!("invalid"), "{patch}: {r}");
         assert!(!all.contains("panicked"), "{all}");
     }
     // not JSON at all: a failed result, not a crash
@@ -203,6 +204,31 @@ fn module_argument_errors_use_ansible_wording() {
     let out = bin().arg(&p).output().unwrap();
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["failed"], json!(true));
+}
+
+/// Every failure has the one failed shape (failed, changed, msg) and says its cause's kind: a
+/// registry nobody answers is `unreachable`, whether the run failed on it or could not start.
+#[test]
+fn a_failure_says_its_kind() {
+    let tmp = tempfile::tempdir().unwrap();
+    let args = json!({"action": "verify", "full_hash": FH, "named_label": "current-tripleo",
+        "containers_list": ["nova-compute"], "retries": 1, "tmp_file_root": tmp.path(),
+        "local_store": tmp.path().join("store"),
+        "source_registry": {"host": "127.0.0.1:9", "namespace": "ns", "insecure": true},
+        "target_registries": [{"host": "127.0.0.1:9", "namespace": "ns2", "insecure": true}]});
+    let (r, _, code) = run_module(tmp.path(), &args);
+    assert_eq!((r["failed"].clone(), code), (json!(true), 1), "{r}");
+    assert_eq!(r["changed"], json!(false), "{r}");
+    assert_eq!(r["kind"], json!("unreachable"), "{r}");
+    // An action that cannot even start (the store is a file): its error's kind.
+    let file = tmp.path().join("a-file");
+    std::fs::write(&file, "x").unwrap();
+    let (r, _, _) = run_module(
+        tmp.path(),
+        &json!({"action": "delete_local", "scope": "all", "local_store": file}),
+    );
+    assert_eq!(r["failed"], json!(true), "{r}");
+    assert!(r["kind"].is_string() && r["kind"] != json!("invalid"), "{r}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
