@@ -213,3 +213,37 @@ fn registry_specs_on_the_command_line() {
     assert!(e.contains("bogus"), "{e}");
     assert!(parse_registry_spec("host=q.io,insecure=maybe").is_err());
 }
+
+/// The defaults the options declare are the ones applied: a promotion resolved with every declared
+/// default given explicitly is the promotion resolved without them. (So an option whose code
+/// applies a default of its own fails here, whatever the option.)
+#[test]
+fn declared_defaults_are_the_applied_ones() {
+    use copy_containers::promote::options::DefaultValue;
+    let minimal = json!({
+        "full_hash": "d7c3cd922f91d83aacb5d7555de9d5bc",
+        "named_label": "current-tripleo",
+        "containers_list": ["nova-compute"],
+        "source_registry": {"host": "127.0.0.1:5000", "namespace": "ns"},
+        "target_registries": [{"host": "127.0.0.1:5001", "namespace": "ns"}],
+    });
+    let mut explicit = minimal.clone();
+    let mut given = 0;
+    for (_, o) in options() {
+        let v = match o.default {
+            DefaultValue::Str(s) => json!(s),
+            DefaultValue::Int(i) => json!(i),
+            DefaultValue::Bool(b) => json!(b),
+            DefaultValue::List(l) => json!(l),
+            DefaultValue::None | DefaultValue::Described(_) => continue,
+        };
+        explicit[o.name] = v;
+        given += 1;
+    }
+    assert!(given > 15, "only {given} defaults declared");
+    let resolve = |v: &Value| {
+        let a: PromoteArgs = serde_json::from_value(v.clone()).unwrap();
+        format!("{:?}", a.resolve(copy_containers::promote::model::read_list_file).unwrap())
+    };
+    assert_eq!(resolve(&explicit), resolve(&minimal));
+}
