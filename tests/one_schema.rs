@@ -243,7 +243,11 @@ fn declared_defaults_are_the_applied_ones() {
     assert!(given > 15, "only {given} defaults declared");
     let resolve = |v: &Value| {
         let a: PromoteArgs = serde_json::from_value(v.clone()).unwrap();
-        format!("{:?}", a.resolve(copy_containers::promote::model::read_list_file).unwrap())
+        format!(
+            "{:?}",
+            a.resolve(copy_containers::promote::model::read_list_file)
+                .unwrap()
+        )
     };
     assert_eq!(resolve(&explicit), resolve(&minimal));
 }

@@ -31,7 +31,7 @@
 //!     .flag("request-timeout").value("SECS").group(Run)
 //!     .default(D::Int(60)).limits(1, 3600)
 //!     .help("Seconds a request may take before it is retried")
-//!     .doc(&["Seconds a request may take before it is retried (1 to 3600)."]),
+//!     .doc(&["Seconds a request may take before it is retried."]),
 //! ```
 //!
 //! then use it where it acts (`resolve`: `Field::request_timeout.opt().count(self.request_timeout)`
@@ -39,8 +39,10 @@
 //! rewrite the module's documentation. Nothing else: the flag appears on `promote`, `verify`, `tag`
 //! and `rollback` (`.tag(Unused)` would hide it there, `.verify(Says("…"))` would describe it in
 //! verify's words), the module accepts it with Ansible's coercions, config and releases files take
-//! it, and `--help` shows its default. `tests/one_schema.rs` checks that every face takes every
-//! option and that each flag reaches its field.
+//! it, and `--help` and the Ansible documentation show its default and limits. `tests/one_schema.rs`
+//! checks that every face takes every option, that each flag reaches its field and that the
+//! declared defaults are the applied ones; `tests/module_doc.rs` that the documentation was
+//! regenerated.
 
 mod faces;
 mod promotion;
