@@ -6,7 +6,8 @@ use std::time::Instant;
 
 use futures_util::stream::{self, StreamExt};
 
-use super::ledger::{At, ById, Ledger, Outcome};
+use super::ids::ById;
+use super::ledger::{At, Ledger, Outcome};
 use super::model::Promotion;
 use super::plan::{Plan, PlannedCopy, PlannedList};
 use super::source::Facts;

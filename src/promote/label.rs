@@ -8,7 +8,8 @@ use std::time::Instant;
 
 use futures_util::stream::{self, StreamExt};
 
-use super::ledger::{with_ids, At, ById, ContainerId, Ledger, Outcome};
+use super::ids::{with_ids, ById, ContainerId};
+use super::ledger::{At, Ledger, Outcome};
 use super::model::{Promotion, RegistrySpec};
 use super::source::Facts;
 use crate::digest::Digest;

@@ -1,67 +1,14 @@
 //! What the steps of a run did, keyed by container and registry: the typed state passed from one step
 //! to the next (lists are built where their images copied, labels move where everything verified)
 //! and, at the end, the source of the report's per-container entries.
-//!
-//! A container and a target are named by typed identifiers ([`ContainerId`], [`TargetId`]): the
-//! lists they index ([`Facts`] and the sources' [`Place`]s by container; the targets' specs and
-//! clients by target) take only their own kind, so a target's number cannot reach a container's
-//! list. Every step hands its results over as [`Outcome`]s.
+//! Containers and targets are named by typed identifiers ([`super::ids`]); every step hands its
+//! results over as [`Outcome`]s.
 
-use super::model::RegistrySpec;
+pub(crate) use super::ids::{ContainerId, TargetId};
 use super::plan::{Expectation, PlannedCheck};
-use super::source::Facts;
-use crate::copy::{Place, Proven};
+use crate::copy::Proven;
 use crate::digest::Digest;
-use crate::registry::Registry;
 use crate::report::{Kind, Reason, TagAction, TagEntry};
-
-/// A container of the run: its position in the run's [`Facts`] (the source check's order, the
-/// report's), and in the sources it is read from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub(crate) struct ContainerId(pub usize);
-
-/// A target of the run: its position among the run's targets (a promotion's `target_registries`;
-/// the registries `tag` and `rollback` act on), in their specs and clients alike.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub(crate) struct TargetId(pub usize);
-
-/// Each item of `list` with its identifier.
-pub(crate) fn with_ids<T, I: From<usize>>(list: &[T]) -> impl Iterator<Item = (I, &T)> {
-    list.iter().enumerate().map(|(i, x)| (I::from(i), x))
-}
-
-impl From<usize> for ContainerId {
-    fn from(i: usize) -> ContainerId {
-        ContainerId(i)
-    }
-}
-
-impl From<usize> for TargetId {
-    fn from(i: usize) -> TargetId {
-        TargetId(i)
-    }
-}
-
-/// A list reached by one kind of identifier only: `facts.by_id(container)`,
-/// `p.targets.by_id(target)`.
-pub(crate) trait ById<I> {
-    type Item;
-    fn by_id(&self, id: I) -> &Self::Item;
-}
-
-macro_rules! by_id {
-    ($id:ty: $($t:ty),+) => {
-        $(impl ById<$id> for [$t] {
-            type Item = $t;
-            fn by_id(&self, id: $id) -> &$t {
-                &self[id.0]
-            }
-        })+
-    };
-}
-
-by_id!(ContainerId: Facts, Place);
-by_id!(TargetId: RegistrySpec, Registry);
 
 /// Which registry of the run: the source, or a target.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -4,7 +4,7 @@
 //! move for `rollback`, and after a verified success removes exactly this promotion's copies.
 
 use super::execute;
-use super::ledger::{with_ids, ById, ContainerId};
+use super::ids::{with_ids, ById, ContainerId};
 use super::model::{KeepLocal, Promotion};
 use super::plan;
 use super::source::Facts;

@@ -11,6 +11,7 @@
 mod build;
 pub mod embed;
 mod execute;
+mod ids;
 mod label;
 mod ledger;
 mod local;

@@ -5,7 +5,7 @@
 
 use bytes::Bytes;
 
-use super::ledger::{with_ids, ContainerId, TargetId};
+use super::ids::{with_ids, ContainerId, TargetId};
 use super::model::{Promotion, RegistrySpec, Schema};
 use super::source::Facts;
 use crate::digest::Digest;

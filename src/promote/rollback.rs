@@ -8,8 +8,9 @@ use std::time::Instant;
 use futures_util::stream::{self, StreamExt};
 
 use super::build;
+use super::ids::{with_ids, ContainerId, TargetId};
 use super::label::set_label;
-use super::ledger::{with_ids, At, ContainerId, Outcome, TargetId};
+use super::ledger::{At, Outcome};
 use super::model::{KeepLocal, Promotion, RegistrySpec};
 use crate::registry::Registry;
 use crate::report::{Kind, Phase, Problem, Report, TagAction, TagEntry};

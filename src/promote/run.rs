@@ -9,8 +9,9 @@ use std::time::Instant;
 
 use super::build::{self, Collected, Registries};
 use super::execute;
+use super::ids::{with_ids, ById, ContainerId, TargetId};
 use super::label::{self, LabelSite};
-use super::ledger::{with_ids, At, ById, ContainerId, Outcome, TargetId};
+use super::ledger::{At, Outcome};
 use super::local::{self, Local};
 use super::model::Promotion;
 use super::plan::{self, lists_for, Plan};

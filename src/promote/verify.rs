@@ -14,7 +14,8 @@ use std::sync::{Arc, Mutex};
 
 use futures_util::stream::{self, StreamExt};
 
-use super::ledger::{with_ids, At, ById, ContainerId, Ledger, Outcome, Verdict};
+use super::ids::{with_ids, ById, ContainerId};
+use super::ledger::{At, Ledger, Outcome, Verdict};
 use super::model::Promotion;
 use super::plan::{Plan, PlannedCheck};
 use super::source::Facts;
