@@ -29,7 +29,7 @@ impl Transport {
             .ok_or_else(|| auth_err("the Bearer challenge has no realm".into()))?;
         let realm =
             Url::parse(realm_s).map_err(|_| auth_err(format!("the token realm {realm_s:?} is not a URL")))?;
-        self.check_realm(&realm).map_err(auth_err)?;
+        self.check_realm(&realm)?;
         let service = ch.param("service");
         let limit = self.config.token_timeout;
         // One deadline for the whole exchange (every attempt and the body): a hung or trickling
@@ -51,15 +51,16 @@ impl Transport {
     /// (logged, and in the module's `warnings`): a loopback registry's own plain HTTP stays on the
     /// machine, its realm may not. Decided from the realm's URL alone, before any request: a loopback
     /// address, or `localhost`, is this machine; any other name is not, whatever it resolves to.
-    fn check_realm(&self, realm: &Url) -> std::result::Result<(), String> {
+    fn check_realm(&self, realm: &Url) -> Result<()> {
         if realm.scheme() == "https" || is_loopback(realm) || self.config.credentials.is_anonymous() {
             return Ok(());
         }
         let host = realm.host_str().unwrap_or("?");
         if !self.config.insecure {
-            return Err(format!(
-                "refusing to send credentials over plain HTTP to the token realm {host}"
-            ));
+            return Err(Error::Auth {
+                registry: self.name().to_string(),
+                detail: format!("refusing to send credentials over plain HTTP to the token realm {host}"),
+            });
         }
         crate::logging::warn_once(&format!(
             "registry {}: credentials are sent over plain HTTP to its token server {host} (its challenge names an http:// realm)",
