@@ -16,7 +16,7 @@
 //! Errors name the file, the key (`releases[2].bogus`) and what was expected. Secrets are never
 //! required in the file (`password_env`, `authfile`, `token_env`, `token_file`) and never shown.
 //! A file is read once ([`read`]) and its shape told once; the lenient value types are
-//! [`crate::promote::options::flexible`]'s. An entry and the file's defaults embed [`PromoteArgs`]
+//! [`crate::options::flexible`]'s. An entry and the file's defaults embed [`PromoteArgs`]
 //! (`options`, through [`crate::promote::embed`], not `#[serde(flatten)]`, which would drop the key,
 //! its line and "expected one of" from the messages above): an entry takes every promotion option
 //! ([`ENTRY_KEYS`]: `from_namespace`, `to_namespace`, `prefix` and `hash` are its names for four of
@@ -31,8 +31,8 @@ use serde::{Deserialize, Deserializer, Serialize};
 use serde_norway::Value;
 
 use crate::error::{Error, Result};
+use crate::options::flexible::{self, opt_bool, opt_string};
 use crate::promote::embed::{self, Embedding, Embeds};
-use crate::promote::options::flexible::{self, opt_bool, opt_string};
 use crate::promote::{PromoteArgs, RegistryArgs};
 use crate::reference::validate_tag;
 use crate::sources::dlrn::{self, PromotedHash};

@@ -17,7 +17,10 @@
 //!   delete, fsck, label history), [`copy`] (the engine that moves images between places: all
 //!   architectures, deduplicated blobs) and [`sources`] (where lists and hashes come from); then
 //!   [`quay`] (creating Quay repositories).
-//! - [`report`]: what a run did (JSON, HTML, the promoter's list files).
+//! - [`report`]: what a run did (JSON, HTML, text, the promoter's list files); beside it
+//!   [`options`]: every option declared once (the promotion's, a registry's keys, the faces' own),
+//!   and what is derived from the declaration (the module's argument spec and documentation, the
+//!   command line's flags and help).
 //! - [`promote`]: the engine of the verbs (promote, verify, tag, rollback) with their typed inputs, and where their
 //!   reports are written; then [`stage`] (staged test releases) and [`config`] (releases files).
 //! - [`verbs`]: each user action one call, typed request → finished outcome (reports written,
@@ -37,6 +40,7 @@ pub mod logging;
 pub mod manifest;
 pub mod module;
 pub mod oci;
+pub mod options;
 pub mod place;
 pub mod progress;
 pub mod promote;

@@ -1,7 +1,7 @@
 //! The module's documentation (`library/copy_containers.yml`, read by `ansible-doc`) against the
 //! module itself: nothing in Ansible checks a binary module against its docs, so this test does.
 //!
-//! - the options' part is the rendering of their declaration (`src/promote/options`): stale, it
+//! - the options' part is the rendering of their declaration (`src/options`): stale, it
 //!   fails here; `scripts/regenerate` rewrites it;
 //! - every option of `args::SPEC` is documented with the same type, elements, aliases, choices and
 //!   no_log, and nothing else is; `required` matches what the validation requires;
@@ -116,7 +116,7 @@ fn registry_keys() -> BTreeSet<String> {
 fn options_documentation_is_generated() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("library/copy_containers.yml");
     let text = std::fs::read_to_string(&path).unwrap();
-    let fresh = copy_containers::promote::options::doc::splice(&text)
+    let fresh = copy_containers::options::doc::splice(&text)
         .expect("library/copy_containers.yml has the generated options' mark");
     if std::env::var_os("COPY_CONTAINERS_REGENERATE").is_some() {
         std::fs::write(&path, &fresh).unwrap();
@@ -315,8 +315,8 @@ fn documented_defaults_are_the_models() {
         let documented = opts[o.name].get("default").is_some();
         let declared = !matches!(
             o.default,
-            copy_containers::promote::options::DefaultValue::None
-                | copy_containers::promote::options::DefaultValue::Described(_)
+            copy_containers::options::DefaultValue::None
+                | copy_containers::options::DefaultValue::Described(_)
         );
         assert_eq!(documented, declared, "default of {}", o.name);
     }

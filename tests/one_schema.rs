@@ -1,4 +1,4 @@
-//! One option schema: every promotion option, declared once (`src/promote/options`), reaches
+//! One option schema: every promotion option, declared once (`src/options`), reaches
 //! [`PromoteArgs`] from every face that takes it. The module's spec and the command line's flags are
 //! built from the declaration; a releases file's entries and its defaults embed the options
 //! (`promote::embed`: keys of their own beside them, unknown keys still named); this test checks
@@ -219,7 +219,7 @@ fn registry_specs_on_the_command_line() {
 /// applies a default of its own fails here, whatever the option.)
 #[test]
 fn declared_defaults_are_the_applied_ones() {
-    use copy_containers::promote::options::DefaultValue;
+    use copy_containers::options::DefaultValue;
     let minimal = json!({
         "full_hash": "d7c3cd922f91d83aacb5d7555de9d5bc",
         "named_label": "current-tripleo",

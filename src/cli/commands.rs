@@ -10,8 +10,8 @@ use clap::Args;
 use super::flags::parse_registry_spec;
 
 use crate::manifest::Content;
+use crate::options::RegistryArgs;
 use crate::progress::Progress;
-use crate::promote::options::RegistryArgs;
 use crate::verbs::images::{self, Action};
 use crate::verbs::{stage_names, StageOptions};
 

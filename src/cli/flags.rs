@@ -1,4 +1,4 @@
-//! The promotion verbs' flags, built from the options' entries ([`crate::promote::options`]): each
+//! The promotion verbs' flags, built from the options' entries ([`crate::options`]): each
 //! verb (`promote`, `verify`, `tag`, `rollback`) gets every option that has a flag, grouped under
 //! headings, described in that verb's words, its default, limits, possible values and whether it is
 //! required shown; an option the verb does not use is hidden (and still accepted, as the module
@@ -10,8 +10,8 @@ use std::path::PathBuf;
 use clap::{value_parser, Arg, ArgAction, ArgMatches, Args, Command, FromArgMatches};
 use serde_json::{Map, Value};
 
-use crate::promote::options::help::{self, flagged};
-use crate::promote::options::{flexible, Action, Group, Kind, Opt, PromoteArgs, RegistryArgs};
+use crate::options::help::{self, flagged};
+use crate::options::{flexible, Action, Group, Kind, Opt, PromoteArgs, RegistryArgs};
 
 /// The flags a promotion verb was given.
 #[derive(Debug, Clone, Default)]

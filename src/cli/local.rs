@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use clap::{ArgGroup, Args, Subcommand};
 
-use crate::promote::options::{Action, Field, Scope};
+use crate::options::{Action, Field, Scope};
 use crate::verbs::local::{self, DeleteReport, DeleteRequest, FsckReport, LocalImage, StoreAt};
 
 /// The help of `local`'s flag for the option `f` (its entry's words for `local`).

@@ -1,5 +1,5 @@
-//! The command-line face: parses flags, builds registry clients, runs a verb, prints results.
-//! Results go to stdout; logs to stderr.
+//! The command-line face: parses flags (the promotion verbs' from the options' declaration), calls
+//! one verb, prints its outcome. Results go to stdout; logs to stderr.
 
 /// A usage or configuration error of the command line (exit status 2, like clap's own): a flag, a
 /// value or a config file was wrong, nothing was attempted.

@@ -5,9 +5,9 @@
 use std::path::{Path, PathBuf};
 
 use super::flags::PromoteFlags;
+use crate::options::Action;
+use crate::options::PromoteArgs;
 use crate::progress::Progress;
-use crate::promote::options::Action;
-use crate::promote::options::PromoteArgs;
 use crate::report::Report;
 use crate::verbs;
 use crate::verbs::Promotion;

@@ -1,19 +1,19 @@
 //! The module's arguments: checked against its spec the way Ansible's argument spec would
-//! ([`validate`], from the options' declaration: `crate::promote::options::ansible`), then typed
+//! ([`validate`], from the options' declaration: `crate::options::ansible`), then typed
 //! ([`Params::typed`]): the `action`, `scope` and `registries` typed, a stage-info file read, the
 //! rest a [`PromoteArgs`].
 
 use serde_json::Value;
 
-use crate::promote::options::{PromoteArgs, RegistryArgs};
+use crate::options::{PromoteArgs, RegistryArgs};
 
-pub use crate::promote::options::ansible::{validate, Params, Refused};
-pub use crate::promote::options::KEEP_LOCAL;
-pub use crate::promote::options::{Action, Kind, Opt, Scope, ACTIONS, SCOPES};
+pub use crate::options::ansible::{validate, Params, Refused};
+pub use crate::options::KEEP_LOCAL;
+pub use crate::options::{Action, Kind, Opt, Scope, ACTIONS, SCOPES};
 
 /// Every option of the module: its own, then the promotion's (kept identical to
 /// `library/copy_containers.yml` by a test).
-pub use crate::promote::options::MODULE_SPEC as SPEC;
+pub use crate::options::MODULE_SPEC as SPEC;
 
 /// Keys of a registry dictionary whose values are secrets.
 pub use crate::input::SECRET_KEYS;

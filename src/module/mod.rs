@@ -13,8 +13,8 @@ use std::sync::OnceLock;
 use serde_json::{json, Map, Value};
 
 use crate::error::Kind;
+use crate::options::{Action, Scope};
 use crate::progress::Progress;
-use crate::promote::options::{Action, Scope};
 use crate::report::{Report, TagAction};
 use crate::verbs::{self, local};
 

@@ -1,5 +1,5 @@
 //! Embedding the promotion's options in another struct's keys: a releases file's entry and its
-//! defaults take [`PromoteArgs`]' options (declared once, in [`super::options`]) beside keys of their
+//! defaults take [`PromoteArgs`]' options (declared once, in [`crate::options`]) beside keys of their
 //! own, in one YAML mapping, with the errors serde gives a struct of its own: an unknown or repeated
 //! key named at its line (`releases[2].bogus: unknown field `bogus`, expected one of `name`, …`), a bad
 //! value at its own key and line.

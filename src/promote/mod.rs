@@ -16,7 +16,6 @@ mod label;
 mod ledger;
 mod local;
 pub mod model;
-pub mod options;
 mod plan;
 mod quay_args;
 mod reports;

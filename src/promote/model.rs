@@ -8,10 +8,10 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-use super::options::Field;
-pub use super::options::{KeepLocal, KEEP_LOCAL};
-pub use super::options::{PromoteArgs, RegistryArgs, PROMOTE_SPEC};
 use crate::error::{Error, Result};
+use crate::options::Field;
+pub use crate::options::{KeepLocal, KEEP_LOCAL};
+pub use crate::options::{PromoteArgs, RegistryArgs, PROMOTE_SPEC};
 use crate::reference::{
     validate_component, validate_host, validate_repository, validate_tag, ReleaseName, RepoPath, Tag,
 };

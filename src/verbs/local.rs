@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::config::{self, ConfigFile, ReleasesConfig};
-use crate::promote::options::{Field, Scope};
+use crate::options::{Field, Scope};
 use crate::store::{DeleteOptions, DeleteScope, Store};
 pub use crate::store::{DeleteReport, FsckReport, LocalImage};
 

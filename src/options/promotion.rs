@@ -13,7 +13,7 @@ use super::Help::{Says, Unused};
 use super::Kind::*;
 use super::{opt, promote_options, RegistryArgs};
 use crate::error::{Error, Result};
-use crate::promote::options::flexible::{self, opt_bool, opt_count, opt_string};
+use crate::options::flexible::{self, opt_bool, opt_count, opt_string};
 
 /// Said of the store's root wherever it is not given.
 const STORE_ROOT: &str =

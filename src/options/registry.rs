@@ -13,7 +13,7 @@ use super::DefaultValue as D;
 use super::Kind::*;
 use super::{opt, registry_keys};
 use crate::error::{Error, Result};
-use crate::promote::options::flexible::{self, opt_bool, opt_count, opt_string};
+use crate::options::flexible::{self, opt_bool, opt_count, opt_string};
 use crate::transport::Secret;
 
 registry_keys! {

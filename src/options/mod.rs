@@ -403,7 +403,7 @@ macro_rules! promote_options {
         }
 
         $(#[$specm])*
-        pub const $spec: &[$crate::promote::options::Opt] = &[$($o),+];
+        pub const $spec: &[$crate::options::Opt] = &[$($o),+];
 
         /// The fields by name, to reach their entries ([`Field::opt`]).
         #[allow(non_camel_case_types)]
@@ -414,7 +414,7 @@ macro_rules! promote_options {
 
         impl Field {
             /// The field's entry.
-            pub const fn opt(self) -> &'static $crate::promote::options::Opt {
+            pub const fn opt(self) -> &'static $crate::options::Opt {
                 &$spec[self as usize]
             }
         }
@@ -439,7 +439,7 @@ macro_rules! registry_keys {
         }
 
         $(#[$specm])*
-        pub const $spec: &[$crate::promote::options::Opt] = &[$($o),+];
+        pub const $spec: &[$crate::options::Opt] = &[$($o),+];
     };
 }
 

@@ -8,8 +8,7 @@
 use super::{DefaultValue, Kind, Opt, MODULE_SPEC, REGISTRY_KEYS};
 
 /// The line the generated block starts with.
-pub const MARK: &str =
-    "  # Generated from src/promote/options (run scripts/regenerate); edit the options there.";
+pub const MARK: &str = "  # Generated from src/options (run scripts/regenerate); edit the options there.";
 /// The key after the block.
 const END: &str = "  notes:";
 const WIDTH: usize = 118;
