@@ -1,4 +1,5 @@
-//! The module's documentation (`library/copy_containers.yml`, read by `ansible-doc`) against the
+//! The module's documentation (`src/module/copy_containers.yml`; `ansible-doc` reads its copy in the
+//! launcher, `library/copy_containers.py`, kept identical by `tests/launcher_doc.rs`) against the
 //! module itself: nothing in Ansible checks a binary module against its docs, so this test does.
 //!
 //! - every option of `args::SPEC` is documented with the same type, elements, aliases, choices and
@@ -28,8 +29,8 @@ const NS: &str = "tripleomaster";
 const STANDARD_KEYS: &[&str] = &["failed", "invocation", "warnings"];
 
 fn sidecar() -> Value {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("library/copy_containers.yml");
-    let text = std::fs::read_to_string(&path).expect("library/copy_containers.yml");
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/module/copy_containers.yml");
+    let text = std::fs::read_to_string(&path).expect("src/module/copy_containers.yml");
     serde_norway::from_str(&text).expect("the sidecar is valid YAML")
 }
 

@@ -79,7 +79,7 @@ const MODULE_OPTIONS: &[Opt] = &[
 const SPEC_ARRAY: [Opt; MODULE_OPTIONS.len() + PROMOTE_SPEC.len()] = join(MODULE_OPTIONS, PROMOTE_SPEC);
 
 /// Every option of the module: its own, then the promotion's, declared with [`PromoteArgs`]' fields
-/// (kept identical to `library/copy_containers.yml` by a test).
+/// (kept identical to `src/module/copy_containers.yml` by a test).
 pub const SPEC: &[Opt] = &SPEC_ARRAY;
 
 /// Keys of a registry dictionary whose values are secrets.
