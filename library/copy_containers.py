@@ -199,20 +199,32 @@ options:
         choices: [v2_s1, v2_s2]
         default: v2_s2
       url:
-        description: The staging files' C(http://host:port) form; C(http://) means plain HTTP.
+        description:
+          - The staging files' C(http://host:port) form; C(http://) means plain HTTP unless
+            C(source_registry.secure) is C(true).
         type: str
       port:
         description: The staging files' port; informational (the port is part of C(source_registry.host)).
         type: int
       secure:
-        description: The staging files' flag; C(false) means plain HTTP unless C(source_registry.url) or
-          C(source_registry.auth_url) says C(https://).
+        description:
+          - The staging files' flag. C(true) means HTTPS whatever C(source_registry.url) says (ci-config's
+            staging gives every registry C(http://localhost:PORT) as its C(source_registry.url), its TLS +
+            htpasswd one too, and the old role never read it). On a loopback host the certificate is then
+            not checked unless C(source_registry.tls_verify) is given - docker, which the role used, does
+            not check registries on 127.0.0.0/8, and the staging registry's self-signed certificate
+            expired in 2020. C(false) means plain HTTP unless C(source_registry.url) or
+            C(source_registry.auth_url) says C(https://).
         type: bool
       insecure:
-        description: Plain HTTP (overrides C(source_registry.secure) and C(source_registry.url)).
+        description:
+          - Plain HTTP (overrides C(source_registry.url); C(true) with C(source_registry.secure=true) is an
+            error).
         type: bool
       tls_verify:
-        description: Verify the registry's TLS certificate.
+        description:
+          - Verify the registry's TLS certificate (by default, except for a loopback
+            C(source_registry.secure=true) staging registry).
         type: bool
         default: true
       ca_file:

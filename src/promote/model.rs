@@ -51,7 +51,9 @@ pub struct RegistryArgs {
     /// Staging files' `url: http://…` form.
     #[serde(default)]
     pub url: Option<String>,
-    /// Staging files' `secure: false` (plain HTTP unless `url`/`auth_url` say https).
+    /// Staging files' flag: `true` means HTTPS whatever `url` says (ci-config's staging writes
+    /// `url: http://localhost:PORT` for every registry, the secure one too); `false` means plain
+    /// HTTP unless `url`/`auth_url` say https.
     #[serde(default, deserialize_with = "opt_bool")]
     pub secure: Option<bool>,
     /// Plain HTTP.
@@ -151,18 +153,35 @@ impl RegistryArgs {
         let says_https =
             |u: &Option<String>| u.as_deref().map(|u| u.starts_with("https://")).unwrap_or(false);
         let says_http = |u: &Option<String>| u.as_deref().map(|u| u.starts_with("http://")).unwrap_or(false);
-        let insecure = match self.insecure {
-            Some(v) => v,
-            None => {
+        // The scheme as the old role had it: it never read `url` (docker chose HTTPS, plain HTTP only
+        // for a registry it took as insecure), and ci-config's staging writes `url: http://…` for
+        // every registry, its TLS + htpasswd one (`secure: true`, HTTPS only in `auth_url`) too.
+        let insecure = match (self.insecure, self.secure) {
+            (Some(true), Some(true)) => {
+                return Err(bad(
+                    "insecure: true (plain HTTP) contradicts secure: true (HTTPS): give one of them".into(),
+                ))
+            }
+            (Some(v), _) => v,
+            (None, Some(true)) => false,
+            (None, _) => {
                 says_http(&self.url)
                     || self.host.trim().starts_with("http://")
                     || (self.secure == Some(false) && !says_https(&self.url) && !says_https(&self.auth_url))
             }
         };
+        // docker, which the role used, takes registries on 127.0.0.0/8 as insecure: HTTPS without
+        // checking the certificate. ci-config's staging TLS registry relies on it (its self-signed
+        // certificate names no host and expired in 2020), so a loopback `secure: true` registry is
+        // not checked either, unless `tls_verify` says otherwise; the traffic stays on the host.
+        let staging_tls = self.secure == Some(true)
+            && !insecure
+            && self.tls_verify.is_none()
+            && crate::reference::is_loopback_host(host);
         let mut config = RegistryConfig::new(host);
         config.insecure = insecure;
-        config.tls_verify = self.tls_verify.unwrap_or(true);
-        if !config.tls_verify && !insecure {
+        config.tls_verify = self.tls_verify.unwrap_or(!staging_tls);
+        if !config.tls_verify && !insecure && !staging_tls {
             crate::report::warn_once(&format!(
                 "registry {host}: TLS certificate verification is switched off (tls_verify: false)"
             ));
@@ -815,6 +834,53 @@ mod tests {
         assert_eq!(p.manifest_tag(), format!("{}_manifest", p.full_hash));
         assert_eq!(p.list_suffix(), "centos-8-master");
         assert_eq!(p.tmp_file_root, PathBuf::from("/var/tmp/promoter_logs"));
+    }
+
+    /// The registries exactly as ci-config's `StagingRegistries` writes them: `url: http://…` for
+    /// every one, `auth_url: https://…` and `secure: true` for the TLS + htpasswd one.
+    #[test]
+    fn secure_staging_registries_speak_https_whatever_url_says() {
+        let staged = |secure: bool, port: u16| {
+            let mut r = serde_json::json!({
+                "name": "r", "port": port, "secure": secure, "schema": "v2_s2",
+                "host": format!("localhost:{port}"), "url": format!("http://localhost:{port}"),
+                "namespace": "tripleomaster", "username": "unused", "password": "unused",
+            });
+            if secure {
+                r["username"] = "username".into();
+                r["password"] = "password".into();
+                r["auth_url"] = format!("https://localhost:{port}").into();
+            }
+            serde_json::from_value::<RegistryArgs>(r).unwrap()
+        };
+        let resolve = |r: &RegistryArgs| r.resolve("target_registries[0]", None, 1);
+        let secure = resolve(&staged(true, 6550)).unwrap();
+        assert!(!secure.config.insecure, "secure: true is HTTPS");
+        assert!(!secure.config.credentials.is_anonymous());
+        // On loopback, as docker had it: the certificate is not checked, unless tls_verify is given.
+        assert!(!secure.config.tls_verify);
+        let mut r = staged(true, 6550);
+        r.tls_verify = Some(true);
+        assert!(resolve(&r).unwrap().config.tls_verify);
+        let mut r = staged(true, 6550);
+        r.host = "registry.invalid:6550".into();
+        assert!(resolve(&r).unwrap().config.tls_verify, "checked off loopback");
+        assert!(resolve(&staged(false, 6500)).unwrap().config.insecure);
+        // Without `secure`, `url` decides; `insecure` always wins, and contradicting `secure` is an error.
+        let mut r = staged(false, 6500);
+        r.secure = None;
+        assert!(resolve(&r).unwrap().config.insecure);
+        r.url = None;
+        assert!(!resolve(&r).unwrap().config.insecure);
+        let mut r = staged(true, 6550);
+        r.insecure = Some(false);
+        assert!(!resolve(&r).unwrap().config.insecure);
+        r.insecure = Some(true);
+        let e = resolve(&r).unwrap_err().to_string();
+        assert!(
+            e.contains("target_registries[0]") && e.contains("contradicts secure: true"),
+            "{e}"
+        );
     }
 
     #[test]
