@@ -122,10 +122,10 @@ impl Params {
         let registries = values.remove("registries");
         let stage_info = values.remove("stage_info");
         if let (Some(path), false) = (stage_info, action == Action::DeleteLocal) {
-            let info = super::stage_info::load(std::path::Path::new(path.as_str().unwrap_or_default()))?;
-            values.insert("source_registry".into(), info.source);
-            values.insert("target_registries".into(), info.targets);
-            values.insert("full_hash".into(), Value::String(info.full_hash));
+            super::stage_info::apply(
+                &mut values,
+                std::path::Path::new(path.as_str().unwrap_or_default()),
+            )?;
         }
         let promote: PromoteArgs =
             serde_json::from_value(Value::Object(values)).map_err(|e| format!("bad arguments: {e}"))?;

@@ -4,10 +4,15 @@
 //! variables; that put registry passwords through Ansible's templating (a `{{` in a password broke the
 //! run and showed the line on ansible-core 2.19) and needed filters Ansible 2.9 lacks. The playbook now
 //! passes the file's path (`stage_info`) and only this module reads it.
+//!
+//! A file left behind by a staging run would silently take a production run to the staging
+//! registries (the old role did just that): [`apply`] refuses a file whose candidate is not the hash
+//! being promoted, before anything is asked of any registry, and warns about a file older than a day.
 
 use std::path::Path;
+use std::time::{Duration, SystemTime};
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 /// What a promotion takes from a stage-info file.
 #[derive(Debug)]
@@ -22,6 +27,9 @@ pub struct StageInfo {
 
 /// The largest stage-info file read (the real ones are a few KiB).
 const MAX_BYTES: u64 = 1 << 20;
+
+/// A stage-info file older than this gets a warning (a staging run writes it just before promoting).
+pub const OLD_AFTER: Duration = Duration::from_secs(24 * 3600);
 
 /// Read and check a stage-info file. Errors name the file and the key.
 pub fn load(path: &Path) -> Result<StageInfo, String> {
@@ -53,6 +61,66 @@ pub fn load(path: &Path) -> Result<StageInfo, String> {
         targets: targets.clone(),
         full_hash: full_hash.to_string(),
     })
+}
+
+/// The module's arguments with the staging switch applied: the file's source and target registries
+/// and its candidate hash replace the given ones. A `full_hash` given that is not the file's
+/// candidate is an error (a leftover file would otherwise promote another hash, to the staging
+/// registries); a file older than [`OLD_AFTER`] is a warning (Ansible shows the module's `warnings`).
+pub fn apply(values: &mut Map<String, Value>, path: &Path) -> Result<(), String> {
+    let info = load(path)?;
+    let age = age_of(path);
+    let given = values.get("full_hash").and_then(Value::as_str);
+    if let Some(given) = given.filter(|g| *g != info.full_hash) {
+        return Err(format!(
+            "the stage-info file {file} ({written}) is for hash {staged} (its \
+             dlrn.promotions.promotion_candidate.full_hash), not for {given}, the hash this run \
+             promotes: nothing was done. Unless a staging run wrote it for this run, it is a leftover: \
+             remove it (rm {file}) and run again (a staging run promotes the hash it staged, {staged})",
+            file = path.display(),
+            written = written(age),
+            staged = info.full_hash,
+        ));
+    }
+    if let Some(age) = age.filter(|a| *a > OLD_AFTER) {
+        crate::logging::warn_once(&format!(
+            "the stage-info file {file} is {old} old: this run promotes its hash {staged} to its staging \
+             registries. If no staging run wrote it just now, it is a leftover: remove it (rm {file})",
+            file = path.display(),
+            old = duration(age),
+            staged = info.full_hash,
+        ));
+    }
+    values.insert("source_registry".into(), info.source);
+    values.insert("target_registries".into(), info.targets);
+    values.insert("full_hash".into(), Value::String(info.full_hash));
+    Ok(())
+}
+
+/// How long ago the file was last written (`None` when the system cannot tell).
+fn age_of(path: &Path) -> Option<Duration> {
+    let modified = std::fs::metadata(path).and_then(|m| m.modified()).ok()?;
+    // A time in the future (clock skew) counts as just written.
+    Some(SystemTime::now().duration_since(modified).unwrap_or_default())
+}
+
+fn written(age: Option<Duration>) -> String {
+    match age {
+        Some(a) => format!("written {} ago", duration(a)),
+        None => "of unknown age".into(),
+    }
+}
+
+/// `3 days`, `5 hours`, `12 minutes`, `less than a minute`.
+fn duration(d: Duration) -> String {
+    let s = d.as_secs();
+    let (n, unit) = match s {
+        0..=59 => return "less than a minute".into(),
+        60..=3599 => (s / 60, "minute"),
+        3600..=86_399 => (s / 3600, "hour"),
+        _ => (s / 86_400, "day"),
+    };
+    format!("{n} {unit}{}", if n == 1 { "" } else { "s" })
 }
 
 #[cfg(test)]
@@ -97,5 +165,102 @@ mod tests {
             );
         }
         assert!(load(&d.path().join("nope")).is_err());
+    }
+
+    fn staged(dir: &Path, hash: &str, age: Duration) -> std::path::PathBuf {
+        let f = dir.join("stage-info.yaml");
+        std::fs::write(
+            &f,
+            format!(
+                "dlrn:\n  promotions:\n    promotion_candidate: {{full_hash: {hash}}}\n\
+                 registries:\n  source: {{host: 'localhost:6000'}}\n  targets:\n  - {{host: 'localhost:6500'}}\n"
+            ),
+        )
+        .unwrap();
+        let file = std::fs::File::options().write(true).open(&f).unwrap();
+        file.set_modified(SystemTime::now() - age).unwrap();
+        f
+    }
+
+    #[test]
+    fn a_file_for_another_hash_is_refused_naming_both_its_age_and_what_to_do() {
+        let d = tempfile::tempdir().unwrap();
+        let f = staged(d.path(), "c0ffee_12345678", Duration::from_secs(3 * 86_400 + 60));
+        let mut values = Map::new();
+        values.insert("full_hash".into(), "e1e1e1_87654321".into());
+        values.insert(
+            "source_registry".into(),
+            serde_json::json!({"host": "quay.rdoproject.org"}),
+        );
+        let e = apply(&mut values, &f).unwrap_err();
+        for part in [
+            "c0ffee_12345678",
+            "e1e1e1_87654321",
+            &f.display().to_string(),
+            "written 3 days ago",
+            "rm ",
+            "nothing was done",
+        ] {
+            assert!(e.contains(part), "{part:?} in {e}");
+        }
+        // Nothing replaced: the production arguments are as given.
+        assert_eq!(values["source_registry"]["host"], "quay.rdoproject.org");
+        assert_eq!(values["full_hash"], "e1e1e1_87654321");
+    }
+
+    #[test]
+    fn the_files_hash_and_registries_replace_the_given_ones() {
+        let d = tempfile::tempdir().unwrap();
+        let f = staged(d.path(), "c0ffee_12345678", Duration::from_secs(60));
+        for given in [Some("c0ffee_12345678"), None] {
+            let mut values = Map::new();
+            if let Some(g) = given {
+                values.insert("full_hash".into(), g.into());
+            }
+            values.insert(
+                "source_registry".into(),
+                serde_json::json!({"host": "quay.rdoproject.org"}),
+            );
+            apply(&mut values, &f).unwrap();
+            assert_eq!(values["full_hash"], "c0ffee_12345678");
+            assert_eq!(values["source_registry"]["host"], "localhost:6000");
+            assert_eq!(values["target_registries"][0]["host"], "localhost:6500");
+        }
+    }
+
+    #[test]
+    fn an_old_file_is_a_warning_even_for_the_same_hash() {
+        let old = tempfile::tempdir().unwrap();
+        let f = staged(old.path(), "01d_12345678", Duration::from_secs(2 * 86_400 + 60));
+        let mut values = Map::new();
+        values.insert("full_hash".into(), "01d_12345678".into());
+        apply(&mut values, &f).unwrap();
+        let f = f.display().to_string();
+        let warnings = crate::logging::warnings();
+        let w = warnings
+            .iter()
+            .find(|w| w.contains(&f))
+            .unwrap_or_else(|| panic!("no warning naming {f}: {warnings:?}"));
+        assert!(
+            w.contains("2 days old") && w.contains("01d_12345678") && w.contains("rm "),
+            "{w}"
+        );
+        // A fresh file: no warning about it.
+        let fresh = tempfile::tempdir().unwrap();
+        let g = staged(fresh.path(), "0fe5_12345678", Duration::from_secs(60));
+        apply(&mut Map::new(), &g).unwrap();
+        let g = g.display().to_string();
+        assert!(!crate::logging::warnings().iter().any(|w| w.contains(&g)));
+    }
+
+    #[test]
+    fn durations_read_as_people_say_them() {
+        let s = |n: u64| duration(Duration::from_secs(n));
+        assert_eq!(s(5), "less than a minute");
+        assert_eq!(s(60), "1 minute");
+        assert_eq!(s(7200), "2 hours");
+        assert_eq!(s(86_400), "1 day");
+        assert_eq!(s(3 * 86_400 + 5), "3 days");
+        assert_eq!(written(None), "of unknown age");
     }
 }
