@@ -308,7 +308,8 @@ options:
     type: path
   tmp_file_root:
     description:
-      - Folder of the old role's six list files (C(parsed_containers-<distro>-<version>-<release>.txt), ...).
+      - Folder of the old role's six list files (C(parsed_containers-<distro>-<version>-<release>.txt), ...),
+        written as the role wrote them (the differences are listed in the project's C(docs/promoter.md)).
         Not written in check mode.
     type: path
     default: /var/tmp/promoter_logs
@@ -543,10 +544,19 @@ ppc_missing:
 ppc_manifests:
   description:
     - Whether the manifest lists carry C(ppc64le) for every container of C(ppc_containers_list) -
-      C(ppc_manifests) and no C(ppc64le) image missing. The staging playbook records it in the stage-info file.
+      C(ppc_manifests) and no C(ppc64le) image missing.
   returned: when C(action) is C(promote) or C(verify) and the arguments are valid
   type: bool
   sample: false
+ppc_checked:
+  description:
+    - Whether the C(<full_hash>_ppc64le) images were looked for - the source check passed, and the run
+      pushed with C(manifest_push) and C(ppc_manifests) to a C(v2_s2) target - which is when the old role
+      appended C(ppc_manifests) with the value of C(ppc_manifests) to the stage-info file. The staging
+      playbook does the same.
+  returned: when C(action) is C(promote) or C(verify) and the arguments are valid
+  type: bool
+  sample: true
 pushed:
   description: Containers verified on every target.
   returned: when the arguments are valid, except for C(action=delete_local)

@@ -276,6 +276,7 @@ async fn run_promote(pa: &PromoteArgs, action: Action, params: &args::Params, se
     let ppc = p.ppc_manifests && r.ppc_missing.is_empty();
     let mut v = result_of(&r, params.diff);
     v["ppc_manifests"] = json!(ppc);
+    v["ppc_checked"] = json!(stage_info::ppc_checked(&p, &r));
     v
 }
 

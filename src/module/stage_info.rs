@@ -14,6 +14,9 @@ use std::time::{Duration, SystemTime};
 
 use serde_json::{Map, Value};
 
+use crate::promote::model::{Promotion, Schema};
+use crate::report::Report;
+
 /// What a promotion takes from a stage-info file.
 #[derive(Debug)]
 pub struct StageInfo {
@@ -95,6 +98,16 @@ pub fn apply(values: &mut Map<String, Value>, path: &Path) -> Result<(), String>
     values.insert("target_registries".into(), info.targets);
     values.insert("full_hash".into(), Value::String(info.full_hash));
     Ok(())
+}
+
+/// Did this run look for the `<hash>_ppc64le` images, as the old role did before it appended
+/// `ppc_manifests: <its ppc_manifests>` to the stage-info file (the staging checks read it)? Only
+/// when the source check passed and it pushed, with `manifest_push` and `ppc_manifests`, to a `v2_s2`
+/// target: the role looked for them in its manifest step, which ran for those targets alone.
+pub fn ppc_checked(p: &Promotion, r: &Report) -> bool {
+    let v2_s2 = p.targets.iter().any(|t| t.schema == Schema::V2S2);
+    let checked = r.missing.is_empty() && !r.found.is_empty();
+    p.push && p.manifest_push && p.ppc_manifests && v2_s2 && checked
 }
 
 /// How long ago the file was last written (`None` when the system cannot tell).

@@ -389,6 +389,9 @@ pub struct Promotion {
     /// Names without prefix, base images included, deduplicated, in order.
     pub containers: Vec<String>,
     pub ppc_containers: Vec<String>,
+    /// The names `base_container_images` added at the end of `containers` (those `containers_list`
+    /// did not name): the old role's list files name them only where it appended them.
+    pub base_added: Vec<String>,
     pub prefix: String,
     pub source: RegistrySpec,
     pub targets: Vec<RegistrySpec>,
@@ -565,7 +568,7 @@ impl PromoteArgs {
         list_from_file: impl Fn(&std::path::Path) -> Result<(Vec<String>, Option<Vec<String>>)>,
     ) -> Result<Promotion> {
         let (full_hash, named_label, candidate_label) = self.labels()?;
-        let (containers, ppc_containers) = self.container_lists(list_from_file)?;
+        let (containers, ppc_containers, base_added) = self.container_lists(list_from_file)?;
         let prefix = self
             .container_name_prefix
             .clone()
@@ -584,6 +587,7 @@ impl PromoteArgs {
             distro_version,
             containers,
             ppc_containers,
+            base_added,
             prefix,
             source,
             targets,
@@ -636,12 +640,13 @@ impl PromoteArgs {
         Ok((full_hash, named_label, candidate))
     }
 
-    /// The container list (given, else from `containers_list_file`; base images added once) and the
-    /// ppc64le list.
+    /// The container list (given, else from `containers_list_file`; base images added once), the
+    /// ppc64le list, and the base images that list did not name.
+    #[allow(clippy::type_complexity)]
     fn container_lists(
         &self,
         list_from_file: impl Fn(&std::path::Path) -> Result<(Vec<String>, Option<Vec<String>>)>,
-    ) -> Result<(Vec<String>, Vec<String>)> {
+    ) -> Result<(Vec<String>, Vec<String>, Vec<String>)> {
         let (mut containers, mut ppc) = (self.containers.clone(), self.ppc_containers.clone());
         if let Some(f) = &self.containers_list_file {
             let (c, p) = list_from_file(f)?;
@@ -661,13 +666,15 @@ impl PromoteArgs {
         if all.is_empty() {
             return Err(Error::Config("the container list is empty".into()));
         }
+        let mut added = Vec::new();
         for b in validate_names("base_container_images", &base)? {
             if !all.contains(&b) {
-                all.push(b);
+                all.push(b.clone());
+                added.push(b);
             }
         }
         let ppc_containers = validate_names("ppc_containers_list", &ppc.unwrap_or_default())?;
-        Ok((all, ppc_containers))
+        Ok((all, ppc_containers, added))
     }
 
     /// For the source, then each target: was a `name` given?
@@ -914,6 +921,9 @@ mod tests {
         a.containers = Some(vec!["nova-compute".into()]);
         let p = a.resolve(no_file).unwrap();
         assert_eq!(p.containers, vec!["nova-compute", "base"]);
+        assert_eq!(p.base_added, vec!["base"]);
+        // Named by containers_list already: kept in its place, not added.
+        assert!(base_args().resolve(no_file).unwrap().base_added.is_empty());
     }
 
     #[test]

@@ -109,10 +109,12 @@ fn list_files_problem(e: &crate::Error) -> Problem {
     Problem::from_error(Phase::ListFiles, "list files", e)
 }
 
-/// The promoter's pushed and missed list files.
+/// The promoter's pushed and missed list files (over `containers_list`, as the role's).
 fn write_outcome_lists(p: &Promotion, files: &ListFiles, write: bool, c: &mut Collected) {
-    c.problems.extend(write_list(write, &files.pushed, p, &c.pushed));
-    c.problems.extend(write_list(write, &files.missed, p, &c.missed));
+    let pushed = listfiles::listed_only(&c.pushed, &p.base_added);
+    let missed = listfiles::listed_only(&c.missed, &p.base_added);
+    c.problems.extend(write_list(write, &files.pushed, p, &pushed));
+    c.problems.extend(write_list(write, &files.missed, p, &missed));
 }
 
 /// Does some target of this promotion get manifest lists?
@@ -305,8 +307,9 @@ async fn check_source(
         .map(|(n, _, _)| n.clone())
         .collect();
     c.problems.append(&mut found.problems);
+    let parsed = listfiles::parsed(&c.found, &c.missing, &p.base_added);
     c.problems
-        .extend(write_list(write_lists, &files.parsed, p, &c.found));
+        .extend(write_list(write_lists, &files.parsed, p, &parsed));
     c.problems
         .extend(write_list(write_lists, &files.missing, p, &c.missing));
     tracing::info!(
@@ -340,14 +343,16 @@ async fn architectures(
 ) {
     let want_lists = wants_lists(p);
     c.facts = source::facts(p, found, want_lists, known, progress).await;
-    if want_lists {
-        for f in &c.facts {
-            if p.ppc_manifests && p.ppc_containers.contains(&f.name) {
-                if f.ppc.is_some() || f.root.is_index() {
-                    c.ppc_found.push(f.name.clone());
-                } else {
-                    c.ppc_missing.push(f.name.clone());
-                }
+    if want_lists && p.ppc_manifests {
+        // In `ppc_containers_list`'s order, as the role listed them.
+        for name in &p.ppc_containers {
+            let Some(f) = c.facts.iter().find(|f| f.name == *name) else {
+                continue;
+            };
+            if f.ppc.is_some() || f.root.is_index() {
+                c.ppc_found.push(f.name.clone());
+            } else {
+                c.ppc_missing.push(f.name.clone());
             }
         }
         c.problems
