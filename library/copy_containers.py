@@ -631,6 +631,9 @@ problem_groups:
     count:
       description: How many problems the group holds.
       type: int
+    todo:
+      description: What to do about the cause, when the tool can say (the password's variable, the folder to fix, ...).
+      type: str
 plan:
   description: What a promotion planned per target before anything was read there (shown in check mode).
   returned: when a promotion reached planning
