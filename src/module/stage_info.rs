@@ -26,6 +26,10 @@ pub struct StageInfo {
     pub targets: Value,
     /// `dlrn.promotions.promotion_candidate.full_hash`.
     pub full_hash: String,
+    /// The candidate's `aggregate_hash`, when it has one: in the integration pipeline's staging the
+    /// promoter promotes the aggregate hash of the candidate whose commit/distro form is
+    /// `full_hash` (the same candidate, not a leftover).
+    pub aggregate_hash: Option<String>,
 }
 
 /// The largest stage-info file read (the real ones are a few KiB).
@@ -59,10 +63,14 @@ pub fn load(path: &Path) -> Result<StageInfo, String> {
         .ok_or_else(|| {
             format!("stage_info {file}: dlrn.promotions.promotion_candidate.full_hash must be a string")
         })?;
+    let aggregate_hash = at(&["dlrn", "promotions", "promotion_candidate", "aggregate_hash"])
+        .and_then(Value::as_str)
+        .map(str::to_string);
     Ok(StageInfo {
         source: source.clone(),
         targets: targets.clone(),
         full_hash: full_hash.to_string(),
+        aggregate_hash,
     })
 }
 
@@ -74,7 +82,8 @@ pub fn apply(values: &mut Map<String, Value>, path: &Path) -> Result<(), String>
     let info = load(path)?;
     let age = age_of(path);
     let given = values.get("full_hash").and_then(Value::as_str);
-    if let Some(given) = given.filter(|g| *g != info.full_hash) {
+    let same = |g: &str| g == info.full_hash || info.aggregate_hash.as_deref() == Some(g);
+    if let Some(given) = given.filter(|g| !same(g)) {
         return Err(format!(
             "the stage-info file {file} ({written}) is for hash {staged} (its \
              dlrn.promotions.promotion_candidate.full_hash), not for {given}, the hash this run \
@@ -219,6 +228,27 @@ mod tests {
         // Nothing replaced: the production arguments are as given.
         assert_eq!(values["source_registry"]["host"], "quay.rdoproject.org");
         assert_eq!(values["full_hash"], "e1e1e1_87654321");
+    }
+
+    /// The integration pipeline's candidate: the promoter gives its aggregate hash, the file names
+    /// its commit/distro form too. The same candidate, not a leftover.
+    #[test]
+    fn the_candidates_aggregate_hash_is_the_same_candidate() {
+        let d = tempfile::tempdir().unwrap();
+        let f = d.path().join("stage-info.yaml");
+        std::fs::write(
+            &f,
+            "dlrn:\n  promotions:\n    promotion_candidate: {full_hash: c0ffee_12345678, \
+             aggregate_hash: d7c3cd922f91d83aacb5d7555de9d5bc}\n\
+             registries:\n  source: {host: 'localhost:6000'}\n  targets: []\n",
+        )
+        .unwrap();
+        let mut values = Map::new();
+        values.insert("full_hash".into(), "d7c3cd922f91d83aacb5d7555de9d5bc".into());
+        apply(&mut values, &f).unwrap();
+        assert_eq!(values["full_hash"], "c0ffee_12345678");
+        values.insert("full_hash".into(), "e1e1e1_87654321".into());
+        assert!(apply(&mut values, &f).is_err());
     }
 
     #[test]
