@@ -7,6 +7,8 @@
 //! - [`dlrn`]: the hash a DLRN label points at.
 //! - [`hash`]: the DLRN hash forms every source's hash is checked against.
 //! - [`http`]: the small fetcher these sources share (retries, typed 404, size cap, files too).
+//! - [`release`]: a release's list and hash found through the sources above, in the order a query
+//!   asks, with fallbacks (the network half of running a releases file's entry).
 //!
 //! Parsers are pure functions taking the source's name (URL or file) for their messages; the
 //! `async` functions only fetch and call them.
@@ -15,6 +17,7 @@ pub mod dlrn;
 pub mod hash;
 pub mod http;
 pub mod list;
+pub mod release;
 pub mod tripleo_common;
 pub mod zuul;
 
