@@ -1,5 +1,5 @@
 //! The user verbs, each one call from a typed request to a finished report: `promote`, `verify`,
-//! `tag`, `rollback` and a releases file's `release`. A verb runs the engine ([`crate::promote`]),
+//! `copy`, `tag`, `rollback` and a releases file's `release`. A verb runs the engine ([`crate::promote`]),
 //! writes the run's reports (unless it changed nothing on purpose: a dry run, check mode) and masks
 //! every secret of the promotion. The faces ([`crate::cli`], [`crate::module`]) parse their own input
 //! into these requests, call one verb and render its report, so what a run does and keeps cannot
@@ -28,10 +28,23 @@ fn finish(p: &Promotion, mut report: Report, write: bool) -> Report {
 pub async fn promote(p: &Promotion, dry_run: bool, progress: &Progress) -> Report {
     let opts = RunOptions {
         dry_run,
-        verify_only: false,
         progress: progress.clone(),
+        ..RunOptions::default()
     };
     finish(p, promote::run(p, &opts).await, !dry_run)
+}
+
+/// `copy` (copy-quay's): the promotion's images copied to its targets and read back, no label moved
+/// and no list file written; a container missing at the source fails the run without stopping the
+/// others. Its reports are written when `reports` (and not `dry_run`).
+pub async fn copy(p: &Promotion, dry_run: bool, reports: bool, progress: &Progress) -> Report {
+    let opts = RunOptions {
+        dry_run,
+        copy_only: true,
+        progress: progress.clone(),
+        ..RunOptions::default()
+    };
+    finish(p, promote::run(p, &opts).await, reports && !dry_run)
 }
 
 /// `verify`: reads everything back and changes nothing; its reports are written when `reports`
@@ -41,6 +54,7 @@ pub async fn verify(p: &Promotion, dry_run: bool, reports: bool, progress: &Prog
         dry_run,
         verify_only: true,
         progress: progress.clone(),
+        ..RunOptions::default()
     };
     finish(p, promote::run(p, &opts).await, reports && !dry_run)
 }

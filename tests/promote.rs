@@ -189,6 +189,71 @@ async fn missing_source_image_fails_names_it_and_moves_no_label() {
     assert!(client(&t1).catalog(100).await.unwrap().is_empty());
 }
 
+/// A copy (copy-quay's): the images found are copied and read back, a missing one fails the run
+/// without stopping them, no label moves (targets nor source) and no list file is written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_copy_moves_no_label_and_a_missing_image_stops_nothing() {
+    let src = tk::Registry::plain().unwrap();
+    let t1 = tk::Registry::plain().unwrap();
+    stage(&client(&src), &["base", "nova-compute"], &[]).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let a = promote_args(
+        registry_args(&src, NS),
+        vec![registry_args(&t1, NS)],
+        &["nova-compute", "ghost-api"],
+        tmp.path(),
+    );
+    let p = resolve(&a);
+    let progress = copy_containers::progress::Progress::none();
+    let dry = copy_containers::verbs::copy(&p, true, false, &progress).await;
+    assert!(dry.dry_run && !dry.ok);
+    assert!(
+        client(&t1).catalog(100).await.unwrap().is_empty(),
+        "a dry run copies nothing"
+    );
+    let r = copy_containers::verbs::copy(&p, false, false, &progress).await;
+    assert_eq!(r.action, "copy");
+    assert!(!r.ok, "a missing image fails the copy");
+    assert_eq!(r.missing, ["ghost-api"]);
+    assert_eq!(r.pushed, ["nova-compute", "base"]);
+    assert!(r.files.is_empty(), "no report asked for: {:?}", r.files);
+    assert_eq!(r.errors.len(), 1, "{:#?}", r.errors);
+    assert!(r.errors[0].contains("ghost-api"), "{:#?}", r.errors);
+    for n in ["base", "nova-compute"] {
+        let repo = format!("{NS}/openstack-{n}");
+        assert_eq!(
+            skopeo_inspect_digest(&t1, &format!("{repo}:{FH}")).unwrap(),
+            skopeo_inspect_digest(&src, &format!("{repo}:{FH}")).unwrap()
+        );
+        for reg in [&t1, &src] {
+            assert!(client(reg)
+                .head_manifest(&repo, "current-tripleo")
+                .await
+                .unwrap()
+                .is_none());
+        }
+        let entries = &r.containers.iter().find(|c| c.name == n).unwrap().entries;
+        assert!(
+            entries.iter().all(|e| e.verified == Some(true) && e.tag == FH),
+            "{entries:?}"
+        );
+    }
+    assert_eq!(
+        std::fs::read_dir(tmp.path())
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .file_name()
+                    .to_string_lossy()
+                    .ends_with(".txt")
+            })
+            .count(),
+        0,
+        "no list file"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn second_run_changes_nothing_counted_through_proxies() {
     let src = tk::Registry::plain().unwrap();

@@ -33,6 +33,10 @@ pub struct RunOptions {
     pub dry_run: bool,
     /// Verify only (the `verify` action): no copies, no labels.
     pub verify_only: bool,
+    /// Copy only (the `copy` action: copy-quay's copy): the images copied to the targets and read
+    /// back, no label moved anywhere, no list files (nothing for the promoter to read), and a
+    /// container missing at the source does not stop the others (it fails the run at the end).
+    pub copy_only: bool,
     /// Where the phases report their progress ([`Progress::none`] by default).
     pub progress: Progress,
 }
@@ -61,7 +65,11 @@ enum Stop {
 /// problem ends up in `report.problems`/`report.errors` and `report.ok == false`.
 pub async fn run(p: &Promotion, opts: &RunOptions) -> Report {
     let started = Instant::now();
-    let action = if opts.verify_only { "verify" } else { "promote" };
+    let action = match (opts.verify_only, opts.copy_only) {
+        (true, _) => "verify",
+        (false, true) => "copy",
+        (false, false) => "promote",
+    };
     let header = build::header(p, action, opts.dry_run, &p.targets);
     let mut c = Collected::default();
     let clients = match clients(p) {
@@ -134,7 +142,7 @@ fn write_list(write: bool, path: &std::path::Path, p: &Promotion, names: &[Strin
 
 /// The steps; `Err(Stop)` ends the run early (its problem is collected).
 async fn steps(p: &Promotion, opts: &RunOptions, cl: &Clients, c: &mut Collected) -> Result<(), Stop> {
-    let write_lists = !opts.read_only();
+    let write_lists = !opts.read_only() && !opts.copy_only;
     // tmp_file_root checked (its private sub-folder when others share it) before anything is written.
     let dir = match write_lists {
         true => crate::report::folder::output_dir(&p.tmp_file_root)
@@ -202,7 +210,8 @@ async fn phases(
             false => Looked::default(),
         }
     };
-    let checking = check_source(p, cl, local, c, files, write_lists, progress);
+    let lists = (files, write_lists);
+    let checking = check_source(p, cl, local, c, lists, !opts.copy_only, progress);
     let checked = within(p, futures_util::future::join(checking, looking)).await;
     let (found, looked) = checked.ok_or_else(|| overrun(p, Phase::SourceCheck, c))?;
     if let Some(l) = local.filter(|_| c.local_reused.is_empty()) {
@@ -224,8 +233,12 @@ async fn phases(
             .await
             .ok_or_else(|| overrun(p, Phase::Repositories, c))?;
     }
-    let plan = plan::plan(p, &c.facts, opts.verify_only);
+    let mut plan = plan::plan(p, &c.facts, opts.verify_only);
+    plan.moves_labels &= !opts.copy_only;
     c.plan = Some(plan.summary(p, c.facts.len()));
+    if let (Some(summary), true) = (&mut c.plan, opts.copy_only) {
+        summary.source_label = false;
+    }
     if p.push && !opts.verify_only {
         let seen = (&fetched, &looked.seen);
         within(p, write(p, &plan, sources, cl, opts, seen, ledger, c))
@@ -233,7 +246,9 @@ async fn phases(
             .ok_or_else(|| overrun(p, Phase::Copy, c))?;
     }
     if opts.dry_run {
-        predict_labels(p, cl, ledger, &c.facts, progress).await;
+        if !opts.copy_only {
+            predict_labels(p, cl, ledger, &c.facts, progress).await;
+        }
         return Ok(());
     }
     if p.push {
@@ -250,7 +265,7 @@ async fn phases(
             .ok_or_else(|| overrun(p, Phase::LocalStore, c))?;
         c.problems.append(&mut c.local.problems);
     }
-    if p.label_source {
+    if p.label_source && !opts.copy_only {
         // The source label is the last commit: not cut either (it waits for everything else).
         source_label(p, cl, opts, ledger, c).await;
     }
@@ -286,14 +301,15 @@ fn overrun(p: &Promotion, phase: Phase, c: &mut Collected) -> Stop {
     Stop::Overrun
 }
 
-/// 1. Every `<prefix>-<name>:<fh>` must exist at the source (or in a kept local copy).
+/// Step 1: every `<prefix>-<name>:<fh>` must exist at the source (or in a kept local copy); one
+/// missing stops the run when `stop_on_missing` (a promotion), else the others go on (a copy).
 async fn check_source(
     p: &Promotion,
     cl: &Clients,
     local: Option<&Local>,
     c: &mut Collected,
-    files: &ListFiles,
-    write_lists: bool,
+    (files, write_lists): (&ListFiles, bool),
+    stop_on_missing: bool,
     progress: &Progress,
 ) -> Result<Vec<(String, crate::manifest::Manifest, Place)>, Stop> {
     let want_lists = wants_lists(p);
@@ -319,7 +335,7 @@ async fn check_source(
         missing = c.missing.len(),
         "source check"
     );
-    if !c.missing.is_empty() {
+    if !c.missing.is_empty() && (stop_on_missing || found.found.is_empty()) {
         return Err(Stop::Early);
     }
     if found.found.is_empty() {
@@ -512,8 +528,7 @@ async fn label_targets(
     ledger: &mut Ledger,
     c: &mut Collected,
 ) {
-    let verify_only = opts.verify_only;
-    if !verify_only {
+    if !opts.verify_only && !opts.copy_only {
         let sites = target_sites(p, cl);
         let moved = label::move_labels(p, &sites, &c.facts, ledger, true, false, &opts.progress).await;
         c.built.extend(label::built_dates(&sites, &c.facts, &moved).await);
