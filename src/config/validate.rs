@@ -104,7 +104,7 @@ impl ReleasesConfig {
 
     /// Everything that can be checked without the network or the environment: the file's settings,
     /// then each entry in order (the first problem is reported).
-    fn validate(&self) -> Result<()> {
+    pub(super) fn validate(&self) -> Result<()> {
         self.validate_globals()?;
         for (i, e) in self.releases.iter().enumerate() {
             self.validate_entry_values(i, e)?;
