@@ -197,7 +197,7 @@ fn print_tripleo_common_lists(r: &ResolvedRelease) {
     }
 }
 
-fn print_outcome(o: &ReleaseOutcome) {
+pub(super) fn print_outcome(o: &ReleaseOutcome) {
     say!("== release {}: {}", o.name, if o.ok { "OK" } else { "FAILED" });
     if let Some(r) = &o.resolution {
         print_resolution(r);
@@ -220,11 +220,23 @@ fn print_outcome(o: &ReleaseOutcome) {
             );
         }
     }
-    if let Some(e) = &o.error {
+    // An error the report carries is said there, once.
+    let reported = |e: &String| o.report.as_ref().is_some_and(|r| r.errors.contains(e));
+    if let Some(e) = o.error.as_ref().filter(|e| !reported(e)) {
         say!("error: {e}");
     }
-    if let Some(rep) = &o.report {
-        print_summary(rep);
+    match &o.report {
+        // The report of an entry that could not run: its cause and where it is.
+        Some(rep) if rep.containers.is_empty() && rep.missing.is_empty() => {
+            for line in rep.failure_lines() {
+                say!("error: {line}");
+            }
+            for f in &rep.files {
+                say!("report: {f}");
+            }
+        }
+        Some(rep) => print_summary(rep),
+        None => {}
     }
     say!();
 }
