@@ -6,6 +6,9 @@
 //! - create: `POST <api>/repository` with `Authorization: Bearer <token>` and
 //!   `{"namespace", "repository", "description", "visibility": "public"}` (201 created, 400 "already
 //!   exists" counts as there).
+//! - move a tag without pushing (copy-quay's `tag`): `PUT <api>/repository/<ns>/<name>/tag/<tag>`
+//!   with `{"manifest_digest": "sha256:…"}` (201 `"Updated"`); the caller reads it back through the
+//!   registry.
 //!
 //! The token comes from `token_env` (an environment variable), `token_file` (first line of a file) or,
 //! discouraged, an inline `token`; it is only ever sent in the `Authorization` header and never
@@ -79,6 +82,18 @@ pub struct EnsureOutcome {
     pub existing: Vec<String>,
     /// Dry run: repositories that would be created.
     pub would_create: Vec<String>,
+}
+
+impl EnsureOutcome {
+    /// What was created (or would be), as the command line shows it.
+    pub fn lines(&self) -> Vec<String> {
+        let at = format!("quay {}/{}", self.registry, self.namespace);
+        [("created", &self.created), ("would create", &self.would_create)]
+            .into_iter()
+            .filter(|(_, names)| !names.is_empty())
+            .map(|(what, names)| format!("{at}: {what} {}", names.join(", ")))
+            .collect()
+    }
 }
 
 /// A Quay API client for one organisation.
@@ -213,15 +228,19 @@ impl Quay {
     }
 
     fn http_error(&self, method: &str, url: &Url, status: u16, body: &[u8]) -> Error {
+        let needs = format!("the create-repository permission on {}", self.spec.namespace);
+        self.http_error_needing(method, url, status, body, &needs)
+    }
+
+    /// An answer that is not a success; `needs` says what a refused token lacks.
+    fn http_error_needing(&self, method: &str, url: &Url, status: u16, body: &[u8], needs: &str) -> Error {
         let message = snippet(body);
         if status == 401 || status == 403 {
             return Error::Auth {
                 registry: self.host(),
                 detail: format!(
-                    "{method} {}: HTTP {status}: the Quay token was refused (it needs the \
-                     create-repository permission on {}): {message}",
+                    "{method} {}: HTTP {status}: the Quay token was refused (it needs {needs}): {message}",
                     redact(url),
-                    self.spec.namespace
                 ),
             };
         }
@@ -313,6 +332,24 @@ impl Quay {
                 Ok(false)
             }
             _ => Err(self.http_error("POST", &url, status, &resp)),
+        }
+    }
+
+    /// Point `tag` of `repository` (`<namespace>/<name>`) at the manifest `digest`, through the API
+    /// (no manifest is pushed: Quay moves the tag). The caller reads it back through the registry.
+    pub async fn set_tag(&self, repository: &str, tag: &str, digest: &crate::digest::Digest) -> Result<()> {
+        validate_repository(repository).map_err(|e| Error::Config(format!("{}: {e}", self.spec.registry)))?;
+        crate::reference::validate_tag(tag)
+            .map_err(|e| Error::Config(format!("{}: {e}", self.spec.registry)))?;
+        let url = join(&self.spec.api, &format!("repository/{repository}/tag/{tag}"))?;
+        let body = serde_json::json!({ "manifest_digest": digest.as_str() });
+        let (status, resp) = self.send(reqwest::Method::PUT, &url, Some(&body)).await?;
+        match status {
+            200 | 201 => Ok(()),
+            _ => {
+                let needs = format!("write access to {repository}");
+                Err(self.http_error_needing("PUT", &url, status, &resp, &needs))
+            }
         }
     }
 }

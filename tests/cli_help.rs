@@ -111,12 +111,12 @@ fn unused_flags_are_not_listed_but_accepted() {
     assert_eq!(out.status.code(), Some(2), "{err}");
 }
 
-/// The other subcommands too: every option `inspect`, `copy`, `stage` and `releases` list says what
-/// it does, in the short help layout (description on the option's line) as in the long one (on the
-/// next line); a bare `[default: …]` is no description.
+/// The other subcommands too: every option `inspect`, `copy`, `stage`, `releases` and `copy-quay`
+/// list says what it does, in the short help layout (description on the option's line) as in the
+/// long one (on the next line); a bare `[default: …]` is no description.
 #[test]
 fn every_subcommand_describes_its_options() {
-    for verb in ["inspect", "copy", "stage", "releases"] {
+    for verb in ["inspect", "copy", "stage", "releases", "copy-quay"] {
         let text = help(verb);
         let lines: Vec<&str> = text.lines().take_while(|l| *l != "Examples:").collect();
         let mut listed = 0;

@@ -316,6 +316,34 @@ async fn a_huge_source_error_body_is_not_read_whole() {
     );
 }
 
+/// An HTTP source (Zuul, DLRN, opendev) that trickles its answer, a byte every 200 ms (the read
+/// timeout never fires): the GET ends at its `request_timeout`, once for all its attempts, on the
+/// first connection (was: each of 4 attempts up to 600 s).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trickling_source_ends_at_its_request_timeout() {
+    use copy_containers::sources::http::{Fetcher, HttpOptions};
+    let h = tk::HostileHttp::start(tk::Misbehaviour::Trickle {
+        status: 200,
+        len: 1 << 20,
+        every: std::time::Duration::from_millis(200),
+    })
+    .unwrap();
+    let f = Fetcher::new(HttpOptions {
+        request_timeout: std::time::Duration::from_secs(2),
+        ..HttpOptions::default()
+    })
+    .unwrap();
+    let url = url::Url::parse(&format!("{}/api/builds", h.url())).unwrap();
+    let err = f.get(&url).await.unwrap_err();
+    let msg = err.to_string();
+    assert!(msg.contains("request_timeout") && msg.contains("2 s"), "{msg}");
+    assert_eq!(
+        copy_containers::error::Kind::of(&err),
+        copy_containers::error::Kind::Unreachable
+    );
+    assert_eq!(h.connections(), 1, "one deadline for every attempt: {msg}");
+}
+
 /// And from the Quay API.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_huge_quay_error_body_is_not_read_whole() {

@@ -1,4 +1,5 @@
-//! The module's documentation (`library/copy_containers.yml`, read by `ansible-doc`) against the
+//! The module's documentation (`src/module/copy_containers.yml`; `ansible-doc` reads its copy in the
+//! launcher, `library/copy_containers.py`, kept identical by `tests/launcher_doc.rs`) against the
 //! module itself: nothing in Ansible checks a binary module against its docs, so this test does.
 //!
 //! - the options' part is the rendering of their declaration (`src/options`): stale, it
@@ -30,8 +31,8 @@ const NS: &str = "tripleomaster";
 const STANDARD_KEYS: &[&str] = &["failed", "invocation", "warnings"];
 
 fn sidecar() -> Value {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("library/copy_containers.yml");
-    let text = std::fs::read_to_string(&path).expect("library/copy_containers.yml");
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/module/copy_containers.yml");
+    let text = std::fs::read_to_string(&path).expect("src/module/copy_containers.yml");
     serde_norway::from_str(&text).expect("the sidecar is valid YAML")
 }
 
@@ -114,10 +115,10 @@ fn registry_keys() -> BTreeSet<String> {
 /// (`scripts/regenerate`) rewrites it instead of failing.
 #[test]
 fn options_documentation_is_generated() {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("library/copy_containers.yml");
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/module/copy_containers.yml");
     let text = std::fs::read_to_string(&path).unwrap();
     let fresh = copy_containers::options::doc::splice(&text)
-        .expect("library/copy_containers.yml has the generated options' mark");
+        .expect("src/module/copy_containers.yml has the generated options' mark");
     if std::env::var_os("COPY_CONTAINERS_REGENERATE").is_some() {
         std::fs::write(&path, &fresh).unwrap();
         return;
@@ -125,7 +126,7 @@ fn options_documentation_is_generated() {
     let stale = text.lines().zip(fresh.lines()).position(|(a, b)| a != b);
     assert!(
         text == fresh,
-        "library/copy_containers.yml is stale (first difference at line {}): run scripts/regenerate",
+        "src/module/copy_containers.yml is stale (first difference at line {}): run scripts/regenerate",
         stale.map_or(text.lines().count().min(fresh.lines().count()), |i| i) + 1
     );
 }

@@ -105,18 +105,30 @@ fn check(run: &Run, src: &Proxy, targets: &[&Proxy]) {
         );
         assert_eq!(counter(r, "retries"), 0, "{r}");
     }
-    // "N sent to targets": the targets' bytes as the wire saw them, in the summary and the HTML.
+    // "N sent": the targets' bytes as the wire saw them, in the outcome line, and each target's in the HTML's
+    // summary of registries.
     let sent: u64 = targets.iter().map(|t| t.bytes_from_clients(None)).sum();
     let sent_text = human_bytes(sent);
+    // Nothing sent is not said at all.
+    let said = run.stdout.contains(&format!(", {sent_text} sent, "));
     assert!(
-        run.stdout.contains(&format!("{sent_text} sent to targets")),
-        "summary says otherwise than {sent_text}:\n{}",
+        said == (sent > 0) && (sent > 0 || !run.stdout.contains(" sent, ")),
+        "the outcome says otherwise than {sent_text}:\n{}",
         run.stdout
     );
-    assert!(
-        run.html.contains(&format!("<b>sent to targets</b> {sent_text}")),
-        "the HTML says otherwise than {sent_text}"
-    );
+    for t in targets {
+        let head = format!("<tr><td>{}</td><td>target</td>", t.host());
+        let row = run
+            .html
+            .lines()
+            .find(|l| l.starts_with(&head))
+            .unwrap_or_else(|| panic!("no summary row for {}", t.host()));
+        let cell = format!("<td>{}</td></tr>", human_bytes(t.bytes_from_clients(None)));
+        assert!(
+            row.ends_with(&cell),
+            "the HTML's summary says otherwise than {cell}: {row}"
+        );
+    }
     for t in targets {
         let r = registry(&run.json, &t.host());
         let row = format!(

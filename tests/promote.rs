@@ -131,12 +131,12 @@ async fn full_promotion_to_two_targets_with_manifest_lists() {
         read_list(tmp.path(), &format!("missing_parsed_ppc_containers-{suffix}.txt")),
         ["openstack-neutron-server"]
     );
+    // containers_list's images: the role's pushed list never named the base images it appended.
     let mut pushed = read_list(tmp.path(), "containers_pushed_list.txt");
     pushed.sort();
     assert_eq!(
         pushed,
         [
-            "openstack-base",
             "openstack-neutron-server",
             "openstack-nova-compute",
             "openstack-os"
@@ -187,6 +187,71 @@ async fn missing_source_image_fails_names_it_and_moves_no_label() {
             .is_none());
     }
     assert!(client(&t1).catalog(100).await.unwrap().is_empty());
+}
+
+/// A copy (copy-quay's): the images found are copied and read back, a missing one fails the run
+/// without stopping them, no label moves (targets nor source) and no list file is written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_copy_moves_no_label_and_a_missing_image_stops_nothing() {
+    let src = tk::Registry::plain().unwrap();
+    let t1 = tk::Registry::plain().unwrap();
+    stage(&client(&src), &["base", "nova-compute"], &[]).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let a = promote_args(
+        registry_args(&src, NS),
+        vec![registry_args(&t1, NS)],
+        &["nova-compute", "ghost-api"],
+        tmp.path(),
+    );
+    let p = resolve(&a);
+    let progress = copy_containers::progress::Progress::none();
+    let dry = copy_containers::verbs::copy(&p, true, false, &progress).await;
+    assert!(dry.dry_run && !dry.ok);
+    assert!(
+        client(&t1).catalog(100).await.unwrap().is_empty(),
+        "a dry run copies nothing"
+    );
+    let r = copy_containers::verbs::copy(&p, false, false, &progress).await;
+    assert_eq!(r.action, "copy");
+    assert!(!r.ok, "a missing image fails the copy");
+    assert_eq!(r.missing, ["ghost-api"]);
+    assert_eq!(r.pushed, ["nova-compute", "base"]);
+    assert!(r.files.is_empty(), "no report asked for: {:?}", r.files);
+    assert_eq!(r.errors.len(), 1, "{:#?}", r.errors);
+    assert!(r.errors[0].contains("ghost-api"), "{:#?}", r.errors);
+    for n in ["base", "nova-compute"] {
+        let repo = format!("{NS}/openstack-{n}");
+        assert_eq!(
+            skopeo_inspect_digest(&t1, &format!("{repo}:{FH}")).unwrap(),
+            skopeo_inspect_digest(&src, &format!("{repo}:{FH}")).unwrap()
+        );
+        for reg in [&t1, &src] {
+            assert!(client(reg)
+                .head_manifest(&repo, "current-tripleo")
+                .await
+                .unwrap()
+                .is_none());
+        }
+        let entries = &r.containers.iter().find(|c| c.name == n).unwrap().entries;
+        assert!(
+            entries.iter().all(|e| e.verified == Some(true) && e.tag == FH),
+            "{entries:?}"
+        );
+    }
+    assert_eq!(
+        std::fs::read_dir(tmp.path())
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .file_name()
+                    .to_string_lossy()
+                    .ends_with(".txt")
+            })
+            .count(),
+        0,
+        "no list file"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -293,10 +358,11 @@ async fn a_phase_over_its_deadline_stops_the_run_before_any_label() {
     );
     assert_eq!(r.missed, ["nova-compute", "base"]);
     assert!(r.pushed.is_empty());
-    // The promoter's lists say what was not promoted; the images are kept as after a failed push.
+    // The promoter's lists say what was not promoted (containers_list's images, as the role's lists);
+    // the images are kept as after a failed push.
     assert_eq!(
         read_list(tmp.path(), "containers_missed_list.txt"),
-        ["openstack-nova-compute", "openstack-base"]
+        ["openstack-nova-compute"]
     );
     assert_eq!(r.local_kept, ["nova-compute", "base"]);
     // No label anywhere: not on the target, not on the source.
@@ -441,9 +507,10 @@ async fn unreachable_target_fails_alone_and_gets_no_label() {
         .await
         .unwrap()
         .is_none());
+    // containers_list's images (the appended base image is not named, as in the role's list)
     assert_eq!(
         read_list(tmp.path(), "containers_missed_list.txt"),
-        ["openstack-nova-compute", "openstack-base"]
+        ["openstack-nova-compute"]
     );
     // the binary exits non-zero for the same input
     bad_proxy.down();
@@ -604,10 +671,7 @@ async fn verification_catches_a_dangling_list_and_a_moved_tag() {
     // verify never writes: the pushed list from the promotion is untouched
     let mut pushed = read_list(tmp.path(), "containers_pushed_list.txt");
     pushed.sort();
-    assert_eq!(
-        pushed,
-        ["openstack-base", "openstack-nova-compute", "openstack-os"]
-    );
+    assert_eq!(pushed, ["openstack-nova-compute", "openstack-os"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -285,3 +285,53 @@ fn tokens_from_env_and_file() {
         "{e}"
     );
 }
+
+/// copy-quay's tag move: `PUT <api>/repository/<ns>/<name>/tag/<tag>` with the digest, 201
+/// `"Updated"`; a refused token or a digest Quay does not hold is a clear error, no token shown.
+#[tokio::test]
+async fn tags_move_through_the_api() {
+    let f = FakeHttp::start().unwrap();
+    let path = format!("/api/v1/repository/{NS}/openstack-base/tag/current-tripleo");
+    f.set(&path, Route::new(201, "application/json", "\"Updated\""));
+    let q = Quay::new(spec(&f)).unwrap();
+    let d = copy_containers::digest::Digest::sha256(b"manifest");
+    let repo = format!("{NS}/openstack-base");
+    q.set_tag(&repo, "current-tripleo", &d).await.unwrap();
+    let puts = f.requests_to(&path);
+    assert_eq!(puts.len(), 1);
+    assert_eq!(puts[0].method, "PUT");
+    assert_eq!(
+        puts[0].header("authorization"),
+        Some(format!("Bearer {TOKEN}").as_str())
+    );
+    let body: serde_json::Value = serde_json::from_slice(&puts[0].body).unwrap();
+    assert_eq!(body, serde_json::json!({"manifest_digest": d.as_str()}));
+
+    f.set(&path, Route::new(401, "application/json", UNAUTHORIZED));
+    let e = q
+        .set_tag(&repo, "current-tripleo", &d)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("401") && e.contains("write access to") && e.contains(&repo),
+        "{e}"
+    );
+    assert!(!e.contains(TOKEN), "{e}");
+    f.set(
+        &path,
+        Route::new(
+            404,
+            "application/json",
+            r#"{"detail": "Not Found", "status": 404}"#,
+        ),
+    );
+    let e = q
+        .set_tag(&repo, "current-tripleo", &d)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("PUT") && e.contains("404"), "{e}");
+    let e = q.set_tag(&repo, "bad tag", &d).await.unwrap_err().to_string();
+    assert!(e.contains("bad tag") || e.contains("tag"), "{e}");
+}

@@ -54,3 +54,14 @@ pub const LOCAL: &str = "Examples:
   copy-containers local delete --container nova-compute --release master --dry-run
   copy-containers local delete --release master
   copy-containers local fsck";
+
+pub const COPY_QUAY: &str = "Examples:
+  # copy-quay's cron lines, the program changed only: the latest build's images copied, then labelled
+  copy-containers copy-quay --config /root/copy-quay/config.yaml --token-env QUAY_TOKEN \\
+    --release mastercentos9 --html /root/logs/master-centos9-report.html copy
+  copy-containers copy-quay --config /root/copy-quay/config.yaml --token-env QUAY_TOKEN \\
+    --release mastercentos9 --html /root/logs/tag/master-centos9-report.html tag
+  # Two images at a given hash, from quay.io to quay.rdoproject.org; what would be done
+  copy-containers copy-quay --config config.yaml --pull-registry quay.io \\
+    --push-registry quay.rdoproject.org --hash 360d335e94246d7095672c5aa92b59afa380a059_9e598812 \\
+    --release mastercentos9 --dry-run copy openstack-base openstack-nova-compute";

@@ -35,6 +35,7 @@ macro_rules! usage {
 }
 
 mod commands;
+mod copy_quay;
 mod examples;
 pub mod flags;
 mod local;
@@ -125,6 +126,14 @@ pub enum Command {
     /// The local store (images kept on this machine): list, delete (verified), fsck.
     #[command(after_help = examples::LOCAL)]
     Local(local::LocalArgs),
+    /// copy-quay's command line, unchanged (a migration aid): `copy-quay [FLAGS] copy|tag [IMAGE…]`.
+    ///
+    /// Its cron lines keep their flags and change only the program: the entry of its config file
+    /// is resolved and run by this tool (every tag read back, a failure exits non-zero, the report
+    /// in this tool's HTML and JSON at --html). See docs/copy-quay.md for the differences and the
+    /// native commands for the same jobs.
+    #[command(after_help = examples::COPY_QUAY)]
+    CopyQuay(copy_quay::CopyQuayArgs),
 }
 
 /// What was given on the command line (or in the config file it names) is wrong: exit status 2.
@@ -180,7 +189,8 @@ async fn promote_or_releases(
 
 /// Run the CLI; returns the process exit code.
 pub fn run(cli: Cli) -> i32 {
-    let verbosity = cli.verbose as i8 - cli.quiet as i8;
+    let debug = matches!(&cli.command, Command::CopyQuay(a) if a.debug);
+    let verbosity = cli.verbose as i8 - cli.quiet as i8 + debug as i8;
     let json_logs = cli.log_format == LogFormat::Json;
     let progress = Progress::for_stderr(
         std::time::Duration::from_secs(cli.progress_interval),
@@ -206,6 +216,7 @@ pub fn run(cli: Cli) -> i32 {
             Command::Rollback(a) => promote::rollback_cmd(&a).await,
             Command::Releases(a) => releases::releases_cmd(a).await,
             Command::Local(a) => local::local_cmd(a).await,
+            Command::CopyQuay(a) => copy_quay::copy_quay_cmd(a, &progress).await,
         }
     });
     progress.finish();

@@ -9,7 +9,7 @@ use clap::Args;
 use super::flags::PromoteFlags;
 use super::promote::print_summary;
 use crate::progress::Progress;
-use crate::verbs::releases::{self, ListOrigin, Overrides, ReleasesConfig, ResolvedRelease, ALL};
+use crate::verbs::releases::{self, Overrides, ReleasesConfig, ResolvedRelease, ALL};
 use crate::verbs::ReleaseOutcome;
 
 /// `releases`: list a releases file's entries and where their list and hash come from.
@@ -99,101 +99,37 @@ pub async fn promote_releases(
 }
 
 fn print_resolution(r: &ResolvedRelease) {
-    say!(
-        "  list: {} containers{} from {}",
-        r.containers.len(),
-        r.ppc_containers
-            .as_ref()
-            .map(|p| format!(" ({} with ppc64le)", p.len()))
-            .unwrap_or_default(),
-        r.list_from
-    );
-    print_tripleo_common_lists(r);
-    say!("  hash: {} ({})", r.full_hash, r.hash_from);
-    if let Some(k) = r.keep_local {
-        say!("  keep_local: {}", k.as_str());
-    }
-    for w in &r.warnings {
-        say!("  warning: {w}");
-    }
+    r.lines().iter().for_each(|l| say!("  {l}"));
 }
 
-/// For a list from tripleo-common: what was left out, and both ppc64le lists (README, "Running
-/// alone": this project's goes to the list files, the promoter's is shown for comparison).
-fn print_tripleo_common_lists(r: &ResolvedRelease) {
-    let ListOrigin::TripleoCommon {
-        without_prefix,
-        excluded_by,
-        promoter_ppc_containers: promoter,
-        ..
-    } = &r.list_from
-    else {
-        return;
-    };
-    if !excluded_by.is_empty() {
-        say!("  excludes: {}", excluded_by.join(", "));
-    }
-    if !without_prefix.is_empty() {
-        say!(
-            "  left out (no prefix, as the promoter does): {}",
-            without_prefix.join(", ")
-        );
-    }
-    let Some(ours) = &r.ppc_containers else {
-        return;
-    };
-    say!(
-        "  ppc64le list: {} (containers_list minus the ppc excludes; written to the list files)",
-        ours.len()
-    );
-    let only_promoter: Vec<&str> = promoter
-        .iter()
-        .filter(|n| !ours.contains(n))
-        .map(String::as_str)
-        .collect();
-    let only_ours = ours.iter().filter(|n| !promoter.contains(n)).count();
-    let how = if promoter.is_empty() {
-        "empty: this release has no ppc excludes".to_string()
-    } else {
-        "the full list minus the ppc excludes".to_string()
-    };
-    say!("  promoter's ppc64le list: {} ({how})", promoter.len());
-    if !only_promoter.is_empty() {
-        say!("    only in the promoter's: {}", only_promoter.join(", "));
-    }
-    if only_ours > 0 && !promoter.is_empty() {
-        say!("    only in this project's: {only_ours}");
-    }
-}
-
-fn print_outcome(o: &ReleaseOutcome) {
+pub(super) fn print_outcome(o: &ReleaseOutcome) {
     say!("== release {}: {}", o.name, if o.ok { "OK" } else { "FAILED" });
     if let Some(r) = &o.resolution {
         print_resolution(r);
     }
-    for q in &o.quay {
-        if !q.created.is_empty() {
-            say!(
-                "  quay {}/{}: created {}",
-                q.registry,
-                q.namespace,
-                q.created.join(", ")
-            );
-        }
-        if !q.would_create.is_empty() {
-            say!(
-                "  quay {}/{}: would create {}",
-                q.registry,
-                q.namespace,
-                q.would_create.join(", ")
-            );
-        }
+    for l in o.quay.iter().flat_map(|q| q.lines()) {
+        say!("  {l}");
     }
-    if let Some(e) = &o.error {
+    // An error the report carries is said there, once.
+    let reported = |e: &String| o.report.as_ref().is_some_and(|r| r.errors.contains(e));
+    if let Some(e) = o.error.as_ref().filter(|e| !reported(e)) {
         say!("error: {e}");
     }
-    if let Some(rep) = &o.report {
-        print_summary(rep);
+    match &o.report {
+        // The report of an entry that could not run: its cause and where it is.
+        Some(rep) if rep.containers.is_empty() && rep.missing.is_empty() => {
+            for line in rep.failure_lines() {
+                match line.strip_prefix("  ") {
+                    Some(more) => say!("       {more}"),
+                    None => say!("error: {line}"),
+                }
+            }
+            for f in &rep.files {
+                say!("report: {f}");
+            }
+        }
+        Some(rep) => print_summary(rep),
+        None => {}
     }
     say!();
 }

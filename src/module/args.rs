@@ -12,7 +12,7 @@ pub use crate::options::KEEP_LOCAL;
 pub use crate::options::{Action, Kind, Opt, Scope, ACTIONS, SCOPES};
 
 /// Every option of the module: its own, then the promotion's (kept identical to
-/// `library/copy_containers.yml` by a test).
+/// `src/module/copy_containers.yml` by a test).
 pub use crate::options::MODULE_SPEC as SPEC;
 
 /// Keys of a registry dictionary whose values are secrets.
@@ -44,10 +44,10 @@ impl Params {
         let registries = values.remove("registries");
         let stage_info = values.remove("stage_info");
         if let (Some(path), false) = (stage_info, action == Action::DeleteLocal) {
-            let info = super::stage_info::load(std::path::Path::new(path.as_str().unwrap_or_default()))?;
-            values.insert("source_registry".into(), info.source);
-            values.insert("target_registries".into(), info.targets);
-            values.insert("full_hash".into(), Value::String(info.full_hash));
+            crate::verbs::stage_info::apply(
+                &mut values,
+                std::path::Path::new(path.as_str().unwrap_or_default()),
+            )?;
         }
         let promote: PromoteArgs = serde_json::from_value(Value::Object(values))
             .map_err(|e| crate::Error::bad_option("bad arguments", e))?;

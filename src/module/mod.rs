@@ -5,7 +5,6 @@
 //! something panics.
 
 pub mod args;
-pub mod stage_info;
 
 use std::path::Path;
 use std::sync::OnceLock;
@@ -65,7 +64,7 @@ fn secrets_of(raw: &Map<String, Value>) -> Vec<String> {
     if let Some(info) = raw
         .get("stage_info")
         .and_then(Value::as_str)
-        .and_then(|p| stage_info::load(Path::new(p)).ok())
+        .and_then(|p| verbs::stage_info::load(Path::new(p)).ok())
     {
         crate::scrub::secrets_in(&json!({"s": info.source, "t": info.targets}), &mut secrets);
     }
@@ -161,6 +160,7 @@ async fn run_action(params: &args::Params) -> crate::Result<Value> {
             // Whether the lists got ppc64le images (the staging playbook records it).
             let mut v = result_of(&r, params.diff);
             v["ppc_manifests"] = json!(p.ppc_manifests && r.ppc_missing.is_empty());
+            v["ppc_checked"] = json!(verbs::ppc_checked(&p, &r));
             return Ok(v);
         }
     };

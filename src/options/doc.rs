@@ -1,7 +1,8 @@
 //! The module's documentation of its options (`DOCUMENTATION.options` of
-//! `library/copy_containers.yml`, read by `ansible-doc`), rendered from the entries. The file is
-//! checked in; `tests/module_doc.rs` fails when its options differ from [`ansible_options`], and
-//! `scripts/regenerate` splices the rendering in ([`splice`]). The rest of the file (description,
+//! `src/module/copy_containers.yml`, which the launcher `library/copy_containers.py` carries for
+//! `ansible-doc`), rendered from the entries. The file is checked in; `tests/module_doc.rs` fails
+//! when its options differ from [`ansible_options`], and `scripts/regenerate` splices the rendering
+//! in ([`splice`]) then copies the file into the launcher. The rest of the file (description,
 //! examples, return values) is written by hand. Written here, not with a YAML serializer, so that
 //! the file stays readable: descriptions wrapped, the registry keys written once (`&anchor`).
 

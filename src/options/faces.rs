@@ -95,6 +95,9 @@ pub const MODULE_OPTIONS: &[Opt] = &[
          C(/tmp/stage-info.yaml) when it exists). Its C(registries.source), C(registries.targets) and \
          C(dlrn.promotions.promotion_candidate.full_hash) replace O(source_registry), O(target_registries) and \
          O(full_hash), which it then makes optional.",
+        "A O(full_hash) given that is not the file's candidate fails the task before any registry is asked \
+         anything, naming both hashes, the file and its age (a file left behind by a staging run would \
+         otherwise take a production run to the staging registries); a file older than a day is a warning.",
         "Read by the module only, so the staging registries' passwords never go through Ansible variables or \
          templating.",
     ]),

@@ -12,8 +12,9 @@
 //!   `[default: …]` and `[possible values: …]` shown, `[required]` marked, each verb's own words;
 //! - the module validates its arguments against [`MODULE_SPEC`] and names what is missing with
 //!   [`missing`], as the command line does (by flag there);
-//! - `library/copy_containers.yml` (the module's documentation) is rendered by [`doc`]; it is
-//!   checked in, `tests/module_doc.rs` fails when it is stale and `scripts/regenerate` rewrites it.
+//! - the options of `src/module/copy_containers.yml` (the module's documentation, copied into the
+//!   launcher `library/copy_containers.py`) are rendered by [`doc`]; they are checked in,
+//!   `tests/module_doc.rs` fails when they are stale and `scripts/regenerate` rewrites them.
 //!
 //! The idea is ripgrep's (one definition per flag, carrying its names, docs and parsing; help and
 //! documents generated), written as one table of constant records rather than a type per flag:

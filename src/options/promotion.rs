@@ -198,7 +198,8 @@ promote_options! {
         .tag(Says("Folder of the reports"))
         .rollback(Says("Folder of the reports"))
         .doc(&["Folder of the old role's six list files (C(parsed_containers-<distro>-<version>-<release>.txt), \
-                ...). Not written in check mode."]),
+                ...), written as the role wrote them (the differences are listed in the project's \
+                C(docs/promoter.md)). Not written in check mode."]),
     #[serde(default)]
     x86_tag: Option<String> => opt("x86_tag", Str).default(D::Str("x86_64"))
         .doc(&["Suffix of the x86 tag, C(<full_hash>_<x86_tag>)."]),

@@ -76,23 +76,36 @@ registry_keys! {
     /// Staging files' `url: http://…` form.
     #[serde(default)]
     url: Option<String> => opt("url", Str).value("URL")
-        .help("the staging files' http://host:port form (http:// means plain HTTP)")
-        .doc(&["The staging files' C(http://host:port) form; C(http://) means plain HTTP."]),
-    /// Staging files' `secure: false` (plain HTTP unless `url`/`auth_url` say https).
+        .help("the staging files' http://host:port form (http:// means plain HTTP unless secure=true)")
+        .doc(&["The staging files' C(http://host:port) form; C(http://) means plain HTTP unless \
+                O(source_registry.secure) is V(true)."]),
+    /// Staging files' flag: `true` means HTTPS whatever `url` says (ci-config's staging writes
+    /// `url: http://localhost:PORT` for every registry, the secure one too); `false` means plain
+    /// HTTP unless `url`/`auth_url` say https.
     #[serde(default, deserialize_with = "opt_bool")]
     secure: Option<bool> => opt("secure", Bool).value("BOOL")
-        .help("the staging files' flag: false means plain HTTP unless url says https")
-        .doc(&["The staging files' flag; V(false) means plain HTTP unless O(source_registry.url) or \
+        .help("the staging files' flag: true means HTTPS whatever url says (on loopback, the \
+               certificate unchecked unless tls_verify is given); false means plain HTTP unless url \
+               says https")
+        .doc(&["The staging files' flag. V(true) means HTTPS whatever O(source_registry.url) says (ci-config's \
+                staging gives every registry C(http://localhost:PORT) as its O(source_registry.url), its TLS + \
+                htpasswd one too, and the old role never read it). On a loopback host the certificate is then \
+                not checked unless O(source_registry.tls_verify) is given - docker, which the role used, does \
+                not check registries on 127.0.0.0/8, and the staging registry's self-signed certificate \
+                expired in 2020. V(false) means plain HTTP unless O(source_registry.url) or \
                 O(source_registry.auth_url) says C(https://)."]),
     /// Plain HTTP.
     #[serde(default, deserialize_with = "opt_bool")]
     insecure: Option<bool> => opt("insecure", Bool).value("BOOL")
-        .help("plain HTTP")
-        .doc(&["Plain HTTP (overrides O(source_registry.secure) and O(source_registry.url))."]),
+        .help("plain HTTP (true with secure=true is an error)")
+        .doc(&["Plain HTTP (overrides O(source_registry.url); V(true) with O(source_registry.secure=true) is an \
+                error)."]),
     #[serde(default, deserialize_with = "opt_bool")]
     tls_verify: Option<bool> => opt("tls_verify", Bool).value("BOOL").default(D::Bool(true))
-        .help("verify the registry's TLS certificate (false: warned about; prefer ca_file)")
-        .doc(&["Verify the registry's TLS certificate."]),
+        .help("verify the registry's TLS certificate (by default, except for a loopback secure=true \
+               staging registry; false: warned about; prefer ca_file)")
+        .doc(&["Verify the registry's TLS certificate (by default, except for a loopback \
+                O(source_registry.secure=true) staging registry)."]),
     #[serde(default)]
     ca_file: Option<PathBuf> => opt("ca_file", Path).value("PEM")
         .help("CA certificates to trust for it, besides the system ones")

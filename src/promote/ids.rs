@@ -6,6 +6,7 @@
 use super::model::RegistrySpec;
 use super::source::Facts;
 use crate::copy::Place;
+use crate::quay::Quay;
 use crate::registry::Registry;
 
 /// A container of the run: its position in the run's [`Facts`] (the source check's order, the
@@ -54,4 +55,4 @@ macro_rules! by_id {
 }
 
 by_id!(ContainerId: Facts, Place);
-by_id!(TargetId: RegistrySpec, Registry);
+by_id!(TargetId: RegistrySpec, Registry, Option<Quay>);

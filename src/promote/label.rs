@@ -15,6 +15,7 @@ use super::source::Facts;
 use crate::digest::Digest;
 use crate::manifest::{Content, Manifest};
 use crate::progress::Progress;
+use crate::quay::Quay;
 use crate::registry::Registry;
 use crate::report::{Built, Kind, TagAction, TagEntry};
 
@@ -95,8 +96,21 @@ pub(crate) async fn set_label(
     dry_run: bool,
     keep_previous: Option<&str>,
 ) -> Kind {
+    set_label_through(reg, None, (repo, label, m), en, dry_run, keep_previous).await
+}
+
+/// [`set_label`], the tags written through `quay`'s API when given (Quay moves a tag to a digest it
+/// holds: copy-quay's way), else through the registry; read back through the registry either way.
+pub(crate) async fn set_label_through(
+    reg: &Registry,
+    quay: Option<&Quay>,
+    (repo, label, m): (&str, &str, &Manifest),
+    en: &mut TagEntry,
+    dry_run: bool,
+    keep_previous: Option<&str>,
+) -> Kind {
     let started = Instant::now();
-    let r = move_one(reg, repo, label, m, en, dry_run, keep_previous).await;
+    let r = move_one(reg, quay, (repo, label, m), en, dry_run, keep_previous).await;
     en.seconds = started.elapsed().as_secs_f64();
     match r {
         Ok(()) => Kind::Other,
@@ -111,9 +125,8 @@ pub(crate) async fn set_label(
 
 async fn move_one(
     reg: &Registry,
-    repo: &str,
-    label: &str,
-    m: &Manifest,
+    quay: Option<&Quay>,
+    (repo, label, m): (&str, &str, &Manifest),
     en: &mut TagEntry,
     dry_run: bool,
     keep_previous: Option<&str>,
@@ -134,18 +147,27 @@ async fn move_one(
         // What the label pointed at stays reachable (and protected from pruning) as
         // `previous-<label>`, for a rollback. Failing to keep it is a warning, not a stop.
         let kept = async {
+            if let Some(q) = quay {
+                return q.set_tag(repo, keep, &prev.digest).await;
+            }
             let old = reg.get_manifest(repo, prev.digest.as_str()).await?;
-            reg.put_manifest(repo, keep, &old.media_type, old.bytes).await
+            reg.put_manifest(repo, keep, &old.media_type, old.bytes)
+                .await
+                .map(|_| ())
         }
         .await;
         if let Err(e) = kept {
             tracing::warn!(registry = %reg.name(), repo, tag = keep, error = %e, "could not keep the previous label");
         }
     }
-    let (_, confirmed) = reg
-        .put_manifest_acked(repo, label, &m.media_type, m.bytes.clone())
-        .await
-        .map_err(typed)?;
+    let confirmed = match quay {
+        Some(q) => q.set_tag(repo, label, &m.digest).await.map(|_| false),
+        None => reg
+            .put_manifest_acked(repo, label, &m.media_type, m.bytes.clone())
+            .await
+            .map(|(_, confirmed)| confirmed),
+    }
+    .map_err(typed)?;
     en.action = TagAction::Tagged;
     // The registry's answer named the digest: that is the read-back. Otherwise, ask.
     let now = if confirmed {

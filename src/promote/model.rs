@@ -125,18 +125,35 @@ impl RegistryArgs {
         let says_https =
             |u: &Option<String>| u.as_deref().map(|u| u.starts_with("https://")).unwrap_or(false);
         let says_http = |u: &Option<String>| u.as_deref().map(|u| u.starts_with("http://")).unwrap_or(false);
-        let insecure = match self.insecure {
-            Some(v) => v,
-            None => {
+        // The scheme as the old role had it: it never read `url` (docker chose HTTPS, plain HTTP only
+        // for a registry it took as insecure), and ci-config's staging writes `url: http://…` for
+        // every registry, its TLS + htpasswd one (`secure: true`, HTTPS only in `auth_url`) too.
+        let insecure = match (self.insecure, self.secure) {
+            (Some(true), Some(true)) => {
+                return Err(bad(
+                    "insecure: true (plain HTTP) contradicts secure: true (HTTPS): give one of them".into(),
+                ))
+            }
+            (Some(v), _) => v,
+            (None, Some(true)) => false,
+            (None, _) => {
                 says_http(&self.url)
                     || self.host.trim().starts_with("http://")
                     || (self.secure == Some(false) && !says_https(&self.url) && !says_https(&self.auth_url))
             }
         };
+        // docker, which the role used, takes registries on 127.0.0.0/8 as insecure: HTTPS without
+        // checking the certificate. ci-config's staging TLS registry relies on it (its self-signed
+        // certificate names no host and expired in 2020), so a loopback `secure: true` registry is
+        // not checked either, unless `tls_verify` says otherwise; the traffic stays on the host.
+        let staging_tls = self.secure == Some(true)
+            && !insecure
+            && self.tls_verify.is_none()
+            && crate::reference::is_loopback_host(host);
         let mut config = RegistryConfig::new(host);
         config.insecure = insecure;
-        config.tls_verify = self.tls_verify.unwrap_or(true);
-        if !config.tls_verify && !insecure {
+        config.tls_verify = self.tls_verify.unwrap_or(!staging_tls);
+        if !config.tls_verify && !insecure && !staging_tls {
             crate::report::warn_once(&format!(
                 "registry {host}: TLS certificate verification is switched off (tls_verify: false)"
             ));
@@ -204,6 +221,9 @@ pub struct Promotion {
     /// Names without prefix, base images included, deduplicated, in order.
     pub containers: Vec<String>,
     pub ppc_containers: Vec<String>,
+    /// The names `base_container_images` added at the end of `containers` (those `containers_list`
+    /// did not name): the old role's list files name them only where it appended them.
+    pub base_added: Vec<String>,
     pub prefix: String,
     pub source: RegistrySpec,
     pub targets: Vec<RegistrySpec>,
@@ -332,7 +352,7 @@ impl PromoteArgs {
         list_from_file: impl Fn(&std::path::Path) -> Result<(Vec<String>, Option<Vec<String>>)>,
     ) -> Result<Promotion> {
         let (full_hash, named_label, candidate_label) = self.labels()?;
-        let (containers, ppc_containers) = self.container_lists(list_from_file)?;
+        let (containers, ppc_containers, base_added) = self.container_lists(list_from_file)?;
         let prefix = Field::container_name_prefix
             .opt()
             .text(self.container_name_prefix.as_deref())
@@ -352,6 +372,7 @@ impl PromoteArgs {
             distro_version,
             containers,
             ppc_containers,
+            base_added,
             prefix,
             source,
             targets,
@@ -407,12 +428,13 @@ impl PromoteArgs {
         Ok((full_hash, named_label, candidate))
     }
 
-    /// The container list (given, else from `containers_list_file`; base images added once) and the
-    /// ppc64le list.
+    /// The container list (given, else from `containers_list_file`; base images added once), the
+    /// ppc64le list, and the base images that list did not name.
+    #[allow(clippy::type_complexity)]
     fn container_lists(
         &self,
         list_from_file: impl Fn(&std::path::Path) -> Result<(Vec<String>, Option<Vec<String>>)>,
-    ) -> Result<(Vec<String>, Vec<String>)> {
+    ) -> Result<(Vec<String>, Vec<String>, Vec<String>)> {
         let (mut containers, mut ppc) = (self.containers.clone(), self.ppc_containers.clone());
         if let Some(f) = &self.containers_list_file {
             let (c, p) = list_from_file(f)?;
@@ -431,13 +453,15 @@ impl PromoteArgs {
         if all.is_empty() {
             return Err(Error::Config("the container list is empty".into()));
         }
+        let mut added = Vec::new();
         for b in validate_names("base_container_images", &base)? {
             if !all.contains(&b) {
-                all.push(b);
+                all.push(b.clone());
+                added.push(b);
             }
         }
         let ppc_containers = validate_names("ppc_containers_list", &ppc.unwrap_or_default())?;
-        Ok((all, ppc_containers))
+        Ok((all, ppc_containers, added))
     }
 
     /// For the source, then each target: was a `name` given?
@@ -603,6 +627,53 @@ mod tests {
         assert_eq!(p.tmp_file_root, PathBuf::from("/var/tmp/promoter_logs"));
     }
 
+    /// The registries exactly as ci-config's `StagingRegistries` writes them: `url: http://…` for
+    /// every one, `auth_url: https://…` and `secure: true` for the TLS + htpasswd one.
+    #[test]
+    fn secure_staging_registries_speak_https_whatever_url_says() {
+        let staged = |secure: bool, port: u16| {
+            let mut r = serde_json::json!({
+                "name": "r", "port": port, "secure": secure, "schema": "v2_s2",
+                "host": format!("localhost:{port}"), "url": format!("http://localhost:{port}"),
+                "namespace": "tripleomaster", "username": "unused", "password": "unused",
+            });
+            if secure {
+                r["username"] = "username".into();
+                r["password"] = "password".into();
+                r["auth_url"] = format!("https://localhost:{port}").into();
+            }
+            serde_json::from_value::<RegistryArgs>(r).unwrap()
+        };
+        let resolve = |r: &RegistryArgs| r.resolve("target_registries[0]", None, 1);
+        let secure = resolve(&staged(true, 6550)).unwrap();
+        assert!(!secure.config.insecure, "secure: true is HTTPS");
+        assert!(!secure.config.credentials.is_anonymous());
+        // On loopback, as docker had it: the certificate is not checked, unless tls_verify is given.
+        assert!(!secure.config.tls_verify);
+        let mut r = staged(true, 6550);
+        r.tls_verify = Some(true);
+        assert!(resolve(&r).unwrap().config.tls_verify);
+        let mut r = staged(true, 6550);
+        r.host = "registry.invalid:6550".into();
+        assert!(resolve(&r).unwrap().config.tls_verify, "checked off loopback");
+        assert!(resolve(&staged(false, 6500)).unwrap().config.insecure);
+        // Without `secure`, `url` decides; `insecure` always wins, and contradicting `secure` is an error.
+        let mut r = staged(false, 6500);
+        r.secure = None;
+        assert!(resolve(&r).unwrap().config.insecure);
+        r.url = None;
+        assert!(!resolve(&r).unwrap().config.insecure);
+        let mut r = staged(true, 6550);
+        r.insecure = Some(false);
+        assert!(!resolve(&r).unwrap().config.insecure);
+        r.insecure = Some(true);
+        let e = resolve(&r).unwrap_err().to_string();
+        assert!(
+            e.contains("target_registries[0]") && e.contains("contradicts secure: true"),
+            "{e}"
+        );
+    }
+
     #[test]
     fn registries_on_one_host_get_distinct_names() {
         let mut a = base_args();
@@ -634,6 +705,9 @@ mod tests {
         a.containers = Some(vec!["nova-compute".into()]);
         let p = a.resolve(no_file).unwrap();
         assert_eq!(p.containers, vec!["nova-compute", "base"]);
+        assert_eq!(p.base_added, vec!["base"]);
+        // Named by containers_list already: kept in its place, not added.
+        assert!(base_args().resolve(no_file).unwrap().base_added.is_empty());
     }
 
     #[test]

@@ -34,6 +34,10 @@ pub struct RunOptions {
     pub dry_run: bool,
     /// Verify only (the `verify` action): no copies, no labels.
     pub verify_only: bool,
+    /// Copy only (the `copy` action: copy-quay's copy): the images copied to the targets and read
+    /// back, no label moved anywhere, no list files (nothing for the promoter to read), and a
+    /// container missing at the source does not stop the others (it fails the run at the end).
+    pub copy_only: bool,
     /// Where the phases report their progress ([`Progress::none`] by default).
     pub progress: Progress,
 }
@@ -62,7 +66,11 @@ enum Stop {
 /// problem ends up in `report.problems`/`report.errors` and `report.ok == false`.
 pub async fn run(p: &Promotion, opts: &RunOptions) -> Report {
     let started = Instant::now();
-    let action = if opts.verify_only { "verify" } else { "promote" };
+    let action = match (opts.verify_only, opts.copy_only) {
+        (true, _) => "verify",
+        (false, true) => "copy",
+        (false, false) => "promote",
+    };
     let header = build::header(p, action, opts.dry_run, &p.targets);
     let mut c = Collected::default();
     let clients = match clients(p) {
@@ -146,7 +154,7 @@ struct Run<'a> {
     cl: &'a Clients,
     local: Option<Local>,
     files: ListFiles,
-    /// The list files are written (not in a dry run nor by `verify`).
+    /// The list files are written (not in a dry run, nor by `verify` or `copy`).
     write_lists: bool,
     /// By container, once the source is checked.
     sources: Vec<Place>,
@@ -163,7 +171,7 @@ impl<'a> Run<'a> {
         cl: &'a Clients,
         c: &'a mut Collected,
     ) -> Option<Run<'a>> {
-        let write_lists = !opts.read_only();
+        let write_lists = !opts.read_only() && !opts.copy_only;
         let dir = match write_lists {
             true => match crate::report::folder::output_dir(&p.tmp_file_root) {
                 Ok(d) => d,
@@ -245,15 +253,21 @@ impl<'a> Run<'a> {
                 .await
                 .ok_or_else(|| self.overrun(Phase::Repositories))?;
         }
-        let plan = plan::plan(p, &self.c.facts, opts.verify_only);
+        let mut plan = plan::plan(p, &self.c.facts, opts.verify_only);
+        plan.moves_labels &= !opts.copy_only;
         self.c.plan = Some(plan.summary(p, self.c.facts.len()));
+        if let (Some(summary), true) = (&mut self.c.plan, opts.copy_only) {
+            summary.source_label = false;
+        }
         if p.push && !opts.verify_only {
             within(p, self.write(&plan, (&fetched, &looked.seen)))
                 .await
                 .ok_or_else(|| self.overrun(Phase::Copy))?;
         }
         if opts.dry_run {
-            self.predict_labels().await;
+            if !opts.copy_only {
+                self.predict_labels().await;
+            }
             return Ok(());
         }
         if p.push {
@@ -269,7 +283,7 @@ impl<'a> Run<'a> {
                 .await
                 .ok_or_else(|| self.overrun(Phase::LocalStore))?;
         }
-        if p.label_source {
+        if p.label_source && !opts.copy_only {
             // The source label is the last commit: not cut either (it waits for everything else).
             self.source_label().await;
         }
@@ -296,14 +310,17 @@ impl<'a> Run<'a> {
         Stop::Overrun
     }
 
-    /// The promoter's pushed and missed list files.
+    /// The promoter's pushed and missed list files (over `containers_list`, as the role's).
     fn write_outcome_lists(&mut self) {
         let (p, files, write, c) = (self.p, &self.files, self.write_lists, &mut *self.c);
-        c.problems.extend(write_list(write, &files.pushed, p, &c.pushed));
-        c.problems.extend(write_list(write, &files.missed, p, &c.missed));
+        let pushed = listfiles::listed_only(&c.pushed, &p.base_added);
+        let missed = listfiles::listed_only(&c.missed, &p.base_added);
+        c.problems.extend(write_list(write, &files.pushed, p, &pushed));
+        c.problems.extend(write_list(write, &files.missed, p, &missed));
     }
 
-    /// 1. Every `<prefix>-<name>:<fh>` must exist at the source (or in a kept local copy).
+    /// 1\. Every `<prefix>-<name>:<fh>` must exist at the source (or in a kept local copy); one
+    /// missing stops the run for a promotion, while a copy goes on with the others.
     async fn check_source(&mut self) -> Result<Vec<(String, Manifest, Place)>, Stop> {
         let (p, files, write) = (self.p, &self.files, self.write_lists);
         let layout = self.local.as_ref().map(|l| &l.layout);
@@ -318,7 +335,8 @@ impl<'a> Run<'a> {
             .map(|(n, _, _)| n.clone())
             .collect();
         c.problems.append(&mut found.problems);
-        c.problems.extend(write_list(write, &files.parsed, p, &c.found));
+        let parsed = listfiles::parsed(&c.found, &c.missing, &p.base_added);
+        c.problems.extend(write_list(write, &files.parsed, p, &parsed));
         c.problems
             .extend(write_list(write, &files.missing, p, &c.missing));
         tracing::info!(
@@ -328,7 +346,8 @@ impl<'a> Run<'a> {
             missing = c.missing.len(),
             "source check"
         );
-        if !c.missing.is_empty() {
+        let stop_on_missing = !self.opts.copy_only;
+        if !c.missing.is_empty() && (stop_on_missing || found.found.is_empty()) {
             return Err(Stop::Early);
         }
         if found.found.is_empty() {
@@ -350,14 +369,16 @@ impl<'a> Run<'a> {
         let want_lists = wants_lists(p);
         let c = &mut *self.c;
         c.facts = source::facts(p, found, want_lists, known, &self.opts.progress).await;
-        if want_lists {
-            for f in &c.facts {
-                if p.ppc_manifests && p.ppc_containers.contains(&f.name) {
-                    if f.ppc.is_some() || f.root.is_index() {
-                        c.ppc_found.push(f.name.clone());
-                    } else {
-                        c.ppc_missing.push(f.name.clone());
-                    }
+        if want_lists && p.ppc_manifests {
+            // In `ppc_containers_list`'s order, as the role listed them.
+            for name in &p.ppc_containers {
+                let Some(f) = c.facts.iter().find(|f| f.name == *name) else {
+                    continue;
+                };
+                if f.ppc.is_some() || f.root.is_index() {
+                    c.ppc_found.push(f.name.clone());
+                } else {
+                    c.ppc_missing.push(f.name.clone());
                 }
             }
             c.problems
@@ -505,7 +526,7 @@ impl<'a> Run<'a> {
     /// Not cut by `phase_timeout`: label moves are the commit, short, and each one is recorded.
     async fn label_targets(&mut self) {
         let p = self.p;
-        if !self.opts.verify_only {
+        if !self.opts.verify_only && !self.opts.copy_only {
             let sites = self.target_sites();
             let c = &mut *self.c;
             let moved =

@@ -137,7 +137,11 @@ fn image_cost(c: &ContainerReport) -> (u64, f64) {
 /// Render the report.
 pub fn render(r: &Report) -> String {
     let mut h = String::new();
-    let title = format!("copy-containers {} {} → {}", r.action, r.full_hash, r.named_label);
+    let title = match r.action.as_str() {
+        // A copy moves no label.
+        "copy" => format!("copy-containers copy {}", r.full_hash),
+        _ => format!("copy-containers {} {} → {}", r.action, r.full_hash, r.named_label),
+    };
     let _ = write!(
         h,
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\

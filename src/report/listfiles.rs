@@ -1,6 +1,20 @@
 //! The old role's six list files under `tmp_file_root`, one image name per line *with its prefix*
-//! (`openstack-nova-compute`, `openstack-base`), exactly as the role's `generate_list.sh` wrote them:
-//! another job (tripleo-common integration) reads the parsed containers file.
+//! (`openstack-nova-compute`, `openstack-base`), with the contents the role's tasks and its
+//! `generate_list.sh` / `generate_ppc_containers_list.sh` gave them (ci-config's
+//! `ci-scripts/container-push/roles/containers-promote`): another job (tripleo-common integration)
+//! reads the parsed containers file.
+//!
+//! What each holds, as the role wrote it:
+//! - `parsed_containers-…`: the `containers_list` images found at the source, in list order; the
+//!   base images the list does not name are appended after the check passed (never on a failed one);
+//! - `missing_parsed_containers-…`: the images missing at the source;
+//! - `parsed_ppc_containers-…` / `missing_parsed_ppc_containers-…`: the `ppc_containers_list` images
+//!   with / without `<hash>_ppc64le`, in that list's order, only when the ppc64le check ran
+//!   (pushing, `manifest_push`, `ppc_manifests`, a `v2_s2` target);
+//! - `containers_pushed_list.txt` / `containers_missed_list.txt`: the `containers_list` images
+//!   verified / not verified on the targets (never the appended base images), only when pushing.
+//!
+//! Where this differs from the role's files (its own bugs), docs/promoter.md lists it.
 
 use std::path::{Path, PathBuf};
 
@@ -60,6 +74,25 @@ fn lines(prefix: &str, names: &[String]) -> String {
     names.iter().map(|n| format!("{prefix}-{n}\n")).collect()
 }
 
+/// The parsed containers file's names: those found, the appended base images only once the check
+/// passed (nothing missing), as the role appended them after its check.
+pub fn parsed(found: &[String], missing: &[String], base_added: &[String]) -> Vec<String> {
+    match missing.is_empty() {
+        true => found.to_vec(),
+        false => listed_only(found, base_added),
+    }
+}
+
+/// The names `containers_list` gave (the pushed and missed files never name the appended base
+/// images: the role's check ran over `containers_list` alone).
+pub fn listed_only(names: &[String], base_added: &[String]) -> Vec<String> {
+    names
+        .iter()
+        .filter(|n| !base_added.contains(n))
+        .cloned()
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -94,5 +127,16 @@ mod tests {
             "centos-binary-aodh-api\n"
         );
         assert_eq!(std::fs::read_to_string(&f.missed).unwrap(), "");
+    }
+
+    #[test]
+    fn base_images_appear_where_the_role_appended_them() {
+        let v = |names: &[&str]| names.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let (found, base) = (v(&["nova-compute", "base"]), v(&["base"]));
+        assert_eq!(parsed(&found, &[], &base), found);
+        assert_eq!(parsed(&found, &v(&["ghost"]), &base), v(&["nova-compute"]));
+        assert_eq!(listed_only(&found, &base), v(&["nova-compute"]));
+        // A base image the list names itself stays.
+        assert_eq!(listed_only(&found, &[]), found);
     }
 }

@@ -266,6 +266,8 @@ impl Report {
             ("tag", true) => ("would be labelled", "could not be"),
             ("rollback", false) => ("rolled back", "not rolled back"),
             ("rollback", true) => ("would be rolled back", "could not be"),
+            ("copy", false) => ("copied", "not verified on every target"),
+            ("copy", true) => ("would be copied", "could not be"),
             _ => ("promoted", "not verified on every target"),
         }
     }

@@ -510,6 +510,8 @@ pub fn todo(g: &ProblemGroup, s: &Setting) -> Option<String> {
             "rerun once {reg} answers: the {} kept locally are read from there, not from the source",
             images(s.local_kept)
         )),
+        // Not a registry (Zuul, DLRN, a list's server): its address is in the cause.
+        Kind::Unreachable if g.registry.is_none() => Some("rerun once it answers".into()),
         Kind::Unreachable => Some(format!("rerun once {reg} answers")),
         Kind::Busy => Some(format!("rerun later, when {reg} is less busy")),
         Kind::Io | Kind::Other if g.cause.contains("No space left") => Some(match s.local_root {

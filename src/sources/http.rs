@@ -21,7 +21,8 @@ pub struct HttpOptions {
     pub connect_timeout: Duration,
     /// Longest silence while waiting for or reading a response.
     pub read_timeout: Duration,
-    /// Longest time for one whole attempt (request and body).
+    /// Longest time for one whole GET: every attempt, the waits between them, headers and body. A
+    /// server that trickles its answer, or never answers, costs this once, not once per attempt.
     pub request_timeout: Duration,
     /// Attempts and backoff for 5xx answers, 408/429, timeouts and broken connections.
     pub retry: RetryPolicy,
@@ -41,7 +42,9 @@ impl Default for HttpOptions {
         HttpOptions {
             connect_timeout: Duration::from_secs(15),
             read_timeout: Duration::from_secs(60),
-            request_timeout: Duration::from_secs(600),
+            // The registries' default (`request_timeout`): a Zuul, DLRN or opendev answer is a few
+            // MiB at most; a trickling one ends here instead of after 4 × 600 s.
+            request_timeout: Duration::from_secs(180),
             retry: RetryPolicy {
                 attempts: 4,
                 base_delay: Duration::from_millis(500),
@@ -222,11 +225,21 @@ impl Fetcher {
     async fn get_with(&self, url: &Url, accept: Option<&str>) -> Result<Fetched> {
         let shown = redact(url);
         let what = format!("GET {shown}");
-        retry::run(&self.opts.retry, &what, |n, last| {
+        let total = self.opts.request_timeout;
+        let attempts = retry::run(&self.opts.retry, &what, |n, last| {
             self.get_once(url, accept, &shown, n, last)
-        })
-        .await
-        .0
+        });
+        match tokio::time::timeout(total, attempts).await {
+            Ok((result, _)) => result,
+            Err(_) => Err(Error::Network {
+                registry: host_of(url),
+                detail: format!(
+                    "GET {shown}: no whole answer within {} s (request_timeout, every attempt and \
+                     the waits between them included)",
+                    total.as_secs()
+                ),
+            }),
+        }
     }
 
     /// One try of [`Fetcher::get_with`].

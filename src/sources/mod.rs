@@ -7,6 +7,10 @@
 //! - [`dlrn`]: the hash a DLRN label points at.
 //! - [`hash`]: the DLRN hash forms every source's hash is checked against.
 //! - [`http`]: the small fetcher these sources share (retries, typed 404, size cap, files too).
+//! - [`release`]: a release's list and hash found through the sources above, in the order a query
+//!   asks, with fallbacks (the network half of running a releases file's entry).
+//! - [`stage_info`]: the promoter's staging switch, a file that names the staging registries and
+//!   the candidate hash (the module's `stage_info`), checked against the hash being promoted.
 //!
 //! Parsers are pure functions taking the source's name (URL or file) for their messages; the
 //! `async` functions only fetch and call them.
@@ -15,6 +19,8 @@ pub mod dlrn;
 pub mod hash;
 pub mod http;
 pub mod list;
+pub mod release;
+pub mod stage_info;
 pub mod tripleo_common;
 pub mod zuul;
 

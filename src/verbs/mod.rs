@@ -1,6 +1,6 @@
 //! The user verbs, each one call from a typed request to its finished outcome: the promotion's
-//! (`promote`, `verify`, `tag`, `rollback`: [`promotion`]), a releases file's ([`releases`]: its
-//! plan, running entries), the local store's ([`local`]: list, delete, fsck), one image's
+//! (`promote`, `verify`, `copy`, `tag`, `rollback`: [`promotion`]), a releases file's ([`releases`]:
+//! its plan, running entries, copy-quay's two steps on one entry), the local store's ([`local`]: list, delete, fsck), one image's
 //! ([`images`]: inspect, copy) and [`stage`]. The faces ([`crate::cli`], [`crate::module`]) parse
 //! their own input into these requests, call one verb and render its outcome, so what a run does and
 //! keeps cannot differ between the command line and Ansible; they use nothing below this layer to run
@@ -11,10 +11,12 @@ pub mod local;
 mod promotion;
 pub mod releases;
 
-pub use promotion::{promote, promotion, rollback, tag, verify, TagRequest};
-pub use releases::ReleaseOutcome;
+pub use promotion::{copy, ppc_checked, promote, promotion, rollback, tag, verify, TagRequest};
+pub use releases::{release_copy, release_tag, ReleaseOutcome};
 
 pub use crate::promote::Promotion;
+/// The promoter's staging switch (the module's `stage_info`).
+pub use crate::sources::stage_info;
 pub use crate::stage::{default_names as stage_names, StageOptions, StagedImage};
 
 use crate::promote::RegistryArgs;

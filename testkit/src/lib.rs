@@ -72,7 +72,7 @@
 //! rewrites `Location` headers pointing at the upstream.
 //!
 //! ```text
-//! Proxy::start(upstream_url)  Proxy::for_registry(&reg)  Proxy::start_with(ProxyOptions{upstream, upstream_ca, listen})
+//! Proxy::start(upstream_url)  Proxy::for_registry(&reg)  Proxy::start_with(ProxyOptions{upstream, upstream_ca, listen, tls, local: LocalRoutes{prefix, handler}})
 //! p.url()  p.host()  p.endpoint(creds)
 //! p.add_rule(FaultRule::status(503).method("GET").path_contains("/blobs/").first(2))
 //! p.add_rule(FaultRule::new(FaultAction::ResetConnection | ResetMidBody | Delay(d) | Redirect(url) | DropHeader(name)
@@ -92,6 +92,17 @@
 //! let sink = RedirectSink::start(bytes)?;   // on 127.0.0.2
 //! proxy.add_rule(FaultRule::new(FaultAction::Redirect(sink.url("/blob"))).path_contains("/blobs/"));
 //! sink.hits()  sink.any_authorization()  sink.authorization_flags()
+//! ```
+//!
+//! ## Quay — [`Quay`]
+//!
+//! A TLS registry and Quay's API on one HTTPS host (the registry's CA signs it): `/v2/` proxied to
+//! the registry, `/api/v1/` answered in Quay's formats (repository list with `next_page`, create,
+//! tag lookup, tag move backed by the registry), Bearer token required, every call recorded.
+//!
+//! ```text
+//! let q = Quay::start(&reg, "token")?;  q.host()  q.api_url()  q.proxy()  q.set_page_size(n)
+//! q.created() -> {"ns/name": "public"}  q.api_requests() -> Vec<QuayRequest{method, path, query, authorization, body, status}>
 //! ```
 //!
 //! ## Hostile servers — [`HostileHttp`]
@@ -163,6 +174,7 @@ mod hostile;
 pub mod http;
 pub mod openssl;
 mod proxy;
+mod quay;
 mod registry;
 mod rt;
 pub mod seed;
@@ -177,8 +189,10 @@ pub use fake::{FakeHttp, RecordedRequest, RedirectSink, Route};
 pub use hostile::{HostileHttp, Misbehaviour};
 pub use openssl::CertFiles;
 pub use proxy::{
-    FaultAction, FaultCounts, FaultKind, FaultRule, PathKind, Proxy, ProxyOptions, RequestRecord, Times,
+    FaultAction, FaultCounts, FaultKind, FaultRule, LocalFuture, LocalRoutes, PathKind, Proxy, ProxyOptions,
+    RequestRecord, Times,
 };
+pub use quay::{Quay, QuayRequest};
 pub use registry::{registry_binary, Auth, Registry, RegistryOptions, INSTALL_HINT};
 pub use skopeo::{
     run_skopeo, skopeo_copy, skopeo_flags, skopeo_inspect_digest, skopeo_inspect_raw, skopeo_list_tags,

@@ -1,5 +1,8 @@
-//! A plain-HTTP reverse proxy on loopback in front of a registry, counting
-//! requests and injecting faults by rule.
+//! A reverse proxy on loopback in front of a registry, counting requests and
+//! injecting faults by rule; plain HTTP, or HTTPS (`ProxyOptions::tls`). Paths
+//! under a prefix may be answered by a local handler instead of the upstream
+//! (`ProxyOptions::local`): a registry and an API of its own on one host, as
+//! Quay serves them.
 
 use crate::server::{self, empty, respond, Body, BoxError, ConnCtx, Server};
 use crate::util::Prng;
@@ -340,8 +343,29 @@ struct Upstream {
     tls: Option<Arc<rustls::ClientConfig>>,
 }
 
+/// A future answering one request.
+pub type LocalFuture = Pin<Box<dyn std::future::Future<Output = Response<Body>> + Send>>;
+
+/// Requests whose path starts with `prefix` are answered by `handler`, not forwarded.
+#[derive(Clone)]
+pub struct LocalRoutes {
+    /// The path prefix (`/api/`).
+    pub prefix: String,
+    /// The handler.
+    pub handler: Arc<dyn Fn(Request<Incoming>) -> LocalFuture + Send + Sync>,
+}
+
+impl std::fmt::Debug for LocalRoutes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LocalRoutes")
+            .field("prefix", &self.prefix)
+            .finish()
+    }
+}
+
 struct Shared {
     upstream: Upstream,
+    local: Option<LocalRoutes>,
     public_base: Mutex<String>,
     state: Mutex<ProxyState>,
 }
@@ -363,6 +387,8 @@ pub struct ProxyOptions {
     pub listen: Option<SocketAddr>,
     /// Serve HTTPS with a certificate for the listen address from this CA (default: plain HTTP).
     pub tls: Option<Arc<crate::TestCa>>,
+    /// Paths answered here instead of the upstream.
+    pub local: Option<LocalRoutes>,
 }
 
 /// A fault-injecting, counting reverse proxy (plain HTTP on 127.0.0.1, or HTTPS).
@@ -402,8 +428,7 @@ impl Proxy {
             } else {
                 None
             },
-            listen: None,
-            tls: None,
+            ..Default::default()
         })
     }
 
@@ -428,6 +453,7 @@ impl Proxy {
                 port,
                 tls,
             },
+            local: opts.local.clone(),
             public_base: Mutex::new(String::new()),
             state: Mutex::new(ProxyState::default()),
         });
@@ -681,6 +707,21 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>, ctx: ConnCtx) -> Re
     let query = req.uri().query().map(String::from);
     let kind = PathKind::of(&path);
     let authorization = req.headers().contains_key(hyper::header::AUTHORIZATION);
+    if let Some(local) = shared.local.as_ref().filter(|l| path.starts_with(&l.prefix)) {
+        let resp = (local.handler)(req).await;
+        let status = Some(resp.status().as_u16());
+        let rec = RequestRecord {
+            method,
+            path,
+            query,
+            status,
+            fault: None,
+            kind,
+            authorization,
+        };
+        record(&shared, rec);
+        return resp;
+    }
 
     // Pick a fault.
     let action = {

@@ -2,6 +2,8 @@
 //! arguments, and running the binary.
 #![allow(dead_code)]
 
+pub mod staging;
+
 use std::path::Path;
 
 use copy_containers::promote::{PromoteArgs, RegistryArgs};

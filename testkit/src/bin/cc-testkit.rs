@@ -481,6 +481,7 @@ fn run_proxy(
         upstream_ca,
         listen: Some(listen),
         tls: None,
+        local: None,
     })?;
     if fail_rate > 0.0 {
         let action = match fault {
