@@ -84,9 +84,8 @@ registry_keys! {
     /// HTTP unless `url`/`auth_url` say https.
     #[serde(default, deserialize_with = "opt_bool")]
     secure: Option<bool> => opt("secure", Bool).value("BOOL")
-        .help("the staging files' flag: true means HTTPS whatever url says (on loopback, the \
-               certificate unchecked unless tls_verify is given); false means plain HTTP unless url \
-               says https")
+        .help("the staging files' flag: true is HTTPS whatever url says, false plain HTTP unless \
+               url says https")
         .doc(&["The staging files' flag. V(true) means HTTPS whatever O(source_registry.url) says (ci-config's \
                 staging gives every registry C(http://localhost:PORT) as its O(source_registry.url), its TLS + \
                 htpasswd one too, and the old role never read it). On a loopback host the certificate is then \
@@ -102,8 +101,8 @@ registry_keys! {
                 error)."]),
     #[serde(default, deserialize_with = "opt_bool")]
     tls_verify: Option<bool> => opt("tls_verify", Bool).value("BOOL").default(D::Bool(true))
-        .help("verify the registry's TLS certificate (by default, except for a loopback secure=true \
-               staging registry; false: warned about; prefer ca_file)")
+        .help("verify the registry's TLS certificate (false: warned about; prefer ca_file; not \
+               checked by default on loopback with secure=true)")
         .doc(&["Verify the registry's TLS certificate (by default, except for a loopback \
                 O(source_registry.secure=true) staging registry)."]),
     #[serde(default)]
