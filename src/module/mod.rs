@@ -72,6 +72,10 @@ fn collect_secrets(v: &Value, out: &mut Vec<String>) {
             if let Some(parsed) = as_json_container(s) {
                 collect_secrets(&parsed, out);
             }
+            // a host given as `https://user:password@host`
+            if let Some((_, password)) = crate::error::userinfo_of(s).and_then(|i| i.split_once(':')) {
+                out.push(password.to_string());
+            }
         }
         _ => {}
     }
@@ -90,11 +94,9 @@ fn every_scalar(v: &Value, out: &mut Vec<String>) {
 
 /// A string holding a JSON dictionary or list, parsed.
 fn as_json_container(s: &str) -> Option<Value> {
-    let t = s.trim_start();
-    if !(t.starts_with('{') || t.starts_with('[')) {
-        return None;
-    }
-    serde_json::from_str::<Value>(s).ok()
+    looks_like_json(s)
+        .then(|| serde_json::from_str::<Value>(s).ok())
+        .flatten()
 }
 
 /// Every secret value in the arguments (see [`collect_secrets`]), and those of the stage-info file.
@@ -154,16 +156,6 @@ fn looks_like_json(s: &str) -> bool {
     t.starts_with('{') || t.starts_with('[')
 }
 
-/// Replace secrets in every string of a value.
-fn scrub_value(v: &mut Value, secrets: &[String]) {
-    match v {
-        Value::String(s) => *s = crate::report::scrub(s, secrets),
-        Value::Array(a) => a.iter_mut().for_each(|x| scrub_value(x, secrets)),
-        Value::Object(m) => m.values_mut().for_each(|x| scrub_value(x, secrets)),
-        _ => {}
-    }
-}
-
 /// Validate and run; never panics on bad input.
 pub fn run_bytes(bytes: &[u8]) -> Value {
     let raw: Value = match serde_json::from_slice(bytes) {
@@ -211,7 +203,7 @@ pub fn run_bytes(bytes: &[u8]) -> Value {
             m.insert("warnings".into(), json!(warnings));
         }
     }
-    scrub_value(&mut result, &secrets);
+    crate::scrub::scrub_json(&mut result, &secrets);
     result
 }
 
