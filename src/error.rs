@@ -271,7 +271,7 @@ impl Kind {
 /// scheme (or the start) and the last `@`, when it holds a `:` (a password may hold spaces, quotes,
 /// `/`, even `@`). `None` for values without one, and for an image reference by digest
 /// (`host:5000/ns/app@sha256:…`).
-fn userinfo_of(input: &str) -> Option<&str> {
+pub fn userinfo_of(input: &str) -> Option<&str> {
     let start = input.find("://").map_or(0, |i| i + 3);
     let at = input.rfind('@').filter(|&at| at > start)?;
     let info = &input[start..at];

@@ -775,6 +775,21 @@ fn module_hides_secrets_given_in_any_shape() {
         assert_eq!(shown, &hidden, "{what}: {v}");
     }
 
+    // A password written into a registry's host URL: refused, and shown nowhere, not even in the
+    // host as `invocation` repeats it.
+    let mut args = base.clone();
+    args["source_registry"]["host"] = json!("https://robot:Hunter2Secret@127.0.0.1:9");
+    let (v, all, _) = run_module(tmp.path(), &args);
+    assert_eq!(v["failed"], json!(true), "{v}");
+    assert!(!all.contains("Hunter2Secret"), "secret printed: {all}");
+    assert!(
+        v["invocation"]["module_args"]["source_registry"]["host"]
+            .as_str()
+            .unwrap()
+            .contains("robot:********@127.0.0.1:9"),
+        "{v}"
+    );
+
     // A stage-info file whose password YAML cannot read as the type its tag names.
     let info = tmp.path().join("stage-info.yaml");
     std::fs::write(
