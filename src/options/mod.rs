@@ -6,7 +6,7 @@
 //! - [`PromoteArgs`] (the struct every face fills: flags, config files, releases files, the module)
 //!   and its `or` merge are generated from [`promotion`]'s list by `promote_options!`;
 //!   [`RegistryArgs`] (a registry's keys) from [`registry`]'s by `registry_keys!`;
-//! - [`PromoteArgs::resolve`](super::PromoteArgs::resolve) applies the defaults and limits read
+//! - [`PromoteArgs::resolve`] applies the defaults and limits read
 //!   from the entries ([`Field::opt`]);
 //! - the command line builds its flags and its `--help` from them (`cli::flags`): headings, the
 //!   `[default: …]` and `[possible values: …]` shown, `[required]` marked, each verb's own words;
@@ -37,13 +37,13 @@
 //!
 //! then use it where it acts (`resolve`: `Field::request_timeout.opt().count(self.request_timeout)`
 //! into a field of `Promotion`, and the code that reads that field), and run `scripts/regenerate` to
-//! rewrite the module's documentation. Nothing else: the flag appears on `promote`, `verify`, `tag`
+//! rewrite the module's documentation and the launcher's copy of it. Nothing else: the flag appears on `promote`, `verify`, `tag`
 //! and `rollback` (`.tag(Unused)` would hide it there, `.verify(Says("…"))` would describe it in
 //! verify's words), the module accepts it with Ansible's coercions, config and releases files take
 //! it, and `--help` and the Ansible documentation show its default and limits. `tests/one_schema.rs`
 //! checks that every face takes every option, that each flag reaches its field and that the
-//! declared defaults are the applied ones; `tests/module_doc.rs` that the documentation was
-//! regenerated.
+//! declared defaults are the applied ones; `tests/module_doc.rs` and `tests/launcher_doc.rs` that
+//! the documentation was regenerated.
 
 mod faces;
 mod promotion;
