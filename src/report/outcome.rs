@@ -134,6 +134,7 @@ fn why_not(e: &TagEntry, groups: &[ProblemGroup]) -> String {
 fn registries_phrase(k: usize, n: usize, only: Option<&str>) -> String {
     match (k == n, n, only) {
         (true, 1, Some(name)) => name.to_string(),
+        (true, 2, _) => "both registries".to_string(),
         (true, _, _) => format!("all {n} registries"),
         _ => format!("{k} of {n} registr{}", if n == 1 { "y" } else { "ies" }),
     }
@@ -172,6 +173,8 @@ impl Report {
                 .collect();
             let any = if n == 1 {
                 "its registry".to_string()
+            } else if n == 2 {
+                "either registry".to_string()
             } else {
                 format!("any of the {n} registries")
             };
@@ -443,7 +446,7 @@ mod tests {
         );
         assert_eq!(
             r.label_lines(),
-            ["current-tripleo: already in place on all 2 registries"]
+            ["current-tripleo: already in place on both registries"]
         );
         let mut moved = report(vec![
             entry("a", "fh", TagAction::Copied, None),
