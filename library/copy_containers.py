@@ -416,9 +416,24 @@ options:
         the source label) may take. A phase that runs over stops the run there with an error naming it; nothing
         after it is done, so no label moves onto anything not verified. Set it below the caller's own limit
         (the promoter kills its run after 115 minutes) to get a report instead of a killed process.
-      - C(0) means no limit; longer than 7 days counts as 7 days.
+      - C(0) means no limit of its own (the run's C(deadline) bounds every phase); longer than 7 days counts as
+        7 days. A value not shorter than C(deadline) is ignored, with a warning (the deadline comes first).
     type: int
     default: 0
+  deadline:
+    description:
+      - Seconds the whole run may take, from its start. A run that reaches it stops as on SIGTERM - work in
+        flight is ended or abandoned within seconds, no label moves after it, kept local copies stay, the
+        list files it knows are written (the others removed, never left empty or partial) and its report
+        says C(interrupted) - and the task fails, naming the deadline. Rerunning resumes the promotion.
+      - The default, 90 minutes, is below the promoter's 115-minute C(timeout), so a push that has not ended
+        by then stops itself with a report instead of being killed. A phase that never ends is cut sooner
+        by C(phase_timeout), when set.
+      - SIGTERM, SIGINT and SIGHUP stop the run the same way (the result names the signal); a second signal
+        ends it at once.
+      - C(0) means no limit; longer than 7 days counts as 7 days.
+    type: int
+    default: 5400
   scope:
     description:
       - For C(action=delete_local) (required there) - what to remove. C(container) the images of
@@ -517,6 +532,35 @@ named_label:
   returned: when the arguments are valid, except for C(action=delete_local)
   type: str
   sample: current-tripleo
+status:
+  description: How the run ended - C(ok), C(failed) (it went to its end with failures) or C(interrupted)
+    (stopped by SIGTERM, SIGINT, SIGHUP or its C(deadline); see C(interrupted)).
+  returned: when the arguments are valid, except for C(action=delete_local)
+  type: str
+  sample: ok
+interrupted:
+  description: Why and where a stopped run stopped, what it had done and what it left.
+  returned: when the run was stopped (SIGTERM, SIGINT, SIGHUP, its C(deadline))
+  type: dict
+  contains:
+    by:
+      description: C(SIGTERM), C(SIGINT), C(SIGHUP) or C(deadline).
+      type: str
+    phase:
+      description: The phase it was in, as in C(problems).
+      type: str
+    done:
+      description: The phases it finished.
+      type: list
+      elements: str
+    left:
+      description: The phases it did not finish (the first is C(interrupted.phase)).
+      type: list
+      elements: str
+    list_files_unknown:
+      description: List files removed because the run did not learn what they hold (never left empty or partial).
+      type: list
+      elements: str
 found:
   description: Containers found in the source registry with C(full_hash).
   returned: when the arguments are valid, except for C(action=delete_local)
@@ -588,7 +632,7 @@ problems:
     kind:
       description: The cause (C(unreachable), C(auth), C(tls), C(http), C(busy), C(not_found),
         C(digest_mismatch), C(unsupported), C(invalid), C(io), C(verification), C(not_attempted), C(deadline),
-        C(other)).
+        C(interrupted), C(other)).
       type: str
     container:
       description: The container it concerns, when one.

@@ -164,6 +164,8 @@ pub enum Kind {
     NotAttempted,
     /// A phase of the run ran over its deadline (`phase_timeout`).
     Deadline,
+    /// The run was stopped before its end: a signal (SIGTERM, SIGINT, SIGHUP), or its `deadline`.
+    Interrupted,
     /// Anything else (errors that reach the engine as text from lower layers).
     Other,
 }

@@ -265,6 +265,7 @@ fn documented_defaults_are_the_models() {
             json!(p.local_retention.max_bytes.map_or(0, |b| b >> 30)),
         ),
         ("phase_timeout", json!(p.phase_timeout.map_or(0, |d| d.as_secs()))),
+        ("deadline", json!(p.deadline.map_or(0, |d| d.as_secs()))),
     ]);
     for (name, value) in &applied {
         assert_eq!(
@@ -484,6 +485,22 @@ fn return_documents_every_key_the_module_returns() {
     let verify = run_module(d, "verify", &with(json!({"action": "verify"})));
     assert_eq!(verify["failed"], json!(false), "{verify}");
     check("verify", &verify);
+
+    // A run stopped by its deadline (the target holds every answer), as one stopped by a signal.
+    let slow = tk::Proxy::for_registry(&target).unwrap();
+    slow.add_rule(tk::FaultRule::new(tk::FaultAction::Delay(
+        std::time::Duration::from_secs(120),
+    )));
+    let mut held = registry(&target);
+    held["host"] = json!(slow.host());
+    held["name"] = json!(slow.host());
+    let stopped = run_module(
+        d,
+        "stopped",
+        &with(json!({"deadline": 1, "named_label": "current-stopped", "target_registries": [held]})),
+    );
+    assert_eq!(stopped["status"], json!("interrupted"), "{stopped}");
+    check("stopped", &stopped);
 
     let tag = run_module(
         d,

@@ -72,6 +72,7 @@ pub const VERIFY: Table = &[
     ("local_max_age_days", Unused),
     ("local_max_size_gib", Unused),
     ("phase_timeout", Says("Seconds the source check and the verification may each take; one that runs over stops with an error [default: 0, no limit].")),
+    ("deadline", Says("Seconds the whole verification may take; one that reaches it stops, its report interrupted [default: 5400; 0: no limit].")),
     ("dry_run", Says("Check the source and show what would be verified; the targets are not verified.")),
     ("json", Same),
 ];
@@ -109,6 +110,7 @@ pub const TAG: Table = &[
     ("local_max_age_days", Unused),
     ("local_max_size_gib", Unused),
     ("phase_timeout", Unused),
+    ("deadline", Unused),
     ("dry_run", Says("Read where the label points now and show the moves; change nothing.")),
     ("json", Same),
 ];
@@ -146,6 +148,7 @@ pub const ROLLBACK: Table = &[
     ("local_max_age_days", Unused),
     ("local_max_size_gib", Unused),
     ("phase_timeout", Unused),
+    ("deadline", Unused),
     ("dry_run", Says("Show where each label would move back; change nothing.")),
     ("json", Same),
 ];

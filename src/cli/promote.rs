@@ -125,6 +125,10 @@ pub struct PromoteFlags {
     /// after it [default: 0, no limit; at most 7 days].
     #[arg(long, value_name = "SECS")]
     pub phase_timeout: Option<u64>,
+    /// Seconds the whole run may take; one that reaches it stops as on SIGTERM: no label moved
+    /// after it, kept local copies stay, the report says interrupted [default: 5400; 0: no limit].
+    #[arg(long, value_name = "SECS")]
+    pub deadline: Option<u64>,
     /// Plan and read only; change nothing.
     #[arg(long)]
     pub dry_run: bool,
@@ -242,6 +246,7 @@ impl PromoteFlags {
             local_max_age_days: self.local_max_age_days,
             local_max_size_gib: self.local_max_size_gib,
             phase_timeout: self.phase_timeout,
+            deadline: self.deadline,
             ..Default::default()
         })
     }
@@ -260,14 +265,14 @@ fn resolve(args: PromoteArgs) -> anyhow::Result<Promotion> {
 /// The end of a command that ran: the outcome decided, every failure logged at ERROR (the same
 /// message once, with how many times it came), the result printed; returns the exit status.
 pub fn finish(report: &mut Report, json: bool) -> anyhow::Result<i32> {
-    report.ok = report.errors.is_empty();
+    report.settle();
     log_failures(report);
     if json {
         say!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         print_summary(report);
     }
-    Ok(if report.ok { 0 } else { 1 })
+    Ok(report.exit_status())
 }
 
 /// Each cause of failure once at ERROR, with structured fields (phase, kind, registry, how many

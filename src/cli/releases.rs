@@ -9,6 +9,7 @@ use clap::Args;
 use super::promote::{print_summary, PromoteFlags};
 use crate::config::{self, ListOrigin, Overrides, ReleasesConfig, ResolvedRelease, Shape};
 use crate::progress::Progress;
+use crate::report::Report;
 use crate::verbs::{self, ReleaseOutcome};
 
 /// `releases`: list a releases file's entries and where their list and hash come from.
@@ -95,7 +96,12 @@ pub async fn promote_releases(
         if !f.json {
             print_outcome(&o);
         }
+        let signal = o.report.as_ref().and_then(Report::signal);
         outcomes.push(o);
+        if signal.is_some() {
+            // Interrupted: the entries after it are not started.
+            break;
+        }
     }
     let failed: Vec<&str> = outcomes
         .iter()
@@ -108,6 +114,8 @@ pub async fn promote_releases(
         n if n == outcomes.len() && outcomes.iter().all(|o| o.invalid) => 2,
         _ => 1,
     };
+    let signalled = outcomes.iter().filter_map(|o| o.report.as_ref()?.signal()).next();
+    let code = signalled.map_or(code, |s| s.exit_status());
     if f.json {
         if which == config::ALL {
             say!("{}", serde_json::to_string_pretty(&outcomes)?);

@@ -2,7 +2,7 @@
 //! runs it with one argument, the path of a JSON file holding the task's parameters (plus internal
 //! `_ansible_*` keys). We validate them like Ansible's argument spec would, run the promotion (or
 //! plan it in check mode), and print exactly one JSON result — scrubbed of every secret, even when
-//! something panics.
+//! something panics or a second signal ends the process ([`emit`]).
 
 pub mod args;
 pub mod stage_info;
@@ -21,8 +21,26 @@ use args::Action;
 /// The secrets seen in the arguments, for the panic hook.
 static SECRETS: OnceLock<Vec<String>> = OnceLock::new();
 
-/// Run as a module: returns the JSON text to print (exactly one object) and whether it failed.
-pub fn main_with_file(path: &Path) -> (String, bool) {
+/// Print the module's result on stdout: the first call prints (a reader gone away is not an error:
+/// there is nobody left to tell), later ones print nothing, so stdout holds one JSON object whoever
+/// prints first (the run, the panic hook, a second signal). True when this call printed.
+pub fn emit(text: &str) -> bool {
+    use std::io::Write;
+    static PRINTED: std::sync::Mutex<bool> = std::sync::Mutex::new(false);
+    let mut printed = PRINTED.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if *printed {
+        return false;
+    }
+    *printed = true;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{text}").and_then(|_| out.flush());
+    true
+}
+
+/// Run as a module: returns the JSON text to print (exactly one object, see [`emit`]) and the exit
+/// status: 0, 1 when it failed, or a signal's conventional status (143, 130, 129) when one
+/// interrupted the run (Ansible reads the result, not the status).
+pub fn main_with_file(path: &Path) -> (String, i32) {
     install_panic_hook();
     let read = crate::input::read(path, "module arguments file").map_err(|e| e.to_string());
     let result = match read {
@@ -35,7 +53,11 @@ pub fn main_with_file(path: &Path) -> (String, bool) {
     let failed = result.get("failed").and_then(Value::as_bool).unwrap_or(false);
     let text = serde_json::to_string(&result)
         .unwrap_or_else(|_| r#"{"failed": true, "msg": "result serialisation failed"}"#.into());
-    (text, failed)
+    let signal = match crate::stop::process().cause() {
+        Some(crate::stop::Cause::Signal(s)) if failed => Some(s.exit_status()),
+        _ => None,
+    };
+    (text, signal.unwrap_or(i32::from(failed)))
 }
 
 fn install_panic_hook() {
@@ -45,8 +67,30 @@ fn install_panic_hook() {
             &format!("copy-containers crashed (a bug; please report it): {info}"),
             &secrets,
         );
-        println!("{}", json!({"failed": true, "changed": false, "msg": msg}));
+        emit(&json!({"failed": true, "changed": false, "msg": msg}).to_string());
     }));
+}
+
+/// From here on SIGTERM, SIGINT and SIGHUP stop the run cleanly: its report is written and the
+/// result is `failed`, naming the signal. Under the promoter's `timeout`, Ansible gets the signal
+/// too and may be gone by then: the result is printed all the same, once ([`emit`]), for whoever
+/// still reads it, and the report stays.
+fn handle_signals() {
+    if let Err(e) = crate::stop::handle_signals(stopped_at_once) {
+        crate::report::warn_once(&format!(
+            "cannot handle signals ({e}): a signal ends the run without a report"
+        ));
+    }
+}
+
+/// A second signal ends the process at once: the one result says so (unless it was printed).
+fn stopped_at_once(signal: crate::stop::Signal) {
+    let msg = format!(
+        "interrupted by {} twice: stopped at once, without a report (the labels moved so far \
+         stay); run the task again to resume",
+        signal.name()
+    );
+    emit(&json!({"failed": true, "changed": false, "msg": msg, "status": "interrupted"}).to_string());
 }
 
 fn failed(msg: &str, secrets: &[String]) -> Value {
@@ -257,6 +301,7 @@ async fn run_promote(pa: &PromoteArgs, action: Action, params: &args::Params, se
         Ok(p) => p,
         Err(e) => return failed(&e.to_string(), secrets),
     };
+    handle_signals();
     // Check mode writes nothing, not even the reports of a `verify` it really ran.
     // Never any progress: stdout is the JSON result and nobody watches a module's stderr.
     let none = Progress::none();
@@ -391,6 +436,7 @@ pub fn result_of(r: &Report, diff: bool) -> Value {
         "changed": changed,
         "failed": !ok,
         "msg": msg,
+        "status": r.status,
         "full_hash": r.full_hash,
         "named_label": r.named_label,
         "found": r.found,
@@ -415,6 +461,9 @@ pub fn result_of(r: &Report, diff: bool) -> Value {
         },
         "seconds": r.seconds,
     });
+    if let Some(i) = &r.interrupted {
+        v["interrupted"] = json!(i);
+    }
     if diff {
         let mut before = String::new();
         let mut after = String::new();

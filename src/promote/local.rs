@@ -11,6 +11,7 @@ use crate::copy::{self, CopyOptions, Endpoint, Place};
 use crate::digest::Digest;
 use crate::oci::Layout;
 use crate::report::{Kind, Phase, Problem, TagAction, TagEntry};
+use crate::stop::Stop;
 use crate::store::{DeleteScope, LabelMove, Store, StoreLock};
 
 /// The local store for this run: its release's layout, and the release's shared lock while the run
@@ -23,6 +24,8 @@ pub(crate) struct Local {
     release: String,
     timeout: std::time::Duration,
     reading: std::sync::Mutex<Option<StoreLock>>,
+    /// The run's stop: a lock wait ends when it is asked.
+    stop: Stop,
 }
 
 impl Local {
@@ -40,7 +43,8 @@ impl Local {
     /// cleanup), waiting up to `lock_timeout` for another run of the release.
     pub(crate) fn write_lock(&self) -> crate::Result<StoreLock> {
         self.done_reading();
-        self.store.lock_release_wait(&self.release, true, self.timeout)
+        self.store
+            .lock_release_wait_or_stop(&self.release, true, self.timeout, &self.stop)
     }
 }
 
@@ -64,8 +68,9 @@ fn problem(context: &str, e: impl std::fmt::Display, kind: Kind) -> Problem {
 
 /// Open this release's local store (None: no store for this run). `read_only` runs (dry run,
 /// verify) do not create one. When the release holds copies, its shared lock is taken (waiting up
-/// to `lock_timeout` for a run writing it) and held until [`Local::done_reading`].
-pub(crate) fn open(p: &Promotion, read_only: bool) -> crate::Result<Option<Local>> {
+/// to `lock_timeout` for a run writing it, or until the run is asked to stop) and held until
+/// [`Local::done_reading`].
+pub(crate) fn open(p: &Promotion, read_only: bool, stop: &Stop) -> crate::Result<Option<Local>> {
     if p.keep_local == KeepLocal::Never {
         return Ok(None);
     }
@@ -77,7 +82,7 @@ pub(crate) fn open(p: &Promotion, read_only: bool) -> crate::Result<Option<Local
         return Ok(None);
     }
     let reading = match kept {
-        true => Some(store.lock_release_wait(&p.release, false, p.lock_timeout)?),
+        true => Some(store.lock_release_wait_or_stop(&p.release, false, p.lock_timeout, stop)?),
         false => None,
     };
     // Copies are named and annotated by what they are (source host, namespace, repository, tag,
@@ -93,6 +98,7 @@ pub(crate) fn open(p: &Promotion, read_only: bool) -> crate::Result<Option<Local
         release: p.release.to_string(),
         timeout: p.lock_timeout,
         reading: std::sync::Mutex::new(reading),
+        stop: stop.clone(),
     }))
 }
 
@@ -134,7 +140,11 @@ pub(crate) async fn keep(
     // see report::problem), and only what was written is said to be kept.
     let mut failed: Vec<usize> = Vec::new();
     if !requests.is_empty() {
-        let outcomes = copy::copy_batch(&requests, &CopyOptions::default()).await;
+        let opts = CopyOptions {
+            stop: local.stop.clone(),
+            ..CopyOptions::default()
+        };
+        let outcomes = copy::copy_batch(&requests, &opts).await;
         for (o, c) in outcomes.iter().zip(&planned).filter(|(o, _)| !o.ok()) {
             let dest = o.dests.iter().find(|d| d.error.is_some());
             let e = o.error.clone().or_else(|| dest.and_then(|d| d.error.clone()));
@@ -233,7 +243,10 @@ pub(crate) fn clean(p: &Promotion, local: &Local, facts: &[Facts], success: bool
             Err(e) => out.problems.push(problem(context, &e, Kind::of(&e))),
         }
     }
-    retain(p, local, out);
+    // A stopped run does no housekeeping: the next run's pass does it.
+    if !local.stop.requested() {
+        retain(p, local, out);
+    }
     out.root = Some(local.store.root().display().to_string());
     // What is on disk: a blob shared by images, or an image under two tags, is stored once.
     out.bytes = local.store.release_size(&p.release).unwrap_or(0);

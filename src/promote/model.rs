@@ -370,9 +370,15 @@ promote_options! {
     local_max_size_gib: Option<u64> => opt("local_max_size_gib", Int),
     /// Seconds each phase of a run (source check, architectures, copies and lists, verification
     /// and labels, the source label) may take; one that runs over stops the run there, with an error
-    /// naming it, and nothing after it is done (no label moves). Default 0: no limit.
+    /// naming it, and nothing after it is done (no label moves). Default 0: no limit of its own
+    /// (the run's `deadline` bounds every phase).
     #[serde(default, deserialize_with = "opt_count")]
     phase_timeout: Option<u64> => opt("phase_timeout", Int),
+    /// Seconds the whole run may take from its start; a run that reaches it stops as on SIGTERM:
+    /// no label moves after it, kept local copies stay, the report says `interrupted`. Default 5400
+    /// (90 minutes, below the promoter's 115-minute kill); 0: no limit.
+    #[serde(default, deserialize_with = "opt_count")]
+    deadline: Option<u64> => opt("deadline", Int),
 }
 
 /// A validated promotion.
@@ -425,7 +431,15 @@ pub struct Promotion {
     pub local_retention: crate::store::Retention,
     /// The longest a phase of the run may take (None: no limit).
     pub phase_timeout: Option<std::time::Duration>,
+    /// The longest the whole run may take (None: no limit); then it stops as on SIGTERM.
+    pub deadline: Option<std::time::Duration>,
 }
+
+/// The run's `deadline` by default, in seconds: 90 minutes. A full-size release takes minutes
+/// (docs/benchmarks.md); the promoter kills its whole run, of which the push is one step, at 115
+/// minutes (`timeout -k 120m 115m`), so a push that has not ended by then stops itself first, with a
+/// report, its kept copies and no label moved, instead of being killed.
+pub const DEADLINE: u64 = 5400;
 
 /// Reports kept per action and release by default: the last runs of a release (its failures and
 /// its success) stay readable, and a 150-image failure's pair (about 2.5 MB) times ten bounds each
@@ -619,11 +633,32 @@ impl PromoteArgs {
                 self.local_max_size_gib
                     .unwrap_or(crate::store::Retention::DEFAULT_MAX_SIZE_GIB),
             ),
-            phase_timeout: self
-                .phase_timeout
-                .filter(|s| *s > 0)
-                .map(|s| std::time::Duration::from_secs(s.min(7 * 86_400))),
+            phase_timeout: self.phase_timeout(),
+            deadline: self.deadline(),
         })
+    }
+
+    /// `phase_timeout`, when set and shorter than the run's deadline: a phase cannot outlast the
+    /// run, so a longer one would never fire (said once, as a warning).
+    fn phase_timeout(&self) -> Option<std::time::Duration> {
+        let phase = self.phase_timeout.filter(|s| *s > 0).map(|s| s.min(7 * 86_400))?;
+        match self.deadline() {
+            Some(run) if phase >= run.as_secs() => {
+                crate::report::warn_once(&format!(
+                    "phase_timeout ({phase} s) is not shorter than the run's deadline ({} s): the deadline \
+                     comes first, and stops the run as interrupted",
+                    run.as_secs()
+                ));
+                None
+            }
+            _ => Some(std::time::Duration::from_secs(phase)),
+        }
+    }
+
+    /// The run's `deadline` (default [`DEADLINE`]; 0: none; at most 7 days).
+    fn deadline(&self) -> Option<std::time::Duration> {
+        let secs = self.deadline.unwrap_or(DEADLINE).min(7 * 86_400);
+        (secs > 0).then(|| std::time::Duration::from_secs(secs))
     }
 
     /// `full_hash` and `named_label` (both required), and `candidate_label` when given, parsed.

@@ -4,8 +4,15 @@
 //! ([`super::verify`]) → the label on each target where that image verified, then on the source
 //! ([`super::label`]) → the local store ([`super::local`]) → list files, and the report built once
 //! ([`super::build`]). Per-image problems do not stop the others; the run fails at the end listing them.
+//!
+//! A run asked to stop ([`RunOptions::stop`]: a signal, or the run's `deadline`) starts nothing
+//! more: a phase that only reads is dropped at once, one that writes gets [`GRACE`] to end what is in
+//! flight (the copy engine and the label mover start no new request meanwhile), and then the run
+//! ends as `interrupted`: no label moves after the stop, kept local copies stay (as after a failure;
+//! none is newly fetched), the list files it knows are written and the others removed, and the
+//! report says what was done and what was left ([`crate::report::Interruption`]).
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::build::{self, Collected, Registries};
 use super::execute;
@@ -24,7 +31,8 @@ use crate::manifest::Manifest;
 use crate::progress::Progress;
 use crate::registry::Registry;
 use crate::report::listfiles::{self, ListFiles};
-use crate::report::{Kind, Phase, Problem, Reason, Report, TagAction, TagEntry};
+use crate::report::{Interruption, Kind, Phase, Problem, Reason, Report, TagAction, TagEntry};
+use crate::stop::GRACE;
 
 /// How to run.
 #[derive(Clone, Debug, Default)]
@@ -39,6 +47,8 @@ pub struct RunOptions {
     pub copy_only: bool,
     /// Where the phases report their progress ([`Progress::none`] by default).
     pub progress: Progress,
+    /// What stops the run before its end (signals, through the face; the run adds its `deadline`).
+    pub stop: crate::stop::Stop,
 }
 
 impl RunOptions {
@@ -59,12 +69,25 @@ enum Stop {
     Early,
     /// A phase ran over `phase_timeout`: what is known is still reported and kept.
     Overrun,
+    /// The run was asked to stop (a signal, its deadline): what is known is reported.
+    Interrupted,
+}
+
+/// Why a phase did not finish.
+enum Cut {
+    Overrun,
+    Stopped,
 }
 
 /// Run a promotion (or its dry run, or its verification alone). Never panics on bad data; every
 /// problem ends up in `report.problems`/`report.errors` and `report.ok == false`.
 pub async fn run(p: &Promotion, opts: &RunOptions) -> Report {
     let started = Instant::now();
+    // The run's own stop: the caller's (signals), and its deadline, counted from now.
+    let opts = &RunOptions {
+        stop: opts.stop.child(p.deadline),
+        ..opts.clone()
+    };
     let action = match (opts.verify_only, opts.copy_only) {
         (true, _) => "verify",
         (false, true) => "copy",
@@ -157,13 +180,22 @@ async fn steps(p: &Promotion, opts: &RunOptions, cl: &Clients, c: &mut Collected
             .map_err(|e| c.problems.push(list_files_problem(&e)))
             .map_err(|_| Stop::Early)?;
     }
-    let local = local::open(p, opts.read_only())
-        .map_err(|e| {
-            c.problems
-                .push(Problem::from_error(Phase::Setup, "local store", &e))
-        })
-        .map_err(|_| Stop::Early)?;
     let mut ledger = Ledger::default();
+    let local = match local::open(p, opts.read_only(), &opts.stop) {
+        Ok(l) => l,
+        // A stop ends the wait for another run's lock: an interruption, not a failure of the store.
+        Err(_) if opts.stop.requested() => {
+            let r = Err(interrupted(p, opts, c));
+            wind_up(p, opts, None, (&files, write_lists), &ledger, c);
+            return r;
+        }
+        Err(e) => {
+            c.problems
+                .push(Problem::from_error(Phase::Setup, "local store", &e));
+            return Err(Stop::Early);
+        }
+    };
+    c.phases_done.push(Phase::Setup);
     let mut sources = Vec::new();
     let r = phases(
         p,
@@ -176,21 +208,26 @@ async fn steps(p: &Promotion, opts: &RunOptions, cl: &Clients, c: &mut Collected
         c,
     )
     .await;
-    if let Err(Stop::Overrun) = r {
-        // What was not promoted is listed, and the images kept as after any failed push (itself
-        // within the deadline).
-        write_outcome_lists(p, &files, write_lists, c);
-        if let (Some(l), false, false) = (&local, opts.read_only(), sources.is_empty()) {
-            within(p, local::keep(p, l, &c.facts, &sources, true, &mut c.local)).await;
-            c.problems.append(&mut c.local.problems);
-            local::clean(p, l, &c.facts, false, &mut c.local);
+    match r {
+        Err(Stop::Overrun) => {
+            // What was not promoted is listed, and the images kept as after any failed push
+            // (itself within the deadline).
+            write_outcome_lists(p, &files, write_lists, c);
+            if let (Some(l), false, false) = (&local, opts.read_only(), sources.is_empty()) {
+                let keeping = local::keep(p, l, &c.facts, &sources, true, &mut c.local);
+                let _ = within(p, opts, GRACE, keeping).await;
+                c.problems.append(&mut c.local.problems);
+                local::clean(p, l, &c.facts, false, &mut c.local);
+            }
         }
+        Err(Stop::Interrupted) => wind_up(p, opts, local.as_ref(), (&files, write_lists), &ledger, c),
+        _ => {}
     }
     c.ledger = ledger;
     r
 }
 
-/// The phases, each within `phase_timeout`.
+/// The phases, each within `phase_timeout` and until the run is asked to stop.
 #[allow(clippy::too_many_arguments)]
 async fn phases(
     p: &Promotion,
@@ -212,26 +249,35 @@ async fn phases(
     };
     let lists = (files, write_lists);
     let checking = check_source(p, cl, local, c, lists, !opts.copy_only, progress);
-    let checked = within(p, futures_util::future::join(checking, looking)).await;
-    let (found, looked) = checked.ok_or_else(|| overrun(p, Phase::SourceCheck, c))?;
+    // Reading phases are dropped at once on a stop (nothing of theirs is needed any more).
+    let checked = within(
+        p,
+        opts,
+        Duration::ZERO,
+        futures_util::future::join(checking, looking),
+    )
+    .await;
+    let (found, looked) = checked.map_err(|cut| cut_short(p, opts, Phase::SourceCheck, cut, c))?;
     if let Some(l) = local.filter(|_| c.local_reused.is_empty()) {
         // No kept copy is read: the release's lock goes at once (runs of it need not wait).
         l.done_reading();
     }
     let found = found?;
+    after(p, opts, Phase::SourceCheck, true, c)?;
     let fetched = FetchedBlobs::default();
     let known = (&fetched, &looked.lists);
-    within(
-        p,
-        architectures(p, &found, known, c, files, write_lists, progress),
-    )
-    .await
-    .ok_or_else(|| overrun(p, Phase::Architectures, c))?;
+    let reading = architectures(p, &found, known, c, files, write_lists, progress);
+    within(p, opts, Duration::ZERO, reading)
+        .await
+        .map_err(|cut| cut_short(p, opts, Phase::Architectures, cut, c))?;
+    after(p, opts, Phase::Architectures, true, c)?;
     *sources = found.into_iter().map(|(_, _, place)| place).collect();
     if p.push && !opts.verify_only {
-        within(p, quay_repositories(p, opts.dry_run, c))
+        // Writing phases get GRACE to end what is in flight (they start nothing new meanwhile).
+        within(p, opts, GRACE, quay_repositories(p, opts.dry_run, c))
             .await
-            .ok_or_else(|| overrun(p, Phase::Repositories, c))?;
+            .map_err(|cut| cut_short(p, opts, Phase::Repositories, cut, c))?;
+        after(p, opts, Phase::Repositories, false, c)?;
     }
     let mut plan = plan::plan(p, &c.facts, opts.verify_only);
     plan.moves_labels &= !opts.copy_only;
@@ -241,33 +287,55 @@ async fn phases(
     }
     if p.push && !opts.verify_only {
         let seen = (&fetched, &looked.seen);
-        within(p, write(p, &plan, sources, cl, opts, seen, ledger, c))
-            .await
-            .ok_or_else(|| overrun(p, Phase::Copy, c))?;
+        within(
+            p,
+            opts,
+            GRACE,
+            write(p, &plan, sources, cl, opts, seen, ledger, c),
+        )
+        .await
+        .map_err(|cut| cut_short(p, opts, Phase::Copy, cut, c))?;
+        after(p, opts, Phase::Copy, false, c)?;
+        after(p, opts, Phase::Lists, false, c)?;
     }
     if opts.dry_run {
         if !opts.copy_only {
-            predict_labels(p, cl, ledger, &c.facts, progress).await;
+            predict_labels(p, cl, ledger, &c.facts, opts).await;
         }
         return Ok(());
     }
     if p.push {
-        within(p, verify_targets(p, &plan, cl, opts, ledger))
-            .await
-            .ok_or_else(|| overrun(p, Phase::Verify, c))?;
+        within(
+            p,
+            opts,
+            Duration::ZERO,
+            verify_targets(p, &plan, cl, opts, ledger),
+        )
+        .await
+        .map_err(|cut| cut_short(p, opts, Phase::Verify, cut, c))?;
+        after(p, opts, Phase::Verify, true, c)?;
+        // Not cut: each move either ends or is abandoned soon after a stop, and is recorded.
         label_targets(p, cl, opts, ledger, c).await;
+        after(p, opts, Phase::Label, false, c)?;
         write_outcome_lists(p, files, write_lists, c);
     }
     if let (Some(l), false) = (local, opts.read_only()) {
         let failed_push = p.push && !c.missed.is_empty();
-        within(p, local::keep(p, l, &c.facts, sources, failed_push, &mut c.local))
-            .await
-            .ok_or_else(|| overrun(p, Phase::LocalStore, c))?;
+        within(
+            p,
+            opts,
+            GRACE,
+            local::keep(p, l, &c.facts, sources, failed_push, &mut c.local),
+        )
+        .await
+        .map_err(|cut| cut_short(p, opts, Phase::LocalStore, cut, c))?;
         c.problems.append(&mut c.local.problems);
+        after(p, opts, Phase::LocalStore, false, c)?;
     }
     if p.label_source && !opts.copy_only {
         // The source label is the last commit: not cut either (it waits for everything else).
         source_label(p, cl, opts, ledger, c).await;
+        after(p, opts, Phase::SourceLabel, false, c)?;
     }
     if let (Some(l), false) = (local, opts.read_only()) {
         store_after(p, l, ledger, c);
@@ -275,13 +343,50 @@ async fn phases(
     Ok(())
 }
 
-/// Run one phase within the promotion's `phase_timeout`; `None` when it ran over (the phase's
-/// unfinished work is dropped: requests in flight are cancelled, and nothing it did not finish is
-/// recorded).
-async fn within<T>(p: &Promotion, phase: impl std::future::Future<Output = T>) -> Option<T> {
-    match p.phase_timeout {
-        None => Some(phase.await),
-        Some(limit) => tokio::time::timeout(limit, phase).await.ok(),
+/// Run one phase within the promotion's `phase_timeout` and until the run is asked to stop, then
+/// `grace` more: `Err` when it did not end (its unfinished work is dropped: requests in flight are
+/// cancelled, and nothing it did not finish is recorded).
+async fn within<T>(
+    p: &Promotion,
+    opts: &RunOptions,
+    grace: Duration,
+    phase: impl std::future::Future<Output = T>,
+) -> Result<T, Cut> {
+    let limited = async {
+        match p.phase_timeout {
+            None => Some(phase.await),
+            Some(limit) => tokio::time::timeout(limit, phase).await.ok(),
+        }
+    };
+    tokio::pin!(limited);
+    tokio::select! {
+        biased;
+        r = &mut limited => r.ok_or(Cut::Overrun),
+        _ = opts.stop.wait() => match tokio::time::timeout(grace, &mut limited).await {
+            Ok(r) => r.ok_or(Cut::Overrun),
+            Err(_) => Err(Cut::Stopped),
+        },
+    }
+}
+
+/// A phase ended: `whole` when its results are complete even if a stop came meanwhile (a phase
+/// that only reads, or was not cut); then the run goes on unless it was asked to stop.
+fn after(p: &Promotion, opts: &RunOptions, phase: Phase, whole: bool, c: &mut Collected) -> Result<(), Stop> {
+    let stopped = opts.stop.requested();
+    if (whole || !stopped) && planned(p, opts).contains(&phase) {
+        c.phases_done.push(phase);
+    }
+    match stopped {
+        true => Err(interrupted(p, opts, c)),
+        false => Ok(()),
+    }
+}
+
+/// A phase that did not end: over its `phase_timeout`, or cut by a stop.
+fn cut_short(p: &Promotion, opts: &RunOptions, phase: Phase, cut: Cut, c: &mut Collected) -> Stop {
+    match cut {
+        Cut::Overrun => overrun(p, phase, c),
+        Cut::Stopped => interrupted(p, opts, c),
     }
 }
 
@@ -299,6 +404,117 @@ fn overrun(p: &Promotion, phase: Phase, c: &mut Collected) -> Stop {
     c.pushed.clear();
     c.missed = c.found.clone();
     Stop::Overrun
+}
+
+/// The phases this run goes through, in order.
+fn planned(p: &Promotion, opts: &RunOptions) -> Vec<Phase> {
+    let pushing = p.push && !opts.verify_only;
+    let writes_store = p.keep_local != super::model::KeepLocal::Never && !opts.read_only();
+    [
+        (Phase::Setup, true),
+        (Phase::SourceCheck, true),
+        (Phase::Architectures, true),
+        (
+            Phase::Repositories,
+            pushing && p.targets.iter().any(|t| t.quay.is_some()),
+        ),
+        (Phase::Copy, pushing),
+        (Phase::Lists, pushing && wants_lists(p)),
+        (Phase::Verify, p.push),
+        (Phase::Label, pushing && !opts.copy_only),
+        (Phase::LocalStore, writes_store),
+        (Phase::SourceLabel, p.label_source && !opts.copy_only),
+    ]
+    .into_iter()
+    .filter_map(|(phase, planned)| planned.then_some(phase))
+    .collect()
+}
+
+/// The run was asked to stop (a signal, its deadline): one problem says so, where, and how to
+/// resume; the report's `interrupted` says what was done and what was left. (What it did stays
+/// recorded; [`wind_up`] ends the run.)
+fn interrupted(p: &Promotion, opts: &RunOptions, c: &mut Collected) -> Stop {
+    let Some(cause) = opts.stop.cause() else {
+        return Stop::Early;
+    };
+    let left: Vec<Phase> = planned(p, opts)
+        .into_iter()
+        .filter(|x| !c.phases_done.contains(x))
+        .collect();
+    let phase = left.first().copied().unwrap_or(Phase::Setup);
+    let name = phase.to_string().replace('_', " ");
+    let msg = format!(
+        "{cause} in the {name} phase: the run stopped there (no label moves after that, kept local \
+         copies stay); run it again to resume: what is done is not done again"
+    );
+    c.problems
+        .push(Problem::new(phase, Kind::Interrupted, msg.clone(), msg));
+    c.interrupted = Some(Interruption {
+        by: cause.name().to_string(),
+        phase,
+        done: c.phases_done.clone(),
+        left,
+        list_files_unknown: Vec::new(),
+    });
+    Stop::Interrupted
+}
+
+/// The end of a run asked to stop: the containers promoted so far (verified and labelled on every
+/// target; none before the labels) and the others found; the list files it knows written, the others
+/// removed; its label moves recorded for `rollback`; its local copies left as they are (no copy
+/// fetched, no housekeeping). Each step's own "not done: interrupted" lines give way to the run's one.
+fn wind_up(
+    p: &Promotion,
+    opts: &RunOptions,
+    local: Option<&Local>,
+    (files, write_lists): (&ListFiles, bool),
+    ledger: &Ledger,
+    c: &mut Collected,
+) {
+    c.problems
+        .retain(|x| x.kind != Kind::Interrupted || x.container.is_none());
+    let reached = |phase| c.phases_done.contains(&phase);
+    let known = listfiles::Known {
+        source: reached(Phase::SourceCheck),
+        ppc: !wants_lists(p) || reached(Phase::Architectures),
+        outcome: reached(Phase::SourceCheck) || !p.push,
+    };
+    let labelled = reached(Phase::Verify) && p.push && !opts.verify_only;
+    let promoted: Vec<bool> = (0..c.facts.len())
+        .map(|ci| labelled && (0..p.targets.len()).all(|ti| ledger.pushed(ci, ti)))
+        .collect();
+    c.pushed = c
+        .facts
+        .iter()
+        .zip(&promoted)
+        .filter(|(_, done)| **done)
+        .map(|(f, _)| f.name.clone())
+        .collect();
+    c.missed = c
+        .found
+        .iter()
+        .filter(|n| !c.pushed.contains(n))
+        .cloned()
+        .collect();
+    if write_lists {
+        if known.source && p.push {
+            write_outcome_lists(p, files, true, c);
+        }
+        match files.remove_unknown(known) {
+            Ok(removed) => {
+                if let Some(i) = &mut c.interrupted {
+                    i.list_files_unknown = removed.iter().map(|f| f.display().to_string()).collect();
+                }
+            }
+            Err(e) => c.problems.push(list_files_problem(&e)),
+        }
+    }
+    if let (Some(l), false) = (local, opts.read_only()) {
+        local::record_labels(p, l, ledger.entries().map(|(_, e)| e), &mut c.local);
+        c.problems.append(&mut c.local.problems);
+        local::clean(p, l, &c.facts, false, &mut c.local);
+        c.problems.append(&mut c.local.problems);
+    }
 }
 
 /// Step 1: every `<prefix>-<name>:<fh>` must exist at the source (or in a kept local copy); one
@@ -435,6 +651,7 @@ async fn write(
         progress: opts.progress.clone(),
         proven: ledger.proven.clone(),
         seen: seen.clone(),
+        stop: opts.stop.clone(),
     };
     let (outcomes, mut problems) = execute::copies(p, plan, &c.facts, sources, &cl.targets, &copts).await;
     c.problems.append(&mut problems);
@@ -449,6 +666,7 @@ async fn write(
         &cl.targets,
         dry_run,
         &opts.progress,
+        &opts.stop,
     )
     .await;
     c.problems.append(&mut problems);
@@ -484,7 +702,7 @@ async fn predict_labels(
     cl: &Clients,
     ledger: &mut Ledger,
     facts: &[Facts],
-    progress: &Progress,
+    opts: &RunOptions,
 ) {
     let mut sites = Vec::new();
     if p.push {
@@ -493,7 +711,8 @@ async fn predict_labels(
     if p.label_source {
         sites.push(source_site(p, cl));
     }
-    for (ci, at, en, _) in label::move_labels(p, &sites, facts, ledger, false, true, progress).await {
+    let (progress, stop) = (&opts.progress, &opts.stop);
+    for (ci, at, en, _) in label::move_labels(p, &sites, facts, ledger, false, true, progress, stop).await {
         ledger.record(ci, at, en);
     }
 }
@@ -530,8 +749,21 @@ async fn label_targets(
 ) {
     if !opts.verify_only && !opts.copy_only {
         let sites = target_sites(p, cl);
-        let moved = label::move_labels(p, &sites, &c.facts, ledger, true, false, &opts.progress).await;
-        c.built.extend(label::built_dates(&sites, &c.facts, &moved).await);
+        let moved = label::move_labels(
+            p,
+            &sites,
+            &c.facts,
+            ledger,
+            true,
+            false,
+            &opts.progress,
+            &opts.stop,
+        )
+        .await;
+        // A comparison read after the moves: not begun once the run is asked to stop.
+        if !opts.stop.requested() {
+            c.built.extend(label::built_dates(&sites, &c.facts, &moved).await);
+        }
         for (ci, at, en, kind) in moved {
             if en.action == TagAction::Failed {
                 c.problems
@@ -541,6 +773,10 @@ async fn label_targets(
         }
     }
     verification_problems(ledger, p.targets.len(), c);
+    if opts.stop.requested() {
+        // Stopped among the moves: what was promoted is decided when the run winds up.
+        return;
+    }
     let pushed: Vec<bool> = (0..c.facts.len())
         .map(|ci| (0..p.targets.len()).all(|ti| ledger.pushed(ci, ti)))
         .collect();
@@ -621,8 +857,20 @@ async fn source_label(
             .collect()
     } else if c.ok() {
         let sites = [source_site(p, cl)];
-        let moved = label::move_labels(p, &sites, &c.facts, ledger, false, false, &opts.progress).await;
-        c.built.extend(label::built_dates(&sites, &c.facts, &moved).await);
+        let moved = label::move_labels(
+            p,
+            &sites,
+            &c.facts,
+            ledger,
+            false,
+            false,
+            &opts.progress,
+            &opts.stop,
+        )
+        .await;
+        if !opts.stop.requested() {
+            c.built.extend(label::built_dates(&sites, &c.facts, &moved).await);
+        }
         moved
             .into_iter()
             .map(|(ci, _, en, kind)| (ci, en, kind, None))

@@ -71,6 +71,7 @@ fn why_words(g: &ProblemGroup) -> String {
         Kind::Verification | Kind::NotAttempted => "not verified there".into(),
         Kind::Busy => "too busy".into(),
         Kind::Deadline => "phase_timeout".into(),
+        Kind::Interrupted => "interrupted".into(),
         Kind::NotFound => "not found".into(),
         _ => "failed".into(),
     }
