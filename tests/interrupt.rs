@@ -539,7 +539,7 @@ async fn the_module_returns_failed_naming_the_signal() {
             msg.contains("interrupted by SIGTERM") && msg.contains("to resume"),
             "{msg}"
         );
-        assert_eq!(v["problem_groups"].as_array().unwrap().len(), 1, "{v:#}");
+        assert_eq!(v["causes"].as_array().unwrap().len(), 1, "{v:#}");
         assert_interrupted(&read_report(&site), "SIGTERM", phase);
         let (labelled, source) = site.labels().await;
         assert!(!source);

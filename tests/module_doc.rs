@@ -229,6 +229,10 @@ fn documented_defaults_are_the_models() {
     let p = args
         .resolve(copy_containers::promote::model::read_list_file)
         .expect("minimal arguments resolve");
+    let minimal = json!({"full_hash": FH, "named_label": "l", "containers_list": ["a"],
+                         "source_registry": {"host": "localhost:6000"}});
+    let params = args::validate(minimal.as_object().unwrap().clone()).expect("valid");
+    let full_result = params.typed().expect("typed").full_result;
     let applied: BTreeMap<&str, Value> = BTreeMap::from([
         ("release", json!(p.release)),
         ("distro_name", json!(p.distro_name)),
@@ -266,6 +270,7 @@ fn documented_defaults_are_the_models() {
         ),
         ("phase_timeout", json!(p.phase_timeout.map_or(0, |d| d.as_secs()))),
         ("deadline", json!(p.deadline.map_or(0, |d| d.as_secs()))),
+        ("full_result", json!(full_result)),
     ]);
     for (name, value) in &applied {
         assert_eq!(
@@ -471,7 +476,7 @@ fn return_documents_every_key_the_module_returns() {
     assert_eq!(plan["changed"], json!(true), "{plan}");
     check("plan", &plan);
 
-    let run = run_module(d, "run", &with(json!({})));
+    let run = run_module(d, "run", &with(json!({"full_result": true})));
     assert_eq!(run["failed"], json!(false), "{run}");
     assert_eq!(run["changed"], json!(true));
     assert_eq!(run["ppc_manifests"], json!(false));
@@ -484,6 +489,7 @@ fn return_documents_every_key_the_module_returns() {
 
     let verify = run_module(d, "verify", &with(json!({"action": "verify"})));
     assert_eq!(verify["failed"], json!(false), "{verify}");
+    assert!(verify.get("containers").is_none(), "the short result: {verify}");
     check("verify", &verify);
 
     // A run stopped by its deadline (the target holds every answer), as one stopped by a signal.
@@ -512,7 +518,11 @@ fn return_documents_every_key_the_module_returns() {
     assert_eq!(tag["failed"], json!(false), "{tag}");
     check("tag", &tag);
 
-    let absent = run_module(d, "absent", &with(json!({"containers_list": ["not-staged"]})));
+    let absent = run_module(
+        d,
+        "absent",
+        &with(json!({"containers_list": ["not-staged"], "full_result": true})),
+    );
     assert_eq!(absent["failed"], json!(true), "{absent}");
     check("absent", &absent);
 

@@ -74,6 +74,7 @@ const MODULE_OPTIONS: &[Opt] = &[
     opt("registries", Kind::ListOfDicts),
     opt("stage_info", Kind::Path),
     opt("scope", Kind::Str).choices(SCOPES),
+    opt("full_result", Kind::Bool),
 ];
 
 const SPEC_ARRAY: [Opt; MODULE_OPTIONS.len() + PROMOTE_SPEC.len()] = join(MODULE_OPTIONS, PROMOTE_SPEC);
@@ -104,6 +105,8 @@ pub struct ModuleArgs {
     pub scope: Option<Scope>,
     /// `tag`'s registries (empty: the source).
     pub registries: Vec<RegistryArgs>,
+    /// The result with every per-image detail (default: the outcome, counts and causes).
+    pub full_result: bool,
     pub promote: PromoteArgs,
 }
 
@@ -121,6 +124,7 @@ impl Params {
         let scope = name(values.remove("scope")).and_then(|s| Scope::parse(&s));
         let registries = values.remove("registries");
         let stage_info = values.remove("stage_info");
+        let full_result = values.remove("full_result").and_then(|v| v.as_bool()) == Some(true);
         if let (Some(path), false) = (stage_info, action == Action::DeleteLocal) {
             super::stage_info::apply(
                 &mut values,
@@ -139,6 +143,7 @@ impl Params {
             action,
             scope,
             registries,
+            full_result,
             promote,
         })
     }
@@ -422,7 +427,7 @@ mod tests {
     /// the spec refuses for a bool or an int is refused by it too.
     #[test]
     fn spec_is_promote_args() {
-        const MODULE_ONLY: &[&str] = &["action", "registries", "stage_info", "scope"];
+        const MODULE_ONLY: &[&str] = &["action", "registries", "stage_info", "scope", "full_result"];
         let e = serde_json::from_value::<PromoteArgs>(json!({"zz_not_a_key": 1}))
             .unwrap_err()
             .to_string();

@@ -3,6 +3,11 @@
 //! `_ansible_*` keys). We validate them like Ansible's argument spec would, run the promotion (or
 //! plan it in check mode), and print exactly one JSON result — scrubbed of every secret, even when
 //! something panics or a second signal ends the process ([`emit`]).
+//!
+//! The result is short by default ([`result_of`]): `ansible-playbook -v` prints it whole, as one
+//! line, into `ANSIBLE_LOG_PATH`, which the promoter publishes. It holds the outcome, the counts,
+//! each cause of failure once with a few of its images, and the report files; the per-image details
+//! are in the JSON report, or in the result with `full_result: true`.
 
 pub mod args;
 pub mod stage_info;
@@ -265,10 +270,10 @@ async fn run_params(params: args::Params, secrets: &[String]) -> Value {
     let report = match a.action {
         Action::Rollback => run_rollback(&a.promote, dry_run).await,
         Action::Tag => run_tag(a.promote, a.registries, dry_run).await,
-        _ => return run_promote(&a.promote, a.action, &params, secrets).await,
+        _ => return run_promote(&a.promote, a.action, &params, a.full_result, secrets).await,
     };
     match report {
-        Ok(r) => result_of(&r, params.diff),
+        Ok(r) => result_of(&r, params.diff, a.full_result),
         Err(msg) => failed(&msg, secrets),
     }
 }
@@ -296,7 +301,13 @@ async fn run_tag(pa: PromoteArgs, registries: Vec<RegistryArgs>, dry_run: bool) 
 }
 
 /// `action: promote` or `verify`: the result carries whether the lists got ppc64le images.
-async fn run_promote(pa: &PromoteArgs, action: Action, params: &args::Params, secrets: &[String]) -> Value {
+async fn run_promote(
+    pa: &PromoteArgs,
+    action: Action,
+    params: &args::Params,
+    full: bool,
+    secrets: &[String],
+) -> Value {
     let p = match pa.resolve(promote::model::read_list_file) {
         Ok(p) => p,
         Err(e) => return failed(&e.to_string(), secrets),
@@ -311,7 +322,7 @@ async fn run_promote(pa: &PromoteArgs, action: Action, params: &args::Params, se
         verbs::promote(&p, params.check_mode, &none).await
     };
     let ppc = p.ppc_manifests && r.ppc_missing.is_empty();
-    let mut v = result_of(&r, params.diff);
+    let mut v = result_of(&r, params.diff, full);
     v["ppc_manifests"] = json!(ppc);
     v["ppc_checked"] = json!(stage_info::ppc_checked(&p, &r));
     v
@@ -373,8 +384,17 @@ fn delete_local(pa: &PromoteArgs, scope: args::Scope, dry_run: bool, secrets: &[
     })
 }
 
-/// The module result for a report.
-pub fn result_of(r: &Report, diff: bool) -> Value {
+/// Images named per cause in the short result (the report names them all).
+pub const EXAMPLES: usize = 3;
+
+/// The module result for a report. Short unless `full` (what `ansible-playbook -v` prints into the
+/// published log): `changed`, `failed`, `msg`, `status`, the hash and label, `counts`, `causes` (each
+/// cause of failure once: its phase, kind, registry and words, how often, how many images and a few of
+/// them), `report_files`, `local` (its root and size), `seconds`, the `plan` in check mode and
+/// `interrupted` when the run was stopped. `full` adds the per-image details as the JSON report has
+/// them: the name lists (`found` … `missed`), `errors`, `problems`, `problem_groups`, `containers`,
+/// `registries` and the local store's lists.
+pub fn result_of(r: &Report, diff: bool, full: bool) -> Value {
     let ok = r.errors.is_empty();
     let changed = r.changed && !(r.dry_run && !ok && r.containers.is_empty());
     let counts = |pred: fn(TagAction) -> bool| {
@@ -384,6 +404,10 @@ pub fn result_of(r: &Report, diff: bool) -> Value {
             .filter(|e| pred(e.action))
             .count()
     };
+    let (changed_tags, in_place) = (
+        counts(TagAction::changed),
+        counts(|a| a == TagAction::AlreadyPresent),
+    );
     // Registries this run touched: the ones with entries in the report.
     let mut touched: Vec<&str> = r
         .containers
@@ -411,8 +435,8 @@ pub fn result_of(r: &Report, diff: bool) -> Value {
             n,
             if n == 1 { "y" } else { "ies" },
             r.found.len(),
-            counts(TagAction::changed),
-            counts(|a| a == TagAction::AlreadyPresent),
+            changed_tags,
+            in_place,
             if r.dry_run {
                 " (check mode: nothing changed)"
             } else {
@@ -420,7 +444,7 @@ pub fn result_of(r: &Report, diff: bool) -> Value {
             }
         )
     } else {
-        // One cause, one phrase: the full per-tag list stays in `errors` and `problems`.
+        // One cause, one phrase: the full per-tag list stays in the report (and `full_result`).
         let lines: Vec<String> = r
             .failure_lines()
             .iter()
@@ -432,6 +456,25 @@ pub fn result_of(r: &Report, diff: bool) -> Value {
         .chain(r.label_lines())
         .collect::<Vec<_>>()
         .join("; ");
+    let causes: Vec<Value> = r
+        .problem_groups
+        .iter()
+        .map(|g| {
+            let mut c = json!({
+                "phase": g.phase,
+                "kind": g.kind,
+                "registry": g.registry,
+                "cause": g.cause,
+                "count": g.count,
+                "images": g.containers.len(),
+                "examples": g.containers.iter().take(EXAMPLES).collect::<Vec<_>>(),
+            });
+            if let Some(todo) = &g.todo {
+                c["todo"] = json!(todo);
+            }
+            c
+        })
+        .collect();
     let mut v = json!({
         "changed": changed,
         "failed": !ok,
@@ -439,30 +482,51 @@ pub fn result_of(r: &Report, diff: bool) -> Value {
         "status": r.status,
         "full_hash": r.full_hash,
         "named_label": r.named_label,
-        "found": r.found,
-        "missing": r.missing,
-        "ppc_found": r.ppc_found,
-        "ppc_missing": r.ppc_missing,
-        "pushed": r.pushed,
-        "missed": r.missed,
-        "errors": r.errors,
-        "problems": r.problems,
-        "problem_groups": r.problem_groups,
-        "plan": r.plan,
-        "containers": r.containers,
-        "registries": r.registries,
-        "report_files": r.files,
-        "local": {
-            "root": r.local_root,
-            "reused": r.local_reused,
-            "kept": r.local_kept,
-            "removed": r.local_removed,
-            "bytes": r.local_bytes,
+        "counts": {
+            "found": r.found.len(),
+            "missing": r.missing.len(),
+            "ppc_found": r.ppc_found.len(),
+            "ppc_missing": r.ppc_missing.len(),
+            "pushed": r.pushed.len(),
+            "missed": r.missed.len(),
+            "tags_changed": changed_tags,
+            "tags_in_place": in_place,
+            "local_reused": r.local_reused.len(),
+            "local_kept": r.local_kept.len(),
+            "local_removed": r.local_removed.len(),
         },
+        "causes": causes,
+        "report_files": r.files,
+        "local": {"root": r.local_root, "bytes": r.local_bytes},
         "seconds": r.seconds,
     });
+    if let Some(plan) = &r.plan {
+        if r.dry_run || full {
+            v["plan"] = json!(plan);
+        }
+    }
     if let Some(i) = &r.interrupted {
         v["interrupted"] = json!(i);
+    }
+    if full {
+        for (k, x) in [
+            ("found", json!(r.found)),
+            ("missing", json!(r.missing)),
+            ("ppc_found", json!(r.ppc_found)),
+            ("ppc_missing", json!(r.ppc_missing)),
+            ("pushed", json!(r.pushed)),
+            ("missed", json!(r.missed)),
+            ("errors", json!(r.errors)),
+            ("problems", json!(r.problems)),
+            ("problem_groups", json!(r.problem_groups)),
+            ("containers", json!(r.containers)),
+            ("registries", json!(r.registries)),
+        ] {
+            v[k] = x;
+        }
+        v["local"]["reused"] = json!(r.local_reused);
+        v["local"]["kept"] = json!(r.local_kept);
+        v["local"]["removed"] = json!(r.local_removed);
     }
     if diff {
         let mut before = String::new();
