@@ -13,6 +13,7 @@ use clap::{Args, Subcommand};
 use crate::config::copy_quay::{CopyQuayJob, Step, Token};
 use crate::config::{self, ReleasesConfig};
 use crate::progress::Progress;
+use crate::report::Report;
 use crate::transport::Secret;
 use crate::verbs::{self, ReleaseOutcome};
 
@@ -152,7 +153,8 @@ impl CopyQuayArgs {
 }
 
 /// `copy-quay …`: one entry, one step; exit 0 when every image was done and read back, 1 when
-/// something failed, 2 when the command line or the file cannot run.
+/// something failed, 2 when the command line or the file cannot run; the copy step stopped by
+/// SIGTERM, SIGINT or SIGHUP exits 143, 130 or 129 (its report says interrupted).
 pub async fn copy_quay_cmd(a: CopyQuayArgs, progress: &Progress) -> anyhow::Result<i32> {
     let (step, job) = a.job()?;
     let cfg: ReleasesConfig = config::load_releases(&a.config).map_err(super::usage_err)?;
@@ -160,7 +162,11 @@ pub async fn copy_quay_cmd(a: CopyQuayArgs, progress: &Progress) -> anyhow::Resu
     let fetcher = run.config.fetcher()?;
     let (cfg, idx, ov) = (&run.config, run.index, &run.overrides);
     let o: ReleaseOutcome = match &step {
-        Step::Copy => verbs::release_copy(cfg, idx, ov, &fetcher, a.dry_run, progress).await,
+        Step::Copy => {
+            // The copy step runs the promotion engine: a signal stops it cleanly, as `promote`.
+            super::handle_signals();
+            verbs::release_copy(cfg, idx, ov, &fetcher, a.dry_run, progress).await
+        }
         Step::Tag { .. } => verbs::release_tag(cfg, idx, ov, &fetcher, run.quay_api, a.dry_run).await,
     };
     progress.finish();
@@ -173,6 +179,9 @@ pub async fn copy_quay_cmd(a: CopyQuayArgs, progress: &Progress) -> anyhow::Resu
         }
     }
     super::releases::print_outcome(&o);
+    if let Some(signal) = o.report.as_ref().and_then(Report::signal) {
+        return Ok(signal.exit_status());
+    }
     Ok(match (o.ok, o.invalid) {
         (true, _) => 0,
         (false, true) => 2,
