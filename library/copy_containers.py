@@ -592,7 +592,7 @@ counts:
            tags_in_place: 0, local_reused: 0, local_kept: 0, local_removed: 0}
 causes:
   description: What went wrong, each cause once (empty on success) - causes first, biggest first.
-  returned: with C(full_result), when the arguments are valid, except for C(action=delete_local)
+  returned: when the arguments are valid, except for C(action=delete_local)
   type: list
   elements: dict
   contains:
@@ -692,7 +692,7 @@ pushed:
   sample: [base, nova-compute, neutron-server]
 missed:
   description: Containers not verified on some target.
-  returned: when the arguments are valid, except for C(action=delete_local)
+  returned: with C(full_result), when the arguments are valid, except for C(action=delete_local)
   type: list
   elements: str
   sample: []
