@@ -590,3 +590,38 @@ async fn the_module_stops_cleanly_when_nobody_reads_its_result() {
     assert_interrupted(&read_report(&site), "SIGTERM", "copy");
     assert_eq!(site.labels().await, (vec![], false));
 }
+
+/// Kept local copies stay as a failure leaves them: a run whose pushes were refused keeps its
+/// copies (`keep_local: on_failure`); the next one reads them, is stopped among the label moves,
+/// and removes none (a success would have); its rerun finishes and removes them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopped_run_keeps_the_local_copies_as_a_failure_does() {
+    let site = Site::new().await;
+    // every manifest push refused: the blobs go, the images do not, the run fails and keeps copies
+    site.tgt_proxy
+        .add_rule(FaultRule::status(403).method("PUT").path_contains("/manifests/"));
+    let (code, out, err) = Running::cli(&site, &site.args(), &[]).end().await;
+    assert_eq!(code, 1, "{out}\n{err}");
+    let failed = read_report(&site);
+    assert_eq!(failed["local_kept"].as_array().unwrap().len(), 3, "{failed:#}");
+    let kept_bytes = failed["local_bytes"].as_u64().unwrap();
+    assert!(kept_bytes > 0, "{failed:#}");
+    site.tgt_proxy.clear_rules();
+
+    let (proxy, rule) = site.hold("label");
+    let mut run = Running::cli(&site, &site.args(), &[]);
+    run.held(proxy, rule).await;
+    run.signal("TERM");
+    let (code, out, err) = run.end().await;
+    assert_eq!(code, 143, "{out}\n{err}");
+    let r = read_report(&site);
+    assert_interrupted(&r, "SIGTERM", "label");
+    assert_eq!(r["local_reused"].as_array().unwrap().len(), 3, "{r:#}");
+    assert_eq!(r["local_removed"], json!([]), "{r:#}");
+    assert_eq!(r["local_bytes"].as_u64(), Some(kept_bytes), "{r:#}");
+
+    resume(&site).await;
+    let done = read_report(&site);
+    assert_eq!(done["local_removed"].as_array().unwrap().len(), 3, "{done:#}");
+    assert_eq!(done["local_bytes"].as_u64(), Some(0), "{done:#}");
+}
