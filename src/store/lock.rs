@@ -233,6 +233,8 @@ impl Store {
         let root = self.root();
         root::check_ours(root)?;
         crate::oci::fsutil::create_dir_all(root)?;
+        // Again: another user may have made the folder (or a link by its name) meanwhile.
+        root::check_safe(root)?;
         let (lock, fresh) = self.take("", true, true)?;
         if fresh {
             // Under the lock: another run may have changed the root since we looked.
