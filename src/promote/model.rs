@@ -611,7 +611,7 @@ impl PromoteArgs {
             tmp_file_root: self
                 .tmp_file_root
                 .clone()
-                .unwrap_or_else(|| PathBuf::from("/var/tmp/promoter_logs")),
+                .unwrap_or_else(|| PathBuf::from(crate::report::folder::DEFAULT_TMP_FILE_ROOT)),
             x86_tag: tag_part("x86_tag", &self.x86_tag, "x86_64")?,
             ppc_tag: tag_part("ppc_tag", &self.ppc_tag, "ppc64le")?,
             manifest_tag: tag_part("manifest_tag", &self.manifest_tag, "_manifest")?,

@@ -121,7 +121,11 @@ impl ListFiles {
 /// Write container names (without prefix, as the promotion knows them) as `<prefix>-<name>`, one
 /// per line.
 pub fn write(path: &Path, prefix: &str, names: &[String]) -> Result<()> {
-    super::write_atomic(path, lines(prefix, names).as_bytes())
+    super::folder::write_file(
+        path,
+        lines(prefix, names).as_bytes(),
+        super::folder::LIST_FILE_MODE,
+    )
 }
 
 fn lines(prefix: &str, names: &[String]) -> String {

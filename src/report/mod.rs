@@ -406,29 +406,10 @@ impl Report {
     /// Write the JSON report with this file mode.
     pub fn write_json_mode(&self, path: &Path, mode: u32) -> Result<()> {
         let bytes = serde_json::to_vec_pretty(self).map_err(|e| Error::Config(e.to_string()))?;
-        write_atomic_mode(path, &bytes, mode)
+        folder::write_file(path, &bytes, mode)
     }
 }
 
-/// Write a file (0644) through a temporary file and a rename, creating parent folders. The
-/// temporary file is the store's (a random name created with `O_EXCL` and `O_NOFOLLOW`, so a
-/// symlink planted in a shared folder such as `tmp_file_root` is never followed); the rename
-/// replaces a symlink at `path` instead of writing through it.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    write_atomic_mode(path, bytes, 0o644)
-}
-
-/// [`write_atomic`] with the file's mode (whatever the umask).
-pub fn write_atomic_mode(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    crate::store::create_dir_all(dir)?;
-    crate::store::write_atomic_mode(path, bytes, mode)
-}
-
-/// Now as an HTTP date (RFC 1123, UTC).
 /// Now, as RFC 3339 in UTC (`2026-11-29T04:57:08Z`): what JSON consumers and people sort by.
 pub fn now_string() -> String {
     rfc3339(std::time::SystemTime::now())
@@ -545,14 +526,5 @@ mod tests {
         for h in ["quay.io", "10.0.0.1:5000", "localhost.example.org"] {
             assert!(!is_loopback_host(h), "{h}");
         }
-    }
-
-    #[test]
-    fn atomic_write_creates_dirs() {
-        let d = tempfile::tempdir().unwrap();
-        let p = d.path().join("a/b/report.json");
-        write_atomic(&p, b"{}").unwrap();
-        assert_eq!(std::fs::read(&p).unwrap(), b"{}");
-        assert_eq!(std::fs::read_dir(p.parent().unwrap()).unwrap().count(), 1);
     }
 }

@@ -78,7 +78,6 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-pub(crate) use crate::oci::fsutil::{create_dir_all, write_atomic_mode};
 /// A release's images are an OCI layout; what its references record.
 pub use crate::oci::{
     Layout, ANN_CREATED, ANN_HASH, ANN_NAME, ANN_REF_NAME, ANN_RELEASE, ANN_REPOSITORY, ANN_SOURCE,
