@@ -236,7 +236,16 @@ impl Report {
         };
         let n = self.found.len() + self.missing.len();
         let (done, not_done) = self.outcome_words();
-        let what = if !self.missing.is_empty() {
+        let none = [&self.found, &self.missing, &self.pushed, &self.missed]
+            .iter()
+            .all(|v| v.is_empty())
+            && self.containers.is_empty();
+        let what = if none {
+            format!(
+                "nothing to {}: no images in the list, nothing changed",
+                self.action
+            )
+        } else if !self.missing.is_empty() {
             let pushed = if self.found.is_empty() || !self.push {
                 ""
             } else {
@@ -475,6 +484,22 @@ mod tests {
                 )
                 && lines[1].contains("rollback"),
             "{lines:#?}"
+        );
+    }
+
+    /// A run of no images says so, not "already in place".
+    #[test]
+    fn a_run_of_no_images_says_there_was_nothing_to_promote() {
+        let r = Report {
+            action: "promote".into(),
+            push: true,
+            ok: true,
+            targets: vec!["a/ns".into()],
+            ..Default::default()
+        };
+        assert_eq!(
+            r.outcome_line(),
+            "OK: nothing to promote: no images in the list, nothing changed, 0.0 s"
         );
     }
 
