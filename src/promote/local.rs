@@ -66,6 +66,13 @@ fn problem(context: &str, e: impl std::fmt::Display, kind: Kind) -> Problem {
     Problem::new(Phase::LocalStore, kind, message, text)
 }
 
+/// A problem said root cause first (`e`), then what it means for the run and what to do (`then`).
+fn root_cause_first(e: impl std::fmt::Display, then: &str, kind: Kind) -> Problem {
+    let message = e.to_string();
+    let text = format!("{message}: {then}");
+    Problem::new(Phase::LocalStore, kind, message, text)
+}
+
 /// Open this release's local store (None: no store for this run). `read_only` runs (dry run,
 /// verify) do not create one. When the release holds copies, its shared lock is taken (waiting up
 /// to `lock_timeout` for a run writing it, or until the run is asked to stop) and held until
@@ -132,6 +139,9 @@ pub(crate) async fn keep(
             planned.push(plan::PlannedCopy { container: ci, ..c });
         }
     }
+    // What the release holds now: a copy that breaks off leaves blobs nothing references, removed
+    // below (only the ones this keep wrote).
+    let before = local.store.blob_files(&p.release);
     let dest = Place::Layout(local.layout.clone());
     let requests = execute::requests(&planned, facts, sources, |c| {
         Endpoint::new(&dest, facts[c.container].repo.clone())
@@ -149,14 +159,35 @@ pub(crate) async fn keep(
             let dest = o.dests.iter().find(|d| d.error.is_some());
             let e = o.error.clone().or_else(|| dest.and_then(|d| d.error.clone()));
             let kind = o.error_kind.or(dest.and_then(|d| d.error_kind));
-            let context = format!("keeping a local copy of {}", o.source);
             let name = &facts[c.container].name;
-            let p = problem(&context, e.unwrap_or_default(), kind.unwrap_or(Kind::Other));
+            let then = format!(
+                "{name} was not kept in the local store (what its copy had written there is \
+                 removed): a rerun needs the source {} for it",
+                o.source
+            );
+            let p = root_cause_first(e.unwrap_or_default(), &then, kind.unwrap_or(Kind::Other));
             out.problems.push(p.container(name));
             failed.push(c.container);
         }
     }
     failed.dedup();
+    if !failed.is_empty() {
+        match local.store.remove_new_orphans(&p.release, &before) {
+            Ok((0, _)) => {}
+            Ok((n, bytes)) => tracing::info!(
+                blobs = n,
+                bytes,
+                store = %local.layout.name(),
+                "removed what the local copies that could not be kept had written"
+            ),
+            Err(e) => {
+                let then = "the blobs the failed local copies wrote stay in the local store, \
+                            referenced by nothing: `copy-containers local fsck` lists them and the \
+                            next delete or retention pass of the release removes them";
+                out.problems.push(root_cause_first(&e, then, Kind::of(&e)));
+            }
+        }
+    }
     out.kept = facts
         .iter()
         .enumerate()
@@ -206,8 +237,14 @@ pub(crate) fn record_labels<'a>(
         .write_lock()
         .and_then(|_lock| local.store.record_labels(&p.release, moves));
     if let Err(err) = written {
-        let context = "recording the label moves in the local store";
-        out.problems.push(problem(context, &err, Kind::of(&err)));
+        let then = format!(
+            "the label moves of this run are not in the local store's label history, so \
+             `rollback` cannot undo them from it (the labels did move on the registries). Fix the \
+             cause; to undo this run meanwhile, move {} back to the previous digests this report \
+             shows for each image",
+            p.named_label
+        );
+        out.problems.push(root_cause_first(&err, &then, Kind::of(&err)));
     }
 }
 
