@@ -276,8 +276,8 @@ pub fn finish(report: &mut Report, json: bool) -> anyhow::Result<i32> {
 }
 
 /// Each cause of failure once at ERROR, with structured fields (phase, kind, registry, how many
-/// problems and which images), so that logs (`--log-format json`, `-q`) carry what went wrong, not
-/// only the retries on the way.
+/// problems, how many images and a few of them: the report names them all), so that logs
+/// (`--log-format json`, `-q`) carry what went wrong, not only the retries on the way.
 pub fn log_failures(report: &Report) {
     for g in report.groups() {
         tracing::error!(
@@ -288,7 +288,7 @@ pub fn log_failures(report: &Report) {
             registry = g.registry.as_deref().unwrap_or("-"),
             times = g.count,
             images = g.containers.len(),
-            containers = %g.containers.join(","),
+            containers = %crate::report::problem::compact(&g.containers, 4),
             "{}",
             g.summary()
         );
