@@ -201,6 +201,15 @@ options:
       - Read by the module only, so the staging registries' passwords never go through Ansible variables or
         templating.
     type: path
+  full_result:
+    description:
+      - Return every per-image detail (C(found), C(pushed), C(containers), C(problems), ...), as the JSON report
+        has them.
+      - By default the result holds the outcome, the counts, each cause of failure once with a few of its images,
+        and the report files - C(ansible-playbook -v) prints the whole result into the log the promoter publishes,
+        and the per-image details would make most of it; they are in the JSON report.
+    type: bool
+    default: false
   scope:
     description:
       - For C(action=delete_local) (required there) - what to remove. C(container) the images of C(containers_list)
@@ -447,10 +456,26 @@ options:
         source label) may take. A phase that runs over stops the run there with an error naming it; nothing after it
         is done, so no label moves onto anything not verified. Set it below the caller's own limit (the promoter
         kills its run after 115 minutes) to get a report instead of a killed process.
-      - C(0) means no limit.
+      - C(0) means no limit of its own (the run's C(deadline) bounds every phase). A value not shorter than
+        C(deadline) is ignored, with a warning (the deadline comes first).
       - At most C(604800); more counts as C(604800).
     type: int
     default: 0
+  deadline:
+    description:
+      - Seconds the whole run may take, from its start. A run that reaches it stops as on SIGTERM - work in flight
+        is ended or abandoned within seconds, no label moves after it, kept local copies stay, the list files it
+        knows are written (the others removed, never left empty or partial) and its report says C(interrupted) - and
+        the task fails, naming the deadline. Rerunning resumes the promotion.
+      - The default, 90 minutes, is below the promoter's 115-minute C(timeout), so a push that has not ended by then
+        stops itself with a report instead of being killed. A phase that never ends is cut sooner by
+        C(phase_timeout), when set.
+      - SIGTERM, SIGINT and SIGHUP stop the run the same way (the result names the signal); a second signal ends it
+        at once.
+      - C(0) means no limit.
+      - At most C(604800); more counts as C(604800).
+    type: int
+    default: 5400
 notes:
   - Secrets (registry C(password) and C(token)) are removed from everything the module prints -
     C(VALUE_SPECIFIED_IN_NO_LOG_PARAMETER) in C(invocation), C(********) inside messages.
@@ -491,7 +516,7 @@ EXAMPLES = r"""
 
 - name: Show what moved
   ansible.builtin.debug:
-    msg: "{{ push.msg }}; pushed {{ push.pushed | length }}, ppc manifests: {{ push.ppc_manifests }}"
+    msg: "{{ push.msg }}; pushed {{ push.counts.pushed }}, ppc manifests: {{ push.ppc_manifests }}"
 
 # Only check that a promotion is complete (changes nothing)
 - name: Verify
@@ -526,13 +551,15 @@ changed:
   type: bool
 msg:
   description: A one-line summary, or what went wrong, one phrase per cause with the images it
-    affected and one example (secrets masked); every single failure is in C(errors) and C(problems).
+    affected and one example (secrets masked); every single failure is in the JSON report (and in
+    C(errors) and C(problems) with C(full_result)). A run stopped by a signal or its C(deadline) says so,
+    in which phase, and how to resume.
   returned: always
   type: str
   sample: "promoted d7c3cd922f91d83aacb5d7555de9d5bc as current-tripleo on 2 registries: 3 containers, 17 tags changed, 0 already in place"
 kind:
   description:
-    - When it failed, the kind of the first cause, as C(problems) names kinds - C(invalid) for arguments
+    - When it failed, the kind of the first cause, as C(causes) names kinds - C(invalid) for arguments
       it refused (nothing was attempted), C(unreachable), C(auth), C(tls), C(not_found), C(io), ...
   returned: when failed
   type: str
@@ -547,27 +574,128 @@ named_label:
   returned: when the arguments are valid, except for C(action=delete_local)
   type: str
   sample: current-tripleo
+status:
+  description: How the run ended - C(ok), C(failed) (it went to its end with failures) or C(interrupted)
+    (stopped by SIGTERM, SIGINT, SIGHUP or its C(deadline); see C(interrupted)).
+  returned: when the arguments are valid, except for C(action=delete_local)
+  type: str
+  sample: ok
+counts:
+  description: How many containers and tags are in each state (the names are in the JSON report, and in the
+    lists C(found) ... C(missed) with C(full_result)).
+  returned: when the arguments are valid, except for C(action=delete_local)
+  type: dict
+  contains:
+    found:
+      description: Containers found at the source with C(full_hash).
+      type: int
+    missing:
+      description: Containers missing at the source.
+      type: int
+    ppc_found:
+      description: Containers of C(ppc_containers_list) with C(<full_hash>_ppc64le) at the source.
+      type: int
+    ppc_missing:
+      description: Containers of C(ppc_containers_list) without it.
+      type: int
+    pushed:
+      description: Containers verified (and labelled) on every target.
+      type: int
+    missed:
+      description: Containers found but not promoted on every target.
+      type: int
+    tags_changed:
+      description: Tags copied or moved (would be, in check mode).
+      type: int
+    tags_in_place:
+      description: Tags that already pointed at the right image.
+      type: int
+    local_reused:
+      description: Images read from the local store instead of the source.
+      type: int
+    local_kept:
+      description: Images kept in the local store after the run.
+      type: int
+    local_removed:
+      description: Images removed from the local store after the run.
+      type: int
+  sample: {found: 150, missing: 0, ppc_found: 0, ppc_missing: 0, pushed: 150, missed: 0, tags_changed: 300,
+           tags_in_place: 0, local_reused: 0, local_kept: 0, local_removed: 0}
+causes:
+  description: What went wrong, each cause once (empty on success) - causes first, biggest first.
+  returned: when the arguments are valid, except for C(action=delete_local)
+  type: list
+  elements: dict
+  contains:
+    phase:
+      description: The step it arose in, as in C(problems).
+      type: str
+    kind:
+      description: Its kind, as in C(problems).
+      type: str
+    registry:
+      description: The registry, when one.
+      type: str
+    cause:
+      description: The message, per-image parts replaced by an ellipsis.
+      type: str
+    count:
+      description: How many failures it caused.
+      type: int
+    images:
+      description: How many containers it affected.
+      type: int
+    examples:
+      description: The first few of them (at most 3; all are in the JSON report).
+      type: list
+      elements: str
+    todo:
+      description: What to do about it, when the cause says (as in the report's groups).
+      type: str
+interrupted:
+  description: Why and where a stopped run stopped, what it had done and what it left.
+  returned: when the run was stopped (SIGTERM, SIGINT, SIGHUP, its C(deadline))
+  type: dict
+  contains:
+    by:
+      description: C(SIGTERM), C(SIGINT), C(SIGHUP) or C(deadline).
+      type: str
+    phase:
+      description: The phase it was in, as in C(problems).
+      type: str
+    done:
+      description: The phases it finished.
+      type: list
+      elements: str
+    left:
+      description: The phases it did not finish (the first is C(interrupted.phase)).
+      type: list
+      elements: str
+    list_files_unknown:
+      description: List files removed because the run did not learn what they hold (never left empty or partial).
+      type: list
+      elements: str
 found:
   description: Containers found in the source registry with C(full_hash).
-  returned: when the arguments are valid, except for C(action=delete_local)
+  returned: with C(full_result), when the arguments are valid, except for C(action=delete_local)
   type: list
   elements: str
   sample: [base, nova-compute, neutron-server]
 missing:
   description: Containers missing in the source registry (the run fails when any is).
-  returned: when the arguments are valid, except for C(action=delete_local)
+  returned: with C(full_result), when the arguments are valid, except for C(action=delete_local)
   type: list
   elements: str
   sample: []
 ppc_found:
   description: Containers of C(ppc_containers_list) that have C(<full_hash>_ppc64le) at the source.
-  returned: when the arguments are valid, except for C(action=delete_local)
+  returned: with C(full_result), when the arguments are valid, except for C(action=delete_local)
   type: list
   elements: str
   sample: [base, nova-compute]
 ppc_missing:
   description: Containers of C(ppc_containers_list) without C(<full_hash>_ppc64le) (never a failure).
-  returned: when the arguments are valid, except for C(action=delete_local)
+  returned: with C(full_result), when the arguments are valid, except for C(action=delete_local)
   type: list
   elements: str
   sample: [neutron-server]
@@ -589,25 +717,25 @@ ppc_checked:
   sample: true
 pushed:
   description: Containers verified on every target.
-  returned: when the arguments are valid, except for C(action=delete_local)
+  returned: with C(full_result), when the arguments are valid, except for C(action=delete_local)
   type: list
   elements: str
   sample: [base, nova-compute, neutron-server]
 missed:
   description: Containers not verified on some target.
-  returned: when the arguments are valid, except for C(action=delete_local)
+  returned: with C(full_result), when the arguments are valid, except for C(action=delete_local)
   type: list
   elements: str
   sample: []
 errors:
   description: Everything that went wrong (empty on success).
-  returned: when the arguments are valid, except for C(action=delete_local)
+  returned: with C(full_result), when the arguments are valid, except for C(action=delete_local)
   type: list
   elements: str
   sample: []
 problems:
   description: The same failures as C(errors), typed, one per line of C(errors).
-  returned: when the arguments are valid, except for C(action=delete_local)
+  returned: with C(full_result), when the arguments are valid, except for C(action=delete_local)
   type: list
   elements: dict
   contains:
@@ -618,7 +746,7 @@ problems:
     kind:
       description: The cause (C(unreachable), C(auth), C(tls), C(http), C(busy), C(not_found),
         C(digest_mismatch), C(unsupported), C(invalid), C(io), C(verification), C(not_attempted), C(deadline),
-        C(other)).
+        C(interrupted), C(other)).
       type: str
     container:
       description: The container it concerns, when one.
@@ -638,7 +766,7 @@ problems:
 problem_groups:
   description: C(problems) grouped by cause (registry, kind, message without per-image parts), causes
     first, biggest first.
-  returned: when the arguments are valid, except for C(action=delete_local)
+  returned: with C(full_result), when the arguments are valid, except for C(action=delete_local)
   type: list
   elements: dict
   contains:
@@ -666,7 +794,7 @@ problem_groups:
       type: str
 plan:
   description: What a promotion planned per target before anything was read there (shown in check mode).
-  returned: when a promotion reached planning
+  returned: in check mode (or with C(full_result)), when a promotion reached planning
   type: dict
   contains:
     containers:
@@ -681,7 +809,7 @@ plan:
       type: bool
 containers:
   description: Per container, what happened to each tag on each registry.
-  returned: when the arguments are valid, except for C(action=delete_local)
+  returned: with C(full_result), when the arguments are valid, except for C(action=delete_local)
   type: list
   elements: dict
   contains:
@@ -755,7 +883,7 @@ containers:
           type: str
 registries:
   description: The run's registries with their request counters (counted once, at the transport).
-  returned: when the arguments are valid, except for C(action=delete_local)
+  returned: with C(full_result), when the arguments are valid, except for C(action=delete_local)
   type: list
   elements: dict
   contains:
@@ -792,15 +920,15 @@ local:
       description: The local store's root (null when not used).
       type: str
     reused:
-      description: Images read from the local store instead of the source.
+      description: Images read from the local store instead of the source (with C(full_result)).
       type: list
       elements: str
     kept:
-      description: Images kept in the local store after the run.
+      description: Images kept in the local store after the run (with C(full_result)).
       type: list
       elements: str
     removed:
-      description: Images removed from the local store after the run.
+      description: Images removed from the local store after the run (with C(full_result)).
       type: list
       elements: str
     bytes:

@@ -178,9 +178,15 @@ impl Error {
 }
 
 /// The error and its sources, joined with `: ` (a source its predecessors already quote is left out):
-/// how every layer turns a foreign error (HTTP, TLS, JSON) into the text of ours.
+/// how every layer turns a foreign error (HTTP, TLS, JSON) into the text of ours. An HTTP client's
+/// top message that only repeats the URL ("error sending request for url (…)") is left out when
+/// causes follow: every caller names the request itself, so the URL is said once.
 pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut parts = vec![e.to_string()];
+    let top = e.to_string();
+    let mut parts = Vec::new();
+    if !(e.source().is_some() && top.starts_with("error sending request")) {
+        parts.push(top);
+    }
     let mut cur = e.source();
     while let Some(s) = cur {
         let t = s.to_string();
@@ -188,6 +194,9 @@ pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
             parts.push(t);
         }
         cur = s.source();
+    }
+    if parts.is_empty() {
+        return e.to_string();
     }
     parts.join(": ")
 }
@@ -222,6 +231,8 @@ pub enum Kind {
     NotAttempted,
     /// A phase of the run ran over its deadline (`phase_timeout`).
     Deadline,
+    /// The run was stopped before its end: a signal (SIGTERM, SIGINT, SIGHUP), or its `deadline`.
+    Interrupted,
     /// Anything else (errors that reach the engine as text from lower layers).
     Other,
 }

@@ -6,8 +6,9 @@
 //! `tests/layers.rs` holds the same order and checks it.
 //! - Vocabulary: [`error`], then [`input`] (reading the files users name), [`digest`], [`reference`]
 //!   (image names, hosts), [`manifest`] (raw manifests, what they contain, blob streams).
-//! - Run-wide services: [`scrub`] (the secrets every output is masked of) and [`progress`]; then
-//!   [`logging`] (log setup, the run's warnings).
+//! - Run-wide services: [`scrub`] (the secrets every output is masked of), [`progress`] and
+//!   [`stop`] (signals and deadlines that stop a run cleanly); then [`logging`] (log setup, the run's
+//!   warnings).
 //! - [`transport`]: HTTP (every client made in one place), TLS, auth (Basic, Bearer tokens), one
 //!   retry loop, rate limits, capped body reads.
 //! - [`registry`]: the distribution API (manifests, blobs, tags, mounts) over the transport; beside
@@ -51,6 +52,7 @@ pub mod report;
 pub mod scrub;
 pub mod sources;
 pub mod stage;
+pub mod stop;
 pub mod store;
 pub mod transport;
 pub mod verbs;

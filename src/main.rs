@@ -9,10 +9,10 @@ fn main() {
         // No progress: the module's stdout is its JSON result and nobody watches its stderr.
         let progress = copy_containers::progress::Progress::none();
         copy_containers::logging::init(copy_containers::logging::LogFormat::Human, -1, progress);
-        let (result, failed) = copy_containers::module::main_with_file(std::path::Path::new(&args[1]));
-        println!("{result}");
+        let (result, status) = copy_containers::module::main_with_file(std::path::Path::new(&args[1]));
+        copy_containers::module::emit(&result);
         // Ansible reads the result from stdout; the status is for people running it by hand.
-        std::process::exit(i32::from(failed));
+        std::process::exit(status);
     }
     let cli = copy_containers::cli::Cli::parse();
     std::process::exit(copy_containers::cli::run(cli));

@@ -423,29 +423,57 @@ pub fn final_line(s: &Snapshot) -> String {
     out
 }
 
-/// The terminal bar: `blobs         [######--------------] 12/40  310.2 MiB of …  ETA 27s`.
+/// The terminal bar: `blobs         [######--------------] 12/40  310.2 MiB of 1.2 GiB  ETA 27s`,
+/// made to fit the terminal (a wrapped bar cannot be redrawn in place).
 fn bar_line(s: &Snapshot) -> String {
-    let filled = if s.total > 0 {
-        (s.done.min(s.total) as usize * BAR_WIDTH) / s.total as usize
-    } else {
-        0
-    };
+    fit_bar(s, terminal_columns())
+}
+
+/// The columns of the terminal on stderr (`TIOCGWINSZ`), else `$COLUMNS`, else 80.
+fn terminal_columns() -> usize {
+    match rustix::termios::tcgetwinsize(std::io::stderr()) {
+        Ok(w) if w.ws_col > 0 => w.ws_col as usize,
+        _ => std::env::var("COLUMNS")
+            .ok()
+            .and_then(|c| c.parse::<usize>().ok())
+            .unwrap_or(80),
+    }
+}
+
+/// The bar in at most `columns - 1` characters, giving up the least useful part first: the bar
+/// narrows, then goes, then the bytes figures go; the counts and the ETA stay whenever they fit.
+fn fit_bar(s: &Snapshot, columns: usize) -> String {
+    let room = columns.saturating_sub(1).max(20);
     let figures = line(s);
     let rest = figures.strip_prefix(s.phase).unwrap_or(&figures).trim_start();
-    let text = format!(
-        "{:<13} [{}{}] {rest}",
-        s.phase,
-        "#".repeat(filled),
-        "-".repeat(BAR_WIDTH - filled)
-    );
-    // Never wider than the terminal: a wrapped bar cannot be redrawn in place.
-    let width = std::env::var("COLUMNS")
-        .ok()
-        .and_then(|c| c.parse::<usize>().ok())
-        .unwrap_or(80)
-        .saturating_sub(1)
-        .max(20);
-    text.chars().take(width).collect()
+    let filled = |width: usize| {
+        if s.total > 0 {
+            (s.done.min(s.total) as usize * width) / s.total as usize
+        } else {
+            0
+        }
+    };
+    for width in [BAR_WIDTH, 10, 5] {
+        let n = filled(width);
+        let text = format!(
+            "{:<13} [{}{}] {rest}",
+            s.phase,
+            "#".repeat(n),
+            "-".repeat(width - n)
+        );
+        if text.chars().count() <= room {
+            return text;
+        }
+    }
+    let plain = format!("{} {rest}", s.phase);
+    if plain.chars().count() <= room {
+        return plain;
+    }
+    let mut short = format!("{} {}/{}", s.phase, s.done.min(s.total), s.total);
+    if let Some(eta) = s.eta() {
+        short.push_str(&format!("  ETA {}", human_duration(eta)));
+    }
+    short.chars().take(room).collect()
 }
 
 #[cfg(test)]
@@ -492,8 +520,28 @@ mod tests {
     fn final_line_and_bar() {
         let s = snap(40, 40, 3 * 1024 * MIB, 0, 200);
         assert_eq!(final_line(&s), "blobs 40/40  3.0 GiB  15.4 MiB/s  in 3m20s");
-        let b = bar_line(&snap(2, 4, 0, 0, 1));
+        let b = fit_bar(&snap(2, 4, 0, 0, 1), 80);
         assert!(b.starts_with("blobs         [##########----------] 2/4"), "{b}");
+    }
+
+    /// The bar fits every terminal width, and keeps the counts and the ETA as long as they fit
+    /// (before, it was cut at 80 columns from the right: the ETA went first).
+    #[test]
+    fn the_bar_fits_the_terminal_and_keeps_the_eta() {
+        let s = snap(9, 1200, 100 * MIB, 40 * 1024 * MIB, 10);
+        let full = line(&s);
+        assert!(full.ends_with("ETA 1h08m"), "{full}");
+        for columns in [200, 120, 100, 80, 72, 60, 40, 30, 21] {
+            let b = fit_bar(&s, columns);
+            assert!(b.chars().count() < columns.max(21), "{columns}: {b}");
+            if columns >= 30 {
+                assert!(b.contains("9/1200") && b.ends_with("ETA 1h08m"), "{columns}: {b}");
+            }
+        }
+        // Wide: everything, with the full bar; narrow: the bytes figures go before the counts.
+        assert!(fit_bar(&s, 200).contains("[--------------------]"));
+        assert!(fit_bar(&s, 200).contains("of 40.0 GiB"));
+        assert_eq!(fit_bar(&s, 40), "blobs 9/1200  ETA 1h08m");
     }
 
     #[test]

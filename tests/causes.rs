@@ -192,6 +192,17 @@ async fn a_wrong_password_is_one_group_naming_its_variable() {
         stdout.contains(&format!("not moved on {} (credentials refused)", quay.host())),
         "{stdout}"
     );
+    // The cause's ERROR log line names how many images and a few of them, not all 20 (the report
+    // has every name): it was 20 names long, ≈2.3 KB at 150 images.
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let errors: Vec<&str> = stderr.lines().filter(|l| l.contains(" ERROR ")).collect();
+    assert_eq!(errors.len(), 1, "{stderr}");
+    assert!(
+        errors[0].contains("images=20") && errors[0].contains("and 16 more"),
+        "{}",
+        errors[0]
+    );
+    assert!(!errors[0].contains("svc-18"), "{}", errors[0]);
 }
 
 /// A TLS target whose CA is not given: one group, the message saying what to give.

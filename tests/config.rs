@@ -867,6 +867,56 @@ fn releases_shows_both_ppc_lists() {
     assert!(promoter.contains(&serde_json::json!("neutron-mlnx-agent")));
 }
 
+/// Zuul and DLRN unreachable (a closed loopback port), as when `releases --config` runs offline: each
+/// source is one INFO line when it is tried again and one WARN when it fails, and every line and the
+/// final error say each URL once (reqwest's "error sending request for url (…)" repeats it).
+#[test]
+fn unreachable_services_say_each_url_once() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let u = format!("http://127.0.0.1:{port}");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("releases.yaml");
+    std::fs::write(
+        &path,
+        format!(
+            "zuul_api: {u}/zuul/api/\ndlrn_api: {u}/dlrn\ntripleo_common_url: {u}/opendev/tripleo-common\n\
+             excludes_yaml: {u}/opendev/tripleo-ci/vars/main.yaml\n\
+             source_registry: {{host: src.example.org, namespace: ns}}\n\
+             target_registries: [{{host: dst.example.org, namespace: ns}}]\n\
+             releases:\n  - {{name: m, job_name: {JOB}}}\n"
+        ),
+    )
+    .unwrap();
+    let (code, so, se) = run(&["releases", "--config", path.to_str().unwrap()]);
+    assert_ne!(code, 0, "{so}\n{se}");
+    let all = format!("{so}{se}");
+    for line in all.lines() {
+        assert!(
+            line.matches(&u).count() <= 1 || line.contains("error:"),
+            "a URL said twice in: {line}"
+        );
+        assert!(!line.contains("error sending request"), "{line}");
+    }
+    // The entry's error names both sources, each URL once.
+    let err = all
+        .lines()
+        .find(|l| l.contains("error:"))
+        .unwrap_or_else(|| panic!("{all}"));
+    assert!(err.contains("zuul") && err.contains("tripleo_common"), "{err}");
+    assert_eq!(err.matches("/zuul/api/builds").count(), 1, "{err}");
+    let logs: Vec<&str> = se
+        .lines()
+        .filter(|l| l.contains(" WARN ") || l.contains(" INFO "))
+        .collect();
+    assert!(
+        logs.iter().filter(|l| l.contains("trying again")).count() == 2,
+        "one line per source tried again: {se}"
+    );
+    assert!(logs.len() <= 4, "{} log lines: {se}", logs.len());
+}
+
 #[tokio::test]
 async fn fallback_from_zuul_to_tripleo_common() {
     let s = Services::start();

@@ -568,3 +568,118 @@ fn every_entry_of_the_real_config_gets_its_distribution() {
     let e = job("victoria").run(&c, &Step::Copy).unwrap_err().to_string();
     assert!(e.contains("no release named \"victoria\""), "{e}");
 }
+
+/// SIGTERM while copy-quay.sh's copy reads a blob from quay.rdoproject.org (held by a proxy in front
+/// of it): the copy step stops as a promotion does, exit 143, its report says interrupted by
+/// SIGTERM, one line says how to resume, and the same line run again copies everything.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_stops_the_copy_step_cleanly_and_a_rerun_finishes_it() {
+    use copy_containers_testkit::{FaultAction, FaultRule, Proxy, ProxyOptions};
+    let w = World::start().await;
+    let proxy = Proxy::start_with(ProxyOptions {
+        upstream: w.rdo.url(),
+        upstream_ca: w.rdo.ca_pem_path(),
+        tls: w.rdo.ca().cloned(),
+        ..Default::default()
+    })
+    .unwrap();
+    // The proxy is quay.rdoproject.org for this run: its CA, the same login.
+    let d = w.dir.path().join("certs.d").join(proxy.host());
+    std::fs::create_dir_all(&d).unwrap();
+    std::fs::copy(w.rdo.ca_pem_path().unwrap(), d.join("ca.crt")).unwrap();
+    let auth_file = w.dir.path().join("auth.json");
+    let mut auth: serde_json::Value = serde_json::from_slice(&std::fs::read(&auth_file).unwrap()).unwrap();
+    auth["auths"][proxy.host()] = auth["auths"][w.rdo.host()].clone();
+    std::fs::write(&auth_file, auth.to_string()).unwrap();
+    let text = std::fs::read_to_string(w.dir.path().join("config.yaml")).unwrap();
+    let text = text.replace(
+        &format!("pull_registry: \"{}\"", w.rdo.host()),
+        &format!("pull_registry: \"{}\"", proxy.host()),
+    );
+    std::fs::write(w.dir.path().join("config-proxy.yaml"), text).unwrap();
+    proxy.add_rule(
+        FaultRule::new(FaultAction::Delay(std::time::Duration::from_secs(600)))
+            .method("GET")
+            .path_contains("/blobs/sha256:")
+            .first(1),
+    );
+
+    let html = w.root().join("logs/master-centos9-report.html");
+    let log = w.root().join("logs/mastercentos9.txt");
+    let out = std::fs::File::create(&log).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_copy-containers"))
+        .arg("copy-quay")
+        .arg("--config")
+        .arg(w.dir.path().join("config-proxy.yaml"))
+        .args(["--token", TOKEN, "--release", "mastercentos9", "--html"])
+        .arg(&html)
+        .arg("copy")
+        .env("REGISTRY_AUTH_FILE", &auth_file)
+        .env("COPY_CONTAINERS_CERTS_D", w.dir.path().join("certs.d"))
+        .env("XDG_DATA_HOME", w.dir.path().join("data"))
+        .env("HOME", w.dir.path())
+        .env("COPY_CONTAINERS_PROGRESS_INTERVAL", "0")
+        .stdin(std::process::Stdio::null())
+        .stdout(out.try_clone().unwrap())
+        .stderr(out)
+        .spawn()
+        .unwrap();
+    // Bounded waits: a run that never reaches the held read or never stops fails the test.
+    let patience = std::time::Duration::from_secs(90);
+    let start = std::time::Instant::now();
+    while proxy.rule_fired(0) == 0 {
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!(
+                "ended ({status}) before the held read: {}",
+                w.log("logs/mastercentos9.txt")
+            );
+        }
+        assert!(start.elapsed() < patience, "the copy never read a blob");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let start = std::time::Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if start.elapsed() > patience {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the copy did not stop: {}", w.log("logs/mastercentos9.txt"));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    let text = w.log("logs/mastercentos9.txt");
+    assert_eq!(status.code(), Some(143), "{text}");
+    let report = w.report("logs/master-centos9-report.json");
+    assert_eq!(report["status"], "interrupted", "{report:#}");
+    assert_eq!(report["interrupted"]["by"], "SIGTERM", "{report:#}");
+    // One cause, one line: in the result and in the logs (both in the cron's file).
+    assert_eq!(count(&text, "error: interrupted by SIGTERM"), 1, "{text}");
+    assert_eq!(count(&text, " ERROR "), 1, "{text}");
+    assert!(text.contains("run it again to resume"), "{text}");
+    assert!(html.exists(), "no HTML report");
+    // No label anywhere (a copy moves none, and a stopped one nothing more).
+    for n in NAMES {
+        let at = format!("{NS}/openstack-{n}:current-tripleo");
+        assert_eq!(World::digest(&w.quay_registry, &at), None, "{at}");
+    }
+
+    // The same line again, nothing held: everything copied.
+    proxy.clear_rules();
+    let (code, out) = w.cron(COPY_QUAY_SH, "config-proxy.yaml", "");
+    assert_eq!(code, 0, "{out}{}", w.log("logs/mastercentos9.txt"));
+    for n in NAMES {
+        let at = format!("{NS}/openstack-{n}:{AGG}");
+        assert_eq!(
+            World::digest(&w.quay_registry, &at),
+            World::digest(&w.rdo, &at),
+            "{at}"
+        );
+    }
+}

@@ -165,7 +165,7 @@ async fn reports_read_at_1280_pixels_with_the_failures_on_top() {
     let text = m["text"].as_str().unwrap();
     assert!(text.contains("OK: 15 images promoted to 1 target"), "{text}");
     assert!(
-        text.contains("current-tripleo: moved on all 2 registries"),
+        text.contains("current-tripleo: moved on both registries"),
         "{text}"
     );
     let m = layout(&browser, &failed, tmp.path(), "failure");

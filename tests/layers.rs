@@ -21,8 +21,8 @@ const LAYERS: &[&[&str]] = &[
     &["digest"],
     &["reference"],
     &["manifest"],
-    // Run-wide services every layer may use: masking secrets, progress lines.
-    &["scrub", "progress"],
+    // Run-wide services every layer may use: masking secrets, progress lines, stopping a run.
+    &["scrub", "progress", "stop"],
     &["logging"],
     // Talking to registries; an OCI layout on disk (siblings: neither uses the other).
     &["transport"],
@@ -502,6 +502,8 @@ const FACES_MAY_USE: &[&str] = &[
     "manifest",
     "scrub",
     "progress",
+    // Signals belong to the process: a face asks for them before it runs a verb.
+    "stop",
     "logging",
     "report",
     "options",

@@ -1,7 +1,7 @@
 //! Local copies in the promotion: kept whole when a push fails, used as the source of the rerun
 //! (with the source registry stopped), removed after a verified success; `always` keeps them; a run
 //! waits (bounded) only for runs reading or writing its own release, runs of different releases go
-//! side by side; every run applies the retention policy. A success removes only its own hash's copies, a namespace
+//! side by side; every run applies the retention policy; a copy that cannot be kept leaves no orphan blob. A success removes only its own hash's copies, a namespace
 //! typo finds no local copy, a `local_store` that is not a store is refused untouched.
 
 mod common;
@@ -755,4 +755,59 @@ fn strip_nulls(v: &mut serde_json::Value) {
         serde_json::Value::Array(a) => a.iter_mut().for_each(strip_nulls),
         _ => {}
     }
+}
+
+/// A kept copy that breaks off (a source blob refused while keeping a failed push's images) leaves
+/// nothing behind: what it had written is removed, so the store holds no orphan blob; the image is
+/// said not kept, the cause first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_copy_that_cannot_be_kept_leaves_no_orphan_blob() {
+    let src = tk::Registry::plain().unwrap();
+    let t1 = tk::Registry::plain().unwrap();
+    let names = ["base", "nova-compute"];
+    let staged = stage(&client(&src), &names, &names).await;
+    let nova = &staged[1];
+    let m = client(&src)
+        .get_manifest(&nova.repository, &nova.x86_digest)
+        .await
+        .unwrap();
+    let copy_containers::manifest::Content::Image { layers, .. } =
+        copy_containers::manifest::parse_content(&m.media_type, &m.bytes).unwrap()
+    else {
+        panic!("an image expected")
+    };
+    // nova-compute's own layer (the last; the first is base's) cannot be read from the source.
+    let unique = layers.last().unwrap().digest.to_string();
+    let p_src = Proxy::for_registry(&src).unwrap();
+    p_src.add_rule(
+        FaultRule::status(500)
+            .method("GET")
+            .path_contains(&format!("blobs/{unique}"))
+            .always(),
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let mut a = promote_args(
+        proxy_args(&p_src.host(), NS),
+        vec![registry_args(&t1, NS)],
+        &["nova-compute"],
+        tmp.path(),
+    );
+    a.retries = Some(1);
+    let p = a.resolve(promote::model::read_list_file).unwrap();
+    let r = promote::run(&p, &RunOptions::default()).await;
+    assert!(!r.ok);
+    assert_eq!(r.local_kept, ["base"], "{:#?}", r.errors);
+    let store = Store::open(tmp.path().join("store")).unwrap();
+    let fsck = store.fsck().unwrap();
+    assert!(fsck.ok, "{fsck:#?}");
+    assert!(
+        !fsck.warnings.iter().any(|w| w.contains("orphan")),
+        "{:#?}",
+        fsck.warnings
+    );
+    let not_kept = r.failure_lines().join("\n");
+    assert!(
+        not_kept.contains("not kept locally") && not_kept.contains("nova-compute"),
+        "{not_kept}"
+    );
 }

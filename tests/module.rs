@@ -72,6 +72,8 @@ async fn module_promotes_is_idempotent_and_never_prints_secrets() {
         "target_registries_push": "yes",
         "distro_version": 9,
         "tmp_file_root": tmp.path(),
+        // every per-image detail in the result (the short result is checked at 150 images below)
+        "full_result": true,
         "_ansible_check_mode": false,
         "_ansible_diff": true,
         "_ansible_verbosity": 3,
@@ -245,7 +247,7 @@ async fn module_keeps_local_copies_deletes_them_verified_and_rolls_back() {
     });
     let (r, _, _) = run_module(tmp.path(), &args);
     assert_eq!(r["failed"], json!(false), "{r:#}");
-    assert_eq!(r["local"]["kept"], json!(["nova-compute", "base"]));
+    assert_eq!(r["counts"]["local_kept"], json!(2), "{r:#}");
     assert!(r["local"]["bytes"].as_u64().unwrap() > 0);
     // delete one container: check mode first
     let del = json!({"action": "delete_local", "scope": "container", "containers_list": ["nova-compute"], "release": "master", "local_store": store});
@@ -375,7 +377,8 @@ async fn module_verify_really_verifies_in_check_mode() {
     let (v, _, _) = run_module(tmp.path(), &args);
     assert_eq!(v["failed"], json!(true), "nothing was pushed to the target: {v}");
     assert_eq!(v["changed"], json!(false), "{v}");
-    assert!(v["missed"].as_array().is_some_and(|m| !m.is_empty()), "{v}");
+    assert!(v["counts"]["missed"].as_u64().is_some_and(|m| m > 0), "{v}");
+    assert_eq!(v["status"], json!("failed"), "{v}");
 }
 
 /// `push_hash` through the module: the targets get the images under it, `verify` and `tag` on
@@ -512,15 +515,15 @@ async fn module_refuses_a_local_store_that_is_not_a_store_and_reuses_only_the_sa
     a["local_store"] = json!(store);
     let (r, _, _) = run_module(tmp.path(), &a);
     assert_eq!(r["failed"], json!(false), "{r:#}");
-    assert_eq!(r["local"]["kept"], json!(["nova-compute", "base"]));
+    assert_eq!(r["counts"]["local_kept"], json!(2), "{r:#}");
     for check in [true, false] {
         let mut typo = a.clone();
         typo["source_registry"]["namespace"] = json!("tripleomastr");
         typo["_ansible_check_mode"] = json!(check);
         let (r, _, _) = run_module(tmp.path(), &typo);
         assert_eq!(r["failed"], json!(true), "{r:#}");
-        assert_eq!(r["found"], json!([]), "{r:#}");
-        assert_eq!(r["local"]["reused"], json!([]), "{r:#}");
+        assert_eq!(r["counts"]["found"], json!(0), "{r:#}");
+        assert_eq!(r["counts"]["local_reused"], json!(0), "{r:#}");
     }
 }
 
@@ -569,7 +572,7 @@ async fn a_success_keeps_another_hashs_copies_through_the_module_and_the_cli() {
         b["_ansible_check_mode"] = json!(check);
         let (r, _, _) = run_module(tmp.path(), &b);
         assert_eq!(r["failed"], json!(false), "{r:#}");
-        assert_eq!(r["local"]["removed"], json!([]), "{r:#}");
+        assert_eq!(r["counts"]["local_removed"], json!(0), "{r:#}");
         assert_eq!(hashes(), [FH], "check={check}");
     }
     // The same from the command line.
@@ -862,7 +865,7 @@ fn ansible_wording() {
 /// the spec refuses for a bool or an int is refused by it too.
 #[test]
 fn spec_is_promote_args() {
-    const MODULE_ONLY: &[&str] = &["action", "registries", "stage_info", "scope"];
+    const MODULE_ONLY: &[&str] = &["action", "registries", "stage_info", "scope", "full_result"];
     let e = serde_json::from_value::<copy_containers::promote::PromoteArgs>(json!({"zz_not_a_key": 1}))
         .unwrap_err()
         .to_string();
@@ -968,4 +971,101 @@ fn conversions_like_ad_hoc() {
         e,
         "missing required arguments: registries (or source_registry or stage_info)"
     );
+}
+
+/// What `ansible-playbook -v` prints into the log the promoter publishes: the whole result but
+/// `invocation` (Ansible leaves that out below -vvv).
+fn logged_bytes(v: &Value) -> usize {
+    let mut v = v.clone();
+    v.as_object_mut().unwrap().remove("invocation");
+    serde_json::to_string(&v).unwrap().len()
+}
+
+/// The result is short: at 150 images it holds the outcome, the counts, each cause once with a few
+/// of its images and the report files, and is no longer than at 10 images but for the digits of
+/// the counts (per-image details stay in the JSON report, or come with `full_result`). A success,
+/// and a failure with one cause (the target refuses the password).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_result_stays_short_at_150_images() {
+    let src = tk::Registry::plain().unwrap();
+    let tgt = tk::Registry::plain().unwrap();
+    let secure = tk::Registry::tls_htpasswd("robot", "Right-Pa55word").unwrap();
+    let names = copy_containers::stage::default_names(150);
+    let opts = copy_containers::stage::StageOptions {
+        names: names.clone(),
+        no_ppc: true,
+        base_layers: 1,
+        base_layer_size: 512,
+        unique_layer_size: 512,
+        ..Default::default()
+    };
+    copy_containers::stage::stage(&client(&src), &opts).await.unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let args = |n: usize, target: Value| {
+        json!({
+            "full_hash": FH, "named_label": "current-tripleo", "containers_list": names[..n],
+            "source_registry": reg(&src), "target_registries": [target],
+            "tmp_file_root": tmp.path(), "keep_local": "never",
+        })
+    };
+    let mut wrong = reg(&secure);
+    wrong["password"] = json!("Wrong-Pa55word");
+    let mut sizes = Vec::new();
+    for (what, target) in [("success", reg(&tgt)), ("failure", wrong)] {
+        let (small, _, _) = run_module(tmp.path(), &args(10, target.clone()));
+        let (big, all, code) = run_module(tmp.path(), &args(150, target));
+        let ok = what == "success";
+        assert_eq!(big["failed"], json!(!ok), "{big:#}");
+        assert_eq!(code, i32::from(!ok));
+        assert_eq!(big["counts"]["found"], json!(150), "{big:#}");
+        assert_eq!(
+            big["counts"]["pushed"],
+            json!(if ok { 150 } else { 0 }),
+            "{big:#}"
+        );
+        let files = big["report_files"].as_array().unwrap();
+        assert!(
+            files.iter().any(|f| f.as_str().unwrap().ends_with(".json")),
+            "{big:#}"
+        );
+        // no per-image list, no secret
+        for key in [
+            "found",
+            "pushed",
+            "missed",
+            "containers",
+            "errors",
+            "problems",
+            "registries",
+        ] {
+            assert!(big.get(key).is_none(), "{key} in the short result");
+        }
+        assert!(!all.contains("Wrong-Pa55word") && !all.contains("Right-Pa55word"));
+        if !ok {
+            // the cause once, with how many images and three of them
+            let causes = big["causes"].as_array().unwrap();
+            let auth = &causes[0];
+            assert_eq!(auth["kind"], json!("auth"), "{causes:#?}");
+            assert_eq!(auth["images"], json!(150), "{causes:#?}");
+            assert_eq!(auth["examples"].as_array().unwrap().len(), 3, "{causes:#?}");
+            assert!(causes.len() <= 2, "{causes:#?}");
+            assert!(
+                big["msg"].as_str().unwrap().contains("authentication failed"),
+                "{big:#}"
+            );
+        } else {
+            assert_eq!(big["causes"], json!([]));
+        }
+        let (s, b) = (logged_bytes(&small), logged_bytes(&big));
+        println!("FIGURES {{\"result\": \"{what}\", \"images_10\": {s}, \"images_150\": {b}}}");
+        assert!(
+            b <= s + 64,
+            "{what}: {b} bytes at 150 images, {s} at 10: it grows with the images"
+        );
+        sizes.push(b);
+    }
+    // The promoter's budget for its whole published log is 15 KB for a 150-image success and 20 KB
+    // for a failure with one cause; the result is the part that grew with the release.
+    assert!(sizes[0] <= 2_500, "success: {} bytes", sizes[0]);
+    assert!(sizes[1] <= 4_000, "failure: {} bytes", sizes[1]);
 }

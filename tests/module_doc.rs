@@ -256,6 +256,10 @@ fn documented_defaults_are_the_models() {
     let p = args
         .resolve(copy_containers::promote::model::read_list_file)
         .expect("minimal arguments resolve");
+    let minimal = json!({"full_hash": FH, "named_label": "l", "containers_list": ["a"],
+                         "source_registry": {"host": "localhost:6000"}});
+    let params = args::validate(minimal.as_object().unwrap().clone()).expect("valid");
+    let full_result = params.typed().expect("typed").full_result;
     let applied: BTreeMap<&str, Value> = BTreeMap::from([
         ("release", json!(p.release)),
         ("distro_name", json!(p.distro_name)),
@@ -292,6 +296,8 @@ fn documented_defaults_are_the_models() {
             json!(p.local_retention.max_bytes.map_or(0, |b| b >> 30)),
         ),
         ("phase_timeout", json!(p.phase_timeout.map_or(0, |d| d.as_secs()))),
+        ("deadline", json!(p.deadline.map_or(0, |d| d.as_secs()))),
+        ("full_result", json!(full_result)),
     ]);
     for (name, value) in &applied {
         assert_eq!(
@@ -504,7 +510,7 @@ fn return_documents_every_key_the_module_returns() {
     assert_eq!(plan["changed"], json!(true), "{plan}");
     check("plan", &plan);
 
-    let run = run_module(d, "run", &with(json!({})));
+    let run = run_module(d, "run", &with(json!({"full_result": true})));
     assert_eq!(run["failed"], json!(false), "{run}");
     assert_eq!(run["changed"], json!(true));
     assert_eq!(run["ppc_manifests"], json!(false));
@@ -517,7 +523,24 @@ fn return_documents_every_key_the_module_returns() {
 
     let verify = run_module(d, "verify", &with(json!({"action": "verify"})));
     assert_eq!(verify["failed"], json!(false), "{verify}");
+    assert!(verify.get("containers").is_none(), "the short result: {verify}");
     check("verify", &verify);
+
+    // A run stopped by its deadline (the target holds every answer), as one stopped by a signal.
+    let slow = tk::Proxy::for_registry(&target).unwrap();
+    slow.add_rule(tk::FaultRule::new(tk::FaultAction::Delay(
+        std::time::Duration::from_secs(120),
+    )));
+    let mut held = registry(&target);
+    held["host"] = json!(slow.host());
+    held["name"] = json!(slow.host());
+    let stopped = run_module(
+        d,
+        "stopped",
+        &with(json!({"deadline": 1, "named_label": "current-stopped", "target_registries": [held]})),
+    );
+    assert_eq!(stopped["status"], json!("interrupted"), "{stopped}");
+    check("stopped", &stopped);
 
     let tag = run_module(
         d,
@@ -529,7 +552,11 @@ fn return_documents_every_key_the_module_returns() {
     assert_eq!(tag["failed"], json!(false), "{tag}");
     check("tag", &tag);
 
-    let absent = run_module(d, "absent", &with(json!({"containers_list": ["not-staged"]})));
+    let absent = run_module(
+        d,
+        "absent",
+        &with(json!({"containers_list": ["not-staged"], "full_result": true})),
+    );
     assert_eq!(absent["failed"], json!(true), "{absent}");
     check("absent", &absent);
 

@@ -322,6 +322,40 @@ proptest! {
         prop_assert!(leaked(&text, &secret).is_none(), "{}", leaked(&text, &secret).unwrap());
     }
 
+    /// A secret written back with every character raw or escaped in any way an encoder writes it
+    /// (`%XX` in either case, `\uXXXX`, an HTML entity, a backslash escape, `+` for a space), mixed
+    /// in one text as a chain of encoders would: the scrubber leaves nothing of it, and the text
+    /// around it as it was.
+    #[test]
+    fn a_secret_in_any_mix_of_encodings_is_masked(
+        secret in hostile_secret(),
+        picks in proptest::collection::vec(0usize..6, 32),
+    ) {
+        let mut written = String::new();
+        for (i, c) in secret.chars().enumerate() {
+            let mut utf8 = [0u8; 4];
+            let escaped = match (picks[i % picks.len()], c) {
+                (1, _) => c.encode_utf8(&mut utf8).bytes().map(|b| format!("%{b:02x}")).collect(),
+                (2, _) => {
+                    let mut units = [0u16; 2];
+                    c.encode_utf16(&mut units).iter().map(|u| format!("\\u{u:04X}")).collect()
+                }
+                (3, _) => format!("&#{};", c as u32),
+                (4, '"' | '\\' | '\'') => format!("\\{c}"),
+                (5, ' ') => "+".to_string(),
+                _ => c.to_string(),
+            };
+            written.push_str(&escaped);
+        }
+        let text = format!("registry said: <{written}> (try again)");
+        let out = copy_containers::scrub::scrub(&text, std::slice::from_ref(&secret));
+        prop_assert_eq!(
+            out,
+            format!("registry said: <{}> (try again)", copy_containers::scrub::MASK),
+            "written as {}", written
+        );
+    }
+
     /// A config file whose password has the wrong type (a YAML tag, a list): the error names the
     /// key, not the value.
     #[test]

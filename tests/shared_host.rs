@@ -108,6 +108,55 @@ async fn a_tmp_file_root_another_user_controls_is_refused_and_nothing_is_written
     assert!(names(&elsewhere).is_empty());
 }
 
+/// Every entry on the way is held to the rule, not only the last: another user's link in the
+/// middle of `tmp_file_root` or at its end with a trailing `/`, or their folder on the way, in a
+/// shared sticky folder (as under `/var/tmp`). A `tmp_file_root` the user chose is refused there
+/// (only the default's place is gone around), and nothing is written where the link points.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_users_entry_anywhere_on_the_way_to_a_chosen_tmp_file_root_is_refused() {
+    if !root_or_skip() {
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let elsewhere = d.path().join("elsewhere");
+    std::fs::create_dir_all(elsewhere.join("x")).unwrap();
+    let shared = d.path().join("var_tmp");
+    std::fs::create_dir(&shared).unwrap();
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o1777)).unwrap();
+    let evil = shared.join("evil");
+    std::os::unix::fs::symlink(&elsewhere, &evil).unwrap();
+    std::os::unix::fs::lchown(&evil, Some(NOBODY), Some(NOBODY)).unwrap();
+    let theirs = shared.join("theirs");
+    std::fs::create_dir(&theirs).unwrap();
+    std::os::unix::fs::chown(&theirs, Some(NOBODY), Some(NOBODY)).unwrap();
+    for (dir, why) in [
+        (
+            PathBuf::from(format!("{}/", evil.display())),
+            "symbolic link of another user",
+        ),
+        (evil.join("x"), "symbolic link of another user"),
+        (evil.join("new"), "symbolic link of another user"),
+        (theirs.join("x"), "belongs to another user"),
+    ] {
+        let r = promote(&promotion(&dir, &d.path().join("store"))).await;
+        assert!(!r.ok);
+        let all = r.errors.join("\n");
+        assert_eq!(r.errors.len(), 1, "one cause, one message: {all}");
+        assert!(
+            all.contains(&format!("tmp_file_root {}", dir.display()))
+                && all.contains(why)
+                && all.contains("set tmp_file_root to a folder of this user's"),
+            "{}: {all}",
+            dir.display()
+        );
+        assert!(r.files.is_empty(), "{:?}", r.files);
+    }
+    assert_eq!(names(&elsewhere), ["x"]);
+    assert!(names(&elsewhere.join("x")).is_empty());
+    assert!(names(&theirs).is_empty());
+    assert_eq!(names(&shared), ["evil", "theirs"], "nothing made beside them");
+}
+
 /// A shared sticky folder (what `/var/tmp` is, or a folder opened to several accounts): this user's
 /// files go to a private sub-folder of it, reports 0600 (0640 when asked), list files 0644 as the
 /// role's were; nothing lands in the shared folder itself.

@@ -1666,6 +1666,30 @@ async fn retention_removes_old_then_oversize_copies_and_spares_what_it_must() {
     assert_eq!(gone, [("wallaby", OLD, "size"), ("master", MID, "size")]);
     assert!(st.total_size().unwrap() <= total - 30_000);
     assert_eq!(hashes("master"), [MINE, NEW]);
+    // What it says it freed is what went from the disk.
+    let freed: u64 = r.pruned.iter().map(|p| p.freed_bytes).sum();
+    assert_eq!(freed, total - st.total_size().unwrap(), "{r:?}");
+    // Over the limit again, the oldest copy in a release another run holds: it is skipped, not
+    // counted as freed; the next oldest goes instead.
+    kept_copy(&st, "wallaby", OLD, 6, 20_000).await;
+    backdate(&root, "wallaby", OLD, 12);
+    let busy = other.lock_release("wallaby", true).unwrap();
+    let total = st.total_size().unwrap();
+    let policy = store::Retention {
+        max_age: None,
+        max_bytes: Some(total - 10_000),
+    };
+    let r = st.retain(&policy, &spare, now).unwrap();
+    assert_eq!(r.skipped, ["wallaby"]);
+    let gone: Vec<(&str, &str)> = r
+        .pruned
+        .iter()
+        .map(|p| (p.release.as_str(), p.hash.as_str()))
+        .collect();
+    assert_eq!(gone, [("master", NEW)]);
+    assert_eq!(r.pruned[0].freed_bytes, total - st.total_size().unwrap());
+    drop(busy);
+    assert_eq!(hashes("master"), [MINE]);
     assert!(st.fsck().unwrap().ok);
     // Off: nothing happens.
     let off = store::Retention::from_settings(0, 0);

@@ -11,6 +11,7 @@ use std::path::PathBuf;
 use clap::{Args, Subcommand};
 
 use crate::progress::Progress;
+use crate::report::Report;
 use crate::verbs::releases::{self, CopyQuayJob, Step, Token, DEFAULT_NAMED_LABEL};
 
 /// copy-quay's flags (each may come before or after the step, as copy-quay took them).
@@ -144,9 +145,14 @@ impl CopyQuayArgs {
 }
 
 /// `copy-quay …`: one entry, one step; exit 0 when every image was done and read back, 1 when
-/// something failed, 2 when the command line or the file cannot run.
+/// something failed, 2 when the command line or the file cannot run; the copy step stopped by
+/// SIGTERM, SIGINT or SIGHUP exits 143, 130 or 129 (its report says interrupted).
 pub async fn copy_quay_cmd(a: CopyQuayArgs, progress: &Progress) -> anyhow::Result<i32> {
     let (step, job) = a.job()?;
+    if matches!(step, Step::Copy) {
+        // The copy step runs the promotion engine: a signal stops it cleanly, as `promote`.
+        super::handle_signals();
+    }
     let o = releases::copy_quay(&a.config, &job, &step, a.dry_run, progress)
         .await
         .map_err(super::usage_err)?;
@@ -160,6 +166,9 @@ pub async fn copy_quay_cmd(a: CopyQuayArgs, progress: &Progress) -> anyhow::Resu
         }
     }
     super::releases::print_outcome(&o);
+    if let Some(signal) = o.report.as_ref().and_then(Report::signal) {
+        return Ok(signal.exit_status());
+    }
     Ok(match (o.ok, o.invalid) {
         (true, _) => 0,
         (false, true) => 2,

@@ -173,6 +173,7 @@ async fn promote_or_releases(
     verify_only: bool,
     progress: &Progress,
 ) -> anyhow::Result<i32> {
+    handle_signals();
     // The config file is read once: a releases file (`releases:` / copy-quay's `entries:`) runs
     // entries (`--release NAME|all`); a plain one gives promotion fields under the flags.
     let plain = match &f.config {
@@ -185,6 +186,23 @@ async fn promote_or_releases(
         None => None,
     };
     promote::promote_cmd(f, plain, verify_only, progress).await
+}
+
+/// From here on SIGTERM, SIGINT and SIGHUP stop a promotion cleanly (its report written, no label
+/// moved after the signal, exit status 143, 130, 129); a second one ends the process at once.
+fn handle_signals() {
+    if let Err(e) = crate::stop::handle_signals(stopped_at_once) {
+        tracing::warn!("cannot handle signals ({e}): a signal ends the run without a report");
+    }
+}
+
+/// A second signal ended the process: one line says so, and how to resume.
+fn stopped_at_once(signal: crate::stop::Signal) {
+    eprintln!(
+        "copy-containers: {} again: stopped at once, without a report (the labels moved so far \
+         stay); run the same command again to resume",
+        signal.name()
+    );
 }
 
 /// Run the CLI; returns the process exit code.

@@ -44,19 +44,19 @@ fn resolve(args: PromoteArgs) -> anyhow::Result<Promotion> {
 /// The end of a command that ran: the outcome decided, every failure logged at ERROR (the same
 /// message once, with how many times it came), the result printed; returns the exit status.
 pub fn finish(report: &mut Report, json: bool) -> anyhow::Result<i32> {
-    report.ok = report.errors.is_empty();
+    report.settle();
     log_failures(report);
     if json {
         say!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         print_summary(report);
     }
-    Ok(if report.ok { 0 } else { 1 })
+    Ok(report.exit_status())
 }
 
 /// Each cause of failure once at ERROR, with structured fields (phase, kind, registry, how many
-/// problems and which images), so that logs (`--log-format json`, `-q`) carry what went wrong, not
-/// only the retries on the way.
+/// problems, how many images and a few of them: the report names them all), so that logs
+/// (`--log-format json`, `-q`) carry what went wrong, not only the retries on the way.
 pub fn log_failures(report: &Report) {
     for g in report.groups() {
         tracing::error!(
@@ -67,7 +67,7 @@ pub fn log_failures(report: &Report) {
             registry = g.registry.as_deref().unwrap_or("-"),
             times = g.count,
             images = g.containers.len(),
-            containers = %g.containers.join(","),
+            containers = %crate::report::problem::compact(&g.containers, 4),
             "{}",
             g.summary()
         );

@@ -77,6 +77,8 @@ pub async fn promote_releases(
         n if n == outcomes.len() && outcomes.iter().all(|o| o.invalid) => 2,
         _ => 1,
     };
+    let signalled = outcomes.iter().filter_map(|o| o.report.as_ref()?.signal()).next();
+    let code = signalled.map_or(code, |s| s.exit_status());
     if f.json {
         if which == ALL {
             say!("{}", serde_json::to_string_pretty(&outcomes)?);

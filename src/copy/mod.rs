@@ -16,6 +16,10 @@
 //!
 //! Nothing is re-serialised, so digests are identical on both sides.
 //!
+//! Once the run is asked to stop ([`CopyOptions::stop`]), no request starts any more (each waits
+//! for its registry's slot, [`Limits::acquire`], and a stopped run's slots never open): what is in
+//! flight finishes, and the caller abandons the batch after [`crate::stop::GRACE`].
+//!
 //! [`copy_batch`] reads as those phases. Between them the values are typed and the deciding is pure:
 //! `plan` (which sources, which destinations, which blob transfers, each once), `blobs` (the transfer
 //! itself), `outcome` (the per-request results, assembled from what each phase returned).
@@ -38,6 +42,7 @@ use crate::digest::Digest;
 use crate::error::{Error, Kind, Result};
 use crate::manifest::{Content, Descriptor, Manifest};
 use crate::progress::Progress;
+use crate::stop::Stop;
 
 pub use blobs::BlobOutcome;
 
@@ -235,6 +240,8 @@ pub struct CopyOptions {
     pub proven: Proven,
     /// Destination tags the caller already looked at moments before: not asked again.
     pub seen: SeenTags,
+    /// The run's stop: once asked, no new request starts.
+    pub stop: Stop,
 }
 
 impl Default for CopyOptions {
@@ -247,6 +254,7 @@ impl Default for CopyOptions {
             progress: Progress::none(),
             proven: Proven::default(),
             seen: SeenTags::default(),
+            stop: Stop::default(),
         }
     }
 }
@@ -377,11 +385,13 @@ impl SeenTags {
     }
 }
 
-/// Per-registry request caps.
+/// Per-registry request caps; every request of a batch starts by taking a slot, so they are also
+/// where a stopped run starts nothing more.
 #[derive(Clone, Default)]
 pub struct Limits {
     per_registry: usize,
     sems: Arc<std::sync::Mutex<HashMap<String, Arc<Semaphore>>>>,
+    stop: Stop,
 }
 
 impl Limits {
@@ -389,9 +399,18 @@ impl Limits {
         Limits {
             per_registry: per_registry.max(1),
             sems: Default::default(),
+            stop: Stop::default(),
         }
     }
 
+    /// No slot opens once `stop` is asked.
+    pub fn stopping_with(mut self, stop: &Stop) -> Limits {
+        self.stop = stop.clone();
+        self
+    }
+
+    /// A slot for one request to `registry`; never given once the run is asked to stop (the
+    /// request is not started, and the caller abandons the batch).
     pub async fn acquire(&self, registry: &str) -> tokio::sync::OwnedSemaphorePermit {
         let sem = {
             let mut m = self.sems.lock().unwrap_or_else(|p| p.into_inner());
@@ -399,7 +418,14 @@ impl Limits {
                 .or_insert_with(|| Arc::new(Semaphore::new(self.per_registry)))
                 .clone()
         };
-        sem.acquire_owned().await.expect("semaphores are never closed")
+        if self.stop.requested() {
+            return std::future::pending().await;
+        }
+        tokio::select! {
+            biased;
+            _ = self.stop.wait() => std::future::pending().await,
+            permit = sem.acquire_owned() => permit.expect("semaphores are never closed"),
+        }
     }
 }
 
@@ -445,7 +471,7 @@ pub async fn resolve(source: &Endpoint, reference: &str, known: Option<Manifest>
 /// Copy a batch of images. Per-request and per-destination errors are recorded in the outcomes (the
 /// batch keeps going); the function itself fails only on misuse.
 pub async fn copy_batch(requests: &[CopyRequest], opts: &CopyOptions) -> Vec<CopyOutcome> {
-    let limits = Limits::new(opts.per_registry);
+    let limits = Limits::new(opts.per_registry).stopping_with(&opts.stop);
     let timeline = outcome::Timeline::start();
 
     let resolved = resolve_sources(plan::distinct_sources(requests), &limits, opts.per_registry).await;

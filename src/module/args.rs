@@ -27,6 +27,8 @@ pub struct ModuleArgs {
     pub scope: Option<Scope>,
     /// `tag`'s registries (empty: the source).
     pub registries: Vec<RegistryArgs>,
+    /// The result with every per-image detail (default: the outcome, counts and causes).
+    pub full_result: bool,
     pub promote: PromoteArgs,
 }
 
@@ -43,6 +45,7 @@ impl Params {
         let scope = name(values.remove("scope")).and_then(|s| Scope::parse(&s));
         let registries = values.remove("registries");
         let stage_info = values.remove("stage_info");
+        let full_result = values.remove("full_result").and_then(|v| v.as_bool()) == Some(true);
         if let (Some(path), false) = (stage_info, action == Action::DeleteLocal) {
             crate::verbs::stage_info::apply(
                 &mut values,
@@ -60,6 +63,7 @@ impl Params {
             action,
             scope,
             registries,
+            full_result,
             promote,
         })
     }

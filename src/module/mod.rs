@@ -2,7 +2,11 @@
 //! runs it with one argument, the path of a JSON file holding the task's parameters (plus internal
 //! `_ansible_*` keys). We validate them like Ansible's argument spec would, run the promotion (or
 //! plan it in check mode), and print exactly one JSON result — scrubbed of every secret, even when
-//! something panics.
+//! something panics or a second signal ends the process ([`emit`]).
+//!
+//! The result is short by default ([`crate::report::result`]): the outcome, the counts, each cause
+//! of failure once with a few of its images, and the report files; the per-image details are in the
+//! JSON report, or in the result with `full_result: true`.
 
 pub mod args;
 
@@ -14,14 +18,32 @@ use serde_json::{json, Map, Value};
 use crate::error::Kind;
 use crate::options::{Action, Scope};
 use crate::progress::Progress;
-use crate::report::{Report, TagAction};
+use crate::report::result::module_result;
 use crate::verbs::{self, local};
 
 /// The secrets seen in the arguments, for the panic hook.
 static SECRETS: OnceLock<Vec<String>> = OnceLock::new();
 
-/// Run as a module: returns the JSON text to print (exactly one object) and whether it failed.
-pub fn main_with_file(path: &Path) -> (String, bool) {
+/// Print the module's result on stdout: the first call prints (a reader gone away is not an error:
+/// there is nobody left to tell), later ones print nothing, so stdout holds one JSON object whoever
+/// prints first (the run, the panic hook, a second signal). True when this call printed.
+pub fn emit(text: &str) -> bool {
+    use std::io::Write;
+    static PRINTED: std::sync::Mutex<bool> = std::sync::Mutex::new(false);
+    let mut printed = PRINTED.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if *printed {
+        return false;
+    }
+    *printed = true;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{text}").and_then(|_| out.flush());
+    true
+}
+
+/// Run as a module: returns the JSON text to print (exactly one object, see [`emit`]) and the exit
+/// status: 0, 1 when it failed, or a signal's conventional status (143, 130, 129) when one
+/// interrupted the run (Ansible reads the result, not the status).
+pub fn main_with_file(path: &Path) -> (String, i32) {
     install_panic_hook();
     let result = match crate::input::read(path, "module arguments file") {
         Ok(bytes) => run_bytes(&bytes),
@@ -33,7 +55,11 @@ pub fn main_with_file(path: &Path) -> (String, bool) {
     let failed = result.get("failed").and_then(Value::as_bool).unwrap_or(false);
     let text = serde_json::to_string(&result)
         .unwrap_or_else(|_| r#"{"failed": true, "msg": "result serialisation failed"}"#.into());
-    (text, failed)
+    let signal = match crate::stop::process().cause() {
+        Some(crate::stop::Cause::Signal(s)) if failed => Some(s.exit_status()),
+        _ => None,
+    };
+    (text, signal.unwrap_or(i32::from(failed)))
 }
 
 fn install_panic_hook() {
@@ -43,8 +69,30 @@ fn install_panic_hook() {
             &format!("copy-containers crashed (a bug; please report it): {info}"),
             &secrets,
         );
-        println!("{}", failed(Kind::Other, &msg, &[]));
+        emit(&failed(Kind::Other, &msg, &[]).to_string());
     }));
+}
+
+/// From here on SIGTERM, SIGINT and SIGHUP stop the run cleanly: its report is written and the
+/// result is `failed`, naming the signal. Under the promoter's `timeout`, Ansible gets the signal
+/// too and may be gone by then: the result is printed all the same, once ([`emit`]), for whoever
+/// still reads it, and the report stays.
+fn handle_signals() {
+    if let Err(e) = crate::stop::handle_signals(stopped_at_once) {
+        crate::report::warn_once(&format!(
+            "cannot handle signals ({e}): a signal ends the run without a report"
+        ));
+    }
+}
+
+/// A second signal ends the process at once: the one result says so (unless it was printed).
+fn stopped_at_once(signal: crate::stop::Signal) {
+    let msg = format!(
+        "interrupted by {} twice: stopped at once, without a report (the labels moved so far \
+         stay); run the task again to resume",
+        signal.name()
+    );
+    emit(&json!({"failed": true, "changed": false, "msg": msg, "status": "interrupted"}).to_string());
 }
 
 /// The module's one failed shape, whatever the kind: `failed`, nothing changed, the message (secrets
@@ -152,19 +200,20 @@ async fn run_action(params: &args::Params) -> crate::Result<Value> {
         }
         Action::Promote | Action::Verify => {
             let p = verbs::promotion(&a.promote)?;
+            handle_signals();
             // Check mode writes nothing, not even the reports of a `verify` it really ran.
             let r = match a.action {
                 Action::Verify => verbs::verify(&p, false, !params.check_mode, &none).await,
                 _ => verbs::promote(&p, params.check_mode, &none).await,
             };
             // Whether the lists got ppc64le images (the staging playbook records it).
-            let mut v = result_of(&r, params.diff);
+            let mut v = module_result(&r, params.diff, a.full_result);
             v["ppc_manifests"] = json!(p.ppc_manifests && r.ppc_missing.is_empty());
             v["ppc_checked"] = json!(verbs::ppc_checked(&p, &r));
             return Ok(v);
         }
     };
-    Ok(result_of(&report, params.diff))
+    Ok(module_result(&report, params.diff, a.full_result))
 }
 
 /// `action: delete_local`: remove local copies by scope, verify, report freed bytes. A scope matching
@@ -199,123 +248,4 @@ fn delete_local(a: &args::ModuleArgs, dry_run: bool) -> crate::Result<Value> {
         "deleted": d.reports,
         "local_store": d.root,
     }))
-}
-
-/// The module result for a report.
-pub fn result_of(r: &Report, diff: bool) -> Value {
-    let ok = r.errors.is_empty();
-    let changed = r.changed && !(r.dry_run && !ok && r.containers.is_empty());
-    let counts = |pred: fn(TagAction) -> bool| {
-        r.containers
-            .iter()
-            .flat_map(|c| c.entries.iter())
-            .filter(|e| pred(e.action))
-            .count()
-    };
-    // Registries this run touched: the ones with entries in the report.
-    let mut touched: Vec<&str> = r
-        .containers
-        .iter()
-        .flat_map(|c| c.entries.iter())
-        .map(|e| e.registry.as_str())
-        .collect();
-    touched.sort();
-    touched.dedup();
-    let n = touched.len();
-    let msg = if ok {
-        format!(
-            "{} {} as {} on {} registr{}: {} containers, {} tags changed, {} already in place{}",
-            match (r.action.as_str(), r.dry_run) {
-                ("verify", _) => "verified",
-                ("tag", false) => "labelled",
-                ("tag", true) => "would label",
-                ("rollback", false) => "rolled back",
-                ("rollback", true) => "would roll back",
-                (_, false) => "promoted",
-                (_, true) => "would promote",
-            },
-            r.full_hash,
-            r.named_label,
-            n,
-            if n == 1 { "y" } else { "ies" },
-            r.found.len(),
-            counts(TagAction::changed),
-            counts(|a| a == TagAction::AlreadyPresent),
-            if r.dry_run {
-                " (check mode: nothing changed)"
-            } else {
-                ""
-            }
-        )
-    } else {
-        // One cause, one phrase: the full per-tag list stays in `errors` and `problems`.
-        let lines: Vec<String> = r
-            .failure_lines()
-            .iter()
-            .map(|l| l.trim_start().to_string())
-            .collect();
-        format!("{} failed: {}", r.action, lines.join("; "))
-    };
-    let msg = std::iter::once(msg)
-        .chain(r.label_lines())
-        .collect::<Vec<_>>()
-        .join("; ");
-    let mut v = json!({
-        "changed": changed,
-        "failed": !ok,
-        "msg": msg,
-        "full_hash": r.full_hash,
-        "named_label": r.named_label,
-        "found": r.found,
-        "missing": r.missing,
-        "ppc_found": r.ppc_found,
-        "ppc_missing": r.ppc_missing,
-        "pushed": r.pushed,
-        "missed": r.missed,
-        "errors": r.errors,
-        "problems": r.problems,
-        "problem_groups": r.problem_groups,
-        "plan": r.plan,
-        "containers": r.containers,
-        "registries": r.registries,
-        "report_files": r.files,
-        "local": {
-            "root": r.local_root,
-            "reused": r.local_reused,
-            "kept": r.local_kept,
-            "removed": r.local_removed,
-            "bytes": r.local_bytes,
-        },
-        "seconds": r.seconds,
-    });
-    // A failure says its first cause's kind, as an error does.
-    if let Some(g) = r.problem_groups.first().filter(|_| !ok) {
-        v["kind"] = json!(g.kind);
-    }
-    if diff {
-        let mut before = String::new();
-        let mut after = String::new();
-        for c in &r.containers {
-            for e in &c.entries {
-                if e.action.changed() {
-                    before.push_str(&format!(
-                        "{}/{}:{} {}\n",
-                        e.registry,
-                        e.repository,
-                        e.tag,
-                        e.previous.as_deref().unwrap_or("(absent)")
-                    ));
-                    after.push_str(&format!(
-                        "{}/{}:{} {}\n",
-                        e.registry,
-                        e.repository,
-                        e.tag,
-                        e.digest.as_deref().unwrap_or("?")
-                    ));
-                }
-            }
-        }
-        v["diff"] = json!({"before": before, "after": after, "before_header": "tags before", "after_header": "tags after"});
-    }
-    v
 }

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use super::shared_host::{nofollow, DIR_MODE, FILE_MODE};
+use super::shared_host::{self, nofollow, Folder, DIR_MODE, FILE_MODE};
 use crate::digest::Digest;
 use crate::error::{Error, Result};
 
@@ -107,6 +107,23 @@ pub(crate) fn write_atomic_mode(path: &Path, bytes: &[u8], mode: u32) -> Result<
         .map_err(|e| Error::io(tmp.path().display(), e))?;
     drop(f);
     tmp.persist(path)
+}
+
+/// [`shared_host::inspect`] a folder, then create it when it is missing (0755, its parents too)
+/// and look again: someone may have made it meanwhile. Never [`Folder::Missing`].
+pub(crate) fn ensure_dir(path: &Path, what: &str, fix: &str) -> Result<Folder> {
+    let state = shared_host::inspect(path, what, fix)?;
+    if state != Folder::Missing {
+        return Ok(state);
+    }
+    create_dir_all(path)?;
+    match shared_host::inspect(path, what, fix)? {
+        Folder::Missing => Err(Error::io(
+            path.display(),
+            io::Error::new(io::ErrorKind::NotFound, "removed as soon as it was created"),
+        )),
+        f => Ok(f),
+    }
 }
 
 /// Create a folder and its parents (0755 whatever the umask), naming it in the error.

@@ -101,6 +101,13 @@ pub const MODULE_OPTIONS: &[Opt] = &[
         "Read by the module only, so the staging registries' passwords never go through Ansible variables or \
          templating.",
     ]),
+    opt("full_result", Bool).default(super::DefaultValue::Bool(false)).doc(&[
+        "Return every per-image detail (RV(found), RV(pushed), RV(containers), RV(problems), ...), as the \
+         JSON report has them.",
+        "By default the result holds the outcome, the counts, each cause of failure once with a few of its \
+         images, and the report files - C(ansible-playbook -v) prints the whole result into the log the \
+         promoter publishes, and the per-image details would make most of it; they are in the JSON report.",
+    ]),
     opt("scope", Str)
         .choices(SCOPES)
         .required(&[Action::DeleteLocal], &[])

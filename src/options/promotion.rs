@@ -368,6 +368,31 @@ promote_options! {
              the source label) may take. A phase that runs over stops the run there with an error naming it; \
              nothing after it is done, so no label moves onto anything not verified. Set it below the caller's own \
              limit (the promoter kills its run after 115 minutes) to get a report instead of a killed process.",
+            "V(0) means no limit of its own (the run's O(deadline) bounds every phase). A value not shorter \
+             than O(deadline) is ignored, with a warning (the deadline comes first).",
+        ]),
+    /// Seconds the whole run may take from its start; a run that reaches it stops as on SIGTERM:
+    /// no label moves after it, kept local copies stay, the report says `interrupted`. Default 5400
+    /// (90 minutes, below the promoter's 115-minute kill: a full-size release takes minutes,
+    /// docs/benchmarks.md, so a push that has not ended by then stops itself first, with a report,
+    /// its kept copies and no label moved, instead of being killed); 0: no limit.
+    #[serde(default, deserialize_with = "opt_count")]
+    deadline: Option<u64> => opt("deadline", Int)
+        .flag("deadline").value("SECS").group(Run).default(D::Int(5400)).limits(0, 7 * 86_400)
+        .help("Seconds the whole run may take; one that reaches it stops as on SIGTERM: no label moved after it, kept local copies stay, the report says interrupted; 0: no limit")
+        .verify(Says("Seconds the whole verification may take; one that reaches it stops, its report interrupted; 0: no limit"))
+        .tag(Unused)
+        .rollback(Unused)
+        .doc(&[
+            "Seconds the whole run may take, from its start. A run that reaches it stops as on SIGTERM - work in \
+             flight is ended or abandoned within seconds, no label moves after it, kept local copies stay, the \
+             list files it knows are written (the others removed, never left empty or partial) and its report \
+             says C(interrupted) - and the task fails, naming the deadline. Rerunning resumes the promotion.",
+            "The default, 90 minutes, is below the promoter's 115-minute C(timeout), so a push that has not ended \
+             by then stops itself with a report instead of being killed. A phase that never ends is cut sooner \
+             by O(phase_timeout), when set.",
+            "SIGTERM, SIGINT and SIGHUP stop the run the same way (the result names the signal); a second signal \
+             ends it at once.",
             "V(0) means no limit.",
         ]),
 }

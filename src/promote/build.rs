@@ -30,6 +30,10 @@ pub(crate) struct Collected {
     pub plan: Option<crate::report::PlanSummary>,
     /// The built dates compared where the label moved (see [`super::label::built_dates`]).
     pub built: Vec<Built>,
+    /// Set when the run was stopped before its end (a signal, its deadline).
+    pub interrupted: Option<crate::report::Interruption>,
+    /// The phases the run finished, in order.
+    pub phases_done: Vec<crate::report::Phase>,
 }
 
 impl Collected {
@@ -99,6 +103,7 @@ pub(crate) fn promotion(
     report.local_root = c.local.root;
     report.local_bytes = c.local.bytes;
     report.local_pruned = c.local.pruned;
+    report.interrupted = c.interrupted;
     finish(report, p, (c.problems, c.built), started, regs)
 }
 
@@ -197,7 +202,7 @@ pub(crate) fn finish(
     report.errors = problems.iter().map(|x| x.text.clone()).collect();
     report.problems = problems;
     report.problem_groups = report.groups();
-    report.ok = report.errors.is_empty();
+    report.settle();
     report.label = crate::report::outcome::label_fates(&report, &report.problem_groups, &built);
     report.changed = report
         .containers

@@ -15,6 +15,7 @@ use crate::copy::{self, Action, CopyOptions, CopyOutcome, CopyRequest, Endpoint,
 use crate::progress::Progress;
 use crate::registry::Registry;
 use crate::report::{Kind, Phase, Problem, TagAction, TagEntry};
+use crate::stop::Stop;
 
 /// The copy requests of planned copies from the sources to `dest(copy)`.
 pub(crate) fn requests(
@@ -139,7 +140,9 @@ fn entries(o: &CopyOutcome, registry: &str, repo: &str) -> Vec<TagEntry> {
     out
 }
 
-/// Push the plan's manifest lists, each only where all its images copied.
+/// Push the plan's manifest lists, each only where all its images copied; none once the run is
+/// asked to stop.
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn lists(
     p: &Promotion,
     plan: &Plan,
@@ -148,6 +151,7 @@ pub(crate) async fn lists(
     targets: &[Registry],
     dry_run: bool,
     progress: &Progress,
+    stop: &Stop,
 ) -> (Vec<Outcome>, Vec<Problem>) {
     progress.phase("lists", plan.lists.len() as u64);
     let results: Vec<Outcome> = stream::iter(plan.lists.iter().map(|l| {
@@ -159,6 +163,9 @@ pub(crate) async fn lists(
             let kind = if !children_ok {
                 en.error = Some("not built: its images failed to copy".into());
                 Kind::NotAttempted
+            } else if let Some(cause) = stop.cause() {
+                en.error = Some(format!("not pushed: {cause} before it"));
+                Kind::Interrupted
             } else {
                 push_list(reg, l, &mut en, (dry_run, seen), &ledger.proven).await
             };

@@ -18,6 +18,7 @@ use crate::progress::Progress;
 use crate::quay::Quay;
 use crate::registry::Registry;
 use crate::report::{Built, Kind, TagAction, TagEntry};
+use crate::stop::{Stop, GRACE};
 
 /// Where the label moves: one registry of the promotion, its spec and client.
 pub(crate) struct LabelSite<'a> {
@@ -28,6 +29,12 @@ pub(crate) struct LabelSite<'a> {
 
 /// Move (or, with `dry_run`, predict) the label on every site for every container: on a target only
 /// where every tag of that image verified (`gate`, read from the ledger); elsewhere unconditionally.
+///
+/// Once the run is asked to stop (`stop`), no move starts (its entry says why); a move on the wire
+/// then has [`crate::stop::GRACE`] to finish, after which it is abandoned and its entry says the
+/// label may or may not have moved (it would point at a verified image either way). So this always
+/// returns, with every move accounted for, soon after a stop.
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn move_labels(
     p: &Promotion,
     sites: &[LabelSite<'_>],
@@ -36,6 +43,7 @@ pub(crate) async fn move_labels(
     gate: bool,
     dry_run: bool,
     progress: &Progress,
+    stop: &Stop,
 ) -> Vec<Outcome> {
     let source_only = sites.iter().all(|s| matches!(s.at, At::Source));
     let phase = if source_only { "source label" } else { "labels" };
@@ -62,17 +70,40 @@ pub(crate) async fn move_labels(
                 progress.step();
                 return Outcome::new(ci, site.at, en, Kind::NotAttempted);
             }
+            if let Some(cause) = stop.cause() {
+                en.error = Some(format!("label not moved: {cause} before it"));
+                progress.step();
+                return Outcome::new(ci, site.at, en, Kind::Interrupted);
+            }
             let keep = if dry_run { None } else { p.previous_label() };
-            let kind = set_label(
-                site.client,
-                &repo,
-                &p.named_label,
-                &f.root,
-                &mut en,
-                dry_run,
-                keep.as_deref(),
-            )
-            .await;
+            let mut moving = en.clone();
+            let moved = tokio::select! {
+                kind = set_label(
+                    site.client,
+                    &repo,
+                    &p.named_label,
+                    &f.root,
+                    &mut moving,
+                    dry_run,
+                    keep.as_deref(),
+                ) => Some(kind),
+                _ = stop.expired(GRACE) => None,
+            };
+            let kind = match moved {
+                Some(kind) => {
+                    en = moving;
+                    kind
+                }
+                None => {
+                    // Not a failure of the registry: the move is not known to have happened.
+                    let cause = stop.cause().map(|c| c.to_string()).unwrap_or_default();
+                    en.action = TagAction::Skipped;
+                    en.error = Some(format!(
+                        "{cause} while the label was moving: it may or may not have moved (a rerun sets it)"
+                    ));
+                    Kind::Interrupted
+                }
+            };
             if dry_run {
                 en.verified = None;
             }

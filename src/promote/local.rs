@@ -12,6 +12,7 @@ use crate::copy::{self, CopyOptions, Endpoint, Place};
 use crate::digest::Digest;
 use crate::oci::Layout;
 use crate::report::{Kind, Phase, Problem, TagAction, TagEntry};
+use crate::stop::Stop;
 use crate::store::{DeleteScope, LabelMove, Store, StoreLock};
 
 /// The local store for this run: its release's layout, and the release's shared lock while the run
@@ -24,6 +25,8 @@ pub(crate) struct Local {
     release: String,
     timeout: std::time::Duration,
     reading: std::sync::Mutex<Option<StoreLock>>,
+    /// The run's stop: a lock wait ends when it is asked.
+    stop: Stop,
 }
 
 impl Local {
@@ -41,7 +44,8 @@ impl Local {
     /// cleanup), waiting up to `lock_timeout` for another run of the release.
     pub(crate) fn write_lock(&self) -> crate::Result<StoreLock> {
         self.done_reading();
-        self.store.lock_release_wait(&self.release, true, self.timeout)
+        self.store
+            .lock_release_wait_or_stop(&self.release, true, self.timeout, &self.stop)
     }
 }
 
@@ -63,10 +67,18 @@ fn problem(context: &str, e: impl std::fmt::Display, kind: Kind) -> Problem {
     Problem::new(Phase::LocalStore, kind, message, text)
 }
 
+/// A problem said root cause first (`e`), then what it means for the run and what to do (`then`).
+fn root_cause_first(e: impl std::fmt::Display, then: &str, kind: Kind) -> Problem {
+    let message = e.to_string();
+    let text = format!("{message}: {then}");
+    Problem::new(Phase::LocalStore, kind, message, text)
+}
+
 /// Open this release's local store (None: no store for this run). `read_only` runs (dry run,
 /// verify) do not create one. When the release holds copies, its shared lock is taken (waiting up
-/// to `lock_timeout` for a run writing it) and held until [`Local::done_reading`].
-pub(crate) fn open(p: &Promotion, read_only: bool) -> crate::Result<Option<Local>> {
+/// to `lock_timeout` for a run writing it, or until the run is asked to stop) and held until
+/// [`Local::done_reading`].
+pub(crate) fn open(p: &Promotion, read_only: bool, stop: &Stop) -> crate::Result<Option<Local>> {
     if p.keep_local == KeepLocal::Never {
         return Ok(None);
     }
@@ -78,7 +90,7 @@ pub(crate) fn open(p: &Promotion, read_only: bool) -> crate::Result<Option<Local
         return Ok(None);
     }
     let reading = match kept {
-        true => Some(store.lock_release_wait(&p.release, false, p.lock_timeout)?),
+        true => Some(store.lock_release_wait_or_stop(&p.release, false, p.lock_timeout, stop)?),
         false => None,
     };
     // Copies are named and annotated by what they are (source host, namespace, repository, tag,
@@ -94,6 +106,7 @@ pub(crate) fn open(p: &Promotion, read_only: bool) -> crate::Result<Option<Local
         release: p.release.to_string(),
         timeout: p.lock_timeout,
         reading: std::sync::Mutex::new(reading),
+        stop: stop.clone(),
     }))
 }
 
@@ -123,6 +136,9 @@ pub(crate) async fn keep(
             planned.push(plan::PlannedCopy { container: ci, ..c });
         }
     }
+    // What the release holds now: a copy that breaks off leaves blobs nothing references, removed
+    // below (only the ones this keep wrote).
+    let before = local.store.blob_files(&p.release);
     let dest = Place::Layout(local.layout.clone());
     let requests = execute::requests(&planned, facts, sources, |c| {
         Endpoint::new(&dest, facts.by_id(c.container).repo.clone())
@@ -131,19 +147,44 @@ pub(crate) async fn keep(
     // see report::problem), and only what was written is said to be kept.
     let mut failed: Vec<ContainerId> = Vec::new();
     if !requests.is_empty() {
-        let outcomes = copy::copy_batch(&requests, &CopyOptions::default()).await;
+        let opts = CopyOptions {
+            stop: local.stop.clone(),
+            ..CopyOptions::default()
+        };
+        let outcomes = copy::copy_batch(&requests, &opts).await;
         for (o, c) in outcomes.iter().zip(&planned).filter(|(o, _)| !o.ok()) {
             let dest = o.dests.iter().find(|d| d.error.is_some());
             let e = o.error.clone().or_else(|| dest.and_then(|d| d.error.clone()));
             let kind = o.error_kind.or(dest.and_then(|d| d.error_kind));
-            let context = format!("keeping a local copy of {}", o.source);
             let name = &facts.by_id(c.container).name;
-            let p = problem(&context, e.unwrap_or_default(), kind.unwrap_or(Kind::Other));
+            let then = format!(
+                "{name} was not kept in the local store (what its copy had written there is \
+                 removed): a rerun needs the source {} for it",
+                o.source
+            );
+            let p = root_cause_first(e.unwrap_or_default(), &then, kind.unwrap_or(Kind::Other));
             out.problems.push(p.container(name));
             failed.push(c.container);
         }
     }
     failed.dedup();
+    if !failed.is_empty() {
+        match local.store.remove_new_orphans(&p.release, &before) {
+            Ok((0, _)) => {}
+            Ok((n, bytes)) => tracing::info!(
+                blobs = n,
+                bytes,
+                store = %local.layout.name(),
+                "removed what the local copies that could not be kept had written"
+            ),
+            Err(e) => {
+                let then = "the blobs the failed local copies wrote stay in the local store, \
+                            referenced by nothing: `copy-containers local fsck` lists them and the \
+                            next delete or retention pass of the release removes them";
+                out.problems.push(root_cause_first(&e, then, Kind::of(&e)));
+            }
+        }
+    }
     out.kept = with_ids::<_, ContainerId>(facts)
         .filter(|(ci, _)| !failed.contains(ci))
         .map(|(_, f)| f.name.clone())
@@ -191,8 +232,14 @@ pub(crate) fn record_labels<'a>(
         .write_lock()
         .and_then(|_lock| local.store.record_labels(&p.release, moves));
     if let Err(err) = written {
-        let context = "recording the label moves in the local store";
-        out.problems.push(problem(context, &err, Kind::of(&err)));
+        let then = format!(
+            "the label moves of this run are not in the local store's label history, so \
+             `rollback` cannot undo them from it (the labels did move on the registries). Fix the \
+             cause; to undo this run meanwhile, move {} back to the previous digests this report \
+             shows for each image",
+            p.named_label
+        );
+        out.problems.push(root_cause_first(&err, &then, Kind::of(&err)));
     }
 }
 
@@ -228,7 +275,10 @@ pub(crate) fn clean(p: &Promotion, local: &Local, facts: &[Facts], success: bool
             Err(e) => out.problems.push(problem(context, &e, Kind::of(&e))),
         }
     }
-    retain(p, local, out);
+    // A stopped run does no housekeeping: the next run's pass does it.
+    if !local.stop.requested() {
+        retain(p, local, out);
+    }
     out.root = Some(local.store.root().display().to_string());
     // What is on disk: a blob shared by images, or an image under two tags, is stored once.
     out.bytes = local.store.release_size(&p.release).unwrap_or(0);

@@ -257,6 +257,8 @@ pub struct Promotion {
     pub local_retention: crate::store::Retention,
     /// The longest a phase of the run may take (None: no limit).
     pub phase_timeout: Option<std::time::Duration>,
+    /// The longest the whole run may take (None: no limit); then it stops as on SIGTERM.
+    pub deadline: Option<std::time::Duration>,
 }
 
 impl Promotion {
@@ -408,10 +410,32 @@ impl PromoteArgs {
                 Field::local_max_age_days.opt().count(self.local_max_age_days),
                 Field::local_max_size_gib.opt().count(self.local_max_size_gib),
             ),
-            phase_timeout: Some(Field::phase_timeout.opt().count(self.phase_timeout))
-                .filter(|s| *s > 0)
-                .map(std::time::Duration::from_secs),
+            phase_timeout: self.phase_timeout(),
+            deadline: self.deadline(),
         })
+    }
+
+    /// `phase_timeout`, when set and shorter than the run's deadline: a phase cannot outlast the
+    /// run, so a longer one would never fire (said once, as a warning).
+    fn phase_timeout(&self) -> Option<std::time::Duration> {
+        let phase = Some(Field::phase_timeout.opt().count(self.phase_timeout)).filter(|s| *s > 0)?;
+        match self.deadline() {
+            Some(run) if phase >= run.as_secs() => {
+                crate::report::warn_once(&format!(
+                    "phase_timeout ({phase} s) is not shorter than the run's deadline ({} s): the deadline \
+                     comes first, and stops the run as interrupted",
+                    run.as_secs()
+                ));
+                None
+            }
+            _ => Some(std::time::Duration::from_secs(phase)),
+        }
+    }
+
+    /// The run's `deadline` (its declared default and limits; 0: none).
+    fn deadline(&self) -> Option<std::time::Duration> {
+        let secs = Field::deadline.opt().count(self.deadline);
+        (secs > 0).then(|| std::time::Duration::from_secs(secs))
     }
 
     /// `full_hash` and `named_label` (both required), and `candidate_label` when given, parsed.

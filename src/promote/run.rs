@@ -4,8 +4,15 @@
 //! ([`super::verify`]) → the label on each target where that image verified, then on the source
 //! ([`super::label`]) → the local store ([`super::local`]) → list files, and the report built once
 //! ([`super::build`]). Per-image problems do not stop the others; the run fails at the end listing them.
+//!
+//! A run asked to stop ([`RunOptions::stop`]: a signal, or the run's `deadline`) starts nothing
+//! more: a phase that only reads is dropped at once, one that writes gets [`GRACE`] to end what is in
+//! flight (the copy engine and the label mover start no new request meanwhile), and then the run
+//! ends as `interrupted`: no label moves after the stop, kept local copies stay (as after a failure;
+//! none is newly fetched), the list files it knows are written and the others removed, and the
+//! report says what was done and what was left ([`crate::report::Interruption`]).
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::build::{self, Collected, Registries};
 use super::execute;
@@ -25,7 +32,8 @@ use crate::manifest::Manifest;
 use crate::progress::Progress;
 use crate::registry::Registry;
 use crate::report::listfiles::{self, ListFiles};
-use crate::report::{Kind, Phase, Problem, Reason, Report, TagAction, TagEntry};
+use crate::report::{Interruption, Kind, Phase, Problem, Reason, Report, TagAction, TagEntry};
+use crate::stop::GRACE;
 
 /// How to run.
 #[derive(Clone, Debug, Default)]
@@ -40,6 +48,8 @@ pub struct RunOptions {
     pub copy_only: bool,
     /// Where the phases report their progress ([`Progress::none`] by default).
     pub progress: Progress,
+    /// What stops the run before its end (signals, through the face; the run adds its `deadline`).
+    pub stop: crate::stop::Stop,
 }
 
 impl RunOptions {
@@ -60,12 +70,25 @@ enum Stop {
     Early,
     /// A phase ran over `phase_timeout`: what is known is still reported and kept.
     Overrun,
+    /// The run was asked to stop (a signal, its deadline): what is known is reported.
+    Interrupted,
+}
+
+/// Why a phase did not finish.
+enum Cut {
+    Overrun,
+    Stopped,
 }
 
 /// Run a promotion (or its dry run, or its verification alone). Never panics on bad data; every
 /// problem ends up in `report.problems`/`report.errors` and `report.ok == false`.
 pub async fn run(p: &Promotion, opts: &RunOptions) -> Report {
     let started = Instant::now();
+    // The run's own stop: the caller's (signals), and its deadline, counted from now.
+    let opts = &RunOptions {
+        stop: opts.stop.child(p.deadline),
+        ..opts.clone()
+    };
     let action = match (opts.verify_only, opts.copy_only) {
         (true, _) => "verify",
         (false, true) => "copy",
@@ -135,13 +158,29 @@ fn write_list(write: bool, path: &std::path::Path, p: &Promotion, names: &[Strin
     r.err().map(|e| list_files_problem(&e))
 }
 
-/// Run one phase within the promotion's `phase_timeout`; `None` when it ran over (the phase's
-/// unfinished work is dropped: requests in flight are cancelled, and nothing it did not finish is
-/// recorded).
-async fn within<T>(p: &Promotion, phase: impl std::future::Future<Output = T>) -> Option<T> {
-    match p.phase_timeout {
-        None => Some(phase.await),
-        Some(limit) => tokio::time::timeout(limit, phase).await.ok(),
+/// Run one phase within the promotion's `phase_timeout` and until the run is asked to stop, then
+/// `grace` more: `Err` when it did not end (its unfinished work is dropped: requests in flight are
+/// cancelled, and nothing it did not finish is recorded).
+async fn within<T>(
+    p: &Promotion,
+    opts: &RunOptions,
+    grace: Duration,
+    phase: impl std::future::Future<Output = T>,
+) -> Result<T, Cut> {
+    let limited = async {
+        match p.phase_timeout {
+            None => Some(phase.await),
+            Some(limit) => tokio::time::timeout(limit, phase).await.ok(),
+        }
+    };
+    tokio::pin!(limited);
+    tokio::select! {
+        biased;
+        r = &mut limited => r.ok_or(Cut::Overrun),
+        _ = opts.stop.wait() => match tokio::time::timeout(grace, &mut limited).await {
+            Ok(r) => r.ok_or(Cut::Overrun),
+            Err(_) => Err(Cut::Stopped),
+        },
     }
 }
 
@@ -189,15 +228,17 @@ impl<'a> Run<'a> {
                 return None;
             }
         }
-        let local = match local::open(p, opts.read_only()) {
+        let local = match local::open(p, opts.read_only(), &opts.stop) {
             Ok(l) => l,
+            // A stop ends the wait for another run's lock: an interruption, not a failure of the store.
+            Err(_) if opts.stop.requested() => None,
             Err(e) => {
                 c.problems
                     .push(Problem::from_error(Phase::Setup, "local store", &e));
                 return None;
             }
         };
-        Some(Run {
+        let mut run = Run {
             p,
             opts,
             cl,
@@ -206,27 +247,39 @@ impl<'a> Run<'a> {
             write_lists,
             sources: Vec::new(),
             c,
-        })
+        };
+        if opts.stop.requested() {
+            run.interrupted();
+            run.wind_up();
+            return None;
+        }
+        run.c.phases_done.push(Phase::Setup);
+        Some(run)
     }
 
     /// The phases; one that runs over `phase_timeout` stops the run there, and what is known is
     /// still listed and kept.
     async fn steps(&mut self) {
-        if let Err(Stop::Overrun) = self.phases().await {
-            // What was not promoted is listed, and the images kept as after any failed push (itself
-            // within the deadline).
-            self.write_outcome_lists();
-            let (p, c) = (self.p, &mut *self.c);
-            if let (Some(l), false, false) = (&self.local, self.opts.read_only(), self.sources.is_empty()) {
-                within(p, local::keep(p, l, &c.facts, &self.sources, true, &mut c.local)).await;
-                c.problems.append(&mut c.local.problems);
-                local::clean(p, l, &c.facts, false, &mut c.local);
+        match self.phases().await {
+            Err(Stop::Overrun) => {
+                // What was not promoted is listed, and the images kept as after any failed push
+                // (itself within the deadline).
+                self.write_outcome_lists();
+                let (p, opts, c) = (self.p, self.opts, &mut *self.c);
+                if let (Some(l), false, false) = (&self.local, opts.read_only(), self.sources.is_empty()) {
+                    let keeping = local::keep(p, l, &c.facts, &self.sources, true, &mut c.local);
+                    let _ = within(p, opts, GRACE, keeping).await;
+                    c.problems.append(&mut c.local.problems);
+                    local::clean(p, l, &c.facts, false, &mut c.local);
+                }
             }
+            Err(Stop::Interrupted) => self.wind_up(),
+            _ => {}
         }
     }
 
-    /// The phases, each within `phase_timeout`; `Err(Stop)` ends the run early (its problem is
-    /// collected).
+    /// The phases, each within `phase_timeout` and until the run is asked to stop; `Err(Stop)` ends
+    /// the run early (its problem is collected).
     async fn phases(&mut self) -> Result<(), Stop> {
         let (p, opts, cl) = (self.p, self.opts, self.cl);
         // The targets are asked what they hold while the source is read.
@@ -236,22 +289,33 @@ impl<'a> Run<'a> {
                 false => Looked::default(),
             }
         };
-        let checked = within(p, futures_util::future::join(self.check_source(), looking)).await;
-        let (found, looked) = checked.ok_or_else(|| self.overrun(Phase::SourceCheck))?;
+        // Reading phases are dropped at once on a stop (nothing of theirs is needed any more).
+        let reading = futures_util::future::join(self.check_source(), looking);
+        let checked = within(p, opts, Duration::ZERO, reading).await;
+        let (found, looked) = checked.map_err(|cut| self.cut_short(Phase::SourceCheck, cut))?;
         if let Some(l) = self.local.as_ref().filter(|_| self.c.local_reused.is_empty()) {
             // No kept copy is read: the release's lock goes at once (runs of it need not wait).
             l.done_reading();
         }
         let found = found?;
+        self.after(Phase::SourceCheck, true)?;
         let fetched = FetchedBlobs::default();
-        within(p, self.architectures(&found, (&fetched, &looked.lists)))
-            .await
-            .ok_or_else(|| self.overrun(Phase::Architectures))?;
+        within(
+            p,
+            opts,
+            Duration::ZERO,
+            self.architectures(&found, (&fetched, &looked.lists)),
+        )
+        .await
+        .map_err(|cut| self.cut_short(Phase::Architectures, cut))?;
+        self.after(Phase::Architectures, true)?;
         self.sources = found.into_iter().map(|(_, _, place)| place).collect();
         if p.push && !opts.verify_only {
-            within(p, self.quay_repositories())
+            // Writing phases get GRACE to end what is in flight (they start nothing new meanwhile).
+            within(p, opts, GRACE, self.quay_repositories())
                 .await
-                .ok_or_else(|| self.overrun(Phase::Repositories))?;
+                .map_err(|cut| self.cut_short(Phase::Repositories, cut))?;
+            self.after(Phase::Repositories, false)?;
         }
         let mut plan = plan::plan(p, &self.c.facts, opts.verify_only);
         plan.moves_labels &= !opts.copy_only;
@@ -260,9 +324,11 @@ impl<'a> Run<'a> {
             summary.source_label = false;
         }
         if p.push && !opts.verify_only {
-            within(p, self.write(&plan, (&fetched, &looked.seen)))
+            within(p, opts, GRACE, self.write(&plan, (&fetched, &looked.seen)))
                 .await
-                .ok_or_else(|| self.overrun(Phase::Copy))?;
+                .map_err(|cut| self.cut_short(Phase::Copy, cut))?;
+            self.after(Phase::Copy, false)?;
+            self.after(Phase::Lists, false)?;
         }
         if opts.dry_run {
             if !opts.copy_only {
@@ -271,26 +337,162 @@ impl<'a> Run<'a> {
             return Ok(());
         }
         if p.push {
-            within(p, self.verify_targets(&plan))
+            within(p, opts, Duration::ZERO, self.verify_targets(&plan))
                 .await
-                .ok_or_else(|| self.overrun(Phase::Verify))?;
+                .map_err(|cut| self.cut_short(Phase::Verify, cut))?;
+            self.after(Phase::Verify, true)?;
+            // Not cut: each move either ends or is abandoned soon after a stop, and is recorded.
             self.label_targets().await;
+            self.after(Phase::Label, false)?;
             self.write_outcome_lists();
         }
         if !opts.read_only() {
             let failed_push = p.push && !self.c.missed.is_empty();
-            within(p, self.keep_local(failed_push))
+            within(p, opts, GRACE, self.keep_local(failed_push))
                 .await
-                .ok_or_else(|| self.overrun(Phase::LocalStore))?;
+                .map_err(|cut| self.cut_short(Phase::LocalStore, cut))?;
+            if self.local.is_some() {
+                self.after(Phase::LocalStore, false)?;
+            }
         }
         if p.label_source && !opts.copy_only {
             // The source label is the last commit: not cut either (it waits for everything else).
             self.source_label().await;
+            self.after(Phase::SourceLabel, false)?;
         }
         if !opts.read_only() {
             self.store_after();
         }
         Ok(())
+    }
+
+    /// A phase ended: `whole` when its results are complete even if a stop came meanwhile (a phase
+    /// that only reads, or was not cut); then the run goes on unless it was asked to stop.
+    fn after(&mut self, phase: Phase, whole: bool) -> Result<(), Stop> {
+        let stopped = self.opts.stop.requested();
+        if (whole || !stopped) && self.planned().contains(&phase) {
+            self.c.phases_done.push(phase);
+        }
+        match stopped {
+            true => Err(self.interrupted()),
+            false => Ok(()),
+        }
+    }
+
+    /// A phase that did not end: over its `phase_timeout`, or cut by a stop.
+    fn cut_short(&mut self, phase: Phase, cut: Cut) -> Stop {
+        match cut {
+            Cut::Overrun => self.overrun(phase),
+            Cut::Stopped => self.interrupted(),
+        }
+    }
+
+    /// The phases this run goes through, in order.
+    fn planned(&self) -> Vec<Phase> {
+        let (p, opts) = (self.p, self.opts);
+        let pushing = p.push && !opts.verify_only;
+        let writes_store = p.keep_local != super::model::KeepLocal::Never && !opts.read_only();
+        [
+            (Phase::Setup, true),
+            (Phase::SourceCheck, true),
+            (Phase::Architectures, true),
+            (
+                Phase::Repositories,
+                pushing && p.targets.iter().any(|t| t.quay.is_some()),
+            ),
+            (Phase::Copy, pushing),
+            (Phase::Lists, pushing && wants_lists(p)),
+            (Phase::Verify, p.push),
+            (Phase::Label, pushing && !opts.copy_only),
+            (Phase::LocalStore, writes_store),
+            (Phase::SourceLabel, p.label_source && !opts.copy_only),
+        ]
+        .into_iter()
+        .filter_map(|(phase, planned)| planned.then_some(phase))
+        .collect()
+    }
+
+    /// The run was asked to stop (a signal, its deadline): one problem says so, where, and how to
+    /// resume; the report's `interrupted` says what was done and what was left. (What it did stays
+    /// recorded; [`Run::wind_up`] ends the run.)
+    fn interrupted(&mut self) -> Stop {
+        let Some(cause) = self.opts.stop.cause() else {
+            return Stop::Early;
+        };
+        let planned = self.planned();
+        let c = &mut *self.c;
+        let left: Vec<Phase> = planned
+            .into_iter()
+            .filter(|x| !c.phases_done.contains(x))
+            .collect();
+        let phase = left.first().copied().unwrap_or(Phase::Setup);
+        let name = phase.to_string().replace('_', " ");
+        let msg = format!(
+            "{cause} in the {name} phase: the run stopped there (no label moves after that, kept local \
+             copies stay); run it again to resume: what is done is not done again"
+        );
+        c.problems
+            .push(Problem::new(phase, Kind::Interrupted, msg.clone(), msg));
+        c.interrupted = Some(Interruption {
+            by: cause.name().to_string(),
+            phase,
+            done: c.phases_done.clone(),
+            left,
+            list_files_unknown: Vec::new(),
+        });
+        Stop::Interrupted
+    }
+
+    /// The end of a run asked to stop: the containers promoted so far (verified and labelled on
+    /// every target; none before the labels) and the others found; the list files it knows written,
+    /// the others removed; its label moves recorded for `rollback`; its local copies left as they
+    /// are (no copy fetched, no housekeeping). Each step's own "not done: interrupted" lines give
+    /// way to the run's one.
+    fn wind_up(&mut self) {
+        let (p, opts) = (self.p, self.opts);
+        let c = &mut *self.c;
+        c.problems
+            .retain(|x| x.kind != Kind::Interrupted || x.container.is_none());
+        let reached = |phase| c.phases_done.contains(&phase);
+        let known = listfiles::Known {
+            source: reached(Phase::SourceCheck),
+            ppc: !wants_lists(p) || reached(Phase::Architectures),
+            outcome: reached(Phase::SourceCheck) || !p.push,
+        };
+        let labelled = reached(Phase::Verify) && p.push && !opts.verify_only;
+        let targets: Vec<TargetId> = with_ids(&p.targets).map(|(ti, _): (TargetId, _)| ti).collect();
+        let promoted: Vec<String> = with_ids::<_, ContainerId>(&c.facts)
+            .filter(|(ci, _)| labelled && targets.iter().all(|ti| c.ledger.pushed(*ci, *ti)))
+            .map(|(_, f)| f.name.clone())
+            .collect();
+        c.pushed = promoted;
+        c.missed = c
+            .found
+            .iter()
+            .filter(|n| !c.pushed.contains(n))
+            .cloned()
+            .collect();
+        if self.write_lists {
+            if known.source && p.push {
+                self.write_outcome_lists();
+            }
+            let c = &mut *self.c;
+            match self.files.remove_unknown(known) {
+                Ok(removed) => {
+                    if let Some(i) = &mut c.interrupted {
+                        i.list_files_unknown = removed.iter().map(|f| f.display().to_string()).collect();
+                    }
+                }
+                Err(e) => c.problems.push(list_files_problem(&e)),
+            }
+        }
+        let c = &mut *self.c;
+        if let (Some(l), false) = (&self.local, opts.read_only()) {
+            local::record_labels(p, l, c.ledger.entries(), &mut c.local);
+            c.problems.append(&mut c.local.problems);
+            local::clean(p, l, &c.facts, false, &mut c.local);
+            c.problems.append(&mut c.local.problems);
+        }
     }
 
     /// A phase ran over its deadline: the run stops, every container counts as missed, and no
@@ -436,6 +638,7 @@ impl<'a> Run<'a> {
             progress: opts.progress.clone(),
             proven: c.ledger.proven.clone(),
             seen: seen.clone(),
+            stop: opts.stop.clone(),
         };
         let (outcomes, mut problems) =
             execute::copies(p, plan, &c.facts, &self.sources, &cl.targets, &copts).await;
@@ -449,6 +652,7 @@ impl<'a> Run<'a> {
             &cl.targets,
             opts.dry_run,
             &opts.progress,
+            &opts.stop,
         )
         .await;
         c.problems.append(&mut problems);
@@ -487,8 +691,8 @@ impl<'a> Run<'a> {
             sites.push(self.source_site());
         }
         let c = &mut *self.c;
-        let moves =
-            label::move_labels(p, &sites, &c.facts, &c.ledger, false, true, &self.opts.progress).await;
+        let (progress, stop) = (&self.opts.progress, &self.opts.stop);
+        let moves = label::move_labels(p, &sites, &c.facts, &c.ledger, false, true, progress, stop).await;
         c.ledger.record_all(moves);
     }
 
@@ -529,9 +733,12 @@ impl<'a> Run<'a> {
         if !self.opts.verify_only && !self.opts.copy_only {
             let sites = self.target_sites();
             let c = &mut *self.c;
-            let moved =
-                label::move_labels(p, &sites, &c.facts, &c.ledger, true, false, &self.opts.progress).await;
-            c.built.extend(label::built_dates(&sites, &c.facts, &moved).await);
+            let (progress, stop) = (&self.opts.progress, &self.opts.stop);
+            let moved = label::move_labels(p, &sites, &c.facts, &c.ledger, true, false, progress, stop).await;
+            // A comparison read after the moves: not begun once the run is asked to stop.
+            if !stop.requested() {
+                c.built.extend(label::built_dates(&sites, &c.facts, &moved).await);
+            }
             for o in moved {
                 if o.entry.action == TagAction::Failed {
                     let name = &c.facts.by_id(o.container).name;
@@ -541,6 +748,10 @@ impl<'a> Run<'a> {
             }
         }
         self.verification_problems();
+        if self.opts.stop.requested() {
+            // Stopped among the moves: what was promoted is decided when the run winds up.
+            return;
+        }
         let c = &mut *self.c;
         let targets: Vec<TargetId> = with_ids(&p.targets).map(|(ti, _): (TargetId, _)| ti).collect();
         for (ci, f) in with_ids::<_, ContainerId>(&c.facts) {
@@ -612,9 +823,12 @@ impl<'a> Run<'a> {
         } else if self.c.ok() {
             let sites = [self.source_site()];
             let c = &mut *self.c;
+            let (progress, stop) = (&opts.progress, &opts.stop);
             let moved =
-                label::move_labels(p, &sites, &c.facts, &c.ledger, false, false, &opts.progress).await;
-            c.built.extend(label::built_dates(&sites, &c.facts, &moved).await);
+                label::move_labels(p, &sites, &c.facts, &c.ledger, false, false, progress, stop).await;
+            if !stop.requested() {
+                c.built.extend(label::built_dates(&sites, &c.facts, &moved).await);
+            }
             moved
         } else {
             let withheld = |(ci, f): (ContainerId, &Facts)| {

@@ -619,7 +619,7 @@ pub fn write(r: &Report, path: &Path) -> Result<()> {
 
 /// Write the page with this file mode.
 pub fn write_mode(r: &Report, path: &Path, mode: u32) -> Result<()> {
-    super::write_atomic_mode(path, render(r).as_bytes(), mode)
+    super::folder::write_file(path, render(r).as_bytes(), mode)
 }
 
 #[cfg(test)]

@@ -15,6 +15,13 @@
 //!   verified / not verified on the targets (never the appended base images), only when pushing.
 //!
 //! Where this differs from the role's files (its own bugs), docs/promoter.md lists it.
+//!
+//! A run stopped before its end (a signal, its deadline) writes the files whose contents it knows and
+//! removes the others ([`ListFiles::remove_unknown`]), so no file the role would have filled is left
+//! empty or half written: the parsed and missing files are known once the source check is over, the
+//! ppc pair once the ppc64le check ran (or at once when it does not run: empty, as the role left
+//! them), the pushed and missed files once the source check is over (none is promoted until the labels
+//! move) or at once when the run does not push.
 
 use std::path::{Path, PathBuf};
 
@@ -64,10 +71,61 @@ impl ListFiles {
     }
 }
 
+/// What a run stopped before its end knows of the six files (see the module's doc).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Known {
+    /// The source check is over: the parsed and missing files.
+    pub source: bool,
+    /// The ppc64le check ran, or this run makes none: the ppc pair.
+    pub ppc: bool,
+    /// The source check is over, or this run does not push: the pushed and missed files.
+    pub outcome: bool,
+}
+
+impl ListFiles {
+    /// The files whose contents a run that knows `k` cannot write.
+    pub fn unknown(&self, k: Known) -> Vec<&PathBuf> {
+        let mut out = Vec::new();
+        if !k.source {
+            out.extend([&self.parsed, &self.missing]);
+        }
+        if !k.ppc {
+            out.extend([&self.parsed_ppc, &self.missing_ppc]);
+        }
+        if !k.outcome {
+            out.extend([&self.pushed, &self.missed]);
+        }
+        out
+    }
+
+    /// Remove the files this run cannot fill (it created them, empty, when it started): none is
+    /// left empty or partial for a reader to take as the truth. Returns the paths removed.
+    pub fn remove_unknown(&self, k: Known) -> Result<Vec<PathBuf>> {
+        let mut removed = Vec::new();
+        for p in self.unknown(k) {
+            match std::fs::remove_file(p) {
+                Ok(()) => removed.push(p.clone()),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => removed.push(p.clone()),
+                Err(err) => {
+                    return Err(crate::error::Error::Io {
+                        path: p.display().to_string(),
+                        err,
+                    })
+                }
+            }
+        }
+        Ok(removed)
+    }
+}
+
 /// Write container names (without prefix, as the promotion knows them) as `<prefix>-<name>`, one
 /// per line.
 pub fn write(path: &Path, prefix: &str, names: &[String]) -> Result<()> {
-    super::write_atomic(path, lines(prefix, names).as_bytes())
+    super::folder::write_file(
+        path,
+        lines(prefix, names).as_bytes(),
+        super::folder::LIST_FILE_MODE,
+    )
 }
 
 fn lines(prefix: &str, names: &[String]) -> String {
@@ -138,5 +196,51 @@ mod tests {
         assert_eq!(listed_only(&found, &base), v(&["nova-compute"]));
         // A base image the list names itself stays.
         assert_eq!(listed_only(&found, &[]), found);
+    }
+
+    #[test]
+    fn a_stopped_run_removes_what_it_does_not_know() {
+        let d = tempfile::tempdir().unwrap();
+        let f = ListFiles::new(d.path(), "centos-9-master");
+        let left = |d: &Path| {
+            let mut n: Vec<String> = std::fs::read_dir(d)
+                .unwrap()
+                .map(|e| e.unwrap().file_name().into_string().unwrap())
+                .collect();
+            n.sort();
+            n
+        };
+        // stopped during the source check: nothing is known
+        f.truncate_all().unwrap();
+        let removed = f.remove_unknown(Known::default()).unwrap();
+        assert_eq!(removed.len(), 6);
+        assert!(left(d.path()).is_empty(), "{:?}", left(d.path()));
+        // stopped while reading the architectures of a run with lists: the ppc pair is not known
+        f.truncate_all().unwrap();
+        let k = Known {
+            source: true,
+            ppc: false,
+            outcome: true,
+        };
+        f.remove_unknown(k).unwrap();
+        assert_eq!(
+            left(d.path()),
+            [
+                "containers_missed_list.txt",
+                "containers_pushed_list.txt",
+                "missing_parsed_containers-centos-9-master.txt",
+                "parsed_containers-centos-9-master.txt",
+            ]
+        );
+        // later: every file stays
+        f.truncate_all().unwrap();
+        let all = Known {
+            source: true,
+            ppc: true,
+            outcome: true,
+        };
+        assert!(f.unknown(all).is_empty());
+        f.remove_unknown(all).unwrap();
+        assert_eq!(left(d.path()).len(), 6);
     }
 }

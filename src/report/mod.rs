@@ -9,6 +9,7 @@ pub mod html;
 pub mod listfiles;
 pub mod outcome;
 pub mod problem;
+pub mod result;
 pub mod text;
 
 use std::path::Path;
@@ -179,6 +180,36 @@ impl RegistryStats {
     }
 }
 
+/// How a run ended.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Everything asked was done (and verified).
+    #[default]
+    Ok,
+    /// The run went to its end with failures (`errors`).
+    Failed,
+    /// The run was stopped before its end (a signal, its deadline): see `interrupted`.
+    Interrupted,
+}
+
+/// Why and where a run stopped before its end, what it had done and what it left.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Interruption {
+    /// `SIGTERM`, `SIGINT`, `SIGHUP` or `deadline`.
+    pub by: String,
+    /// The phase the run was in.
+    pub phase: Phase,
+    /// The phases it finished.
+    pub done: Vec<Phase>,
+    /// The phases it did not finish (the first is `phase`).
+    pub left: Vec<Phase>,
+    /// List files not written because the run did not learn what they hold (removed, not left
+    /// empty or partial).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub list_files_unknown: Vec<String>,
+}
+
 /// The version of the report's JSON shape; raised when a field changes meaning or goes away.
 pub const SCHEMA_VERSION: u32 = 2;
 
@@ -194,6 +225,12 @@ pub struct Report {
     pub seconds: f64,
     pub dry_run: bool,
     pub ok: bool,
+    /// `ok`, `failed` or `interrupted`.
+    #[serde(default)]
+    pub status: Status,
+    /// Set when the run was stopped before its end.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interrupted: Option<Interruption>,
     pub changed: bool,
     pub full_hash: String,
     pub named_label: String,
@@ -277,8 +314,35 @@ impl Report {
         self.problems
             .push(Problem::new(phase, kind, text.clone(), text.clone()));
         self.errors.push(text);
-        self.ok = false;
         self.problem_groups = self.groups();
+        self.settle();
+    }
+
+    /// The signal that interrupted this run, when one did.
+    pub fn signal(&self) -> Option<crate::stop::Signal> {
+        let by = &self.interrupted.as_ref()?.by;
+        crate::stop::Signal::from_name(by)
+    }
+
+    /// The exit status of a command whose outcome this report is: 0 when it is ok; a signal's
+    /// conventional status (143 for SIGTERM, 130 for SIGINT, 129 for SIGHUP) when one interrupted
+    /// it; 1 otherwise (a deadline reached is a failure).
+    pub fn exit_status(&self) -> i32 {
+        match (self.signal(), self.errors.is_empty()) {
+            (Some(s), _) => s.exit_status(),
+            (None, true) => 0,
+            (None, false) => 1,
+        }
+    }
+
+    /// `ok` and `status` from the errors and the interruption.
+    pub fn settle(&mut self) {
+        self.ok = self.errors.is_empty();
+        self.status = match (&self.interrupted, self.ok) {
+            (Some(_), _) => Status::Interrupted,
+            (None, true) => Status::Ok,
+            (None, false) => Status::Failed,
+        };
     }
 
     /// The failures grouped by cause, consequences folded in, each with what to do (see
@@ -344,29 +408,10 @@ impl Report {
     /// Write the JSON report with this file mode.
     pub fn write_json_mode(&self, path: &Path, mode: u32) -> Result<()> {
         let bytes = serde_json::to_vec_pretty(self).map_err(|e| Error::Config(e.to_string()))?;
-        write_atomic_mode(path, &bytes, mode)
+        folder::write_file(path, &bytes, mode)
     }
 }
 
-/// Write a file (0644) through a temporary file and a rename, creating parent folders. The
-/// temporary file is the store's (a random name created with `O_EXCL` and `O_NOFOLLOW`, so a
-/// symlink planted in a shared folder such as `tmp_file_root` is never followed); the rename
-/// replaces a symlink at `path` instead of writing through it.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    write_atomic_mode(path, bytes, 0o644)
-}
-
-/// [`write_atomic`] with the file's mode (whatever the umask).
-pub fn write_atomic_mode(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    crate::store::create_dir_all(dir)?;
-    crate::store::write_atomic_mode(path, bytes, mode)
-}
-
-/// Now as an HTTP date (RFC 1123, UTC).
 /// Now, as RFC 3339 in UTC (`2026-11-29T04:57:08Z`): what JSON consumers and people sort by.
 pub fn now_string() -> String {
     rfc3339(std::time::SystemTime::now())
@@ -483,14 +528,5 @@ mod tests {
         for h in ["quay.io", "10.0.0.1:5000", "localhost.example.org"] {
             assert!(!is_loopback_host(h), "{h}");
         }
-    }
-
-    #[test]
-    fn atomic_write_creates_dirs() {
-        let d = tempfile::tempdir().unwrap();
-        let p = d.path().join("a/b/report.json");
-        write_atomic(&p, b"{}").unwrap();
-        assert_eq!(std::fs::read(&p).unwrap(), b"{}");
-        assert_eq!(std::fs::read_dir(p.parent().unwrap()).unwrap().count(), 1);
     }
 }

@@ -71,6 +71,7 @@ fn why_words(g: &ProblemGroup) -> String {
         Kind::Verification | Kind::NotAttempted => "not verified there".into(),
         Kind::Busy => "too busy".into(),
         Kind::Deadline => "phase_timeout".into(),
+        Kind::Interrupted => "interrupted".into(),
         Kind::NotFound => "not found".into(),
         _ => "failed".into(),
     }
@@ -134,6 +135,7 @@ fn why_not(e: &TagEntry, groups: &[ProblemGroup]) -> String {
 fn registries_phrase(k: usize, n: usize, only: Option<&str>) -> String {
     match (k == n, n, only) {
         (true, 1, Some(name)) => name.to_string(),
+        (true, 2, _) => "both registries".to_string(),
         (true, _, _) => format!("all {n} registries"),
         _ => format!("{k} of {n} registr{}", if n == 1 { "y" } else { "ies" }),
     }
@@ -172,6 +174,8 @@ impl Report {
                 .collect();
             let any = if n == 1 {
                 "its registry".to_string()
+            } else if n == 2 {
+                "either registry".to_string()
             } else {
                 format!("any of the {n} registries")
             };
@@ -232,7 +236,16 @@ impl Report {
         };
         let n = self.found.len() + self.missing.len();
         let (done, not_done) = self.outcome_words();
-        let what = if !self.missing.is_empty() {
+        let none = [&self.found, &self.missing, &self.pushed, &self.missed]
+            .iter()
+            .all(|v| v.is_empty())
+            && self.containers.is_empty();
+        let what = if none {
+            format!(
+                "nothing to {}: no images in the list, nothing changed",
+                self.action
+            )
+        } else if !self.missing.is_empty() {
             let pushed = if self.found.is_empty() || !self.push {
                 ""
             } else {
@@ -443,7 +456,7 @@ mod tests {
         );
         assert_eq!(
             r.label_lines(),
-            ["current-tripleo: already in place on all 2 registries"]
+            ["current-tripleo: already in place on both registries"]
         );
         let mut moved = report(vec![
             entry("a", "fh", TagAction::Copied, None),
@@ -471,6 +484,22 @@ mod tests {
                 )
                 && lines[1].contains("rollback"),
             "{lines:#?}"
+        );
+    }
+
+    /// A run of no images says so, not "already in place".
+    #[test]
+    fn a_run_of_no_images_says_there_was_nothing_to_promote() {
+        let r = Report {
+            action: "promote".into(),
+            push: true,
+            ok: true,
+            targets: vec!["a/ns".into()],
+            ..Default::default()
+        };
+        assert_eq!(
+            r.outcome_line(),
+            "OK: nothing to promote: no images in the list, nothing changed, 0.0 s"
         );
     }
 

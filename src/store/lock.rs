@@ -29,6 +29,7 @@ use super::{is_lock_conflict, validate_release, Inner, Store, LOCK_FILE, RELEASE
 use crate::error::{Error, Result};
 use crate::oci::shared_host;
 use crate::oci::Keeper;
+use crate::stop::Stop;
 
 /// What `held` and `lock_files` are keyed by: "" for the store's lock, else the release.
 type Key = String;
@@ -232,6 +233,8 @@ impl Store {
         let root = self.root();
         root::check_ours(root)?;
         crate::oci::fsutil::create_dir_all(root)?;
+        // Again: another user may have made the folder (or a link by its name) meanwhile.
+        root::check_safe(root)?;
         let (lock, fresh) = self.take("", true, true)?;
         if fresh {
             // Under the lock: another run may have changed the root since we looked.
@@ -284,7 +287,7 @@ impl Store {
     /// [`Store::lock`] (or [`Store::lock_shared`]), waiting up to `timeout` while another run holds
     /// the store: one message naming the holder when the wait starts, an error naming it at the end.
     pub fn lock_wait(&self, exclusive: bool, timeout: Duration) -> Result<StoreLock> {
-        wait_for(timeout, || match exclusive {
+        wait_for(timeout, None, || match exclusive {
             true => self.lock(),
             false => self.lock_shared(),
         })
@@ -293,17 +296,41 @@ impl Store {
     /// [`Store::lock_release`], waiting up to `timeout` while another run holds the release (or
     /// the whole store), as [`Store::lock_wait`].
     pub fn lock_release_wait(&self, release: &str, exclusive: bool, timeout: Duration) -> Result<StoreLock> {
-        wait_for(timeout, || self.lock_release(release, exclusive))
+        wait_for(timeout, None, || self.lock_release(release, exclusive))
+    }
+
+    /// [`Store::lock_release_wait`] that also stops waiting when the run is asked to stop (a
+    /// signal, its deadline): an error naming the holder and why the wait ended.
+    pub fn lock_release_wait_or_stop(
+        &self,
+        release: &str,
+        exclusive: bool,
+        timeout: Duration,
+        stop: &Stop,
+    ) -> Result<StoreLock> {
+        wait_for(timeout, Some(stop), || self.lock_release(release, exclusive))
     }
 }
 
 /// Try `attempt` until it gets the lock or `timeout` passes: one message naming the holder when
 /// the wait starts, an error naming it (and the setting that waits longer) at the end.
-fn wait_for(timeout: Duration, attempt: impl Fn() -> Result<StoreLock>) -> Result<StoreLock> {
+/// With `stop`, the wait also ends when the run is asked to stop.
+fn wait_for(
+    timeout: Duration,
+    stop: Option<&Stop>,
+    attempt: impl Fn() -> Result<StoreLock>,
+) -> Result<StoreLock> {
     let started = Instant::now();
     let mut told = false;
     loop {
         match attempt() {
+            Err(e) if is_lock_conflict(&e) && stop.is_some_and(Stop::requested) => {
+                let cause = stop
+                    .and_then(Stop::cause)
+                    .map(|c| c.to_string())
+                    .unwrap_or_default();
+                return Err(Error::Config(format!("{e} ({cause}: stopped waiting)")));
+            }
             Err(e) if is_lock_conflict(&e) && started.elapsed() < timeout => {
                 if !told {
                     tracing::info!("{e}; waiting up to {}s", timeout.as_secs());

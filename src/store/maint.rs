@@ -317,6 +317,40 @@ impl Store {
             .sum())
     }
 
+    /// The blob files of a release now: what [`Store::remove_new_orphans`] compares with.
+    pub fn blob_files(&self, release: &str) -> BTreeSet<PathBuf> {
+        scan_blobs(&self.release_dir(release))
+            .blobs
+            .into_values()
+            .map(|(p, _)| p)
+            .collect()
+    }
+
+    /// Remove the blobs of `release` that nothing references and that were not among `before`
+    /// (what a write that failed half-way left, such as a keep whose copy broke off); an orphan
+    /// that was there before stays for a delete or fsck to report. The caller holds the release's
+    /// exclusive lock. Returns how many went and their bytes.
+    pub fn remove_new_orphans(&self, release: &str, before: &BTreeSet<PathBuf>) -> Result<(usize, u64)> {
+        let d = self.check_releases(&[release.to_string()]);
+        let (mut n, mut bytes) = (0, 0);
+        for o in d.orphans.get(release).into_iter().flatten() {
+            let path = PathBuf::from(o);
+            if before.contains(&path) {
+                continue;
+            }
+            let len = std::fs::symlink_metadata(&path).map(|m| m.len()).unwrap_or(0);
+            match std::fs::remove_file(&path) {
+                Ok(()) => {
+                    n += 1;
+                    bytes += len;
+                }
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(Error::io(path.display(), e)),
+            }
+        }
+        Ok((n, bytes))
+    }
+
     /// Bytes of all blob files (blobs shared within a release counted once).
     pub fn total_size(&self) -> Result<u64> {
         let mut total = 0;

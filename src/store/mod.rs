@@ -78,7 +78,6 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-pub(crate) use crate::oci::fsutil::{create_dir_all, write_atomic_mode};
 /// A release's images are an OCI layout; what its references record.
 pub use crate::oci::{
     Layout, ANN_CREATED, ANN_HASH, ANN_NAME, ANN_REF_NAME, ANN_RELEASE, ANN_REPOSITORY, ANN_SOURCE,
@@ -495,6 +494,29 @@ mod tests {
         assert_eq!(bare.blob_exists("ns/x", &digest).await.unwrap(), Some(5));
         assert!(!d.path().join("bare").join(LOCK_FILE).exists());
         assert!(!d.path().join("bare").join(MARKER_FILE).exists());
+    }
+
+    /// What a write that broke off left (blobs nothing references) goes; an orphan that was
+    /// there before stays.
+    #[tokio::test]
+    async fn only_the_new_orphans_are_removed() {
+        let d = tempfile::tempdir().unwrap();
+        let st = Store::open(d.path().join("store")).unwrap();
+        let layout = st.layout("master").unwrap();
+        let old = bytes::Bytes::from_static(b"old orphan");
+        layout
+            .upload_bytes("ns/x", &Digest::sha256(&old), old)
+            .await
+            .unwrap();
+        crate::oci::index::ensure_layout(&st.release_dir("master")).unwrap();
+        let before = st.blob_files("master");
+        assert_eq!(before.len(), 1);
+        let new = bytes::Bytes::from_static(b"new orphan!");
+        let nd = Digest::sha256(&new);
+        layout.upload_bytes("ns/x", &nd, new).await.unwrap();
+        let _l = st.lock_release("master", true).unwrap();
+        assert_eq!(st.remove_new_orphans("master", &before).unwrap(), (1, 11));
+        assert_eq!(st.blob_files("master"), before);
     }
 
     #[test]

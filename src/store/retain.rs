@@ -8,7 +8,11 @@
 //!
 //! Never pruned: the copies named as spared (the run's own hash: what it just kept is what its
 //! rerun needs), and the releases another run is using (their lock is busy: the pass does not wait,
-//! the next run's pass gets them). What went is logged in one line and returned.
+//! the next run's pass gets them). The pass holds one release's lock at a time, never two (so no
+//! order of taking them can deadlock with another run), and looks at a copy again under its lock
+//! before removing it for size. The bytes freed are measured on disk: a copy that could not be
+//! removed frees nothing and the next oldest is tried. What went is logged in one line and
+//! returned.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
@@ -101,55 +105,67 @@ impl Store {
         if root::check_ours(self.root())? == RootState::Fresh {
             return Ok(rep);
         }
-        // The releases no other run is using, held for the pass; the others wait for a later one.
-        let mut locks = Vec::new();
-        let mut releases = Vec::new();
-        for r in self.releases()? {
-            match self.lock_release(&r, true) {
-                Ok(l) => {
-                    locks.push(l);
-                    releases.push(r);
-                }
-                Err(e) if is_lock_conflict(&e) => rep.skipped.push(r),
-                Err(e) => rep.problems.push(e.to_string()),
-            }
-        }
-        // Each group's newest creation time (the manifest file's time when none was recorded).
-        let mut groups: BTreeMap<Group, Option<SystemTime>> = BTreeMap::new();
-        for r in &releases {
-            for i in self.list_release(r)? {
-                let Some(hash) = i.hash.clone() else { continue };
-                let written = i.created.as_deref().and_then(parse_rfc3339).or_else(|| {
-                    let blob = super::maint::blob_path(&self.release_dir(r), &i.digest);
-                    std::fs::metadata(blob).and_then(|m| m.modified()).ok()
-                });
-                let t = groups.entry((r.clone(), i.source.clone(), hash)).or_default();
-                *t = (*t).max(written);
-            }
-        }
-        groups.retain(|g, _| !spare.contains(g));
-        let mut by_age: Vec<(Option<SystemTime>, Group)> = groups.into_iter().map(|(g, t)| (t, g)).collect();
-        by_age.sort();
+        // One release at a time, under its lock alone (never two release locks at once, so no
+        // order of taking them can deadlock with another run): the releases another run is using
+        // wait for a later pass.
         let mut left = Vec::new();
-        for (t, g) in by_age {
-            let old = match (policy.max_age, t) {
-                (Some(max), Some(t)) => now.duration_since(t).is_ok_and(|age| age > max),
-                _ => false,
+        for r in self.releases()? {
+            let _lock = match self.lock_release(&r, true) {
+                Ok(l) => l,
+                Err(e) if is_lock_conflict(&e) => {
+                    rep.skipped.push(r);
+                    continue;
+                }
+                Err(e) => {
+                    rep.problems.push(e.to_string());
+                    continue;
+                }
             };
-            if old {
-                self.prune(&g, t, "age", &mut rep);
-            } else {
-                left.push((t, g));
+            for (g, t) in self.groups(&r)? {
+                if spare.contains(&g) {
+                    continue;
+                }
+                let old = match (policy.max_age, t) {
+                    (Some(max), Some(t)) => now.duration_since(t).is_ok_and(|age| age > max),
+                    _ => false,
+                };
+                if old {
+                    self.prune(&g, t, "age", &mut rep);
+                } else {
+                    left.push((t, g));
+                }
             }
         }
         if let Some(max) = policy.max_bytes {
-            let mut oldest_first = left.into_iter();
-            while self.total_size()? > max {
-                let Some((t, g)) = oldest_first.next() else { break };
-                self.prune(&g, t, "size", &mut rep);
+            left.sort();
+            let mut total = self.total_size()?;
+            for (t, g) in left {
+                if total <= max {
+                    break;
+                }
+                let _lock = match self.lock_release(&g.0, true) {
+                    Ok(l) => l,
+                    Err(e) if is_lock_conflict(&e) => {
+                        if !rep.skipped.contains(&g.0) {
+                            rep.skipped.push(g.0.clone());
+                        }
+                        continue;
+                    }
+                    Err(e) => {
+                        rep.problems.push(e.to_string());
+                        continue;
+                    }
+                };
+                // Another run may have kept this hash again since the release was looked at:
+                // then it is not the oldest any more.
+                if self.groups(&g.0)?.get(&g) != Some(&t) {
+                    continue;
+                }
+                // Only what the delete freed counts: a copy that could not be removed frees
+                // nothing, and the next oldest is tried.
+                total = total.saturating_sub(self.prune(&g, t, "size", &mut rep));
             }
         }
-        drop(locks);
         if !rep.pruned.is_empty() {
             let freed: u64 = rep.pruned.iter().map(|p| p.freed_bytes).sum();
             let what: Vec<String> = rep
@@ -170,9 +186,29 @@ impl Store {
         Ok(rep)
     }
 
-    /// Remove one group's copies (verified), recording it.
-    fn prune(&self, g: &Group, t: Option<SystemTime>, reason: &'static str, rep: &mut RetainReport) {
+    /// Each group of `release` with its newest creation time (the manifest file's time when none
+    /// was recorded).
+    fn groups(&self, release: &str) -> Result<BTreeMap<Group, Option<SystemTime>>> {
+        let mut groups: BTreeMap<Group, Option<SystemTime>> = BTreeMap::new();
+        for i in self.list_release(release)? {
+            let Some(hash) = i.hash.clone() else { continue };
+            let written = i.created.as_deref().and_then(parse_rfc3339).or_else(|| {
+                let blob = super::maint::blob_path(&self.release_dir(release), &i.digest);
+                std::fs::metadata(blob).and_then(|m| m.modified()).ok()
+            });
+            let t = groups
+                .entry((release.to_string(), i.source.clone(), hash))
+                .or_default();
+            *t = (*t).max(written);
+        }
+        Ok(groups)
+    }
+
+    /// Remove one group's copies (verified), recording it when references went. Returns the bytes
+    /// freed, measured on disk (the release's blob files before and after).
+    fn prune(&self, g: &Group, t: Option<SystemTime>, reason: &'static str, rep: &mut RetainReport) -> u64 {
         let (release, source, hash) = g.clone();
+        let before = self.release_size(&release).unwrap_or(0);
         let scope = DeleteScope::Hash {
             release: release.clone(),
             source: source.clone(),
@@ -186,17 +222,25 @@ impl Store {
                         d.verification.problems.join("; ")
                     ));
                 }
+                let freed = before.saturating_sub(self.release_size(&release).unwrap_or(before));
+                if d.removed.is_empty() {
+                    return freed;
+                }
                 rep.pruned.push(Pruned {
                     release,
                     source,
                     hash,
                     references: d.removed.len(),
-                    freed_bytes: d.freed_bytes,
+                    freed_bytes: freed,
                     created: t.map(crate::oci::fsutil::rfc3339),
                     reason,
                 });
+                freed
             }
-            Err(e) => rep.problems.push(format!("retention: deleting {scope}: {e}")),
+            Err(e) => {
+                rep.problems.push(format!("retention: deleting {scope}: {e}"));
+                0
+            }
         }
     }
 }

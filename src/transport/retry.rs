@@ -117,7 +117,8 @@ where
 }
 
 /// [`run_shared`] with a budget of its own, for the small HTTP clients (sources, the Quay API):
-/// each retry is logged at WARN. Returns the answer and the number of tries it took, for messages
+/// a request's first retry is logged at INFO, with how many tries it may take, the later ones at
+/// DEBUG (a source down is one line, then its failure once, not a line per try). Returns the answer and the number of tries it took, for messages
 /// that state it. (Registries go through `Transport`, which runs [`run_shared`] once per request;
 /// the copy engine's transfer rounds draw on the same budget as the source GET they repeat.)
 pub async fn run<T, F, Fut>(policy: &RetryPolicy, what: &str, try_once: F) -> (T, u32)
@@ -126,8 +127,14 @@ where
     Fut: std::future::Future<Output = Attempt<T>>,
 {
     let mut used = 0;
+    let attempts = policy.attempts.clamp(1, MAX_ATTEMPTS);
     let t = run_shared(policy, &mut used, try_once, |n, why, wait| {
-        tracing::warn!(what, attempt = n, why = %why, wait_ms = wait.as_millis() as u64, "retrying");
+        let wait_ms = wait.as_millis() as u64;
+        if n == 1 {
+            tracing::info!(what, why = %why, attempts, wait_ms, "trying again");
+        } else {
+            tracing::debug!(what, attempt = n, why = %why, wait_ms, "trying again");
+        }
     })
     .await;
     (t, used)

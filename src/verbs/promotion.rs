@@ -19,7 +19,7 @@ fn finish(p: &Promotion, mut report: Report, write: bool) -> Report {
         write_reports(p, &mut report);
     }
     report.scrub(&p.secrets());
-    report.ok = report.errors.is_empty();
+    report.settle();
     report
 }
 
@@ -29,6 +29,7 @@ pub async fn promote(p: &Promotion, dry_run: bool, progress: &Progress) -> Repor
     let opts = RunOptions {
         dry_run,
         progress: progress.clone(),
+        stop: crate::stop::process(),
         ..RunOptions::default()
     };
     finish(p, promote::run(p, &opts).await, !dry_run)
@@ -42,6 +43,7 @@ pub async fn copy(p: &Promotion, dry_run: bool, reports: bool, progress: &Progre
         dry_run,
         copy_only: true,
         progress: progress.clone(),
+        stop: crate::stop::process(),
         ..RunOptions::default()
     };
     finish(p, promote::run(p, &opts).await, reports && !dry_run)
@@ -54,6 +56,7 @@ pub async fn verify(p: &Promotion, dry_run: bool, reports: bool, progress: &Prog
         dry_run,
         verify_only: true,
         progress: progress.clone(),
+        stop: crate::stop::process(),
         ..RunOptions::default()
     };
     finish(p, promote::run(p, &opts).await, reports && !dry_run)

@@ -132,7 +132,7 @@ pub async fn plan(
 }
 
 /// Run the selected entries one after the other (each promoted, or verified), `each` told of every
-/// outcome as it comes.
+/// outcome as it comes; a run stopped by a signal ends the list there.
 pub async fn run(
     cfg: &ReleasesConfig,
     selected: &[(usize, &ReleaseEntry)],
@@ -151,7 +151,12 @@ pub async fn run(
         tracing::info!(release = %e.name, "release");
         let o = release(cfg, *idx, ov, &fetcher, (dry_run, verify_only), progress).await;
         each(&o);
+        let signal = o.report.as_ref().and_then(Report::signal);
         outcomes.push(o);
+        if signal.is_some() {
+            // Interrupted: the entries after it are not started.
+            break;
+        }
     }
     Ok(outcomes)
 }

@@ -93,6 +93,13 @@ enum Cmd {
         /// Only inject on paths containing this.
         #[arg(long)]
         path_contains: Option<String>,
+        /// Seconds a matching request is held for `--fault delay` (then forwarded).
+        #[arg(long, default_value_t = 600)]
+        delay_secs: u64,
+        /// Write how many times the fault fired to this file, each time it fires (a script waits
+        /// for it to hold a run at a chosen request).
+        #[arg(long)]
+        fired: Option<PathBuf>,
         /// Write counters as JSON here on exit.
         #[arg(long)]
         stats: Option<PathBuf>,
@@ -104,6 +111,8 @@ enum FaultArg {
     Status,
     Reset,
     Midbody,
+    /// Hold the request `--delay-secs`, then forward it.
+    Delay,
 }
 
 fn main() {
@@ -153,16 +162,17 @@ fn run(cli: Cli) -> Result<()> {
             fault,
             fail_status,
             path_contains,
+            delay_secs,
+            fired,
             stats,
         } => run_proxy(
             listen,
             upstream,
             upstream_ca,
-            fail_rate,
-            seed,
-            fault,
-            fail_status,
+            (fail_rate, seed),
+            (fault, fail_status, delay_secs),
             path_contains,
+            fired,
             stats,
         ),
     }
@@ -462,15 +472,15 @@ fn down(dir: &Path) -> Result<()> {
 }
 
 #[allow(clippy::too_many_arguments)]
+#[allow(clippy::too_many_arguments)]
 fn run_proxy(
     listen: SocketAddr,
     upstream: String,
     upstream_ca: Option<PathBuf>,
-    fail_rate: f64,
-    seed: u64,
-    fault: FaultArg,
-    fail_status: u16,
+    (fail_rate, seed): (f64, u64),
+    (fault, fail_status, delay_secs): (FaultArg, u16, u64),
     path_contains: Option<String>,
+    fired: Option<PathBuf>,
     stats: Option<PathBuf>,
 ) -> Result<()> {
     if !listen.ip().is_loopback() {
@@ -491,6 +501,7 @@ fn run_proxy(
             },
             FaultArg::Reset => FaultAction::ResetConnection,
             FaultArg::Midbody => FaultAction::ResetMidBody,
+            FaultArg::Delay => FaultAction::Delay(Duration::from_secs(delay_secs)),
         };
         let mut rule = FaultRule::new(action).probability(fail_rate, seed);
         if let Some(p) = &path_contains {
@@ -500,7 +511,25 @@ fn run_proxy(
     }
     println!("{}", proxy.url());
     eprintln!("cc-testkit: proxy {} -> {}", proxy.url(), proxy.upstream());
-    wait_for_signal()?;
+    let over = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|s| {
+        if let Some(path) = &fired {
+            let (proxy, over) = (&proxy, &over);
+            s.spawn(move || {
+                let mut last = 0;
+                while !over.load(std::sync::atomic::Ordering::Relaxed) {
+                    let now = proxy.rule_fired(0);
+                    if now != last && write_atomic(path, format!("{now}\n").as_bytes()).is_ok() {
+                        last = now;
+                    }
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+            });
+        }
+        let r = wait_for_signal();
+        over.store(true, std::sync::atomic::Ordering::Relaxed);
+        r
+    })?;
     let json = serde_json::to_string_pretty(&proxy.stats_json())? + "\n";
     match stats {
         Some(path) => write_atomic(&path, json.as_bytes())?,
