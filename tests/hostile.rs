@@ -141,6 +141,94 @@ async fn a_redirect_never_leaves_https() {
     r.get_manifest("red/img", "v1").await.unwrap();
 }
 
+/// A target whose writes are redirected to another host (a sink that answers `201` and even the
+/// right `Docker-Content-Digest`): a manifest push, an upload's final PUT (in memory and streamed)
+/// are not sent there, each fails naming the redirect, and the registry holds nothing; reading back
+/// a manifest from a registry written to is not followed off its origin either, while a source's
+/// reads still follow. Before: the sink's `201` and digest counted as the target's acknowledgement,
+/// so the image was reported pushed and verified though the target never stored it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_redirected_to_another_host_fails_and_is_not_counted() {
+    let reg = tk::Registry::plain().unwrap();
+    let img = seed::seed_image(&reg, "w/img", "v1", "amd64", 1).await.unwrap();
+    let proxy = Proxy::for_registry(&reg).unwrap();
+    let sink = FakeHttp::start_on(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2)), 0).unwrap();
+    sink.set_fallback(Some(
+        Route::new(201, "application/octet-stream", Vec::new()).header("Docker-Content-Digest", &img.digest),
+    ));
+    let writes = |method: &str, path: &str| {
+        FaultRule::new(FaultAction::Redirect(format!("{}/stored?sig=s3cr3t", sink.url())))
+            .method(method)
+            .path_contains(path)
+            .always()
+    };
+    proxy.add_rule(writes("PUT", "/manifests/"));
+    proxy.add_rule(writes("PUT", "/blobs/uploads/"));
+    let r = common::plain_client(&proxy.host());
+    let bytes = bytes::Bytes::from(img.manifest.clone());
+    let err = r
+        .put_manifest_acked("w/img", "v2", &img.media_type, bytes.clone())
+        .await
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(matches!(err, Error::Http { status: 307, .. }), "{text}");
+    assert!(
+        text.contains(&format!(
+            "answered the manifest push with a redirect to {}; writes are not followed",
+            sink.url()
+        )),
+        "{text}"
+    );
+    assert!(!text.contains("s3cr3t"), "{text}");
+    // A blob upload's final PUT, from memory and streamed.
+    let blob = seed::random_layer(77, 4096);
+    let d = Digest::sha256(&blob);
+    let err = r
+        .upload_bytes("w/img", &d, bytes::Bytes::from(blob.clone()))
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("answered the upload with a redirect to"),
+        "{err}"
+    );
+    let loc = r.start_upload("w/img").await.unwrap();
+    let chunk: copy_containers::Result<bytes::Bytes> = Ok(bytes::Bytes::from(blob.clone()));
+    let stream: copy_containers::registry::BlobStream = Box::pin(futures_util::stream::iter([chunk]));
+    let err = r
+        .put_upload_stream("w/img", loc, &d, blob.len() as u64, stream)
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("answered the upload with a redirect to"),
+        "{err}"
+    );
+    assert_eq!(sink.requests().len(), 0, "a write was sent to the sink");
+    let direct = common::plain_client(&reg.host());
+    assert!(direct.head_manifest("w/img", "v2").await.unwrap().is_none());
+    assert!(direct.blob_exists("w/img", &d).await.unwrap().is_none());
+    // Reading back a registry written to stays on its origin; a source's reads still follow.
+    proxy.clear_rules();
+    proxy.add_rule(
+        FaultRule::new(FaultAction::Redirect(format!("{}/elsewhere", sink.url())))
+            .path_contains("/manifests/v9")
+            .always(),
+    );
+    sink.set_fallback(Some(
+        Route::new(200, &img.media_type, img.manifest.clone()).header("Docker-Content-Digest", &img.digest),
+    ));
+    let target = r.clone().written_to();
+    for e in [
+        target.head_manifest("w/img", "v9").await.unwrap_err(),
+        target.get_manifest("w/img", "v9").await.unwrap_err(),
+    ] {
+        assert!(e.to_string().contains("read-back of what was pushed"), "{e}");
+    }
+    assert_eq!(sink.requests().len(), 0, "a read-back left the target's origin");
+    let read = r.head_manifest("w/img", "v9").await.unwrap().unwrap();
+    assert_eq!(read.digest.as_str(), img.digest);
+    assert_eq!(sink.requests().len(), 1);
+}
+
 /// A source whose manifest list names 2,000 images (well within the 4 MiB manifest cap; 19,500
 /// fit): the copy is refused as the list is read, with an error saying how many it names and the
 /// cap, and no child is fetched. Before: every child was asked for (19,501 GETs, 147 s for the

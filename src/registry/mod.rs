@@ -22,6 +22,9 @@ use crate::transport::{read_prefix, GaveUpAfter, RegistryConfig, Transport, ERRO
 #[derive(Clone, Debug)]
 pub struct Registry {
     transport: Arc<Transport>,
+    /// This run writes to the registry: its manifests are read only from its own origin (see
+    /// [`Registry::written_to`]).
+    read_back: bool,
 }
 
 impl Registry {
@@ -32,7 +35,18 @@ impl Registry {
         }
         Ok(Registry {
             transport: Arc::new(Transport::new(config)?),
+            read_back: false,
         })
+    }
+
+    /// The same client for a registry this run writes to (a target): whether a manifest is there,
+    /// and what it is, is read from the registry's own origin only; a manifest read redirected to
+    /// another host fails instead of taking that host's answer for the registry's (so a push a
+    /// registry sent elsewhere is never reported verified). Blob reads still follow redirects to
+    /// the registry's storage (as distribution's storage redirects and quay.io's CDN send them).
+    pub fn written_to(mut self) -> Registry {
+        self.read_back = true;
+        self
     }
 
     pub fn transport(&self) -> &Transport {

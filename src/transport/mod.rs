@@ -319,10 +319,25 @@ impl Transport {
         tracing::trace!(registry = %self.name(), %method, path = url.path(), "request (streaming body)");
         let sent = rb.send().await;
         self.note_connection(&sent);
-        let resp = sent.map_err(|e| {
-            let req = Request::new(method, url, scopes.to_vec());
-            self.network_error(&req, e, 1)
-        })?;
+        let req = Request::new(method, url, scopes.to_vec());
+        let resp = sent.map_err(|e| self.network_error(&req, e, 1))?;
+        if resp.status().is_redirection() {
+            // Never followed (see [`redirects`]): the registry did not take the stream.
+            let to = resp
+                .headers()
+                .get(reqwest::header::LOCATION)
+                .and_then(|l| l.to_str().ok())
+                .and_then(|l| req.url.join(l).ok())
+                .map_or_else(|| "(no Location)".into(), |u| redirects::origin(&u));
+            return Err(Error::Http {
+                registry: self.name().to_string(),
+                method: req.method.to_string(),
+                path: req.url.path().to_string(),
+                status: resp.status().as_u16(),
+                code: None,
+                message: failure::write_redirect(&req.method, req.url.path(), &to),
+            });
+        }
         // Counted as any answer; a stream is not sent again, so no re-authentication here.
         self.judge(&auth, &resp, scopes, &AtomicBool::new(true)).await;
         Ok(resp)
