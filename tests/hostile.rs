@@ -278,6 +278,47 @@ async fn a_manifest_list_naming_thousands_of_images_is_refused_unread() {
     assert_eq!(manifest_gets, 1, "{err}");
 }
 
+/// A source whose image manifest names 1,001 layers (container engines stop at 127; the 4 MiB
+/// manifest cap fits some 20,000): the copy is refused as the manifest is read, saying how many it
+/// names and the cap, before any blob request. Before: every layer was asked for.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_image_naming_a_thousand_layers_is_refused_unread() {
+    use copy_containers::copy::{copy_batch, CopyOptions, CopyRequest, Endpoint};
+    use copy_containers::manifest::{media, MAX_LAYERS};
+    let layer = |i: u32| {
+        serde_json::json!({
+            "mediaType": media::DOCKER_LAYER_GZIP,
+            "size": 1000,
+            "digest": Digest::sha256(&i.to_be_bytes()).to_string(),
+        })
+    };
+    let image = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": media::DOCKER_V2S2,
+        "config": {"mediaType": media::DOCKER_CONFIG, "size": 2, "digest": Digest::sha256(b"{}").to_string()},
+        "layers": (0..=MAX_LAYERS as u32).map(layer).collect::<Vec<_>>(),
+    });
+    let src = FakeHttp::start().unwrap();
+    src.set(
+        "/v2/ns/app/manifests/v1",
+        Route::new(200, media::DOCKER_V2S2, image.to_string()),
+    );
+    let s = common::plain_client(&src.addr().to_string());
+    let dst = common::plain_client("127.0.0.1:9");
+    let req = CopyRequest {
+        source: Endpoint::new(&s, "ns/app"),
+        reference: "v1".into(),
+        dests: vec![(Endpoint::new(&dst, "ns/app"), vec!["v1".into()])],
+        known: None,
+    };
+    let out = copy_batch(&[req], &CopyOptions::default()).await.remove(0);
+    let err = out.error.clone().expect("the copy must fail");
+    assert!(err.contains("names 1001 layers, more than the 1000"), "{err}");
+    let asked: Vec<String> = src.requests().iter().map(|q| q.path.clone()).collect();
+    assert!(asked.iter().all(|p| !p.contains("/blobs/")), "{asked:?}");
+    assert_eq!(asked.len(), 1, "{asked:?}");
+}
+
 /// Someone who can write to `tmp_file_root` plants symlinks at the names the tool used to write
 /// through (`<path>.tmp.<pid>`) and at the destinations themselves: every list file and report is
 /// still written, and the files the symlinks point at are untouched.
