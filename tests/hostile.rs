@@ -722,6 +722,128 @@ async fn a_silent_registry_ends_at_the_request_deadline() {
     assert!(hung_up(&h), "a connection is still open");
 }
 
+/// A target that takes a streamed upload and never answers (the blob sits in the socket's
+/// buffers): the attempt ends `request_timeout` (2 s here) after the last byte, not at the read
+/// timeout (60 s, the default) nor never, with an error saying so and what to do; the client hangs
+/// up. An error answer whose body trickles is read within `request_timeout` too. Before: the upload
+/// waited on the read timeout, which also cut any healthy upload longer than it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_target_that_never_answers_an_upload_ends_at_the_request_timeout() {
+    let h = tk::HostileHttp::start(tk::Misbehaviour::Silent).unwrap();
+    let mut c = hostile_config(&h.host());
+    c.request_timeout = std::time::Duration::from_secs(2);
+    assert_eq!(c.read_timeout, std::time::Duration::from_secs(60));
+    let r = Registry::new(c).unwrap();
+    let blob = seed::random_layer(5, 4096);
+    let d = Digest::sha256(&blob);
+    let loc = r.transport().url("v2/ns/app/blobs/uploads/u1").unwrap();
+    let chunk: copy_containers::Result<bytes::Bytes> = Ok(bytes::Bytes::from(blob.clone()));
+    let stream: copy_containers::registry::BlobStream = Box::pin(futures_util::stream::iter([chunk]));
+    let err = r
+        .put_upload_stream("ns/app", loc, &d, blob.len() as u64, stream)
+        .await
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(matches!(err, Error::Network { .. }), "{text}");
+    assert!(
+        text.contains("the whole blob was sent and the registry gave no answer within request_timeout (2 s)"),
+        "{text}"
+    );
+    assert_eq!(h.connections(), 1, "{text}");
+    assert!(hung_up(&h), "the upload is still waiting");
+    // An error answer whose body then trickles: its body gets request_timeout too.
+    let h = tk::HostileHttp::start(tk::Misbehaviour::Trickle {
+        status: 400,
+        len: 1000,
+        every: std::time::Duration::from_secs(1),
+    })
+    .unwrap();
+    let mut c = hostile_config(&h.host());
+    c.request_timeout = std::time::Duration::from_secs(2);
+    let r = Registry::new(c).unwrap();
+    let loc = r.transport().url("v2/ns/app/blobs/uploads/u1").unwrap();
+    let chunk: copy_containers::Result<bytes::Bytes> = Ok(bytes::Bytes::from(blob.clone()));
+    let stream: copy_containers::registry::BlobStream = Box::pin(futures_util::stream::iter([chunk]));
+    let err = r
+        .put_upload_stream("ns/app", loc, &d, blob.len() as u64, stream)
+        .await
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(matches!(err, Error::Http { status: 400, .. }), "{text}");
+    assert!(
+        text.contains("did not come within request_timeout: 2 s"),
+        "{text}"
+    );
+    assert!(hung_up(&h), "the error body is still being read");
+}
+
+/// A target that stops taking a streamed upload part-way (it accepts the connection and never
+/// reads: the socket's buffers fill): the attempt ends once the registry has taken no data for
+/// `request_timeout` (2 s here), saying it stalled. Before: it waited on the read timeout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_target_that_stops_reading_an_upload_ends_at_the_request_timeout() {
+    use futures_util::StreamExt;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let host = listener.local_addr().unwrap().to_string();
+    let held = std::thread::spawn(move || {
+        let (conn, _) = listener.accept().unwrap();
+        std::thread::sleep(std::time::Duration::from_secs(4));
+        drop(conn);
+    });
+    let mut c = hostile_config(&host);
+    c.request_timeout = std::time::Duration::from_secs(2);
+    let r = Registry::new(c).unwrap();
+    let size: u64 = 256 << 20;
+    let chunk = bytes::Bytes::from(vec![7u8; 64 << 10]);
+    let endless = futures_util::stream::repeat_with(move || Ok(chunk.clone())).take((size >> 16) as usize);
+    let stream: copy_containers::registry::BlobStream = Box::pin(endless);
+    let loc = r.transport().url("v2/ns/app/blobs/uploads/u2").unwrap();
+    let d = Digest::sha256(b"not checked by a registry that never reads");
+    let err = r
+        .put_upload_stream("ns/app", loc, &d, size, stream)
+        .await
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("the upload stalled: the registry took no data for request_timeout (2 s)"),
+        "{text}"
+    );
+    // (The listener hangs up after 4 s: an error from that would not say the upload stalled.)
+    held.join().unwrap();
+}
+
+/// An upload that keeps moving, at the pace of a slow source (a chunk every 400 ms, 3.2 s in all),
+/// to a real registry, with `request_timeout` and the read timeout at 1 s: it completes, because
+/// only a stall counts (the time spent waiting on the source never does), and the registry holds
+/// the blob. Before: the read timeout, running from the send to the answer, cut it at 1 s.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_but_moving_upload_is_not_cut_at_the_request_timeout() {
+    let reg = tk::Registry::plain().unwrap();
+    let mut c = hostile_config(&reg.host());
+    c.request_timeout = std::time::Duration::from_secs(1);
+    c.read_timeout = std::time::Duration::from_secs(1);
+    let r = Registry::new(c).unwrap();
+    let blob = seed::random_layer(6, 8 * 4096);
+    let d = Digest::sha256(&blob);
+    let chunks: Vec<bytes::Bytes> = blob.chunks(4096).map(bytes::Bytes::copy_from_slice).collect();
+    let slow = futures_util::stream::unfold(chunks.into_iter(), |mut rest| async move {
+        let next = rest.next()?;
+        tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+        Some((Ok(next), rest))
+    });
+    let stream: copy_containers::registry::BlobStream = Box::pin(slow);
+    let loc = r.start_upload("ns/app").await.unwrap();
+    let started = std::time::Instant::now();
+    r.put_upload_stream("ns/app", loc, &d, blob.len() as u64, stream)
+        .await
+        .unwrap();
+    assert!(started.elapsed() >= std::time::Duration::from_secs(3));
+    assert_eq!(
+        r.blob_exists("ns/app", &d).await.unwrap(),
+        Some(blob.len() as u64)
+    );
+}
+
 /// A token server that answers its headers and then trickles its body: the token deadline ends the
 /// whole exchange, retries included.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
