@@ -58,6 +58,7 @@ pub use config::{RegistryConfig, REQUEST_TIMEOUT, TOKEN_TIMEOUT};
 pub use creds::{Credentials, Secret};
 pub use failure::retryable_error;
 pub use give_up::GIVE_UP_AFTER;
+pub use limits::pulls_left;
 pub use refusals::REFUSED_CREDENTIALS_LIMIT;
 pub use request::{repo_scope, GaveUpAfter, Request};
 pub use retry::RetryPolicy;
@@ -282,7 +283,9 @@ impl Transport {
             && budget.room_for(retry.longest_delay(attempt, retry_after.as_deref()))
         {
             let max = retry.max_retry_after;
-            if retry_after.as_deref().and_then(retry::parse_retry_after) > Some(max) {
+            if retry_after.as_deref().and_then(retry::parse_retry_after) > Some(max)
+                && self.rate.first_long_wait()
+            {
                 tracing::warn!(registry = %self.name(), "Retry-After asks for more than {max:?}; waiting only that long");
             }
             return Again {
