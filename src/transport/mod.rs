@@ -116,8 +116,9 @@ impl Transport {
             verify: config.tls_verify,
             client_cert_wanted: Some(&client_cert_wanted),
         });
-        // Registries follow redirects by hand (credentials stay on the registry's origin) and bound
-        // each attempt themselves (`request_timeout`; layer streams are exempt).
+        // Registries follow redirects by hand (reads only; credentials stay on the registry's
+        // origin) and bound each attempt themselves (`request_timeout`; layer downloads keep a
+        // minimum rate instead, streamed uploads are watched for stalls: see [`upload`]).
         let (client, upload_client) = client::build_with_upload(client::ClientSpec {
             name: &config.host,
             tls,
