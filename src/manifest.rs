@@ -214,6 +214,12 @@ fn check_digests(bytes: &[u8]) -> Result<()> {
 /// this the list is refused as it is read, before any child is fetched.
 pub const MAX_LIST_CHILDREN: usize = 256;
 
+/// Most layers an image manifest may name. The container engines stop at 127 (overlay's limit of
+/// 128 lower directories), so no image that runs gets near this; a manifest within the 4 MiB cap
+/// could name some 20,000, each one a blob request and a transfer. Beyond this the image is refused
+/// as its manifest is read, before any blob request.
+pub const MAX_LAYERS: usize = 1000;
+
 /// Parse a manifest body of a given media type.
 pub fn parse_content(media_type: &str, bytes: &[u8]) -> Result<Content> {
     check_digests(bytes)?;
@@ -245,6 +251,17 @@ pub fn parse_content(media_type: &str, bytes: &[u8]) -> Result<Content> {
         Ok(Content::Index { children })
     } else if media::is_image(media_type) {
         let m = ImageManifest::from_reader(bytes).map_err(bad_manifest)?;
+        let n = m.layers().len();
+        if n > MAX_LAYERS {
+            return Err(Error::invalid(
+                "image manifest",
+                "(content)",
+                format!(
+                    "it names {n} layers, more than the {MAX_LAYERS} an image may have (container \
+                     engines stop at 127): refused before fetching any"
+                ),
+            ));
+        }
         Ok(Content::Image {
             config: descriptor(m.config())?,
             layers: m.layers().iter().map(descriptor).collect::<Result<_>>()?,
@@ -340,6 +357,34 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("it names 257 images, more than the 256"), "{e}");
+    }
+
+    #[test]
+    fn an_image_naming_too_many_layers_is_refused() {
+        let image = |n: usize| {
+            let layer = |i: usize| {
+                format!(
+                    r#"{{"mediaType":"{}","size":1,"digest":"{}"}}"#,
+                    media::DOCKER_LAYER_GZIP,
+                    Digest::sha256(&i.to_be_bytes())
+                )
+            };
+            let layers: Vec<String> = (0..n).map(layer).collect();
+            format!(
+                r#"{{"schemaVersion":2,"mediaType":"{}","config":{},"layers":[{}]}}"#,
+                media::DOCKER_V2S2,
+                layer(usize::MAX).replace(media::DOCKER_LAYER_GZIP, media::DOCKER_CONFIG),
+                layers.join(",")
+            )
+        };
+        match parse_content(media::DOCKER_V2S2, image(MAX_LAYERS).as_bytes()).unwrap() {
+            Content::Image { layers, .. } => assert_eq!(layers.len(), MAX_LAYERS),
+            _ => panic!("not an image"),
+        }
+        let e = parse_content(media::DOCKER_V2S2, image(MAX_LAYERS + 1).as_bytes())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("it names 1001 layers, more than the 1000"), "{e}");
     }
 
     #[test]

@@ -141,6 +141,94 @@ async fn a_redirect_never_leaves_https() {
     r.get_manifest("red/img", "v1").await.unwrap();
 }
 
+/// A target whose writes are redirected to another host (a sink that answers `201` and even the
+/// right `Docker-Content-Digest`): a manifest push, an upload's final PUT (in memory and streamed)
+/// are not sent there, each fails naming the redirect, and the registry holds nothing; reading back
+/// a manifest from a registry written to is not followed off its origin either, while a source's
+/// reads still follow. Before: the sink's `201` and digest counted as the target's acknowledgement,
+/// so the image was reported pushed and verified though the target never stored it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_redirected_to_another_host_fails_and_is_not_counted() {
+    let reg = tk::Registry::plain().unwrap();
+    let img = seed::seed_image(&reg, "w/img", "v1", "amd64", 1).await.unwrap();
+    let proxy = Proxy::for_registry(&reg).unwrap();
+    let sink = FakeHttp::start_on(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2)), 0).unwrap();
+    sink.set_fallback(Some(
+        Route::new(201, "application/octet-stream", Vec::new()).header("Docker-Content-Digest", &img.digest),
+    ));
+    let writes = |method: &str, path: &str| {
+        FaultRule::new(FaultAction::Redirect(format!("{}/stored?sig=s3cr3t", sink.url())))
+            .method(method)
+            .path_contains(path)
+            .always()
+    };
+    proxy.add_rule(writes("PUT", "/manifests/"));
+    proxy.add_rule(writes("PUT", "/blobs/uploads/"));
+    let r = common::plain_client(&proxy.host());
+    let bytes = bytes::Bytes::from(img.manifest.clone());
+    let err = r
+        .put_manifest_acked("w/img", "v2", &img.media_type, bytes.clone())
+        .await
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(matches!(err, Error::Http { status: 307, .. }), "{text}");
+    assert!(
+        text.contains(&format!(
+            "answered the manifest push with a redirect to {}; writes are not followed",
+            sink.url()
+        )),
+        "{text}"
+    );
+    assert!(!text.contains("s3cr3t"), "{text}");
+    // A blob upload's final PUT, from memory and streamed.
+    let blob = seed::random_layer(77, 4096);
+    let d = Digest::sha256(&blob);
+    let err = r
+        .upload_bytes("w/img", &d, bytes::Bytes::from(blob.clone()))
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("answered the upload with a redirect to"),
+        "{err}"
+    );
+    let loc = r.start_upload("w/img").await.unwrap();
+    let chunk: copy_containers::Result<bytes::Bytes> = Ok(bytes::Bytes::from(blob.clone()));
+    let stream: copy_containers::registry::BlobStream = Box::pin(futures_util::stream::iter([chunk]));
+    let err = r
+        .put_upload_stream("w/img", loc, &d, blob.len() as u64, stream)
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("answered the upload with a redirect to"),
+        "{err}"
+    );
+    assert_eq!(sink.requests().len(), 0, "a write was sent to the sink");
+    let direct = common::plain_client(&reg.host());
+    assert!(direct.head_manifest("w/img", "v2").await.unwrap().is_none());
+    assert!(direct.blob_exists("w/img", &d).await.unwrap().is_none());
+    // Reading back a registry written to stays on its origin; a source's reads still follow.
+    proxy.clear_rules();
+    proxy.add_rule(
+        FaultRule::new(FaultAction::Redirect(format!("{}/elsewhere", sink.url())))
+            .path_contains("/manifests/v9")
+            .always(),
+    );
+    sink.set_fallback(Some(
+        Route::new(200, &img.media_type, img.manifest.clone()).header("Docker-Content-Digest", &img.digest),
+    ));
+    let target = r.clone().written_to();
+    for e in [
+        target.head_manifest("w/img", "v9").await.unwrap_err(),
+        target.get_manifest("w/img", "v9").await.unwrap_err(),
+    ] {
+        assert!(e.to_string().contains("read-back of what was pushed"), "{e}");
+    }
+    assert_eq!(sink.requests().len(), 0, "a read-back left the target's origin");
+    let read = r.head_manifest("w/img", "v9").await.unwrap().unwrap();
+    assert_eq!(read.digest.as_str(), img.digest);
+    assert_eq!(sink.requests().len(), 1);
+}
+
 /// A source whose manifest list names 2,000 images (well within the 4 MiB manifest cap; 19,500
 /// fit): the copy is refused as the list is read, with an error saying how many it names and the
 /// cap, and no child is fetched. Before: every child was asked for (19,501 GETs, 147 s for the
@@ -188,6 +276,47 @@ async fn a_manifest_list_naming_thousands_of_images_is_refused_unread() {
         .filter(|q| q.path.contains("/manifests/"))
         .count();
     assert_eq!(manifest_gets, 1, "{err}");
+}
+
+/// A source whose image manifest names 1,001 layers (container engines stop at 127; the 4 MiB
+/// manifest cap fits some 20,000): the copy is refused as the manifest is read, saying how many it
+/// names and the cap, before any blob request. Before: every layer was asked for.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_image_naming_a_thousand_layers_is_refused_unread() {
+    use copy_containers::copy::{copy_batch, CopyOptions, CopyRequest, Endpoint};
+    use copy_containers::manifest::{media, MAX_LAYERS};
+    let layer = |i: u32| {
+        serde_json::json!({
+            "mediaType": media::DOCKER_LAYER_GZIP,
+            "size": 1000,
+            "digest": Digest::sha256(&i.to_be_bytes()).to_string(),
+        })
+    };
+    let image = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": media::DOCKER_V2S2,
+        "config": {"mediaType": media::DOCKER_CONFIG, "size": 2, "digest": Digest::sha256(b"{}").to_string()},
+        "layers": (0..=MAX_LAYERS as u32).map(layer).collect::<Vec<_>>(),
+    });
+    let src = FakeHttp::start().unwrap();
+    src.set(
+        "/v2/ns/app/manifests/v1",
+        Route::new(200, media::DOCKER_V2S2, image.to_string()),
+    );
+    let s = common::plain_client(&src.addr().to_string());
+    let dst = common::plain_client("127.0.0.1:9");
+    let req = CopyRequest {
+        source: Endpoint::new(&s, "ns/app"),
+        reference: "v1".into(),
+        dests: vec![(Endpoint::new(&dst, "ns/app"), vec!["v1".into()])],
+        known: None,
+    };
+    let out = copy_batch(&[req], &CopyOptions::default()).await.remove(0);
+    let err = out.error.clone().expect("the copy must fail");
+    assert!(err.contains("names 1001 layers, more than the 1000"), "{err}");
+    let asked: Vec<String> = src.requests().iter().map(|q| q.path.clone()).collect();
+    assert!(asked.iter().all(|p| !p.contains("/blobs/")), "{asked:?}");
+    assert_eq!(asked.len(), 1, "{asked:?}");
 }
 
 /// Someone who can write to `tmp_file_root` plants symlinks at the names the tool used to write
@@ -591,6 +720,128 @@ async fn a_silent_registry_ends_at_the_request_deadline() {
     let n = h.connections();
     assert!((2..=3).contains(&n), "{n} attempts: {err}");
     assert!(hung_up(&h), "a connection is still open");
+}
+
+/// A target that takes a streamed upload and never answers (the blob sits in the socket's
+/// buffers): the attempt ends `request_timeout` (2 s here) after the last byte, not at the read
+/// timeout (60 s, the default) nor never, with an error saying so and what to do; the client hangs
+/// up. An error answer whose body trickles is read within `request_timeout` too. Before: the upload
+/// waited on the read timeout, which also cut any healthy upload longer than it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_target_that_never_answers_an_upload_ends_at_the_request_timeout() {
+    let h = tk::HostileHttp::start(tk::Misbehaviour::Silent).unwrap();
+    let mut c = hostile_config(&h.host());
+    c.request_timeout = std::time::Duration::from_secs(2);
+    assert_eq!(c.read_timeout, std::time::Duration::from_secs(60));
+    let r = Registry::new(c).unwrap();
+    let blob = seed::random_layer(5, 4096);
+    let d = Digest::sha256(&blob);
+    let loc = r.transport().url("v2/ns/app/blobs/uploads/u1").unwrap();
+    let chunk: copy_containers::Result<bytes::Bytes> = Ok(bytes::Bytes::from(blob.clone()));
+    let stream: copy_containers::registry::BlobStream = Box::pin(futures_util::stream::iter([chunk]));
+    let err = r
+        .put_upload_stream("ns/app", loc, &d, blob.len() as u64, stream)
+        .await
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(matches!(err, Error::Network { .. }), "{text}");
+    assert!(
+        text.contains("the whole blob was sent and the registry gave no answer within request_timeout (2 s)"),
+        "{text}"
+    );
+    assert_eq!(h.connections(), 1, "{text}");
+    assert!(hung_up(&h), "the upload is still waiting");
+    // An error answer whose body then trickles: its body gets request_timeout too.
+    let h = tk::HostileHttp::start(tk::Misbehaviour::Trickle {
+        status: 400,
+        len: 1000,
+        every: std::time::Duration::from_secs(1),
+    })
+    .unwrap();
+    let mut c = hostile_config(&h.host());
+    c.request_timeout = std::time::Duration::from_secs(2);
+    let r = Registry::new(c).unwrap();
+    let loc = r.transport().url("v2/ns/app/blobs/uploads/u1").unwrap();
+    let chunk: copy_containers::Result<bytes::Bytes> = Ok(bytes::Bytes::from(blob.clone()));
+    let stream: copy_containers::registry::BlobStream = Box::pin(futures_util::stream::iter([chunk]));
+    let err = r
+        .put_upload_stream("ns/app", loc, &d, blob.len() as u64, stream)
+        .await
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(matches!(err, Error::Http { status: 400, .. }), "{text}");
+    assert!(
+        text.contains("did not come within request_timeout: 2 s"),
+        "{text}"
+    );
+    assert!(hung_up(&h), "the error body is still being read");
+}
+
+/// A target that stops taking a streamed upload part-way (it accepts the connection and never
+/// reads: the socket's buffers fill): the attempt ends once the registry has taken no data for
+/// `request_timeout` (2 s here), saying it stalled. Before: it waited on the read timeout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_target_that_stops_reading_an_upload_ends_at_the_request_timeout() {
+    use futures_util::StreamExt;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let host = listener.local_addr().unwrap().to_string();
+    let held = std::thread::spawn(move || {
+        let (conn, _) = listener.accept().unwrap();
+        std::thread::sleep(std::time::Duration::from_secs(4));
+        drop(conn);
+    });
+    let mut c = hostile_config(&host);
+    c.request_timeout = std::time::Duration::from_secs(2);
+    let r = Registry::new(c).unwrap();
+    let size: u64 = 256 << 20;
+    let chunk = bytes::Bytes::from(vec![7u8; 64 << 10]);
+    let endless = futures_util::stream::repeat_with(move || Ok(chunk.clone())).take((size >> 16) as usize);
+    let stream: copy_containers::registry::BlobStream = Box::pin(endless);
+    let loc = r.transport().url("v2/ns/app/blobs/uploads/u2").unwrap();
+    let d = Digest::sha256(b"not checked by a registry that never reads");
+    let err = r
+        .put_upload_stream("ns/app", loc, &d, size, stream)
+        .await
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("the upload stalled: the registry took no data for request_timeout (2 s)"),
+        "{text}"
+    );
+    // (The listener hangs up after 4 s: an error from that would not say the upload stalled.)
+    held.join().unwrap();
+}
+
+/// An upload that keeps moving, at the pace of a slow source (a chunk every 400 ms, 3.2 s in all),
+/// to a real registry, with `request_timeout` and the read timeout at 1 s: it completes, because
+/// only a stall counts (the time spent waiting on the source never does), and the registry holds
+/// the blob. Before: the read timeout, running from the send to the answer, cut it at 1 s.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_but_moving_upload_is_not_cut_at_the_request_timeout() {
+    let reg = tk::Registry::plain().unwrap();
+    let mut c = hostile_config(&reg.host());
+    c.request_timeout = std::time::Duration::from_secs(1);
+    c.read_timeout = std::time::Duration::from_secs(1);
+    let r = Registry::new(c).unwrap();
+    let blob = seed::random_layer(6, 8 * 4096);
+    let d = Digest::sha256(&blob);
+    let chunks: Vec<bytes::Bytes> = blob.chunks(4096).map(bytes::Bytes::copy_from_slice).collect();
+    let slow = futures_util::stream::unfold(chunks.into_iter(), |mut rest| async move {
+        let next = rest.next()?;
+        tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+        Some((Ok(next), rest))
+    });
+    let stream: copy_containers::registry::BlobStream = Box::pin(slow);
+    let loc = r.start_upload("ns/app").await.unwrap();
+    let started = std::time::Instant::now();
+    r.put_upload_stream("ns/app", loc, &d, blob.len() as u64, stream)
+        .await
+        .unwrap();
+    assert!(started.elapsed() >= std::time::Duration::from_secs(3));
+    assert_eq!(
+        r.blob_exists("ns/app", &d).await.unwrap(),
+        Some(blob.len() as u64)
+    );
 }
 
 /// A token server that answers its headers and then trickles its body: the token deadline ends the

@@ -600,3 +600,110 @@ async fn pull_rate_limit_pauses_instead_of_spending_the_last_pulls() {
     // HEADs do not count as pulls and are not held back
     assert!(r.head_manifest("lim/app", "v1").await.unwrap().is_some());
 }
+
+/// Log lines written by the subscriber [`capture_logs`] installs.
+#[derive(Clone, Default)]
+struct Logs(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Logs {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Logs {
+    /// Lines holding every one of `words`.
+    fn count(&self, words: &[&str]) -> usize {
+        let text = String::from_utf8_lossy(&self.0.lock().unwrap()).to_string();
+        text.lines()
+            .filter(|l| words.iter().all(|w| l.contains(w)))
+            .count()
+    }
+}
+
+/// INFO and above, of every test of this file (one global subscriber: a thread's own is not
+/// reliably told of events whose callsite another thread met first); count lines naming the
+/// test's own server.
+fn capture_logs() -> Logs {
+    static LOGS: std::sync::OnceLock<Logs> = std::sync::OnceLock::new();
+    LOGS.get_or_init(|| {
+        let logs = Logs::default();
+        let w = logs.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_ansi(false)
+            .with_max_level(tracing::Level::INFO)
+            .with_writer(move || w.clone())
+            .finish();
+        tracing::subscriber::set_global_default(subscriber).expect("the only subscriber");
+        logs
+    })
+    .clone()
+}
+
+/// Docker Hub's pull limit reached with 8 pulls waiting: one WARN when the pause starts (not one per
+/// waiter and pause), one probe of `/v2/` per pause, and each waiter fails as a rate limit (`Busy`,
+/// naming the limit and its window, so the advice is to wait or log in), not as an unreachable
+/// registry; when the limit resets, one INFO and the pull goes on. A `429` to the end is a rate limit
+/// too, and a `Retry-After` longer than we wait is said once. Before: a WARN per waiter per pause,
+/// a probe each, and `unreachable` ("rerun once it answers").
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pull_rate_limit_is_one_warning_and_a_rate_limit_error() {
+    let logs = capture_logs();
+    let f = tk::FakeHttp::start().unwrap();
+    let host = f.url().trim_start_matches("http://").to_string();
+    let ours = format!("registry={host}");
+    let m = br#"{"schemaVersion":2,"mediaType":"application/vnd.docker.distribution.manifest.v2+json","config":{"mediaType":"application/vnd.docker.container.image.v1+json","size":2,"digest":"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"},"layers":[]}"#;
+    let limited = |r: tk::Route| r.header("ratelimit-remaining", "0;w=21600");
+    f.set("/v2/", limited(tk::Route::json(&serde_json::json!({}))));
+    f.set(
+        "/v2/lim/app/manifests/v1",
+        limited(tk::Route::new(200, media::DOCKER_V2S2, m.to_vec()))
+            .header("Docker-Content-Digest", Digest::sha256(m).as_str()),
+    );
+    let mut c = RegistryConfig::new(host.clone());
+    c.insecure = true;
+    c.retry.base_delay = Duration::from_millis(10);
+    c.retry.max_retry_after = Duration::from_millis(50);
+    c.ratelimit_reserve = 5;
+    c.ratelimit_max_wait = Duration::from_millis(300);
+    let r = copy_containers::registry::Registry::new(c).unwrap();
+    r.get_manifest("lim/app", "v1").await.unwrap();
+    let waiting = (0..8).map(|_| r.get_manifest("lim/app", "v1"));
+    for e in futures_util::future::join_all(waiting).await {
+        let e = e.unwrap_err();
+        assert!(matches!(e, Error::Busy { .. }), "{e}");
+        assert!(
+            e.to_string().contains(
+                "pull rate limit reached: 0 pulls left (it counts pulls over 6 h), and it did not \
+                 reset within ratelimit_max_wait"
+            ),
+            "{e}"
+        );
+    }
+    assert_eq!(logs.count(&[&ours, "WARN", "pull rate limit"]), 1);
+    assert_eq!(f.requests_to("/v2/").len(), 1, "one probe per pause");
+    // The limit resets: one INFO, and the pull goes on.
+    f.set("/v2/", tk::Route::json(&serde_json::json!({})));
+    r.get_manifest("lim/app", "v1").await.unwrap();
+    assert_eq!(logs.count(&[&ours, "INFO", "pulls resume"]), 1);
+    assert_eq!(logs.count(&[&ours, "WARN", "pull rate limit"]), 1);
+    // A 429 to the end (HEADs are not held back by the pull limit), asking for an hour each time.
+    f.set(
+        "/v2/lim/app/manifests/v2",
+        tk::Route::new(429, "text/plain", "Too Many Requests").header("Retry-After", "3600"),
+    );
+    for _ in 0..3 {
+        let e = r.head_manifest("lim/app", "v2").await.unwrap_err();
+        assert!(matches!(e, Error::Busy { .. }), "{e}");
+        assert!(
+            e.to_string()
+                .contains("HTTP 429 Too Many Requests: rate limit reached"),
+            "{e}"
+        );
+    }
+    assert_eq!(logs.count(&[&ours, "WARN", "Retry-After asks for more"]), 1);
+}

@@ -34,7 +34,7 @@ pub async fn run_rollback(p: &Promotion, dry_run: bool) -> Report {
     let mut clients: Vec<(RegistrySpec, Registry)> = Vec::new();
     for s in &specs {
         match s.client() {
-            Ok(c) => clients.push((s.clone(), c)),
+            Ok(c) => clients.push((s.clone(), c.written_to())),
             Err(e) => problems.push(Problem::from_error(Phase::Setup, &s.name, &e).registry(&s.name)),
         }
     }

@@ -127,8 +127,9 @@ fn clients(p: &Promotion) -> Result<Clients, Vec<Problem>> {
     let mut targets = Vec::new();
     let mut problems = Vec::new();
     for t in &p.targets {
+        // Targets are written to: what they hold is read back from their own origin only.
         match t.client() {
-            Ok(r) => targets.push(r),
+            Ok(r) => targets.push(r.written_to()),
             Err(e) => problems.push(setup(format!("target {}", t.name), &e, &t.name)),
         }
     }

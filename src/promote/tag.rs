@@ -44,7 +44,7 @@ pub async fn run_tag_through(
     for r in registries {
         match (r.client(), quay_of(r, quay_api)) {
             (Ok(c), Ok(q)) => {
-                clients.push((r.clone(), c));
+                clients.push((r.clone(), c.written_to()));
                 quays.push(q);
             }
             (Err(e), _) | (_, Err(e)) => {

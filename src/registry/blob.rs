@@ -190,7 +190,7 @@ impl Registry {
     }
 
     /// Finish an upload session with the whole blob streamed in one PUT (not replayable: the caller
-    /// retries the transfer).
+    /// retries the transfer; a stall ends it: see `transport::upload`).
     pub async fn put_upload_stream(
         &self,
         repo: &str,
@@ -216,13 +216,7 @@ impl Registry {
         });
         let resp = self
             .transport()
-            .send_streaming(
-                Method::PUT,
-                url,
-                headers,
-                reqwest::Body::wrap_stream(counted),
-                &[repo_scope(repo, true)],
-            )
+            .send_streaming(Method::PUT, url, headers, counted, &[repo_scope(repo, true)])
             .await?;
         let status = resp.status().as_u16();
         if crate::transport::retry::retryable_status(status) {
@@ -238,7 +232,23 @@ impl Registry {
             });
         }
         if !resp.status().is_success() {
-            return Err(self.error_for(resp, &format!("PUT blob {repo}@{digest}")).await);
+            // The upload's client has no read timeout: the error's body gets `request_timeout`.
+            let what = format!("PUT blob {repo}@{digest}");
+            let (status, path) = (resp.status().as_u16(), resp.url().path().to_string());
+            let limit = self.transport().config().request_timeout;
+            return Err(tokio::time::timeout(limit, self.error_for(resp, &what))
+                .await
+                .unwrap_or_else(|_| Error::Http {
+                    registry: self.name().to_string(),
+                    method: what,
+                    path,
+                    status,
+                    code: None,
+                    message: format!(
+                        "(its body did not come within request_timeout: {} s)",
+                        limit.as_secs()
+                    ),
+                }));
         }
         Ok(())
     }

@@ -31,8 +31,9 @@ impl Registry {
     /// HEAD a manifest: `None` when absent.
     pub async fn head_manifest(&self, repo: &str, reference: &str) -> Result<Option<ManifestHead>> {
         let url = self.manifest_url(repo, reference)?;
-        let req =
+        let mut req =
             Request::new(Method::HEAD, url, vec![repo_scope(repo, false)]).header(ACCEPT, media::ACCEPT);
+        req.own_origin = self.read_back;
         let resp = self.transport().send(req).await?;
         let what = format!("manifest {repo}:{reference}");
         if resp.status().as_u16() == 404 {
@@ -104,6 +105,7 @@ impl Registry {
         let mut req =
             Request::new(Method::GET, url, vec![repo_scope(repo, false)]).header(ACCEPT, media::ACCEPT);
         req.counts_as_pull = true;
+        req.own_origin = self.read_back;
         let resp = self.transport().send_counted(req, budget).await?;
         let what = format!("manifest {repo}:{reference}");
         if resp.status().as_u16() == 404 {

@@ -22,6 +22,9 @@ use crate::transport::{read_prefix, GaveUpAfter, RegistryConfig, Transport, ERRO
 #[derive(Clone, Debug)]
 pub struct Registry {
     transport: Arc<Transport>,
+    /// This run writes to the registry: its manifests are read only from its own origin (see
+    /// [`Registry::written_to`]).
+    read_back: bool,
 }
 
 impl Registry {
@@ -32,7 +35,18 @@ impl Registry {
         }
         Ok(Registry {
             transport: Arc::new(Transport::new(config)?),
+            read_back: false,
         })
+    }
+
+    /// The same client for a registry this run writes to (a target): whether a manifest is there,
+    /// and what it is, is read from the registry's own origin only; a manifest read redirected to
+    /// another host fails instead of taking that host's answer for the registry's (so a push a
+    /// registry sent elsewhere is never reported verified). Blob reads still follow redirects to
+    /// the registry's storage (as distribution's storage redirects and quay.io's CDN send them).
+    pub fn written_to(mut self) -> Registry {
+        self.read_back = true;
+        self
     }
 
     pub fn transport(&self) -> &Transport {
@@ -69,12 +83,35 @@ impl Registry {
         }
         let method_path = (String::new(), resp.url().path().to_string());
         let tries = resp.extensions().get::<GaveUpAfter>().map(|t| t.0);
+        let header = |name: &str| {
+            resp.headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        };
+        let (left, retry_after) = (header("ratelimit-remaining"), header("retry-after"));
         let body = self.drain(resp).await;
         let (code, mut message) = parse_error_body(&body);
         match tries {
             Some(1) if self.transport.attempts() == 1 => message.push_str(" (1 attempt: retries are off)"),
             Some(n) if n > 1 => message.push_str(&format!(" (after {n} attempts)")),
             _ => {}
+        }
+        if status == 429 {
+            // A rate limit, not a registry in trouble: said so, for advice that fits (wait for it,
+            // or credentials for a higher limit).
+            let left = left
+                .as_deref()
+                .and_then(crate::transport::pulls_left)
+                .map(|l| format!(" ({l})"))
+                .unwrap_or_default();
+            return Error::Busy {
+                registry: self.name().to_string(),
+                detail: format!("{what}: HTTP 429 Too Many Requests: rate limit reached{left}: {message}"),
+                retry_after: retry_after
+                    .as_deref()
+                    .and_then(crate::transport::retry::parse_retry_after),
+            };
         }
         if status == 404 {
             return Error::NotFound {

@@ -513,6 +513,14 @@ pub fn todo(g: &ProblemGroup, s: &Setting) -> Option<String> {
         // Not a registry (Zuul, DLRN, a list's server): its address is in the cause.
         Kind::Unreachable if g.registry.is_none() => Some("rerun once it answers".into()),
         Kind::Unreachable => Some(format!("rerun once {reg} answers")),
+        Kind::Busy if says(&["rate limit"]) => Some(match stats.and_then(|r| r.password_from.as_deref()) {
+            Some(from) => format!(
+                "rerun once {reg}'s rate limit has reset (the account in {from} has used its share), or use an account with a higher limit"
+            ),
+            None => format!(
+                "rerun once {reg}'s rate limit has reset, or give credentials for it (username and password_env): anonymous requests get the lowest limit"
+            ),
+        }),
         Kind::Busy => Some(format!("rerun later, when {reg} is less busy")),
         Kind::Io | Kind::Other if g.cause.contains("No space left") => Some(match s.local_root {
             Some(root) if g.phase == Phase::LocalStore => {
@@ -792,6 +800,50 @@ mod tests {
             .container(container)
             .registry("127.0.0.1:5001")
             .tag("fh1")
+    }
+
+    #[test]
+    fn a_rate_limit_is_one_group_and_the_advice_is_to_wait_or_log_in() {
+        let reg = "registry-1.docker.io";
+        let problems: Vec<Problem> = ["nova", "neutron", "glance"]
+            .iter()
+            .map(|c| {
+                let e = Error::Busy {
+                    registry: reg.into(),
+                    detail: format!(
+                        "manifest tripleo/openstack-{c}:fh1: HTTP 429 Too Many Requests: rate limit \
+                         reached (0 pulls left in its 6 h window): You have reached your pull rate \
+                         limit. (after 5 attempts)"
+                    ),
+                    retry_after: None,
+                };
+                Problem::from_error(Phase::SourceCheck, c, &e)
+                    .container(c)
+                    .registry(reg)
+            })
+            .collect();
+        let groups = group(&problems);
+        assert_eq!(groups.len(), 1, "{groups:#?}");
+        let g = &groups[0];
+        assert_eq!((g.kind, g.count), (Kind::Busy, 3));
+        let mut source = target_stats(reg, None);
+        source.role = "source".into();
+        let anon = todo(g, &setting(std::slice::from_ref(&source))).unwrap();
+        assert!(
+            anon.contains("rate limit has reset") && anon.contains("give credentials"),
+            "{anon}"
+        );
+        assert!(!anon.contains("less busy") && !anon.contains("answers"), "{anon}");
+        source.password_from = Some("password_env=DOCKER_PASSWORD".into());
+        let logged_in = todo(g, &setting(&[source])).unwrap();
+        assert!(
+            logged_in.contains("password_env=DOCKER_PASSWORD") && logged_in.contains("higher limit"),
+            "{logged_in}"
+        );
+        // A registry in trouble (a 503 to the end) is still told to be waited out.
+        let busy = Problem::new(Phase::Copy, Kind::Busy, "x: PUT blob: HTTP 503", "x").registry(reg);
+        let g = &group(&[busy])[0];
+        assert!(todo(g, &setting(&[])).unwrap().contains("less busy"));
     }
 
     #[test]

@@ -6,7 +6,9 @@
 //!
 //! Waits with bounds of their own are not counted: the pause for Docker Hub's pull limit
 //! (`ratelimit_max_wait`), the token exchange (`token_timeout`) and the wait for the credentials
-//! gate. Layers streamed at the copy's pace are bounded by the minimum rate instead (`min_rate`).
+//! gate. Layers streamed at the copy's pace are bounded by the minimum rate instead (`min_rate`), and
+//! a layer streamed to a registry by `request_timeout` as a stall: no data taken, or no answer after
+//! the last byte, for that long ([`super::upload`]).
 
 use std::time::{Duration, Instant};
 

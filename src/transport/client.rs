@@ -26,7 +26,34 @@ pub struct ClientSpec<'a> {
 
 /// Build a client from its spec.
 pub fn build(spec: ClientSpec<'_>) -> Result<reqwest::Client> {
+    let tls = tls_of(&spec)?;
+    from_parts(&spec, spec.read_timeout, tls)
+}
+
+/// A registry's two clients from one spec (its TLS set up once): the spec's, and the same without a
+/// read timeout for uploads streamed in one request (they are watched for stalls instead:
+/// `transport::upload`).
+pub fn build_with_upload(spec: ClientSpec<'_>) -> Result<(reqwest::Client, reqwest::Client)> {
+    let tls = tls_of(&spec)?;
+    Ok((
+        from_parts(&spec, spec.read_timeout, tls.clone())?,
+        from_parts(&spec, None, tls)?,
+    ))
+}
+
+fn tls_of(spec: &ClientSpec<'_>) -> Result<Option<rustls::ClientConfig>> {
     tls::ensure_provider();
+    spec.tls
+        .as_ref()
+        .map(|opts| tls::client_config(spec.name, opts))
+        .transpose()
+}
+
+fn from_parts(
+    spec: &ClientSpec<'_>,
+    read_timeout: Option<Duration>,
+    tls: Option<rustls::ClientConfig>,
+) -> Result<reqwest::Client> {
     let redirect = match spec.redirects {
         0 => reqwest::redirect::Policy::none(),
         n => reqwest::redirect::Policy::limited(n),
@@ -38,14 +65,14 @@ pub fn build(spec: ClientSpec<'_>) -> Result<reqwest::Client> {
         .pool_max_idle_per_host(32)
         .tcp_nodelay(true)
         .user_agent(concat!("copy-containers/", env!("CARGO_PKG_VERSION")));
-    if let Some(t) = spec.read_timeout {
+    if let Some(t) = read_timeout {
         builder = builder.read_timeout(t);
     }
     if let Some(t) = spec.timeout {
         builder = builder.timeout(t);
     }
-    if let Some(opts) = &spec.tls {
-        builder = builder.tls_backend_preconfigured(tls::client_config(spec.name, opts)?);
+    if let Some(config) = tls {
+        builder = builder.tls_backend_preconfigured(config);
     }
     builder
         .build()

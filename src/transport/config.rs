@@ -45,7 +45,9 @@ pub struct RegistryConfig {
     /// Longest time for one request, from its first attempt to the end of its answer: headers and
     /// body (a body trickled a byte at a time does not restart it), every retry and its wait
     /// included (see [`super::budget`]). Layer streams, read at the copy's pace, are exempt (they
-    /// keep `min_rate`). Default [`REQUEST_TIMEOUT`].
+    /// keep `min_rate`); a layer streamed to a registry ends when the registry takes no data, or
+    /// gives no answer after the last byte, for this long (see [`super::upload`]). Default
+    /// [`REQUEST_TIMEOUT`].
     pub request_timeout: Duration,
     /// Longest time for getting a token, every attempt included. Default [`TOKEN_TIMEOUT`].
     pub token_timeout: Duration,

@@ -72,18 +72,44 @@ pub(super) fn refused_answer(t: &Transport, req: &Request, resp: &Response) -> O
             detail: "the registry speaks HTTPS, not plain HTTP: do not mark it insecure (give its CA with ca_file or certs.d, or tls_verify: false)".into(),
         });
     }
-    let RefusedRedirect(to) = resp.extensions().get::<RefusedRedirect>()?;
+    let message = match resp.extensions().get::<RefusedRedirect>()? {
+        RefusedRedirect::Downgrade(to) => format!(
+            "redirected to plain HTTP ({to}): not followed, a registry reached over HTTPS is never left \
+             for plain HTTP (the request and its answer would travel in clear)"
+        ),
+        RefusedRedirect::Write(to) => write_redirect(&req.method, req.url.path(), to),
+        RefusedRedirect::OffOrigin(to) => format!(
+            "the registry answered a read-back of what was pushed with a redirect to {to}: not \
+             followed, what a registry holds is checked at its own origin (another host's answer \
+             proves nothing about it)"
+        ),
+    };
     Some(Error::Http {
         registry: t.name().to_string(),
         method: req.method.to_string(),
         path: req.url.path().to_string(),
         status: resp.status().as_u16(),
         code: None,
-        message: format!(
-            "redirected to plain HTTP ({to}): not followed, a registry reached over HTTPS is never left \
-             for plain HTTP (the request and its answer would travel in clear)"
-        ),
+        message,
     })
+}
+
+/// A write answered with a redirect, said as it is.
+pub(super) fn write_redirect(method: &reqwest::Method, path: &str, to: &str) -> String {
+    let what = if path.contains("/blobs/uploads") {
+        "upload"
+    } else if path.contains("/manifests/") && method == reqwest::Method::PUT {
+        "manifest push"
+    } else if method == reqwest::Method::DELETE {
+        "delete"
+    } else {
+        "write"
+    };
+    format!(
+        "the registry answered the {what} with a redirect to {to}; writes are not followed, so \
+         nothing was stored there (check the registry's address: it may have moved, or a proxy in \
+         front of it sends writes elsewhere)"
+    )
 }
 
 /// Network errors worth another try: timeouts, refused/reset connections, broken bodies.

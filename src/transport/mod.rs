@@ -7,7 +7,8 @@
 //!   (one re-auth on 401 or `insufficient_scope`), the token exchange; [`creds`]: where credentials
 //!   come from; [`challenge`]: parsing `WWW-Authenticate`;
 //! - [`budget`]: what one request may spend, attempts and a deadline (`request_timeout`);
-//! - [`redirects`]: one request on the wire, redirects followed by hand;
+//! - [`redirects`]: one request on the wire, redirects followed by hand (reads only);
+//! - [`upload`]: a blob streamed in one request, held to `request_timeout` as a stall;
 //! - [`limits`]: Docker Hub's pull rate limit;
 //! - [`give_up`] and [`refusals`]: a registry refusing connections given up for the run, refused
 //!   credentials not sent again;
@@ -39,13 +40,14 @@ pub mod retry;
 mod stats;
 pub mod tls;
 mod token;
+mod upload;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use reqwest::header::{HeaderMap, AUTHORIZATION, RETRY_AFTER};
-use reqwest::{Method, Response};
+use reqwest::header::RETRY_AFTER;
+use reqwest::Response;
 use tokio::sync::Mutex;
 use url::Url;
 
@@ -56,6 +58,7 @@ pub use config::{RegistryConfig, REQUEST_TIMEOUT, TOKEN_TIMEOUT};
 pub use creds::{Credentials, Secret};
 pub use failure::retryable_error;
 pub use give_up::GIVE_UP_AFTER;
+pub use limits::pulls_left;
 pub use refusals::REFUSED_CREDENTIALS_LIMIT;
 pub use request::{repo_scope, GaveUpAfter, Request};
 pub use retry::RetryPolicy;
@@ -67,7 +70,6 @@ use auth::{AuthState, Verdict};
 use failure::{refused_answer, short_error};
 use give_up::GiveUp;
 use limits::PullLimit;
-use redirects::same_origin;
 use refusals::Refusals;
 
 /// The HTTP client for one registry.
@@ -75,6 +77,8 @@ pub struct Transport {
     config: RegistryConfig,
     base: Url,
     client: reqwest::Client,
+    /// For streamed uploads: the same, without a read timeout (see [`upload`]).
+    upload_client: reqwest::Client,
     auth: Mutex<AuthState>,
     rate: PullLimit,
     client_cert_wanted: Arc<tls::ClientCertWanted>,
@@ -112,9 +116,10 @@ impl Transport {
             verify: config.tls_verify,
             client_cert_wanted: Some(&client_cert_wanted),
         });
-        // Registries follow redirects by hand (credentials stay on the registry's origin) and bound
-        // each attempt themselves (`request_timeout`; layer streams are exempt).
-        let client = client::build(client::ClientSpec {
+        // Registries follow redirects by hand (reads only; credentials stay on the registry's
+        // origin) and bound each attempt themselves (`request_timeout`; layer downloads keep a
+        // minimum rate instead, streamed uploads are watched for stalls: see [`upload`]).
+        let (client, upload_client) = client::build_with_upload(client::ClientSpec {
             name: &config.host,
             tls,
             connect_timeout: config.connect_timeout,
@@ -126,6 +131,7 @@ impl Transport {
             config,
             base,
             client,
+            upload_client,
             auth: Mutex::new(AuthState::default()),
             rate: PullLimit::default(),
             client_cert_wanted,
@@ -278,7 +284,9 @@ impl Transport {
             && budget.room_for(retry.longest_delay(attempt, retry_after.as_deref()))
         {
             let max = retry.max_retry_after;
-            if retry_after.as_deref().and_then(retry::parse_retry_after) > Some(max) {
+            if retry_after.as_deref().and_then(retry::parse_retry_after) > Some(max)
+                && self.rate.first_long_wait()
+            {
                 tracing::warn!(registry = %self.name(), "Retry-After asks for more than {max:?}; waiting only that long");
             }
             return Again {
@@ -291,41 +299,6 @@ impl Transport {
             resp.extensions_mut().insert(GaveUpAfter(attempt));
         }
         Done(Ok(resp))
-    }
-
-    /// Send a request with a streaming body once (it cannot be replayed; the caller retries the whole
-    /// transfer). The auth handshake is done first so the stream is not spent on a 401.
-    pub async fn send_streaming(
-        &self,
-        method: Method,
-        url: Url,
-        headers: HeaderMap,
-        body: reqwest::Body,
-        scopes: &[String],
-    ) -> Result<Response> {
-        let auth = self.authorization(scopes).await?;
-        let mut rb = self
-            .client
-            .request(method.clone(), url.clone())
-            .headers(headers)
-            .body(body);
-        if let Some(a) = &auth.header {
-            if same_origin(&url, &self.base) {
-                rb = rb.header(AUTHORIZATION, a.clone());
-            }
-        }
-        self.check_given_up()?;
-        self.stats.requests.fetch_add(1, Ordering::Relaxed);
-        tracing::trace!(registry = %self.name(), %method, path = url.path(), "request (streaming body)");
-        let sent = rb.send().await;
-        self.note_connection(&sent);
-        let resp = sent.map_err(|e| {
-            let req = Request::new(method, url, scopes.to_vec());
-            self.network_error(&req, e, 1)
-        })?;
-        // Counted as any answer; a stream is not sent again, so no re-authentication here.
-        self.judge(&auth, &resp, scopes, &AtomicBool::new(true)).await;
-        Ok(resp)
     }
 
     /// The request's deadline moved by a wait that is not its own (see [`budget`]), as a budget at

@@ -4,6 +4,12 @@
 //! request, and the answer, would travel in clear); a `303` turns the request into a body-less GET;
 //! each hop is counted and held to the request's deadline (none for a body the caller streams at
 //! its own pace).
+//!
+//! Only reads are followed. A write (`PUT`, `POST`, `PATCH`, `DELETE`) answered with a redirect is
+//! that registry's failure: whatever the redirect target answers (a `201`, a digest) is not the
+//! registry's acknowledgement, and counting it would report an image pushed that the registry never
+//! stored. A read that checks what was written ([`Request::own_origin`]) is not followed off the
+//! registry's origin either, for the same reason.
 
 use std::sync::atomic::Ordering;
 use std::time::Instant;
@@ -48,17 +54,31 @@ impl Transport {
             tracing::trace!(registry = %self.name(), %method, path = url.path(), "request");
             let resp = rb.send().await?;
             let status = resp.status();
+            let next = resp
+                .headers()
+                .get(LOCATION)
+                .and_then(|l| l.to_str().ok())
+                .and_then(|l| url.join(l).ok());
+            if status.is_redirection() && is_write(&method) {
+                // Not followed, whatever the hop: the answer goes back marked, and becomes an error.
+                let to = next.as_ref().map_or_else(|| "(no Location)".into(), origin);
+                let mut resp = resp;
+                resp.extensions_mut().insert(RefusedRedirect::Write(to));
+                return Ok(resp);
+            }
             if status.is_redirection() && hop < 5 {
-                if let Some(next) = resp
-                    .headers()
-                    .get(LOCATION)
-                    .and_then(|l| l.to_str().ok())
-                    .and_then(|l| url.join(l).ok())
-                {
+                if let Some(next) = next {
                     if downgrades(&url, &next) {
                         // Not followed: the answer goes back marked, and becomes an error.
                         let mut resp = resp;
-                        resp.extensions_mut().insert(RefusedRedirect(origin(&next)));
+                        resp.extensions_mut()
+                            .insert(RefusedRedirect::Downgrade(origin(&next)));
+                        return Ok(resp);
+                    }
+                    if req.own_origin && !same_origin(&next, &self.base) {
+                        let mut resp = resp;
+                        resp.extensions_mut()
+                            .insert(RefusedRedirect::OffOrigin(origin(&next)));
                         return Ok(resp);
                     }
                     tracing::debug!(registry = %self.name(), from = url.path(), to_host = next.host_str().unwrap_or(""), "following redirect");
@@ -76,10 +96,22 @@ impl Transport {
     }
 }
 
-/// Set on a redirect that was not followed because it would leave HTTPS for plain HTTP: where it
-/// pointed (scheme, host and port only: a storage URL's query often holds a signature).
+/// Set on a redirect that was not followed, with where it pointed (scheme, host and port only: a
+/// storage URL's query often holds a signature).
 #[derive(Clone, Debug)]
-pub(super) struct RefusedRedirect(pub(super) String);
+pub(super) enum RefusedRedirect {
+    /// It would leave HTTPS for plain HTTP.
+    Downgrade(String),
+    /// It answered a write: writes are never followed.
+    Write(String),
+    /// It would take a read of what was written ([`Request::own_origin`]) off the registry's origin.
+    OffOrigin(String),
+}
+
+/// Methods that change what a registry holds: never sent on through a redirect.
+pub(super) fn is_write(method: &Method) -> bool {
+    !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+}
 
 /// From HTTPS to anything else (plain HTTP): what was sent and received under TLS would go in clear.
 pub(super) fn downgrades(from: &Url, to: &Url) -> bool {
@@ -132,5 +164,15 @@ mod tests {
         assert!(!downgrades(&u("http://r/v2/"), &u("http://cdn/blob")));
         assert!(!downgrades(&u("http://r/v2/"), &u("https://cdn/blob")));
         assert_eq!(origin(&u("http://cdn:8080/blob?sig=secret")), "http://cdn:8080");
+    }
+
+    #[test]
+    fn writes_are_the_methods_that_change_a_registry() {
+        for m in [Method::PUT, Method::POST, Method::PATCH, Method::DELETE] {
+            assert!(is_write(&m), "{m}");
+        }
+        for m in [Method::GET, Method::HEAD] {
+            assert!(!is_write(&m), "{m}");
+        }
     }
 }

@@ -25,6 +25,9 @@ pub struct Request {
     pub counts_as_pull: bool,
     /// The caller streams the response body at its own pace (a layer): no overall deadline.
     pub streamed: bool,
+    /// A read of what this run wrote (a registry written to): its answer must come from the
+    /// registry's own origin, a redirect elsewhere is not followed (see [`super::redirects`]).
+    pub own_origin: bool,
 }
 
 impl Request {
@@ -37,6 +40,7 @@ impl Request {
             scopes,
             counts_as_pull: false,
             streamed: false,
+            own_origin: false,
         }
     }
 
