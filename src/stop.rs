@@ -232,14 +232,15 @@ pub fn process() -> Stop {
 /// nothing (the first `last_word` stays). An error when the handlers cannot be installed (the
 /// signals then end the process as before).
 pub fn handle_signals(last_word: fn(Signal)) -> std::io::Result<()> {
-    static INSTALLED: OnceLock<std::result::Result<(), String>> = OnceLock::new();
+    // The first outcome, kept for later calls (an io::Error is not Clone: shared).
+    static INSTALLED: OnceLock<std::result::Result<(), std::sync::Arc<std::io::Error>>> = OnceLock::new();
     INSTALLED
-        .get_or_init(|| install(last_word))
+        .get_or_init(|| install(last_word).map_err(std::sync::Arc::new))
         .clone()
-        .map_err(std::io::Error::other)
+        .map_err(|e| std::io::Error::new(e.kind(), e.to_string()))
 }
 
-fn install(last_word: fn(Signal)) -> std::result::Result<(), String> {
+fn install(last_word: fn(Signal)) -> std::io::Result<()> {
     let (ready, installed) = std::sync::mpsc::channel();
     let thread = std::thread::Builder::new()
         .name("copy-containers signals".into())
@@ -247,7 +248,7 @@ fn install(last_word: fn(Signal)) -> std::result::Result<(), String> {
             let rt = tokio::runtime::Builder::new_current_thread().enable_all().build();
             let rt = match rt {
                 Ok(rt) => rt,
-                Err(e) => return drop(ready.send(Err(e.to_string()))),
+                Err(e) => return drop(ready.send(Err(e))),
             };
             rt.block_on(async move {
                 use tokio::signal::unix::{signal, SignalKind};
@@ -259,7 +260,7 @@ fn install(last_word: fn(Signal)) -> std::result::Result<(), String> {
                 let (mut term, mut int, mut hup) = match streams {
                     (Ok(t), Ok(i), Ok(h)) => (t, i, h),
                     (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => {
-                        return drop(ready.send(Err(e.to_string())));
+                        return drop(ready.send(Err(e)));
                     }
                 };
                 let _ = ready.send(Ok(()));
@@ -276,8 +277,8 @@ fn install(last_word: fn(Signal)) -> std::result::Result<(), String> {
     match thread {
         Ok(_) => installed
             .recv()
-            .unwrap_or_else(|_| Err("the signal thread ended".into())),
-        Err(e) => Err(e.to_string()),
+            .unwrap_or_else(|_| Err(std::io::Error::other("the signal thread ended"))),
+        Err(e) => Err(e),
     }
 }
 
