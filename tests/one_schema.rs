@@ -251,3 +251,14 @@ fn declared_defaults_are_the_applied_ones() {
     };
     assert_eq!(resolve(&explicit), resolve(&minimal));
 }
+
+/// `tmp_file_root`'s declared default is the place the report folder treats as the default's (a
+/// folder another user took there is gone around, a chosen one refused): the two cannot drift.
+#[test]
+fn the_declared_tmp_file_root_is_the_report_folders_default() {
+    use copy_containers::options::{DefaultValue, Field};
+    let DefaultValue::Str(declared) = Field::tmp_file_root.opt().default else {
+        panic!("tmp_file_root declares no path default");
+    };
+    assert_eq!(declared, copy_containers::report::folder::DEFAULT_TMP_FILE_ROOT);
+}
