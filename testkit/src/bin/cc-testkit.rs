@@ -472,7 +472,6 @@ fn down(dir: &Path) -> Result<()> {
 }
 
 #[allow(clippy::too_many_arguments)]
-#[allow(clippy::too_many_arguments)]
 fn run_proxy(
     listen: SocketAddr,
     upstream: String,
