@@ -8,9 +8,11 @@
 //! - stderr is a terminal (human log format): one bar per phase (source check, architectures, copy
 //!   check, blobs, manifests, lists, verify, labels, source label) with done/total, bytes, rate and
 //!   ETA, redrawn a few times a second; log lines are printed above it (the log writer goes through [`Progress::write_log`],
-//!   which clears the bar, writes the line and redraws), and each phase leaves one final line.
+//!   which clears the bar, writes the line and redraws), and each phase of two seconds or more leaves
+//!   one final line.
 //! - otherwise (CI logs, files): one progress log event every interval (30 s by default) with the same
-//!   figures, and a final one per phase. They go through the run's logger, so they are timestamped,
+//!   figures, and a final one per phase that lasted an interval (a shorter one says its outcome in
+//!   the engine's own log line). They go through the run's logger, so they are timestamped,
 //!   scrubbed and in JSON with `--log-format json` (and `-q` hides them).
 //!
 //! The blobs phase counts the bytes the copy layer pumps from the source (once per blob, whatever the
@@ -64,7 +66,13 @@ struct Inner {
     screen: Mutex<Screen>,
     /// The drawer thread, while it runs.
     drawer: Mutex<Option<Drawer>>,
+    /// A phase shorter than this leaves no final line: its outcome is the engine's own log line,
+    /// and a fast run is not a screen of `… in 0s` lines.
+    min_final: Duration,
 }
+
+/// On a terminal, a phase of at least this long leaves its final line.
+const BAR_FINAL: Duration = Duration::from_secs(2);
 
 /// The drawer thread: its stop flag (set, then notified) and handle.
 struct Drawer {
@@ -108,9 +116,20 @@ impl Progress {
         Progress::with_writer(mode, Box::new(std::io::stderr()))
     }
 
-    /// A handle drawing into `out` (the bar and log lines; `Lines` events go through `tracing`).
+    /// A handle drawing into `out` (the bar and log lines; `Lines` events go through `tracing`). A
+    /// phase leaves a final line when it lasted two seconds on a terminal, or one interval (so it
+    /// has had progress lines) otherwise.
     pub fn with_writer(mode: Mode, out: Box<dyn Write + Send>) -> Progress {
+        let min_final = match mode {
+            Mode::Bar => BAR_FINAL,
+            Mode::Lines(every) => every,
+        };
+        Progress::build(mode, out, min_final)
+    }
+
+    fn build(mode: Mode, out: Box<dyn Write + Send>, min_final: Duration) -> Progress {
         Progress(Some(Arc::new(Inner {
+            min_final,
             mode,
             phase: Mutex::new(None),
             done: AtomicU64::new(0),
@@ -252,14 +271,18 @@ impl Inner {
         let Some(p) = lock(&self.phase).take() else { return };
         let snap = self.snapshot_of(p);
         let text = final_line(&snap);
+        let keep = snap.elapsed >= self.min_final;
         match self.mode {
             Mode::Bar => {
                 let mut s = lock(&self.screen);
                 s.clear_bar();
-                let _ = writeln!(s.out, "{text}");
+                if keep {
+                    let _ = writeln!(s.out, "{text}");
+                }
                 let _ = s.out.flush();
             }
-            Mode::Lines(_) => tracing::info!("progress: {text}"),
+            Mode::Lines(_) if keep => tracing::info!("progress: {text}"),
+            Mode::Lines(_) => {}
         }
     }
 
@@ -568,7 +591,7 @@ mod tests {
     #[test]
     fn bar_logs_above_and_final_lines() {
         let buf = Buf::default();
-        let p = Progress::with_writer(Mode::Bar, Box::new(buf.clone()));
+        let p = Progress::build(Mode::Bar, Box::new(buf.clone()), Duration::ZERO);
         p.phase("source check", 2);
         p.step();
         std::thread::sleep(BAR_TICK * 2);
@@ -586,6 +609,23 @@ mod tests {
         assert_eq!(out.matches("source check 2/2  in 0s\n").count(), 1, "{out:?}");
         assert!(out.contains("verify 0/1  in 0s\n"), "{out:?}");
         assert!(out.ends_with("\r\x1b[2K") || out.ends_with('\n'), "{out:?}");
+    }
+
+    /// A phase shorter than the minimum leaves no final line (a fast run is not a screen of
+    /// `… in 0s` lines); a long one does.
+    #[test]
+    fn only_a_long_phase_leaves_its_final_line() {
+        let buf = Buf::default();
+        let p = Progress::build(Mode::Bar, Box::new(buf.clone()), Duration::from_millis(300));
+        p.phase("source check", 1);
+        p.step();
+        p.phase("blobs", 1);
+        std::thread::sleep(Duration::from_millis(400));
+        p.step();
+        p.finish();
+        let out = String::from_utf8(lock(&buf.0).clone()).unwrap();
+        assert!(!out.contains("source check 1/1"), "{out:?}");
+        assert!(out.contains("blobs 1/1"), "{out:?}");
     }
 
     #[test]

@@ -131,14 +131,20 @@ impl Store {
             }
         }
         report.verification = self.verify_after(&plans, opts.dry_run);
-        tracing::info!(
-            scope = %report.scope,
-            dry_run = opts.dry_run,
-            removed = report.removed.len(),
-            freed_bytes = report.freed_bytes,
-            verified = report.verification.ok,
-            "local store delete"
-        );
+        // Said when something went (or would go); a delete with nothing to remove (after every
+        // successful promotion that kept nothing) is a debug line.
+        if report.removed.is_empty() {
+            tracing::debug!(scope = %report.scope, verified = report.verification.ok, "local store delete: nothing to remove");
+        } else {
+            tracing::info!(
+                scope = %report.scope,
+                dry_run = opts.dry_run,
+                removed = report.removed.len(),
+                freed_bytes = report.freed_bytes,
+                verified = report.verification.ok,
+                "local store delete"
+            );
+        }
         Ok(report)
     }
 
