@@ -196,7 +196,14 @@ pub(crate) fn finish(
             ..RegistryStats::new(n, r.name(), role, r.transport().stats())
         })
         .collect();
-    for s in report.registries.iter().filter(|s| s.retries > 0) {
+    // A registry that failed says so in its own ERROR line; the retries on the way are part of
+    // that cause, not a second message.
+    let failed = |name: &str| problems.iter().any(|x| x.registry.as_deref() == Some(name));
+    for s in report
+        .registries
+        .iter()
+        .filter(|s| s.retries > 0 && !failed(&s.name))
+    {
         tracing::warn!(registry = %s.name, retries = s.retries, requests = s.requests, "requests retried on this registry (each retry is logged at DEBUG, -v)");
     }
     report.errors = problems.iter().map(|x| x.text.clone()).collect();
