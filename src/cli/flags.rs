@@ -19,6 +19,8 @@ pub struct PromoteFlags {
     pub config: Option<PathBuf>,
     pub dry_run: bool,
     pub json: bool,
+    /// `--table`: one row per image whatever their number.
+    pub table: bool,
     /// `tag --registry` (the module's `registries`), as given.
     pub registries: Vec<String>,
     /// The promotion's options given, by key, as given (`--push yes` stays `"yes"` until read).
@@ -122,6 +124,7 @@ impl PromoteFlags {
                     let on = m.get_flag(o.name);
                     match o.name {
                         "dry_run" => f.dry_run = on,
+                        "table" => f.table = on,
                         _ => f.json = on,
                     }
                     continue;

@@ -64,7 +64,7 @@ pub struct Cli {
     /// More logs (-v debug, -vv trace).
     #[arg(short, long, action = clap::ArgAction::Count, global = true, help_heading = LOGS)]
     pub verbose: u8,
-    /// Fewer logs (-q warnings only, -qq errors only).
+    /// Quiet: the outcome line on stdout, and on stderr the errors alone (one line per cause).
     #[arg(short, long, action = clap::ArgAction::Count, global = true, help_heading = LOGS)]
     pub quiet: u8,
     /// Seconds between progress lines on stderr when it is not a terminal (on a terminal a bar is
@@ -205,10 +205,35 @@ fn stopped_at_once(signal: crate::stop::Signal) {
     );
 }
 
+/// `-q` was given: the results are the outcome line alone (set once, as the command line is read).
+static QUIET: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Whether `-q` was given.
+fn quiet() -> bool {
+    QUIET.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// The width of the terminal on stdout, `None` when stdout is not one (a file, a pipe: lines are
+/// left whole for whoever reads them).
+fn stdout_columns() -> Option<usize> {
+    if !std::io::stdout().is_terminal() {
+        return None;
+    }
+    match rustix::termios::tcgetwinsize(std::io::stdout()) {
+        Ok(w) if w.ws_col > 0 => Some(w.ws_col as usize),
+        _ => Some(80),
+    }
+}
+
 /// Run the CLI; returns the process exit code.
 pub fn run(cli: Cli) -> i32 {
     let debug = matches!(&cli.command, Command::CopyQuay(a) if a.debug);
-    let verbosity = cli.verbose as i8 - cli.quiet as i8 + debug as i8;
+    // -q: errors only (each cause one ERROR line), and the outcome line alone on stdout.
+    let verbosity = match cli.quiet {
+        0 => cli.verbose as i8 + debug as i8,
+        _ => -2,
+    };
+    QUIET.store(cli.quiet > 0, std::sync::atomic::Ordering::Relaxed);
     let json_logs = cli.log_format == LogFormat::Json;
     let progress = Progress::for_stderr(
         std::time::Duration::from_secs(cli.progress_interval),

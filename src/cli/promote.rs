@@ -43,13 +43,13 @@ fn resolve(args: PromoteArgs) -> anyhow::Result<Promotion> {
 
 /// The end of a command that ran: the outcome decided, every failure logged at ERROR (the same
 /// message once, with how many times it came), the result printed; returns the exit status.
-pub fn finish(report: &mut Report, json: bool) -> anyhow::Result<i32> {
+pub fn finish(report: &mut Report, f: &PromoteFlags) -> anyhow::Result<i32> {
     report.settle();
     log_failures(report);
-    if json {
+    if f.json {
         say!("{}", serde_json::to_string_pretty(&report)?);
     } else {
-        print_summary(report);
+        print_summary(report, f.table);
     }
     Ok(report.exit_status())
 }
@@ -75,8 +75,16 @@ pub fn log_failures(report: &Report) {
 }
 
 /// The report as a table on stdout ([`crate::report::text`]).
-pub fn print_summary(report: &Report) {
-    crate::report::text::summary(report)
+/// With `-q` the outcome line alone (the causes are the log's ERROR lines); the table with
+/// `--table` or for a small run; wrapped at the terminal's width when stdout is one.
+pub fn print_summary(report: &Report, table: bool) {
+    use crate::report::text::{render, Shown};
+    let shown = match (super::quiet(), table) {
+        (true, _) => Shown::Outcome,
+        (false, true) => Shown::Table,
+        (false, false) => Shown::Usual,
+    };
+    render(report, shown, super::stdout_columns())
         .iter()
         .for_each(|l| say!("{l}"));
 }
@@ -104,7 +112,7 @@ pub async fn promote_cmd(
     };
     // The bar off the terminal before the results are printed.
     progress.finish();
-    finish(&mut report, f.json)
+    finish(&mut report, f)
 }
 
 /// `tag`: the label on `--registry` (default: the source), remotely.
@@ -116,12 +124,12 @@ pub async fn tag_cmd(f: &PromoteFlags) -> anyhow::Result<i32> {
         dry_run: f.dry_run,
     };
     let mut report = verbs::tag(req).await?;
-    finish(&mut report, f.json)
+    finish(&mut report, f)
 }
 
 /// `rollback`: the label back where it was before the last promotion, on every registry.
 pub async fn rollback_cmd(f: &PromoteFlags) -> anyhow::Result<i32> {
     let p = resolve(args_of(f, None, Action::Rollback)?)?;
     let mut report = verbs::rollback(&p, f.dry_run).await;
-    finish(&mut report, f.json)
+    finish(&mut report, f)
 }

@@ -130,7 +130,7 @@ pub(super) fn print_outcome(o: &ReleaseOutcome) {
                 say!("report: {f}");
             }
         }
-        Some(rep) => print_summary(rep),
+        Some(rep) => print_summary(rep, false),
         None => {}
     }
     say!();

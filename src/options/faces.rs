@@ -1,5 +1,5 @@
 //! The options of one face only: the module's (`action`, `registries`, `stage_info`, `scope`) and
-//! the command line's (`--config`, `--dry-run`, `--json`), the actions, and what each action requires.
+//! the command line's (`--config`, `--dry-run`, `--json`, `--table`), the actions, and what each action requires.
 
 use super::Help::{Says, Unused};
 use super::Kind::*;
@@ -140,6 +140,10 @@ pub const CLI_OPTIONS: &[Opt] = &[
         .flag("json")
         .group(Group::Reports)
         .help("Print the report as JSON on stdout instead of the table"),
+    opt("table", Switch)
+        .flag("table")
+        .group(Group::Reports)
+        .help("Print one row per image however many there are (by default only for runs of up to 10 images; the HTML report has them all)"),
 ];
 
 /// The options `action` requires that `given` (by name) does not have, nor anything standing in for

@@ -1,6 +1,8 @@
 //! A report as text, for a terminal: one row per container, one column per registry (the source
 //! first, marked `*`), within 100 columns, then the outcome and one line per cause. The command
-//! line prints it; the JSON and HTML renderings sit beside it.
+//! line prints it; the JSON and HTML renderings sit beside it. How much is shown ([`Shown`]): the
+//! table only for a small run or when asked, the outcome line alone when quiet; lines are wrapped
+//! at the terminal's width with their indentation, so nothing is wrapped by the terminal itself.
 
 use super::{ContainerReport, PlanSummary, Report, TagAction};
 
@@ -14,12 +16,119 @@ macro_rules! say {
     };
 }
 
-/// A readable table of a report: one row per container, one column per registry (the source first,
-/// marked `*`), within 100 columns.
-pub fn summary(report: &Report) -> Vec<String> {
+/// Runs of at most this many images get their table by default.
+pub const SMALL_RUN: usize = 10;
+
+/// How much of a report the text shows.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Shown {
+    /// The table when the run has at most [`SMALL_RUN`] images, else a line saying how to see it;
+    /// then the outcome, the label's fate, the causes and the report files.
+    #[default]
+    Usual,
+    /// The table whatever the number of images (`--table`).
+    Table,
+    /// The outcome line alone (`-q`: the causes are the log's ERROR lines).
+    Outcome,
+}
+
+/// The report as text ([`Shown`]) for a terminal `width` columns wide when given: the table
+/// leaves out the digest, then the architectures, rather than be wrapped; every other line is
+/// wrapped ([`wrap`]).
+pub fn render(report: &Report, shown: Shown, width: Option<usize>) -> Vec<String> {
+    let table = shown == Shown::Table || report.containers.len() <= SMALL_RUN;
+    let lines = match shown {
+        Shown::Outcome => vec![report.outcome_line()],
+        _ => {
+            let fits =
+                |lines: &[String]| width.is_none_or(|w| lines.iter().all(|l| l.chars().count() < w.max(21)));
+            let mut out = summary(report, table, Columns::All);
+            for fewer in [Columns::NoDigest, Columns::Names] {
+                if table && !fits(&table_part(&out)) {
+                    out = summary(report, table, fewer);
+                }
+            }
+            out
+        }
+    };
+    match width {
+        Some(w) => lines
+            .iter()
+            .flat_map(|l| {
+                if is_table_row(l) {
+                    vec![l.clone()]
+                } else {
+                    wrap(l, w)
+                }
+            })
+            .collect(),
+        None => lines,
+    }
+}
+
+/// The table's lines of a summary: those before its first empty line.
+fn table_part(lines: &[String]) -> Vec<String> {
+    lines.iter().take_while(|l| !l.is_empty()).cloned().collect()
+}
+
+/// A line of the table (columns aligned with runs of spaces), which is never wrapped.
+fn is_table_row(line: &str) -> bool {
+    !line.starts_with(' ') && line.contains("  ") && !line.starts_with("error: ")
+}
+
+/// `line` in lines of fewer than `width` columns, broken at spaces, each continuation indented as
+/// the line is plus two (an `error:` line's under its text); a word longer than the room stays
+/// whole on its own line.
+pub fn wrap(line: &str, width: usize) -> Vec<String> {
+    let room = width.saturating_sub(1).max(20);
+    if line.chars().count() <= room {
+        return vec![line.to_string()];
+    }
+    let lead = line.len() - line.trim_start().len();
+    let indent = if line.starts_with("error: ") { 7 } else { lead + 2 };
+    let mut out: Vec<String> = Vec::new();
+    let mut cur = " ".repeat(lead);
+    let mut empty = true;
+    for word in line[lead..].split(' ') {
+        let n = word.chars().count();
+        if !empty && cur.chars().count() + 1 + n > room {
+            out.push(cur);
+            cur = " ".repeat(indent);
+            empty = true;
+        }
+        if !empty {
+            cur.push(' ');
+        }
+        cur.push_str(word);
+        empty = false;
+    }
+    out.push(cur);
+    out
+}
+
+/// Which columns the table has besides the names and the registries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Columns {
+    All,
+    NoDigest,
+    Names,
+}
+
+/// A readable table of a report (`table`; else one line saying how to see it): one row per
+/// container, one column per registry (the source first, marked `*`), within 100 columns; then the
+/// outcome, the label's fate, each cause and the report files.
+fn summary(report: &Report, table: bool, columns: Columns) -> Vec<String> {
     let mut out = Vec::new();
     if let (true, Some(plan)) = (report.dry_run, &report.plan) {
         print_plan(&mut out, plan, &report.named_label);
+    }
+    if !table {
+        say!(
+            out,
+            "{} images: one row each with --table, and in the HTML report",
+            report.containers.len()
+        );
+        return tail(report, out);
     }
     let regs = table_registries(report);
     let w = report
@@ -29,7 +138,14 @@ pub fn summary(report: &Report) -> Vec<String> {
         .max()
         .unwrap_or(9)
         .clamp(9, 24);
-    let mut head = format!("{:<w$}  {:<12}  {:<13}", "container", "digest", "architectures");
+    // The fixed columns, as wide as they are wanted (the digest and the architectures go first
+    // on a narrow terminal).
+    let fixed = |name: &str, digest: &str, arch: &str| match columns {
+        Columns::All => format!("{name:<w$}  {digest:<12}  {arch:<13}"),
+        Columns::NoDigest => format!("{name:<w$}  {arch:<13}"),
+        Columns::Names => format!("{name:<w$}"),
+    };
+    let mut head = fixed("container", "digest", "architectures");
     for (name, source) in &regs {
         let mark = if *source { "*" } else { "" };
         // The end of a host tells registries apart (the port): cut from the left.
@@ -43,11 +159,10 @@ pub fn summary(report: &Report) -> Vec<String> {
             .strip_prefix("sha256:")
             .map(|h| &h[..12.min(h.len())])
             .unwrap_or(d);
-        let mut row = format!(
-            "{:<w$}  {:<12}  {:<13}",
-            truncate(&c.name, w),
+        let mut row = fixed(
+            &truncate(&c.name, w),
             short,
-            truncate(&c.manifest_architectures.join("+"), 13)
+            &truncate(&c.manifest_architectures.join("+"), 13),
         );
         for (name, _) in &regs {
             row.push_str(&format!("  {:<13}", cell_status(c, name)));
@@ -62,7 +177,16 @@ pub fn summary(report: &Report) -> Vec<String> {
     if !legend.is_empty() && !report.containers.is_empty() {
         say!(out, "registries: {}", legend.join(", "));
     }
-    say!(out);
+    tail(report, out)
+}
+
+/// What follows the table: the outcome, the label's fate, each cause, the report files (a pair of
+/// the same name in one line).
+fn tail(report: &Report, mut out: Vec<String>) -> Vec<String> {
+    // A blank line after the table, not after the one line standing in for it.
+    if out.len() > 1 {
+        say!(out);
+    }
     say!(out, "{}", report.outcome_line());
     for line in report.label_lines() {
         say!(out, "{line}");
@@ -73,8 +197,25 @@ pub fn summary(report: &Report) -> Vec<String> {
             None => say!(out, "error: {line}"),
         }
     }
-    for f in &report.files {
+    for f in paired(&report.files) {
         say!(out, "report: {f}");
+    }
+    out
+}
+
+/// `x.json` and `x.html` as `x.json, .html`.
+fn paired(files: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut rest = files.iter().peekable();
+    while let Some(f) = rest.next() {
+        let stem = f.strip_suffix(".json");
+        match (stem, rest.peek()) {
+            (Some(stem), Some(next)) if next.strip_suffix(".html") == Some(stem) => {
+                out.push(format!("{f}, .html"));
+                rest.next();
+            }
+            _ => out.push(f.clone()),
+        }
     }
     out
 }
@@ -166,5 +307,59 @@ fn truncate(s: &str, n: usize) -> String {
         s.to_string()
     } else {
         s.chars().take(n - 1).collect::<String>() + "…"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A long line is broken at spaces under 80 columns, its continuations indented (an `error:`
+    /// line's under its text); a short one and a word longer than the room stay whole.
+    #[test]
+    fn long_lines_wrap_under_the_width_with_their_indent() {
+        let line = "error: 127.0.0.1:9: unreachable: 8 connections in a row were refused, so it was \
+                    given up for this run (is the registry running, and is the address right?)";
+        let lines = wrap(line, 80);
+        assert!(lines.len() > 1, "{lines:#?}");
+        assert!(lines.iter().all(|l| l.chars().count() < 80), "{lines:#?}");
+        assert!(lines[1..]
+            .iter()
+            .all(|l| l.starts_with("       ") && !l.starts_with("        ")));
+        assert_eq!(
+            lines.join(" ").split_whitespace().collect::<Vec<_>>(),
+            line.split_whitespace().collect::<Vec<_>>()
+        );
+        let indented = format!(
+            "       so 150 images were not verified there: {}",
+            "a, ".repeat(30)
+        );
+        let lines = wrap(indented.trim_end(), 80);
+        assert!(
+            lines[1..].iter().all(|l| l.starts_with("         ")),
+            "{lines:#?}"
+        );
+        assert_eq!(wrap("OK: 5 images promoted", 80), ["OK: 5 images promoted"]);
+        let long = "x".repeat(100);
+        assert_eq!(
+            wrap(&format!("see {long} now"), 80),
+            ["see".to_string(), format!("  {long}"), "  now".to_string()]
+        );
+    }
+
+    #[test]
+    fn a_pair_of_reports_is_one_line() {
+        let files = [
+            "/l/r-1.json",
+            "/l/r-1.html",
+            "/l/r-latest.json",
+            "/l/r-latest.html",
+            "/l/x.html",
+        ]
+        .map(String::from);
+        assert_eq!(
+            paired(&files),
+            ["/l/r-1.json, .html", "/l/r-latest.json, .html", "/l/x.html"]
+        );
     }
 }

@@ -1,0 +1,191 @@
+//! What an operator reads after a run, counted (issue 26): stdout and stderr together, as a terminal
+//! shows them, at the default verbosity. A success is at most 25 lines whatever the number of
+//! images (the per-image table only for a small run or with `--table`); a failure with one cause
+//! at most 15, at 20 and at 150 images; `-q` is the outcome line and one line per cause. Real
+//! registries; the release staged by the binary itself.
+
+use std::process::Command;
+
+use copy_containers_testkit as tk;
+
+const BIN: &str = env!("CARGO_BIN_EXE_copy-containers");
+const HASH: &str = "d7c3cd922f91d83aacb5d7555de9d5bc";
+
+struct Run {
+    code: Option<i32>,
+    out: String,
+    err: String,
+}
+
+impl Run {
+    fn lines(&self) -> usize {
+        self.out.lines().count() + self.err.lines().count()
+    }
+    fn all(&self) -> String {
+        format!("{}--- stderr\n{}", self.out, self.err)
+    }
+}
+
+fn run(args: &[&str]) -> Run {
+    let out = Command::new(BIN)
+        .args(args)
+        .env("COPY_CONTAINERS_PROGRESS_INTERVAL", "30")
+        .env_remove("COPY_CONTAINERS_LOG")
+        .output()
+        .unwrap();
+    Run {
+        code: out.status.code(),
+        out: String::from_utf8_lossy(&out.stdout).into_owned(),
+        err: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// 150 small images at `src`, their names.
+fn stage(src: &tk::Registry) -> Vec<String> {
+    let reg = format!("host={},namespace=ns,insecure=true", src.host());
+    let r = run(&[
+        "-q",
+        "stage",
+        "--registry",
+        &reg,
+        "--images",
+        "150",
+        "--base-layers",
+        "1",
+        "--base-layer-size",
+        "1024",
+        "--unique-layer-size",
+        "512",
+        "--json",
+    ]);
+    assert_eq!(r.code, Some(0), "{}", r.all());
+    let staged: serde_json::Value = serde_json::from_str(&r.out).unwrap();
+    staged
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["name"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// `promote` of `names` from `src` to `target` (a `host=…` value), with `extra` flags first.
+fn promote(extra: &[&str], src: &tk::Registry, target: &str, names: &[String], tmp: &std::path::Path) -> Run {
+    let source = format!("host={},namespace=ns,insecure=true", src.host());
+    let containers = names.join(",");
+    let store = tmp.join("store");
+    let logs = tmp.join("logs");
+    let mut args: Vec<&str> = extra.to_vec();
+    args.extend([
+        "promote",
+        "--full-hash",
+        HASH,
+        "--named-label",
+        "current-tripleo",
+        "--release",
+        "master",
+        "--containers",
+        &containers,
+        "--source",
+        &source,
+        "--target",
+        target,
+        "--retries",
+        "1",
+        "--local-store",
+        store.to_str().unwrap(),
+        "--tmp-file-root",
+        logs.to_str().unwrap(),
+    ]);
+    run(&args)
+}
+
+#[test]
+fn a_run_reads_in_a_screen_at_20_and_150_images() {
+    let src = tk::Registry::plain().unwrap();
+    let all = stage(&src);
+    assert_eq!(all.len(), 150);
+    let tmp = tempfile::tempdir().unwrap();
+    // A closed port: a target down.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let down = format!("host={},namespace=ns,insecure=true", closed.local_addr().unwrap());
+    drop(closed);
+    for n in [20, 150] {
+        let names = &all[..n];
+        let dst = tk::Registry::plain().unwrap();
+        let target = format!("host={},namespace=ns,insecure=true", dst.host());
+
+        // A success, cold: within 25 lines, no per-image table beyond a small run.
+        let ok = promote(&[], &src, &target, names, tmp.path());
+        assert_eq!(ok.code, Some(0), "{}", ok.all());
+        assert!(
+            ok.lines() <= 25,
+            "{n} images, success: {} lines\n{}",
+            ok.lines(),
+            ok.all()
+        );
+        assert!(
+            ok.out.contains(&format!("{n} images: one row each with --table")),
+            "{}",
+            ok.all()
+        );
+        // No line names every image.
+        assert!(!ok.all().contains(&names[n - 1]), "{}", ok.all());
+
+        // --table: one row per image.
+        let t = run_table(&src, &target, names, tmp.path());
+        assert_eq!(t.code, Some(0), "{}", t.all());
+        // (a long name is cut to 23 characters and an ellipsis)
+        let shown = |name: &str| name.chars().take(23).collect::<String>();
+        let rows = names
+            .iter()
+            .filter(|name| t.out.lines().any(|l| l.starts_with(&shown(name))))
+            .count();
+        assert_eq!(rows, n, "{}", t.all());
+
+        // A target down: one cause, within 15 lines, and its ERROR line once.
+        let failed = promote(&[], &src, &down, names, tmp.path());
+        assert_eq!(failed.code, Some(1), "{}", failed.all());
+        assert!(
+            failed.lines() <= 15,
+            "{n} images, one cause: {} lines\n{}",
+            failed.lines(),
+            failed.all()
+        );
+        assert_eq!(failed.out.matches("error: ").count(), 1, "{}", failed.all());
+        assert_eq!(failed.err.matches(" ERROR ").count(), 1, "{}", failed.all());
+        assert!(!failed.all().contains(&names[n - 1]), "{}", failed.all());
+
+        // -q: the outcome line, and the cause's ERROR line; nothing else.
+        let quiet = promote(&["-q"], &src, &down, names, tmp.path());
+        assert_eq!(quiet.code, Some(1));
+        assert_eq!(quiet.out.lines().count(), 1, "{}", quiet.all());
+        assert!(quiet.out.starts_with("FAILED: "), "{}", quiet.all());
+        assert_eq!(quiet.err.lines().count(), 1, "{}", quiet.all());
+        assert!(quiet.err.contains(" ERROR "), "{}", quiet.all());
+    }
+}
+
+/// `promote --table` of the same promotion (nothing left to do).
+fn run_table(src: &tk::Registry, target: &str, names: &[String], tmp: &std::path::Path) -> Run {
+    let source = format!("host={},namespace=ns,insecure=true", src.host());
+    let containers = names.join(",");
+    let logs = tmp.join("logs");
+    run(&[
+        "promote",
+        "--table",
+        "--full-hash",
+        HASH,
+        "--named-label",
+        "current-tripleo",
+        "--containers",
+        &containers,
+        "--source",
+        &source,
+        "--target",
+        target,
+        "--keep-local",
+        "never",
+        "--tmp-file-root",
+        logs.to_str().unwrap(),
+    ])
+}
