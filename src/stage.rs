@@ -119,6 +119,8 @@ pub struct StageOptions {
     /// OCI manifests instead of Docker v2s2.
     pub oci: bool,
     pub concurrency: usize,
+    /// Where the images staged are counted (a phase `stage`, one step per image).
+    pub progress: crate::progress::Progress,
 }
 
 impl Default for StageOptions {
@@ -137,6 +139,7 @@ impl Default for StageOptions {
             seed: 1,
             oci: false,
             concurrency: 8,
+            progress: crate::progress::Progress::none(),
         }
     }
 }
@@ -309,6 +312,7 @@ pub async fn stage(reg: &Registry, o: &StageOptions) -> Result<Vec<StagedImage>>
     let base_ppc: Vec<Blob> = (0..o.base_layers)
         .map(|i| blob(o.seed * 1000 + 500 + i as u64, o.base_layer_size))
         .collect();
+    o.progress.phase("stage", o.names.len() as u64);
     let first_repo = format!("{}/{}-{}", o.namespace, o.prefix, o.names[0]);
     // Base layers go to the first repository once; the others mount them.
     for b in base_x86.iter().chain(base_ppc.iter()) {
@@ -376,6 +380,7 @@ pub async fn stage(reg: &Registry, o: &StageOptions) -> Result<Vec<StagedImage>>
                 digests.push(d);
             }
             tracing::debug!(%repo, "staged");
+            o.progress.step();
             Ok(StagedImage {
                 name: name.clone(),
                 repository: repo,

@@ -189,3 +189,73 @@ fn run_table(src: &tk::Registry, target: &str, names: &[String], tmp: &std::path
         logs.to_str().unwrap(),
     ])
 }
+
+/// Staging and keeping local copies after a failure show progress (off a terminal: a `progress:`
+/// line every interval, here one second) instead of seconds of silence: the stage counts its
+/// images; the keep's reads from a slow source count as the copy's phases, and are the only blob
+/// reads of a run whose target is down.
+#[test]
+fn staging_and_keeping_copies_show_progress() {
+    let src = tk::Registry::plain().unwrap();
+    let slow = tk::Proxy::for_registry(&src).unwrap();
+    slow.add_rule(
+        tk::FaultRule::new(tk::FaultAction::Delay(std::time::Duration::from_millis(150)))
+            .method("PUT")
+            .always(),
+    );
+    let reg = format!("host={},namespace=ns,insecure=true", slow.host());
+    let out = Command::new(BIN)
+        .args([
+            "stage",
+            "--registry",
+            &reg,
+            "--images",
+            "12",
+            "--base-layers",
+            "1",
+        ])
+        .args(["--base-layer-size", "1024", "--unique-layer-size", "512"])
+        .env("COPY_CONTAINERS_PROGRESS_INTERVAL", "1")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("progress: stage "), "{err}");
+
+    // The same images kept after a target down, read from the source through a delay.
+    slow.add_rule(
+        tk::FaultRule::new(tk::FaultAction::Delay(std::time::Duration::from_millis(300)))
+            .method("GET")
+            .path_contains("/blobs/")
+            .always(),
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let down = format!("host={},namespace=ns,insecure=true", closed.local_addr().unwrap());
+    drop(closed);
+    let names: Vec<String> = copy_containers::stage::default_names(12);
+    let store = tmp.path().join("store");
+    let logs = tmp.path().join("logs");
+    let out = Command::new(BIN)
+        .args(["promote", "--full-hash", HASH, "--named-label", "current-tripleo"])
+        .args([
+            "--containers",
+            &names.join(","),
+            "--source",
+            &reg,
+            "--target",
+            &down,
+        ])
+        .args(["--retries", "1", "--keep-local", "on_failure"])
+        .arg("--local-store")
+        .arg(&store)
+        .arg("--tmp-file-root")
+        .arg(&logs)
+        .env("COPY_CONTAINERS_PROGRESS_INTERVAL", "1")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("progress: blobs "), "{err}");
+    assert!(err.contains("local copies kept containers=12"), "{err}");
+}

@@ -286,7 +286,7 @@ pub struct StageArgs {
     pub json: bool,
 }
 
-pub async fn stage_cmd(a: StageArgs) -> anyhow::Result<i32> {
+pub async fn stage_cmd(a: StageArgs, progress: &Progress) -> anyhow::Result<i32> {
     let registry = parse_registry_spec(&a.registry)?;
     let opts = StageOptions {
         namespace: String::new(),
@@ -302,9 +302,12 @@ pub async fn stage_cmd(a: StageArgs) -> anyhow::Result<i32> {
         seed: a.seed,
         oci: a.oci,
         concurrency: 8,
+        progress: progress.clone(),
     };
     let full_hash = opts.full_hash.clone();
-    let (staged, place) = crate::verbs::stage(&registry, opts).await?;
+    let staged = crate::verbs::stage(&registry, opts).await;
+    progress.finish();
+    let (staged, place) = staged?;
     if a.json {
         say!("{}", serde_json::to_string_pretty(&staged)?);
     } else {

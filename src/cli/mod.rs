@@ -255,7 +255,7 @@ pub fn run(cli: Cli) -> i32 {
             Command::Promote(a) => promote_or_releases(&a, false, &progress).await,
             Command::Verify(a) => promote_or_releases(&a, true, &progress).await,
             Command::Tag(a) => promote::tag_cmd(&a).await,
-            Command::Stage(a) => commands::stage_cmd(a).await,
+            Command::Stage(a) => commands::stage_cmd(a, &progress).await,
             Command::Rollback(a) => promote::rollback_cmd(&a).await,
             Command::Releases(a) => releases::releases_cmd(a).await,
             Command::Local(a) => local::local_cmd(a).await,

@@ -11,6 +11,7 @@ use super::source::Facts;
 use crate::copy::{self, CopyOptions, Endpoint, Place};
 use crate::digest::Digest;
 use crate::oci::Layout;
+use crate::progress::Progress;
 use crate::report::{Kind, Phase, Problem, TagAction, TagEntry};
 use crate::stop::Stop;
 use crate::store::{DeleteScope, LabelMove, Store, StoreLock};
@@ -27,6 +28,9 @@ pub(crate) struct Local {
     reading: std::sync::Mutex<Option<StoreLock>>,
     /// The run's stop: a lock wait ends when it is asked.
     stop: Stop,
+    /// The run's progress: keeping copies is a phase of its own (its bytes read from the source
+    /// again), not seconds of silence after a failure.
+    progress: Progress,
 }
 
 impl Local {
@@ -78,7 +82,12 @@ fn root_cause_first(e: impl std::fmt::Display, then: &str, kind: Kind) -> Proble
 /// verify) do not create one. When the release holds copies, its shared lock is taken (waiting up
 /// to `lock_timeout` for a run writing it, or until the run is asked to stop) and held until
 /// [`Local::done_reading`].
-pub(crate) fn open(p: &Promotion, read_only: bool, stop: &Stop) -> crate::Result<Option<Local>> {
+pub(crate) fn open(
+    p: &Promotion,
+    read_only: bool,
+    stop: &Stop,
+    progress: &Progress,
+) -> crate::Result<Option<Local>> {
     if p.keep_local == KeepLocal::Never {
         return Ok(None);
     }
@@ -107,6 +116,7 @@ pub(crate) fn open(p: &Promotion, read_only: bool, stop: &Stop) -> crate::Result
         timeout: p.lock_timeout,
         reading: std::sync::Mutex::new(reading),
         stop: stop.clone(),
+        progress: progress.clone(),
     }))
 }
 
@@ -149,8 +159,11 @@ pub(crate) async fn keep(
     if !requests.is_empty() {
         let opts = CopyOptions {
             stop: local.stop.clone(),
+            progress: local.progress.clone(),
             ..CopyOptions::default()
         };
+        // Its progress is the copy's own phases (copy check, blobs, manifests), then one line
+        // says what was kept.
         let outcomes = copy::copy_batch(&requests, &opts).await;
         for (o, c) in outcomes.iter().zip(&planned).filter(|(o, _)| !o.ok()) {
             let dest = o.dests.iter().find(|d| d.error.is_some());

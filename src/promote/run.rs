@@ -229,7 +229,7 @@ impl<'a> Run<'a> {
                 return None;
             }
         }
-        let local = match local::open(p, opts.read_only(), &opts.stop) {
+        let local = match local::open(p, opts.read_only(), &opts.stop, &opts.progress) {
             Ok(l) => l,
             // A stop ends the wait for another run's lock: an interruption, not a failure of the store.
             Err(_) if opts.stop.requested() => None,
