@@ -57,7 +57,7 @@ impl ResolvedRelease {
         out
     }
 
-    /// For a list from tripleo-common: what was left out, and both ppc64le lists (README, "Running
+    /// For a list from tripleo-common: what was left out, and both ppc64le lists (docs/cli.md, "Running
     /// alone": this project's goes to the list files, the promoter's is shown for comparison).
     fn tripleo_common_lines(&self) -> Vec<String> {
         let mut out = Vec::new();

@@ -152,7 +152,7 @@ pub enum ListOrigin {
         without_prefix: Vec<String>,
         /// Where the excludes came from (`exclude_containers.master.centos9`, …).
         excluded_by: Vec<String>,
-        /// The promoter's `ppc_containers_list`, shown beside this project's (README, "Running
+        /// The promoter's `ppc_containers_list`, shown beside this project's (docs/cli.md, "Running
         /// alone"): the full list minus the ppc excludes, or empty when the release has none.
         promoter_ppc_containers: Vec<String>,
     },

@@ -16,7 +16,7 @@
 //!   current per-distro file would exclude nothing; the distro level is read as tripleo-ci's build
 //!   reads it, so that the list matches what was built.
 //!
-//! Where this project deliberately differs (README, "Running alone"): a release the exclude file does
+//! Where this project deliberately differs (docs/cli.md, "Running alone"): a release the exclude file does
 //! not name gets master's excludes, as tripleo-ci's build does (the promoter excludes nothing, and would
 //! ask for images the build never made); and the ppc64le list is `containers_list` minus the ppc
 //! excludes. The promoter's ppc list (the full list minus the ppc excludes, or empty when the release
