@@ -5,7 +5,8 @@
 //! below its own, never one above nor a sibling on its own line, so there are no import cycles;
 //! `tests/layers.rs` holds the same order and checks it.
 //! - Vocabulary: [`error`], then [`input`] (reading the files users name), [`digest`], [`reference`]
-//!   (image names, hosts), [`manifest`] (raw manifests, what they contain, blob streams).
+//!   (image names, hosts), [`manifest`] (raw manifests, what they contain, blob streams), and
+//!   [`terminal`] (its width, lines wrapped under it).
 //! - Run-wide services: [`scrub`] (the secrets every output is masked of), [`progress`] and
 //!   [`stop`] (signals and deadlines that stop a run cleanly); then [`logging`] (log setup, the run's
 //!   warnings).
@@ -54,6 +55,7 @@ pub mod sources;
 pub mod stage;
 pub mod stop;
 pub mod store;
+pub mod terminal;
 pub mod transport;
 pub mod verbs;
 

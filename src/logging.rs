@@ -39,11 +39,18 @@ pub fn init(format: LogFormat, verbosity: i8, progress: Progress) {
             "copy_containers={level},copy_containers_testkit={level},warn"
         ))
     });
+    // A person at a terminal reads human logs: no timestamps, and lines wrapped at its width. In a
+    // file or a pipe, timestamps and whole lines.
+    let width = match format {
+        LogFormat::Human => crate::terminal::stderr_columns(),
+        LogFormat::Json => None,
+    };
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(colour())
-        .with_writer(move || ScrubbedStderr(progress.clone()));
+        .with_writer(move || ScrubbedStderr(progress.clone(), width));
     let _ = match format {
+        LogFormat::Human if width.is_some() => builder.with_target(false).without_time().try_init(),
         LogFormat::Human => builder.with_target(false).try_init(),
         LogFormat::Json => builder
             .json()
@@ -53,13 +60,24 @@ pub fn init(format: LogFormat, verbosity: i8, progress: Progress) {
     };
 }
 
-/// stderr, each write scrubbed. The formatter writes one event per `write_all`, so a secret is never
-/// split across two writes (and a line never across a redraw of the bar).
-struct ScrubbedStderr(Progress);
+/// stderr, each write scrubbed, and wrapped at the terminal's width when it is one. The formatter
+/// writes one event per `write_all`, so a secret is never split across two writes (and a line
+/// never across a redraw of the bar).
+struct ScrubbedStderr(Progress, Option<usize>);
 
 impl std::io::Write for ScrubbedStderr {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let clean = crate::scrub::scrub(&String::from_utf8_lossy(buf), &[]);
+        let mut clean = crate::scrub::scrub(&String::from_utf8_lossy(buf), &[]);
+        if let Some(width) = self.1 {
+            let mut wrapped = String::with_capacity(clean.len() + 16);
+            for line in clean.lines() {
+                for part in crate::terminal::wrap(line, width) {
+                    wrapped.push_str(&part);
+                    wrapped.push('\n');
+                }
+            }
+            clean = wrapped;
+        }
         self.0.write_log(clean.as_bytes())?;
         Ok(buf.len())
     }

@@ -449,18 +449,7 @@ pub fn final_line(s: &Snapshot) -> String {
 /// The terminal bar: `blobs         [######--------------] 12/40  310.2 MiB of 1.2 GiB  ETA 27s`,
 /// made to fit the terminal (a wrapped bar cannot be redrawn in place).
 fn bar_line(s: &Snapshot) -> String {
-    fit_bar(s, terminal_columns())
-}
-
-/// The columns of the terminal on stderr (`TIOCGWINSZ`), else `$COLUMNS`, else 80.
-fn terminal_columns() -> usize {
-    match rustix::termios::tcgetwinsize(std::io::stderr()) {
-        Ok(w) if w.ws_col > 0 => w.ws_col as usize,
-        _ => std::env::var("COLUMNS")
-            .ok()
-            .and_then(|c| c.parse::<usize>().ok())
-            .unwrap_or(80),
-    }
+    fit_bar(s, crate::terminal::stderr_columns().unwrap_or(80))
 }
 
 /// The bar in at most `columns - 1` characters, giving up the least useful part first: the bar

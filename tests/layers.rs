@@ -21,6 +21,8 @@ const LAYERS: &[&[&str]] = &[
     &["digest"],
     &["reference"],
     &["manifest"],
+    // What a terminal is: its width, lines wrapped under it.
+    &["terminal"],
     // Run-wide services every layer may use: masking secrets, progress lines, stopping a run.
     &["scrub", "progress", "stop"],
     &["logging"],
@@ -500,6 +502,7 @@ const FACES_MAY_USE: &[&str] = &[
     "digest",
     "reference",
     "manifest",
+    "terminal",
     "scrub",
     "progress",
     // Signals belong to the process: a face asks for them before it runs a verb.

@@ -259,3 +259,87 @@ fn staging_and_keeping_copies_show_progress() {
     assert!(err.contains("progress: blobs "), "{err}");
     assert!(err.contains("local copies kept containers=12"), "{err}");
 }
+
+/// On an 80-column terminal (a pseudo-terminal from `script`, as an operator's) nothing is wider
+/// than the terminal, so the terminal wraps nothing: the table leaves out columns, every other line
+/// of stdout and of the human log is wrapped under its indentation, and the log drops its
+/// timestamps. Only a single word longer than the terminal (a report's path) stays whole.
+#[test]
+fn nothing_is_wider_than_an_80_column_terminal() {
+    let src = tk::Registry::plain().unwrap();
+    let all = stage_few(&src);
+    let tmp = tempfile::tempdir().unwrap();
+    let source = format!("host={},namespace=ns,insecure=true", src.host());
+    // Two closed ports: two targets down.
+    let closed: Vec<String> = (0..2)
+        .map(|_| {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            format!("host={},namespace=ns,insecure=true", l.local_addr().unwrap())
+        })
+        .collect();
+    let command = format!(
+        "stty cols 80; {BIN} promote --full-hash {HASH} --named-label current-tripleo --containers {} \
+         --source {source} --target {} --target {} --retries 1 --local-store {} --tmp-file-root {}",
+        all.join(","),
+        closed[0],
+        closed[1],
+        tmp.path().join("store").display(),
+        tmp.path().join("logs").display(),
+    );
+    let out = Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .env("COPY_CONTAINERS_PROGRESS_INTERVAL", "30")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let plain: String = {
+        // colour codes out
+        let mut s = String::new();
+        let mut chars = text.chars();
+        while let Some(c) = chars.next() {
+            match c {
+                '\u{1b}' => {
+                    for c in chars.by_ref() {
+                        if c.is_ascii_alphabetic() {
+                            break;
+                        }
+                    }
+                }
+                c => s.push(c),
+            }
+        }
+        s
+    };
+    assert!(plain.contains("FAILED: "), "{plain}");
+    assert!(plain.contains("ERROR "), "{plain}");
+    assert!(plain.contains("container "), "the table: {plain}");
+    // What a terminal shows of each line: what follows its last carriage return (the bar is
+    // redrawn over itself, then cleared for the log line that replaces it).
+    let shown: Vec<&str> = plain
+        .split('\n')
+        .map(|l| l.rsplit('\r').next().unwrap_or(l))
+        .collect();
+    for line in shown {
+        let one_word = !line.trim().contains(' ');
+        assert!(
+            line.chars().count() < 80 || one_word,
+            "{} columns: {line}\n{plain}",
+            line.chars().count()
+        );
+        assert!(!line.starts_with("20"), "a timestamp on a terminal: {line}");
+    }
+}
+
+/// Three images at `src`, their names.
+fn stage_few(src: &tk::Registry) -> Vec<String> {
+    let reg = format!("host={},namespace=ns,insecure=true", src.host());
+    let r = run(&["-q", "stage", "--registry", &reg, "--images", "3", "--json"]);
+    assert_eq!(r.code, Some(0), "{}", r.all());
+    let staged: serde_json::Value = serde_json::from_str(&r.out).unwrap();
+    staged
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["name"].as_str().unwrap().to_string())
+        .collect()
+}

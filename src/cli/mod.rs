@@ -213,18 +213,6 @@ fn quiet() -> bool {
     QUIET.load(std::sync::atomic::Ordering::Relaxed)
 }
 
-/// The width of the terminal on stdout, `None` when stdout is not one (a file, a pipe: lines are
-/// left whole for whoever reads them).
-fn stdout_columns() -> Option<usize> {
-    if !std::io::stdout().is_terminal() {
-        return None;
-    }
-    match rustix::termios::tcgetwinsize(std::io::stdout()) {
-        Ok(w) if w.ws_col > 0 => Some(w.ws_col as usize),
-        _ => Some(80),
-    }
-}
-
 /// Run the CLI; returns the process exit code.
 pub fn run(cli: Cli) -> i32 {
     let debug = matches!(&cli.command, Command::CopyQuay(a) if a.debug);

@@ -84,7 +84,7 @@ pub fn print_summary(report: &Report, table: bool) {
         (false, true) => Shown::Table,
         (false, false) => Shown::Usual,
     };
-    render(report, shown, super::stdout_columns())
+    render(report, shown, crate::terminal::stdout_columns())
         .iter()
         .for_each(|l| say!("{l}"));
 }

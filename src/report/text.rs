@@ -4,6 +4,8 @@
 //! table only for a small run or when asked, the outcome line alone when quiet; lines are wrapped
 //! at the terminal's width with their indentation, so nothing is wrapped by the terminal itself.
 
+use crate::terminal::wrap;
+
 use super::{ContainerReport, PlanSummary, Report, TagAction};
 
 /// A line of text into `out`.
@@ -74,36 +76,6 @@ fn table_part(lines: &[String]) -> Vec<String> {
 /// A line of the table (columns aligned with runs of spaces), which is never wrapped.
 fn is_table_row(line: &str) -> bool {
     !line.starts_with(' ') && line.contains("  ") && !line.starts_with("error: ")
-}
-
-/// `line` in lines of fewer than `width` columns, broken at spaces, each continuation indented as
-/// the line is plus two (an `error:` line's under its text); a word longer than the room stays
-/// whole on its own line.
-pub fn wrap(line: &str, width: usize) -> Vec<String> {
-    let room = width.saturating_sub(1).max(20);
-    if line.chars().count() <= room {
-        return vec![line.to_string()];
-    }
-    let lead = line.len() - line.trim_start().len();
-    let indent = if line.starts_with("error: ") { 7 } else { lead + 2 };
-    let mut out: Vec<String> = Vec::new();
-    let mut cur = " ".repeat(lead);
-    let mut empty = true;
-    for word in line[lead..].split(' ') {
-        let n = word.chars().count();
-        if !empty && cur.chars().count() + 1 + n > room {
-            out.push(cur);
-            cur = " ".repeat(indent);
-            empty = true;
-        }
-        if !empty {
-            cur.push(' ');
-        }
-        cur.push_str(word);
-        empty = false;
-    }
-    out.push(cur);
-    out
 }
 
 /// Which columns the table has besides the names and the registries.
@@ -313,39 +285,6 @@ fn truncate(s: &str, n: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// A long line is broken at spaces under 80 columns, its continuations indented (an `error:`
-    /// line's under its text); a short one and a word longer than the room stay whole.
-    #[test]
-    fn long_lines_wrap_under_the_width_with_their_indent() {
-        let line = "error: 127.0.0.1:9: unreachable: 8 connections in a row were refused, so it was \
-                    given up for this run (is the registry running, and is the address right?)";
-        let lines = wrap(line, 80);
-        assert!(lines.len() > 1, "{lines:#?}");
-        assert!(lines.iter().all(|l| l.chars().count() < 80), "{lines:#?}");
-        assert!(lines[1..]
-            .iter()
-            .all(|l| l.starts_with("       ") && !l.starts_with("        ")));
-        assert_eq!(
-            lines.join(" ").split_whitespace().collect::<Vec<_>>(),
-            line.split_whitespace().collect::<Vec<_>>()
-        );
-        let indented = format!(
-            "       so 150 images were not verified there: {}",
-            "a, ".repeat(30)
-        );
-        let lines = wrap(indented.trim_end(), 80);
-        assert!(
-            lines[1..].iter().all(|l| l.starts_with("         ")),
-            "{lines:#?}"
-        );
-        assert_eq!(wrap("OK: 5 images promoted", 80), ["OK: 5 images promoted"]);
-        let long = "x".repeat(100);
-        assert_eq!(
-            wrap(&format!("see {long} now"), 80),
-            ["see".to_string(), format!("  {long}"), "  now".to_string()]
-        );
-    }
 
     #[test]
     fn a_pair_of_reports_is_one_line() {
