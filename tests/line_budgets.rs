@@ -40,16 +40,17 @@ fn run(args: &[&str]) -> Run {
     }
 }
 
-/// 150 small images at `src`, their names.
-fn stage(src: &tk::Registry) -> Vec<String> {
+/// `n` small images at `src`, their names.
+fn stage(src: &tk::Registry, n: usize) -> Vec<String> {
     let reg = format!("host={},namespace=ns,insecure=true", src.host());
+    let n = n.to_string();
     let r = run(&[
         "-q",
         "stage",
         "--registry",
         &reg,
         "--images",
-        "150",
+        &n,
         "--base-layers",
         "1",
         "--base-layer-size",
@@ -102,7 +103,7 @@ fn promote(extra: &[&str], src: &tk::Registry, target: &str, names: &[String], t
 #[test]
 fn a_run_reads_in_a_screen_at_20_and_150_images() {
     let src = tk::Registry::plain().unwrap();
-    let all = stage(&src);
+    let all = stage(&src, 150);
     assert_eq!(all.len(), 150);
     let tmp = tempfile::tempdir().unwrap();
     // A closed port: a target down.
@@ -267,7 +268,7 @@ fn staging_and_keeping_copies_show_progress() {
 #[test]
 fn nothing_is_wider_than_an_80_column_terminal() {
     let src = tk::Registry::plain().unwrap();
-    let all = stage_few(&src);
+    let all = stage(&src, 3);
     let tmp = tempfile::tempdir().unwrap();
     let source = format!("host={},namespace=ns,insecure=true", src.host());
     // Two closed ports: two targets down.
@@ -328,18 +329,4 @@ fn nothing_is_wider_than_an_80_column_terminal() {
         );
         assert!(!line.starts_with("20"), "a timestamp on a terminal: {line}");
     }
-}
-
-/// Three images at `src`, their names.
-fn stage_few(src: &tk::Registry) -> Vec<String> {
-    let reg = format!("host={},namespace=ns,insecure=true", src.host());
-    let r = run(&["-q", "stage", "--registry", &reg, "--images", "3", "--json"]);
-    assert_eq!(r.code, Some(0), "{}", r.all());
-    let staged: serde_json::Value = serde_json::from_str(&r.out).unwrap();
-    staged
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| i["name"].as_str().unwrap().to_string())
-        .collect()
 }
