@@ -39,8 +39,8 @@ pub fn init(format: LogFormat, verbosity: i8, progress: Progress) {
             "copy_containers={level},copy_containers_testkit={level},warn"
         ))
     });
-    // A person at a terminal reads human logs: no timestamps, and lines wrapped at its width. In a
-    // file or a pipe, timestamps and whole lines.
+    // A person at a terminal reads human logs: the time of day only (`04:37:52`, UTC), and lines
+    // wrapped at its width. In a file or a pipe, full timestamps and whole lines.
     let width = match format {
         LogFormat::Human => crate::terminal::stderr_columns(),
         LogFormat::Json => None,
@@ -50,7 +50,7 @@ pub fn init(format: LogFormat, verbosity: i8, progress: Progress) {
         .with_ansi(colour())
         .with_writer(move || ScrubbedStderr(progress.clone(), width));
     let _ = match format {
-        LogFormat::Human if width.is_some() => builder.with_target(false).without_time().try_init(),
+        LogFormat::Human if width.is_some() => builder.with_target(false).with_timer(TimeOfDay).try_init(),
         LogFormat::Human => builder.with_target(false).try_init(),
         LogFormat::Json => builder
             .json()
@@ -58,6 +58,21 @@ pub fn init(format: LogFormat, verbosity: i8, progress: Progress) {
             .with_current_span(false)
             .try_init(),
     };
+}
+
+/// The time of day in UTC, to the second: what a person at a terminal needs to tell steps apart
+/// and to match a line with the report's time.
+struct TimeOfDay;
+
+impl tracing_subscriber::fmt::time::FormatTime for TimeOfDay {
+    fn format_time(&self, w: &mut tracing_subscriber::fmt::format::Writer<'_>) -> std::fmt::Result {
+        let secs = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0)
+            % 86_400;
+        write!(w, "{:02}:{:02}:{:02}", secs / 3600, secs / 60 % 60, secs % 60)
+    }
 }
 
 /// stderr, each write scrubbed, and wrapped at the terminal's width when it is one. The formatter

@@ -85,6 +85,9 @@ struct PhaseInfo {
     name: &'static str,
     total: u64,
     started: Instant,
+    /// A progress line was printed for it (off a terminal): its final line then follows, however
+    /// short it was, so a log never stops mid-count.
+    ticked: bool,
 }
 
 struct Screen {
@@ -170,6 +173,7 @@ impl Progress {
             name,
             total,
             started: Instant::now(),
+            ticked: false,
         });
         i.ensure_drawer(&self.0);
     }
@@ -269,9 +273,10 @@ impl Inner {
     /// The final line of the current phase, if any; no phase afterwards.
     fn end_phase(&self) {
         let Some(p) = lock(&self.phase).take() else { return };
+        let p_ticked = p.ticked;
         let snap = self.snapshot_of(p);
         let text = final_line(&snap);
-        let keep = snap.elapsed >= self.min_final;
+        let keep = p_ticked || snap.elapsed >= self.min_final;
         match self.mode {
             Mode::Bar => {
                 let mut s = lock(&self.screen);
@@ -320,7 +325,12 @@ impl Inner {
                         s.show_bar(&bar_line(&snap));
                         let _ = s.out.flush();
                     }
-                    Mode::Lines(_) => tracing::info!("progress: {}", line(&snap)),
+                    Mode::Lines(_) => {
+                        if let Some(p) = lock(&i.phase).as_mut() {
+                            p.ticked = true;
+                        }
+                        tracing::info!("progress: {}", line(&snap))
+                    }
                 }
             });
         if let Ok(handle) = spawned {

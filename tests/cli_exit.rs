@@ -219,7 +219,7 @@ fn failures_reach_the_logs_and_reports_do_not_overwrite_each_other() {
 /// that cause: no second message about them). (Three images with three attempts each also reach the
 /// give-up after 8 refusals: the run must end, not loop on it.)
 #[test]
-fn retries_are_one_warning_per_registry() {
+fn an_unreachable_registry_is_one_error_line_and_no_retry_warning() {
     let tmp = tempfile::tempdir().unwrap();
     let run = |verbose: bool| {
         let mut cmd = bin();

@@ -64,7 +64,8 @@ pub struct Cli {
     /// More logs (-v debug, -vv trace).
     #[arg(short, long, action = clap::ArgAction::Count, global = true, help_heading = LOGS)]
     pub verbose: u8,
-    /// Quiet: the outcome line on stdout, and on stderr the errors alone (one line per cause).
+    /// Quieter: a promotion's results are its outcome line (and a warning about its label), the
+    /// logs warnings and errors, no progress (-qq: errors only).
     #[arg(short, long, action = clap::ArgAction::Count, global = true, help_heading = LOGS)]
     pub quiet: u8,
     /// Seconds between progress lines on stderr when it is not a terminal (on a terminal a bar is
@@ -216,15 +217,16 @@ fn quiet() -> bool {
 /// Run the CLI; returns the process exit code.
 pub fn run(cli: Cli) -> i32 {
     let debug = matches!(&cli.command, Command::CopyQuay(a) if a.debug);
-    // -q: errors only (each cause one ERROR line), and the outcome line alone on stdout.
+    // -q: warnings and errors (each cause one ERROR line), the outcome line alone on stdout, no
+    // progress; -qq: errors only.
     let verbosity = match cli.quiet {
         0 => cli.verbose as i8 + debug as i8,
-        _ => -2,
+        q => -(q.min(2) as i8),
     };
     QUIET.store(cli.quiet > 0, std::sync::atomic::Ordering::Relaxed);
     let json_logs = cli.log_format == LogFormat::Json;
     let progress = Progress::for_stderr(
-        std::time::Duration::from_secs(cli.progress_interval),
+        std::time::Duration::from_secs(if cli.quiet > 0 { 0 } else { cli.progress_interval }),
         std::io::stderr().is_terminal(),
         cli.log_format == LogFormat::Human,
     );

@@ -196,9 +196,14 @@ pub(crate) fn finish(
             ..RegistryStats::new(n, r.name(), role, r.transport().stats())
         })
         .collect();
-    // A registry that failed says so in its own ERROR line; the retries on the way are part of
-    // that cause, not a second message.
-    let failed = |name: &str| problems.iter().any(|x| x.registry.as_deref() == Some(name));
+    // A registry that could not be reached says so in its own ERROR line; the retries on the way
+    // are part of that cause, not a second message. Any other failure keeps the count (a flaky
+    // registry's retries say something the failure does not).
+    let failed = |name: &str| {
+        problems
+            .iter()
+            .any(|x| x.registry.as_deref() == Some(name) && x.kind == crate::report::Kind::Unreachable)
+    };
     for s in report
         .registries
         .iter()

@@ -507,7 +507,7 @@ pub fn todo(g: &ProblemGroup, s: &Setting) -> Option<String> {
             "check {reg}'s TLS settings (ca_file, cert_dir, tls_verify), then rerun"
         )),
         Kind::Unreachable if !source && s.local_kept > 0 => Some(format!(
-            "rerun once {reg} answers: the {} kept locally are read from there, not from the source",
+            "rerun once {reg} answers: the {} kept locally are read from the local store, not from the source",
             images(s.local_kept)
         )),
         // Not a registry (Zuul, DLRN, a list's server): its address is in the cause.

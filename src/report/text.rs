@@ -30,7 +30,8 @@ pub enum Shown {
     Usual,
     /// The table whatever the number of images (`--table`).
     Table,
-    /// The outcome line alone (`-q`: the causes are the log's ERROR lines).
+    /// The outcome line and any warning about the label (`-q`: the causes are the log's ERROR
+    /// lines).
     Outcome,
 }
 
@@ -40,7 +41,14 @@ pub enum Shown {
 pub fn render(report: &Report, shown: Shown, width: Option<usize>) -> Vec<String> {
     let table = shown == Shown::Table || report.containers.len() <= SMALL_RUN;
     let lines = match shown {
-        Shown::Outcome => vec![report.outcome_line()],
+        Shown::Outcome => std::iter::once(report.outcome_line())
+            .chain(
+                report
+                    .label_lines()
+                    .into_iter()
+                    .filter(|l| l.starts_with("warning: ")),
+            )
+            .collect(),
         _ => {
             let fits =
                 |lines: &[String]| width.is_none_or(|w| lines.iter().all(|l| l.chars().count() < w.max(21)));
@@ -57,7 +65,8 @@ pub fn render(report: &Report, shown: Shown, width: Option<usize>) -> Vec<String
         Some(w) => lines
             .iter()
             .flat_map(|l| {
-                if is_table_row(l) {
+                // A table row keeps its shape; a report's paths are copied whole.
+                if is_table_row(l) || l.starts_with("report: ") {
                     vec![l.clone()]
                 } else {
                     wrap(l, w)

@@ -28,7 +28,8 @@ impl GiveUp {
             Err(e) if e.is_connect() && refused(e) => {
                 let n = self.refused_in_a_row.fetch_add(1, Ordering::Relaxed) + 1;
                 if n == GIVE_UP_AFTER {
-                    tracing::warn!(registry = %registry, refused = n, "connections refused in a row: giving this registry up for the run");
+                    // The decision, said as it is taken; the cause is the run's ERROR line.
+                    tracing::info!(registry = %registry, refused = n, "connections refused in a row: giving this registry up for the run");
                 }
             }
             Err(_) => {}
