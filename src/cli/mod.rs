@@ -61,7 +61,8 @@ pub struct Cli {
     /// Log format on stderr.
     #[arg(long, value_enum, default_value_t = LogFormat::Human, global = true, help_heading = LOGS)]
     pub log_format: LogFormat,
-    /// More logs (-v debug, -vv trace).
+    /// More logs (-v debug, -vv trace; on a terminal, where the summary says the rest, -v info,
+    /// -vv debug).
     #[arg(short, long, action = clap::ArgAction::Count, global = true, help_heading = LOGS)]
     pub verbose: u8,
     /// Quieter: a promotion's results are its outcome line (and a warning about its label), the
@@ -209,6 +210,15 @@ fn stopped_at_once(signal: crate::stop::Signal) {
 /// `-q` was given: the results are the outcome line alone (set once, as the command line is read).
 static QUIET: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
+/// A person reads stdout and stderr on a terminal (see [`run`]).
+static PERSON: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Whether a person reads the output on a terminal and no `-q` was given: the summary says the
+/// causes, the log need not.
+fn summary_says_causes() -> bool {
+    PERSON.load(std::sync::atomic::Ordering::Relaxed) && !quiet()
+}
+
 /// Whether `-q` was given.
 fn quiet() -> bool {
     QUIET.load(std::sync::atomic::Ordering::Relaxed)
@@ -217,13 +227,20 @@ fn quiet() -> bool {
 /// Run the CLI; returns the process exit code.
 pub fn run(cli: Cli) -> i32 {
     let debug = matches!(&cli.command, Command::CopyQuay(a) if a.debug);
+    // A person at a terminal (stdout and stderr both one, human logs) reads the summary, which
+    // says each cause and every count: the log there is one step quieter (warnings and errors;
+    // -v brings the engine's INFO lines) and does not repeat the causes.
+    let person = cli.log_format == LogFormat::Human
+        && std::io::stderr().is_terminal()
+        && std::io::stdout().is_terminal();
     // -q: warnings and errors (each cause one ERROR line), the outcome line alone on stdout, no
     // progress; -qq: errors only.
     let verbosity = match cli.quiet {
-        0 => cli.verbose as i8 + debug as i8,
+        0 => cli.verbose as i8 + debug as i8 - person as i8,
         q => -(q.min(2) as i8),
     };
     QUIET.store(cli.quiet > 0, std::sync::atomic::Ordering::Relaxed);
+    PERSON.store(person, std::sync::atomic::Ordering::Relaxed);
     let json_logs = cli.log_format == LogFormat::Json;
     let progress = Progress::for_stderr(
         std::time::Duration::from_secs(if cli.quiet > 0 { 0 } else { cli.progress_interval }),

@@ -45,7 +45,10 @@ fn resolve(args: PromoteArgs) -> anyhow::Result<Promotion> {
 /// message once, with how many times it came), the result printed; returns the exit status.
 pub fn finish(report: &mut Report, f: &PromoteFlags) -> anyhow::Result<i32> {
     report.settle();
-    log_failures(report);
+    // Logged at ERROR for logs and `-q`; a person at a terminal reads them in the summary below.
+    if f.json || !super::summary_says_causes() {
+        log_failures(report);
+    }
     if f.json {
         say!("{}", serde_json::to_string_pretty(&report)?);
     } else {
